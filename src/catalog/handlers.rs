@@ -1,0 +1,502 @@
+//! Catalog handlers: extract, check, call a query, map to the wire.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+use super::domain::{self, ProductFilter};
+use super::dto::{
+    CategoryBody, CategoryChangesBody, CategoryView, CreateProductBody, ProductDetail,
+    ProductListQuery, ProductView, TagBody, TagChangesBody, TagView, UpdateProductBody,
+};
+use super::queries;
+use crate::domain::{PageQuery, parse_name};
+use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
+use crate::extract::{ApiJson, ApiQuery, ResourceId};
+use crate::response::{DataSource, Document, Envelope, ListEnvelope, ListPage, SourcedEnvelope};
+use crate::state::AppState;
+
+/// Serializes a freshly loaded document. (The cache takes over here later.)
+fn from_postgres<T: serde::Serialize>(members: &T) -> AppResult<Response> {
+    let document = Document::envelope(members).map_err(anyhow::Error::from)?;
+    Ok(document.respond(DataSource::Postgres))
+}
+
+// ---- categories ----------------------------------------------------------
+
+/// Lists categories, each with its first 100 products.
+#[utoipa::path(
+    get, path = "/categories", tag = "catalog",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of categories", body = ListEnvelope<CategoryView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "A query value that does not parse", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "A query value out of range", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_categories(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let page = query.parse(&mut errors);
+    errors.into_result(())?;
+    let mut conn = state.conn().await?;
+    let (rows, total) = queries::list_categories(&mut conn, page).await?;
+    from_postgres(&ListPage {
+        data: rows.into_iter().map(CategoryView::from).collect(),
+        page: page.page,
+        limit: page.limit,
+        total,
+        total_capped: false,
+    })
+}
+
+/// One category with its first 100 products.
+#[utoipa::path(
+    get, path = "/categories/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    responses(
+        (status = 200, description = "The category", body = SourcedEnvelope<CategoryView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_category(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    let mut conn = state.conn().await?;
+    let record = queries::find_category(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
+    from_postgres(&Envelope {
+        data: CategoryView::from(record),
+    })
+}
+
+/// Creates a category.
+#[utoipa::path(
+    post, path = "/categories", tag = "catalog",
+    request_body = CategoryBody,
+    responses(
+        (status = 201, description = "Created", body = Envelope<CategoryView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_category(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CategoryBody>,
+) -> AppResult<(StatusCode, Envelope<CategoryView>)> {
+    let name = parse_name(&body.category_name)
+        .map_err(|message| AppError::validation("category_name", message))?;
+    let mut conn = state.conn().await?;
+    let category = queries::insert_category(&mut conn, &name).await?;
+    let record = queries::find_category(&mut conn, category.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("category {} vanished after insert", category.id))?;
+    Ok((
+        StatusCode::CREATED,
+        Envelope {
+            data: record.into(),
+        },
+    ))
+}
+
+/// Renames a category (a partial update: a body without `category_name` changes nothing).
+#[utoipa::path(
+    put, path = "/categories/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    request_body = CategoryChangesBody,
+    responses(
+        (status = 200, description = "The category as it is now", body = Envelope<CategoryView>),
+        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_category(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+    ApiJson(body): ApiJson<CategoryChangesBody>,
+) -> AppResult<Envelope<CategoryView>> {
+    let name = body
+        .category_name
+        .map(|name| parse_name(&name))
+        .transpose()
+        .map_err(|message| AppError::validation("category_name", message))?;
+    let mut conn = state.conn().await?;
+    if let Some(name) = name
+        && queries::rename_category(&mut conn, id, &name)
+            .await?
+            .is_none()
+    {
+        return Err(AppError::not_found(format!("no category has id {id}")));
+    }
+    let record = queries::find_category(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
+    Ok(Envelope {
+        data: record.into(),
+    })
+}
+
+/// Deletes a category; its products stay, with `category_id: null`.
+#[utoipa::path(
+    delete, path = "/categories/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_category(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<StatusCode> {
+    let mut conn = state.conn().await?;
+    if !queries::delete_category(&mut conn, id).await? {
+        return Err(AppError::not_found(format!("no category has id {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- tags ----------------------------------------------------------------
+
+/// Lists tags, each with its first 100 products.
+#[utoipa::path(
+    get, path = "/tags", tag = "catalog",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of tags", body = ListEnvelope<TagView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "A query value that does not parse", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "A query value out of range", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_tags(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let page = query.parse(&mut errors);
+    errors.into_result(())?;
+    let mut conn = state.conn().await?;
+    let (rows, total) = queries::list_tags(&mut conn, page).await?;
+    from_postgres(&ListPage {
+        data: rows.into_iter().map(TagView::from).collect(),
+        page: page.page,
+        limit: page.limit,
+        total,
+        total_capped: false,
+    })
+}
+
+/// One tag with its first 100 products.
+#[utoipa::path(
+    get, path = "/tags/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    responses(
+        (status = 200, description = "The tag", body = SourcedEnvelope<TagView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_tag(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    let mut conn = state.conn().await?;
+    let record = queries::find_tag(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
+    from_postgres(&Envelope {
+        data: TagView::from(record),
+    })
+}
+
+/// Creates a tag.
+#[utoipa::path(
+    post, path = "/tags", tag = "catalog",
+    request_body = TagBody,
+    responses(
+        (status = 201, description = "Created", body = Envelope<TagView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_tag(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<TagBody>,
+) -> AppResult<(StatusCode, Envelope<TagView>)> {
+    let name =
+        parse_name(&body.tag_name).map_err(|message| AppError::validation("tag_name", message))?;
+    let mut conn = state.conn().await?;
+    let tag = queries::insert_tag(&mut conn, &name).await?;
+    let record = queries::find_tag(&mut conn, tag.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("tag {} vanished after insert", tag.id))?;
+    Ok((
+        StatusCode::CREATED,
+        Envelope {
+            data: record.into(),
+        },
+    ))
+}
+
+/// Renames a tag.
+#[utoipa::path(
+    put, path = "/tags/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    request_body = TagChangesBody,
+    responses(
+        (status = 200, description = "The tag as it is now", body = Envelope<TagView>),
+        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_tag(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+    ApiJson(body): ApiJson<TagChangesBody>,
+) -> AppResult<Envelope<TagView>> {
+    let name = body
+        .tag_name
+        .map(|name| parse_name(&name))
+        .transpose()
+        .map_err(|message| AppError::validation("tag_name", message))?;
+    let mut conn = state.conn().await?;
+    if let Some(name) = name
+        && queries::rename_tag(&mut conn, id, &name).await?.is_none()
+    {
+        return Err(AppError::not_found(format!("no tag has id {id}")));
+    }
+    let record = queries::find_tag(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
+    Ok(Envelope {
+        data: record.into(),
+    })
+}
+
+/// Deletes a tag and its ProductTag rows.
+#[utoipa::path(
+    delete, path = "/tags/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_tag(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<StatusCode> {
+    let mut conn = state.conn().await?;
+    if !queries::delete_tag(&mut conn, id).await? {
+        return Err(AppError::not_found(format!("no tag has id {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- products ------------------------------------------------------------
+
+/// Lists products with their category and tags; filters, sorts and pages.
+#[utoipa::path(
+    get, path = "/products", tag = "catalog",
+    params(ProductListQuery),
+    responses(
+        (status = 200, description = "A page of products", body = ListEnvelope<ProductView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "A query value that does not parse, or an unknown parameter", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "A query value out of range, or an unknown category", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ProductListQuery>,
+) -> AppResult<Response> {
+    let filter = ProductFilter::parse(&query)?;
+    let mut conn = state.conn().await?;
+    let category_id = match &filter.category {
+        None => None,
+        Some(name) => Some(
+            queries::find_category_by_name(&mut conn, name)
+                .await?
+                .ok_or_else(|| {
+                    AppError::validation("category", format!("no category is named {name:?}"))
+                })?
+                .id,
+        ),
+    };
+    let (rows, total, total_capped) =
+        queries::list_products(&mut conn, &filter, category_id).await?;
+    from_postgres(&ListPage {
+        data: rows.into_iter().map(ProductView::from).collect(),
+        page: filter.page.page,
+        limit: filter.page.limit,
+        total,
+        total_capped,
+    })
+}
+
+/// One product with its category, tags and features.
+#[utoipa::path(
+    get, path = "/products/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    responses(
+        (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    let mut conn = state.conn().await?;
+    let record = queries::find_product(&mut conn, id)
+        .await?
+        .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+    let features = queries::features_of_product(&mut conn, id).await?;
+    from_postgres(&Envelope {
+        data: ProductDetail::new(record, features),
+    })
+}
+
+/// Creates a product and its ProductTag rows, all or nothing.
+#[utoipa::path(
+    post, path = "/products", tag = "catalog",
+    request_body = CreateProductBody,
+    responses(
+        (status = 201, description = "Created", body = Envelope<ProductView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn create_product(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateProductBody>,
+) -> AppResult<(StatusCode, Envelope<ProductView>)> {
+    let valid = domain::validate_new_product(body)?;
+    let mut conn = state.conn().await?;
+    let record = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            check_references(conn, valid.product.category_id, Some(&valid.tag_ids)).await?;
+            let product = queries::insert_product(conn, &valid.product).await?;
+            queries::replace_product_tags(conn, product.id, &valid.tag_ids).await?;
+            queries::find_product(conn, product.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("product vanished inside its transaction").into())
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Envelope {
+            data: record.into(),
+        },
+    ))
+}
+
+/// Changes a product; fields left out stay, `tagIds` replaces the tag set.
+#[utoipa::path(
+    put, path = "/products/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    request_body = UpdateProductBody,
+    responses(
+        (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
+        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_product(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+    ApiJson(body): ApiJson<UpdateProductBody>,
+) -> AppResult<Envelope<ProductView>> {
+    let valid = domain::validate_product_changes(body)?;
+    let mut conn = state.conn().await?;
+    let record = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            check_references(
+                conn,
+                valid.changes.category_id.flatten(),
+                valid.tag_ids.as_deref(),
+            )
+            .await?;
+            queries::update_product(conn, id, &valid.changes)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+            if let Some(tag_ids) = &valid.tag_ids {
+                queries::replace_product_tags(conn, id, tag_ids).await?;
+                queries::touch_product(conn, id).await?;
+            }
+            queries::find_product(conn, id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("product vanished inside its transaction").into())
+        })
+        .await?;
+    Ok(Envelope {
+        data: record.into(),
+    })
+}
+
+/// Deletes a product (its ProductTag rows and features go with it).
+#[utoipa::path(
+    delete, path = "/products/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_product(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<StatusCode> {
+    let mut conn = state.conn().await?;
+    if !queries::delete_product(&mut conn, id).await? {
+        return Err(AppError::not_found(format!("no product has id {id}")));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Names the unknown category and tags of a product write in one 422.
+/// (The foreign keys still guard against a row deleted meanwhile.)
+async fn check_references(
+    conn: &mut AsyncPgConnection,
+    category_id: Option<i32>,
+    tag_ids: Option<&[i32]>,
+) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    if let Some(category_id) = category_id
+        && !queries::category_exists(conn, category_id).await?
+    {
+        errors.add("category_id", format!("no category has id {category_id}"));
+    }
+    if let Some(tag_ids) = tag_ids.filter(|ids| !ids.is_empty()) {
+        let existing = queries::existing_tag_ids(conn, tag_ids).await?;
+        for missing in tag_ids.iter().filter(|id| !existing.contains(id)) {
+            errors.add("tagIds", format!("no tag has id {missing}"));
+        }
+    }
+    errors.into_result(())
+}

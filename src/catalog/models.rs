@@ -1,0 +1,89 @@
+//! Catalog rows as diesel reads and writes them.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+
+use crate::schema::{categories, features, products, tags};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = categories, check_for_backend(diesel::pg::Pg))]
+pub struct Category {
+    pub id: i32,
+    pub category_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
+pub struct Tag {
+    pub id: i32,
+    pub tag_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
+#[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]
+pub struct Product {
+    pub id: i32,
+    pub product_name: String,
+    pub slogan: Option<String>,
+    pub description: Option<String>,
+    pub price: Decimal,
+    pub stock: i32,
+    pub category_id: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A product row and the tag or category it was found through.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ProductOfGroup {
+    #[diesel(sql_type = diesel::sql_types::Int4)]
+    pub group_id: i32,
+    #[diesel(embed)]
+    pub product: Product,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = products)]
+pub struct NewProduct {
+    pub product_name: String,
+    pub slogan: Option<String>,
+    pub description: Option<String>,
+    pub price: Decimal,
+    pub stock: i32,
+    pub category_id: Option<i32>,
+}
+
+/// A partial update: `None` leaves a column alone, `Some(None)` clears it.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = products)]
+pub struct ProductChanges {
+    pub product_name: Option<String>,
+    pub slogan: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub price: Option<Decimal>,
+    pub stock: Option<i32>,
+    pub category_id: Option<Option<i32>>,
+}
+
+impl ProductChanges {
+    pub fn is_empty(&self) -> bool {
+        self.product_name.is_none()
+            && self.slogan.is_none()
+            && self.description.is_none()
+            && self.price.is_none()
+            && self.stock.is_none()
+            && self.category_id.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = features, check_for_backend(diesel::pg::Pg))]
+pub struct Feature {
+    pub feature: String,
+    pub value: Option<String>,
+}

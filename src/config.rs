@@ -1,0 +1,288 @@
+//! Service configuration: every setting the process reads, in one typed struct.
+//!
+//! Read once at start-up from the environment (a local `.env` file is loaded
+//! first by [`Config::from_env`] through dotenvy). A missing or malformed value
+//! stops start-up with an error that names the variable. Tests build a
+//! [`Config`] in code instead of touching the environment.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATABASE_URL` | required | PostgreSQL URL |
+//! | `REDIS_URL` | required | Redis URL |
+//! | `JWT_SECRET` | required | HS256 signing key, at least 32 bytes |
+//! | `BIND_ADDR` | `127.0.0.1:3000` | address the HTTP server listens on |
+//! | `CACHE_TTL_SECONDS` | `1800` | life of a cached document |
+//! | `REDIS_KEY_PREFIX` | empty | put before every Redis key |
+//! | `DATABASE_POOL_SIZE` | `16` | PostgreSQL connections at most |
+//! | `DATABASE_CONNECT_TIMEOUT_MS` | `5000` | wait for a pooled PostgreSQL connection |
+//! | `REDIS_POOL_SIZE` | `8` | Redis connections at most |
+//! | `REDIS_TIMEOUT_MS` | `250` | wait for a Redis connection or reply before giving up on it |
+//! | `REQUEST_TIMEOUT_SECONDS` | `15` | a request still running after this answers 503 |
+//! | `BODY_LIMIT_BYTES` | `1048576` | larger request bodies answer 413 |
+//! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Default values, named so the table above and the code agree.
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
+pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 1800;
+pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
+pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS: u64 = 5000;
+pub const DEFAULT_REDIS_POOL_SIZE: u32 = 8;
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 250;
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 15;
+pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
+/// HS256 wants a key at least as long as its output.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when on a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.to_ascii_lowercase().as_str() {
+            "pretty" => Ok(Self::Pretty),
+            "json" => Ok(Self::Json),
+            _ => Err("expected `pretty` or `json`".into()),
+        }
+    }
+}
+
+/// Everything the service needs to know about its surroundings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: SecretString,
+    pub redis_url: SecretString,
+    pub jwt_secret: SecretString,
+    pub bind_addr: SocketAddr,
+    pub cache_ttl: Duration,
+    pub redis_key_prefix: String,
+    pub database_pool_size: u32,
+    pub database_connect_timeout: Duration,
+    pub redis_pool_size: u32,
+    pub redis_timeout: Duration,
+    pub request_timeout: Duration,
+    pub body_limit_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+/// A setting that is missing or does not parse; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; see .env.example")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+impl Config {
+    /// Loads `.env` (when present) and reads the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        // A missing .env file is normal (production, CI); a broken one is not.
+        if let Err(error) = dotenvy::dotenv()
+            && !error.not_found()
+        {
+            return Err(ConfigError::Invalid {
+                name: ".env",
+                reason: error.to_string(),
+            });
+        }
+        Self::from_source(&Environment)
+    }
+
+    /// Reads every setting from `source`, failing on the first bad one.
+    pub fn from_source(source: &impl Source) -> Result<Self, ConfigError> {
+        let reader = Reader(source);
+        let jwt_secret = reader.required("JWT_SECRET")?;
+        if jwt_secret.len() < MIN_JWT_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: format!(
+                    "must be at least {MIN_JWT_SECRET_BYTES} bytes long (it has {})",
+                    jwt_secret.len()
+                ),
+            });
+        }
+        let config = Self {
+            database_url: reader.required("DATABASE_URL")?.into(),
+            redis_url: reader.required("REDIS_URL")?.into(),
+            jwt_secret: jwt_secret.into(),
+            bind_addr: reader.parsed("BIND_ADDR", DEFAULT_BIND_ADDR.parse().expect("valid"))?,
+            cache_ttl: Duration::from_secs(
+                reader.positive("CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?,
+            ),
+            redis_key_prefix: source.get("REDIS_KEY_PREFIX").unwrap_or_default(),
+            database_pool_size: reader
+                .positive("DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE)?,
+            database_connect_timeout: Duration::from_millis(reader.positive(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
+            )?),
+            redis_pool_size: reader.positive("REDIS_POOL_SIZE", DEFAULT_REDIS_POOL_SIZE)?,
+            redis_timeout: Duration::from_millis(
+                reader.positive("REDIS_TIMEOUT_MS", DEFAULT_REDIS_TIMEOUT_MS)?,
+            ),
+            request_timeout: Duration::from_secs(
+                reader.positive("REQUEST_TIMEOUT_SECONDS", DEFAULT_REQUEST_TIMEOUT_SECONDS)?,
+            ),
+            body_limit_bytes: reader.positive("BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
+            log_format: reader.parsed("LOG_FORMAT", LogFormat::Pretty)?,
+        };
+        Ok(config)
+    }
+
+    /// The PostgreSQL URL, for the pool and the migration runner.
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+
+    /// The Redis URL.
+    pub fn redis_url(&self) -> &str {
+        self.redis_url.expose_secret()
+    }
+}
+
+struct Reader<'a, S>(&'a S);
+
+impl<S: Source> Reader<'_, S> {
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        match self.0.get(name) {
+            Some(value) if !value.trim().is_empty() => Ok(value),
+            _ => Err(ConfigError::Missing(name)),
+        }
+    }
+
+    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        match self.0.get(name) {
+            None => Ok(default),
+            Some(value) if value.trim().is_empty() => Ok(default),
+            Some(value) => value
+                .trim()
+                .parse()
+                .map_err(|error: T::Err| ConfigError::Invalid {
+                    name,
+                    reason: format!("{value:?}: {error}"),
+                }),
+        }
+    }
+
+    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Default,
+        T::Err: std::fmt::Display,
+    {
+        let value = self.parsed(name, default)?;
+        if value <= T::default() {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be greater than zero".into(),
+            });
+        }
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn source(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    fn minimal() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("DATABASE_URL", "postgres://localhost/emporium"),
+            ("REDIS_URL", "redis://localhost"),
+            ("JWT_SECRET", SECRET),
+        ]
+    }
+
+    #[test]
+    fn defaults_apply_when_only_required_values_are_set() {
+        let config = Config::from_source(&source(&minimal())).unwrap();
+        assert_eq!(config.bind_addr.to_string(), DEFAULT_BIND_ADDR);
+        assert_eq!(config.cache_ttl, Duration::from_secs(1800));
+        assert_eq!(config.redis_key_prefix, "");
+        assert_eq!(config.body_limit_bytes, 1024 * 1024);
+        assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn a_missing_variable_is_named() {
+        let pairs: Vec<_> = minimal()
+            .into_iter()
+            .filter(|(k, _)| *k != "REDIS_URL")
+            .collect();
+        let error = Config::from_source(&source(&pairs)).unwrap_err();
+        assert!(error.to_string().contains("REDIS_URL"), "{error}");
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named() {
+        for (name, value) in [
+            ("CACHE_TTL_SECONDS", "soon"),
+            ("CACHE_TTL_SECONDS", "0"),
+            ("BIND_ADDR", "localhost"),
+            ("LOG_FORMAT", "xml"),
+            ("DATABASE_POOL_SIZE", "-1"),
+        ] {
+            let mut pairs = minimal();
+            pairs.push((name, value));
+            let error = Config::from_source(&source(&pairs)).unwrap_err();
+            assert!(error.to_string().contains(name), "{name}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let mut pairs = minimal();
+        pairs.retain(|(k, _)| *k != "JWT_SECRET");
+        pairs.push(("JWT_SECRET", "too-short"));
+        let error = Config::from_source(&source(&pairs)).unwrap_err();
+        assert!(error.to_string().contains("JWT_SECRET"), "{error}");
+    }
+}

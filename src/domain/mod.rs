@@ -1,0 +1,10 @@
+//! Value types shared by every domain, built only through `parse` so that a
+//! value that exists is a valid one: money, names, pages.
+
+pub mod money;
+pub mod names;
+pub mod pagination;
+
+pub use money::{JsonDecimal, Money};
+pub use names::parse_name;
+pub use pagination::{PageQuery, Pagination};

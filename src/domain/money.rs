@@ -1,0 +1,177 @@
+//! Money: a non-negative amount with at most two decimal places, stored as
+//! `NUMERIC(10,2)`, sent as a string with exactly two places (`"14.99"`).
+//!
+//! Requests may send money as a JSON number or a string. A number is read from
+//! its JSON text, never through `f64`, so `14.999999999999999999` is seen for
+//! what it is (too many places) instead of being rounded to `15`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::de::{self, Deserializer};
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::value::RawValue;
+
+/// The largest amount `NUMERIC(10,2)` holds.
+pub const MAX_MONEY: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 2); // 9999999999 / 100
+
+/// A valid amount of money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Money(Decimal);
+
+impl Money {
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    /// Checks range and places; the stored value always has scale 2.
+    pub fn parse(amount: Decimal) -> Result<Self, String> {
+        let normalized = amount.normalize();
+        if normalized.is_sign_negative() && !normalized.is_zero() {
+            return Err("must not be negative".into());
+        }
+        if normalized.scale() > 2 {
+            return Err("must have at most two decimal places".into());
+        }
+        if normalized > MAX_MONEY {
+            return Err(format!("must be at most {MAX_MONEY}"));
+        }
+        let mut stored = normalized.abs();
+        stored.rescale(2);
+        Ok(Self(stored))
+    }
+
+    /// Wraps an amount read from the database (already `NUMERIC(10,2)`).
+    pub fn from_stored(amount: Decimal) -> Self {
+        let mut stored = amount;
+        stored.rescale(2);
+        Self(stored)
+    }
+
+    pub fn amount(self) -> Decimal {
+        self.0
+    }
+
+    /// The shortest form, for cache keys: `20.00` -> `20`, `19.50` -> `19.5`.
+    pub fn shortest(self) -> String {
+        self.0.normalize().to_string()
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:.2}", self.0)
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// A decimal read exactly from a JSON number or string, not yet checked as money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonDecimal(pub Decimal);
+
+impl JsonDecimal {
+    /// Parses the text of a decimal: an optional minus, digits, an optional
+    /// fraction, and (for JSON numbers) an optional exponent.
+    pub fn parse_text(text: &str, allow_exponent: bool) -> Result<Self, String> {
+        let invalid = || format!("{text:?} is not a decimal number");
+        let (mantissa, exponent) = match text.find(['e', 'E']) {
+            Some(at) if allow_exponent => (&text[..at], Some(&text[at + 1..])),
+            Some(_) => return Err(invalid()),
+            None => (text, None),
+        };
+        let digits = mantissa.strip_prefix('-').unwrap_or(mantissa);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+        let well_formed = !whole.is_empty()
+            && whole.bytes().all(|b| b.is_ascii_digit())
+            && fraction.bytes().all(|b| b.is_ascii_digit())
+            && !(digits.contains('.') && fraction.is_empty());
+        if !well_formed {
+            return Err(invalid());
+        }
+        let parsed = match exponent {
+            None => Decimal::from_str(mantissa),
+            Some(_) => Decimal::from_scientific(text),
+        };
+        parsed
+            .map(JsonDecimal)
+            .map_err(|_| format!("{text:?} is out of range"))
+    }
+}
+
+impl FromStr for JsonDecimal {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::parse_text(text, false)
+    }
+}
+
+impl<'de> Deserialize<'de> for JsonDecimal {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        let text = raw.get().trim();
+        if text.starts_with('"') {
+            let inner: String = serde_json::from_str(text).map_err(de::Error::custom)?;
+            Self::parse_text(inner.trim(), false).map_err(de::Error::custom)
+        } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            Self::parse_text(text, true).map_err(de::Error::custom)
+        } else {
+            Err(de::Error::custom(format!(
+                "expected a decimal number or string, found {text}"
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(json: &str) -> Result<Money, String> {
+        let decimal: JsonDecimal = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        Money::parse(decimal.0)
+    }
+
+    #[test]
+    fn accepts_numbers_and_strings() {
+        assert_eq!(money("14.99").unwrap().to_string(), "14.99");
+        assert_eq!(money("\"14.99\"").unwrap().to_string(), "14.99");
+        assert_eq!(money("90").unwrap().to_string(), "90.00");
+        assert_eq!(money("0").unwrap().to_string(), "0.00");
+        assert_eq!(money("1.5e1").unwrap().to_string(), "15.00");
+        assert_eq!(money("99999999.99").unwrap().to_string(), "99999999.99");
+        assert_eq!(money("14.990").unwrap().to_string(), "14.99");
+    }
+
+    #[test]
+    fn refuses_what_numeric_10_2_cannot_hold_exactly() {
+        for json in [
+            "14.999999999999999999",
+            "1.001",
+            "-1",
+            "100000000",
+            "1e400",
+            "\"NaN\"",
+            "\"1_000\"",
+            "\"\"",
+            "\"12.\"",
+            "\"1e3\"",
+            "true",
+            "null",
+            "[1]",
+        ] {
+            assert!(money(json).is_err(), "{json} should be refused");
+        }
+    }
+
+    #[test]
+    fn the_shortest_form_drops_trailing_zeros() {
+        assert_eq!(money("20.00").unwrap().shortest(), "20");
+        assert_eq!(money("19.50").unwrap().shortest(), "19.5");
+        assert_eq!(money("0").unwrap().shortest(), "0");
+    }
+}

@@ -1,0 +1,56 @@
+//! `page` and `limit` of every list: 1-based pages, 20 rows by default, 100 at most.
+//! Values that do not parse were already refused (400) by the query extractor;
+//! values out of range are a 422 here, never silently clamped.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::error::FieldErrors;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// The raw paging parameters of a query string.
+#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
+    pub page: Option<i64>,
+    /// Rows per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+}
+
+/// A checked page request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pagination {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl Pagination {
+    /// Checks `page` and `limit`, recording what is wrong in `errors`.
+    pub fn parse(page: Option<i64>, limit: Option<i64>, errors: &mut FieldErrors) -> Self {
+        let page = page.unwrap_or(1);
+        let limit = limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=i64::from(i32::MAX)).contains(&page) {
+            errors.add("page", format!("must be from 1 to {}", i32::MAX));
+        }
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            errors.add("limit", format!("must be from 1 to {MAX_LIMIT}"));
+        }
+        Self { page, limit }
+    }
+
+    /// Rows to skip.
+    pub fn offset(self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+}
+
+impl PageQuery {
+    pub fn parse(&self, errors: &mut FieldErrors) -> Pagination {
+        Pagination::parse(self.page, self.limit, errors)
+    }
+}

@@ -1,0 +1,22 @@
+//! Emporium: an e-commerce back end.
+//!
+//! The binary (`src/main.rs`) is a thin CLI over this library; tests drive the
+//! same router in-process.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod openapi;
+pub mod redis;
+pub mod response;
+pub mod router;
+pub mod schema;
+pub mod seed;
+pub mod server;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,144 @@
+//! `emporium seed`: the bootcamp demo catalog of API.md.
+//!
+//! Idempotent: rows are found by name before they are created, in one
+//! transaction under an advisory lock, so two seeds (even at once) leave
+//! exactly one copy, and a seed after a Catwalk import adds its rows with
+//! fresh ids.
+
+use std::collections::HashMap;
+
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+
+use crate::catalog::models::NewProduct;
+use crate::catalog::queries;
+
+pub const CATEGORIES: [&str; 5] = ["Shirts", "Shorts", "Music", "Hats", "Shoes"];
+pub const TAGS: [&str; 8] = [
+    "rock music",
+    "pop music",
+    "blue",
+    "red",
+    "green",
+    "white",
+    "gold",
+    "pop culture",
+];
+
+/// A demo product: name, price in cents, stock, category, tags.
+pub struct SeedProduct {
+    pub name: &'static str,
+    pub price_cents: i64,
+    pub stock: i32,
+    pub category: &'static str,
+    pub tags: &'static [&'static str],
+}
+
+pub const PRODUCTS: [SeedProduct; 5] = [
+    SeedProduct {
+        name: "Plain T-Shirt",
+        price_cents: 1499,
+        stock: 14,
+        category: "Shirts",
+        tags: &["white", "gold", "pop culture"],
+    },
+    SeedProduct {
+        name: "Running Sneakers",
+        price_cents: 9000,
+        stock: 25,
+        category: "Shoes",
+        tags: &["white"],
+    },
+    SeedProduct {
+        name: "Branded Baseball Hat",
+        price_cents: 2299,
+        stock: 12,
+        category: "Hats",
+        tags: &["rock music", "blue", "red", "green"],
+    },
+    SeedProduct {
+        name: "Top 40 Music Compilation Vinyl Record",
+        price_cents: 1299,
+        stock: 50,
+        category: "Music",
+        tags: &["rock music", "pop music", "pop culture"],
+    },
+    SeedProduct {
+        name: "Cargo Shorts",
+        price_cents: 2999,
+        stock: 22,
+        category: "Shorts",
+        tags: &["blue"],
+    },
+];
+
+/// An arbitrary constant that names the seed's advisory lock.
+const SEED_LOCK: i64 = 0x656d_706f_7269_756d; // "emporium"
+
+/// What a seed run created (zero everywhere on a second run).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SeedReport {
+    pub categories: usize,
+    pub tags: usize,
+    pub products: usize,
+}
+
+/// Creates whatever part of the demo catalog is missing.
+pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedReport> {
+    conn.transaction::<_, anyhow::Error, _>(async |conn| {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(SEED_LOCK)
+            .execute(conn)
+            .await?;
+        let mut report = SeedReport::default();
+        let mut category_ids = HashMap::new();
+        for name in CATEGORIES {
+            let id = match queries::find_category_by_name(conn, name).await? {
+                Some(category) => category.id,
+                None => {
+                    report.categories += 1;
+                    queries::insert_category(conn, name).await?.id
+                }
+            };
+            category_ids.insert(name, id);
+        }
+        let mut tag_ids = HashMap::new();
+        for name in TAGS {
+            let id = match queries::find_tag_by_name(conn, name).await? {
+                Some(tag) => tag.id,
+                None => {
+                    report.tags += 1;
+                    queries::insert_tag(conn, name).await?.id
+                }
+            };
+            tag_ids.insert(name, id);
+        }
+        for seed in &PRODUCTS {
+            if queries::find_product_id_by_name(conn, seed.name)
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let product = queries::insert_product(
+                conn,
+                &NewProduct {
+                    product_name: seed.name.to_owned(),
+                    slogan: None,
+                    description: None,
+                    price: Decimal::new(seed.price_cents, 2),
+                    stock: seed.stock,
+                    category_id: category_ids.get(seed.category).copied(),
+                },
+            )
+            .await?;
+            let mut tags: Vec<i32> = seed.tags.iter().map(|tag| tag_ids[tag]).collect();
+            tags.sort_unstable();
+            queries::replace_product_tags(conn, product.id, &tags).await?;
+            report.products += 1;
+        }
+        Ok(report)
+    })
+    .await
+}

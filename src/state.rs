@@ -1,0 +1,32 @@
+//! The state every handler can reach, cloned cheaply per request.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::db::{DbConn, DbPool};
+use crate::error::AppError;
+use crate::redis::RedisPool;
+
+/// Configuration and pools. Every field is an `Arc` or a pool handle.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: DbPool,
+    pub redis: RedisPool,
+}
+
+impl AppState {
+    /// Builds the pools from `config`; no connection is opened yet.
+    pub fn new(config: Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            db: crate::db::build_pool(&config),
+            redis: crate::redis::build_pool(&config)?,
+            config: Arc::new(config),
+        })
+    }
+
+    /// Borrows a PostgreSQL connection, or answers 503 when none can be had.
+    pub async fn conn(&self) -> Result<DbConn<'_>, AppError> {
+        Ok(self.db.get().await?)
+    }
+}
