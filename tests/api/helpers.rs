@@ -1,0 +1,464 @@
+//! `TestApp`: the real router over a database of its own (cloned from a
+//! migrated template) and a Redis key prefix of its own, both removed when
+//! the test ends. Tests run in parallel; nothing is shared but the servers.
+//!
+//! `TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! names a database on the server to administer from; `TEST_REDIS_URL`
+//! (default `redis://127.0.0.1:6379`) the Redis. `TEST_LOG=1` shows the logs.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use emporium::config::{Config, LogFormat};
+use emporium::state::AppState;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+const TEST_DB_PREFIX: &str = "emporium_test_";
+const TEMPLATE_PREFIX: &str = "emporium_template_";
+/// Names the advisory lock under which the template is built.
+const TEMPLATE_LOCK: i64 = 0x7465_6d70_6c61_7465;
+/// Test databases older than this are leftovers of a killed run.
+const LEFTOVER_AGE: Duration = Duration::from_secs(3600);
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// The URL of database `name` on the admin URL's server.
+pub fn database_url(name: &str) -> String {
+    let admin = admin_url();
+    let (server, query) = match admin.split_once('?') {
+        Some((server, query)) => (server.to_owned(), format!("?{query}")),
+        None => (admin.clone(), String::new()),
+    };
+    let base = server
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(&server);
+    format!("{base}/{name}{query}")
+}
+
+async fn admin_connection() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&admin_url())
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach PostgreSQL at TEST_DATABASE_URL: {error}"))
+}
+
+/// The template's name changes whenever a migration does.
+fn template_name() -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut files: Vec<_> = walk(&root);
+    files.sort();
+    let mut bytes = Vec::new();
+    for file in files {
+        bytes.extend(file.strip_prefix(&root).unwrap().to_string_lossy().bytes());
+        bytes.extend(std::fs::read(&file).unwrap());
+    }
+    format!(
+        "{TEMPLATE_PREFIX}{:016x}",
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    )
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseName {
+    #[diesel(sql_type = Text)]
+    datname: String,
+}
+
+async fn database_names(conn: &mut AsyncPgConnection, prefix: &str) -> Vec<String> {
+    diesel::sql_query("SELECT datname FROM pg_database WHERE starts_with(datname, $1)")
+        .bind::<Text, _>(prefix)
+        .load::<DatabaseName>(conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.datname)
+        .collect()
+}
+
+/// Builds the migrated template once per template name, across processes.
+async fn ensure_template() -> String {
+    static READY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    READY
+        .get_or_init(|| async {
+            let name = template_name();
+            let mut conn = admin_connection().await;
+            diesel::sql_query("SELECT pg_advisory_lock($1)")
+                .bind::<BigInt, _>(TEMPLATE_LOCK)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let existing = database_names(&mut conn, TEMPLATE_PREFIX).await;
+            if !existing.contains(&name) {
+                let building = format!("{name}_building");
+                execute(&mut conn, &format!("DROP DATABASE IF EXISTS {building}")).await;
+                execute(&mut conn, &format!("CREATE DATABASE {building}")).await;
+                emporium::db::run_migrations(&database_url(&building))
+                    .await
+                    .expect("migrations apply to an empty database");
+                execute(
+                    &mut conn,
+                    &format!("ALTER DATABASE {building} RENAME TO {name}"),
+                )
+                .await;
+            }
+            // Templates of older migrations, and databases of killed runs.
+            for old in existing.iter().filter(|old| **old != name) {
+                let _ = try_execute(&mut conn, &format!("DROP DATABASE IF EXISTS {old}")).await;
+            }
+            let now = unix_seconds();
+            for leftover in database_names(&mut conn, TEST_DB_PREFIX).await {
+                let born = leftover[TEST_DB_PREFIX.len()..]
+                    .split('_')
+                    .next()
+                    .and_then(|seconds| seconds.parse::<u64>().ok());
+                if born.is_some_and(|born| now.saturating_sub(born) > LEFTOVER_AGE.as_secs()) {
+                    let _ = try_execute(
+                        &mut conn,
+                        &format!("DROP DATABASE IF EXISTS {leftover} WITH (FORCE)"),
+                    )
+                    .await;
+                }
+            }
+            diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                .bind::<BigInt, _>(TEMPLATE_LOCK)
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+async fn execute(conn: &mut AsyncPgConnection, sql: &str) {
+    try_execute(conn, sql)
+        .await
+        .unwrap_or_else(|error| panic!("{sql}: {error}"));
+}
+
+async fn try_execute(conn: &mut AsyncPgConnection, sql: &str) -> diesel::QueryResult<usize> {
+    diesel::sql_query(sql).execute(conn).await
+}
+
+fn unix_seconds() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn init_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            emporium::telemetry::init(LogFormat::Pretty);
+        }
+    });
+}
+
+/// A test's own service.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub database_name: String,
+    pub redis_prefix: String,
+}
+
+/// The configuration a test runs under, before [`TestApp::with_config`].
+pub fn test_config(database_name: &str, redis_prefix: &str) -> Config {
+    Config {
+        database_url: database_url(database_name).into(),
+        redis_url: redis_url().into(),
+        jwt_secret: "test-secret-that-is-long-enough-for-hs256"
+            .to_owned()
+            .into(),
+        bind_addr: "127.0.0.1:0".parse().unwrap(),
+        cache_ttl: Duration::from_secs(1800),
+        redis_key_prefix: redis_prefix.to_owned(),
+        database_pool_size: 8,
+        database_connect_timeout: Duration::from_secs(10),
+        redis_pool_size: 4,
+        redis_timeout: Duration::from_millis(500),
+        request_timeout: Duration::from_secs(30),
+        body_limit_bytes: 1024 * 1024,
+        log_format: LogFormat::Pretty,
+    }
+}
+
+impl TestApp {
+    /// A fresh, migrated, empty catalog.
+    pub async fn spawn() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// A fresh app whose configuration `adjust` may change first.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
+        let template = ensure_template().await;
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let database_name = format!("{TEST_DB_PREFIX}{}_{}", unix_seconds(), &unique[..12]);
+        let mut conn = admin_connection().await;
+        execute(
+            &mut conn,
+            &format!("CREATE DATABASE {database_name} TEMPLATE {template}"),
+        )
+        .await;
+        let redis_prefix = format!("test:{}:", &unique[..12]);
+        let mut config = test_config(&database_name, &redis_prefix);
+        adjust(&mut config);
+        let state = AppState::new(config).unwrap();
+        Self {
+            router: emporium::router::build(state.clone()),
+            state,
+            database_name,
+            redis_prefix,
+        }
+    }
+
+    /// The app with the demo catalog loaded.
+    pub async fn seeded() -> Self {
+        let app = Self::spawn().await;
+        app.seed().await;
+        app
+    }
+
+    pub async fn seed(&self) -> emporium::seed::SeedReport {
+        let mut conn = self.state.db.get().await.unwrap();
+        emporium::seed::seed_catalog(&mut conn).await.unwrap()
+    }
+
+    /// A connection to this test's database, for arranging and inspecting rows.
+    pub async fn db(&self) -> AsyncPgConnection {
+        AsyncPgConnection::establish(&database_url(&self.database_name))
+            .await
+            .unwrap()
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        TestResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path, None, &[]).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path, None, &[]).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> TestResponse {
+        self.send_json(Method::PUT, path, body).await
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: Value) -> TestResponse {
+        self.send_raw(
+            method,
+            path,
+            body.to_string().into_bytes(),
+            "application/json",
+        )
+        .await
+    }
+
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> TestResponse {
+        self.request(
+            method,
+            path,
+            Some(Body::from(body)),
+            &[(header::CONTENT_TYPE.as_str(), content_type)],
+        )
+        .await
+    }
+
+    /// Creates a product through the API and returns its id.
+    pub async fn create_product(&self, body: Value) -> i32 {
+        let response = self.post("/api/products", body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()["data"]["id"].as_i64().unwrap() as i32
+    }
+
+    /// The number of rows in `table`.
+    pub async fn count(&self, table: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            count: i64,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query(format!("SELECT count(*) AS count FROM {table}"))
+            .get_result::<Count>(&mut conn)
+            .await
+            .unwrap()
+            .count
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let database_name = self.database_name.clone();
+        let redis_prefix = self.redis_prefix.clone();
+        // Drop cannot await, and the test's runtime may be shutting down:
+        // clean up on a thread with a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let mut conn = admin_connection().await;
+                let _ = try_execute(
+                    &mut conn,
+                    &format!("DROP DATABASE IF EXISTS {database_name} WITH (FORCE)"),
+                )
+                .await;
+                delete_redis_keys(&redis_prefix).await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Deletes every Redis key under `prefix` (tests only: SCAN is fine here).
+pub async fn delete_redis_keys(prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url()) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let keys = redis_keys(&mut conn, &format!("{prefix}*")).await;
+    if !keys.is_empty() {
+        let _: redis::RedisResult<()> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+    }
+}
+
+pub async fn redis_keys(
+    conn: &mut redis::aio::MultiplexedConnection,
+    pattern: &str,
+) -> Vec<String> {
+    let mut cursor = 0u64;
+    let mut keys = Vec::new();
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await
+            .unwrap();
+        keys.extend(batch);
+        if next == 0 {
+            return keys;
+        }
+        cursor = next;
+    }
+}
+
+/// A response, read whole.
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+
+    /// Asserts a problem+json answer with `status`, and returns its body.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(self.status.as_u16(), status, "{}", self.text());
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let body = self.json();
+        assert_eq!(body["status"], status);
+        assert!(
+            body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
+        body
+    }
+
+    /// Asserts a 422 whose `errors` name `field`.
+    #[track_caller]
+    pub fn field_error(&self, field: &str) -> Value {
+        let body = self.problem(422);
+        assert!(
+            body["errors"].get(field).is_some(),
+            "expected an error for {field}: {body}"
+        );
+        body
+    }
+}

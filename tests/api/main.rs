@@ -1,0 +1,9 @@
+//! The integration tests: one binary, a module per domain, every test on its
+//! own database and Redis prefix (see `helpers`).
+
+mod categories;
+mod helpers;
+mod operations;
+mod products;
+mod schema;
+mod tags;

@@ -1,0 +1,86 @@
+//! Health probes, fallbacks and the request id.
+
+use axum::http::{Method, StatusCode};
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn liveness_and_readiness_report_each_dependency() {
+    let app = TestApp::spawn().await;
+    let live = app.get("/health/live").await;
+    assert_eq!(live.status, StatusCode::OK);
+    assert_eq!(live.json()["status"], "ok");
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let body = ready.json();
+    assert_eq!(
+        (body["postgres"].as_str(), body["redis"].as_str()),
+        (Some("up"), Some("up"))
+    );
+    assert_eq!(body["status"], "ready");
+}
+
+#[tokio::test]
+async fn readiness_says_degraded_without_redis_and_fails_without_postgres() {
+    let no_redis = TestApp::with_config(|config| {
+        config.redis_url = "redis://127.0.0.1:1".to_owned().into();
+    })
+    .await;
+    let body = no_redis.get("/health/ready").await;
+    assert_eq!(body.status, StatusCode::OK);
+    assert_eq!(body.json()["redis"], "down");
+    assert_eq!(body.json()["status"], "degraded");
+
+    let no_postgres = TestApp::with_config(|config| {
+        config.database_url = "postgres://postgres@127.0.0.1:1/nothing".to_owned().into();
+        config.database_connect_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let response = no_postgres.get("/health/ready").await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.json()["postgres"], "down");
+    // And a read that needs it is a 503 problem with Retry-After, not a 500.
+    let read = no_postgres.get("/api/products").await;
+    read.problem(503);
+    assert!(read.header("retry-after").is_some());
+}
+
+#[tokio::test]
+async fn unknown_paths_and_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    app.get("/api/nothing-here").await.problem(404);
+    app.request(Method::PATCH, "/api/products", None, &[])
+        .await
+        .problem(405);
+}
+
+#[tokio::test]
+async fn the_request_id_is_taken_from_the_request_or_made_up() {
+    let app = TestApp::spawn().await;
+    let given = app
+        .request(
+            Method::GET,
+            "/health/live",
+            None,
+            &[("x-request-id", "abc-123")],
+        )
+        .await;
+    assert_eq!(given.header("x-request-id"), Some("abc-123"));
+    let made = app.get("/health/live").await;
+    assert_eq!(made.header("x-request-id").map(str::len), Some(36));
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_catalog_routes() {
+    let app = TestApp::spawn().await;
+    let document = app.get("/api/openapi.json").await.json();
+    for path in [
+        "/api/products",
+        "/api/products/{id}",
+        "/api/categories",
+        "/api/tags/{id}",
+        "/health/ready",
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path} missing");
+    }
+}

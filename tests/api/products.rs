@@ -1,0 +1,438 @@
+//! `/api/products`.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+fn names(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|product| product["product_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn lists_the_seeded_products_with_category_and_tags() {
+    let app = TestApp::seeded().await;
+    let response = app.get("/api/products").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let body = response.json();
+    assert_eq!(body["total"], 5);
+    assert!(body.get("total_capped").is_none());
+    let hat = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|product| product["product_name"] == "Branded Baseball Hat")
+        .unwrap();
+    assert_eq!(hat["price"], "22.99");
+    assert_eq!(hat["stock"], 12);
+    assert_eq!(
+        hat["category"],
+        json!({"id": hat["category_id"], "category_name": "Hats"})
+    );
+    let tags: Vec<&str> = hat["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["tag_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["rock music", "blue", "red", "green"]);
+    for field in [
+        "id",
+        "product_name",
+        "slogan",
+        "description",
+        "price",
+        "stock",
+        "category_id",
+        "created_at",
+        "updated_at",
+    ] {
+        assert!(hat.get(field).is_some(), "{field}");
+    }
+}
+
+#[tokio::test]
+async fn money_is_a_string_with_two_places() {
+    let app = TestApp::seeded().await;
+    let body = app.get("/api/products?q=sneakers").await.json();
+    assert_eq!(body["data"][0]["price"], "90.00");
+}
+
+#[tokio::test]
+async fn filters_by_category_price_stock_and_name() {
+    let app = TestApp::seeded().await;
+    let sold_out = app
+        .create_product(
+            json!({"product_name": "Sold Out Tee", "price": 30, "stock": 0, "category_id": 1}),
+        )
+        .await;
+    assert_eq!(
+        names(
+            &app.get("/api/products?category=shirts&sortBy=name&order=asc")
+                .await
+                .json()
+        ),
+        ["Plain T-Shirt", "Sold Out Tee"]
+    );
+    assert_eq!(
+        names(
+            &app.get("/api/products?minPrice=20&maxPrice=30&sortBy=price&order=ASC")
+                .await
+                .json()
+        ),
+        ["Branded Baseball Hat", "Cargo Shorts", "Sold Out Tee"]
+    );
+    let in_stock = app.get("/api/products?inStock=true").await.json();
+    assert_eq!(in_stock["total"], 5);
+    let out = app.get("/api/products?inStock=false").await.json();
+    assert_eq!(out["data"][0]["id"], sold_out);
+    assert_eq!(out["total"], 1);
+    assert_eq!(
+        names(&app.get("/api/products?q=VINYL").await.json()),
+        ["Top 40 Music Compilation Vinyl Record"]
+    );
+}
+
+#[tokio::test]
+async fn a_name_search_takes_wildcards_literally() {
+    let app = TestApp::seeded().await;
+    app.create_product(json!({"product_name": "100% Cotton", "price": 1}))
+        .await;
+    assert_eq!(app.get("/api/products?q=%25").await.json()["total"], 1);
+    assert_eq!(app.get("/api/products?q=_").await.json()["total"], 0);
+    assert_eq!(
+        app.get("/api/products?q=%27%20OR%201%3D1%20--")
+            .await
+            .json()["total"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
+    let app = TestApp::spawn().await;
+    for n in 0..7 {
+        app.create_product(json!({"product_name": format!("Same {n}"), "price": "5.00"}))
+            .await;
+    }
+    let mut seen = Vec::new();
+    for page in 1..=4 {
+        let body = app
+            .get(&format!(
+                "/api/products?sortBy=price&order=desc&limit=2&page={page}"
+            ))
+            .await
+            .json();
+        for product in body["data"].as_array().unwrap() {
+            seen.push(product["id"].as_i64().unwrap());
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let mut expected = seen.clone();
+    expected.sort_unstable_by(|a, b| b.cmp(a));
+    assert_eq!(
+        seen, expected,
+        "equal prices are ordered by id in the same direction"
+    );
+    let by_name = names(
+        &app.get("/api/products?sortBy=name&order=asc&limit=3")
+            .await
+            .json(),
+    );
+    assert_eq!(by_name, ["Same 0", "Same 1", "Same 2"]);
+    let newest = app.get("/api/products?limit=1").await.json();
+    assert_eq!(newest["data"][0]["product_name"], "Same 6");
+}
+
+#[tokio::test]
+async fn refuses_malformed_and_out_of_range_filters() {
+    let app = TestApp::seeded().await;
+    for bad in [
+        "minPrice=abc",
+        "inStock=maybe",
+        "page=x",
+        "limit=1.5",
+        "colour=red",
+    ] {
+        app.get(&format!("/api/products?{bad}")).await.problem(400);
+    }
+    for (bad, field) in [
+        ("minPrice=-1", "minPrice"),
+        ("maxPrice=1.234", "maxPrice"),
+        ("minPrice=50&maxPrice=10", "maxPrice"),
+        ("sortBy=drop", "sortBy"),
+        ("order=sideways", "order"),
+        ("limit=101", "limit"),
+        ("page=0", "page"),
+        ("category=Nowhere", "category"),
+        ("category=", "category"),
+    ] {
+        app.get(&format!("/api/products?{bad}"))
+            .await
+            .field_error(field);
+    }
+}
+
+#[tokio::test]
+async fn gets_one_product_with_category_tags_and_features() {
+    let app = TestApp::seeded().await;
+    let mut conn = app.db().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query("INSERT INTO features (product_id, feature, value) VALUES (1, 'Fabric', 'Cotton'), (1, 'Cut', NULL)"),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let response = app.get("/api/products/1").await;
+    assert_eq!(response.status, StatusCode::OK);
+    let data = &response.json()["data"];
+    assert_eq!(data["product_name"], "Plain T-Shirt");
+    assert_eq!(data["category"]["category_name"], "Shirts");
+    assert_eq!(data["tags"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        data["features"],
+        json!([{"feature": "Fabric", "value": "Cotton"}, {"feature": "Cut", "value": null}])
+    );
+    let plain = app.get("/api/products/2").await.json();
+    assert_eq!(plain["data"]["features"], json!([]));
+}
+
+#[tokio::test]
+async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
+    let app = TestApp::seeded().await;
+    app.get("/api/products/12345").await.problem(404);
+    app.get("/api/products/2147483647").await.problem(404);
+    for bad in ["abc", "0", "-5", "2147483648", "1;DROP"] {
+        app.get(&format!("/api/products/{bad}")).await.problem(400);
+    }
+}
+
+#[tokio::test]
+async fn creates_a_product_with_its_tags() {
+    let app = TestApp::seeded().await;
+    let response = app
+        .post(
+            "/api/products",
+            json!({"product_name": "Gold Record", "price": "19.5", "stock": 3, "category_id": 3, "tagIds": [7, 2, 7]}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let data = &response.json()["data"];
+    assert_eq!(data["price"], "19.50");
+    assert_eq!(data["category"]["category_name"], "Music");
+    let tags: Vec<i64> = data["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tag| tag["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(tags, [2, 7]);
+    let tag = app.get("/api/tags/7").await.json();
+    assert_eq!(tag["data"]["products_total"], 2);
+}
+
+#[tokio::test]
+async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
+    let app = TestApp::seeded().await;
+    app.post(
+        "/api/products",
+        json!({"product_name": "X", "price": 1, "category_id": 99}),
+    )
+    .await
+    .field_error("category_id");
+    let body = app
+        .post(
+            "/api/products",
+            json!({"product_name": "X", "price": 1, "tagIds": [1, 98, 99]}),
+        )
+        .await
+        .field_error("tagIds");
+    assert_eq!(body["errors"]["tagIds"].as_array().unwrap().len(), 2);
+    assert_eq!(app.count("products").await, 5);
+    assert_eq!(app.count("product_tags").await, 12);
+}
+
+#[tokio::test]
+async fn refuses_invalid_product_fields_naming_each() {
+    let app = TestApp::seeded().await;
+    let cases = [
+        (json!({"product_name": "X", "price": -1}), "price"),
+        (json!({"product_name": "X", "price": 1.005}), "price"),
+        (
+            json!({"product_name": "X", "price": "14.999999999999999999"}),
+            "price",
+        ),
+        (json!({"product_name": "X", "price": 100000000}), "price"),
+        (json!({"product_name": "X", "price": "NaN"}), "price"),
+        (json!({"product_name": "X", "price": true}), "price"),
+        (
+            json!({"product_name": "X", "price": 1, "stock": -1}),
+            "stock",
+        ),
+        (
+            json!({"product_name": "X", "price": 1, "stock": 2147483648_i64}),
+            "stock",
+        ),
+        (
+            json!({"product_name": "X", "price": 1, "stock": 1.5}),
+            "stock",
+        ),
+        (json!({"product_name": "", "price": 1}), "product_name"),
+        (
+            json!({"product_name": "X", "price": 1, "category_id": 0}),
+            "category_id",
+        ),
+        (
+            json!({"product_name": "X", "price": 1, "tagIds": [-1]}),
+            "tagIds",
+        ),
+        (
+            json!({"product_name": "X", "price": 1, "tagIds": "1,2"}),
+            "tagIds",
+        ),
+        (
+            json!({"product_name": "X", "price": 1, "slogan": "a".repeat(1001)}),
+            "slogan",
+        ),
+    ];
+    for (body, field) in cases {
+        app.post("/api/products", body).await.field_error(field);
+    }
+    // A number too precise for a float is judged on its JSON text.
+    let raw = br#"{"product_name": "X", "price": 14.999999999999999999}"#.to_vec();
+    app.send_raw(Method::POST, "/api/products", raw, "application/json")
+        .await
+        .field_error("price");
+    let several = app
+        .post(
+            "/api/products",
+            json!({"product_name": " ", "price": -3, "stock": -1}),
+        )
+        .await
+        .problem(422);
+    assert_eq!(several["errors"].as_object().unwrap().len(), 3, "{several}");
+    app.post("/api/products", json!({"price": 1}))
+        .await
+        .problem(422);
+    assert_eq!(app.count("products").await, 5);
+}
+
+#[tokio::test]
+async fn hostile_text_is_stored_verbatim_not_executed() {
+    let app = TestApp::spawn().await;
+    let name = "Robert'); DROP TABLE products;-- <script>alert(1)</script>";
+    let id = app
+        .create_product(json!({"product_name": name, "price": 1}))
+        .await;
+    let body = app.get(&format!("/api/products/{id}")).await.json();
+    assert_eq!(body["data"]["product_name"], name);
+    assert_eq!(app.count("products").await, 1);
+}
+
+#[tokio::test]
+async fn updates_only_the_fields_sent() {
+    let app = TestApp::seeded().await;
+    let before = app.get("/api/products/1").await.json()["data"].clone();
+    let response = app.put("/api/products/1", json!({"price": 15.49})).await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let after = &response.json()["data"];
+    assert_eq!(after["price"], "15.49");
+    for field in ["product_name", "stock", "category_id", "tags", "created_at"] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    assert!(after["updated_at"].as_str() > before["updated_at"].as_str());
+}
+
+#[tokio::test]
+async fn tag_ids_replace_the_tag_set_and_null_clears_the_category() {
+    let app = TestApp::seeded().await;
+    let response = app
+        .put(
+            "/api/products/3",
+            json!({"tagIds": [8], "category_id": null}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let data = &response.json()["data"];
+    assert_eq!(data["tags"], json!([{"id": 8, "tag_name": "pop culture"}]));
+    assert_eq!(data["category"], json!(null));
+    let cleared = app
+        .put("/api/products/3", json!({"tagIds": []}))
+        .await
+        .json();
+    assert_eq!(cleared["data"]["tags"], json!([]));
+    assert_eq!(
+        app.get("/api/categories/4").await.json()["data"]["products_total"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_failed_update_changes_nothing() {
+    let app = TestApp::seeded().await;
+    let before = app.get("/api/products/1").await.json()["data"].clone();
+    app.put("/api/products/1", json!({"price": 99, "tagIds": [1, 999]}))
+        .await
+        .field_error("tagIds");
+    app.put("/api/products/1", json!({"price": 99, "category_id": 999}))
+        .await
+        .field_error("category_id");
+    app.put("/api/products/1", json!({"price": 99, "stock": -4}))
+        .await
+        .field_error("stock");
+    app.put("/api/products/1", json!({"id": 7}))
+        .await
+        .field_error("id");
+    let after = app.get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(before, after);
+    app.put("/api/products/999", json!({"price": 1}))
+        .await
+        .problem(404);
+    app.put("/api/products/999", json!({})).await.problem(404);
+    app.put("/api/products/x", json!({})).await.problem(400);
+}
+
+#[tokio::test]
+async fn deleting_a_product_removes_its_tags_and_features() {
+    let app = TestApp::seeded().await;
+    assert_eq!(
+        app.delete("/api/products/4").await.status,
+        StatusCode::NO_CONTENT
+    );
+    app.get("/api/products/4").await.problem(404);
+    app.delete("/api/products/4").await.problem(404);
+    assert_eq!(app.count("product_tags").await, 9);
+    assert_eq!(
+        app.get("/api/tags/2").await.json()["data"]["products_total"],
+        0
+    );
+    assert_eq!(app.get("/api/products").await.json()["total"], 4);
+}
+
+#[tokio::test]
+async fn counting_stops_at_ten_thousand() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(
+            "INSERT INTO products (product_name, price, stock) \
+             SELECT 'Bulk ' || n, n % 100, n % 3 FROM generate_series(1, 10050) AS n",
+        ),
+        &mut conn,
+    )
+    .await
+    .unwrap();
+    let capped = app.get("/api/products?limit=1").await.json();
+    assert_eq!(
+        (capped["total"].clone(), capped["total_capped"].clone()),
+        (json!(10000), json!(true))
+    );
+    let exact = app.get("/api/products?minPrice=99").await.json();
+    assert_eq!(exact["total"], 100);
+    assert!(exact.get("total_capped").is_none());
+}
