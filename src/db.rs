@@ -35,6 +35,54 @@ pub fn build_pool(config: &Config) -> DbPool {
         .build_unchecked(manager)
 }
 
+/// Creates the database `database_url` names when the server has none by
+/// that name, so a fresh machine needs no `createdb` step.
+pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
+    use diesel::sql_types::Text;
+    use diesel_async::{AsyncConnection, RunQueryDsl};
+
+    let error = match AsyncPgConnection::establish(database_url).await {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
+    };
+    if !error.to_string().contains("does not exist") {
+        return Err(anyhow::anyhow!(
+            "cannot connect to PostgreSQL (DATABASE_URL): {error}"
+        ));
+    }
+    let (server, name) = split_database_url(database_url)
+        .ok_or_else(|| anyhow::anyhow!("DATABASE_URL names no database: {error}"))?;
+    let mut admin = AsyncPgConnection::establish(&format!("{server}/postgres"))
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!("cannot connect to PostgreSQL to create {name:?}: {error}")
+        })?;
+    #[derive(diesel::QueryableByName)]
+    struct Quoted {
+        #[diesel(sql_type = Text)]
+        quoted: String,
+    }
+    let quoted = diesel::sql_query("SELECT quote_ident($1) AS quoted")
+        .bind::<Text, _>(&name)
+        .get_result::<Quoted>(&mut admin)
+        .await?
+        .quoted;
+    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+        .execute(&mut admin)
+        .await
+        .map_err(|error| anyhow::anyhow!("cannot create database {name:?}: {error}"))?;
+    tracing::info!(database = %name, "created the database");
+    Ok(())
+}
+
+/// `postgres://u@h:p/name?x` -> (`postgres://u@h:p`, `name`); the query is dropped.
+fn split_database_url(url: &str) -> Option<(String, String)> {
+    let without_query = url.split('?').next()?;
+    let (server, name) = without_query.rsplit_once('/')?;
+    (!name.is_empty() && server.contains("://") && !server.ends_with('/'))
+        .then(|| (server.to_owned(), name.to_owned()))
+}
+
 /// Applies every pending migration; returns the versions applied.
 pub async fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
     with_migration_connection(database_url, |connection| {
@@ -71,4 +119,22 @@ where
         work(&mut connection)
     })
     .await?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_database_url;
+
+    #[test]
+    fn splits_a_database_url_into_server_and_name() {
+        assert_eq!(
+            split_database_url("postgres://postgres@127.0.0.1:5432/emporium?sslmode=disable"),
+            Some((
+                "postgres://postgres@127.0.0.1:5432".into(),
+                "emporium".into()
+            ))
+        );
+        assert_eq!(split_database_url("postgres://host"), None);
+        assert_eq!(split_database_url("postgres://host/"), None);
+    }
 }

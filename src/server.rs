@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::state::AppState;
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    crate::db::ensure_database(config.database_url()).await?;
     let applied = crate::db::run_migrations(config.database_url()).await?;
     if !applied.is_empty() {
         tracing::info!(migrations = ?applied, "applied pending migrations");

@@ -84,3 +84,23 @@ async fn the_openapi_document_lists_the_catalog_routes() {
         assert!(document["paths"].get(path).is_some(), "{path} missing");
     }
 }
+
+#[tokio::test]
+async fn a_request_over_the_time_limit_is_a_503_problem_with_retry_after() {
+    // A fresh pool must open a PostgreSQL connection first: far over 1 ns.
+    let app = TestApp::with_config(|config| {
+        config.request_timeout = std::time::Duration::from_nanos(1);
+    })
+    .await;
+    let response = app.get("/api/products").await;
+    response.problem(503);
+    assert_eq!(response.header("retry-after"), Some("1"));
+}
+
+#[tokio::test]
+async fn a_body_over_the_configured_limit_is_a_413_problem() {
+    let app = TestApp::with_config(|config| config.body_limit_bytes = 64).await;
+    let body = serde_json::json!({"category_name": "x".repeat(100)});
+    app.post("/api/categories", body).await.problem(413);
+    assert_eq!(app.count("categories").await, 0);
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Makes sure PostgreSQL and Redis answer on loopback, then returns.
+#
+#   1. A server that already answers is used as it is.
+#   2. Otherwise, where a Docker engine answers, `docker compose up` starts the
+#      postgres and redis services of docker-compose.yml.
+#   3. Otherwise the OS's own binaries are started on 127.0.0.1 with their data
+#      under .data/ in the project (ignored by git); when the binaries are
+#      missing and we are root on Debian/Ubuntu, their packages are installed.
+#
+# Ports: PG_PORT (5432) and REDIS_PORT (6379).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+data="$root/.data"
+pg_port=${PG_PORT:-5432}
+redis_port=${REDIS_PORT:-6379}
+
+say() { printf 'services: %s\n' "$*" >&2; }
+
+pg_answers() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h 127.0.0.1 -p "$pg_port"
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$pg_port") 2>/dev/null
+  fi
+}
+
+redis_answers() {
+  if command -v redis-cli >/dev/null 2>&1; then
+    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = "PONG" ]
+  else
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port"; printf 'PING\r\n' >&3; read -r -t 2 reply <&3; [[ "$reply" == +PONG* ]]) 2>/dev/null
+  fi
+}
+
+wait_for() {
+  local what=$1 check=$2
+  for _ in $(seq 1 60); do
+    if $check; then return 0; fi
+    sleep 0.5
+  done
+  say "$what did not answer within 30 s"
+  return 1
+}
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "cannot install $* (not root, or no apt-get): install them, or start the servers yourself"
+    return 1
+  fi
+  say "installing $*"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1; then
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+docker_engine() {
+  command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1
+}
+
+pg_bin() {
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$dir" ] && [ -x "$dir/postgres" ] && echo "$dir"
+}
+
+start_postgres_locally() {
+  local bin
+  bin=$(pg_bin) || true
+  if [ -z "$bin" ]; then
+    apt_install postgresql
+    bin=$(pg_bin)
+  fi
+  # Debian's package may start its own cluster on the default port: use it.
+  if pg_answers; then return 0; fi
+  # PostgreSQL refuses to run as root: run it as the postgres user on a data
+  # folder that user owns.
+  local as=()
+  if [ "$(id -u)" -eq 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir "$data" postgres
+    as=(runuser -u postgres --)
+  fi
+  mkdir -p "$data/postgres"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$data" "$data/postgres"
+  if [ ! -f "$data/postgres/PG_VERSION" ]; then
+    say "initialising a PostgreSQL cluster in .data/postgres"
+    "${as[@]}" "$bin/initdb" -D "$data/postgres" -U postgres --auth=trust -E UTF8 >/dev/null
+  fi
+  say "starting PostgreSQL on 127.0.0.1:$pg_port"
+  "${as[@]}" "$bin/pg_ctl" -D "$data/postgres" -l "$data/postgres/server.log" -w \
+    -o "-h 127.0.0.1 -p $pg_port -k $data/postgres" start >/dev/null
+}
+
+start_redis_locally() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  if redis_answers; then return 0; fi
+  mkdir -p "$data/redis"
+  say "starting Redis on 127.0.0.1:$redis_port"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" \
+    --dir "$data/redis" --save "" --appendonly no --logfile "$data/redis/server.log"
+}
+
+if pg_answers && redis_answers; then
+  say "PostgreSQL (:$pg_port) and Redis (:$redis_port) already answer"
+  exit 0
+fi
+
+if docker_engine; then
+  say "starting postgres and redis with docker compose"
+  (cd "$root" && docker compose up -d --wait postgres redis)
+else
+  pg_answers || start_postgres_locally
+  redis_answers || start_redis_locally
+fi
+
+wait_for PostgreSQL pg_answers
+wait_for Redis redis_answers
+say "PostgreSQL (:$pg_port) and Redis (:$redis_port) answer"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Everything CI checks, in the order a failure is cheapest to find:
+# formatting, the compose file, lints, then every test against real
+# PostgreSQL and Redis (started by scripts/services.sh when not running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "services"
+bash scripts/services.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "docker-compose.yml"
+bash scripts/check-compose.sh
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test"
+export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:${PG_PORT:-5432}/postgres}
+export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}}
+cargo test --locked --all-targets
