@@ -1,8 +1,16 @@
-//! The command line: `emporium [serve|migrate|seed]`.
+//! The command line: `emporium [serve|migrate|seed|create-admin|healthcheck]`.
 
 use clap::{Parser, Subcommand};
 
+use secrecy::SecretString;
+
+use crate::auth::accounts::{NewAccount, create_account};
+use crate::auth::models::Role;
 use crate::config::Config;
+use crate::error::AppError;
+
+/// Where `create-admin` reads the password when stdin is not used.
+pub const ADMIN_PASSWORD_VARIABLE: &str = "EMPORIUM_ADMIN_PASSWORD";
 
 #[derive(Debug, Parser)]
 #[command(name = "emporium", version, about = "An e-commerce back end")]
@@ -19,6 +27,15 @@ pub enum Command {
     Migrate,
     /// Apply pending migrations and load the demo catalog (idempotent).
     Seed,
+    /// Create an admin account. The password is read from
+    /// `EMPORIUM_ADMIN_PASSWORD` when set, otherwise from the first line of
+    /// standard input; never from a flag, which would land in shell history.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
     /// Exit 0 when the server on BIND_ADDR answers `/health/live` (for container health checks).
     Healthcheck,
 }
@@ -56,15 +73,60 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
             let report = crate::seed::seed_catalog(&mut conn).await?;
+            let accounts = crate::seed::seed_accounts(&mut conn, &state.config).await?;
             println!(
-                "seed: created {} categories, {} tags, {} products in {:.1} s",
+                "seed: created {} categories, {} tags, {} products, {} accounts in {:.1} s",
                 report.categories,
                 report.tags,
                 report.products,
+                accounts,
                 started.elapsed().as_secs_f64()
             );
             Ok(())
         }
+        Command::CreateAdmin { email, name } => {
+            let password = admin_password()?;
+            crate::db::ensure_database(config.database_url()).await?;
+            crate::db::run_migrations(config.database_url()).await?;
+            let account = NewAccount {
+                email,
+                password,
+                name,
+                role: Role::Admin,
+            }
+            .validate()
+            .map_err(describe)?;
+            let state = crate::state::AppState::new(config)?;
+            let mut conn = state
+                .conn()
+                .await
+                .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
+            let user = create_account(&mut conn, account).await.map_err(describe)?;
+            println!("create-admin: admin {} has id {}", user.email, user.id);
+            Ok(())
+        }
+    }
+}
+
+/// The new admin's password: the environment variable, else one line of stdin.
+fn admin_password() -> anyhow::Result<SecretString> {
+    if let Ok(password) = std::env::var(ADMIN_PASSWORD_VARIABLE) {
+        return Ok(password.into());
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    if password.is_empty() {
+        anyhow::bail!("no password: set {ADMIN_PASSWORD_VARIABLE} or write it on standard input");
+    }
+    Ok(password.to_owned().into())
+}
+
+/// An account error as one line for the terminal (field messages included).
+fn describe(error: AppError) -> anyhow::Error {
+    match error {
+        AppError::Validation(errors) => anyhow::anyhow!("invalid account: {errors}"),
+        other => anyhow::anyhow!("{other}"),
     }
 }
 

@@ -20,6 +20,12 @@
 //! | `REQUEST_TIMEOUT_SECONDS` | `15` | a request still running after this answers 503 |
 //! | `BODY_LIMIT_BYTES` | `1048576` | larger request bodies answer 413 |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `JWT_TTL_SECONDS` | `604800` | life of a session token (7 days) |
+//! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address |
+//! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
+//! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
+//! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
+//! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -36,6 +42,10 @@ pub const DEFAULT_REDIS_POOL_SIZE: u32 = 8;
 pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 250;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_JWT_TTL_SECONDS: u64 = 7 * 24 * 3600;
+pub const DEFAULT_AUTH_RATE_LIMIT_PER_ADDRESS: u32 = 100;
+pub const DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL: u32 = 10;
+pub const DEFAULT_AUTH_RATE_LIMIT_WINDOW_SECONDS: u64 = 60;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -76,6 +86,25 @@ pub struct Config {
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
     pub log_format: LogFormat,
+    pub jwt_ttl: Duration,
+    pub auth_rate_limit: RateLimit,
+    pub seed_admin: Option<SeedAccount>,
+    pub seed_customer: Option<SeedAccount>,
+}
+
+/// How many sign-up and sign-in attempts a window lets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub per_address: u32,
+    pub per_email: u32,
+    pub window: Duration,
+}
+
+/// A demo account the seed command creates (both variables set, or neither).
+#[derive(Debug, Clone)]
+pub struct SeedAccount {
+    pub email: String,
+    pub password: SecretString,
 }
 
 /// A setting that is missing or does not parse; the message names the variable.
@@ -159,6 +188,25 @@ impl Config {
             ),
             body_limit_bytes: reader.positive("BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
             log_format: reader.parsed("LOG_FORMAT", LogFormat::Pretty)?,
+            jwt_ttl: Duration::from_secs(
+                reader.positive("JWT_TTL_SECONDS", DEFAULT_JWT_TTL_SECONDS)?,
+            ),
+            auth_rate_limit: RateLimit {
+                per_address: reader.positive(
+                    "AUTH_RATE_LIMIT_PER_ADDRESS",
+                    DEFAULT_AUTH_RATE_LIMIT_PER_ADDRESS,
+                )?,
+                per_email: reader.positive(
+                    "AUTH_RATE_LIMIT_PER_EMAIL",
+                    DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL,
+                )?,
+                window: Duration::from_secs(reader.positive(
+                    "AUTH_RATE_LIMIT_WINDOW_SECONDS",
+                    DEFAULT_AUTH_RATE_LIMIT_WINDOW_SECONDS,
+                )?),
+            },
+            seed_admin: reader.seed_account("SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD")?,
+            seed_customer: reader.seed_account("SEED_CUSTOMER_EMAIL", "SEED_CUSTOMER_PASSWORD")?,
         };
         Ok(config)
     }
@@ -172,6 +220,11 @@ impl Config {
     pub fn redis_url(&self) -> &str {
         self.redis_url.expose_secret()
     }
+
+    /// `key` with `REDIS_KEY_PREFIX` in front: every Redis key is built here.
+    pub fn redis_key(&self, key: impl std::fmt::Display) -> String {
+        format!("{}{key}", self.redis_key_prefix)
+    }
 }
 
 struct Reader<'a, S>(&'a S);
@@ -181,6 +234,27 @@ impl<S: Source> Reader<'_, S> {
         match self.0.get(name) {
             Some(value) if !value.trim().is_empty() => Ok(value),
             _ => Err(ConfigError::Missing(name)),
+        }
+    }
+
+    fn optional(&self, name: &str) -> Option<String> {
+        self.0.get(name).filter(|value| !value.trim().is_empty())
+    }
+
+    /// Both variables or neither: an email without a password is a mistake.
+    fn seed_account(
+        &self,
+        email_name: &'static str,
+        password_name: &'static str,
+    ) -> Result<Option<SeedAccount>, ConfigError> {
+        match (self.optional(email_name), self.optional(password_name)) {
+            (None, None) => Ok(None),
+            (Some(_), None) => Err(ConfigError::Missing(password_name)),
+            (None, Some(_)) => Err(ConfigError::Missing(email_name)),
+            (Some(email), Some(password)) => Ok(Some(SeedAccount {
+                email: email.trim().to_owned(),
+                password: password.into(),
+            })),
         }
     }
 
@@ -275,6 +349,20 @@ mod tests {
             let error = Config::from_source(&source(&pairs)).unwrap_err();
             assert!(error.to_string().contains(name), "{name}={value}: {error}");
         }
+    }
+
+    #[test]
+    fn a_seed_account_needs_both_variables() {
+        let mut pairs = minimal();
+        pairs.push(("SEED_ADMIN_EMAIL", "admin@example.com"));
+        let error = Config::from_source(&source(&pairs)).unwrap_err();
+        assert!(error.to_string().contains("SEED_ADMIN_PASSWORD"), "{error}");
+        pairs.push(("SEED_ADMIN_PASSWORD", "a-long-password"));
+        let config = Config::from_source(&source(&pairs)).unwrap();
+        assert_eq!(config.seed_admin.unwrap().email, "admin@example.com");
+        assert!(config.seed_customer.is_none());
+        assert_eq!(config.jwt_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert_eq!(config.auth_rate_limit.per_email, 10);
     }
 
     #[test]

@@ -16,6 +16,15 @@ pub type DbPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
 pub type DbConn<'a> = bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
 
 /// The migrations under `migrations/`, compiled into the binary.
+/// SQL functions the query builder needs by name.
+#[diesel::expression::functions::declare_sql_function]
+extern "SQL" {
+    /// `lower(text)`: case-insensitive lookups use the same expression as
+    /// the unique indexes on names and emails, so they can use those indexes.
+    #[sql_name = "lower"]
+    fn lower_text(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Builds the pool. Connections are opened lazily, so this succeeds while

@@ -62,6 +62,23 @@ impl FieldErrors {
     }
 }
 
+/// `field: message; field: message`, for logs and the command line.
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut first = true;
+        for (field, messages) in &self.0 {
+            for message in messages {
+                if !first {
+                    f.write_str("; ")?;
+                }
+                write!(f, "{field}: {message}")?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -240,6 +257,10 @@ impl IntoResponse for AppError {
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if matches!(self, Self::Unauthorized(_)) {
+            // RFC 6750: tell the client which scheme would have worked.
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
         if let Some(seconds) = self.retry_after_seconds() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
@@ -266,6 +287,9 @@ fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
         "products_product_name_length" => Field("product_name", "must be 1 to 255 characters"),
         "categories_category_name_length" => Field("category_name", "must be 1 to 255 characters"),
         "tags_tag_name_length" => Field("tag_name", "must be 1 to 255 characters"),
+        "users_email_key" => Conflict("an account with this email already exists"),
+        "users_email_length" => Field("email", "must be at most 254 characters"),
+        "users_name_length" => Field("name", "must be 1 to 255 characters"),
         _ => return None,
     })
 }

@@ -6,6 +6,7 @@
 //!   a body over the limit is a 413; a body that says it is not JSON is a 415.
 //! - [`ApiQuery`]: a query string; a value that does not parse is a 400.
 //! - [`ResourceId`]: a path id; anything but a positive 32-bit integer is a 400.
+//! - [`ClientAddress`]: the peer's IP address, for rate limits.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
@@ -73,12 +74,20 @@ fn json_error(path: &str, error: &serde_json::Error) -> AppError {
     use serde_json::error::Category;
     match error.classify() {
         Category::Data => {
-            let field = if path == "." || path.is_empty() {
-                "body".to_owned()
-            } else {
-                path.to_owned()
+            let message = strip_position(error);
+            let parent = if path == "." { "" } else { path };
+            // serde reports a missing field at its parent's path; name the field itself.
+            let missing = message
+                .strip_prefix("missing field `")
+                .and_then(|rest| rest.split_once('`'))
+                .map(|(name, _)| name);
+            let field = match (parent, missing) {
+                ("", Some(name)) => name.to_owned(),
+                (parent, Some(name)) => format!("{parent}.{name}"),
+                ("", None) => "body".to_owned(),
+                (parent, None) => parent.to_owned(),
             };
-            AppError::Validation(FieldErrors::single(field, strip_position(error)))
+            AppError::Validation(FieldErrors::single(field, message))
         }
         Category::Eof if error.line() == 1 && error.column() == 0 => {
             AppError::BadRequest("the request body is empty; send a JSON document".into())
@@ -134,6 +143,26 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
     }
 }
 
+/// The address of the client, as the TCP peer (the server is started with
+/// connect info). A proxy in front would make every client look alike; this
+/// service is meant to be reached directly or through a proxy that limits on
+/// its own side. Requests that carry no connect info (in-process tests) share
+/// the address `unknown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientAddress(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
+        Ok(Self(address))
+    }
+}
+
 /// Ids are positive integers that fit PostgreSQL's `integer`.
 pub fn parse_id(raw: &str) -> Result<i32, AppError> {
     match raw.parse::<i32>() {
@@ -178,7 +207,7 @@ mod tests {
     fn the_wrong_shape_is_a_validation_error_naming_the_field() {
         let cases: [(&[u8], &str); 4] = [
             (br#"{"name": "x", "count": "three"}"#, "count"),
-            (br#"{"name": "x"}"#, "body"),
+            (br#"{"name": "x"}"#, "count"),
             (br#"{"name": "x", "count": 1, "extra": true}"#, "extra"),
             (b"true", "body"),
         ];

@@ -91,15 +91,8 @@ async fn postgres_state(state: &AppState) -> DependencyState {
 }
 
 async fn redis_state(state: &AppState) -> DependencyState {
-    let probe = async {
-        let mut conn = state.redis.get().await.ok()?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut *conn)
-            .await
-            .ok()
-    };
-    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-        Ok(Some(_)) => DependencyState::Up,
-        _ => DependencyState::Down,
+    match state.redis.query::<String>(&redis::cmd("PING")).await {
+        Ok(_) => DependencyState::Up,
+        Err(_) => DependencyState::Down,
     }
 }

@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; tests drive the
 //! same router in-process.
 
+pub mod auth;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod rate_limit;
 pub mod redis;
 pub mod response;
 pub mod router;

@@ -21,12 +21,12 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{catalog, health};
+use crate::{auth, catalog, health};
 
 /// Every documented route, with the OpenAPI document built from their annotations.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api", catalog::router())
+        .nest("/api", catalog::router().merge(auth::router()))
         .merge(health::router())
 }
 

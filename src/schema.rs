@@ -49,9 +49,28 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    users (id) {
+        id -> Int4,
+        email -> Text,
+        password_hash -> Text,
+        name -> Text,
+        role -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(features -> products (product_id));
 diesel::joinable!(product_tags -> products (product_id));
 diesel::joinable!(product_tags -> tags (tag_id));
 diesel::joinable!(products -> categories (category_id));
 
-diesel::allow_tables_to_appear_in_same_query!(categories, features, product_tags, products, tags,);
+diesel::allow_tables_to_appear_in_same_query!(
+    categories,
+    features,
+    product_tags,
+    products,
+    tags,
+    users,
+);

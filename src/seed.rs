@@ -1,4 +1,5 @@
-//! `emporium seed`: the bootcamp demo catalog of API.md.
+//! `emporium seed`: the bootcamp demo catalog of API.md, and the demo
+//! accounts named by `SEED_*`.
 //!
 //! Idempotent: rows are found by name before they are created, in one
 //! transaction under an advisory lock, so two seeds (even at once) leave
@@ -11,8 +12,13 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
+use crate::auth::accounts::{NewAccount, create_account};
+use crate::auth::models::Role;
+use crate::auth::queries::find_user_by_email;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
+use crate::config::Config;
+use crate::error::AppError;
 
 pub const CATEGORIES: [&str; 5] = ["Shirts", "Shorts", "Music", "Hats", "Shoes"];
 pub const TAGS: [&str; 8] = [
@@ -141,4 +147,44 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
         Ok(report)
     })
     .await
+}
+
+/// Creates the demo admin and customer of `SEED_*` when set and missing.
+/// An account that exists is left exactly as it is (password included).
+/// Returns how many accounts were created.
+pub async fn seed_accounts(conn: &mut AsyncPgConnection, config: &Config) -> anyhow::Result<usize> {
+    let mut created = 0;
+    for (account, role) in [
+        (&config.seed_admin, Role::Admin),
+        (&config.seed_customer, Role::Customer),
+    ] {
+        let Some(account) = account else { continue };
+        if find_user_by_email(conn, &account.email).await?.is_some() {
+            continue;
+        }
+        let valid = NewAccount {
+            email: account.email.clone(),
+            password: account.password.clone(),
+            name: default_name(role).to_owned(),
+            role,
+        }
+        .validate()
+        .map_err(|error| {
+            anyhow::anyhow!("the {} seed account is invalid: {error}", role.as_str())
+        })?;
+        match create_account(conn, valid).await {
+            Ok(_) => created += 1,
+            // Another seed created it in the meantime.
+            Err(AppError::Conflict { .. }) => {}
+            Err(error) => return Err(anyhow::anyhow!("cannot create the seed account: {error}")),
+        }
+    }
+    Ok(created)
+}
+
+fn default_name(role: Role) -> &'static str {
+    match role {
+        Role::Admin => "Demo Admin",
+        Role::Customer => "Demo Customer",
+    }
 }

@@ -2,17 +2,19 @@
 
 use std::sync::Arc;
 
+use crate::auth::tokens::TokenKeys;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool};
 use crate::error::AppError;
-use crate::redis::RedisPool;
+use crate::redis::Redis;
 
 /// Configuration and pools. Every field is an `Arc` or a pool handle.
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: DbPool,
-    pub redis: RedisPool,
+    pub redis: Redis,
+    pub tokens: Arc<TokenKeys>,
 }
 
 impl AppState {
@@ -20,7 +22,8 @@ impl AppState {
     pub fn new(config: Config) -> anyhow::Result<Self> {
         Ok(Self {
             db: crate::db::build_pool(&config),
-            redis: crate::redis::build_pool(&config)?,
+            redis: Redis::new(&config)?,
+            tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             config: Arc::new(config),
         })
     }

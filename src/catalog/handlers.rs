@@ -11,6 +11,7 @@ use super::dto::{
     ProductListQuery, ProductView, TagBody, TagChangesBody, TagView, UpdateProductBody,
 };
 use super::queries;
+use crate::auth::AdminUser;
 use crate::domain::{PageQuery, parse_name};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiJson, ApiQuery, ResourceId};
@@ -81,9 +82,12 @@ pub async fn get_category(
 /// Creates a category.
 #[utoipa::path(
     post, path = "/categories", tag = "catalog",
+    security(("bearer" = [])),
     request_body = CategoryBody,
     responses(
         (status = 201, description = "Created", body = Envelope<CategoryView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
@@ -92,6 +96,7 @@ pub async fn get_category(
 )]
 pub async fn create_category(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ApiJson(body): ApiJson<CategoryBody>,
 ) -> AppResult<(StatusCode, Envelope<CategoryView>)> {
     let name = parse_name(&body.category_name)
@@ -112,10 +117,13 @@ pub async fn create_category(
 /// Renames a category (a partial update: a body without `category_name` changes nothing).
 #[utoipa::path(
     put, path = "/categories/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Category id")),
     request_body = CategoryChangesBody,
     responses(
         (status = 200, description = "The category as it is now", body = Envelope<CategoryView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
@@ -124,6 +132,7 @@ pub async fn create_category(
 )]
 pub async fn update_category(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
     ApiJson(body): ApiJson<CategoryChangesBody>,
 ) -> AppResult<Envelope<CategoryView>> {
@@ -151,15 +160,19 @@ pub async fn update_category(
 /// Deletes a category; its products stay, with `category_id: null`.
 #[utoipa::path(
     delete, path = "/categories/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Category id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_category(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
     let mut conn = state.conn().await?;
@@ -227,9 +240,12 @@ pub async fn get_tag(
 /// Creates a tag.
 #[utoipa::path(
     post, path = "/tags", tag = "catalog",
+    security(("bearer" = [])),
     request_body = TagBody,
     responses(
         (status = 201, description = "Created", body = Envelope<TagView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
@@ -238,6 +254,7 @@ pub async fn get_tag(
 )]
 pub async fn create_tag(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ApiJson(body): ApiJson<TagBody>,
 ) -> AppResult<(StatusCode, Envelope<TagView>)> {
     let name =
@@ -258,10 +275,13 @@ pub async fn create_tag(
 /// Renames a tag.
 #[utoipa::path(
     put, path = "/tags/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Tag id")),
     request_body = TagChangesBody,
     responses(
         (status = 200, description = "The tag as it is now", body = Envelope<TagView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
@@ -270,6 +290,7 @@ pub async fn create_tag(
 )]
 pub async fn update_tag(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
     ApiJson(body): ApiJson<TagChangesBody>,
 ) -> AppResult<Envelope<TagView>> {
@@ -295,15 +316,19 @@ pub async fn update_tag(
 /// Deletes a tag and its ProductTag rows.
 #[utoipa::path(
     delete, path = "/tags/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Tag id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_tag(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
     let mut conn = state.conn().await?;
@@ -382,9 +407,12 @@ pub async fn get_product(
 /// Creates a product and its ProductTag rows, all or nothing.
 #[utoipa::path(
     post, path = "/products", tag = "catalog",
+    security(("bearer" = [])),
     request_body = CreateProductBody,
     responses(
         (status = 201, description = "Created", body = Envelope<ProductView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
@@ -392,6 +420,7 @@ pub async fn get_product(
 )]
 pub async fn create_product(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ApiJson(body): ApiJson<CreateProductBody>,
 ) -> AppResult<(StatusCode, Envelope<ProductView>)> {
     let valid = domain::validate_new_product(body)?;
@@ -417,10 +446,13 @@ pub async fn create_product(
 /// Changes a product; fields left out stay, `tagIds` replaces the tag set.
 #[utoipa::path(
     put, path = "/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Product id")),
     request_body = UpdateProductBody,
     responses(
         (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
@@ -428,6 +460,7 @@ pub async fn create_product(
 )]
 pub async fn update_product(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
     ApiJson(body): ApiJson<UpdateProductBody>,
 ) -> AppResult<Envelope<ProductView>> {
@@ -461,15 +494,19 @@ pub async fn update_product(
 /// Deletes a product (its ProductTag rows and features go with it).
 #[utoipa::path(
     delete, path = "/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, description = "Product id")),
     responses(
         (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_product(
     State(state): State<AppState>,
+    _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
     let mut conn = state.conn().await?;

@@ -4,22 +4,16 @@
 use std::collections::HashMap;
 
 use diesel::dsl::count_star;
-use diesel::expression::functions::declare_sql_function;
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int4, Text};
+use diesel::sql_types::{Array, Int4};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::domain::{ProductFilter, SortBy, SortOrder};
 use super::models::{Category, Feature, NewProduct, Product, ProductChanges, ProductOfGroup, Tag};
+use crate::db::lower_text;
 use crate::domain::Pagination;
 use crate::schema::{categories, features, product_tags, products, tags};
-
-#[declare_sql_function]
-extern "SQL" {
-    #[sql_name = "lower"]
-    fn lower_text(text: Text) -> Text;
-}
 
 /// At most this many products are embedded in a category or a tag.
 pub const EMBEDDED_PRODUCTS: i64 = 100;

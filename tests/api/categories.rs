@@ -7,7 +7,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn lists_categories_with_their_products_and_totals() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app.get("/api/categories").await;
     assert_eq!(response.status, StatusCode::OK);
     let body = response.json();
@@ -29,7 +29,7 @@ async fn lists_categories_with_their_products_and_totals() {
 
 #[tokio::test]
 async fn cacheable_reads_say_where_they_came_from() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     for path in [
         "/api/categories",
         "/api/categories/1",
@@ -59,7 +59,7 @@ async fn cacheable_reads_say_where_they_came_from() {
 
 #[tokio::test]
 async fn pages_through_categories_without_overlap() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let first = app.get("/api/categories?page=1&limit=2").await.json();
     let third = app.get("/api/categories?page=3&limit=2").await.json();
     let beyond = app.get("/api/categories?page=4&limit=2").await.json();
@@ -72,7 +72,7 @@ async fn pages_through_categories_without_overlap() {
 
 #[tokio::test]
 async fn refuses_paging_values_out_of_range_or_unparseable() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     app.get("/api/categories?page=0").await.field_error("page");
     app.get("/api/categories?limit=500")
         .await
@@ -88,7 +88,7 @@ async fn refuses_paging_values_out_of_range_or_unparseable() {
 
 #[tokio::test]
 async fn gets_one_category_with_its_products() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let list = app.get("/api/categories").await.json();
     let hats = list["data"]
         .as_array()
@@ -106,7 +106,7 @@ async fn gets_one_category_with_its_products() {
 
 #[tokio::test]
 async fn an_unknown_category_is_a_404_and_a_bad_id_a_400() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     app.get("/api/categories/999").await.problem(404);
     for bad in ["abc", "0", "-1", "1.5", "99999999999", "%27%20OR%201=1"] {
         app.get(&format!("/api/categories/{bad}"))
@@ -117,7 +117,7 @@ async fn an_unknown_category_is_a_404_and_a_bad_id_a_400() {
 
 #[tokio::test]
 async fn embeds_at_most_100_products_lowest_ids_first_and_counts_all() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     let category = app
         .post("/api/categories", json!({"category_name": "Bulk"}))
         .await
@@ -144,7 +144,7 @@ async fn embeds_at_most_100_products_lowest_ids_first_and_counts_all() {
 
 #[tokio::test]
 async fn creates_a_category() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     let response = app
         .post("/api/categories", json!({"category_name": "  Jackets "}))
         .await;
@@ -158,7 +158,7 @@ async fn creates_a_category() {
 
 #[tokio::test]
 async fn a_duplicate_name_in_any_case_is_a_conflict() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     app.post("/api/categories", json!({"category_name": "shirts"}))
         .await
         .problem(409);
@@ -170,7 +170,7 @@ async fn a_duplicate_name_in_any_case_is_a_conflict() {
 
 #[tokio::test]
 async fn refuses_invalid_category_names_naming_the_field() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     for name in [
         json!(""),
         json!("   "),
@@ -195,7 +195,7 @@ async fn refuses_invalid_category_names_naming_the_field() {
 
 #[tokio::test]
 async fn malformed_bodies_are_bad_requests_and_others_are_refused_by_kind() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     let send = |body: &'static [u8], content_type: &'static str| {
         app.send_raw(Method::POST, "/api/categories", body.to_vec(), content_type)
     };
@@ -231,7 +231,7 @@ async fn malformed_bodies_are_bad_requests_and_others_are_refused_by_kind() {
 
 #[tokio::test]
 async fn renames_a_category_and_a_body_without_changes_changes_nothing() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app
         .put("/api/categories/1", json!({"category_name": "Tops"}))
         .await;
@@ -246,7 +246,7 @@ async fn renames_a_category_and_a_body_without_changes_changes_nothing() {
 
 #[tokio::test]
 async fn renaming_fails_cleanly_for_unknown_ids_taken_names_and_bad_names() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     app.put("/api/categories/999", json!({"category_name": "X"}))
         .await
         .problem(404);
@@ -268,7 +268,7 @@ async fn renaming_fails_cleanly_for_unknown_ids_taken_names_and_bad_names() {
 
 #[tokio::test]
 async fn deleting_a_category_keeps_its_products_without_one() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let shirt = app.get("/api/products?category=Shirts").await.json()["data"][0].clone();
     let response = app
         .delete(&format!("/api/categories/{}", shirt["category_id"]))

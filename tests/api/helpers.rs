@@ -14,12 +14,16 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use emporium::config::{Config, LogFormat};
+use emporium::auth::accounts::{NewAccount, create_account};
+use emporium::auth::models::Role;
+use emporium::config::{Config, LogFormat, RateLimit, SeedAccount};
 use emporium::state::AppState;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 
+/// The password of accounts made by [`TestApp::new_account_token`].
+pub const TEST_PASSWORD: &str = "test-password-123";
 const TEST_DB_PREFIX: &str = "emporium_test_";
 const TEMPLATE_PREFIX: &str = "emporium_template_";
 /// Names the advisory lock under which the template is built.
@@ -189,6 +193,8 @@ pub struct TestApp {
     pub state: AppState,
     pub database_name: String,
     pub redis_prefix: String,
+    /// Sent as `Authorization: Bearer` when a request names no Authorization.
+    bearer: std::sync::Mutex<Option<String>>,
 }
 
 /// The configuration a test runs under, before [`TestApp::with_config`].
@@ -209,8 +215,27 @@ pub fn test_config(database_name: &str, redis_prefix: &str) -> Config {
         request_timeout: Duration::from_secs(30),
         body_limit_bytes: 1024 * 1024,
         log_format: LogFormat::Pretty,
+        jwt_ttl: Duration::from_secs(3600),
+        auth_rate_limit: RateLimit {
+            per_address: 100,
+            per_email: 10,
+            window: Duration::from_secs(60),
+        },
+        seed_admin: Some(SeedAccount {
+            email: SEED_ADMIN_EMAIL.into(),
+            password: SEED_ADMIN_PASSWORD.to_owned().into(),
+        }),
+        seed_customer: Some(SeedAccount {
+            email: SEED_CUSTOMER_EMAIL.into(),
+            password: SEED_CUSTOMER_PASSWORD.to_owned().into(),
+        }),
     }
 }
+
+pub const SEED_ADMIN_EMAIL: &str = "admin@emporium.test";
+pub const SEED_ADMIN_PASSWORD: &str = "admin-password-123";
+pub const SEED_CUSTOMER_EMAIL: &str = "customer@emporium.test";
+pub const SEED_CUSTOMER_PASSWORD: &str = "customer-password-123";
 
 impl TestApp {
     /// A fresh, migrated, empty catalog.
@@ -239,7 +264,97 @@ impl TestApp {
             state,
             database_name,
             redis_prefix,
+            bearer: std::sync::Mutex::new(None),
         }
+    }
+
+    /// A fresh app whose requests are sent as a signed-in admin.
+    pub async fn admin() -> Self {
+        let app = Self::spawn().await;
+        let token = app
+            .new_account_token("root@emporium.test", Role::Admin)
+            .await;
+        app.use_token(Some(token));
+        app
+    }
+
+    /// The demo catalog, with requests sent as a signed-in admin.
+    pub async fn seeded_admin() -> Self {
+        let app = Self::admin().await;
+        app.seed().await;
+        app
+    }
+
+    /// Sends later requests with this bearer token (or none).
+    pub fn use_token(&self, token: Option<String>) {
+        *self.bearer.lock().unwrap() = token;
+    }
+
+    /// Creates an account directly (password `TEST_PASSWORD`) and signs it in
+    /// through the API; returns the token.
+    pub async fn new_account_token(&self, email: &str, role: Role) -> String {
+        let mut conn = self.state.db.get().await.unwrap();
+        let account = NewAccount {
+            email: email.into(),
+            password: TEST_PASSWORD.to_owned().into(),
+            name: "Test Account".into(),
+            role,
+        }
+        .validate()
+        .unwrap();
+        create_account(&mut conn, account).await.unwrap();
+        drop(conn);
+        self.sign_in(email, TEST_PASSWORD).await
+    }
+
+    /// Signs in through the API and returns the token.
+    pub async fn sign_in(&self, email: &str, password: &str) -> String {
+        let response = self
+            .send_json_as(
+                None,
+                Method::POST,
+                "/api/auth/signin",
+                serde_json::json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()["data"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Sends a JSON body with the given token (`None`: no Authorization at all).
+    pub async fn send_json_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Value,
+    ) -> TestResponse {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        let mut headers = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
+        headers.push((
+            header::AUTHORIZATION.as_str(),
+            authorization.as_deref().unwrap_or(""),
+        ));
+        self.request(method, path, Some(Body::from(body.to_string())), &headers)
+            .await
+    }
+
+    /// Sends a bodiless request with the given token (`None`: no Authorization).
+    pub async fn send_as(&self, token: Option<&str>, method: Method, path: &str) -> TestResponse {
+        let authorization = token.map(|token| format!("Bearer {token}"));
+        self.request(
+            method,
+            path,
+            None,
+            &[(
+                header::AUTHORIZATION.as_str(),
+                authorization.as_deref().unwrap_or(""),
+            )],
+        )
+        .await
     }
 
     /// The app with the demo catalog loaded.
@@ -251,7 +366,11 @@ impl TestApp {
 
     pub async fn seed(&self) -> emporium::seed::SeedReport {
         let mut conn = self.state.db.get().await.unwrap();
-        emporium::seed::seed_catalog(&mut conn).await.unwrap()
+        let report = emporium::seed::seed_catalog(&mut conn).await.unwrap();
+        emporium::seed::seed_accounts(&mut conn, &self.state.config)
+            .await
+            .unwrap();
+        report
     }
 
     /// A connection to this test's database, for arranging and inspecting rows.
@@ -269,10 +388,26 @@ impl TestApp {
         headers: &[(&str, &str)],
     ) -> TestResponse {
         let mut builder = Request::builder().method(method).uri(path);
+        let mut names_authorization = false;
         for (name, value) in headers {
+            // An empty Authorization means "send none", overriding the default token.
+            if name.eq_ignore_ascii_case("authorization") {
+                names_authorization = true;
+                if value.is_empty() {
+                    continue;
+                }
+            }
             builder = builder.header(*name, *value);
         }
+        if !names_authorization && let Some(token) = self.bearer.lock().unwrap().as_ref() {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
         let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
+        self.send_request(request).await
+    }
+
+    /// Sends a request built by the test, as it is.
+    pub async fn send_request(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();

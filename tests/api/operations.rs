@@ -99,8 +99,16 @@ async fn a_request_over_the_time_limit_is_a_503_problem_with_retry_after() {
 
 #[tokio::test]
 async fn a_body_over_the_configured_limit_is_a_413_problem() {
-    let app = TestApp::with_config(|config| config.body_limit_bytes = 64).await;
-    let body = serde_json::json!({"category_name": "x".repeat(100)});
+    let app = TestApp::with_config(|config| config.body_limit_bytes = 200).await;
+    let signup =
+        serde_json::json!({"email": "a@example.com", "password": "x".repeat(300), "name": "A"});
+    app.post("/api/auth/signup", signup).await.problem(413);
+    assert_eq!(app.count("users").await, 0);
+    let token = app
+        .new_account_token("root@example.com", emporium::auth::models::Role::Admin)
+        .await;
+    app.use_token(Some(token));
+    let body = serde_json::json!({"category_name": "x".repeat(300)});
     app.post("/api/categories", body).await.problem(413);
     assert_eq!(app.count("categories").await, 0);
 }

@@ -16,7 +16,7 @@ fn names(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn lists_the_seeded_products_with_category_and_tags() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app.get("/api/products").await;
     assert_eq!(response.status, StatusCode::OK);
     let body = response.json();
@@ -58,14 +58,14 @@ async fn lists_the_seeded_products_with_category_and_tags() {
 
 #[tokio::test]
 async fn money_is_a_string_with_two_places() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let body = app.get("/api/products?q=sneakers").await.json();
     assert_eq!(body["data"][0]["price"], "90.00");
 }
 
 #[tokio::test]
 async fn filters_by_category_price_stock_and_name() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let sold_out = app
         .create_product(
             json!({"product_name": "Sold Out Tee", "price": 30, "stock": 0, "category_id": 1}),
@@ -100,7 +100,7 @@ async fn filters_by_category_price_stock_and_name() {
 
 #[tokio::test]
 async fn a_name_search_takes_wildcards_literally() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     app.create_product(json!({"product_name": "100% Cotton", "price": 1}))
         .await;
     assert_eq!(app.get("/api/products?q=%25").await.json()["total"], 1);
@@ -115,7 +115,7 @@ async fn a_name_search_takes_wildcards_literally() {
 
 #[tokio::test]
 async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     for n in 0..7 {
         app.create_product(json!({"product_name": format!("Same {n}"), "price": "5.00"}))
             .await;
@@ -151,7 +151,7 @@ async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
 
 #[tokio::test]
 async fn refuses_malformed_and_out_of_range_filters() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     for bad in [
         "minPrice=abc",
         "inStock=maybe",
@@ -180,7 +180,7 @@ async fn refuses_malformed_and_out_of_range_filters() {
 
 #[tokio::test]
 async fn gets_one_product_with_category_tags_and_features() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let mut conn = app.db().await;
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query("INSERT INTO features (product_id, feature, value) VALUES (1, 'Fabric', 'Cotton'), (1, 'Cut', NULL)"),
@@ -204,7 +204,7 @@ async fn gets_one_product_with_category_tags_and_features() {
 
 #[tokio::test]
 async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     app.get("/api/products/12345").await.problem(404);
     app.get("/api/products/2147483647").await.problem(404);
     for bad in ["abc", "0", "-5", "2147483648", "1;DROP"] {
@@ -214,7 +214,7 @@ async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
 
 #[tokio::test]
 async fn creates_a_product_with_its_tags() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app
         .post(
             "/api/products",
@@ -238,7 +238,7 @@ async fn creates_a_product_with_its_tags() {
 
 #[tokio::test]
 async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     app.post(
         "/api/products",
         json!({"product_name": "X", "price": 1, "category_id": 99}),
@@ -259,7 +259,7 @@ async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
 
 #[tokio::test]
 async fn refuses_invalid_product_fields_naming_each() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let cases = [
         (json!({"product_name": "X", "price": -1}), "price"),
         (json!({"product_name": "X", "price": 1.005}), "price"),
@@ -324,7 +324,7 @@ async fn refuses_invalid_product_fields_naming_each() {
 
 #[tokio::test]
 async fn hostile_text_is_stored_verbatim_not_executed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     let name = "Robert'); DROP TABLE products;-- <script>alert(1)</script>";
     let id = app
         .create_product(json!({"product_name": name, "price": 1}))
@@ -336,7 +336,7 @@ async fn hostile_text_is_stored_verbatim_not_executed() {
 
 #[tokio::test]
 async fn updates_only_the_fields_sent() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let before = app.get("/api/products/1").await.json()["data"].clone();
     let response = app.put("/api/products/1", json!({"price": 15.49})).await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
@@ -350,7 +350,7 @@ async fn updates_only_the_fields_sent() {
 
 #[tokio::test]
 async fn tag_ids_replace_the_tag_set_and_null_clears_the_category() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app
         .put(
             "/api/products/3",
@@ -374,7 +374,7 @@ async fn tag_ids_replace_the_tag_set_and_null_clears_the_category() {
 
 #[tokio::test]
 async fn a_failed_update_changes_nothing() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let before = app.get("/api/products/1").await.json()["data"].clone();
     app.put("/api/products/1", json!({"price": 99, "tagIds": [1, 999]}))
         .await
@@ -399,7 +399,7 @@ async fn a_failed_update_changes_nothing() {
 
 #[tokio::test]
 async fn deleting_a_product_removes_its_tags_and_features() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     assert_eq!(
         app.delete("/api/products/4").await.status,
         StatusCode::NO_CONTENT
@@ -416,7 +416,7 @@ async fn deleting_a_product_removes_its_tags_and_features() {
 
 #[tokio::test]
 async fn counting_stops_at_ten_thousand() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::admin().await;
     let mut conn = app.db().await;
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query(

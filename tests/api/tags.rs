@@ -7,7 +7,7 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn lists_tags_with_their_products() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let body = app.get("/api/tags").await.json();
     assert_eq!(body["total"], 8);
     let rock = &body["data"][0];
@@ -30,7 +30,7 @@ async fn lists_tags_with_their_products() {
 
 #[tokio::test]
 async fn gets_one_tag_or_answers_404_and_400() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app.get("/api/tags/6").await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["data"]["tag_name"], "white");
@@ -41,7 +41,7 @@ async fn gets_one_tag_or_answers_404_and_400() {
 
 #[tokio::test]
 async fn creates_a_tag_and_refuses_a_duplicate_or_invalid_name() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app.post("/api/tags", json!({"tag_name": "vintage"})).await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(response.json()["data"]["tag_name"], "vintage");
@@ -62,7 +62,7 @@ async fn creates_a_tag_and_refuses_a_duplicate_or_invalid_name() {
 
 #[tokio::test]
 async fn renames_a_tag() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     let response = app.put("/api/tags/3", json!({"tag_name": "navy"})).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["data"]["tag_name"], "navy");
@@ -84,7 +84,7 @@ async fn renames_a_tag() {
 
 #[tokio::test]
 async fn deleting_a_tag_unlinks_it_from_its_products() {
-    let app = TestApp::seeded().await;
+    let app = TestApp::seeded_admin().await;
     assert_eq!(
         app.delete("/api/tags/6").await.status,
         StatusCode::NO_CONTENT

@@ -1,0 +1,166 @@
+//! Account and session handlers.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use secrecy::SecretString;
+
+use super::accounts::{NewAccount, create_account};
+use super::dto::{SessionView, SigninBody, SignupBody, UserView};
+use super::extract::AuthUser;
+use super::models::Role;
+use super::password::{MAX_PASSWORD_CHARS, verify_password};
+use super::{queries, sessions};
+use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::extract::{ApiJson, ClientAddress};
+use crate::rate_limit::{self, Bucket, Decision};
+use crate::response::Envelope;
+use crate::state::AppState;
+
+/// Counts a sign-up or sign-in attempt against the client's address and the
+/// email; refuses it with 429 past either limit. When Redis cannot count,
+/// the attempt goes through: sign-in fails on the session store anyway, and
+/// sign-up is meant to work without Redis.
+async fn limit_attempts(
+    state: &AppState,
+    action: &str,
+    address: &str,
+    email: &str,
+) -> AppResult<()> {
+    let limits = state.config.auth_rate_limit;
+    // The email is hashed so that Redis holds no address in clear.
+    let email_digest = xxhash_rust::xxh3::xxh3_64(email.trim().to_lowercase().as_bytes());
+    let buckets = [
+        Bucket {
+            key: state
+                .config
+                .redis_key(format!("ratelimit:{action}:address:{address}")),
+            limit: limits.per_address,
+            window: limits.window,
+        },
+        Bucket {
+            key: state
+                .config
+                .redis_key(format!("ratelimit:{action}:email:{email_digest:016x}")),
+            limit: limits.per_email,
+            window: limits.window,
+        },
+    ];
+    match rate_limit::hit(&state.redis, &buckets).await {
+        Ok(Decision::Allowed) => Ok(()),
+        Ok(Decision::Limited {
+            retry_after_seconds,
+        }) => Err(AppError::RateLimited {
+            retry_after_seconds,
+        }),
+        Err(failure) => {
+            tracing::warn!(error = %failure, "rate limit not counted: Redis is unavailable");
+            Ok(())
+        }
+    }
+}
+
+/// Creates a customer account.
+#[utoipa::path(
+    post, path = "/auth/signup", tag = "auth",
+    request_body = SignupBody,
+    responses(
+        (status = 201, description = "The new account", body = Envelope<UserView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn signup(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<SignupBody>,
+) -> AppResult<(StatusCode, Envelope<UserView>)> {
+    limit_attempts(&state, "signup", &address, &body.email).await?;
+    let account = NewAccount {
+        email: body.email,
+        password: SecretString::from(body.password),
+        name: body.name,
+        role: Role::Customer,
+    }
+    .validate()?;
+    let mut conn = state.conn().await?;
+    let user = create_account(&mut conn, account).await?;
+    Ok((StatusCode::CREATED, Envelope { data: user.into() }))
+}
+
+/// Opens a session: answers a bearer token.
+#[utoipa::path(
+    post, path = "/auth/signin", tag = "auth",
+    request_body = SigninBody,
+    responses(
+        (status = 200, description = "A session token", body = Envelope<SessionView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn signin(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    ApiJson(body): ApiJson<SigninBody>,
+) -> AppResult<Envelope<SessionView>> {
+    limit_attempts(&state, "signin", &address, &body.email).await?;
+    let refused = || AppError::Unauthorized("the email or the password is wrong".into());
+    // No stored password is this long: refuse without spending a hash on it.
+    if body.password.chars().count() > MAX_PASSWORD_CHARS {
+        return Err(refused());
+    }
+    let mut conn = state.conn().await?;
+    let user = queries::find_user_by_email(&mut conn, body.email.trim()).await?;
+    drop(conn);
+    let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    if !verify_password(SecretString::from(body.password), stored_hash).await? {
+        return Err(refused());
+    }
+    let user = user.ok_or_else(refused)?;
+    let (token, claims) = state
+        .tokens
+        .issue(user.id, user.role(), state.config.jwt_ttl)?;
+    sessions::open(&state, user.id, &claims, &token).await?;
+    Ok(Envelope {
+        data: SessionView {
+            token,
+            token_type: "Bearer",
+            expires_at: claims.expires_at(),
+            user: user.into(),
+        },
+    })
+}
+
+/// Ends the session of the token sent; other sessions of the user live on.
+#[utoipa::path(
+    post, path = "/auth/signout", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "The token is dead"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn signout(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
+    sessions::close(&state, auth.id(), &auth.session.jti).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    get, path = "/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The signed-in user", body = Envelope<UserView>),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn me(auth: AuthUser) -> Envelope<UserView> {
+    Envelope {
+        data: auth.user.into(),
+    }
+}

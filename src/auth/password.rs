@@ -1,0 +1,149 @@
+//! Password hashing: argon2id at OWASP's cost (19 MiB, 2 passes, 1 lane),
+//! run on the blocking pool so a burst of sign-ins does not stall the async
+//! workers, and at most a few at a time so the burst cannot exhaust memory.
+
+use std::sync::{LazyLock, OnceLock};
+
+use argon2::password_hash::SaltString;
+use argon2::password_hash::rand_core::OsRng;
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
+
+/// Password length bounds, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+pub const MAX_PASSWORD_CHARS: usize = 128;
+
+/// OWASP Password Storage Cheat Sheet, argon2id option 2 (m=19 MiB, t=2, p=1).
+const MEMORY_KIB: u32 = 19 * 1024;
+const PASSES: u32 = 2;
+const LANES: u32 = 1;
+
+/// One hash at a time per core: more would only queue on the CPU while each
+/// holds its 19 MiB.
+static HASHING_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    Semaphore::new(cores)
+});
+
+fn argon2id() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Checks a new password's length; the error is the message for the field.
+pub fn check_password_rules(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    Ok(())
+}
+
+/// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
+    off_the_workers(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2id()
+            .hash_password(password.expose_secret().as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| anyhow::anyhow!("argon2 hashing failed: {error}"))
+    })
+    .await
+}
+
+/// Whether `password` matches `stored_hash`. With no stored hash (an unknown
+/// email) it checks against a dummy hash of the same cost, so that the answer
+/// takes as long as for a known email and says nothing about which it was.
+pub async fn verify_password(
+    password: SecretString,
+    stored_hash: Option<String>,
+) -> anyhow::Result<bool> {
+    off_the_workers(move || {
+        let known = stored_hash.is_some();
+        let hash_text = stored_hash.unwrap_or_else(|| dummy_hash().to_owned());
+        let parsed = PasswordHash::new(&hash_text)
+            .map_err(|error| anyhow::anyhow!("stored password hash is unreadable: {error}"))?;
+        let matches = argon2id()
+            .verify_password(password.expose_secret().as_bytes(), &parsed)
+            .is_ok();
+        Ok(known && matches)
+    })
+    .await
+}
+
+/// A hash of a random password, made once per process at the real cost.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        let salt = SaltString::generate(&mut OsRng);
+        argon2id()
+            .hash_password(uuid::Uuid::new_v4().as_bytes(), &salt)
+            .expect("argon2 hashes a fixed-size input")
+            .to_string()
+    })
+}
+
+/// Computes the dummy hash ahead of the first sign-in of an unknown email,
+/// so that one does not take twice as long as the others.
+pub async fn warm_up() {
+    let _ = off_the_workers(|| Ok(dummy_hash().len())).await;
+}
+
+async fn off_the_workers<T: Send + 'static>(
+    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+) -> anyhow::Result<T> {
+    let _slot = HASHING_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| anyhow::anyhow!("the hashing task failed: {error}"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let hash = hash_password("correct horse".to_owned().into())
+            .await
+            .unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(
+            verify_password("correct horse".to_owned().into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password("correct horsE".to_owned().into(), Some(hash))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_verifies() {
+        assert!(
+            !verify_password("anything".to_owned().into(), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn length_rules_count_characters() {
+        assert!(check_password_rules("1234567").is_err());
+        assert!(check_password_rules("12345678").is_ok());
+        assert!(check_password_rules(&"é".repeat(128)).is_ok());
+        assert!(check_password_rules(&"é".repeat(129)).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! Session tokens: HS256 JWTs with `sub`, `jti`, `role`, `iat` and `exp`.
+//!
+//! A token proves who signed in and when; whether the session still lives is
+//! decided by its Redis key (see `sessions`), so sign-out needs no deny list.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::models::Role;
+
+/// The claims of a session token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user's id, as a string (RFC 7519 wants one).
+    pub sub: String,
+    /// The session's id: names its Redis key.
+    pub jti: String,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+impl Claims {
+    pub fn user_id(&self) -> Option<i32> {
+        self.sub.parse().ok().filter(|id| *id > 0)
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp(self.exp, 0).unwrap_or_default()
+    }
+}
+
+/// The signing and checking keys, built once from `JWT_SECRET`.
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &SecretString) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        // Only HS256: a token that names `none`, another HMAC or a public-key
+        // algorithm is refused before its signature is looked at.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+        }
+    }
+
+    /// A new session token for `user_id`, living `ttl` from now.
+    pub fn issue(
+        &self,
+        user_id: i32,
+        role: Role,
+        ttl: Duration,
+    ) -> anyhow::Result<(String, Claims)> {
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: user_id.to_string(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            role,
+            iat: now,
+            exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims))
+    }
+
+    /// The claims of a token signed with our key, with HS256, not expired.
+    pub fn verify(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&"0123456789abcdef0123456789abcdef".to_owned().into())
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn an_issued_token_verifies() {
+        let keys = keys();
+        let (token, claims) = keys.issue(7, Role::Admin, Duration::from_secs(60)).unwrap();
+        assert_eq!(keys.verify(&token), Some(claims.clone()));
+        assert_eq!(claims.user_id(), Some(7));
+        assert_eq!(claims.exp - claims.iat, 60);
+    }
+
+    #[test]
+    fn another_key_or_a_changed_payload_fails() {
+        let (token, _) = keys()
+            .issue(7, Role::Customer, Duration::from_secs(60))
+            .unwrap();
+        let other = TokenKeys::new(&"another-secret-of-thirty-two-bytes!!".to_owned().into());
+        assert_eq!(other.verify(&token), None);
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged_payload =
+            b64(br#"{"sub":"7","jti":"x","role":"admin","iat":0,"exp":99999999999}"#);
+        let forged = format!("{}.{forged_payload}.{}", parts[0], parts[2]);
+        assert_eq!(keys().verify(&forged), None);
+    }
+
+    #[test]
+    fn alg_none_and_other_algorithms_fail() {
+        let payload = b64(br#"{"sub":"7","jti":"x","role":"admin","iat":0,"exp":99999999999}"#);
+        for header in [
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"alg":"HS512","typ":"JWT"}"#,
+        ] {
+            let token = format!("{}.{payload}.", b64(header.as_bytes()));
+            assert_eq!(keys().verify(&token), None, "{header}");
+        }
+    }
+
+    #[test]
+    fn an_expired_token_fails() {
+        let keys = keys();
+        let past = Claims {
+            sub: "7".into(),
+            jti: "x".into(),
+            role: Role::Customer,
+            iat: 1,
+            exp: Utc::now().timestamp() - 1,
+        };
+        let token =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &past, &keys.encoding).unwrap();
+        assert_eq!(keys.verify(&token), None);
+    }
+}

@@ -1,0 +1,72 @@
+//! Fixed-window rate limits kept in Redis, so they hold across instances.
+//!
+//! Each bucket is one counter: `INCR` it, give it the window's life on first
+//! use, and refuse once it passes the limit. One Lua script counts every
+//! bucket of an attempt atomically, in one round trip. In-process limiters (governor, tower_governor)
+//! are well kept but count per instance, which a fleet behind a load
+//! balancer would multiply; the Redis-backed crates we found are not kept up,
+//! and this is twenty lines.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use crate::redis::{Redis, RedisFailure};
+
+static COUNT_IN_WINDOW: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local counts = {}
+        for i, key in ipairs(KEYS) do
+            local count = redis.call('INCR', key)
+            local ttl = redis.call('PTTL', key)
+            if ttl < 0 then
+                redis.call('PEXPIRE', key, ARGV[i])
+                ttl = tonumber(ARGV[i])
+            end
+            counts[i] = {count, ttl}
+        end
+        return counts
+        ",
+    )
+});
+
+/// One counter: `key` (already prefixed) may be hit `limit` times per `window`.
+pub struct Bucket {
+    pub key: String,
+    pub limit: u32,
+    pub window: Duration,
+}
+
+/// The outcome of counting one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed,
+    /// Over the limit; the window ends in this many seconds (at least 1).
+    Limited {
+        retry_after_seconds: u64,
+    },
+}
+
+/// Counts one attempt against every bucket; limited if any is over its limit.
+pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFailure> {
+    let mut invocation = COUNT_IN_WINDOW.prepare_invoke();
+    for bucket in buckets {
+        let window_ms = u64::try_from(bucket.window.as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1);
+        invocation.key(&bucket.key).arg(window_ms);
+    }
+    let counts: Vec<(u64, i64)> = redis.script(&invocation).await?;
+    let retry_after_ms = buckets
+        .iter()
+        .zip(&counts)
+        .filter(|(bucket, (count, _))| *count > u64::from(bucket.limit))
+        .map(|(_, (_, ttl_ms))| (*ttl_ms).max(1))
+        .max();
+    Ok(match retry_after_ms {
+        None => Decision::Allowed,
+        Some(ms) => Decision::Limited {
+            retry_after_seconds: (u64::try_from(ms).unwrap_or(1)).div_ceil(1000),
+        },
+    })
+}

@@ -1,0 +1,604 @@
+//! Accounts and sessions: sign-up, sign-in, tokens, sign-out, the admin role,
+//! rate limits, and the session keys as Redis holds them.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{Method, Request, StatusCode, header};
+use base64::Engine;
+use emporium::auth::models::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD, SEED_CUSTOMER_EMAIL, TEST_PASSWORD, TestApp, redis_url,
+};
+
+const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
+
+async fn sign_up(app: &TestApp, body: Value) -> crate::helpers::TestResponse {
+    app.send_json_as(None, Method::POST, "/api/auth/signup", body)
+        .await
+}
+
+async fn sign_in_raw(app: &TestApp, email: &str, password: &str) -> crate::helpers::TestResponse {
+    app.send_json_as(
+        None,
+        Method::POST,
+        "/api/auth/signin",
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+async fn me(app: &TestApp, token: &str) -> crate::helpers::TestResponse {
+    app.send_as(Some(token), Method::GET, "/api/auth/me").await
+}
+
+async fn redis() -> redis::aio::MultiplexedConnection {
+    redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap()
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Claims of a token, read without checking it (the test is the issuer's peer).
+fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// An HS256 token signed with the test secret, for claims the server would never issue.
+fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn signup_creates_a_customer_and_never_shows_the_hash() {
+    let app = TestApp::spawn().await;
+    let response = sign_up(
+        &app,
+        json!({"email": " Ada@Example.com ", "password": "correct horse", "name": " Ada "}),
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let user = &response.json()["data"];
+    assert_eq!(user["email"], "Ada@Example.com");
+    assert_eq!(user["name"], "Ada");
+    assert_eq!(user["role"], "customer");
+    assert!(user["id"].as_i64().unwrap() > 0 && user["created_at"].is_string());
+    assert!(!response.text().contains("argon2") && user.get("password_hash").is_none());
+    let token = app.sign_in("ada@example.COM", "correct horse").await;
+    assert_eq!(
+        me(&app, &token).await.json()["data"]["email"],
+        "Ada@Example.com"
+    );
+}
+
+#[tokio::test]
+async fn signup_refuses_invalid_fields_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let long_email = format!("{}@example.com", "a".repeat(250));
+    let cases = [
+        (
+            json!({"email": "not-an-address", "password": "long enough", "name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b@c.com", "password": "long enough", "name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": long_email, "password": "long enough", "name": "A"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "short", "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "x".repeat(129), "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "long enough", "name": "  "}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "long enough", "name": "x".repeat(256)}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "long enough", "name": "a\u{7}b"}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "long enough"}),
+            "name",
+        ),
+        (
+            json!({"email": "a@example.com", "password": 12345678, "name": "A"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@example.com", "password": "long enough", "name": "A", "role": "admin"}),
+            "role",
+        ),
+    ];
+    for (body, field) in cases {
+        sign_up(&app, body).await.field_error(field);
+    }
+    let malformed = app
+        .request(
+            Method::POST,
+            "/api/auth/signup",
+            Some(Body::from("{\"email\": ")),
+            &[("content-type", "application/json")],
+        )
+        .await;
+    malformed.problem(400);
+    assert_eq!(app.count("users").await, 0);
+}
+
+#[tokio::test]
+async fn signup_refuses_an_email_taken_in_another_case() {
+    let app = TestApp::spawn().await;
+    let body = json!({"email": "bob@example.com", "password": "long enough", "name": "Bob"});
+    assert_eq!(sign_up(&app, body).await.status, StatusCode::CREATED);
+    let again = json!({"email": "BOB@Example.COM", "password": "another one", "name": "Bobby"});
+    let response = sign_up(&app, again).await;
+    assert!(
+        response.problem(409)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("email")
+    );
+    assert_eq!(app.count("users").await, 1);
+}
+
+#[tokio::test]
+async fn signin_answers_one_401_for_a_wrong_password_and_an_unknown_email() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .new_account_token("carol@example.com", Role::Customer)
+        .await;
+    let session = claims_of(&token);
+    assert_eq!(session["role"], "customer");
+    assert!(session["jti"].is_string() && session["iat"].is_i64());
+    assert_eq!(
+        session["exp"].as_i64().unwrap() - session["iat"].as_i64().unwrap(),
+        3600
+    );
+
+    let response = sign_in_raw(&app, "carol@example.com", TEST_PASSWORD).await;
+    let data = &response.json()["data"];
+    assert_eq!(data["token_type"], "Bearer");
+    assert_eq!(data["user"]["email"], "carol@example.com");
+    assert!(data["expires_at"].as_str().unwrap().ends_with('Z'));
+
+    let wrong = sign_in_raw(&app, "carol@example.com", "wrong password")
+        .await
+        .problem(401);
+    let unknown = sign_in_raw(&app, "nobody@example.com", TEST_PASSWORD)
+        .await
+        .problem(401);
+    assert_eq!(wrong, unknown);
+    // A password too long to be anyone's, and hostile-looking input, are the same 401.
+    let huge = sign_in_raw(&app, "carol@example.com", &"x".repeat(10_000))
+        .await
+        .problem(401);
+    assert_eq!(huge, wrong);
+    let hostile = sign_in_raw(&app, "' OR 1=1 --@example.com", "' OR ''='")
+        .await
+        .problem(401);
+    assert_eq!(hostile, wrong);
+    sign_in_raw(&app, "", "").await.problem(401);
+}
+
+#[tokio::test]
+async fn me_needs_a_well_formed_bearer_token() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .new_account_token("dan@example.com", Role::Customer)
+        .await;
+    assert_eq!(
+        me(&app, &token).await.json()["data"]["email"],
+        "dan@example.com"
+    );
+
+    let none = app.send_as(None, Method::GET, "/api/auth/me").await;
+    none.problem(401);
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    for authorization in [
+        format!("Basic {token}"),
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        "Bearer not.a.token".to_owned(),
+        "Bearer \u{0}".to_owned().replace('\u{0}', "%00"),
+        format!("Bearer {token}x"),
+    ] {
+        let response = app
+            .request(
+                Method::GET,
+                "/api/auth/me",
+                None,
+                &[("authorization", &authorization)],
+            )
+            .await;
+        response.problem(401);
+    }
+}
+
+#[tokio::test]
+async fn tampered_none_and_expired_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let token = app
+        .new_account_token("erin@example.com", Role::Customer)
+        .await;
+    let mut claims = claims_of(&token);
+    let parts: Vec<&str> = token.split('.').collect();
+
+    // A payload promoted to admin under the original signature.
+    claims["role"] = json!("admin");
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    me(&app, &tampered).await.problem(401);
+
+    // The same payload, unsigned, claiming `alg: none`.
+    let unsigned = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(claims.to_string().as_bytes())
+    );
+    me(&app, &unsigned).await.problem(401);
+
+    // Correctly signed, session key present, but past its `exp`.
+    claims["role"] = json!("customer");
+    claims["exp"] = json!(chrono::Utc::now().timestamp() - 5);
+    let expired = sign(&claims);
+    me(&app, &expired).await.problem(401);
+
+    // Correctly signed and unexpired, but with no session behind it.
+    claims["exp"] = json!(chrono::Utc::now().timestamp() + 600);
+    claims["jti"] = json!("made-up-session");
+    me(&app, &sign(&claims)).await.problem(401);
+
+    // The real token still works.
+    assert_eq!(me(&app, &token).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn signout_kills_that_token_only() {
+    let app = TestApp::spawn().await;
+    let phone = app
+        .new_account_token("fay@example.com", Role::Customer)
+        .await;
+    let laptop = app.sign_in("fay@example.com", TEST_PASSWORD).await;
+    assert_ne!(claims_of(&phone)["jti"], claims_of(&laptop)["jti"]);
+
+    let out = app
+        .send_as(Some(&phone), Method::POST, "/api/auth/signout")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    me(&app, &phone).await.problem(401);
+    app.send_as(Some(&phone), Method::POST, "/api/auth/signout")
+        .await
+        .problem(401);
+    assert_eq!(me(&app, &laptop).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_token_of_a_deleted_user_is_refused() {
+    use diesel_async::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    let token = app.new_account_token("gus@example.com", Role::Admin).await;
+    assert_eq!(me(&app, &token).await.status, StatusCode::OK);
+    let mut conn = app.db().await;
+    diesel::sql_query("DELETE FROM users WHERE email = 'gus@example.com'")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    me(&app, &token).await.problem(401);
+    app.send_json_as(
+        Some(&token),
+        Method::POST,
+        "/api/tags",
+        json!({"tag_name": "x"}),
+    )
+    .await
+    .problem(401);
+}
+
+#[tokio::test]
+async fn catalog_writes_need_an_admin() {
+    let app = TestApp::seeded().await;
+    let customer = app
+        .new_account_token("hal@example.com", Role::Customer)
+        .await;
+    let admin = app.new_account_token("ida@example.com", Role::Admin).await;
+    let writes = [
+        (
+            Method::POST,
+            "/api/categories",
+            json!({"category_name": "Socks"}),
+        ),
+        (
+            Method::PUT,
+            "/api/categories/1",
+            json!({"category_name": "Tees"}),
+        ),
+        (Method::DELETE, "/api/categories/1", json!({})),
+        (Method::POST, "/api/tags", json!({"tag_name": "wool"})),
+        (Method::PUT, "/api/tags/1", json!({"tag_name": "metal"})),
+        (Method::DELETE, "/api/tags/1", json!({})),
+        (
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "Sock", "price": 1, "stock": 1}),
+        ),
+        (Method::PUT, "/api/products/1", json!({"price": 0})),
+        (Method::DELETE, "/api/products/1", json!({})),
+    ];
+    for (method, path, body) in &writes {
+        // Without a token, or with a customer's, nothing happens; an invalid
+        // body does not get past the door either.
+        app.send_json_as(None, method.clone(), path, body.clone())
+            .await
+            .problem(401);
+        app.send_json_as(Some(&customer), method.clone(), path, body.clone())
+            .await
+            .problem(403);
+        app.send_json_as(
+            Some(&customer),
+            method.clone(),
+            path,
+            json!({"bogus": true}),
+        )
+        .await
+        .problem(403);
+    }
+    assert_eq!(app.count("categories").await, 5);
+    assert_eq!(app.count("tags").await, 8);
+    assert_eq!(app.count("products").await, 5);
+    let product = app.get("/api/products/1").await.json();
+    assert_eq!(product["data"]["price"], "14.99");
+    // Reads stay open to anyone; the admin's writes go through.
+    for (method, path, body) in writes {
+        let response = app.send_json_as(Some(&admin), method, path, body).await;
+        assert!(response.status.is_success(), "{path}: {}", response.text());
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_redis_keys_that_live_as_long_as_their_token() {
+    let app = TestApp::spawn().await;
+    let first = app
+        .new_account_token("jo@example.com", Role::Customer)
+        .await;
+    let second = app.sign_in("jo@example.com", TEST_PASSWORD).await;
+    let user_id = claims_of(&first)["sub"].as_str().unwrap().to_owned();
+    let mut conn = redis().await;
+    let pattern = format!("{}user:token:{user_id}:*", app.redis_prefix);
+    let mut keys = crate::helpers::redis_keys(&mut conn, &pattern).await;
+    keys.sort();
+    let mut expected: Vec<String> = [&first, &second]
+        .iter()
+        .map(|token| {
+            format!(
+                "{}user:token:{user_id}:{}",
+                app.redis_prefix,
+                claims_of(token)["jti"].as_str().unwrap()
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    let key = format!(
+        "{}user:token:{user_id}:{}",
+        app.redis_prefix,
+        claims_of(&first)["jti"].as_str().unwrap()
+    );
+    let (value, ttl): (String, i64) = redis::pipe()
+        .get(&key)
+        .ttl(&key)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(value, first);
+    assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
+
+    app.send_as(Some(&first), Method::POST, "/api/auth/signout")
+        .await;
+    let left = crate::helpers::redis_keys(&mut conn, &pattern).await;
+    assert_eq!(left.len(), 1);
+    assert!(left[0].ends_with(claims_of(&second)["jti"].as_str().unwrap()));
+}
+
+fn from_address(address: &str, path: &str, body: Value) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let socket: SocketAddr = format!("{address}:40000").parse().unwrap();
+    request.extensions_mut().insert(ConnectInfo(socket));
+    request
+}
+
+#[tokio::test]
+async fn signin_is_limited_per_email_and_the_limit_resets() {
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_email = 3;
+        config.auth_rate_limit.window = Duration::from_secs(2);
+    })
+    .await;
+    app.new_account_token("kim@example.com", Role::Customer)
+        .await; // attempt 1
+    for _ in 0..2 {
+        sign_in_raw(&app, "kim@example.com", "wrong password")
+            .await
+            .problem(401);
+    }
+    // Over the limit, even the right password (in another case) is turned away.
+    let limited = sign_in_raw(&app, "KIM@example.com", TEST_PASSWORD).await;
+    limited.problem(429);
+    let retry_after: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    // Other emails are not affected.
+    sign_in_raw(&app, "someone@example.com", "whatever1")
+        .await
+        .problem(401);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let reset = sign_in_raw(&app, "kim@example.com", TEST_PASSWORD).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.text());
+}
+
+#[tokio::test]
+async fn signup_and_signin_are_limited_per_client_address() {
+    let app = TestApp::with_config(|config| config.auth_rate_limit.per_address = 4).await;
+    for n in 0..4 {
+        let body = json!({"email": format!("u{n}@example.com"), "password": "wrong-pass"});
+        let response = app
+            .send_request(from_address("10.0.0.1", "/api/auth/signin", body))
+            .await;
+        response.problem(401);
+    }
+    let body = json!({"email": "u9@example.com", "password": "wrong-pass"});
+    app.send_request(from_address("10.0.0.1", "/api/auth/signin", body.clone()))
+        .await
+        .problem(429);
+    // Another address still gets through; sign-up counts separately.
+    app.send_request(from_address("10.0.0.2", "/api/auth/signin", body))
+        .await
+        .problem(401);
+    let signup = json!({"email": "new@example.com", "password": "long enough", "name": "N"});
+    let created = app
+        .send_request(from_address("10.0.0.1", "/api/auth/signup", signup))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+}
+
+#[tokio::test]
+async fn without_redis_signin_is_503_and_signup_still_works() {
+    let app = TestApp::with_config(|config| {
+        config.redis_url = "redis://127.0.0.1:1".to_owned().into();
+        config.redis_timeout = Duration::from_millis(200);
+    })
+    .await;
+    let body = json!({"email": "lee@example.com", "password": "long enough", "name": "Lee"});
+    assert_eq!(sign_up(&app, body).await.status, StatusCode::CREATED);
+    let response = sign_in_raw(&app, "lee@example.com", "long enough").await;
+    response.problem(503);
+    assert!(response.header("retry-after").is_some());
+    // A request with a token cannot be checked either: 503, not 401 or 500.
+    let token = sign(&json!({"sub": "1", "jti": "x", "role": "admin", "iat": 0,
+                             "exp": chrono::Utc::now().timestamp() + 600}));
+    me(&app, &token).await.problem(503);
+}
+
+#[tokio::test]
+async fn seed_creates_the_demo_accounts_once() {
+    let app = TestApp::seeded().await;
+    assert_eq!(app.count("users").await, 2);
+    let hash_of = async |email: &str| -> String {
+        #[derive(diesel::QueryableByName)]
+        struct Hash {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            password_hash: String,
+        }
+        use diesel_async::RunQueryDsl;
+        let mut conn = app.db().await;
+        diesel::sql_query("SELECT password_hash FROM users WHERE email = $1")
+            .bind::<diesel::sql_types::Text, _>(email)
+            .get_result::<Hash>(&mut conn)
+            .await
+            .unwrap()
+            .password_hash
+    };
+    let before = hash_of(SEED_ADMIN_EMAIL).await;
+    app.seed().await;
+    assert_eq!(app.count("users").await, 2);
+    assert_eq!(hash_of(SEED_ADMIN_EMAIL).await, before);
+
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    assert_eq!(me(&app, &admin).await.json()["data"]["role"], "admin");
+    let created = app
+        .send_json_as(
+            Some(&admin),
+            Method::POST,
+            "/api/tags",
+            json!({"tag_name": "denim"}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let customer = app
+        .sign_in(SEED_CUSTOMER_EMAIL, crate::helpers::SEED_CUSTOMER_PASSWORD)
+        .await;
+    assert_eq!(me(&app, &customer).await.json()["data"]["role"], "customer");
+}
+
+#[tokio::test]
+async fn create_admin_reads_the_password_from_stdin_and_refuses_a_taken_email() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let app = TestApp::spawn().await;
+    let run = |email: &str, stdin_password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_emporium"))
+            .args(["create-admin", "--email", email, "--name", "Root"])
+            .current_dir(std::env::temp_dir())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env(
+                "DATABASE_URL",
+                crate::helpers::database_url(&app.database_name),
+            )
+            .env("REDIS_URL", redis_url())
+            .env("JWT_SECRET", JWT_SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        writeln!(child.stdin.take().unwrap(), "{stdin_password}").unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let first = tokio::task::spawn_blocking(move || ())
+        .await
+        .map(|()| run("ops@example.com", "a-strong-password"))
+        .unwrap();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let token = app.sign_in("ops@example.com", "a-strong-password").await;
+    assert_eq!(me(&app, &token).await.json()["data"]["role"], "admin");
+
+    let again = run("OPS@example.com", "another-password");
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("email"));
+    let bad = run("not-an-email", "a-strong-password");
+    assert!(!bad.status.success());
+    let short = run("short@example.com", "short");
+    assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
+    assert_eq!(app.count("users").await, 1);
+}
