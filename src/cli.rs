@@ -68,12 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::db::ensure_database(config.database_url()).await?;
             crate::db::run_migrations(config.database_url()).await?;
             let state = crate::state::AppState::new(config)?;
-            let mut conn = state
-                .conn()
-                .await
-                .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
-            let report = crate::seed::seed_catalog(&mut conn).await?;
-            let accounts = crate::seed::seed_accounts(&mut conn, &state.config).await?;
+            let (report, accounts) = crate::seed::run(&state).await?;
             println!(
                 "seed: created {} categories, {} tags, {} products, {} accounts in {:.1} s",
                 report.categories,

@@ -4,6 +4,7 @@
 //! same router in-process.
 
 pub mod auth;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;

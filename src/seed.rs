@@ -15,10 +15,12 @@ use rust_decimal::Decimal;
 use crate::auth::accounts::{NewAccount, create_account};
 use crate::auth::models::Role;
 use crate::auth::queries::find_user_by_email;
+use crate::cache::Namespace;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
 use crate::config::Config;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub const CATEGORIES: [&str; 5] = ["Shirts", "Shorts", "Music", "Hats", "Shoes"];
 pub const TAGS: [&str; 8] = [
@@ -89,6 +91,35 @@ pub struct SeedReport {
     pub tags: usize,
     pub products: usize,
 }
+
+/// Seeds the catalog and the accounts, retiring the cached documents the
+/// new rows belong in before answering (without Redis, nothing is seeded).
+pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
+    let mut retired = Namespace::group_change();
+    retired.extend(Namespace::product_change(None));
+    let write = state
+        .cache
+        .begin_write_for(retired, SEED_PENDING_TTL)
+        .await
+        .map_err(|_| {
+            anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")
+        })?;
+    let seeded = async {
+        let mut conn = state
+            .conn()
+            .await
+            .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
+        let report = seed_catalog(&mut conn).await?;
+        let accounts = seed_accounts(&mut conn, &state.config).await?;
+        anyhow::Ok((report, accounts))
+    }
+    .await;
+    write.finish().await;
+    seeded
+}
+
+/// How long the seed may run before readers stop waiting for it to finish.
+const SEED_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Creates whatever part of the demo catalog is missing.
 pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedReport> {

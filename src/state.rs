@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::auth::tokens::TokenKeys;
+use crate::cache::Cache;
 use crate::config::Config;
 use crate::db::{DbConn, DbPool};
 use crate::error::AppError;
@@ -15,14 +16,17 @@ pub struct AppState {
     pub db: DbPool,
     pub redis: Redis,
     pub tokens: Arc<TokenKeys>,
+    pub cache: Arc<Cache>,
 }
 
 impl AppState {
     /// Builds the pools from `config`; no connection is opened yet.
     pub fn new(config: Config) -> anyhow::Result<Self> {
+        let redis = Redis::new(&config)?;
         Ok(Self {
             db: crate::db::build_pool(&config),
-            redis: Redis::new(&config)?,
+            cache: Arc::new(Cache::new(&config, redis.clone())),
+            redis,
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             config: Arc::new(config),
         })

@@ -10,18 +10,29 @@ use super::dto::{
     CategoryBody, CategoryChangesBody, CategoryView, CreateProductBody, ProductDetail,
     ProductListQuery, ProductView, TagBody, TagChangesBody, TagView, UpdateProductBody,
 };
-use super::queries;
+use super::{cache_keys, queries};
 use crate::auth::AdminUser;
+use crate::cache::CacheKey;
+use crate::cache::Namespace;
 use crate::domain::{PageQuery, parse_name};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiJson, ApiQuery, ResourceId};
-use crate::response::{DataSource, Document, Envelope, ListEnvelope, ListPage, SourcedEnvelope};
+use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
 use crate::state::AppState;
 
-/// Serializes a freshly loaded document. (The cache takes over here later.)
-fn from_postgres<T: serde::Serialize>(members: &T) -> AppResult<Response> {
-    let document = Document::envelope(members).map_err(anyhow::Error::from)?;
-    Ok(document.respond(DataSource::Postgres))
+/// Serializes a freshly loaded `/api` document.
+fn envelope<T: serde::Serialize>(members: &T) -> AppResult<Document> {
+    Ok(Document::envelope(members).map_err(anyhow::Error::from)?)
+}
+
+/// Answers `key` through the cache, loading it with `load` on a miss.
+async fn cached<F, Fut>(state: &AppState, key: &CacheKey, load: F) -> AppResult<Response>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = AppResult<Document>>,
+{
+    let (document, source) = state.cache.read(key, Framing::Envelope, load).await?;
+    Ok(document.respond(source))
 }
 
 // ---- categories ----------------------------------------------------------
@@ -44,15 +55,22 @@ pub async fn list_categories(
     let mut errors = FieldErrors::new();
     let page = query.parse(&mut errors);
     errors.into_result(())?;
-    let mut conn = state.conn().await?;
-    let (rows, total) = queries::list_categories(&mut conn, page).await?;
-    from_postgres(&ListPage {
-        data: rows.into_iter().map(CategoryView::from).collect(),
-        page: page.page,
-        limit: page.limit,
-        total,
-        total_capped: false,
-    })
+    cached(
+        &state,
+        &cache_keys::category_page(page.page, page.limit),
+        || async {
+            let mut conn = state.conn().await?;
+            let (rows, total) = queries::list_categories(&mut conn, page).await?;
+            envelope(&ListPage {
+                data: rows.into_iter().map(CategoryView::from).collect(),
+                page: page.page,
+                limit: page.limit,
+                total,
+                total_capped: false,
+            })
+        },
+    )
+    .await
 }
 
 /// One category with its first 100 products.
@@ -70,13 +88,16 @@ pub async fn get_category(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    let mut conn = state.conn().await?;
-    let record = queries::find_category(&mut conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
-    from_postgres(&Envelope {
-        data: CategoryView::from(record),
+    cached(&state, &cache_keys::category(id), || async {
+        let mut conn = state.conn().await?;
+        let record = queries::find_category(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
+        envelope(&Envelope {
+            data: CategoryView::from(record),
+        })
     })
+    .await
 }
 
 /// Creates a category.
@@ -101,17 +122,22 @@ pub async fn create_category(
 ) -> AppResult<(StatusCode, Envelope<CategoryView>)> {
     let name = parse_name(&body.category_name)
         .map_err(|message| AppError::validation("category_name", message))?;
-    let mut conn = state.conn().await?;
-    let category = queries::insert_category(&mut conn, &name).await?;
-    let record = queries::find_category(&mut conn, category.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("category {} vanished after insert", category.id))?;
-    Ok((
-        StatusCode::CREATED,
-        Envelope {
-            data: record.into(),
-        },
-    ))
+    state
+        .cache
+        .write(vec![Namespace::Categories], async {
+            let mut conn = state.conn().await?;
+            let category = queries::insert_category(&mut conn, &name).await?;
+            let record = queries::find_category(&mut conn, category.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("category {} vanished after insert", category.id))?;
+            Ok((
+                StatusCode::CREATED,
+                Envelope {
+                    data: record.into(),
+                },
+            ))
+        })
+        .await
 }
 
 /// Renames a category (a partial update: a body without `category_name` changes nothing).
@@ -141,20 +167,25 @@ pub async fn update_category(
         .map(|name| parse_name(&name))
         .transpose()
         .map_err(|message| AppError::validation("category_name", message))?;
-    let mut conn = state.conn().await?;
-    if let Some(name) = name
-        && queries::rename_category(&mut conn, id, &name)
-            .await?
-            .is_none()
-    {
-        return Err(AppError::not_found(format!("no category has id {id}")));
-    }
-    let record = queries::find_category(&mut conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
-    Ok(Envelope {
-        data: record.into(),
-    })
+    state
+        .cache
+        .write(Namespace::group_change(), async {
+            let mut conn = state.conn().await?;
+            if let Some(name) = name
+                && queries::rename_category(&mut conn, id, &name)
+                    .await?
+                    .is_none()
+            {
+                return Err(AppError::not_found(format!("no category has id {id}")));
+            }
+            let record = queries::find_category(&mut conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
+            Ok(Envelope {
+                data: record.into(),
+            })
+        })
+        .await
 }
 
 /// Deletes a category; its products stay, with `category_id: null`.
@@ -175,11 +206,16 @@ pub async fn delete_category(
     _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
-    let mut conn = state.conn().await?;
-    if !queries::delete_category(&mut conn, id).await? {
-        return Err(AppError::not_found(format!("no category has id {id}")));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    state
+        .cache
+        .write(Namespace::group_change(), async {
+            let mut conn = state.conn().await?;
+            if !queries::delete_category(&mut conn, id).await? {
+                return Err(AppError::not_found(format!("no category has id {id}")));
+            }
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
 }
 
 // ---- tags ----------------------------------------------------------------
@@ -202,15 +238,22 @@ pub async fn list_tags(
     let mut errors = FieldErrors::new();
     let page = query.parse(&mut errors);
     errors.into_result(())?;
-    let mut conn = state.conn().await?;
-    let (rows, total) = queries::list_tags(&mut conn, page).await?;
-    from_postgres(&ListPage {
-        data: rows.into_iter().map(TagView::from).collect(),
-        page: page.page,
-        limit: page.limit,
-        total,
-        total_capped: false,
-    })
+    cached(
+        &state,
+        &cache_keys::tag_page(page.page, page.limit),
+        || async {
+            let mut conn = state.conn().await?;
+            let (rows, total) = queries::list_tags(&mut conn, page).await?;
+            envelope(&ListPage {
+                data: rows.into_iter().map(TagView::from).collect(),
+                page: page.page,
+                limit: page.limit,
+                total,
+                total_capped: false,
+            })
+        },
+    )
+    .await
 }
 
 /// One tag with its first 100 products.
@@ -228,13 +271,16 @@ pub async fn get_tag(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    let mut conn = state.conn().await?;
-    let record = queries::find_tag(&mut conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
-    from_postgres(&Envelope {
-        data: TagView::from(record),
+    cached(&state, &cache_keys::tag(id), || async {
+        let mut conn = state.conn().await?;
+        let record = queries::find_tag(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
+        envelope(&Envelope {
+            data: TagView::from(record),
+        })
     })
+    .await
 }
 
 /// Creates a tag.
@@ -259,17 +305,22 @@ pub async fn create_tag(
 ) -> AppResult<(StatusCode, Envelope<TagView>)> {
     let name =
         parse_name(&body.tag_name).map_err(|message| AppError::validation("tag_name", message))?;
-    let mut conn = state.conn().await?;
-    let tag = queries::insert_tag(&mut conn, &name).await?;
-    let record = queries::find_tag(&mut conn, tag.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("tag {} vanished after insert", tag.id))?;
-    Ok((
-        StatusCode::CREATED,
-        Envelope {
-            data: record.into(),
-        },
-    ))
+    state
+        .cache
+        .write(vec![Namespace::Tags], async {
+            let mut conn = state.conn().await?;
+            let tag = queries::insert_tag(&mut conn, &name).await?;
+            let record = queries::find_tag(&mut conn, tag.id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("tag {} vanished after insert", tag.id))?;
+            Ok((
+                StatusCode::CREATED,
+                Envelope {
+                    data: record.into(),
+                },
+            ))
+        })
+        .await
 }
 
 /// Renames a tag.
@@ -299,18 +350,23 @@ pub async fn update_tag(
         .map(|name| parse_name(&name))
         .transpose()
         .map_err(|message| AppError::validation("tag_name", message))?;
-    let mut conn = state.conn().await?;
-    if let Some(name) = name
-        && queries::rename_tag(&mut conn, id, &name).await?.is_none()
-    {
-        return Err(AppError::not_found(format!("no tag has id {id}")));
-    }
-    let record = queries::find_tag(&mut conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
-    Ok(Envelope {
-        data: record.into(),
-    })
+    state
+        .cache
+        .write(Namespace::group_change(), async {
+            let mut conn = state.conn().await?;
+            if let Some(name) = name
+                && queries::rename_tag(&mut conn, id, &name).await?.is_none()
+            {
+                return Err(AppError::not_found(format!("no tag has id {id}")));
+            }
+            let record = queries::find_tag(&mut conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
+            Ok(Envelope {
+                data: record.into(),
+            })
+        })
+        .await
 }
 
 /// Deletes a tag and its ProductTag rows.
@@ -331,11 +387,16 @@ pub async fn delete_tag(
     _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
-    let mut conn = state.conn().await?;
-    if !queries::delete_tag(&mut conn, id).await? {
-        return Err(AppError::not_found(format!("no tag has id {id}")));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    state
+        .cache
+        .write(Namespace::group_change(), async {
+            let mut conn = state.conn().await?;
+            if !queries::delete_tag(&mut conn, id).await? {
+                return Err(AppError::not_found(format!("no tag has id {id}")));
+            }
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
 }
 
 // ---- products ------------------------------------------------------------
@@ -356,27 +417,30 @@ pub async fn list_products(
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
     let filter = ProductFilter::parse(&query)?;
-    let mut conn = state.conn().await?;
-    let category_id = match &filter.category {
-        None => None,
-        Some(name) => Some(
-            queries::find_category_by_name(&mut conn, name)
-                .await?
-                .ok_or_else(|| {
-                    AppError::validation("category", format!("no category is named {name:?}"))
-                })?
-                .id,
-        ),
-    };
-    let (rows, total, total_capped) =
-        queries::list_products(&mut conn, &filter, category_id).await?;
-    from_postgres(&ListPage {
-        data: rows.into_iter().map(ProductView::from).collect(),
-        page: filter.page.page,
-        limit: filter.page.limit,
-        total,
-        total_capped,
+    cached(&state, &cache_keys::product_list(&filter), || async {
+        let mut conn = state.conn().await?;
+        let category_id = match &filter.category {
+            None => None,
+            Some(name) => Some(
+                queries::find_category_by_name(&mut conn, name)
+                    .await?
+                    .ok_or_else(|| {
+                        AppError::validation("category", format!("no category is named {name:?}"))
+                    })?
+                    .id,
+            ),
+        };
+        let (rows, total, total_capped) =
+            queries::list_products(&mut conn, &filter, category_id).await?;
+        envelope(&ListPage {
+            data: rows.into_iter().map(ProductView::from).collect(),
+            page: filter.page.page,
+            limit: filter.page.limit,
+            total,
+            total_capped,
+        })
     })
+    .await
 }
 
 /// One product with its category, tags and features.
@@ -394,14 +458,17 @@ pub async fn get_product(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    let mut conn = state.conn().await?;
-    let record = queries::find_product(&mut conn, id)
-        .await?
-        .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
-    let features = queries::features_of_product(&mut conn, id).await?;
-    from_postgres(&Envelope {
-        data: ProductDetail::new(record, features),
+    cached(&state, &cache_keys::product(id), || async {
+        let mut conn = state.conn().await?;
+        let record = queries::find_product(&mut conn, id)
+            .await?
+            .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+        let features = queries::features_of_product(&mut conn, id).await?;
+        envelope(&Envelope {
+            data: ProductDetail::new(record, features),
+        })
     })
+    .await
 }
 
 /// Creates a product and its ProductTag rows, all or nothing.
@@ -424,23 +491,30 @@ pub async fn create_product(
     ApiJson(body): ApiJson<CreateProductBody>,
 ) -> AppResult<(StatusCode, Envelope<ProductView>)> {
     let valid = domain::validate_new_product(body)?;
-    let mut conn = state.conn().await?;
-    let record = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            check_references(conn, valid.product.category_id, Some(&valid.tag_ids)).await?;
-            let product = queries::insert_product(conn, &valid.product).await?;
-            queries::replace_product_tags(conn, product.id, &valid.tag_ids).await?;
-            queries::find_product(conn, product.id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("product vanished inside its transaction").into())
+    state
+        .cache
+        .write(Namespace::product_change(None), async {
+            let mut conn = state.conn().await?;
+            let record = conn
+                .transaction::<_, AppError, _>(async |conn| {
+                    check_references(conn, valid.product.category_id, Some(&valid.tag_ids)).await?;
+                    let product = queries::insert_product(conn, &valid.product).await?;
+                    queries::replace_product_tags(conn, product.id, &valid.tag_ids).await?;
+                    queries::find_product(conn, product.id)
+                        .await?
+                        .ok_or_else(|| {
+                            anyhow::anyhow!("product vanished inside its transaction").into()
+                        })
+                })
+                .await?;
+            Ok((
+                StatusCode::CREATED,
+                Envelope {
+                    data: record.into(),
+                },
+            ))
         })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Envelope {
-            data: record.into(),
-        },
-    ))
+        .await
 }
 
 /// Changes a product; fields left out stay, `tagIds` replaces the tag set.
@@ -465,30 +539,35 @@ pub async fn update_product(
     ApiJson(body): ApiJson<UpdateProductBody>,
 ) -> AppResult<Envelope<ProductView>> {
     let valid = domain::validate_product_changes(body)?;
-    let mut conn = state.conn().await?;
-    let record = conn
-        .transaction::<_, AppError, _>(async |conn| {
-            check_references(
-                conn,
-                valid.changes.category_id.flatten(),
-                valid.tag_ids.as_deref(),
-            )
-            .await?;
-            queries::update_product(conn, id, &valid.changes)
-                .await?
-                .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
-            if let Some(tag_ids) = &valid.tag_ids {
-                queries::replace_product_tags(conn, id, tag_ids).await?;
-                queries::touch_product(conn, id).await?;
-            }
-            queries::find_product(conn, id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("product vanished inside its transaction").into())
+    state
+        .cache
+        .write(Namespace::product_change(Some(id)), async {
+            let mut conn = state.conn().await?;
+            let record = conn
+                .transaction::<_, AppError, _>(async |conn| {
+                    check_references(
+                        conn,
+                        valid.changes.category_id.flatten(),
+                        valid.tag_ids.as_deref(),
+                    )
+                    .await?;
+                    queries::update_product(conn, id, &valid.changes)
+                        .await?
+                        .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+                    if let Some(tag_ids) = &valid.tag_ids {
+                        queries::replace_product_tags(conn, id, tag_ids).await?;
+                        queries::touch_product(conn, id).await?;
+                    }
+                    queries::find_product(conn, id).await?.ok_or_else(|| {
+                        anyhow::anyhow!("product vanished inside its transaction").into()
+                    })
+                })
+                .await?;
+            Ok(Envelope {
+                data: record.into(),
+            })
         })
-        .await?;
-    Ok(Envelope {
-        data: record.into(),
-    })
+        .await
 }
 
 /// Deletes a product (its ProductTag rows and features go with it).
@@ -509,11 +588,16 @@ pub async fn delete_product(
     _admin: AdminUser,
     ResourceId(id): ResourceId,
 ) -> AppResult<StatusCode> {
-    let mut conn = state.conn().await?;
-    if !queries::delete_product(&mut conn, id).await? {
-        return Err(AppError::not_found(format!("no product has id {id}")));
-    }
-    Ok(StatusCode::NO_CONTENT)
+    state
+        .cache
+        .write(Namespace::product_change(Some(id)), async {
+            let mut conn = state.conn().await?;
+            if !queries::delete_product(&mut conn, id).await? {
+                return Err(AppError::not_found(format!("no product has id {id}")));
+            }
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
 }
 
 /// Names the unknown category and tags of a product write in one 422.

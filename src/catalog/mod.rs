@@ -1,5 +1,6 @@
 //! The store catalog: categories, products, tags and their ProductTag link.
 
+pub mod cache_keys;
 pub mod domain;
 pub mod dto;
 pub mod handlers;

@@ -365,12 +365,7 @@ impl TestApp {
     }
 
     pub async fn seed(&self) -> emporium::seed::SeedReport {
-        let mut conn = self.state.db.get().await.unwrap();
-        let report = emporium::seed::seed_catalog(&mut conn).await.unwrap();
-        emporium::seed::seed_accounts(&mut conn, &self.state.config)
-            .await
-            .unwrap();
-        report
+        emporium::seed::run(&self.state).await.unwrap().0
     }
 
     /// A connection to this test's database, for arranging and inspecting rows.

@@ -1,0 +1,75 @@
+//! The catalog's cache keys (API.md, "Redis keys"), normalized so that equal
+//! queries share one key.
+
+use super::domain::ProductFilter;
+use crate::cache::keys::key_part;
+use crate::cache::{CacheKey, Kind, Namespace};
+
+/// `products:<category>:<minPrice>:<maxPrice>:<inStock>:<page>:<limit>:<sortBy>:<order>`,
+/// or, for a name search, `search:<hash of the normalized query>`.
+pub fn product_list(filter: &ProductFilter) -> CacheKey {
+    let any = || "any".to_owned();
+    let parts = [
+        filter.category.as_deref().map_or_else(any, key_part),
+        filter.min_price.map_or_else(any, |money| money.shortest()),
+        filter.max_price.map_or_else(any, |money| money.shortest()),
+        filter
+            .in_stock
+            .map_or_else(any, |in_stock| in_stock.to_string()),
+        filter.page.page.to_string(),
+        filter.page.limit.to_string(),
+        filter.sort_by.as_str().to_owned(),
+        filter.order.as_str().to_owned(),
+    ];
+    let list = parts.join(":");
+    match &filter.search {
+        None => CacheKey::new(
+            format!("products:{list}"),
+            Kind::ProductList,
+            vec![Namespace::ProductLists],
+        ),
+        Some(search) => {
+            // The search matches case-insensitively, so its case is not part of the query.
+            let normalized = format!("{list}:{}", search.to_lowercase());
+            let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
+            CacheKey::new(
+                format!("search:{digest:016x}"),
+                Kind::ProductSearch,
+                vec![Namespace::ProductLists],
+            )
+        }
+    }
+}
+
+/// `product:<id>`, the `/api` rendering.
+pub fn product(id: i32) -> CacheKey {
+    CacheKey::product(id, "api")
+}
+
+pub fn category_page(page: i64, limit: i64) -> CacheKey {
+    CacheKey::new(
+        format!("categories:page:{page}:{limit}"),
+        Kind::Category,
+        vec![Namespace::Categories],
+    )
+}
+
+pub fn category(id: i32) -> CacheKey {
+    CacheKey::new(
+        format!("categories:{id}"),
+        Kind::Category,
+        vec![Namespace::Categories],
+    )
+}
+
+pub fn tag_page(page: i64, limit: i64) -> CacheKey {
+    CacheKey::new(
+        format!("tags:page:{page}:{limit}"),
+        Kind::Tag,
+        vec![Namespace::Tags],
+    )
+}
+
+pub fn tag(id: i32) -> CacheKey {
+    CacheKey::new(format!("tags:{id}"), Kind::Tag, vec![Namespace::Tags])
+}
