@@ -15,7 +15,6 @@
 //! | `REDIS_KEY_PREFIX` | empty | put before every Redis key |
 //! | `DATABASE_POOL_SIZE` | `16` | PostgreSQL connections at most |
 //! | `DATABASE_CONNECT_TIMEOUT_MS` | `5000` | wait for a pooled PostgreSQL connection |
-//! | `REDIS_POOL_SIZE` | `8` | Redis connections at most |
 //! | `REDIS_TIMEOUT_MS` | `250` | wait for a Redis connection or reply before giving up on it |
 //! | `REQUEST_TIMEOUT_SECONDS` | `15` | a request still running after this answers 503 |
 //! | `BODY_LIMIT_BYTES` | `1048576` | larger request bodies answer 413 |
@@ -38,7 +37,6 @@ pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 1800;
 pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
 pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS: u64 = 5000;
-pub const DEFAULT_REDIS_POOL_SIZE: u32 = 8;
 pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 250;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
@@ -81,7 +79,6 @@ pub struct Config {
     pub redis_key_prefix: String,
     pub database_pool_size: u32,
     pub database_connect_timeout: Duration,
-    pub redis_pool_size: u32,
     pub redis_timeout: Duration,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
@@ -179,7 +176,6 @@ impl Config {
                 "DATABASE_CONNECT_TIMEOUT_MS",
                 DEFAULT_DATABASE_CONNECT_TIMEOUT_MS,
             )?),
-            redis_pool_size: reader.positive("REDIS_POOL_SIZE", DEFAULT_REDIS_POOL_SIZE)?,
             redis_timeout: Duration::from_millis(
                 reader.positive("REDIS_TIMEOUT_MS", DEFAULT_REDIS_TIMEOUT_MS)?,
             ),

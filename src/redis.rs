@@ -1,23 +1,26 @@
-//! Redis: a small bb8 pool of multiplexed connections behind [`Redis`], which
-//! bounds every call by `REDIS_TIMEOUT_MS` so that an outage costs a request
-//! milliseconds, not bb8's default 30 s or a hung socket's forever.
+//! Redis: one multiplexed connection, managed by the redis crate's
+//! `ConnectionManager`, behind [`Redis`], which bounds every call by
+//! `REDIS_TIMEOUT_MS` so that an outage costs a request milliseconds.
+//!
+//! Why not a bb8 pool (`bb8-redis`): its manager never reports a multiplexed
+//! connection as broken, so after a Redis restart every pooled connection
+//! stays dead until a PING on each checkout (a second round trip per cache
+//! hit) finds out. The `ConnectionManager` reconnects by itself, and one
+//! multiplexed connection pipelines every concurrent request, which is what
+//! a pool of them would do anyway. `tests/api/cache.rs` restarts Redis under
+//! a running app to hold this.
 
 use std::time::Duration;
 
-use bb8_redis::RedisConnectionManager;
 use redis::FromRedisValue;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::Config;
 use crate::error::AppError;
 
-/// The Redis pool.
-pub type RedisPool = bb8::Pool<RedisConnectionManager>;
-
 /// Why a Redis call gave nothing back.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisFailure {
-    #[error("no Redis connection: {0}")]
-    Connection(String),
     #[error("Redis did not answer within {0:?}")]
     Timeout(Duration),
     #[error("Redis command failed: {0}")]
@@ -32,28 +35,30 @@ impl From<RedisFailure> for AppError {
     }
 }
 
-/// The pool and the timeout that bounds each call.
+/// The connection and the timeout that bounds each call. Cheap to clone.
 #[derive(Clone)]
 pub struct Redis {
-    pool: RedisPool,
+    connection: ConnectionManager,
     timeout: Duration,
 }
 
 impl Redis {
-    /// Builds the pool lazily: the service starts (and serves from PostgreSQL)
+    /// Connects lazily: the service starts (and serves from PostgreSQL)
     /// while Redis is down, and uses it once it answers.
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let manager = RedisConnectionManager::new(config.redis_url())
+        let client = redis::Client::open(config.redis_url())
             .map_err(|error| anyhow::anyhow!("REDIS_URL is invalid: {error}"))?;
-        let pool = bb8::Pool::builder()
-            .max_size(config.redis_pool_size)
-            .connection_timeout(config.redis_timeout)
-            // A PING on every checkout doubles the round trips of a cache hit;
-            // a broken connection is noticed on its next command instead.
-            .test_on_check_out(false)
-            .build_unchecked(manager);
+        let settings = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.redis_timeout))
+            .set_response_timeout(Some(config.redis_timeout))
+            // Fail fast and let the next call try again: a request must not
+            // wait out a reconnection back-off.
+            .set_number_of_retries(1)
+            .set_max_delay(config.redis_timeout);
+        let connection = ConnectionManager::new_lazy_with_config(client, settings)
+            .map_err(|error| anyhow::anyhow!("cannot set up the Redis connection: {error}"))?;
         Ok(Self {
-            pool,
+            connection,
             timeout: config.redis_timeout,
         })
     }
@@ -61,8 +66,8 @@ impl Redis {
     /// Runs one command.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisFailure> {
         self.bounded(async {
-            let mut conn = self.connection().await?;
-            Ok(command.query_async(&mut *conn).await?)
+            let mut conn = self.connection.clone();
+            Ok(command.query_async(&mut conn).await?)
         })
         .await
     }
@@ -73,8 +78,8 @@ impl Redis {
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisFailure> {
         self.bounded(async {
-            let mut conn = self.connection().await?;
-            Ok(pipeline.query_async(&mut *conn).await?)
+            let mut conn = self.connection.clone();
+            Ok(pipeline.query_async(&mut conn).await?)
         })
         .await
     }
@@ -85,19 +90,10 @@ impl Redis {
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisFailure> {
         self.bounded(async {
-            let mut conn = self.connection().await?;
-            Ok(invocation.invoke_async(&mut *conn).await?)
+            let mut conn = self.connection.clone();
+            Ok(invocation.invoke_async(&mut conn).await?)
         })
         .await
-    }
-
-    async fn connection(
-        &self,
-    ) -> Result<bb8::PooledConnection<'_, RedisConnectionManager>, RedisFailure> {
-        self.pool
-            .get()
-            .await
-            .map_err(|error| RedisFailure::Connection(error.to_string()))
     }
 
     async fn bounded<T>(

@@ -210,7 +210,6 @@ pub fn test_config(database_name: &str, redis_prefix: &str) -> Config {
         redis_key_prefix: redis_prefix.to_owned(),
         database_pool_size: 8,
         database_connect_timeout: Duration::from_secs(10),
-        redis_pool_size: 4,
         redis_timeout: Duration::from_millis(500),
         request_timeout: Duration::from_secs(30),
         body_limit_bytes: 1024 * 1024,

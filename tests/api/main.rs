@@ -2,6 +2,7 @@
 //! own database and Redis prefix (see `helpers`).
 
 mod auth;
+mod cache;
 mod categories;
 mod helpers;
 mod operations;

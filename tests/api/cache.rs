@@ -1,0 +1,577 @@
+//! The read-through cache: hits and misses per route, key formats, every
+//! write's invalidation, Redis outages, stampedes, and a reader/writer race
+//! that must never show data older than an acknowledged write.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use emporium::cache::{CacheKey, Kind, Namespace};
+use emporium::response::{Document, Framing};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestResponse, redis_keys};
+
+const CACHED_ROUTES: [&str; 8] = [
+    "/api/products",
+    "/api/products?category=Shirts&minPrice=10&sortBy=price&order=asc",
+    "/api/products?q=shirt",
+    "/api/products/1",
+    "/api/categories",
+    "/api/categories/1",
+    "/api/tags",
+    "/api/tags/1",
+];
+
+fn source(response: &TestResponse) -> String {
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    let header = response.header("x-data-source").unwrap().to_owned();
+    assert_eq!(
+        response.json()["source"],
+        header.as_str(),
+        "body and header agree"
+    );
+    header
+}
+
+/// The body without `source`, to compare a Redis answer with a PostgreSQL one.
+fn data(response: &TestResponse) -> Value {
+    let mut body = response.json();
+    body.as_object_mut().unwrap().remove("source");
+    body
+}
+
+async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
+    let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let mut keys: Vec<String> = redis_keys(&mut conn, &format!("{}{pattern}", app.redis_prefix))
+        .await
+        .into_iter()
+        .map(|key| key[app.redis_prefix.len()..].to_owned())
+        .collect();
+    keys.sort();
+    keys
+}
+
+#[tokio::test]
+async fn every_cached_route_answers_postgres_then_redis_with_one_etag() {
+    let app = TestApp::seeded_admin().await;
+    for path in CACHED_ROUTES {
+        let first = app.get(path).await;
+        let second = app.get(path).await;
+        assert_eq!(source(&first), "postgres", "{path}");
+        assert_eq!(source(&second), "redis", "{path}");
+        assert_eq!(data(&first), data(&second), "{path}");
+        let etag = first.header("etag").unwrap();
+        assert!(etag.starts_with("W/\""), "{path}: {etag}");
+        assert_eq!(Some(etag), second.header("etag"), "{path}");
+    }
+    // Errors are not cached: a 404 stays a PostgreSQL answer.
+    for _ in 0..2 {
+        let missing = app.get("/api/products/999").await;
+        missing.problem(404);
+        assert!(missing.header("x-data-source").is_none());
+    }
+}
+
+#[tokio::test]
+async fn equal_queries_share_one_documented_key() {
+    let app = TestApp::seeded_admin().await;
+    let first = app
+        .get("/api/products?category=Shirts&minPrice=20.00&maxPrice=40&inStock=true")
+        .await;
+    assert_eq!(source(&first), "postgres");
+    for same in [
+        "/api/products?category=Shirts&minPrice=20&maxPrice=40.00&inStock=true",
+        "/api/products?inStock=true&maxPrice=40.0&minPrice=20.000&category=Shirts&order=desc",
+        "/api/products?category=Shirts&minPrice=20&maxPrice=40&inStock=true&page=1&limit=20&sortBy=createdAt&order=DESC",
+    ] {
+        assert_eq!(source(&app.get(same).await), "redis", "{same}");
+    }
+    app.get("/api/products?minPrice=19.50").await;
+    app.get("/api/products").await;
+    app.get("/api/products?q=Shirt").await;
+    assert_eq!(source(&app.get("/api/products?q=shirt").await), "redis");
+    assert_eq!(
+        keys(&app, "products:*").await,
+        [
+            "products:Shirts:20:40:true:1:20:createdAt:DESC",
+            "products:any:19.5:any:any:1:20:createdAt:DESC",
+            "products:any:any:any:any:1:20:createdAt:DESC",
+        ]
+    );
+    assert_eq!(keys(&app, "search:*").await.len(), 1);
+
+    // A `:` or `%` in a category name is encoded: every key keeps nine parts.
+    let created = app
+        .post("/api/categories", json!({"category_name": "50%: off"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    app.get("/api/products?category=50%25%3A%20off").await;
+    let encoded = keys(&app, "products:50*").await;
+    assert_eq!(
+        encoded,
+        ["products:50%25%3A off:any:any:any:1:20:createdAt:DESC"]
+    );
+    assert_eq!(encoded[0].split(':').count(), 9);
+
+    app.get("/api/products/1").await;
+    app.get("/api/categories/2").await;
+    assert_eq!(keys(&app, "product:*").await, ["product:1"]);
+    assert!(
+        keys(&app, "categories:*")
+            .await
+            .contains(&"categories:2".to_owned())
+    );
+}
+
+/// Reads every cached route once so that the next read would be a hit.
+async fn warm(app: &TestApp) {
+    for path in CACHED_ROUTES {
+        app.get(path).await;
+    }
+    for path in CACHED_ROUTES {
+        assert_eq!(source(&app.get(path).await), "redis", "{path}");
+    }
+}
+
+#[tokio::test]
+async fn every_write_retires_what_it_changes_before_answering() {
+    let app = TestApp::seeded_admin().await;
+    // (write, routes whose next read must come from PostgreSQL, a check of the new data)
+    let writes: Vec<(&str, Value, &str, Vec<&str>)> = vec![
+        (
+            "PUT",
+            json!({"price": "15.49"}),
+            "/api/products/1",
+            vec![
+                "/api/products",
+                "/api/products/1",
+                "/api/categories",
+                "/api/categories/1",
+                "/api/tags",
+                "/api/tags/1",
+                "/api/products?q=shirt",
+                "/api/products?category=Shirts&minPrice=10&sortBy=price&order=asc",
+            ],
+        ),
+        (
+            "PUT",
+            json!({"category_name": "Tees"}),
+            "/api/categories/1",
+            vec![
+                "/api/products",
+                "/api/products/1",
+                "/api/categories",
+                "/api/categories/1",
+            ],
+        ),
+        (
+            "PUT",
+            json!({"tag_name": "rock"}),
+            "/api/tags/1",
+            vec!["/api/products", "/api/tags", "/api/tags/1"],
+        ),
+        (
+            "POST",
+            json!({"product_name": "Plain Shirt Two", "price": 5, "stock": 1, "category_id": 1, "tagIds": [1]}),
+            "/api/products",
+            vec![
+                "/api/products",
+                "/api/categories",
+                "/api/tags",
+                "/api/products?q=shirt",
+            ],
+        ),
+        (
+            "POST",
+            json!({"category_name": "Socks"}),
+            "/api/categories",
+            vec!["/api/categories"],
+        ),
+        (
+            "POST",
+            json!({"tag_name": "wool"}),
+            "/api/tags",
+            vec!["/api/tags"],
+        ),
+        (
+            "DELETE",
+            json!(null),
+            "/api/tags/1",
+            vec!["/api/products", "/api/tags", "/api/tags/1"],
+        ),
+        (
+            "DELETE",
+            json!(null),
+            "/api/categories/1",
+            vec!["/api/products/1", "/api/categories", "/api/categories/1"],
+        ),
+        (
+            "DELETE",
+            json!(null),
+            "/api/products/1",
+            vec![
+                "/api/products",
+                "/api/categories",
+                "/api/tags",
+                "/api/products?q=shirt",
+            ],
+        ),
+    ];
+    for (method, body, path, stale) in writes {
+        warm_available(&app).await;
+        let response = match method {
+            "PUT" => app.put(path, body).await,
+            "POST" => app.post(path, body).await,
+            _ => app.delete(path).await,
+        };
+        assert!(
+            response.status.is_success(),
+            "{method} {path}: {}",
+            response.text()
+        );
+        for route in stale {
+            let read = app.get(route).await;
+            if read.status == StatusCode::NOT_FOUND {
+                continue; // deleted: nothing to be stale about
+            }
+            assert_eq!(
+                source(&read),
+                "postgres",
+                "{method} {path} left {route} cached"
+            );
+        }
+    }
+    // The final state shows every write.
+    app.get("/api/products/1").await.problem(404);
+    let tees = app.get("/api/categories").await.json();
+    assert!(!tees.to_string().contains("\"Tees\""), "{tees}");
+    assert!(tees.to_string().contains("Socks"));
+}
+
+/// Like [`warm`], but over routes that still exist.
+async fn warm_available(app: &TestApp) {
+    for path in CACHED_ROUTES {
+        if app.get(path).await.status == StatusCode::OK {
+            assert_eq!(source(&app.get(path).await), "redis", "{path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_new_data_is_what_the_next_read_shows() {
+    let app = TestApp::seeded_admin().await;
+    warm(&app).await;
+    app.put(
+        "/api/products/1",
+        json!({"price": 99.5, "product_name": "Fancy T-Shirt"}),
+    )
+    .await;
+    let detail = app.get("/api/products/1").await.json();
+    assert_eq!(detail["data"]["price"], "99.50");
+    let list = app.get("/api/categories/1").await.json();
+    assert_eq!(list["data"]["products"][0]["product_name"], "Fancy T-Shirt");
+    app.put("/api/categories/1", json!({"category_name": "Tops"}))
+        .await;
+    let detail = app.get("/api/products/1").await.json();
+    assert_eq!(detail["data"]["category"]["category_name"], "Tops");
+}
+
+#[tokio::test]
+async fn seed_retires_the_documents_it_adds_to() {
+    let app = TestApp::admin().await;
+    let empty = app.get("/api/categories").await;
+    assert_eq!(empty.json()["total"], 0);
+    assert_eq!(source(&app.get("/api/categories").await), "redis");
+    app.seed().await;
+    let seeded = app.get("/api/categories").await;
+    assert_eq!(source(&seeded), "postgres");
+    assert_eq!(seeded.json()["total"], 5);
+}
+
+#[tokio::test]
+async fn a_load_that_races_a_write_is_never_stored() {
+    let app = TestApp::seeded().await;
+    let cache = app.state.cache.clone();
+    let key = CacheKey::product(1, "api");
+    // The classic race, made deterministic: the reader misses and loads the
+    // old row; meanwhile a writer commits and retires; the reader must not
+    // store what it loaded.
+    let (_, source) = cache
+        .read(&key, Framing::Envelope, || async {
+            let old = Document::envelope(&json!({"data": {"price": "old"}})).unwrap();
+            cache
+                .write(Namespace::product_change(Some(1)), async { Ok(()) })
+                .await
+                .unwrap();
+            Ok(old)
+        })
+        .await
+        .unwrap();
+    assert_eq!(source.as_str(), "postgres");
+    let counters = cache.stats().of(Kind::Product);
+    assert_eq!(counters.stale_skips.load(Ordering::Relaxed), 1);
+    let next = app.get("/api/products/1").await;
+    assert_eq!(source_of(&next), "postgres");
+    assert_eq!(next.json()["data"]["price"], "14.99");
+
+    // While a writer is in flight, reads neither hit nor store.
+    assert_eq!(source_of(&app.get("/api/products/1").await), "redis");
+    let write = cache
+        .begin_write(vec![Namespace::Product(1)])
+        .await
+        .unwrap();
+    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
+    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
+    write.finish().await;
+    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
+    assert_eq!(source_of(&app.get("/api/products/1").await), "redis");
+}
+
+fn source_of(response: &TestResponse) -> &str {
+    response.header("x-data-source").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stampede_of_misses_loads_once() {
+    let app = Arc::new(TestApp::seeded().await);
+    let mut readers = Vec::new();
+    for _ in 0..100 {
+        let app = app.clone();
+        readers.push(tokio::spawn(async move {
+            app.get("/api/categories").await.status
+        }));
+    }
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), StatusCode::OK);
+    }
+    let counters = app.state.cache.stats().of(Kind::Category);
+    let misses = counters.misses.load(Ordering::Relaxed);
+    let coalesced = counters.coalesced.load(Ordering::Relaxed);
+    let hits = counters.hits.load(Ordering::Relaxed);
+    assert_eq!(misses + hits, 100);
+    let loads = misses - coalesced;
+    assert!(
+        loads <= 3,
+        "{loads} PostgreSQL loads for 100 concurrent reads ({misses} misses, {coalesced} coalesced)"
+    );
+}
+
+/// A throwaway `redis-server` on a free port, killed on drop.
+struct ThrowawayRedis {
+    port: u16,
+    child: Option<Child>,
+}
+
+impl ThrowawayRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/services.sh installs it)");
+        let server = Self {
+            port,
+            child: Some(child),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[tokio::test]
+async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
+    let port = ThrowawayRedis::free_port();
+    let mut redis = ThrowawayRedis::start(port);
+    let app = TestApp::with_config(|config| {
+        config.redis_url = format!("redis://127.0.0.1:{port}").into();
+        config.redis_timeout = Duration::from_millis(300);
+    })
+    .await;
+    app.seed().await;
+    let admin = app
+        .sign_in(
+            crate::helpers::SEED_ADMIN_EMAIL,
+            crate::helpers::SEED_ADMIN_PASSWORD,
+        )
+        .await;
+    assert_eq!(source(&app.get("/api/products/1").await), "postgres");
+    assert_eq!(source(&app.get("/api/products/1").await), "redis");
+
+    redis.stop();
+    for path in CACHED_ROUTES {
+        let read = app.get(path).await;
+        assert_eq!(source(&read), "postgres", "{path} during the outage");
+    }
+    // What needs a session (every write) answers 503, and nothing is written.
+    let refused = app
+        .send_json_as(
+            Some(&admin),
+            axum::http::Method::PUT,
+            "/api/products/1",
+            json!({"price": 1}),
+        )
+        .await;
+    refused.problem(503);
+    assert!(refused.header("retry-after").is_some());
+    // And a writer that got past the session check cannot begin either: its
+    // entries could not be retired, so it must not commit.
+    let blocked = app
+        .state
+        .cache
+        .begin_write(vec![Namespace::Product(1)])
+        .await;
+    assert!(matches!(
+        blocked,
+        Err(emporium::error::AppError::Unavailable { .. })
+    ));
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.json()["redis"], "down");
+    let errors = app
+        .state
+        .cache
+        .stats()
+        .of(Kind::Product)
+        .errors
+        .load(Ordering::Relaxed);
+    assert!(errors > 0);
+
+    let _restarted = ThrowawayRedis::start(redis.port);
+    let mut recovered = false;
+    for _ in 0..50 {
+        app.get("/api/products/1").await;
+        if source(&app.get("/api/products/1").await) == "redis" {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(recovered, "the cache did not come back with Redis");
+    assert_eq!(
+        app.get("/api/products/1").await.json()["data"]["price"],
+        "14.99"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_read_shows_data_older_than_an_acknowledged_write() {
+    let app = Arc::new(TestApp::seeded_admin().await);
+    // The writer sets the price to 1.00, 1.01, ... and publishes each cent
+    // value once its PUT has answered.
+    let acknowledged = Arc::new(AtomicI64::new(1499));
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
+    let redis_reads = Arc::new(AtomicU64::new(0));
+    let stale = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (app, acknowledged, stop) = (app.clone(), acknowledged.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut cents = 1500;
+            while !stop.load(Ordering::Relaxed) {
+                let price = format!("{}.{:02}", cents / 100, cents % 100);
+                let response = app.put("/api/products/1", json!({"price": price})).await;
+                assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+                acknowledged.store(cents, Ordering::SeqCst);
+                cents += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            cents
+        })
+    };
+    let mut readers = Vec::new();
+    for reader in 0..6 {
+        let (app, acknowledged, stop) = (app.clone(), acknowledged.clone(), stop.clone());
+        let (reads, redis_reads, stale) = (reads.clone(), redis_reads.clone(), stale.clone());
+        readers.push(tokio::spawn(async move {
+            let paths = [
+                "/api/products/1",
+                "/api/categories/1",
+                "/api/tags/6",
+                "/api/products?category=Shirts",
+            ];
+            let path = paths[reader % paths.len()];
+            while !stop.load(Ordering::Relaxed) {
+                let floor = acknowledged.load(Ordering::SeqCst);
+                let response = app.get(path).await;
+                assert_eq!(response.status, StatusCode::OK);
+                let body = response.json();
+                let product = match path {
+                    "/api/products/1" => body["data"].clone(),
+                    "/api/products?category=Shirts" => body["data"][0].clone(),
+                    _ => body["data"]["products"][0].clone(),
+                };
+                let price = product["price"].as_str().unwrap().replace('.', "");
+                let seen: i64 = price.parse().unwrap();
+                if seen < floor {
+                    stale.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("stale read on {path}: saw {seen}, {floor} was acknowledged");
+                }
+                reads.fetch_add(1, Ordering::Relaxed);
+                if response.header("x-data-source") == Some("redis") {
+                    redis_reads.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    stop.store(true, Ordering::Relaxed);
+    let last = writer.await.unwrap();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let (reads, redis_reads) = (
+        reads.load(Ordering::Relaxed),
+        redis_reads.load(Ordering::Relaxed),
+    );
+    eprintln!(
+        "{reads} reads ({redis_reads} from Redis) against {} writes",
+        last - 1500
+    );
+    assert!(
+        last - 1500 > 20,
+        "the writer made too few writes to test anything"
+    );
+    assert!(
+        redis_reads > 0,
+        "no read was a cache hit: the test did not exercise the cache"
+    );
+    assert_eq!(stale.load(Ordering::Relaxed), 0, "stale reads");
+}
