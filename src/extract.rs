@@ -27,22 +27,7 @@ where
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(content_type) = request.headers().get(header::CONTENT_TYPE) {
-            let is_json = content_type
-                .to_str()
-                .ok()
-                .and_then(|value| value.split(';').next())
-                .map(|essence| {
-                    let essence = essence.trim().to_ascii_lowercase();
-                    essence == "application/json" || essence.ends_with("+json")
-                })
-                .unwrap_or(false);
-            if !is_json {
-                return Err(AppError::UnsupportedMediaType(
-                    "send the body as application/json".into(),
-                ));
-            }
-        }
+        require_json_content_type(request.headers())?;
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -54,6 +39,28 @@ where
             })?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// A body that names a content type must name JSON (`application/json` or
+/// any `+json` type); one that names none is read as JSON.
+pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), AppError> {
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let is_json = content_type
+            .to_str()
+            .ok()
+            .and_then(|value| value.split(';').next())
+            .map(|essence| {
+                let essence = essence.trim().to_ascii_lowercase();
+                essence == "application/json" || essence.ends_with("+json")
+            })
+            .unwrap_or(false);
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType(
+                "send the body as application/json".into(),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Parses a JSON document, classifying failures the way [`ApiJson`] promises.

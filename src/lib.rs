@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod cart;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod openapi;
+pub mod orders;
 pub mod rate_limit;
 pub mod redis;
 pub mod response;

@@ -14,6 +14,8 @@ use utoipa::{Modify, OpenApi};
     tags(
         (name = "catalog", description = "Categories, products, tags; writes need an admin"),
         (name = "auth", description = "Sign-up, sign-in, sessions"),
+        (name = "cart", description = "The signed-in user's cart"),
+        (name = "orders", description = "Checkout and orders"),
         (name = "operations", description = "Health, metrics, documentation"),
     )
 )]

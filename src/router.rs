@@ -21,12 +21,18 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{auth, catalog, health};
+use crate::{auth, cart, catalog, health, orders};
 
 /// Every documented route, with the OpenAPI document built from their annotations.
 pub fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api", catalog::router().merge(auth::router()))
+        .nest(
+            "/api",
+            catalog::router()
+                .merge(auth::router())
+                .merge(cart::router())
+                .merge(orders::router()),
+        )
         .merge(health::router())
 }
 

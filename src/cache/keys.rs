@@ -28,6 +28,9 @@ pub enum Namespace {
     Orders(i32),
     /// The order lists that show everybody's orders (the admins' view).
     AllOrders,
+    /// Deleted products: order documents show their lines' `product_id`,
+    /// which a product's deletion sets to null.
+    ProductDeletions,
 }
 
 impl Namespace {
@@ -41,6 +44,7 @@ impl Namespace {
             Self::Cart(user_id) => format!("cart:{user_id}"),
             Self::Orders(user_id) => format!("orders:{user_id}"),
             Self::AllOrders => "orders".into(),
+            Self::ProductDeletions => "product-deletions".into(),
         }
     }
 
@@ -50,6 +54,14 @@ impl Namespace {
     pub fn product_change(id: Option<i32>) -> Vec<Self> {
         let mut namespaces = vec![Self::ProductLists, Self::Categories, Self::Tags];
         namespaces.extend(id.map(Self::Product));
+        namespaces
+    }
+
+    /// What deleting a product retires: what changing it does, and the
+    /// order documents whose lines named it.
+    pub fn product_deletion(id: i32) -> Vec<Self> {
+        let mut namespaces = Self::product_change(Some(id));
+        namespaces.push(Self::ProductDeletions);
         namespaces
     }
 

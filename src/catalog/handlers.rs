@@ -590,7 +590,7 @@ pub async fn delete_product(
 ) -> AppResult<StatusCode> {
     state
         .cache
-        .write(Namespace::product_change(Some(id)), async {
+        .write(Namespace::product_deletion(id), async {
             let mut conn = state.conn().await?;
             if !queries::delete_product(&mut conn, id).await? {
                 return Err(AppError::not_found(format!("no product has id {id}")));

@@ -5,6 +5,7 @@ pub mod domain;
 pub mod dto;
 pub mod handlers;
 pub mod models;
+pub mod purchasable;
 pub mod queries;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -51,6 +51,18 @@ impl Money {
         self.0
     }
 
+    /// `self × quantity`, or `None` when it would not fit `NUMERIC(10,2)`.
+    pub fn times(self, quantity: i64) -> Option<Self> {
+        let product = self.0.checked_mul(Decimal::from(quantity))?;
+        (product <= MAX_MONEY && !product.is_sign_negative()).then(|| Self::from_stored(product))
+    }
+
+    /// `self + other`, or `None` when it would not fit `NUMERIC(10,2)`.
+    pub fn plus(self, other: Self) -> Option<Self> {
+        let sum = self.0.checked_add(other.0)?;
+        (sum <= MAX_MONEY).then(|| Self::from_stored(sum))
+    }
+
     /// The shortest form, for cache keys: `20.00` -> `20`, `19.50` -> `19.5`.
     pub fn shortest(self) -> String {
         self.0.normalize().to_string()

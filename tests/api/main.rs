@@ -3,9 +3,11 @@
 
 mod auth;
 mod cache;
+mod cart;
 mod categories;
 mod helpers;
 mod operations;
+mod orders;
 mod products;
 mod schema;
 mod tags;

@@ -1,0 +1,84 @@
+//! What the cart routes send and accept over the wire.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::queries::CartLineRow;
+use crate::domain::Money;
+
+/// One line of the cart, at today's price.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartItemView {
+    pub id: i32,
+    pub product_id: i32,
+    pub sku_id: Option<i32>,
+    pub product_name: String,
+    #[schema(value_type = String, example = "14.99")]
+    pub unit_price: Money,
+    pub quantity: i32,
+    #[schema(value_type = String, example = "29.98")]
+    pub line_total: String,
+}
+
+/// The cart: its lines and their total, at today's prices.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartView {
+    pub items: Vec<CartItemView>,
+    #[schema(value_type = String, example = "29.98")]
+    pub total: String,
+}
+
+/// Totals are shown with two places. They are summed as decimals (which do
+/// not overflow for any cart a database can hold); writes refuse lines whose
+/// total would not fit the money type, so these stay within it unless a
+/// price rises afterwards.
+fn two_places(mut amount: Decimal) -> String {
+    amount.rescale(2);
+    amount.to_string()
+}
+
+impl CartView {
+    pub fn new(rows: Vec<CartLineRow>) -> Self {
+        let mut total = Decimal::ZERO;
+        let items = rows
+            .into_iter()
+            .map(|row| {
+                let line_total = row.unit_price * Decimal::from(row.quantity);
+                total += line_total;
+                CartItemView {
+                    id: row.id,
+                    product_id: row.product_id,
+                    sku_id: row.sku_id,
+                    product_name: row.product_name,
+                    unit_price: Money::from_stored(row.unit_price),
+                    quantity: row.quantity,
+                    line_total: two_places(line_total),
+                }
+            })
+            .collect();
+        Self {
+            items,
+            total: two_places(total),
+        }
+    }
+}
+
+/// `POST /api/cart/items`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddItemBody {
+    pub product_id: i64,
+    /// Required for a product sold by SKU (a Catwalk product), absent otherwise.
+    pub sku_id: Option<i64>,
+    /// 1 to 2147483647; added to the quantity already in the cart.
+    pub quantity: i64,
+}
+
+/// `PUT /api/cart/items/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetQuantityBody {
+    /// 1 to 2147483647.
+    pub quantity: i64,
+}

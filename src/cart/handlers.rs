@@ -1,0 +1,253 @@
+//! Cart handlers. Every route needs a signed-in user and sees only that
+//! user's lines; another user's line id is a 404.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{Map, json};
+
+use super::dto::{AddItemBody, CartView, SetQuantityBody};
+use super::queries;
+use crate::auth::AuthUser;
+use crate::cache::{CacheKey, Kind, Namespace};
+use crate::catalog::purchasable::{self, Item, Locking, Purchasable};
+use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
+use crate::extract::{ApiJson, ResourceId};
+use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
+use crate::state::AppState;
+
+/// `cart:<user_id>`: today's prices and stock, so product writes retire it too.
+pub fn cart_key(user_id: i32) -> CacheKey {
+    CacheKey::new(
+        format!("cart:{user_id}"),
+        Kind::Cart,
+        vec![Namespace::Cart(user_id), Namespace::ProductLists],
+    )
+}
+
+/// A positive id that fits `integer`, or the field's error.
+pub fn parse_id_field(value: i64) -> Result<i32, String> {
+    i32::try_from(value)
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| "must be a positive integer".to_owned())
+}
+
+/// A quantity: 1 to 2147483647.
+pub fn parse_quantity(value: i64) -> Result<i32, String> {
+    i32::try_from(value)
+        .ok()
+        .filter(|quantity| *quantity > 0)
+        .ok_or_else(|| format!("must be an integer from 1 to {}", i32::MAX))
+}
+
+/// Refuses a line that asks for more than is available, or whose total
+/// would not fit the money type.
+fn check_line(purchasable: &Purchasable, quantity: i64) -> AppResult<i32> {
+    if quantity > i64::from(purchasable.available) {
+        let mut extensions = Map::new();
+        extensions.insert("available".into(), json!(purchasable.available));
+        return Err(AppError::Conflict {
+            detail: format!("only {} of this item are available", purchasable.available),
+            extensions,
+        });
+    }
+    if purchasable.unit_price.times(quantity).is_none() {
+        return Err(AppError::validation(
+            "quantity",
+            "the line's total would exceed 99999999.99",
+        ));
+    }
+    i32::try_from(quantity).map_err(|_| AppError::validation("quantity", "too large"))
+}
+
+async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView> {
+    Ok(CartView::new(queries::cart_lines(conn, user_id).await?))
+}
+
+/// The signed-in user's cart, at today's prices.
+#[utoipa::path(
+    get, path = "/cart", tag = "cart",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The cart", body = SourcedEnvelope<CartView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
+    let user_id = auth.id();
+    let (document, source) = state
+        .cache
+        .read(&cart_key(user_id), Framing::Envelope, || async {
+            let mut conn = state.conn().await?;
+            let cart = view(&mut conn, user_id).await?;
+            Ok(Document::envelope(&Envelope { data: cart }).map_err(anyhow::Error::from)?)
+        })
+        .await?;
+    Ok(document.respond(source))
+}
+
+/// Adds an item, or more of one already in the cart.
+#[utoipa::path(
+    post, path = "/cart/items", tag = "cart",
+    security(("bearer" = [])),
+    request_body = AddItemBody,
+    responses(
+        (status = 201, description = "The cart after the change", body = Envelope<CartView>),
+        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "More than is available (`available` says how many)", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown product, wrong SKU, quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn add_item(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiJson(body): ApiJson<AddItemBody>,
+) -> AppResult<(StatusCode, Envelope<CartView>)> {
+    let mut errors = FieldErrors::new();
+    let product_id = errors.check("product_id", parse_id_field(body.product_id));
+    let sku_id = match body.sku_id {
+        None => Some(None),
+        Some(sku_id) => errors.check("sku_id", parse_id_field(sku_id)).map(Some),
+    };
+    let quantity = errors.check("quantity", parse_quantity(body.quantity));
+    let (Some(product_id), Some(sku_id), Some(quantity)) = (product_id, sku_id, quantity) else {
+        return Err(AppError::Validation(errors));
+    };
+    let item = Item { product_id, sku_id };
+    let user_id = auth.id();
+    let cart = state
+        .cache
+        .write(vec![Namespace::Cart(user_id)], async {
+            let mut conn = state.conn().await?;
+            conn.transaction::<_, AppError, _>(async |conn| {
+                let purchasable =
+                    purchasable::resolve(conn, &[(String::new(), item)], Locking::None)
+                        .await?
+                        .remove(0);
+                // Twice at most: a concurrent add of a new line wins the
+                // insert, and this one then merges into it.
+                for _ in 0..2 {
+                    if let Some((id, current)) = queries::lock_line_of(conn, user_id, item).await? {
+                        let merged =
+                            check_line(&purchasable, i64::from(current) + i64::from(quantity))?;
+                        queries::set_quantity(conn, id, merged).await?;
+                        return view(conn, user_id).await;
+                    }
+                    check_line(&purchasable, i64::from(quantity))?;
+                    if queries::insert_line(conn, user_id, item, quantity)
+                        .await?
+                        .is_some()
+                    {
+                        return view(conn, user_id).await;
+                    }
+                }
+                Err(AppError::unavailable("the cart changed meanwhile; retry"))
+            })
+            .await
+        })
+        .await?;
+    Ok((StatusCode::CREATED, Envelope { data: cart }))
+}
+
+/// Sets the quantity of one of the user's lines.
+#[utoipa::path(
+    put, path = "/cart/items/{id}", tag = "cart",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, minimum = 1, description = "Cart line id")),
+    request_body = SetQuantityBody,
+    responses(
+        (status = 200, description = "The cart after the change", body = Envelope<CartView>),
+        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "More than is available", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "Quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_item(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ResourceId(id): ResourceId,
+    ApiJson(body): ApiJson<SetQuantityBody>,
+) -> AppResult<Envelope<CartView>> {
+    let quantity = parse_quantity(body.quantity)
+        .map_err(|message| AppError::validation("quantity", message))?;
+    let user_id = auth.id();
+    let cart = state
+        .cache
+        .write(vec![Namespace::Cart(user_id)], async {
+            let mut conn = state.conn().await?;
+            conn.transaction::<_, AppError, _>(async |conn| {
+                let item = queries::find_line(conn, user_id, id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(format!("your cart has no line {id}")))?;
+                let purchasable =
+                    purchasable::resolve(conn, &[(String::new(), item)], Locking::None)
+                        .await?
+                        .remove(0);
+                let quantity = check_line(&purchasable, i64::from(quantity))?;
+                queries::set_quantity(conn, id, quantity).await?;
+                view(conn, user_id).await
+            })
+            .await
+        })
+        .await?;
+    Ok(Envelope { data: cart })
+}
+
+/// Removes one of the user's lines.
+#[utoipa::path(
+    delete, path = "/cart/items/{id}", tag = "cart",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, minimum = 1, description = "Cart line id")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "Malformed id", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn remove_item(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ResourceId(id): ResourceId,
+) -> AppResult<StatusCode> {
+    let user_id = auth.id();
+    state
+        .cache
+        .write(vec![Namespace::Cart(user_id)], async {
+            let mut conn = state.conn().await?;
+            if queries::delete_line(&mut conn, user_id, id).await? {
+                Ok(StatusCode::NO_CONTENT)
+            } else {
+                Err(AppError::not_found(format!("your cart has no line {id}")))
+            }
+        })
+        .await
+}
+
+/// Empties the user's cart.
+#[utoipa::path(
+    delete, path = "/cart", tag = "cart",
+    security(("bearer" = [])),
+    responses(
+        (status = 204, description = "Emptied"),
+        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn clear_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
+    let user_id = auth.id();
+    state
+        .cache
+        .write(vec![Namespace::Cart(user_id)], async {
+            let mut conn = state.conn().await?;
+            queries::clear(&mut conn, user_id).await?;
+            Ok(StatusCode::NO_CONTENT)
+        })
+        .await
+}

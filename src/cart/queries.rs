@@ -1,0 +1,131 @@
+//! Every query on `cart_items`.
+
+use diesel::prelude::*;
+use diesel::sql_types::{Int4, Nullable, Numeric, Text};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rust_decimal::Decimal;
+
+use crate::catalog::purchasable::Item;
+use crate::schema::cart_items;
+
+/// A cart line with today's name and price.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct CartLineRow {
+    #[diesel(sql_type = Int4)]
+    pub id: i32,
+    #[diesel(sql_type = Int4)]
+    pub product_id: i32,
+    #[diesel(sql_type = Nullable<Int4>)]
+    pub sku_id: Option<i32>,
+    #[diesel(sql_type = Text)]
+    pub product_name: String,
+    #[diesel(sql_type = Numeric)]
+    pub unit_price: Decimal,
+    #[diesel(sql_type = Int4)]
+    pub quantity: i32,
+}
+
+pub async fn cart_lines(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+) -> QueryResult<Vec<CartLineRow>> {
+    diesel::sql_query(
+        "SELECT c.id, c.product_id, c.sku_id, p.product_name, \
+                COALESCE(s.sale_price, s.original_price, p.price) AS unit_price, c.quantity \
+         FROM cart_items c \
+         JOIN products p ON p.id = c.product_id \
+         LEFT JOIN skus k ON k.id = c.sku_id \
+         LEFT JOIN styles s ON s.id = k.style_id \
+         WHERE c.user_id = $1 ORDER BY c.id",
+    )
+    .bind::<Int4, _>(user_id)
+    .load(conn)
+    .await
+}
+
+/// The product ids in a user's cart.
+pub async fn cart_product_ids(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<Vec<i32>> {
+    cart_items::table
+        .filter(cart_items::user_id.eq(user_id))
+        .select(cart_items::product_id)
+        .distinct()
+        .load(conn)
+        .await
+}
+
+/// The user's line for `item`, locked for update: its id and quantity.
+pub async fn lock_line_of(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    item: Item,
+) -> QueryResult<Option<(i32, i32)>> {
+    cart_items::table
+        .filter(cart_items::user_id.eq(user_id))
+        .filter(cart_items::product_id.eq(item.product_id))
+        .filter(cart_items::sku_id.is_not_distinct_from(item.sku_id))
+        .select((cart_items::id, cart_items::quantity))
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Inserts a new line; `None` when a concurrent request inserted it first.
+pub async fn insert_line(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    item: Item,
+    quantity: i32,
+) -> QueryResult<Option<i32>> {
+    diesel::insert_into(cart_items::table)
+        .values((
+            cart_items::user_id.eq(user_id),
+            cart_items::product_id.eq(item.product_id),
+            cart_items::sku_id.eq(item.sku_id),
+            cart_items::quantity.eq(quantity),
+        ))
+        .on_conflict_do_nothing()
+        .returning(cart_items::id)
+        .get_result::<i32>(conn)
+        .await
+        .optional()
+}
+
+pub async fn set_quantity(conn: &mut AsyncPgConnection, id: i32, quantity: i32) -> QueryResult<()> {
+    diesel::update(cart_items::table.find(id))
+        .set(cart_items::quantity.eq(quantity))
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
+
+/// The user's line `id` (never another user's), locked for update.
+pub async fn find_line(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    id: i32,
+) -> QueryResult<Option<Item>> {
+    cart_items::table
+        .filter(cart_items::id.eq(id).and(cart_items::user_id.eq(user_id)))
+        .select((cart_items::product_id, cart_items::sku_id))
+        .for_update()
+        .first::<(i32, Option<i32>)>(conn)
+        .await
+        .optional()
+        .map(|found| found.map(|(product_id, sku_id)| Item { product_id, sku_id }))
+}
+
+pub async fn delete_line(conn: &mut AsyncPgConnection, user_id: i32, id: i32) -> QueryResult<bool> {
+    diesel::delete(
+        cart_items::table.filter(cart_items::id.eq(id).and(cart_items::user_id.eq(user_id))),
+    )
+    .execute(conn)
+    .await
+    .map(|deleted| deleted > 0)
+}
+
+pub async fn clear(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<usize> {
+    diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+}

@@ -1,0 +1,22 @@
+//! Orders: a checkout that never oversells and never double-charges, the
+//! order history, cancellation and the admin's status changes.
+
+pub mod checkout;
+pub mod dto;
+pub mod handlers;
+pub mod models;
+pub mod queries;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+/// The order routes, relative to `/api`.
+pub fn router() -> OpenApiRouter<AppState> {
+    use handlers::*;
+    OpenApiRouter::new()
+        .routes(routes!(list_orders, place_order))
+        .routes(routes!(get_order, update_status))
+        .routes(routes!(cancel_order))
+}

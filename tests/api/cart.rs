@@ -1,0 +1,314 @@
+//! The cart: lines at today's prices, stock limits, other users' lines, SKUs,
+//! and its cache.
+
+use axum::http::{Method, StatusCode};
+use diesel_async::SimpleAsyncConnection;
+use emporium::auth::models::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestResponse};
+
+async fn cart_of(app: &TestApp, token: &str) -> TestResponse {
+    app.send_as(Some(token), Method::GET, "/api/cart").await
+}
+
+async fn add(app: &TestApp, token: &str, body: Value) -> TestResponse {
+    app.send_json_as(Some(token), Method::POST, "/api/cart/items", body)
+        .await
+}
+
+/// Gives product 1 (Plain T-Shirt) two styles with SKUs, as a Catwalk product has.
+pub async fn make_sku_product(app: &TestApp) {
+    let mut conn = app.db().await;
+    conn.batch_execute(
+        "INSERT INTO styles (id, product_id, name, sale_price, original_price, is_default) VALUES \
+           (1, 1, 'Black', NULL, 20.00, true), (2, 1, 'Red', 12.50, 20.00, false); \
+         INSERT INTO skus (id, style_id, size, quantity) VALUES (1, 1, 'M', 4), (2, 2, 'L', 10); \
+         UPDATE products SET stock = 14 WHERE id = 1;",
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn add_update_remove_and_clear() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("cat@example.com", Role::Customer).await;
+    let empty = cart_of(&app, &token).await;
+    assert_eq!(empty.json()["data"], json!({"items": [], "total": "0.00"}));
+
+    let added = add(&app, &token, json!({"product_id": 2, "quantity": 2})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let merged = add(&app, &token, json!({"product_id": 2, "quantity": 1})).await;
+    let line = &merged.json()["data"]["items"][0];
+    assert_eq!(line["quantity"], 3);
+    assert_eq!(line["unit_price"], "90.00");
+    assert_eq!(line["line_total"], "270.00");
+    assert_eq!(line["product_name"], "Running Sneakers");
+    assert!(line["sku_id"].is_null());
+    let line_id = line["id"].as_i64().unwrap();
+
+    add(&app, &token, json!({"product_id": 5, "quantity": 1})).await;
+    let cart = cart_of(&app, &token).await.json();
+    assert_eq!(cart["data"]["total"], "299.99");
+    assert_eq!(cart["data"]["items"].as_array().unwrap().len(), 2);
+
+    let updated = app
+        .send_json_as(
+            Some(&token),
+            Method::PUT,
+            &format!("/api/cart/items/{line_id}"),
+            json!({"quantity": 1}),
+        )
+        .await;
+    assert_eq!(updated.json()["data"]["total"], "119.99");
+    let removed = app
+        .send_as(
+            Some(&token),
+            Method::DELETE,
+            &format!("/api/cart/items/{line_id}"),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert_eq!(cart_of(&app, &token).await.json()["data"]["total"], "29.99");
+    let cleared = app.send_as(Some(&token), Method::DELETE, "/api/cart").await;
+    assert_eq!(cleared.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        cart_of(&app, &token).await.json()["data"]["items"],
+        json!([])
+    );
+    assert_eq!(app.count("cart_items").await, 0);
+}
+
+#[tokio::test]
+async fn bad_quantities_and_unknown_products_are_refused_without_a_write() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("dog@example.com", Role::Customer).await;
+    for (body, field) in [
+        (json!({"product_id": 1, "quantity": 0}), "quantity"),
+        (json!({"product_id": 1, "quantity": -3}), "quantity"),
+        (
+            json!({"product_id": 1, "quantity": 2147483648_i64}),
+            "quantity",
+        ),
+        (json!({"product_id": 1, "quantity": 1.5}), "quantity"),
+        (json!({"product_id": 1, "quantity": "2"}), "quantity"),
+        (json!({"product_id": 1}), "quantity"),
+        (json!({"product_id": 999, "quantity": 1}), "product_id"),
+        (json!({"product_id": 0, "quantity": 1}), "product_id"),
+        (json!({"product_id": -1, "quantity": 1}), "product_id"),
+        (
+            json!({"product_id": 1, "quantity": 1, "sku_id": 5}),
+            "sku_id",
+        ),
+        (
+            json!({"product_id": 1, "quantity": 1, "price": "0.01"}),
+            "price",
+        ),
+        (
+            json!({"product_id": "1; DROP TABLE products", "quantity": 1}),
+            "product_id",
+        ),
+    ] {
+        add(&app, &token, body).await.field_error(field);
+    }
+    let malformed = app
+        .request(
+            Method::POST,
+            "/api/cart/items",
+            Some(axum::body::Body::from("{\"product_id\": 1,")),
+            &[
+                ("content-type", "application/json"),
+                ("authorization", &format!("Bearer {token}")),
+            ],
+        )
+        .await;
+    malformed.problem(400);
+    let anonymous = app
+        .send_json_as(
+            None,
+            Method::POST,
+            "/api/cart/items",
+            json!({"product_id": 1, "quantity": 1}),
+        )
+        .await;
+    anonymous.problem(401);
+    app.send_as(None, Method::GET, "/api/cart")
+        .await
+        .problem(401);
+    assert_eq!(app.count("cart_items").await, 0);
+    assert_eq!(app.count("products").await, 5);
+}
+
+#[tokio::test]
+async fn more_than_the_stock_is_a_409_with_the_available_quantity() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("eel@example.com", Role::Customer).await;
+    // Branded Baseball Hat: 12 in stock.
+    let too_many = add(&app, &token, json!({"product_id": 3, "quantity": 13})).await;
+    assert_eq!(too_many.problem(409)["available"], 12);
+    assert_eq!(
+        add(&app, &token, json!({"product_id": 3, "quantity": 10}))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let merged = add(&app, &token, json!({"product_id": 3, "quantity": 3})).await;
+    assert_eq!(merged.problem(409)["available"], 12);
+    let line = cart_of(&app, &token).await.json()["data"]["items"][0].clone();
+    assert_eq!(line["quantity"], 10);
+    let id = line["id"].as_i64().unwrap();
+    app.send_json_as(
+        Some(&token),
+        Method::PUT,
+        &format!("/api/cart/items/{id}"),
+        json!({"quantity": 50}),
+    )
+    .await
+    .problem(409);
+    app.send_json_as(
+        Some(&token),
+        Method::PUT,
+        &format!("/api/cart/items/{id}"),
+        json!({"quantity": 0}),
+    )
+    .await
+    .field_error("quantity");
+    assert_eq!(
+        cart_of(&app, &token).await.json()["data"]["items"][0]["quantity"],
+        10
+    );
+}
+
+#[tokio::test]
+async fn another_users_line_is_a_404_and_stays_untouched() {
+    let app = TestApp::seeded().await;
+    let (_, owner) = app.quick_account("fox@example.com", Role::Customer).await;
+    let (_, other) = app.quick_account("gnu@example.com", Role::Customer).await;
+    let (_, admin) = app.quick_account("hen@example.com", Role::Admin).await;
+    let cart = add(&app, &owner, json!({"product_id": 1, "quantity": 2}))
+        .await
+        .json();
+    let id = cart["data"]["items"][0]["id"].as_i64().unwrap();
+    for token in [&other, &admin] {
+        app.send_json_as(
+            Some(token),
+            Method::PUT,
+            &format!("/api/cart/items/{id}"),
+            json!({"quantity": 1}),
+        )
+        .await
+        .problem(404);
+        app.send_as(
+            Some(token),
+            Method::DELETE,
+            &format!("/api/cart/items/{id}"),
+        )
+        .await
+        .problem(404);
+        assert_eq!(
+            cart_of(&app, token).await.json()["data"]["items"],
+            json!([])
+        );
+    }
+    for path in [
+        "/api/cart/items/abc",
+        "/api/cart/items/0",
+        "/api/cart/items/99999999999",
+    ] {
+        app.send_as(Some(&owner), Method::DELETE, path)
+            .await
+            .problem(400);
+    }
+    assert_eq!(
+        cart_of(&app, &owner).await.json()["data"]["items"][0]["quantity"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn the_cart_shows_todays_price_and_loses_deleted_products() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("ibis@example.com", Role::Customer).await;
+    let (_, admin) = app.quick_account("jay@example.com", Role::Admin).await;
+    add(&app, &token, json!({"product_id": 1, "quantity": 2})).await;
+    add(&app, &token, json!({"product_id": 4, "quantity": 1})).await;
+    assert_eq!(
+        cart_of(&app, &token).await.header("x-data-source"),
+        Some("postgres")
+    );
+    let cached = cart_of(&app, &token).await;
+    assert_eq!(cached.header("x-data-source"), Some("redis"));
+    assert_eq!(cached.json()["data"]["total"], "42.97");
+
+    app.send_json_as(
+        Some(&admin),
+        Method::PUT,
+        "/api/products/1",
+        json!({"price": "10.00"}),
+    )
+    .await;
+    let repriced = cart_of(&app, &token).await;
+    assert_eq!(repriced.header("x-data-source"), Some("postgres"));
+    assert_eq!(repriced.json()["data"]["total"], "32.99");
+
+    app.send_as(Some(&admin), Method::DELETE, "/api/products/4")
+        .await;
+    let after_delete = cart_of(&app, &token).await.json();
+    assert_eq!(after_delete["data"]["items"].as_array().unwrap().len(), 1);
+    assert_eq!(after_delete["data"]["total"], "20.00");
+}
+
+#[tokio::test]
+async fn a_product_with_skus_is_bought_by_sku_at_its_style_price() {
+    let app = TestApp::seeded().await;
+    make_sku_product(&app).await;
+    let (_, token) = app.quick_account("kea@example.com", Role::Customer).await;
+    add(&app, &token, json!({"product_id": 1, "quantity": 1}))
+        .await
+        .field_error("sku_id");
+    add(
+        &app,
+        &token,
+        json!({"product_id": 2, "sku_id": 1, "quantity": 1}),
+    )
+    .await
+    .field_error("sku_id");
+    add(
+        &app,
+        &token,
+        json!({"product_id": 1, "sku_id": 99, "quantity": 1}),
+    )
+    .await
+    .field_error("sku_id");
+    let over = add(
+        &app,
+        &token,
+        json!({"product_id": 1, "sku_id": 1, "quantity": 5}),
+    )
+    .await;
+    assert_eq!(over.problem(409)["available"], 4);
+    add(
+        &app,
+        &token,
+        json!({"product_id": 1, "sku_id": 1, "quantity": 2}),
+    )
+    .await;
+    let cart = add(
+        &app,
+        &token,
+        json!({"product_id": 1, "sku_id": 2, "quantity": 1}),
+    )
+    .await
+    .json();
+    let items = cart["data"]["items"].as_array().unwrap();
+    assert_eq!(
+        (items[0]["sku_id"].clone(), items[0]["unit_price"].clone()),
+        (json!(1), json!("20.00"))
+    );
+    assert_eq!(
+        (items[1]["sku_id"].clone(), items[1]["unit_price"].clone()),
+        (json!(2), json!("12.50"))
+    );
+    assert_eq!(cart["data"]["total"], "52.50");
+}

@@ -1,0 +1,572 @@
+//! Orders: checkout from the cart or from items, stock that never goes
+//! negative, idempotency, cancellation, status changes, and the concurrent
+//! cases: a race for the last units, a storm of retries, crossing carts.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use diesel_async::RunQueryDsl;
+use emporium::auth::models::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, TestResponse};
+
+async fn order(app: &TestApp, token: &str, body: Option<Value>, key: Option<&str>) -> TestResponse {
+    let authorization = format!("Bearer {token}");
+    let mut headers = vec![("authorization", authorization.as_str())];
+    if let Some(key) = key {
+        headers.push(("idempotency-key", key));
+    }
+    let body = body.map(|body| {
+        headers.push(("content-type", "application/json"));
+        axum::body::Body::from(body.to_string())
+    });
+    app.request(Method::POST, "/api/orders", body, &headers)
+        .await
+}
+
+async fn stock_of(app: &TestApp, product_id: i32) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Stock {
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        stock: i32,
+    }
+    let mut conn = app.db().await;
+    diesel::sql_query("SELECT stock FROM products WHERE id = $1")
+        .bind::<diesel::sql_types::Int4, _>(product_id)
+        .get_result::<Stock>(&mut conn)
+        .await
+        .unwrap()
+        .stock
+        .into()
+}
+
+async fn set_stock(app: &TestApp, product_id: i32, stock: i32) {
+    let mut conn = app.db().await;
+    diesel::sql_query("UPDATE products SET stock = $2 WHERE id = $1")
+        .bind::<diesel::sql_types::Int4, _>(product_id)
+        .bind::<diesel::sql_types::Int4, _>(stock)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+}
+
+async fn add_to_cart(app: &TestApp, token: &str, product_id: i32, quantity: i32) {
+    let response = app
+        .send_json_as(
+            Some(token),
+            Method::POST,
+            "/api/cart/items",
+            json!({"product_id": product_id, "quantity": quantity}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+}
+
+#[tokio::test]
+async fn an_order_from_the_cart_takes_stock_and_empties_the_cart() {
+    let app = TestApp::seeded().await;
+    let (user_id, token) = app.quick_account("ann@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 1, 2).await;
+    add_to_cart(&app, &token, 5, 1).await;
+    let cart = app.send_as(Some(&token), Method::GET, "/api/cart").await;
+    assert_eq!(cart.header("x-data-source"), Some("postgres"));
+    let placed = order(&app, &token, None, None).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let data = &placed.json()["data"];
+    assert_eq!(data["user_id"], user_id);
+    assert_eq!(data["status"], "placed");
+    assert_eq!(data["total"], "59.97");
+    assert_eq!(
+        data["items"],
+        json!([
+            {"product_id": 1, "sku_id": null, "product_name": "Plain T-Shirt", "unit_price": "14.99", "quantity": 2, "line_total": "29.98"},
+            {"product_id": 5, "sku_id": null, "product_name": "Cargo Shorts", "unit_price": "29.99", "quantity": 1, "line_total": "29.99"},
+        ])
+    );
+    assert!(data["created_at"].is_string() && data["updated_at"].is_string());
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 5).await), (12, 21));
+    let cart = app.send_as(Some(&token), Method::GET, "/api/cart").await;
+    assert_eq!(cart.header("x-data-source"), Some("postgres"));
+    assert_eq!(cart.json()["data"]["items"], json!([]));
+    // The product documents show the new stock at once.
+    assert_eq!(app.get("/api/products/1").await.json()["data"]["stock"], 12);
+
+    let list = app.send_as(Some(&token), Method::GET, "/api/orders").await;
+    assert_eq!(list.header("x-data-source"), Some("postgres"));
+    assert_eq!(list.json()["total"], 1);
+    let again = app.send_as(Some(&token), Method::GET, "/api/orders").await;
+    assert_eq!(again.header("x-data-source"), Some("redis"));
+    let id = data["id"].as_i64().unwrap();
+    let one = app
+        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .await;
+    assert_eq!(one.json()["data"]["total"], "59.97");
+
+    // An empty cart cannot be ordered.
+    order(&app, &token, None, None).await.field_error("cart");
+    order(&app, &token, Some(json!({})), None)
+        .await
+        .field_error("cart");
+}
+
+#[tokio::test]
+async fn an_order_from_items_leaves_the_cart_alone_and_sums_repeated_products() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("bea@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 2, 1).await;
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [
+            {"product_id": 4, "quantity": 2}, {"product_id": 4, "quantity": 3}
+        ]})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(placed.json()["data"]["items"][0]["quantity"], 5);
+    assert_eq!(stock_of(&app, 4).await, 45);
+    let cart = app
+        .send_as(Some(&token), Method::GET, "/api/cart")
+        .await
+        .json();
+    assert_eq!(cart["data"]["items"].as_array().unwrap().len(), 1);
+
+    // 10 + 5 of a product with 14 in stock: counted once, summed, refused.
+    let short = order(&app, &token, Some(json!({"items": [
+        {"product_id": 1, "quantity": 10}, {"product_id": 3, "quantity": 13}, {"product_id": 1, "quantity": 5}
+    ]})), None).await;
+    let problem = short.problem(409);
+    assert_eq!(
+        problem["lines"],
+        json!([
+            {"product_id": 1, "sku_id": null, "requested": 15, "available": 14},
+            {"product_id": 3, "sku_id": null, "requested": 13, "available": 12},
+        ])
+    );
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (14, 12));
+    assert_eq!(app.count("orders").await, 1);
+}
+
+#[tokio::test]
+async fn hostile_and_malformed_order_bodies_change_nothing() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("cy@example.com", Role::Customer).await;
+    for (body, field) in [
+        (json!({"items": []}), "items"),
+        (
+            json!({"items": [{"product_id": 999, "quantity": 1}]}),
+            "items[0].product_id",
+        ),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 0}]}),
+            "items[0].quantity",
+        ),
+        (json!({"items": [{"product_id": 1}]}), "items[0].quantity"),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 1, "unit_price": "0.01"}]}),
+            "items[0].unit_price",
+        ),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 1}], "user_id": 1}),
+            "user_id",
+        ),
+        (json!({"items": "everything"}), "items"),
+        (
+            json!({"items": [{"product_id": 1, "quantity": 2147483647}, {"product_id": 1, "quantity": 1}]}),
+            "items[0].quantity",
+        ),
+    ] {
+        order(&app, &token, Some(body), None)
+            .await
+            .field_error(field);
+    }
+    let raw = app
+        .request(
+            Method::POST,
+            "/api/orders",
+            Some(axum::body::Body::from("{\"items\": [")),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "application/json"),
+            ],
+        )
+        .await;
+    raw.problem(400);
+    let text = app
+        .request(
+            Method::POST,
+            "/api/orders",
+            Some(axum::body::Body::from("items=1")),
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("content-type", "text/plain"),
+            ],
+        )
+        .await;
+    text.problem(415);
+    for key in ["", &"k".repeat(256), "bad key"] {
+        order(
+            &app,
+            &token,
+            Some(json!({"items": [{"product_id": 1, "quantity": 1}]})),
+            Some(key),
+        )
+        .await
+        .problem(400);
+    }
+    app.send_json_as(None, Method::POST, "/api/orders", json!({}))
+        .await
+        .problem(401);
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(stock_of(&app, 1).await, 14);
+
+    // A total that would not fit the money type is a 422, not an overflow.
+    let mut conn = app.db().await;
+    diesel::sql_query("UPDATE products SET price = 99999999.99, stock = 2147483647 WHERE id = 2")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 2, "quantity": 2}]})),
+        None,
+    )
+    .await
+    .field_error("items");
+    assert_eq!(stock_of(&app, 2).await, 2147483647);
+}
+
+#[tokio::test]
+async fn prices_are_snapshotted_and_deleted_products_leave_orders_intact() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("di@example.com", Role::Customer).await;
+    let (_, admin) = app.quick_account("ed@example.com", Role::Admin).await;
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 1, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    app.send_json_as(
+        Some(&admin),
+        Method::PUT,
+        "/api/products/1",
+        json!({"price": 50, "product_name": "Renamed"}),
+    )
+    .await;
+    let seen = app
+        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .await
+        .json();
+    assert_eq!(seen["data"]["items"][0]["unit_price"], "14.99");
+    assert_eq!(seen["data"]["items"][0]["product_name"], "Plain T-Shirt");
+    app.send_as(Some(&admin), Method::DELETE, "/api/products/1")
+        .await;
+    let after = app
+        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .await
+        .json();
+    assert!(after["data"]["items"][0]["product_id"].is_null());
+    assert_eq!(after["data"]["total"], "14.99");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_answer() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("flo@example.com", Role::Customer).await;
+    let body = json!({"items": [{"product_id": 2, "quantity": 2}]});
+    let first = order(&app, &token, Some(body.clone()), Some("order-1")).await;
+    assert_eq!(first.status, StatusCode::CREATED);
+    assert!(first.header("idempotent-replayed").is_none());
+    let replay = order(&app, &token, Some(body.clone()), Some("order-1")).await;
+    assert_eq!(replay.status, StatusCode::CREATED);
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.body, first.body);
+    assert_eq!(app.count("orders").await, 1);
+    assert_eq!(stock_of(&app, 2).await, 23);
+    // The same key with another body is refused; another user's same key is theirs.
+    order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 2, "quantity": 3}]})),
+        Some("order-1"),
+    )
+    .await
+    .field_error("Idempotency-Key");
+    let (_, other) = app.quick_account("gil@example.com", Role::Customer).await;
+    let theirs = order(&app, &other, Some(body.clone()), Some("order-1")).await;
+    assert!(theirs.header("idempotent-replayed").is_none());
+    assert_eq!(app.count("orders").await, 2);
+
+    // Only a placed order is remembered: after a 409, the same key tries afresh.
+    set_stock(&app, 3, 0).await;
+    let short = json!({"items": [{"product_id": 3, "quantity": 1}]});
+    order(&app, &token, Some(short.clone()), Some("order-2"))
+        .await
+        .problem(409);
+    set_stock(&app, 3, 5).await;
+    let retried = order(&app, &token, Some(short), Some("order-2")).await;
+    assert_eq!(retried.status, StatusCode::CREATED);
+    assert!(retried.header("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn cancelling_puts_the_stock_back_exactly() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("hal@example.com", Role::Customer).await;
+    let (_, other) = app.quick_account("ivy@example.com", Role::Customer).await;
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [
+            {"product_id": 1, "quantity": 4}, {"product_id": 3, "quantity": 2}
+        ]})),
+        None,
+    )
+    .await;
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (10, 10));
+    // Another user's order: 404 on every route, and nothing changes.
+    app.send_as(
+        Some(&other),
+        Method::POST,
+        &format!("/api/orders/{id}/cancel"),
+    )
+    .await
+    .problem(404);
+    app.send_as(Some(&other), Method::GET, &format!("/api/orders/{id}"))
+        .await
+        .problem(404);
+    assert_eq!(
+        app.send_as(Some(&other), Method::GET, "/api/orders")
+            .await
+            .json()["total"],
+        0
+    );
+
+    let cancelled = app
+        .send_as(
+            Some(&token),
+            Method::POST,
+            &format!("/api/orders/{id}/cancel"),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    assert_eq!(cancelled.json()["data"]["status"], "cancelled");
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (14, 12));
+    app.send_as(
+        Some(&token),
+        Method::POST,
+        &format!("/api/orders/{id}/cancel"),
+    )
+    .await
+    .problem(409);
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (14, 12));
+    app.send_as(Some(&token), Method::POST, "/api/orders/999/cancel")
+        .await
+        .problem(404);
+    app.send_as(Some(&token), Method::POST, "/api/orders/x/cancel")
+        .await
+        .problem(400);
+}
+
+#[tokio::test]
+async fn admins_move_orders_through_the_documented_transitions_only() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("joe@example.com", Role::Customer).await;
+    let (_, admin) = app.quick_account("kai@example.com", Role::Admin).await;
+    let place = || {
+        order(
+            &app,
+            &token,
+            Some(json!({"items": [{"product_id": 5, "quantity": 2}]})),
+            None,
+        )
+    };
+    let id = place().await.json()["data"]["id"].as_i64().unwrap();
+    let path = format!("/api/orders/{id}");
+    let patch = |token: String, status: &'static str| {
+        let path = path.clone();
+        let app = &app;
+        async move {
+            app.send_json_as(
+                Some(&token),
+                Method::PATCH,
+                &path,
+                json!({"status": status}),
+            )
+            .await
+        }
+    };
+    patch(token.clone(), "paid").await.problem(403);
+    patch(admin.clone(), "shipped").await.problem(409);
+    patch(admin.clone(), "refunded").await.field_error("status");
+    for status in ["paid", "shipped", "delivered"] {
+        let moved = patch(admin.clone(), status).await;
+        assert_eq!(moved.json()["data"]["status"], status);
+    }
+    patch(admin.clone(), "cancelled").await.problem(409);
+    patch(admin.clone(), "paid").await.problem(409);
+    // The owner may cancel only while placed.
+    let second = place().await.json()["data"]["id"].as_i64().unwrap();
+    patch(admin.clone(), "paid").await; // on the delivered one: still 409, nothing changes
+    app.send_json_as(
+        Some(&admin),
+        Method::PATCH,
+        &format!("/api/orders/{second}"),
+        json!({"status": "paid"}),
+    )
+    .await;
+    app.send_as(
+        Some(&token),
+        Method::POST,
+        &format!("/api/orders/{second}/cancel"),
+    )
+    .await
+    .problem(409);
+    // An admin may cancel a paid order; its stock goes back.
+    assert_eq!(stock_of(&app, 5).await, 18);
+    let cancelled = app
+        .send_json_as(
+            Some(&admin),
+            Method::PATCH,
+            &format!("/api/orders/{second}"),
+            json!({"status": "cancelled"}),
+        )
+        .await;
+    assert_eq!(cancelled.json()["data"]["status"], "cancelled");
+    assert_eq!(stock_of(&app, 5).await, 20);
+    // Admins see everybody's orders; the customer only theirs.
+    let all = app
+        .send_as(Some(&admin), Method::GET, "/api/orders")
+        .await
+        .json();
+    assert_eq!(all["total"], 2);
+    let (_, other) = app.quick_account("lea@example.com", Role::Customer).await;
+    let theirs = app
+        .send_as(Some(&other), Method::GET, "/api/orders?page=1&limit=5")
+        .await
+        .json();
+    assert_eq!(theirs["total"], 0);
+    app.send_as(Some(&other), Method::GET, "/api/orders?limit=500")
+        .await
+        .field_error("limit");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_buyers_racing_for_ten_units_make_ten_orders() {
+    let app = Arc::new(TestApp::seeded().await);
+    set_stock(&app, 2, 10).await;
+    let mut tokens = Vec::new();
+    for n in 0..50 {
+        tokens.push(
+            app.quick_account(&format!("buyer{n}@example.com"), Role::Customer)
+                .await
+                .1,
+        );
+    }
+    let mut buyers = Vec::new();
+    for token in tokens {
+        let app = app.clone();
+        buyers.push(tokio::spawn(async move {
+            order(
+                &app,
+                &token,
+                Some(json!({"items": [{"product_id": 2, "quantity": 1}]})),
+                None,
+            )
+            .await
+            .status
+        }));
+    }
+    let mut created = 0;
+    for buyer in buyers {
+        match buyer.await.unwrap() {
+            StatusCode::CREATED => created += 1,
+            StatusCode::CONFLICT => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 10);
+    assert_eq!(app.count("orders").await, 10);
+    assert_eq!(stock_of(&app, 2).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn twenty_concurrent_retries_of_one_key_make_one_order() {
+    let app = Arc::new(TestApp::seeded().await);
+    let (_, token) = app.quick_account("max@example.com", Role::Customer).await;
+    let mut retries = Vec::new();
+    for _ in 0..20 {
+        let (app, token) = (app.clone(), token.clone());
+        retries.push(tokio::spawn(async move {
+            let response = order(
+                &app,
+                &token,
+                Some(json!({"items": [{"product_id": 4, "quantity": 3}]})),
+                Some("once"),
+            )
+            .await;
+            (
+                response.status,
+                response.header("idempotent-replayed").is_some(),
+                response.json()["data"]["id"].clone(),
+            )
+        }));
+    }
+    let mut ids = Vec::new();
+    let mut replays = 0;
+    for retry in retries {
+        let (status, replayed, id) = retry.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED);
+        replays += usize::from(replayed);
+        ids.push(id);
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "{ids:?}");
+    assert_eq!(replays, 19);
+    assert_eq!(app.count("orders").await, 1);
+    assert_eq!(stock_of(&app, 4).await, 47);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn crossing_checkouts_never_deadlock() {
+    let app = Arc::new(TestApp::seeded().await);
+    set_stock(&app, 1, 1000).await;
+    set_stock(&app, 2, 1000).await;
+    let (_, first) = app.quick_account("ned@example.com", Role::Customer).await;
+    let (_, second) = app.quick_account("oz@example.com", Role::Customer).await;
+    let mut checkouts = Vec::new();
+    for round in 0..20 {
+        for (token, items) in [
+            (
+                first.clone(),
+                json!([{"product_id": 1, "quantity": 1}, {"product_id": 2, "quantity": 1}]),
+            ),
+            (
+                second.clone(),
+                json!([{"product_id": 2, "quantity": 1}, {"product_id": 1, "quantity": 1}]),
+            ),
+        ] {
+            let app = app.clone();
+            checkouts.push(tokio::spawn(async move {
+                let response = order(&app, &token, Some(json!({"items": items})), None).await;
+                (round, response.status, response.text())
+            }));
+        }
+    }
+    for checkout in checkouts {
+        let (round, status, text) = checkout.await.unwrap();
+        assert_eq!(status, StatusCode::CREATED, "round {round}: {text}");
+    }
+    assert_eq!(app.count("orders").await, 40);
+    assert_eq!(
+        (stock_of(&app, 1).await, stock_of(&app, 2).await),
+        (960, 960)
+    );
+}
