@@ -23,3 +23,6 @@ step "cargo test"
 export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:${PG_PORT:-5432}/postgres}
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}}
 cargo test --locked --all-targets
+
+step "postman collection (newman, against a freshly started server)"
+bash scripts/postman.sh

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Runs postman_collection.json with newman (from the npm registry, installed
+# under .tools/) against a freshly started server on a fresh database and a
+# Redis key prefix of its own; fails if any assertion fails. Everything it
+# made is removed on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG_PORT=${PG_PORT:-5432}
+REDIS_PORT=${REDIS_PORT:-6379}
+NEWMAN_VERSION=6.2.2
+TOOLS=.tools/newman
+
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "postman: installing Node.js and npm from Debian's packages" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q nodejs npm >/dev/null
+  else
+    echo "postman: npm is missing; install Node.js (with npm) and rerun" >&2
+    exit 1
+  fi
+fi
+if [ ! -x "$TOOLS/node_modules/.bin/newman" ]; then
+  echo "postman: installing newman $NEWMAN_VERSION into $TOOLS" >&2
+  npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "newman@$NEWMAN_VERSION" >/dev/null
+fi
+
+cargo build --locked --quiet
+binary=target/debug/emporium
+
+run_id="$(date +%s)_$$"
+database="emporium_postman_$run_id"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$database"
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+export REDIS_KEY_PREFIX="postman:$run_id:"
+export BIND_ADDR="127.0.0.1:$port"
+export JWT_SECRET="postman-run-secret-that-is-long-enough-for-hs256"
+export SEED_ADMIN_EMAIL=admin@emporium.test SEED_ADMIN_PASSWORD=admin-password-123
+export SEED_CUSTOMER_EMAIL=customer@emporium.test SEED_CUSTOMER_PASSWORD=customer-password-123
+export LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
+log=.tools/postman-server.log
+
+server=""
+cleanup() {
+  if [ -n "$server" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+  psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
+    -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  redis-cli -p "$REDIS_PORT" --scan --pattern "${REDIS_KEY_PREFIX}*" \
+    | xargs -r redis-cli -p "$REDIS_PORT" DEL >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+"$binary" seed
+"$binary" serve >"$log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  if "$binary" healthcheck 2>/dev/null; then break; fi
+  if ! kill -0 "$server" 2>/dev/null; then
+    echo "postman: the server did not start:" >&2
+    cat "$log" >&2
+    exit 1
+  fi
+  sleep 0.1
+done
+
+"$TOOLS/node_modules/.bin/newman" run postman_collection.json \
+  --env-var "baseUrl=http://127.0.0.1:$port" \
+  --color off --reporters cli
