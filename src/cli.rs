@@ -36,15 +36,81 @@ pub enum Command {
         #[arg(long)]
         name: String,
     },
+    /// Load the Project Catwalk SDC CSV files from DIR (COPY, one transaction).
+    ImportCatwalk {
+        dir: std::path::PathBuf,
+        /// Empty the catalog first (in the same transaction) instead of refusing a non-empty one.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Write SDC-shaped CSV files with the real data set's proportions.
+    GenerateCatwalk {
+        #[arg(long)]
+        products: u64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Exit 0 when the server on BIND_ADDR answers `/health/live` (for container health checks).
     Healthcheck,
 }
 
 /// Runs the command line; the error is printed by `main`.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::GenerateCatwalk {
+        products,
+        out,
+        seed,
+    }) = &cli.command
+    {
+        // Needs no configuration: it only writes files.
+        let started = std::time::Instant::now();
+        let counts = crate::catwalk::generate::generate(out, *products, *seed)?;
+        let rows = counts.products
+            + counts.features
+            + counts.styles
+            + counts.photos
+            + counts.skus
+            + counts.related;
+        let seconds = started.elapsed().as_secs_f64();
+        println!(
+            "generate-catwalk: {} products, {} features, {} styles, {} photos, {} skus, {} related ({} dirty rows) in {}: {rows} rows in {seconds:.1} s, {:.0} rows/s",
+            counts.products,
+            counts.features,
+            counts.styles,
+            counts.photos,
+            counts.skus,
+            counts.related,
+            counts.dirty,
+            out.display(),
+            rows as f64 / seconds.max(1e-9)
+        );
+        return Ok(());
+    }
     let config = Config::from_env()?;
     crate::telemetry::init(config.log_format);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::GenerateCatwalk { .. } => unreachable!("handled above"),
+        Command::ImportCatwalk { dir, replace } => {
+            crate::db::ensure_database(config.database_url()).await?;
+            crate::db::run_migrations(config.database_url()).await?;
+            let state = crate::state::AppState::new(config)?;
+            let report = crate::catwalk::import::import(&state, &dir, replace).await?;
+            for file in &report.files {
+                println!("{file}");
+            }
+            let rows: u64 = report.files.iter().map(|file| file.loaded).sum();
+            println!(
+                "import-catwalk: {rows} rows and {} categories loaded in {:.1} s (load {:.1} s, stock, indexes and keys {:.1} s), {:.0} rows/s",
+                report.categories,
+                report.total_seconds,
+                report.load_seconds,
+                report.index_seconds,
+                rows as f64 / report.total_seconds.max(1e-9)
+            );
+            Ok(())
+        }
         Command::Healthcheck => healthcheck(config.bind_addr).await,
         Command::Serve => crate::server::serve(config).await,
         Command::Migrate => {

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Sign-up, sign-in, sessions"),
         (name = "cart", description = "The signed-in user's cart"),
         (name = "orders", description = "Checkout and orders"),
+        (name = "catwalk", description = "The Project Catwalk (Atelier) products API, under /catwalk"),
         (name = "operations", description = "Health, metrics, documentation"),
     )
 )]

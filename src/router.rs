@@ -21,7 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
 use crate::state::AppState;
-use crate::{auth, cart, catalog, health, orders};
+use crate::{auth, cart, catalog, catwalk, health, orders};
 
 /// Every documented route, with the OpenAPI document built from their annotations.
 pub fn api_routes() -> OpenApiRouter<AppState> {
@@ -33,6 +33,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
                 .merge(cart::router())
                 .merge(orders::router()),
         )
+        .nest("/catwalk", catwalk::router())
         .merge(health::router())
 }
 

@@ -1,0 +1,8 @@
+DROP INDEX products_product_name_trgm_idx;
+DROP INDEX products_category_id_product_name_id_idx;
+DROP INDEX products_category_id_price_id_idx;
+DROP INDEX products_category_id_created_at_id_idx;
+DROP INDEX products_product_name_id_idx;
+DROP INDEX products_price_id_idx;
+DROP INDEX products_created_at_id_idx;
+DROP EXTENSION IF EXISTS pg_trgm;

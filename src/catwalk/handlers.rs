@@ -1,0 +1,170 @@
+//! The Catwalk routes: the Atelier shapes exactly, no envelope, with
+//! `X-Data-Source`, through the shared cache.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::queries;
+use crate::cache::{CacheKey, Kind, Namespace};
+use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
+use crate::extract::{ApiQuery, ResourceId};
+use crate::response::{Document, Framing};
+use crate::state::AppState;
+
+/// The most products one page may hold.
+pub const MAX_COUNT: i64 = 100;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CatwalkPageQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
+    pub page: Option<i64>,
+    /// Products per page.
+    #[param(minimum = 1, maximum = 100, default = 5)]
+    pub count: Option<i64>,
+}
+
+async fn bare(
+    state: &AppState,
+    key: CacheKey,
+    load: impl AsyncFnOnce() -> AppResult<Option<String>>,
+    product_id: i32,
+) -> AppResult<Response> {
+    let (document, source) = state
+        .cache
+        .read(&key, Framing::Bare, || async {
+            let json = load()
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no product has id {product_id}")))?;
+            Ok(Document::new(json.into(), Framing::Bare))
+        })
+        .await?;
+    Ok(document.respond(source))
+}
+
+/// A page of products, lowest ids first.
+#[utoipa::path(
+    get, path = "/products", tag = "catwalk",
+    params(CatwalkPageQuery),
+    responses(
+        (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "A value that does not parse, or an unknown parameter", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 422, description = "`page` or `count` out of range", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<CatwalkPageQuery>,
+) -> AppResult<Response> {
+    let mut errors = FieldErrors::new();
+    let page = query.page.unwrap_or(1);
+    let count = query.count.unwrap_or(5);
+    if !(1..=i64::from(i32::MAX)).contains(&page) {
+        errors.add("page", "must be at least 1");
+    }
+    if !(1..=MAX_COUNT).contains(&count) {
+        errors.add("count", format!("must be from 1 to {MAX_COUNT}"));
+    }
+    errors.into_result(())?;
+    let key = CacheKey::new(
+        format!("catwalk:products:{page}:{count}"),
+        Kind::Catwalk,
+        vec![Namespace::ProductLists],
+    );
+    let (document, source) = state
+        .cache
+        .read(&key, Framing::Bare, || async {
+            let mut conn = state.conn().await?;
+            let json = queries::product_page(&mut conn, page, count).await?;
+            Ok(Document::new(json.into(), Framing::Bare))
+        })
+        .await?;
+    Ok(document.respond(source))
+}
+
+/// One product with its features.
+#[utoipa::path(
+    get, path = "/products/{product_id}", tag = "catwalk",
+    params(("product_id" = i32, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`", body = serde_json::Value,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    bare(
+        &state,
+        CacheKey::product(id, "catwalk"),
+        async || Ok(queries::product(&mut *state.conn().await?, id).await?),
+        id,
+    )
+    .await
+}
+
+/// A product's styles, with photos and SKUs.
+#[utoipa::path(
+    get, path = "/products/{product_id}/styles", tag = "catwalk",
+    params(("product_id" = i32, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`", body = serde_json::Value,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_styles(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    let key = CacheKey::new(
+        format!("product:{id}:styles"),
+        Kind::Catwalk,
+        vec![Namespace::Product(id)],
+    );
+    bare(
+        &state,
+        key,
+        async || Ok(queries::styles(&mut *state.conn().await?, id).await?),
+        id,
+    )
+    .await
+}
+
+/// The ids of a product's related products.
+#[utoipa::path(
+    get, path = "/products/{product_id}/related", tag = "catwalk",
+    params(("product_id" = i32, Path, minimum = 1)),
+    responses(
+        (status = 200, description = "`[id, ...]`", body = Vec<i32>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_related(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    let key = CacheKey::new(
+        format!("product:{id}:related"),
+        Kind::Catwalk,
+        vec![Namespace::Product(id), Namespace::ProductDeletions],
+    );
+    bare(
+        &state,
+        key,
+        async || Ok(queries::related(&mut *state.conn().await?, id).await?),
+        id,
+    )
+    .await
+}
