@@ -95,11 +95,9 @@ pub struct SeedReport {
 /// Seeds the catalog and the accounts, retiring the cached documents the
 /// new rows belong in before answering (without Redis, nothing is seeded).
 pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
-    let mut retired = Namespace::group_change();
-    retired.extend(Namespace::product_change(None));
     let write = state
         .cache
-        .begin_write_for(retired, SEED_PENDING_TTL)
+        .begin_write_for(Namespace::bulk_change(), SEED_PENDING_TTL)
         .await
         .map_err(|_| {
             anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")

@@ -31,6 +31,9 @@ pub enum Namespace {
     /// Deleted products: order documents show their lines' `product_id`,
     /// which a product's deletion sets to null.
     ProductDeletions,
+    /// Every product document: the bulk writers (seed, import) retire them
+    /// all at once instead of one version per product.
+    Catalog,
 }
 
 impl Namespace {
@@ -45,6 +48,7 @@ impl Namespace {
             Self::Orders(user_id) => format!("orders:{user_id}"),
             Self::AllOrders => "orders".into(),
             Self::ProductDeletions => "product-deletions".into(),
+            Self::Catalog => "catalog".into(),
         }
     }
 
@@ -62,6 +66,14 @@ impl Namespace {
     pub fn product_deletion(id: i32) -> Vec<Self> {
         let mut namespaces = Self::product_change(Some(id));
         namespaces.push(Self::ProductDeletions);
+        namespaces
+    }
+
+    /// What a bulk writer (seed, import) retires: everything the catalog
+    /// shows, and the order documents whose lines may lose their product.
+    pub fn bulk_change() -> Vec<Self> {
+        let mut namespaces = Self::group_change();
+        namespaces.extend([Self::Catalog, Self::ProductDeletions, Self::AllOrders]);
         namespaces
     }
 
@@ -148,7 +160,11 @@ impl CacheKey {
             key: format!("product:{id}"),
             field: Some(rendering),
             kind: Kind::Product,
-            depends_on: vec![Namespace::Product(id), Namespace::ProductEmbeds],
+            depends_on: vec![
+                Namespace::Product(id),
+                Namespace::ProductEmbeds,
+                Namespace::Catalog,
+            ],
         }
     }
 }

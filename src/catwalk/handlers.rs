@@ -129,7 +129,7 @@ pub async fn get_styles(
     let key = CacheKey::new(
         format!("product:{id}:styles"),
         Kind::Catwalk,
-        vec![Namespace::Product(id)],
+        vec![Namespace::Product(id), Namespace::Catalog],
     );
     bare(
         &state,
@@ -158,7 +158,11 @@ pub async fn get_related(
     let key = CacheKey::new(
         format!("product:{id}:related"),
         Kind::Catwalk,
-        vec![Namespace::Product(id), Namespace::ProductDeletions],
+        vec![
+            Namespace::Product(id),
+            Namespace::ProductDeletions,
+            Namespace::Catalog,
+        ],
     );
     bare(
         &state,

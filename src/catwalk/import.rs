@@ -362,12 +362,9 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
         .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL): {error}"))?;
     let driver = tokio::spawn(connection);
 
-    let mut retired = Namespace::group_change();
-    retired.extend(Namespace::product_change(None));
-    retired.extend([Namespace::ProductDeletions, Namespace::AllOrders]);
     let write = state
         .cache
-        .begin_write_for(retired, IMPORT_PENDING_TTL)
+        .begin_write_for(Namespace::bulk_change(), IMPORT_PENDING_TTL)
         .await
         .map_err(|_| {
             anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")

@@ -5,6 +5,7 @@ mod auth;
 mod cache;
 mod cart;
 mod categories;
+mod catwalk;
 mod helpers;
 mod operations;
 mod orders;

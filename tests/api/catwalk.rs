@@ -1,0 +1,438 @@
+//! The Catwalk API and its importer: exact Atelier shapes against a
+//! fixture, dirty rows rejected and reported, refusal and `--replace`,
+//! rollback of a failed import, generated data at scale, and the cache.
+
+use std::path::{Path, PathBuf};
+
+use axum::http::{Method, StatusCode};
+use emporium::auth::models::Role;
+use emporium::catwalk::import::import;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+/// A directory of its own under the system's temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        let path =
+            std::env::temp_dir().join(format!("emporium-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const PRODUCTS: &str = "\
+id,name,slogan,description,category,default_price
+1,\"Camo Onesie\",\"Blend in to your crowd\",\"The So Fatigues will wake you up, and fit you in.\",\"Jackets\",140
+2,\"Bright Future Sunglasses\",\"You've got to wear shades\",\"Where you're going you might not need roads, you need \"\"sunglasses\"\".\",\"Accessories\",69
+3,\"Morning Joggers\",\"Make yourself a morning person\",\"Whether you're a morning person or not.\",\"jackets\",40
+4,\"\",\"no name\",\"rejected\",\"Pants\",10
+";
+const FEATURES: &str = "\
+id,product_id,feature,value
+1,1,\"Fabric\",\"Canvas\"
+2,1,\"Buttons\",\"Brass\"
+3,2,\"Lenses\",\"Ultrasheen\"
+4,9,\"Fabric\",\"Ghost\"
+";
+const STYLES: &str = "\
+id,productId,name,sale_price,original_price,default_style
+1,1,Forest Green & Black,null,140,1
+2,1,Desert Brown & Tan,100,140,0
+3,2,Black Lenses & Black Frame,null,69,1
+";
+const PHOTOS: &str = "\
+id,styleId,url,thumbnail_url
+1,1,\"https://img.example/1.jpg\",\"https://img.example/1t.jpg\"
+2,1,\"https://img.example/2.jpg,\"https://img.example/2t.jpg\"
+3,2,\"https://img.example/3.jpg\",\"https://img.example/3t.jpg\"
+";
+const SKUS: &str = "\
+id,styleId,size,quantity
+1,1,\"XS\",8
+2,1,\"S\",16
+3,2,\"M\",0
+4,9,\"L\",3
+5,2,\"XL\",-2
+";
+const RELATED: &str = "\
+id,current_product_id,related_product_id
+1,1,2
+2,1,3
+3,2,1
+4,2,0
+5,1,77
+";
+
+fn write_fixture(dir: &Path) {
+    for (name, text) in [
+        ("product.csv", PRODUCTS),
+        ("features.csv", FEATURES),
+        ("styles.csv", STYLES),
+        ("photos.csv", PHOTOS),
+        ("skus.csv", SKUS),
+        ("related.csv", RELATED),
+    ] {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+}
+
+async fn imported_fixture() -> (TestApp, TempDir) {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    import(&app.state, &dir.0, false).await.unwrap();
+    (app, dir)
+}
+
+#[tokio::test]
+async fn the_importer_loads_good_rows_and_reports_the_others() {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    let report = import(&app.state, &dir.0, false).await.unwrap();
+    let counts: Vec<_> = report
+        .files
+        .iter()
+        .map(|file| (file.file, file.read, file.loaded, file.rejected))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("product.csv", 4, 3, 1),
+            ("features.csv", 4, 3, 1),
+            ("styles.csv", 3, 3, 0),
+            ("photos.csv", 3, 2, 1),
+            ("skus.csv", 5, 3, 2),
+            ("related.csv", 5, 3, 2),
+        ]
+    );
+    let photos = &report.files[3].examples;
+    assert_eq!(photos[0].0, 3, "the line number of the broken row");
+    assert!(photos[0].1.contains("quot"), "{photos:?}");
+    let related: Vec<_> = report.files[5]
+        .examples
+        .iter()
+        .map(|(line, _)| *line)
+        .collect();
+    assert_eq!(related, [5, 6]);
+    assert!(report.files[5].examples[0].1.contains("is 0"));
+    // One category per name regardless of case; stock is the SKUs' sum.
+    assert_eq!(report.categories, 2);
+    assert_eq!(app.count("categories").await, 2);
+    let product = app.get("/api/products/1").await.json();
+    assert_eq!(product["data"]["stock"], 24);
+    assert_eq!(product["data"]["category"]["category_name"], "Jackets");
+    assert_eq!(
+        product["data"]["features"],
+        json!([{"feature": "Fabric", "value": "Canvas"}, {"feature": "Buttons", "value": "Brass"}])
+    );
+    // Sequences continue past the largest id.
+    let (_, admin) = app.quick_account("root@example.com", Role::Admin).await;
+    let created = app
+        .send_json_as(
+            Some(&admin),
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "New", "price": 1, "stock": 1}),
+        )
+        .await;
+    assert_eq!(created.json()["data"]["id"], 4);
+}
+
+#[tokio::test]
+async fn the_routes_answer_the_atelier_shapes_exactly() {
+    let (app, _dir) = imported_fixture().await;
+    let page = app.get("/catwalk/products").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.json().as_array().unwrap().len() == 3);
+    assert_eq!(
+        app.get("/catwalk/products?page=1&count=1").await.json(),
+        json!([{
+            "id": 1, "name": "Camo Onesie", "slogan": "Blend in to your crowd",
+            "description": "The So Fatigues will wake you up, and fit you in.",
+            "category": "Jackets", "default_price": "140.00"
+        }])
+    );
+    assert_eq!(
+        app.get("/catwalk/products?page=9&count=5").await.json(),
+        json!([])
+    );
+    assert_eq!(
+        app.get("/catwalk/products/2").await.json(),
+        json!({
+            "id": 2, "name": "Bright Future Sunglasses", "slogan": "You've got to wear shades",
+            "description": "Where you're going you might not need roads, you need \"sunglasses\".",
+            "category": "Accessories", "default_price": "69.00",
+            "features": [{"feature": "Lenses", "value": "Ultrasheen"}]
+        })
+    );
+    assert_eq!(
+        app.get("/catwalk/products/1/styles").await.json(),
+        json!({"product_id": "1", "results": [
+            {"style_id": 1, "name": "Forest Green & Black", "original_price": "140.00", "sale_price": null,
+             "default?": true,
+             "photos": [{"thumbnail_url": "https://img.example/1t.jpg", "url": "https://img.example/1.jpg"}],
+             "skus": {"1": {"quantity": 8, "size": "XS"}, "2": {"quantity": 16, "size": "S"}}},
+            {"style_id": 2, "name": "Desert Brown & Tan", "original_price": "140.00", "sale_price": "100.00",
+             "default?": false,
+             "photos": [{"thumbnail_url": "https://img.example/3t.jpg", "url": "https://img.example/3.jpg"}],
+             "skus": {"3": {"quantity": 0, "size": "M"}}}
+        ]})
+    );
+    // The Atelier's placeholders for a style without photos or SKUs.
+    assert_eq!(
+        app.get("/catwalk/products/2/styles").await.json(),
+        json!({"product_id": "2", "results": [
+            {"style_id": 3, "name": "Black Lenses & Black Frame", "original_price": "69.00", "sale_price": null,
+             "default?": true, "photos": [{"thumbnail_url": null, "url": null}],
+             "skus": {"null": {"quantity": null, "size": null}}}
+        ]})
+    );
+    assert_eq!(
+        app.get("/catwalk/products/3/styles").await.json(),
+        json!({"product_id": "3", "results": []})
+    );
+    assert_eq!(
+        app.get("/catwalk/products/1/related").await.json(),
+        json!([2, 3])
+    );
+    assert_eq!(
+        app.get("/catwalk/products/3/related").await.json(),
+        json!([])
+    );
+    assert_eq!(
+        app.get("/catwalk/products/3").await.json()["features"],
+        json!([])
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_malformed_ids_and_pages_are_problems() {
+    let (app, _dir) = imported_fixture().await;
+    for path in [
+        "/catwalk/products/999",
+        "/catwalk/products/999/styles",
+        "/catwalk/products/999/related",
+    ] {
+        app.get(path).await.problem(404);
+    }
+    for path in [
+        "/catwalk/products/abc",
+        "/catwalk/products/0/styles",
+        "/catwalk/products/-1/related",
+        "/catwalk/products/99999999999",
+        "/catwalk/products?page=x",
+        "/catwalk/products?count=1.5",
+        "/catwalk/products?sort=name",
+    ] {
+        app.get(path).await.problem(400);
+    }
+    app.get("/catwalk/products?count=0")
+        .await
+        .field_error("count");
+    app.get("/catwalk/products?count=101")
+        .await
+        .field_error("count");
+    app.get("/catwalk/products?page=0")
+        .await
+        .field_error("page");
+    assert_eq!(
+        app.get("/catwalk/products?count=100").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn catwalk_documents_are_cached_and_retired_by_catalog_writes() {
+    let (app, _dir) = imported_fixture().await;
+    let (_, admin) = app.quick_account("boss@example.com", Role::Admin).await;
+    for path in [
+        "/catwalk/products",
+        "/catwalk/products/1",
+        "/catwalk/products/1/styles",
+        "/catwalk/products/1/related",
+    ] {
+        let first = app.get(path).await;
+        let second = app.get(path).await;
+        assert_eq!(first.header("x-data-source"), Some("postgres"), "{path}");
+        assert_eq!(second.header("x-data-source"), Some("redis"), "{path}");
+        assert_eq!(first.body, second.body, "{path}");
+        assert_eq!(first.header("etag"), second.header("etag"), "{path}");
+    }
+    // One key serves both renderings of a product.
+    app.get("/api/products/1").await;
+    let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let fields: Vec<String> = redis::cmd("HKEYS")
+        .arg(format!("{}product:1", app.redis_prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(fields.len(), 2, "{fields:?}");
+
+    app.send_json_as(
+        Some(&admin),
+        Method::PUT,
+        "/api/products/1",
+        json!({"price": "150.00"}),
+    )
+    .await;
+    let detail = app.get("/catwalk/products/1").await;
+    assert_eq!(detail.header("x-data-source"), Some("postgres"));
+    assert_eq!(detail.json()["default_price"], "150.00");
+    assert_eq!(
+        app.get("/catwalk/products/1/styles")
+            .await
+            .header("x-data-source"),
+        Some("postgres")
+    );
+    assert_eq!(
+        app.get("/catwalk/products").await.json()[0]["default_price"],
+        "150.00"
+    );
+
+    app.send_json_as(
+        Some(&admin),
+        Method::PUT,
+        "/api/categories/1",
+        json!({"category_name": "Coats"}),
+    )
+    .await;
+    assert_eq!(
+        app.get("/catwalk/products/1").await.json()["category"],
+        "Coats"
+    );
+    // Deleting a product retires the related lists that named it.
+    assert_eq!(
+        app.get("/catwalk/products/2/related").await.json(),
+        json!([1])
+    );
+    app.send_as(Some(&admin), Method::DELETE, "/api/products/1")
+        .await;
+    assert_eq!(
+        app.get("/catwalk/products/2/related").await.json(),
+        json!([])
+    );
+    app.get("/catwalk/products/1/styles").await.problem(404);
+}
+
+#[tokio::test]
+async fn a_second_import_is_refused_or_replaces_cleanly() {
+    let (app, dir) = imported_fixture().await;
+    let (_, customer) = app.quick_account("kit@example.com", Role::Customer).await;
+    let placed = app
+        .send_json_as(
+            Some(&customer),
+            Method::POST,
+            "/api/orders",
+            json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 2}]}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(app.get("/api/products/1").await.json()["data"]["stock"], 22);
+
+    let refused = import(&app.state, &dir.0, false).await.unwrap_err();
+    assert!(refused.to_string().contains("--replace"), "{refused}");
+    assert_eq!(app.count("products").await, 3);
+
+    app.get("/catwalk/products/1/styles").await;
+    import(&app.state, &dir.0, true).await.unwrap();
+    assert_eq!(app.count("products").await, 3);
+    assert_eq!(app.count("skus").await, 3);
+    // The replaced catalog is what readers see, and the past order keeps its snapshot.
+    let styles = app.get("/catwalk/products/1/styles").await;
+    assert_eq!(styles.header("x-data-source"), Some("postgres"));
+    assert_eq!(styles.json()["results"][0]["skus"]["1"]["quantity"], 8);
+    let order = app
+        .send_as(Some(&customer), Method::GET, "/api/orders")
+        .await
+        .json();
+    assert!(order["data"][0]["items"][0]["product_id"].is_null());
+    assert_eq!(order["data"][0]["items"][0]["product_name"], "Camo Onesie");
+    // Seed runs after an import and adds the bootcamp rows with fresh ids.
+    app.seed().await;
+    assert_eq!(app.count("products").await, 8);
+}
+
+#[tokio::test]
+async fn a_failed_import_leaves_the_catalog_as_it_was() {
+    let (app, dir) = imported_fixture().await;
+    std::fs::write(
+        dir.0.join("skus.csv"),
+        "id,style,size,quantity\n1,1,\"XS\",8\n",
+    )
+    .unwrap();
+    let error = import(&app.state, &dir.0, true).await.unwrap_err();
+    assert!(error.to_string().contains("header"), "{error}");
+    assert_eq!(app.count("products").await, 3);
+    assert_eq!(app.count("skus").await, 3);
+    assert_eq!(app.count("categories").await, 2);
+    assert_eq!(
+        app.get("/catwalk/products/1/styles").await.status,
+        StatusCode::OK
+    );
+    // An index or key the import dropped is back.
+    let mut conn = app.db().await;
+    use diesel_async::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let indexes = diesel::sql_query(
+        "SELECT count(*) AS count FROM pg_indexes WHERE indexname = 'skus_style_id_idx'",
+    )
+    .get_result::<Count>(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(indexes.count, 1);
+
+    std::fs::remove_file(dir.0.join("related.csv")).unwrap();
+    let missing = import(&app.state, &dir.0, true).await.unwrap_err();
+    assert!(missing.to_string().contains("related.csv"), "{missing}");
+    assert_eq!(app.count("products").await, 3);
+}
+
+#[tokio::test]
+async fn generated_data_imports_with_its_proportions_and_dirt() {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    let generated = emporium::catwalk::generate::generate(&dir.0, 2_000, 42).unwrap();
+    // Deterministic for a seed.
+    let again = TempDir::new();
+    assert_eq!(
+        emporium::catwalk::generate::generate(&again.0, 2_000, 42).unwrap(),
+        generated
+    );
+    assert_eq!(
+        std::fs::read(dir.0.join("photos.csv")).unwrap(),
+        std::fs::read(again.0.join("photos.csv")).unwrap()
+    );
+    let per_product = |count: u64| count as f64 / generated.products as f64;
+    assert!((2.0..2.4).contains(&per_product(generated.features)));
+    assert!((1.8..2.1).contains(&per_product(generated.styles)));
+    assert!((5.2..6.2).contains(&per_product(generated.photos)));
+    assert!((10.5..12.0).contains(&per_product(generated.skus)));
+    assert!((4.3..4.7).contains(&per_product(generated.related)));
+
+    let report = import(&app.state, &dir.0, false).await.unwrap();
+    let loaded: Vec<u64> = report.files.iter().map(|file| file.loaded).collect();
+    let rejected: u64 = report.files.iter().map(|file| file.rejected).sum();
+    assert_eq!(rejected, generated.dirty);
+    assert!(report.files[3].rejected > 0 && report.files[5].rejected > 0);
+    assert_eq!(loaded[0], generated.products);
+    assert_eq!(loaded[3] + report.files[3].rejected, generated.photos);
+    assert_eq!(app.count("products").await as u64, generated.products);
+    assert_eq!(app.count("skus").await as u64, generated.skus);
+    let styles = app.get("/catwalk/products/2000/styles").await;
+    assert_eq!(styles.status, StatusCode::OK);
+}
