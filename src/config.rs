@@ -23,6 +23,7 @@
 //! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address |
 //! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
 //! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
+//! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins browsers may call from; empty: CORS closed |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 
@@ -87,6 +88,8 @@ pub struct Config {
     pub auth_rate_limit: RateLimit,
     pub seed_admin: Option<SeedAccount>,
     pub seed_customer: Option<SeedAccount>,
+    /// Origins allowed to call from a browser; empty means CORS is closed.
+    pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
 }
 
 /// How many sign-up and sign-in attempts a window lets through.
@@ -203,6 +206,7 @@ impl Config {
             },
             seed_admin: reader.seed_account("SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD")?,
             seed_customer: reader.seed_account("SEED_CUSTOMER_EMAIL", "SEED_CUSTOMER_PASSWORD")?,
+            cors_allowed_origins: reader.origins("CORS_ALLOWED_ORIGINS")?,
         };
         Ok(config)
     }
@@ -231,6 +235,35 @@ impl<S: Source> Reader<'_, S> {
             Some(value) if !value.trim().is_empty() => Ok(value),
             _ => Err(ConfigError::Missing(name)),
         }
+    }
+
+    /// `https://a.example, https://b.example`: each an origin (scheme, host,
+    /// optional port), nothing else.
+    fn origins(&self, name: &'static str) -> Result<Vec<axum::http::HeaderValue>, ConfigError> {
+        let Some(list) = self.optional(name) else {
+            return Ok(Vec::new());
+        };
+        list.split(',')
+            .map(str::trim)
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
+                    && !origin
+                        .trim_start_matches("https://")
+                        .trim_start_matches("http://")
+                        .contains('/');
+                if !valid {
+                    return Err(ConfigError::Invalid {
+                        name,
+                        reason: format!("{origin:?} is not an origin like https://shop.example"),
+                    });
+                }
+                axum::http::HeaderValue::from_str(origin).map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("{origin:?} is not a valid header value"),
+                })
+            })
+            .collect()
     }
 
     fn optional(&self, name: &str) -> Option<String> {

@@ -110,6 +110,15 @@ impl Document {
         Ok(Self::new(serde_json::to_vec(value)?.into(), Framing::Bare))
     }
 
+    /// A document whose ETag was computed when it was first made (a cache hit).
+    pub fn with_etag(bytes: Bytes, framing: Framing, etag: String) -> Self {
+        Self {
+            bytes,
+            framing,
+            etag,
+        }
+    }
+
     pub fn new(bytes: Bytes, framing: Framing) -> Self {
         let etag = format!("W/\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&bytes));
         Self {

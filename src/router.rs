@@ -6,10 +6,14 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
@@ -17,6 +21,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::error::AppError;
 use crate::openapi::ApiDoc;
@@ -34,16 +39,19 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
                 .merge(orders::router()),
         )
         .nest("/catwalk", catwalk::router())
+        .routes(utoipa_axum::routes!(crate::metrics::metrics_text))
         .merge(health::router())
 }
 
 /// The service: routes, fallbacks and middleware, bound to `state`.
 pub fn build(state: AppState) -> Router {
+    crate::metrics::handle();
     let (routes, openapi) = api_routes().split_for_parts();
     let openapi_json: Arc<[u8]> = serde_json::to_vec(&openapi)
         .expect("the OpenAPI document serializes")
         .into();
     let body_limit = state.config.body_limit_bytes;
+    let cors_origins = state.config.cors_allowed_origins.clone();
     let request_timeout = state.config.request_timeout;
     routes
         .route(
@@ -61,7 +69,15 @@ pub fn build(state: AppState) -> Router {
                 }
             }),
         )
+        // Interactive docs, every asset served by this binary (no CDN), reading
+        // the document above; no outside validator badge.
+        .merge(
+            SwaggerUi::new("/docs")
+                .config(SwaggerConfig::from("/api/openapi.json").validator_url("none")),
+        )
         .fallback(|| async { AppError::not_found("no route matches this path") })
+        // Layered per route, so it sees the matched route template.
+        .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         // Router::layer wraps what came before, so the innermost layers come
         // first here: body limit and timeout next to the handlers, then the
@@ -83,6 +99,14 @@ pub fn build(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::disable()),
         )
         .layer(axum::middleware::map_response(problem_for_bare_error))
+        .layer(axum::middleware::from_fn(not_modified))
+        // Large JSON leaves compressed when the client asks (gzip or br);
+        // small answers are not worth the CPU.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
+        .layer(cors_layer(&cors_origins))
         .layer(
             // Listed outermost first: the id is set before the request is
             // logged, and copied to the response on the way out.
@@ -98,6 +122,68 @@ pub fn build(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )
         .with_state(state)
+}
+
+/// Answers 304 with no body when the client's `If-None-Match` names the
+/// ETag of the 200 it would get (weak comparison, RFC 9110 13.1.2).
+async fn not_modified(request: Request, next: Next) -> axum::response::Response {
+    let wanted = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let response = next.run(request).await;
+    let Some(wanted) = wanted else {
+        return response;
+    };
+    let Some(etag) = response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return response;
+    };
+    let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+    let matches = wanted.trim() == "*" || wanted.split(',').any(|tag| opaque(tag) == opaque(etag));
+    if response.status() != StatusCode::OK || !matches {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    parts.status = StatusCode::NOT_MODIFIED;
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    axum::response::Response::from_parts(parts, axum::body::Body::empty())
+}
+
+/// CORS from `CORS_ALLOWED_ORIGINS`: closed (no CORS headers at all) when
+/// it names no origin.
+fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::PATCH,
+            axum::http::Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-data-source"),
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotent-replayed"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// tower-http's timeout and body limit answer with an empty body; every

@@ -106,8 +106,14 @@ pub async fn signin(
     ClientAddress(address): ClientAddress,
     ApiJson(body): ApiJson<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    limit_attempts(&state, "signin", &address, &body.email).await?;
-    let refused = || AppError::Unauthorized("the email or the password is wrong".into());
+    if let Err(error) = limit_attempts(&state, "signin", &address, &body.email).await {
+        metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
+        return Err(error);
+    }
+    let refused = || {
+        metrics::counter!("signins_total", "outcome" => "refused").increment(1);
+        AppError::Unauthorized("the email or the password is wrong".into())
+    };
     // No stored password is this long: refuse without spending a hash on it.
     if body.password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(refused());
@@ -124,6 +130,7 @@ pub async fn signin(
         .tokens
         .issue(user.id, user.role(), state.config.jwt_ttl)?;
     sessions::open(&state, user.id, &claims, &token).await?;
+    metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
     Ok(Envelope {
         data: SessionView {
             token,

@@ -2,7 +2,8 @@
 //! design; in short:
 //!
 //! - A document is stored as its serialized bytes at its key, headed by the
-//!   versions of the namespaces it depends on (`<v1>,<v2>|<json>`).
+//!   versions of the namespaces it depends on and its ETag
+//!   (`<v1>,<v2>|<etag>|<json>`), so a hit neither re-serializes nor re-hashes.
 //! - A lookup is one round trip: the entry, and (MGET) the current versions
 //!   and in-flight-writer counts of its namespaces. It is a hit only when the
 //!   entry's versions are current and no writer is in flight.
@@ -150,8 +151,8 @@ struct Lookup {
 }
 
 impl Lookup {
-    /// The cached body, if the entry is there and still current.
-    fn valid_body(&self) -> Option<Bytes> {
+    /// The cached ETag and body, if the entry is there and still current.
+    fn valid_body(&self) -> Option<(String, Bytes)> {
         if self.writer_in_flight {
             return None;
         }
@@ -167,7 +168,10 @@ impl Lookup {
         if stored.next().is_some() {
             return None;
         }
-        Some(Bytes::copy_from_slice(&entry[bar + 1..]))
+        let rest = &entry[bar + 1..];
+        let etag_end = rest.iter().position(|byte| *byte == b'|')?;
+        let etag = std::str::from_utf8(&rest[..etag_end]).ok()?.to_owned();
+        Some((etag, Bytes::copy_from_slice(&rest[etag_end + 1..])))
     }
 }
 
@@ -219,16 +223,16 @@ impl Cache {
                 None
             }
         };
-        if let Some(body) = lookup.as_ref().and_then(Lookup::valid_body) {
+        if let Some((etag, body)) = lookup.as_ref().and_then(Lookup::valid_body) {
             CacheStats::bump(&counters.hits);
-            return Ok((Document::new(body, framing), DataSource::Redis));
+            return Ok((Document::with_etag(body, framing, etag), DataSource::Redis));
         }
         CacheStats::bump(&counters.misses);
         let flight = self.flight_name(key, lookup.as_ref());
         let document = self.load_once(flight, load, key.kind).await?;
         match lookup {
             Some(lookup) if !lookup.writer_in_flight => {
-                match self.store(key, &lookup.versions, &document.bytes).await {
+                match self.store(key, &lookup.versions, &document).await {
                     Ok(true) => {}
                     Ok(false) => CacheStats::bump(&counters.stale_skips),
                     Err(failure) => {
@@ -276,8 +280,12 @@ impl Cache {
         &self,
         key: &CacheKey,
         expected: &[Option<String>],
-        body: &[u8],
+        document: &Document,
     ) -> Result<bool, RedisFailure> {
+        let mut body = Vec::with_capacity(document.etag.len() + 1 + document.bytes.len());
+        body.extend_from_slice(document.etag.as_bytes());
+        body.push(b'|');
+        body.extend_from_slice(&document.bytes);
         let mut invocation = STORE.prepare_invoke();
         invocation.key(format!("{}{}", self.prefix, key.key));
         for namespace in &key.depends_on {
@@ -290,7 +298,7 @@ impl Cache {
             .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(key.field.unwrap_or(""))
             .arg(fresh_version())
-            .arg(body);
+            .arg(body.as_slice());
         for version in expected {
             invocation.arg(version.as_deref().unwrap_or(""));
         }

@@ -143,9 +143,19 @@ pub async fn place_order(
             })
             .await
         })
-        .await?;
+        .await
+        .inspect_err(|error| {
+            if let AppError::Conflict { extensions, .. } = error
+                && extensions.contains_key("lines")
+            {
+                metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
+            }
+        })?;
     Ok(match placement {
-        Placement::Placed(body) => json_response(StatusCode::CREATED, body),
+        Placement::Placed(body) => {
+            metrics::counter!("orders_placed_total").increment(1);
+            json_response(StatusCode::CREATED, body)
+        }
         Placement::Replayed(body) => {
             let mut response = json_response(StatusCode::CREATED, body);
             response

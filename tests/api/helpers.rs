@@ -228,6 +228,7 @@ pub fn test_config(database_name: &str, redis_prefix: &str) -> Config {
             email: SEED_CUSTOMER_EMAIL.into(),
             password: SEED_CUSTOMER_PASSWORD.to_owned().into(),
         }),
+        cors_allowed_origins: Vec::new(),
     }
 }
 

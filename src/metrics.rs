@@ -1,0 +1,96 @@
+//! `GET /metrics`: Prometheus text, through the `metrics` facade and its
+//! Prometheus exporter (the Rust ecosystem's common pair; the exporter
+//! renders the text format itself, so no HTTP listener of its own is run).
+//!
+//! Series:
+//! - `http_requests_total{method, route, status}` and
+//!   `http_request_duration_seconds{method, route}`: by the matched route
+//!   template (`/api/products/{id}`), never the raw path, and status class.
+//! - `cache_hits_total`, `cache_misses_total`, `cache_stale_skips_total`,
+//!   `cache_redis_errors_total`, `cache_coalesced_total`, each `{kind}`.
+//! - `db_pool_connections`, `db_pool_idle_connections`, `db_pool_max_size`,
+//!   and `redis_connections` (one multiplexed connection when up).
+//! - `orders_placed_total`, `orders_refused_total{reason}`,
+//!   `signins_total{outcome}` (accepted, refused, rate_limited).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+/// Latency buckets, in seconds: sub-millisecond cache hits to slow loads.
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
+
+/// The process's recorder, installed on first use.
+pub fn handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("http_request_duration_seconds".into()),
+                    &BUCKETS,
+                )
+                .expect("the buckets are not empty")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
+}
+
+/// Counts each request by its route template and status class.
+pub async fn track_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = format!("{}xx", response.status().as_u16() / 100);
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The Prometheus text exposition.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"))
+)]
+pub async fn metrics_text(State(state): State<AppState>) -> Response {
+    for (kind, counts) in state.cache.stats().snapshot() {
+        let kind = kind.as_str();
+        metrics::counter!("cache_hits_total", "kind" => kind).absolute(counts.hits);
+        metrics::counter!("cache_misses_total", "kind" => kind).absolute(counts.misses);
+        metrics::counter!("cache_stale_skips_total", "kind" => kind).absolute(counts.stale_skips);
+        metrics::counter!("cache_redis_errors_total", "kind" => kind).absolute(counts.errors);
+        metrics::counter!("cache_coalesced_total", "kind" => kind).absolute(counts.coalesced);
+    }
+    let pool = state.db.state();
+    metrics::gauge!("db_pool_connections").set(f64::from(pool.connections));
+    metrics::gauge!("db_pool_idle_connections").set(f64::from(pool.idle_connections));
+    metrics::gauge!("db_pool_max_size").set(f64::from(state.config.database_pool_size));
+    let redis_up = state
+        .redis
+        .query::<String>(&redis::cmd("PING"))
+        .await
+        .is_ok();
+    metrics::gauge!("redis_connections").set(if redis_up { 1.0 } else { 0.0 });
+    let mut response = handle().render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
