@@ -70,3 +70,7 @@ done
 "$TOOLS/node_modules/.bin/newman" run postman_collection.json \
   --env-var "baseUrl=http://127.0.0.1:$port" \
   --color off --reporters cli
+
+# The same running server serves the two checks of the OpenAPI document.
+bash scripts/openapi-validate.sh "http://127.0.0.1:$port"
+bash scripts/browser.sh "http://127.0.0.1:$port"

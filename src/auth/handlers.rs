@@ -68,7 +68,8 @@ async fn limit_attempts(
         (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds until the window resets"))),
     )
 )]
 pub async fn signup(
@@ -97,8 +98,10 @@ pub async fn signup(
         (status = 200, description = "A session token", body = Envelope<SessionView>),
         (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "Unknown email or wrong password (one answer for both)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds until the window resets"))),
+        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn signin(

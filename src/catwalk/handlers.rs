@@ -48,7 +48,7 @@ async fn bare(
 
 /// A page of products, lowest ids first.
 #[utoipa::path(
-    get, path = "/products", tag = "catwalk",
+    get, path = "/products", tag = "catwalk", operation_id = "catwalk_list_products",
     params(CatwalkPageQuery),
     responses(
         (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>,
@@ -89,7 +89,7 @@ pub async fn list_products(
 
 /// One product with its features.
 #[utoipa::path(
-    get, path = "/products/{product_id}", tag = "catwalk",
+    get, path = "/products/{product_id}", tag = "catwalk", operation_id = "catwalk_get_product",
     params(("product_id" = i32, Path, minimum = 1)),
     responses(
         (status = 200, description = "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`", body = serde_json::Value,
@@ -113,7 +113,7 @@ pub async fn get_product(
 
 /// A product's styles, with photos and SKUs.
 #[utoipa::path(
-    get, path = "/products/{product_id}/styles", tag = "catwalk",
+    get, path = "/products/{product_id}/styles", tag = "catwalk", operation_id = "catwalk_get_styles",
     params(("product_id" = i32, Path, minimum = 1)),
     responses(
         (status = 200, description = "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`", body = serde_json::Value,
@@ -142,7 +142,7 @@ pub async fn get_styles(
 
 /// The ids of a product's related products.
 #[utoipa::path(
-    get, path = "/products/{product_id}/related", tag = "catwalk",
+    get, path = "/products/{product_id}/related", tag = "catwalk", operation_id = "catwalk_get_related",
     params(("product_id" = i32, Path, minimum = 1)),
     responses(
         (status = 200, description = "`[id, ...]`", body = Vec<i32>,

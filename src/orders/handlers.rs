@@ -105,12 +105,14 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<&str>> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key replay the first answer for 24 h")),
     request_body(content = Option<PlaceOrderBody>, description = "Absent or `{}`: order the cart"),
     responses(
-        (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>),
+        (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
+         headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Not enough stock: `lines` lists every short line; nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is down, or the cart changed meanwhile; retry", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 503, description = "A dependency is down, or the cart changed meanwhile; retry", body = ProblemSchema, content_type = "application/problem+json",
+         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn place_order(

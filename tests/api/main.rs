@@ -7,6 +7,7 @@ mod cart;
 mod categories;
 mod catwalk;
 mod helpers;
+mod http;
 mod operations;
 mod orders;
 mod products;

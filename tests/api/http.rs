@@ -1,0 +1,338 @@
+//! HTTP around the API: conditional GETs, compression, CORS, the metrics
+//! endpoint, the default body limit, and the route table against the
+//! OpenAPI document.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use emporium::auth::models::Role;
+use serde_json::json;
+
+use crate::helpers::TestApp;
+
+#[tokio::test]
+async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
+    let app = TestApp::seeded_admin().await;
+    let first = app.get("/api/products/1").await;
+    let etag = first.header("etag").unwrap().to_owned();
+    let cached = app
+        .request(
+            Method::GET,
+            "/api/products/1",
+            None,
+            &[("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
+    assert!(cached.body.is_empty());
+    assert_eq!(cached.header("etag"), Some(etag.as_str()));
+    assert_eq!(cached.header("cache-control"), Some("no-cache"));
+    // A strong spelling of the same tag, a list, and `*` match too (weak comparison).
+    let strong = etag.trim_start_matches("W/").to_owned();
+    for header in [strong.as_str(), &format!("\"nope\", {etag}"), "*"] {
+        let response = app
+            .request(
+                Method::GET,
+                "/api/products/1",
+                None,
+                &[("if-none-match", header)],
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::NOT_MODIFIED, "{header}");
+    }
+    let other = app
+        .request(
+            Method::GET,
+            "/api/products/1",
+            None,
+            &[("if-none-match", "W/\"0\"")],
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::OK);
+    app.put("/api/products/1", json!({"price": 15})).await;
+    let changed = app
+        .request(
+            Method::GET,
+            "/api/products/1",
+            None,
+            &[("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_ne!(changed.header("etag"), Some(etag.as_str()));
+    // Errors are never 304.
+    let missing = app
+        .request(
+            Method::GET,
+            "/api/products/999",
+            None,
+            &[("if-none-match", "*")],
+        )
+        .await;
+    missing.problem(404);
+}
+
+#[tokio::test]
+async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
+    let app = TestApp::seeded().await;
+    let plain = app.get("/api/categories").await;
+    assert!(plain.body.len() > 1024);
+    assert!(plain.header("content-encoding").is_none());
+    for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..])] {
+        let compressed = app
+            .request(
+                Method::GET,
+                "/api/categories",
+                None,
+                &[("accept-encoding", encoding)],
+            )
+            .await;
+        assert_eq!(compressed.header("content-encoding"), Some(encoding));
+        assert!(compressed.body.len() < plain.body.len());
+        assert!(compressed.body.starts_with(magic));
+    }
+    let small = app
+        .request(
+            Method::GET,
+            "/health/live",
+            None,
+            &[("accept-encoding", "gzip")],
+        )
+        .await;
+    assert!(small.header("content-encoding").is_none());
+}
+
+#[tokio::test]
+async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/products")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let closed = TestApp::spawn().await;
+    let response = closed.send_request(preflight("https://shop.example")).await;
+    assert!(response.header("access-control-allow-origin").is_none());
+
+    let open = TestApp::with_config(|config| {
+        config.cors_allowed_origins = vec!["https://shop.example".parse().unwrap()];
+    })
+    .await;
+    let allowed = open.send_request(preflight("https://shop.example")).await;
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("https://shop.example")
+    );
+    assert!(
+        allowed
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST")
+    );
+    let refused = open.send_request(preflight("https://evil.example")).await;
+    assert!(refused.header("access-control-allow-origin").is_none());
+    let read = open
+        .request(
+            Method::GET,
+            "/api/products",
+            None,
+            &[("origin", "https://shop.example")],
+        )
+        .await;
+    assert!(
+        read.header("access-control-expose-headers")
+            .unwrap()
+            .to_lowercase()
+            .contains("x-data-source")
+    );
+}
+
+#[tokio::test]
+async fn a_two_mebibyte_body_is_a_413_problem() {
+    let app = TestApp::spawn().await;
+    let body =
+        json!({"email": "a@example.com", "password": "x".repeat(2 * 1024 * 1024), "name": "A"});
+    app.post("/api/auth/signup", body).await.problem(413);
+    assert_eq!(app.count("users").await, 0);
+}
+
+/// The value of the series line `name{labels}` in a scrape (0 when absent).
+fn series(scrape: &str, name_and_labels: &str) -> f64 {
+    scrape
+        .lines()
+        .find(|line| {
+            line.starts_with(name_and_labels) && line[name_and_labels.len()..].starts_with(' ')
+        })
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_the_domain_events() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("meter@example.com", Role::Customer).await;
+    let before = app.get("/metrics").await.text();
+    for id in [1, 2, 3, 1] {
+        app.get(&format!("/api/products/{id}")).await;
+    }
+    app.sign_in("meter@example.com", crate::helpers::TEST_PASSWORD)
+        .await;
+    app.send_json_as(
+        None,
+        Method::POST,
+        "/api/auth/signin",
+        json!({"email": "meter@example.com", "password": "wrong-password"}),
+    )
+    .await;
+    let order = |quantity: i32| {
+        app.send_json_as(
+            Some(&token),
+            Method::POST,
+            "/api/orders",
+            json!({"items": [{"product_id": 3, "quantity": quantity}]}),
+        )
+    };
+    assert_eq!(order(1).await.status, StatusCode::CREATED);
+    assert_eq!(order(1000).await.status, StatusCode::CONFLICT);
+    let scrape = app.get("/metrics").await;
+    assert!(
+        scrape
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let after = scrape.text();
+    let moved = |name: &str, by: f64| {
+        let delta = series(&after, name) - series(&before, name);
+        assert!(
+            delta >= by,
+            "{name} moved by {delta}, expected at least {by}\n{after}"
+        );
+    };
+    moved(
+        "http_requests_total{method=\"GET\",route=\"/api/products/{id}\",status=\"2xx\"}",
+        4.0,
+    );
+    moved("signins_total{outcome=\"accepted\"}", 1.0);
+    moved("signins_total{outcome=\"refused\"}", 1.0);
+    moved("orders_placed_total", 1.0);
+    moved("orders_refused_total{reason=\"stock\"}", 1.0);
+    // Per app: this app's cache saw the misses and the hit.
+    assert!(series(&after, "cache_misses_total{kind=\"product\"}") >= 3.0);
+    assert!(series(&after, "cache_hits_total{kind=\"product\"}") >= 1.0);
+    assert!(after.contains(
+        "http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/products/{id}\""
+    ));
+    assert!(series(&after, "db_pool_max_size") >= 1.0);
+    assert_eq!(series(&after, "redis_connections"), 1.0);
+    // Raw paths never become series.
+    assert!(!after.contains("route=\"/api/products/1\""));
+}
+
+/// Every route of API.md, as (method, path template).
+const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/api/categories"),
+    ("POST", "/api/categories"),
+    ("GET", "/api/categories/{id}"),
+    ("PUT", "/api/categories/{id}"),
+    ("DELETE", "/api/categories/{id}"),
+    ("GET", "/api/products"),
+    ("POST", "/api/products"),
+    ("GET", "/api/products/{id}"),
+    ("PUT", "/api/products/{id}"),
+    ("DELETE", "/api/products/{id}"),
+    ("GET", "/api/tags"),
+    ("POST", "/api/tags"),
+    ("GET", "/api/tags/{id}"),
+    ("PUT", "/api/tags/{id}"),
+    ("DELETE", "/api/tags/{id}"),
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/signin"),
+    ("POST", "/api/auth/signout"),
+    ("GET", "/api/auth/me"),
+    ("GET", "/api/cart"),
+    ("DELETE", "/api/cart"),
+    ("POST", "/api/cart/items"),
+    ("PUT", "/api/cart/items/{id}"),
+    ("DELETE", "/api/cart/items/{id}"),
+    ("GET", "/api/orders"),
+    ("POST", "/api/orders"),
+    ("GET", "/api/orders/{id}"),
+    ("PATCH", "/api/orders/{id}"),
+    ("POST", "/api/orders/{id}/cancel"),
+    ("GET", "/catwalk/products"),
+    ("GET", "/catwalk/products/{product_id}"),
+    ("GET", "/catwalk/products/{product_id}/styles"),
+    ("GET", "/catwalk/products/{product_id}/related"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/metrics"),
+];
+
+#[tokio::test]
+async fn the_openapi_document_and_the_router_have_the_same_routes() {
+    let app = TestApp::seeded().await;
+    let document = app.get("/api/openapi.json").await.json();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    let mut documented = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for method in item.as_object().unwrap().keys() {
+            documented.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    documented.sort();
+    let mut expected: Vec<(String, String)> = ROUTES
+        .iter()
+        .map(|(method, path)| (method.to_string(), path.to_string()))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        documented, expected,
+        "the document and API.md's routes differ"
+    );
+    // Each documented operation is served: probed with real requests, none
+    // falls through to the router's 404 or 405.
+    for (method, path) in &documented {
+        let concrete = path.replace("{id}", "1").replace("{product_id}", "1");
+        let response = app
+            .request(
+                method.parse().unwrap(),
+                &concrete,
+                Some(Body::from("{}")),
+                &[("content-type", "application/json")],
+            )
+            .await;
+        let body = response.text();
+        assert_ne!(
+            response.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert!(
+            !body.contains("no route matches"),
+            "{method} {path} is not routed"
+        );
+    }
+    // Guarded operations declare the bearer scheme; error answers are problem+json.
+    let signout = &document["paths"]["/api/auth/signout"]["post"];
+    assert_eq!(signout["security"][0]["bearer"], json!([]));
+    assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let order = &document["paths"]["/api/orders"]["post"];
+    assert!(order["responses"]["409"]["content"]["application/problem+json"].is_object());
+    assert!(
+        order["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Idempotency-Key")
+    );
+    let listing = &document["paths"]["/api/products"]["get"];
+    assert!(listing["responses"]["200"]["headers"]["X-Data-Source"].is_object());
+}
