@@ -135,13 +135,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::db::run_migrations(config.database_url()).await?;
             let state = crate::state::AppState::new(config)?;
             let (report, accounts) = crate::seed::run(&state).await?;
+            let rows = report.categories + report.tags + report.products + accounts;
+            let seconds = started.elapsed().as_secs_f64();
             println!(
-                "seed: created {} categories, {} tags, {} products, {} accounts in {:.1} s",
+                "seed: created {} categories, {} tags, {} products, {} accounts: {rows} rows in {seconds:.1} s, {:.0} rows/s",
                 report.categories,
                 report.tags,
                 report.products,
                 accounts,
-                started.elapsed().as_secs_f64()
+                rows as f64 / seconds.max(1e-9)
             );
             Ok(())
         }
