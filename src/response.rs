@@ -105,6 +105,12 @@ impl Document {
         Ok(Self::new(bytes.into(), Framing::Envelope))
     }
 
+    /// [`Document::envelope`] for handlers: a serialization failure is an
+    /// internal error.
+    pub fn envelope_of<T: Serialize>(members: &T) -> Result<Self, crate::error::AppError> {
+        Ok(Self::envelope(members).map_err(anyhow::Error::from)?)
+    }
+
     /// Serializes a bare document.
     pub fn bare<T: Serialize>(value: &T) -> Result<Self, serde_json::Error> {
         Ok(Self::new(serde_json::to_vec(value)?.into(), Framing::Bare))

@@ -247,6 +247,22 @@ impl Cache {
         Ok((document, DataSource::Postgres))
     }
 
+    /// [`Cache::read`], answered: the document with its source header,
+    /// `"source"` member (for an envelope) and ETag.
+    pub async fn respond<F, Fut>(
+        &self,
+        key: &CacheKey,
+        framing: Framing,
+        load: F,
+    ) -> AppResult<axum::response::Response>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = AppResult<Document>>,
+    {
+        let (document, source) = self.read(key, framing, load).await?;
+        Ok(document.respond(source))
+    }
+
     async fn lookup(&self, key: &CacheKey) -> Result<Lookup, RedisFailure> {
         let full_key = format!("{}{}", self.prefix, key.key);
         let mut pipeline = redis::pipe();

@@ -79,15 +79,14 @@ async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView>
 )]
 pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
     let user_id = auth.id();
-    let (document, source) = state
+    state
         .cache
-        .read(&cart_key(user_id), Framing::Envelope, || async {
+        .respond(&cart_key(user_id), Framing::Envelope, || async {
             let mut conn = state.conn().await?;
             let cart = view(&mut conn, user_id).await?;
-            Ok(Document::envelope(&Envelope { data: cart }).map_err(anyhow::Error::from)?)
+            Document::envelope_of(&Envelope { data: cart })
         })
-        .await?;
-    Ok(document.respond(source))
+        .await
 }
 
 /// Adds an item, or more of one already in the cart.

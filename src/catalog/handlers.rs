@@ -20,19 +20,13 @@ use crate::extract::{ApiJson, ApiQuery, ResourceId};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
 use crate::state::AppState;
 
-/// Serializes a freshly loaded `/api` document.
-fn envelope<T: serde::Serialize>(members: &T) -> AppResult<Document> {
-    Ok(Document::envelope(members).map_err(anyhow::Error::from)?)
-}
-
 /// Answers `key` through the cache, loading it with `load` on a miss.
 async fn cached<F, Fut>(state: &AppState, key: &CacheKey, load: F) -> AppResult<Response>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = AppResult<Document>>,
 {
-    let (document, source) = state.cache.read(key, Framing::Envelope, load).await?;
-    Ok(document.respond(source))
+    state.cache.respond(key, Framing::Envelope, load).await
 }
 
 // ---- categories ----------------------------------------------------------
@@ -61,7 +55,7 @@ pub async fn list_categories(
         || async {
             let mut conn = state.conn().await?;
             let (rows, total) = queries::list_categories(&mut conn, page).await?;
-            envelope(&ListPage {
+            Document::envelope_of(&ListPage {
                 data: rows.into_iter().map(CategoryView::from).collect(),
                 page: page.page,
                 limit: page.limit,
@@ -93,7 +87,7 @@ pub async fn get_category(
         let record = queries::find_category(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
-        envelope(&Envelope {
+        Document::envelope_of(&Envelope {
             data: CategoryView::from(record),
         })
     })
@@ -244,7 +238,7 @@ pub async fn list_tags(
         || async {
             let mut conn = state.conn().await?;
             let (rows, total) = queries::list_tags(&mut conn, page).await?;
-            envelope(&ListPage {
+            Document::envelope_of(&ListPage {
                 data: rows.into_iter().map(TagView::from).collect(),
                 page: page.page,
                 limit: page.limit,
@@ -276,7 +270,7 @@ pub async fn get_tag(
         let record = queries::find_tag(&mut conn, id)
             .await?
             .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
-        envelope(&Envelope {
+        Document::envelope_of(&Envelope {
             data: TagView::from(record),
         })
     })
@@ -432,7 +426,7 @@ pub async fn list_products(
         };
         let (rows, total, total_capped) =
             queries::list_products(&mut conn, &filter, category_id).await?;
-        envelope(&ListPage {
+        Document::envelope_of(&ListPage {
             data: rows.into_iter().map(ProductView::from).collect(),
             page: filter.page.page,
             limit: filter.page.limit,
@@ -464,7 +458,7 @@ pub async fn get_product(
             .await?
             .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
         let features = queries::features_of_product(&mut conn, id).await?;
-        envelope(&Envelope {
+        Document::envelope_of(&Envelope {
             data: ProductDetail::new(record, features),
         })
     })

@@ -34,16 +34,15 @@ async fn bare(
     load: impl AsyncFnOnce() -> AppResult<Option<String>>,
     product_id: i32,
 ) -> AppResult<Response> {
-    let (document, source) = state
+    state
         .cache
-        .read(&key, Framing::Bare, || async {
+        .respond(&key, Framing::Bare, || async {
             let json = load()
                 .await?
                 .ok_or_else(|| AppError::not_found(format!("no product has id {product_id}")))?;
             Ok(Document::new(json.into(), Framing::Bare))
         })
-        .await?;
-    Ok(document.respond(source))
+        .await
 }
 
 /// A page of products, lowest ids first.
@@ -76,15 +75,14 @@ pub async fn list_products(
         Kind::Catwalk,
         vec![Namespace::ProductLists],
     );
-    let (document, source) = state
+    state
         .cache
-        .read(&key, Framing::Bare, || async {
+        .respond(&key, Framing::Bare, || async {
             let mut conn = state.conn().await?;
             let json = queries::product_page(&mut conn, page, count).await?;
             Ok(Document::new(json.into(), Framing::Bare))
         })
-        .await?;
-    Ok(document.respond(source))
+        .await
 }
 
 /// One product with its features.

@@ -220,23 +220,21 @@ pub async fn list_orders(
             Some(user_id),
         )
     };
-    let (document, source) = state
+    state
         .cache
-        .read(&key, Framing::Envelope, || async {
+        .respond(&key, Framing::Envelope, || async {
             let mut conn = state.conn().await?;
             let (orders, total) = queries::list_orders(&mut conn, owner, page).await?;
             let data = with_lines(&mut conn, orders).await?;
-            Ok(Document::envelope(&ListPage {
+            Document::envelope_of(&ListPage {
                 data,
                 page: page.page,
                 limit: page.limit,
                 total,
                 total_capped: false,
             })
-            .map_err(anyhow::Error::from)?)
         })
-        .await?;
-    Ok(document.respond(source))
+        .await
 }
 
 /// One order: the user's own (another user's is a 404), or any for an admin.
@@ -265,19 +263,18 @@ pub async fn get_order(
         vec![Namespace::Orders(user_id), Namespace::ProductDeletions]
     };
     let key = CacheKey::new(format!("orders:{user_id}:{id}"), Kind::Orders, depends_on);
-    let (document, source) = state
+    state
         .cache
-        .read(&key, Framing::Envelope, || async {
+        .respond(&key, Framing::Envelope, || async {
             let mut conn = state.conn().await?;
             let order = queries::find_order(&mut conn, id)
                 .await?
                 .filter(|order| admin || order.user_id == user_id)
                 .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
             let view = with_lines(&mut conn, vec![order]).await?.remove(0);
-            Ok(Document::envelope(&Envelope { data: view }).map_err(anyhow::Error::from)?)
+            Document::envelope_of(&Envelope { data: view })
         })
-        .await?;
-    Ok(document.respond(source))
+        .await
 }
 
 /// Moves an order to `next`, putting its stock back when it is cancelled.
