@@ -46,6 +46,24 @@ pub fn handle() -> PrometheusHandle {
         .clone()
 }
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds histogram samples into their buckets every few seconds. The
+/// exporter keeps every sample until then; without this, a server that is
+/// not scraped grows by eight bytes per request (about 20 MB over a few
+/// minutes of the Catwalk benchmark).
+pub fn spawn_upkeep() {
+    let handle = handle();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(UPKEEP_INTERVAL);
+        loop {
+            ticks.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 /// Counts each request by its route template and status class.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request

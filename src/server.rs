@@ -17,6 +17,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map_err(|error| anyhow::anyhow!("cannot listen on {bind_addr} (BIND_ADDR): {error}"))?;
     tracing::info!(address = %bind_addr, "listening");
     crate::auth::password::warm_up().await;
+    crate::metrics::spawn_upkeep();
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
