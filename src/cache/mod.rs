@@ -152,7 +152,8 @@ struct Lookup {
 
 impl Lookup {
     /// The cached ETag and body, if the entry is there and still current.
-    fn valid_body(&self) -> Option<(String, Bytes)> {
+    /// Takes the entry: the body is a slice of the bytes Redis sent, not a copy.
+    fn take_valid_body(&mut self) -> Option<(String, Bytes)> {
         if self.writer_in_flight {
             return None;
         }
@@ -168,10 +169,13 @@ impl Lookup {
         if stored.next().is_some() {
             return None;
         }
-        let rest = &entry[bar + 1..];
-        let etag_end = rest.iter().position(|byte| *byte == b'|')?;
-        let etag = std::str::from_utf8(&rest[..etag_end]).ok()?.to_owned();
-        Some((etag, Bytes::copy_from_slice(&rest[etag_end + 1..])))
+        let etag_start = bar + 1;
+        let etag_end = etag_start + entry[etag_start..].iter().position(|byte| *byte == b'|')?;
+        let etag = std::str::from_utf8(&entry[etag_start..etag_end])
+            .ok()?
+            .to_owned();
+        let entry = Bytes::from(self.entry.take()?);
+        Some((etag, entry.slice(etag_end + 1..)))
     }
 }
 
@@ -215,7 +219,7 @@ impl Cache {
         Fut: Future<Output = AppResult<Document>>,
     {
         let counters = self.stats.of(key.kind);
-        let lookup = match self.lookup(key).await {
+        let mut lookup = match self.lookup(key).await {
             Ok(lookup) => Some(lookup),
             Err(failure) => {
                 CacheStats::bump(&counters.errors);
@@ -223,7 +227,7 @@ impl Cache {
                 None
             }
         };
-        if let Some((etag, body)) = lookup.as_ref().and_then(Lookup::valid_body) {
+        if let Some((etag, body)) = lookup.as_mut().and_then(Lookup::take_valid_body) {
             CacheStats::bump(&counters.hits);
             return Ok((Document::with_etag(body, framing, etag), DataSource::Redis));
         }

@@ -18,7 +18,7 @@ pub struct CartItemView {
     pub unit_price: Money,
     pub quantity: i32,
     #[schema(value_type = String, example = "29.98")]
-    pub line_total: String,
+    pub line_total: Money,
 }
 
 /// The cart: its lines and their total, at today's prices.
@@ -26,19 +26,13 @@ pub struct CartItemView {
 pub struct CartView {
     pub items: Vec<CartItemView>,
     #[schema(value_type = String, example = "29.98")]
-    pub total: String,
-}
-
-/// Totals are shown with two places. They are summed as decimals (which do
-/// not overflow for any cart a database can hold); writes refuse lines whose
-/// total would not fit the money type, so these stay within it unless a
-/// price rises afterwards.
-fn two_places(mut amount: Decimal) -> String {
-    amount.rescale(2);
-    amount.to_string()
+    pub total: Money,
 }
 
 impl CartView {
+    /// Totals are summed as decimals (which do not overflow for any cart a
+    /// database can hold); writes refuse lines whose total would not fit the
+    /// money type, so these stay within it unless a price rises afterwards.
     pub fn new(rows: Vec<CartLineRow>) -> Self {
         let mut total = Decimal::ZERO;
         let items = rows
@@ -53,13 +47,13 @@ impl CartView {
                     product_name: row.product_name,
                     unit_price: Money::from_stored(row.unit_price),
                     quantity: row.quantity,
-                    line_total: two_places(line_total),
+                    line_total: Money::from_stored(line_total),
                 }
             })
             .collect();
         Self {
             items,
-            total: two_places(total),
+            total: Money::from_stored(total),
         }
     }
 }

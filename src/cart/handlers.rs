@@ -11,7 +11,8 @@ use super::dto::{AddItemBody, CartView, SetQuantityBody};
 use super::queries;
 use crate::auth::AuthUser;
 use crate::cache::{CacheKey, Kind, Namespace};
-use crate::catalog::purchasable::{self, Item, Locking, Purchasable};
+use crate::catalog::purchasable::{self, Locking, Purchasable};
+use crate::domain::parse_quantity;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiJson, ResourceId};
 use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
@@ -24,22 +25,6 @@ pub fn cart_key(user_id: i32) -> CacheKey {
         Kind::Cart,
         vec![Namespace::Cart(user_id), Namespace::ProductLists],
     )
-}
-
-/// A positive id that fits `integer`, or the field's error.
-pub fn parse_id_field(value: i64) -> Result<i32, String> {
-    i32::try_from(value)
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| "must be a positive integer".to_owned())
-}
-
-/// A quantity: 1 to 2147483647.
-pub fn parse_quantity(value: i64) -> Result<i32, String> {
-    i32::try_from(value)
-        .ok()
-        .filter(|quantity| *quantity > 0)
-        .ok_or_else(|| format!("must be an integer from 1 to {}", i32::MAX))
 }
 
 /// Refuses a line that asks for more than is available, or whose total
@@ -108,16 +93,11 @@ pub async fn add_item(
     ApiJson(body): ApiJson<AddItemBody>,
 ) -> AppResult<(StatusCode, Envelope<CartView>)> {
     let mut errors = FieldErrors::new();
-    let product_id = errors.check("product_id", parse_id_field(body.product_id));
-    let sku_id = match body.sku_id {
-        None => Some(None),
-        Some(sku_id) => errors.check("sku_id", parse_id_field(sku_id)).map(Some),
-    };
-    let quantity = errors.check("quantity", parse_quantity(body.quantity));
-    let (Some(product_id), Some(sku_id), Some(quantity)) = (product_id, sku_id, quantity) else {
+    let line =
+        purchasable::parse_line("", body.product_id, body.sku_id, body.quantity, &mut errors);
+    let Some((item, quantity)) = line else {
         return Err(AppError::Validation(errors));
     };
-    let item = Item { product_id, sku_id };
     let user_id = auth.id();
     let cart = state
         .cache

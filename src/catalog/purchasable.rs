@@ -9,7 +9,7 @@ use diesel::sql_types::{Array, Bool, Int4, Nullable, Numeric, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
-use crate::domain::Money;
+use crate::domain::{Money, parse_body_id, parse_quantity};
 use crate::error::{AppError, FieldErrors};
 
 /// One thing a line asks for: a product and, for a product with SKUs, its SKU.
@@ -17,6 +17,40 @@ use crate::error::{AppError, FieldErrors};
 pub struct Item {
     pub product_id: i32,
     pub sku_id: Option<i32>,
+}
+
+/// Reads one requested line (`product_id`, `sku_id?`, `quantity`),
+/// recording what is wrong under `field` (`""` for a body that is one line,
+/// `items[2]` for one of several).
+pub fn parse_line(
+    field: &str,
+    product_id: i64,
+    sku_id: Option<i64>,
+    quantity: i64,
+    errors: &mut FieldErrors,
+) -> Option<(Item, i32)> {
+    let name = |member: &str| {
+        if field.is_empty() {
+            member.to_owned()
+        } else {
+            format!("{field}.{member}")
+        }
+    };
+    let product_id = errors.check(&name("product_id"), parse_body_id(product_id));
+    let sku_id = match sku_id {
+        None => Some(None),
+        Some(sku_id) => errors
+            .check(&name("sku_id"), parse_body_id(sku_id))
+            .map(Some),
+    };
+    let quantity = errors.check(&name("quantity"), parse_quantity(quantity));
+    Some((
+        Item {
+            product_id: product_id?,
+            sku_id: sku_id?,
+        },
+        quantity?,
+    ))
 }
 
 /// An item as it can be bought right now.

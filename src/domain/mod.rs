@@ -5,8 +5,10 @@ pub mod email;
 pub mod money;
 pub mod names;
 pub mod pagination;
+pub mod quantity;
 
 pub use email::parse_email;
 pub use money::{JsonDecimal, Money};
 pub use names::parse_name;
 pub use pagination::{PageQuery, Pagination};
+pub use quantity::{parse_body_id, parse_quantity};

@@ -13,8 +13,7 @@ use super::models::{Order, Status};
 use super::queries;
 use crate::auth::{AdminUser, AuthUser};
 use crate::cache::{CacheKey, Kind, Namespace};
-use crate::cart::handlers::{parse_id_field, parse_quantity};
-use crate::catalog::purchasable::Item;
+use crate::catalog::purchasable;
 use crate::domain::PageQuery;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiJson, ApiQuery, ResourceId, parse_json, require_json_content_type};
@@ -56,26 +55,19 @@ fn order_source(headers: &HeaderMap, body: &Bytes) -> AppResult<OrderSource> {
     if items.is_empty() {
         errors.add("items", "must name at least one item");
     }
-    let mut lines = Vec::with_capacity(items.len());
-    for (index, line) in items.iter().enumerate() {
-        let product_id = errors.check(
-            &format!("items[{index}].product_id"),
-            parse_id_field(line.product_id),
-        );
-        let sku_id = match line.sku_id {
-            None => Some(None),
-            Some(sku_id) => errors
-                .check(&format!("items[{index}].sku_id"), parse_id_field(sku_id))
-                .map(Some),
-        };
-        let quantity = errors.check(
-            &format!("items[{index}].quantity"),
-            parse_quantity(line.quantity),
-        );
-        if let (Some(product_id), Some(sku_id), Some(quantity)) = (product_id, sku_id, quantity) {
-            lines.push((Item { product_id, sku_id }, quantity));
-        }
-    }
+    let lines = items
+        .iter()
+        .enumerate()
+        .filter_map(|(index, line)| {
+            purchasable::parse_line(
+                &format!("items[{index}]"),
+                line.product_id,
+                line.sku_id,
+                line.quantity,
+                &mut errors,
+            )
+        })
+        .collect();
     errors.into_result(OrderSource::Items(lines))
 }
 
