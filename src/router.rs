@@ -186,13 +186,18 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// tower-http's timeout and body limit answer with an empty body; every
+/// tower-http's timeout and body limit answer with their own bodies; every
 /// error leaves as problem+json, so dress those here.
 async fn problem_for_bare_error(response: axum::response::Response) -> axum::response::Response {
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error())
-        || response.headers().contains_key(header::CONTENT_TYPE)
-    {
+    // A layer's own answer has no body type (the timeout) or plain text (the
+    // body limit, when the request declared its length); handlers answer
+    // problem+json, or JSON (the readiness report).
+    let is_bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|value| value.as_bytes().starts_with(b"text/plain"));
+    if !(status.is_client_error() || status.is_server_error()) || !is_bare {
         return response;
     }
     match status {

@@ -158,7 +158,25 @@ async fn a_two_mebibyte_body_is_a_413_problem() {
     let app = TestApp::spawn().await;
     let body =
         json!({"email": "a@example.com", "password": "x".repeat(2 * 1024 * 1024), "name": "A"});
-    app.post("/api/auth/signup", body).await.problem(413);
+    app.post("/api/auth/signup", body.clone())
+        .await
+        .problem(413);
+    // A client that declares the length is refused before the body is read,
+    // by the limit layer itself: still problem+json.
+    let bytes = body.to_string();
+    let length = bytes.len().to_string();
+    let declared = app
+        .request(
+            Method::POST,
+            "/api/auth/signup",
+            Some(Body::from(bytes)),
+            &[
+                ("content-type", "application/json"),
+                ("content-length", &length),
+            ],
+        )
+        .await;
+    declared.problem(413);
     assert_eq!(app.count("users").await, 0);
 }
 
