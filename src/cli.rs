@@ -164,7 +164,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .conn()
                 .await
                 .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
-            let user = create_account(&mut conn, account).await.map_err(describe)?;
+            let user = create_account(&mut conn, &state.hasher, account)
+                .await
+                .map_err(describe)?;
             println!("create-admin: admin {} has id {}", user.email, user.id);
             Ok(())
         }

@@ -24,6 +24,9 @@
 //! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
 //! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins browsers may call from; empty: CORS closed |
+//! | `HEADER_READ_TIMEOUT_MS` | `5000` | a connection whose request head is not complete after this is closed |
+//! | `MAX_CONNECTIONS` | `1024` | connections served at once; more wait in the accept queue |
+//! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 
@@ -45,6 +48,9 @@ pub const DEFAULT_JWT_TTL_SECONDS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_ADDRESS: u32 = 100;
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL: u32 = 10;
 pub const DEFAULT_AUTH_RATE_LIMIT_WINDOW_SECONDS: u64 = 60;
+pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 5000;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_PASSWORD_HASH_WAIT_MS: u64 = 3000;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -90,6 +96,12 @@ pub struct Config {
     pub seed_customer: Option<SeedAccount>,
     /// Origins allowed to call from a browser; empty means CORS is closed.
     pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
+    /// A request head must be complete within this, or the connection closes.
+    pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// How long a password hash waits for a free hashing slot.
+    pub password_hash_wait: Duration,
 }
 
 /// How many sign-up and sign-in attempts a window lets through.
@@ -207,6 +219,13 @@ impl Config {
             seed_admin: reader.seed_account("SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD")?,
             seed_customer: reader.seed_account("SEED_CUSTOMER_EMAIL", "SEED_CUSTOMER_PASSWORD")?,
             cors_allowed_origins: reader.origins("CORS_ALLOWED_ORIGINS")?,
+            header_read_timeout: Duration::from_millis(
+                reader.positive("HEADER_READ_TIMEOUT_MS", DEFAULT_HEADER_READ_TIMEOUT_MS)?,
+            ),
+            max_connections: reader.positive("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)?,
+            password_hash_wait: Duration::from_millis(
+                reader.positive("PASSWORD_HASH_WAIT_MS", DEFAULT_PASSWORD_HASH_WAIT_MS)?,
+            ),
         };
         Ok(config)
     }

@@ -29,11 +29,32 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Builds the pool. Connections are opened lazily, so this succeeds while
 /// PostgreSQL is still starting; the readiness probe tells when it answers.
+///
+/// A connection that PostgreSQL closed (a restart, a crash, an idle kill)
+/// must never be handed out: bb8 asks on every checkout, and the check here
+/// is the client's own knowledge that its socket is closed, which costs no
+/// round trip (a `SELECT 1` per checkout would cost one per request). A
+/// connection that dies while in use shows it by its error; the pool drops
+/// it when it comes back (`has_broken`), and reads retry once on a fresh
+/// one (`AppState::read`). When PostgreSQL cannot be reached, a checkout
+/// fails at once instead of retrying until the connect timeout: the client
+/// gets its 503 and `Retry-After` without waiting.
 pub fn build_pool(config: &Config) -> DbPool {
     let mut manager_config = ManagerConfig::default();
-    // bb8 already drops connections that report themselves broken; a
-    // `SELECT 1` before every checkout would add a round trip to each request.
-    manager_config.recycling_method = RecyclingMethod::Fast;
+    manager_config.recycling_method =
+        RecyclingMethod::CustomFunction(Box::new(|conn: &mut AsyncPgConnection| {
+            // `is_broken`: diesel-async's own test that bb8 uses when a
+            // connection is returned, reused here when one is checked out.
+            use diesel_async::pooled_connection::PoolableConnection;
+            let broken = conn.is_broken();
+            Box::pin(async move {
+                if broken {
+                    Err(diesel::result::Error::BrokenTransactionManager)
+                } else {
+                    Ok(())
+                }
+            })
+        }));
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
         config.database_url(),
         manager_config,
@@ -41,7 +62,32 @@ pub fn build_pool(config: &Config) -> DbPool {
     bb8::Pool::builder()
         .max_size(config.database_pool_size)
         .connection_timeout(config.database_connect_timeout)
+        .retry_connection(false)
         .build_unchecked(manager)
+}
+
+/// Whether `error` says that the connection to PostgreSQL is gone (closed
+/// by a restart or a crash, or unusable after a failed rollback), rather
+/// than that the query was wrong.
+pub fn is_connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match error {
+        Error::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand | DatabaseErrorKind::ClosedConnection,
+            _,
+        )
+        | Error::BrokenTransactionManager => true,
+        // SQLSTATE class 57 (operator intervention): `57P01 terminating
+        // connection due to administrator command` on a fast shutdown, and
+        // its siblings; diesel keeps the message but not the code.
+        Error::DatabaseError(_, info) => {
+            let message = info.message();
+            message.starts_with("terminating connection")
+                || message.contains("the database system is shutting down")
+                || message.contains("the database system is starting up")
+        }
+        _ => false,
+    }
 }
 
 /// Creates the database `database_url` names when the server has none by

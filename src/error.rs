@@ -13,6 +13,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+const DATABASE_UNAVAILABLE: &str = "the database is unavailable; retry shortly";
+
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -82,9 +84,13 @@ impl std::fmt::Display for FieldErrors {
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
-    /// 400: the request could not be read (bad JSON, bad query, bad path).
+    /// 400: the request could not be read (bad JSON, bad path).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// 400: query parameters that do not parse or that the route does not
+    /// take, each named in `errors`.
+    #[error("bad query: {0}")]
+    BadQuery(FieldErrors),
     /// 401: no valid session.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -143,6 +149,17 @@ impl AppError {
         Self::Validation(FieldErrors::single(field, message))
     }
 
+    /// 503: PostgreSQL cannot be reached, or the connection was lost.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable(DATABASE_UNAVAILABLE)
+    }
+
+    /// Whether this is the 503 of an unreachable database (a read that got
+    /// it may be retried once on a fresh connection).
+    pub fn is_database_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { detail, .. } if detail == DATABASE_UNAVAILABLE)
+    }
+
     pub fn unavailable(detail: impl Into<String>) -> Self {
         Self::Unavailable {
             detail: detail.into(),
@@ -152,7 +169,7 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::BadRequest(_) | Self::BadQuery(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -171,6 +188,7 @@ impl AppError {
     fn slug(&self) -> &'static str {
         match self {
             Self::BadRequest(_) => "bad-request",
+            Self::BadQuery(_) => "bad-query",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not-found",
@@ -197,6 +215,7 @@ impl AppError {
             Self::MethodNotAllowed => "this path does not answer this method".into(),
             Self::PayloadTooLarge => "the request body is larger than the server accepts".into(),
             Self::Validation(_) => "the request has invalid fields; see `errors`".into(),
+            Self::BadQuery(_) => "the query has parameters that cannot be read; see `errors`".into(),
             Self::RateLimited {
                 retry_after_seconds,
             } => format!("too many attempts; retry in {retry_after_seconds} s"),
@@ -227,6 +246,8 @@ struct Problem<'a> {
     status: u16,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<&'a FieldErrors>,
     #[serde(flatten)]
     extensions: Option<&'a Map<String, Value>>,
@@ -244,8 +265,9 @@ impl IntoResponse for AppError {
             title: status.canonical_reason().unwrap_or("Error"),
             status: status.as_u16(),
             detail: self.detail(),
+            request_id: crate::request_id::current(),
             errors: match &self {
-                Self::Validation(errors) => Some(errors),
+                Self::Validation(errors) | Self::BadQuery(errors) => Some(errors),
                 _ => None,
             },
             extensions: match &self {
@@ -296,6 +318,10 @@ fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
 
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
+        if crate::db::is_connection_lost(&error) {
+            tracing::warn!(error = %error, "lost the PostgreSQL connection");
+            return Self::database_unavailable();
+        }
         if let DieselError::DatabaseError(kind, info) = &error {
             let meaning = info.constraint_name().and_then(constraint_meaning);
             match (kind, meaning) {
@@ -316,7 +342,7 @@ impl From<DieselError> for AppError {
 impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for AppError {
     fn from(error: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
         tracing::warn!(error = %error, "no PostgreSQL connection");
-        Self::unavailable("the database is unavailable")
+        Self::database_unavailable()
     }
 }
 
@@ -400,6 +426,8 @@ pub struct ProblemSchema {
     #[schema(example = 422)]
     status: u16,
     detail: String,
-    /// On a 422: messages per field.
+    /// The request's `X-Request-Id`, to quote when reporting a problem.
+    request_id: Option<String>,
+    /// On a 422 (and a 400 for query parameters): messages per field or parameter.
     errors: Option<BTreeMap<String, Vec<String>>>,
 }

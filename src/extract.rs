@@ -4,12 +4,14 @@
 //! - [`ApiJson`]: a JSON body. Broken JSON is a 400; JSON of the wrong shape
 //!   (a missing field, a wrong type, an unknown field) is a 422 naming the field;
 //!   a body over the limit is a 413; a body that says it is not JSON is a 415.
-//! - [`ApiQuery`]: a query string; a value that does not parse is a 400.
+//! - [`ApiQuery`]: a query string; a value that does not parse, or a
+//!   parameter the route does not take, is a 400 naming every such
+//!   parameter in `errors`.
 //! - [`ResourceId`]: a path id; anything but a positive 32-bit integer is a 400.
 //! - [`ClientAddress`]: the peer's IP address, for rate limits.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{StatusCode, header, request::Parts};
 use serde::de::DeserializeOwned;
 
@@ -65,6 +67,9 @@ pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), 
 
 /// Parses a JSON document, classifying failures the way [`ApiJson`] promises.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    // Syntax first: a truncated document is malformed (400) even when what
+    // came before the cut would already be refused for its shape (422).
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|error| json_error(".", &error))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
@@ -125,14 +130,48 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(value)| ApiQuery(value))
-            .map_err(|rejection| {
-                AppError::BadRequest(format!("invalid query string: {}", rejection.body_text()))
-            })
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
     }
+}
+
+/// Reads a query string into `T`, whose fields must all be optional (every
+/// query struct's are). On failure every bad parameter is named at once:
+/// each parameter is read alone into `T`, so that its own error (unknown,
+/// or a value that does not parse) is known without the others'.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    if let Ok(value) = serde_html_form::from_str::<T>(query) {
+        return Ok(value);
+    }
+    let mut errors = FieldErrors::new();
+    let mut names: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name.into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let alone: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).filter(|(other, _)| *other == name),
+            )
+            .finish();
+        if let Err(error) = serde_html_form::from_str::<T>(&alone) {
+            let message = error.to_string();
+            let message = if message.starts_with("unknown field") {
+                "this route takes no such parameter".to_owned()
+            } else if message.starts_with("duplicate field") {
+                "may be given only once".to_owned()
+            } else {
+                format!("does not parse: {message}")
+            };
+            errors.add(name, message);
+        }
+    }
+    if errors.is_empty() {
+        // Each parameter reads alone but not together: name the query.
+        errors.add("query", "the parameters do not fit together");
+    }
+    Err(AppError::BadQuery(errors))
 }
 
 /// The id of a resource in a path (`/api/products/{id}`).

@@ -1,14 +1,19 @@
 //! Liveness and readiness probes.
 //!
 //! `/health/live` answers as long as the process serves HTTP. `/health/ready`
-//! reports each dependency and answers 503 only when PostgreSQL is down: with
-//! Redis down the service still serves reads (from PostgreSQL).
+//! reports each dependency and answers 503 (with `Retry-After`) only when
+//! PostgreSQL is down: with Redis down the service still serves reads (from
+//! PostgreSQL). Both probes run at once and each gives up after
+//! [`PROBE_TIMEOUT`], so the answer comes within half a second whatever is
+//! down (a PostgreSQL that does not answer must not hold the probe for the
+//! pool's connect timeout).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use diesel_async::RunQueryDsl;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,8 +22,8 @@ use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-/// How long a probe waits for each dependency.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a probe waits for each dependency (they run concurrently).
+pub const PROBE_TIMEOUT: Duration = Duration::from_millis(400);
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,16 +65,17 @@ pub async fn live() -> Json<Liveness> {
 #[utoipa::path(get, path = "/health/ready", tag = "operations",
     responses(
         (status = 200, description = "PostgreSQL answers (Redis may not)", body = Readiness),
-        (status = 503, description = "PostgreSQL is down", body = Readiness),
+        (status = 503, description = "PostgreSQL is down", body = Readiness,
+         headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
     ))]
-pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+pub async fn ready(State(state): State<AppState>) -> Response {
     let (postgres, redis) = tokio::join!(postgres_state(&state), redis_state(&state));
     let (status_code, status) = match (postgres, redis) {
         (DependencyState::Down, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (DependencyState::Up, DependencyState::Down) => (StatusCode::OK, "degraded"),
         (DependencyState::Up, DependencyState::Up) => (StatusCode::OK, "ready"),
     };
-    (
+    let mut response = (
         status_code,
         Json(Readiness {
             status,
@@ -77,6 +83,31 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness
             redis,
         }),
     )
+        .into_response();
+    if status_code == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// Says at start-up what is down and what that means, so that a wrong
+/// `DATABASE_URL` or `REDIS_URL` is not discovered by the first client.
+pub async fn log_dependencies(state: &AppState) {
+    let (postgres, redis) = tokio::join!(postgres_state(state), redis_state(state));
+    match postgres {
+        DependencyState::Up => tracing::info!("PostgreSQL answers (DATABASE_URL)"),
+        DependencyState::Down => tracing::error!(
+            "PostgreSQL does not answer (DATABASE_URL): every request that needs it answers 503 until it does"
+        ),
+    }
+    match redis {
+        DependencyState::Up => tracing::info!("Redis answers (REDIS_URL)"),
+        DependencyState::Down => tracing::error!(
+            "Redis does not answer (REDIS_URL): reads are served from PostgreSQL, but sign-in, carts, orders and every write answer 503 until it does"
+        ),
+    }
 }
 
 async fn postgres_state(state: &AppState) -> DependencyState {
@@ -91,8 +122,10 @@ async fn postgres_state(state: &AppState) -> DependencyState {
 }
 
 async fn redis_state(state: &AppState) -> DependencyState {
-    match state.redis.query::<String>(&redis::cmd("PING")).await {
-        Ok(_) => DependencyState::Up,
-        Err(_) => DependencyState::Down,
+    let ping = redis::cmd("PING");
+    let probe = state.redis.query::<String>(&ping);
+    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Ok(_)) => DependencyState::Up,
+        _ => DependencyState::Down,
     }
 }

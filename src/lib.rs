@@ -21,6 +21,7 @@ pub mod orders;
 pub mod progress;
 pub mod rate_limit;
 pub mod redis;
+pub mod request_id;
 pub mod response;
 pub mod router;
 pub mod schema;

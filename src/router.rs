@@ -15,7 +15,6 @@ use tower_http::compression::CompressionLayer;
 use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -107,20 +106,16 @@ pub fn build(state: AppState) -> Router {
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
         .layer(cors_layer(&cors_origins))
+        // The request log outside everything, with the request id (kept
+        // or replaced) known before it is logged.
         .layer(
-            // Listed outermost first: the id is set before the request is
-            // logged, and copied to the response on the way out.
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(request_span)
-                        .on_request(())
-                        .on_response(log_response)
-                        .on_failure(()),
-                )
-                .layer(PropagateRequestIdLayer::x_request_id()),
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
         )
+        .layer(axum::middleware::from_fn(crate::request_id::assign))
         .with_state(state)
 }
 

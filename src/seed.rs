@@ -18,7 +18,6 @@ use crate::auth::queries::find_user_by_email;
 use crate::cache::Namespace;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
-use crate::config::Config;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -108,7 +107,7 @@ pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
             .await
             .map_err(|_| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL)"))?;
         let report = seed_catalog(&mut conn).await?;
-        let accounts = seed_accounts(&mut conn, &state.config).await?;
+        let accounts = seed_accounts(&mut conn, state).await?;
         anyhow::Ok((report, accounts))
     }
     .await;
@@ -181,7 +180,11 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
 /// Creates the demo admin and customer of `SEED_*` when set and missing.
 /// An account that exists is left exactly as it is (password included).
 /// Returns how many accounts were created.
-pub async fn seed_accounts(conn: &mut AsyncPgConnection, config: &Config) -> anyhow::Result<usize> {
+pub async fn seed_accounts(
+    conn: &mut AsyncPgConnection,
+    state: &AppState,
+) -> anyhow::Result<usize> {
+    let config = &state.config;
     let mut created = 0;
     for (account, role) in [
         (&config.seed_admin, Role::Admin),
@@ -201,7 +204,7 @@ pub async fn seed_accounts(conn: &mut AsyncPgConnection, config: &Config) -> any
         .map_err(|error| {
             anyhow::anyhow!("the {} seed account is invalid: {error}", role.as_str())
         })?;
-        match create_account(conn, valid).await {
+        match create_account(conn, &state.hasher, valid).await {
             Ok(_) => created += 1,
             // Another seed created it in the meantime.
             Err(AppError::Conflict { .. }) => {}

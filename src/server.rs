@@ -1,7 +1,47 @@
 //! `emporium serve`: migrate, then serve HTTP until SIGINT or SIGTERM.
+//!
+//! Connections are served by hyper's HTTP/1 server directly rather than
+//! through `axum::serve`, which offers no way to set a timer: without one,
+//! hyper cannot time out a client that never finishes its request head, and
+//! such sockets would be kept forever. Here every connection must complete
+//! each request head within `HEADER_READ_TIMEOUT_MS` (idle keep-alive
+//! connections included), and at most `MAX_CONNECTIONS` are served at once;
+//! further clients wait in the kernel's accept queue.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use crate::config::Config;
 use crate::state::AppState;
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A request head (request line and headers) must arrive within this.
+    pub header_read_timeout: Duration,
+    /// Connections served at once.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            header_read_timeout: config.header_read_timeout,
+            max_connections: config.max_connections,
+        }
+    }
+}
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     crate::db::ensure_database(config.database_url()).await?;
@@ -10,22 +50,90 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(migrations = ?applied, "applied pending migrations");
     }
     let bind_addr = config.bind_addr;
+    let limits = ConnectionLimits::from_config(&config);
     let state = AppState::new(config)?;
+    crate::health::log_dependencies(&state).await;
+    state.hasher.warm_up().await;
     let app = crate::router::build(state);
-    let listener = tokio::net::TcpListener::bind(bind_addr)
+    let listener = TcpListener::bind(bind_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {bind_addr} (BIND_ADDR): {error}"))?;
     tracing::info!(address = %bind_addr, "listening");
-    crate::auth::password::warm_up().await;
     crate::metrics::spawn_upkeep();
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    serve_connections(listener, app, limits, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Accepts and serves connections on `listener` until `shutdown` resolves,
+/// then lets in-flight requests finish.
+pub async fn serve_connections(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        // Wait for a free slot before accepting: past the limit, clients
+        // queue in the kernel instead of costing a task and a descriptor.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors, or a connection reset before it was
+                    // accepted: wait a moment rather than spin.
+                    tracing::warn!(error = %error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request.map(axum::body::Body::new)
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(peer = %peer, error = %error, "connection ended");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    tracing::info!("shutting down: finishing in-flight requests");
+    graceful.shutdown().await;
+}
+
+/// Binds `addr` and serves `app` there in the background (tests and the
+/// benchmark harness); returns the bound address and a handle that stops it.
+pub async fn spawn(
+    addr: SocketAddr,
+    app: Router,
+    limits: ConnectionLimits,
+) -> std::io::Result<(SocketAddr, tokio::sync::oneshot::Sender<()>)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve_connections(listener, app, limits, async move {
+        let _ = stopped.await;
+    }));
+    Ok((local, stop))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM; in-flight requests then finish.
@@ -48,5 +156,4 @@ async fn shutdown_signal() {
         () = interrupt => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }

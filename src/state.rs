@@ -2,12 +2,16 @@
 
 use std::sync::Arc;
 
+use crate::auth::password::Hasher;
 use crate::auth::tokens::TokenKeys;
-use crate::cache::Cache;
+use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
 use crate::db::{DbConn, DbPool};
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::redis::Redis;
+use crate::response::{Document, Framing};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::PoolableConnection;
 
 /// Configuration and pools. Every field is an `Arc` or a pool handle.
 #[derive(Clone)]
@@ -17,6 +21,7 @@ pub struct AppState {
     pub redis: Redis,
     pub tokens: Arc<TokenKeys>,
     pub cache: Arc<Cache>,
+    pub hasher: Hasher,
 }
 
 impl AppState {
@@ -28,6 +33,7 @@ impl AppState {
             cache: Arc::new(Cache::new(&config, redis.clone())),
             redis,
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            hasher: Hasher::new(config.password_hash_wait),
             config: Arc::new(config),
         })
     }
@@ -36,4 +42,50 @@ impl AppState {
     pub async fn conn(&self) -> Result<DbConn<'_>, AppError> {
         Ok(self.db.get().await?)
     }
+
+    /// Runs a read on a pooled connection. If the connection turns out to
+    /// be dead (PostgreSQL restarted since it was opened), the read runs
+    /// once more on a fresh one; if that fails too, the answer is a 503.
+    /// Only for work that changes nothing: a write whose connection died may
+    /// or may not have committed, and is answered 503 for the client to retry.
+    pub async fn read<T>(&self, work: impl for<'c> DbWork<'c, T>) -> AppResult<T> {
+        let mut conn = self.conn().await?;
+        match work(&mut conn).await {
+            Err(error) if error.is_database_unavailable() || conn.is_broken() => {
+                drop(conn);
+                tracing::info!("retrying a read on a fresh PostgreSQL connection");
+                let mut conn = self.conn().await?;
+                work(&mut conn).await
+            }
+            done => done,
+        }
+    }
+
+    /// Answers `key` through the cache, loading the document with `load`
+    /// (through [`AppState::read`]) when Redis has no current copy.
+    pub async fn cached(
+        &self,
+        key: &CacheKey,
+        framing: Framing,
+        load: impl for<'c> DbWork<'c, Document>,
+    ) -> AppResult<axum::response::Response> {
+        self.cache.respond(key, framing, || self.read(load)).await
+    }
+}
+
+/// Work on a connection, as an async closure (`async |conn| ...`) that can
+/// run more than once. The future it returns is named so that it can be
+/// required to be `Send` (axum's handlers must be), which a bare
+/// `AsyncFn` bound cannot yet express; diesel-async's `transaction` uses the
+/// same device.
+pub trait DbWork<'c, T>: Fn(&'c mut AsyncPgConnection) -> <Self as DbWork<'c, T>>::Fut {
+    type Fut: Future<Output = AppResult<T>> + Send;
+}
+
+impl<'c, T, F, Fut> DbWork<'c, T> for F
+where
+    F: Fn(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = AppResult<T>> + Send,
+{
+    type Fut = Fut;
 }

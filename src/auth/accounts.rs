@@ -5,7 +5,7 @@ use diesel_async::AsyncPgConnection;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::models::{NewUser, Role, User};
-use super::password::{check_password_rules, hash_password};
+use super::password::{Hasher, check_password_rules};
 use super::queries;
 use crate::domain::{parse_email, parse_name};
 use crate::error::{AppError, FieldErrors};
@@ -51,9 +51,10 @@ impl NewAccount {
 /// Hashes the password and stores the account; 409 when the email is taken.
 pub async fn create_account(
     conn: &mut AsyncPgConnection,
+    hasher: &Hasher,
     account: ValidAccount,
 ) -> Result<User, AppError> {
-    let password_hash = hash_password(account.password).await?;
+    let password_hash = hasher.hash_password(account.password).await?;
     let user = queries::insert_user(
         conn,
         &NewUser {

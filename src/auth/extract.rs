@@ -76,8 +76,10 @@ impl FromRequestParts<AppState> for AuthUser {
         if !sessions::is_open(state, user_id, &claims.jti).await? {
             return Err(invalid());
         }
-        let mut conn = state.conn().await?;
-        let user = queries::find_user(&mut conn, user_id)
+        let user = state
+            .read(async |conn: &mut diesel_async::AsyncPgConnection| {
+                Ok(queries::find_user(conn, user_id).await?)
+            })
             .await?
             .ok_or_else(invalid)?;
         Ok(Self {

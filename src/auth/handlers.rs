@@ -8,7 +8,7 @@ use super::accounts::{NewAccount, create_account};
 use super::dto::{SessionView, SigninBody, SignupBody, UserView};
 use super::extract::AuthUser;
 use super::models::Role;
-use super::password::{MAX_PASSWORD_CHARS, verify_password};
+use super::password::MAX_PASSWORD_CHARS;
 use super::{queries, sessions};
 use crate::error::{AppError, AppResult, ProblemSchema};
 use crate::extract::{ApiJson, ClientAddress};
@@ -86,7 +86,7 @@ pub async fn signup(
     }
     .validate()?;
     let mut conn = state.conn().await?;
-    let user = create_account(&mut conn, account).await?;
+    let user = create_account(&mut conn, &state.hasher, account).await?;
     Ok((StatusCode::CREATED, Envelope { data: user.into() }))
 }
 
@@ -121,11 +121,18 @@ pub async fn signin(
     if body.password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(refused());
     }
-    let mut conn = state.conn().await?;
-    let user = queries::find_user_by_email(&mut conn, body.email.trim()).await?;
-    drop(conn);
+    let email = body.email.trim();
+    let user = state
+        .read(async |conn: &mut diesel_async::AsyncPgConnection| {
+            Ok(queries::find_user_by_email(conn, email).await?)
+        })
+        .await?;
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
-    if !verify_password(SecretString::from(body.password), stored_hash).await? {
+    if !state
+        .hasher
+        .verify_password(SecretString::from(body.password), stored_hash)
+        .await?
+    {
         return Err(refused());
     }
     let user = user.ok_or_else(refused)?;

@@ -1,8 +1,13 @@
 //! Password hashing: argon2id at OWASP's cost (19 MiB, 2 passes, 1 lane),
 //! run on the blocking pool so a burst of sign-ins does not stall the async
-//! workers, and at most a few at a time so the burst cannot exhaust memory.
+//! workers, and at most one per core at a time so a burst cannot exhaust
+//! memory: a burst queues for a slot, and a request that cannot get one
+//! within `PASSWORD_HASH_WAIT_MS` is answered 503 with `Retry-After`
+//! instead of waiting without end. (The 19 MiB of each hash is given back to
+//! the system when it is done: see `release_large_allocations` in `main.rs`.)
 
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use argon2::password_hash::SaltString;
 use argon2::password_hash::rand_core::OsRng;
@@ -19,12 +24,35 @@ const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
 const LANES: u32 = 1;
 
-/// One hash at a time per core: more would only queue on the CPU while each
-/// holds its 19 MiB.
-static HASHING_SLOTS: LazyLock<Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(2, usize::from);
-    Semaphore::new(cores)
-});
+/// Why a password could not be hashed or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// Every slot stayed taken for the whole wait: a burst of sign-ins.
+    #[error("every password hashing slot is busy")]
+    Busy,
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
+impl From<HashError> for crate::error::AppError {
+    fn from(error: HashError) -> Self {
+        match error {
+            HashError::Busy => {
+                metrics::counter!("password_hash_busy_total").increment(1);
+                Self::unavailable("too many sign-ins at once; retry shortly")
+            }
+            HashError::Failed(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Runs argon2id: one hash at a time per core (more would only queue on the
+/// CPU while each holds its 19 MiB), waiting at most `wait` for a slot.
+#[derive(Debug, Clone)]
+pub struct Hasher {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
 
 fn argon2id() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
@@ -43,36 +71,67 @@ pub fn check_password_rules(password: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
-pub async fn hash_password(password: SecretString) -> anyhow::Result<String> {
-    off_the_workers(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        argon2id()
-            .hash_password(password.expose_secret().as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| anyhow::anyhow!("argon2 hashing failed: {error}"))
-    })
-    .await
-}
+impl Hasher {
+    /// One slot per core; a hash waits at most `wait` for one.
+    pub fn new(wait: Duration) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self {
+            slots: Arc::new(Semaphore::new(cores)),
+            wait,
+        }
+    }
 
-/// Whether `password` matches `stored_hash`. With no stored hash (an unknown
-/// email) it checks against a dummy hash of the same cost, so that the answer
-/// takes as long as for a known email and says nothing about which it was.
-pub async fn verify_password(
-    password: SecretString,
-    stored_hash: Option<String>,
-) -> anyhow::Result<bool> {
-    off_the_workers(move || {
-        let known = stored_hash.is_some();
-        let hash_text = stored_hash.unwrap_or_else(|| dummy_hash().to_owned());
-        let parsed = PasswordHash::new(&hash_text)
-            .map_err(|error| anyhow::anyhow!("stored password hash is unreadable: {error}"))?;
-        let matches = argon2id()
-            .verify_password(password.expose_secret().as_bytes(), &parsed)
-            .is_ok();
-        Ok(known && matches)
-    })
-    .await
+    /// Hashes `password` into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+    pub async fn hash_password(&self, password: SecretString) -> Result<String, HashError> {
+        self.off_the_workers(move || {
+            let salt = SaltString::generate(&mut OsRng);
+            argon2id()
+                .hash_password(password.expose_secret().as_bytes(), &salt)
+                .map(|hash| hash.to_string())
+                .map_err(|error| anyhow::anyhow!("argon2 hashing failed: {error}"))
+        })
+        .await
+    }
+
+    /// Whether `password` matches `stored_hash`. With no stored hash (an unknown
+    /// email) it checks against a dummy hash of the same cost, so that the answer
+    /// takes as long as for a known email and says nothing about which it was.
+    pub async fn verify_password(
+        &self,
+        password: SecretString,
+        stored_hash: Option<String>,
+    ) -> Result<bool, HashError> {
+        self.off_the_workers(move || {
+            let known = stored_hash.is_some();
+            let hash_text = stored_hash.unwrap_or_else(|| dummy_hash().to_owned());
+            let parsed = PasswordHash::new(&hash_text)
+                .map_err(|error| anyhow::anyhow!("stored password hash is unreadable: {error}"))?;
+            let matches = argon2id()
+                .verify_password(password.expose_secret().as_bytes(), &parsed)
+                .is_ok();
+            Ok(known && matches)
+        })
+        .await
+    }
+
+    /// Computes the dummy hash ahead of the first sign-in of an unknown email,
+    /// so that one does not take twice as long as the others.
+    pub async fn warm_up(&self) {
+        let _ = self.off_the_workers(|| Ok(dummy_hash().len())).await;
+    }
+
+    async fn off_the_workers<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
+    ) -> Result<T, HashError> {
+        let _slot = tokio::time::timeout(self.wait, self.slots.acquire())
+            .await
+            .map_err(|_| HashError::Busy)?
+            .map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
+        Ok(tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|error| anyhow::anyhow!("the hashing task failed: {error}"))??)
+    }
 }
 
 /// A hash of a random password, made once per process at the real cost.
@@ -87,31 +146,19 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-/// Computes the dummy hash ahead of the first sign-in of an unknown email,
-/// so that one does not take twice as long as the others.
-pub async fn warm_up() {
-    let _ = off_the_workers(|| Ok(dummy_hash().len())).await;
-}
-
-async fn off_the_workers<T: Send + 'static>(
-    work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
-) -> anyhow::Result<T> {
-    let _slot = HASHING_SLOTS
-        .acquire()
-        .await
-        .map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|error| anyhow::anyhow!("the hashing task failed: {error}"))?
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hasher() -> Hasher {
+        Hasher::new(Duration::from_secs(10))
+    }
+
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let hash = hash_password("correct horse".to_owned().into())
+        let hasher = hasher();
+        let hash = hasher
+            .hash_password("correct horse".to_owned().into())
             .await
             .unwrap();
         assert!(
@@ -119,12 +166,14 @@ mod tests {
             "{hash}"
         );
         assert!(
-            verify_password("correct horse".to_owned().into(), Some(hash.clone()))
+            hasher
+                .verify_password("correct horse".to_owned().into(), Some(hash.clone()))
                 .await
                 .unwrap()
         );
         assert!(
-            !verify_password("correct horsE".to_owned().into(), Some(hash))
+            !hasher
+                .verify_password("correct horsE".to_owned().into(), Some(hash))
                 .await
                 .unwrap()
         );
@@ -133,10 +182,23 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
         assert!(
-            !verify_password("anything".to_owned().into(), None)
+            !hasher()
+                .verify_password("anything".to_owned().into(), None)
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_cannot_get_a_slot_in_time_is_refused() {
+        let hasher = Hasher::new(Duration::from_millis(50));
+        let _taken: Vec<_> = (0..hasher.slots.available_permits())
+            .map(|_| hasher.slots.clone().try_acquire_owned().unwrap())
+            .collect();
+        let refused = hasher
+            .hash_password("correct horse".to_owned().into())
+            .await;
+        assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
     }
 
     #[test]

@@ -65,12 +65,14 @@ async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView>
 pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
     let user_id = auth.id();
     state
-        .cache
-        .respond(&cart_key(user_id), Framing::Envelope, || async {
-            let mut conn = state.conn().await?;
-            let cart = view(&mut conn, user_id).await?;
-            Document::envelope_of(&Envelope { data: cart })
-        })
+        .cached(
+            &cart_key(user_id),
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let cart = view(conn, user_id).await?;
+                Document::envelope_of(&Envelope { data: cart })
+            },
+        )
         .await
 }
 

@@ -84,9 +84,23 @@ pub struct ProductFilter {
 impl ProductFilter {
     /// A value that does not parse is a 400; one out of range is a 422.
     pub fn parse(query: &ProductListQuery) -> Result<Self, AppError> {
+        let mut unreadable = FieldErrors::new();
         let mut errors = FieldErrors::new();
-        let min_price = parse_price_filter("minPrice", query.min_price.as_deref(), &mut errors)?;
-        let max_price = parse_price_filter("maxPrice", query.max_price.as_deref(), &mut errors)?;
+        let min_price = parse_price_filter(
+            "minPrice",
+            query.min_price.as_deref(),
+            &mut unreadable,
+            &mut errors,
+        );
+        let max_price = parse_price_filter(
+            "maxPrice",
+            query.max_price.as_deref(),
+            &mut unreadable,
+            &mut errors,
+        );
+        if !unreadable.is_empty() {
+            return Err(AppError::BadQuery(unreadable));
+        }
         if let (Some(min), Some(max)) = (min_price, max_price)
             && min > max
         {
@@ -123,17 +137,16 @@ impl ProductFilter {
     }
 }
 
+/// A price filter: a value that is not a decimal is recorded in
+/// `unreadable` (a 400), one out of range in `errors` (a 422).
 fn parse_price_filter(
     field: &str,
     raw: Option<&str>,
+    unreadable: &mut FieldErrors,
     errors: &mut FieldErrors,
-) -> Result<Option<Money>, AppError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let decimal: JsonDecimal = raw
-        .trim()
-        .parse()
-        .map_err(|_| AppError::BadRequest(format!("{field} is not a number: {raw:?}")))?;
-    Ok(errors.check(field, Money::parse(decimal.0)))
+) -> Option<Money> {
+    let decimal: JsonDecimal = unreadable.check(field, raw?.parse())?;
+    errors.check(field, Money::parse(decimal.0))
 }
 
 /// A product ready to insert, and its tags.
@@ -296,10 +309,12 @@ mod tests {
 
     #[test]
     fn unparseable_values_are_bad_requests_and_out_of_range_ones_are_422() {
-        assert!(matches!(
-            query("minPrice=abc"),
-            Err(AppError::BadRequest(_))
-        ));
+        for unreadable in ["minPrice=abc", "maxPrice=%201.00%20"] {
+            assert!(
+                matches!(query(unreadable), Err(AppError::BadQuery(_))),
+                "{unreadable} should be a 400"
+            );
+        }
         for bad in [
             "minPrice=-1",
             "minPrice=1.234",

@@ -18,15 +18,15 @@ use crate::domain::{PageQuery, parse_name};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiJson, ApiQuery, ResourceId};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
-use crate::state::AppState;
+use crate::state::{AppState, DbWork};
 
 /// Answers `key` through the cache, loading it with `load` on a miss.
-async fn cached<F, Fut>(state: &AppState, key: &CacheKey, load: F) -> AppResult<Response>
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = AppResult<Document>>,
-{
-    state.cache.respond(key, Framing::Envelope, load).await
+async fn cached(
+    state: &AppState,
+    key: &CacheKey,
+    load: impl for<'c> DbWork<'c, Document>,
+) -> AppResult<Response> {
+    state.cached(key, Framing::Envelope, load).await
 }
 
 // ---- categories ----------------------------------------------------------
@@ -52,9 +52,8 @@ pub async fn list_categories(
     cached(
         &state,
         &cache_keys::category_page(page.page, page.limit),
-        || async {
-            let mut conn = state.conn().await?;
-            let (rows, total) = queries::list_categories(&mut conn, page).await?;
+        async |conn: &mut AsyncPgConnection| {
+            let (rows, total) = queries::list_categories(conn, page).await?;
             Document::envelope_of(&ListPage {
                 data: rows.into_iter().map(CategoryView::from).collect(),
                 page: page.page,
@@ -82,15 +81,18 @@ pub async fn get_category(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    cached(&state, &cache_keys::category(id), || async {
-        let mut conn = state.conn().await?;
-        let record = queries::find_category(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
-        Document::envelope_of(&Envelope {
-            data: CategoryView::from(record),
-        })
-    })
+    cached(
+        &state,
+        &cache_keys::category(id),
+        async |conn: &mut AsyncPgConnection| {
+            let record = queries::find_category(conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no category has id {id}")))?;
+            Document::envelope_of(&Envelope {
+                data: CategoryView::from(record),
+            })
+        },
+    )
     .await
 }
 
@@ -235,9 +237,8 @@ pub async fn list_tags(
     cached(
         &state,
         &cache_keys::tag_page(page.page, page.limit),
-        || async {
-            let mut conn = state.conn().await?;
-            let (rows, total) = queries::list_tags(&mut conn, page).await?;
+        async |conn: &mut AsyncPgConnection| {
+            let (rows, total) = queries::list_tags(conn, page).await?;
             Document::envelope_of(&ListPage {
                 data: rows.into_iter().map(TagView::from).collect(),
                 page: page.page,
@@ -265,15 +266,18 @@ pub async fn get_tag(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    cached(&state, &cache_keys::tag(id), || async {
-        let mut conn = state.conn().await?;
-        let record = queries::find_tag(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
-        Document::envelope_of(&Envelope {
-            data: TagView::from(record),
-        })
-    })
+    cached(
+        &state,
+        &cache_keys::tag(id),
+        async |conn: &mut AsyncPgConnection| {
+            let record = queries::find_tag(conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no tag has id {id}")))?;
+            Document::envelope_of(&Envelope {
+                data: TagView::from(record),
+            })
+        },
+    )
     .await
 }
 
@@ -411,29 +415,35 @@ pub async fn list_products(
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
     let filter = ProductFilter::parse(&query)?;
-    cached(&state, &cache_keys::product_list(&filter), || async {
-        let mut conn = state.conn().await?;
-        let category_id = match &filter.category {
-            None => None,
-            Some(name) => Some(
-                queries::find_category_by_name(&mut conn, name)
-                    .await?
-                    .ok_or_else(|| {
-                        AppError::validation("category", format!("no category is named {name:?}"))
-                    })?
-                    .id,
-            ),
-        };
-        let (rows, total, total_capped) =
-            queries::list_products(&mut conn, &filter, category_id).await?;
-        Document::envelope_of(&ListPage {
-            data: rows.into_iter().map(ProductView::from).collect(),
-            page: filter.page.page,
-            limit: filter.page.limit,
-            total,
-            total_capped,
-        })
-    })
+    cached(
+        &state,
+        &cache_keys::product_list(&filter),
+        async |conn: &mut AsyncPgConnection| {
+            let category_id = match &filter.category {
+                None => None,
+                Some(name) => Some(
+                    queries::find_category_by_name(conn, name)
+                        .await?
+                        .ok_or_else(|| {
+                            AppError::validation(
+                                "category",
+                                format!("no category is named {name:?}"),
+                            )
+                        })?
+                        .id,
+                ),
+            };
+            let (rows, total, total_capped) =
+                queries::list_products(conn, &filter, category_id).await?;
+            Document::envelope_of(&ListPage {
+                data: rows.into_iter().map(ProductView::from).collect(),
+                page: filter.page.page,
+                limit: filter.page.limit,
+                total,
+                total_capped,
+            })
+        },
+    )
     .await
 }
 
@@ -452,16 +462,19 @@ pub async fn get_product(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    cached(&state, &cache_keys::product(id), || async {
-        let mut conn = state.conn().await?;
-        let record = queries::find_product(&mut conn, id)
-            .await?
-            .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
-        let features = queries::features_of_product(&mut conn, id).await?;
-        Document::envelope_of(&Envelope {
-            data: ProductDetail::new(record, features),
-        })
-    })
+    cached(
+        &state,
+        &cache_keys::product(id),
+        async |conn: &mut AsyncPgConnection| {
+            let record = queries::find_product(conn, id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+            let features = queries::features_of_product(conn, id).await?;
+            Document::envelope_of(&Envelope {
+                data: ProductDetail::new(record, features),
+            })
+        },
+    )
     .await
 }
 

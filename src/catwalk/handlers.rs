@@ -12,6 +12,8 @@ use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId};
 use crate::response::{Document, Framing};
 use crate::state::AppState;
+use diesel_async::AsyncPgConnection;
+use futures_util::future::BoxFuture;
 
 /// The most products one page may hold.
 pub const MAX_COUNT: i64 = 100;
@@ -28,16 +30,16 @@ pub struct CatwalkPageQuery {
     pub count: Option<i64>,
 }
 
+/// A product's document: built by `load`, 404 when it gives nothing.
 async fn bare(
     state: &AppState,
     key: CacheKey,
-    load: impl AsyncFnOnce() -> AppResult<Option<String>>,
+    load: fn(&mut AsyncPgConnection, i32) -> BoxFuture<'_, diesel::QueryResult<Option<String>>>,
     product_id: i32,
 ) -> AppResult<Response> {
     state
-        .cache
-        .respond(&key, Framing::Bare, || async {
-            let json = load()
+        .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
+            let json = load(conn, product_id)
                 .await?
                 .ok_or_else(|| AppError::not_found(format!("no product has id {product_id}")))?;
             Ok(Document::new(json.into(), Framing::Bare))
@@ -76,10 +78,8 @@ pub async fn list_products(
         vec![Namespace::ProductLists],
     );
     state
-        .cache
-        .respond(&key, Framing::Bare, || async {
-            let mut conn = state.conn().await?;
-            let json = queries::product_page(&mut conn, page, count).await?;
+        .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
+            let json = queries::product_page(conn, page, count).await?;
             Ok(Document::new(json.into(), Framing::Bare))
         })
         .await
@@ -103,7 +103,7 @@ pub async fn get_product(
     bare(
         &state,
         CacheKey::product(id, "catwalk"),
-        async || Ok(queries::product(&mut *state.conn().await?, id).await?),
+        |conn, id| Box::pin(queries::product(conn, id)),
         id,
     )
     .await
@@ -132,7 +132,7 @@ pub async fn get_styles(
     bare(
         &state,
         key,
-        async || Ok(queries::styles(&mut *state.conn().await?, id).await?),
+        |conn, id| Box::pin(queries::styles(conn, id)),
         id,
     )
     .await
@@ -165,7 +165,7 @@ pub async fn get_related(
     bare(
         &state,
         key,
-        async || Ok(queries::related(&mut *state.conn().await?, id).await?),
+        |conn, id| Box::pin(queries::related(conn, id)),
         id,
     )
     .await

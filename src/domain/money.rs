@@ -128,7 +128,7 @@ impl<'de> Deserialize<'de> for JsonDecimal {
         let text = raw.get().trim();
         if text.starts_with('"') {
             let inner: String = serde_json::from_str(text).map_err(de::Error::custom)?;
-            Self::parse_text(inner.trim(), false).map_err(de::Error::custom)
+            Self::parse_text(&inner, false).map_err(de::Error::custom)
         } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
             Self::parse_text(text, true).map_err(de::Error::custom)
         } else {
@@ -171,6 +171,7 @@ mod tests {
             "\"1_000\"",
             "\"\"",
             "\"12.\"",
+            "\" 1.00 \"",
             "\"1e3\"",
             "true",
             "null",

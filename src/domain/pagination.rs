@@ -12,6 +12,7 @@ pub const MAX_LIMIT: i64 = 100;
 
 /// The raw paging parameters of a query string.
 #[derive(Debug, Default, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1-based page number.

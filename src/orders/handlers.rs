@@ -213,19 +213,21 @@ pub async fn list_orders(
         )
     };
     state
-        .cache
-        .respond(&key, Framing::Envelope, || async {
-            let mut conn = state.conn().await?;
-            let (orders, total) = queries::list_orders(&mut conn, owner, page).await?;
-            let data = with_lines(&mut conn, orders).await?;
-            Document::envelope_of(&ListPage {
-                data,
-                page: page.page,
-                limit: page.limit,
-                total,
-                total_capped: false,
-            })
-        })
+        .cached(
+            &key,
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let (orders, total) = queries::list_orders(conn, owner, page).await?;
+                let data = with_lines(conn, orders).await?;
+                Document::envelope_of(&ListPage {
+                    data,
+                    page: page.page,
+                    limit: page.limit,
+                    total,
+                    total_capped: false,
+                })
+            },
+        )
         .await
 }
 
@@ -256,16 +258,18 @@ pub async fn get_order(
     };
     let key = CacheKey::new(format!("orders:{user_id}:{id}"), Kind::Orders, depends_on);
     state
-        .cache
-        .respond(&key, Framing::Envelope, || async {
-            let mut conn = state.conn().await?;
-            let order = queries::find_order(&mut conn, id)
-                .await?
-                .filter(|order| admin || order.user_id == user_id)
-                .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
-            let view = with_lines(&mut conn, vec![order]).await?.remove(0);
-            Document::envelope_of(&Envelope { data: view })
-        })
+        .cached(
+            &key,
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let order = queries::find_order(conn, id)
+                    .await?
+                    .filter(|order| admin || order.user_id == user_id)
+                    .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
+                let view = with_lines(conn, vec![order]).await?.remove(0);
+                Document::envelope_of(&Envelope { data: view })
+            },
+        )
         .await
 }
 

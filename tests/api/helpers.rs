@@ -16,7 +16,7 @@ use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use emporium::auth::accounts::{NewAccount, create_account};
 use emporium::auth::models::Role;
-use emporium::config::{Config, LogFormat, RateLimit, SeedAccount};
+use emporium::config::{Config, LogFormat};
 use emporium::state::AppState;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -197,39 +197,32 @@ pub struct TestApp {
     bearer: std::sync::Mutex<Option<String>>,
 }
 
-/// The configuration a test runs under, before [`TestApp::with_config`].
+/// The configuration a test runs under, before [`TestApp::with_config`]:
+/// every setting at its default but what a test needs to differ.
 pub fn test_config(database_name: &str, redis_prefix: &str) -> Config {
-    Config {
-        database_url: database_url(database_name).into(),
-        redis_url: redis_url().into(),
-        jwt_secret: "test-secret-that-is-long-enough-for-hs256"
-            .to_owned()
-            .into(),
-        bind_addr: "127.0.0.1:0".parse().unwrap(),
-        cache_ttl: Duration::from_secs(1800),
-        redis_key_prefix: redis_prefix.to_owned(),
-        database_pool_size: 8,
-        database_connect_timeout: Duration::from_secs(10),
-        redis_timeout: Duration::from_millis(500),
-        request_timeout: Duration::from_secs(30),
-        body_limit_bytes: 1024 * 1024,
-        log_format: LogFormat::Pretty,
-        jwt_ttl: Duration::from_secs(3600),
-        auth_rate_limit: RateLimit {
-            per_address: 100,
-            per_email: 10,
-            window: Duration::from_secs(60),
-        },
-        seed_admin: Some(SeedAccount {
-            email: SEED_ADMIN_EMAIL.into(),
-            password: SEED_ADMIN_PASSWORD.to_owned().into(),
-        }),
-        seed_customer: Some(SeedAccount {
-            email: SEED_CUSTOMER_EMAIL.into(),
-            password: SEED_CUSTOMER_PASSWORD.to_owned().into(),
-        }),
-        cors_allowed_origins: Vec::new(),
-    }
+    let settings: std::collections::HashMap<&str, String> = [
+        ("DATABASE_URL", database_url(database_name)),
+        ("REDIS_URL", redis_url()),
+        (
+            "JWT_SECRET",
+            "test-secret-that-is-long-enough-for-hs256".to_owned(),
+        ),
+        ("BIND_ADDR", "127.0.0.1:0".to_owned()),
+        ("REDIS_KEY_PREFIX", redis_prefix.to_owned()),
+        ("DATABASE_POOL_SIZE", "8".to_owned()),
+        ("DATABASE_CONNECT_TIMEOUT_MS", "10000".to_owned()),
+        ("REDIS_TIMEOUT_MS", "500".to_owned()),
+        ("REQUEST_TIMEOUT_SECONDS", "30".to_owned()),
+        ("JWT_TTL_SECONDS", "3600".to_owned()),
+        ("SEED_ADMIN_EMAIL", SEED_ADMIN_EMAIL.to_owned()),
+        ("SEED_ADMIN_PASSWORD", SEED_ADMIN_PASSWORD.to_owned()),
+        ("SEED_CUSTOMER_EMAIL", SEED_CUSTOMER_EMAIL.to_owned()),
+        ("SEED_CUSTOMER_PASSWORD", SEED_CUSTOMER_PASSWORD.to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    Config::from_source(&|name: &str| settings.get(name).cloned())
+        .expect("the test configuration is valid")
 }
 
 pub const SEED_ADMIN_EMAIL: &str = "admin@emporium.test";
@@ -302,7 +295,9 @@ impl TestApp {
         }
         .validate()
         .unwrap();
-        create_account(&mut conn, account).await.unwrap();
+        create_account(&mut conn, &self.state.hasher, account)
+            .await
+            .unwrap();
         drop(conn);
         self.sign_in(email, TEST_PASSWORD).await
     }
@@ -315,7 +310,9 @@ impl TestApp {
         static HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
         let hash = HASH
             .get_or_init(|| async {
-                emporium::auth::password::hash_password(TEST_PASSWORD.to_owned().into())
+                self.state
+                    .hasher
+                    .hash_password(TEST_PASSWORD.to_owned().into())
                     .await
                     .unwrap()
             })
@@ -610,10 +607,21 @@ impl TestResponse {
             "{}",
             self.text()
         );
-        let body = self.json();
+        let mut body = self.json();
         assert_eq!(body["status"], status);
         assert!(
             body["title"].is_string() && body["detail"].is_string() && body["type"].is_string()
+        );
+        // Every problem names its request, as the response header does;
+        // the rest of the body is what the caller compares.
+        let request_id = body
+            .as_object_mut()
+            .and_then(|members| members.remove("request_id"));
+        assert_eq!(
+            request_id.as_ref().and_then(Value::as_str),
+            self.header("x-request-id"),
+            "the problem's request_id: {}",
+            self.text()
         );
         body
     }
