@@ -8,7 +8,8 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | required | PostgreSQL URL |
-//! | `REDIS_URL` | required | Redis URL |
+//! | `REDIS_URL` | required | Redis URL: sessions, rate limits and (unless `CACHE_REDIS_URL` is set) the cache |
+//! | `CACHE_REDIS_URL` | `REDIS_URL` | a Redis of its own for cached documents, so that they can never push out sessions |
 //! | `JWT_SECRET` | required | HS256 signing key, at least 32 bytes |
 //! | `BIND_ADDR` | `127.0.0.1:3000` | address the HTTP server listens on |
 //! | `CACHE_TTL_SECONDS` | `1800` | life of a cached document |
@@ -27,6 +28,9 @@
 //! | `HEADER_READ_TIMEOUT_MS` | `5000` | a connection whose request head is not complete after this is closed |
 //! | `MAX_CONNECTIONS` | `1024` | connections served at once; more wait in the accept queue |
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
+//! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
+//! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range) one client address may add to the cache per minute |
+//! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 
@@ -51,6 +55,9 @@ pub const DEFAULT_AUTH_RATE_LIMIT_WINDOW_SECONDS: u64 = 60;
 pub const DEFAULT_HEADER_READ_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 pub const DEFAULT_PASSWORD_HASH_WAIT_MS: u64 = 3000;
+pub const DEFAULT_CACHE_MAX_PAGE: i64 = 10;
+pub const DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT: u32 = 60;
+pub const DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS: u64 = 300;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -80,6 +87,8 @@ impl FromStr for LogFormat {
 pub struct Config {
     pub database_url: SecretString,
     pub redis_url: SecretString,
+    /// A separate Redis for cached documents; `None`: they share `redis_url`.
+    pub cache_redis_url: Option<SecretString>,
     pub jwt_secret: SecretString,
     pub bind_addr: SocketAddr,
     pub cache_ttl: Duration,
@@ -102,6 +111,20 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a password hash waits for a free hashing slot.
     pub password_hash_wait: Duration,
+    /// What one client can make the cache hold.
+    pub cache_limits: CacheLimits,
+}
+
+/// Bounds on what the cache admits (see `docs/cache.md`, "What a client can
+/// make the cache hold").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// List pages past this are not cached.
+    pub max_page: i64,
+    /// Open-ended documents one client may add per minute.
+    pub open_queries_per_client: u32,
+    /// Life of an open-ended document.
+    pub open_query_ttl: Duration,
 }
 
 /// How many sign-up and sign-in attempts a window lets through.
@@ -179,6 +202,7 @@ impl Config {
         let config = Self {
             database_url: reader.required("DATABASE_URL")?.into(),
             redis_url: reader.required("REDIS_URL")?.into(),
+            cache_redis_url: reader.optional("CACHE_REDIS_URL").map(Into::into),
             jwt_secret: jwt_secret.into(),
             bind_addr: reader.parsed("BIND_ADDR", DEFAULT_BIND_ADDR.parse().expect("valid"))?,
             cache_ttl: Duration::from_secs(
@@ -226,6 +250,17 @@ impl Config {
             password_hash_wait: Duration::from_millis(
                 reader.positive("PASSWORD_HASH_WAIT_MS", DEFAULT_PASSWORD_HASH_WAIT_MS)?,
             ),
+            cache_limits: CacheLimits {
+                max_page: reader.positive("CACHE_MAX_PAGE", DEFAULT_CACHE_MAX_PAGE)?,
+                open_queries_per_client: reader.positive(
+                    "CACHE_OPEN_QUERIES_PER_CLIENT",
+                    DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT,
+                )?,
+                open_query_ttl: Duration::from_secs(reader.positive(
+                    "CACHE_OPEN_QUERY_TTL_SECONDS",
+                    DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS,
+                )?),
+            },
         };
         Ok(config)
     }
@@ -238,6 +273,13 @@ impl Config {
     /// The Redis URL.
     pub fn redis_url(&self) -> &str {
         self.redis_url.expose_secret()
+    }
+
+    /// The URL of the Redis that holds cached documents.
+    pub fn cache_redis_url(&self) -> &str {
+        self.cache_redis_url
+            .as_ref()
+            .map_or_else(|| self.redis_url(), |url| url.expose_secret())
     }
 
     /// `key` with `REDIS_KEY_PREFIX` in front: every Redis key is built here.

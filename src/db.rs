@@ -1,5 +1,9 @@
 //! PostgreSQL: the diesel-async connection pool and the embedded migrations.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use diesel::Connection;
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
@@ -12,6 +16,101 @@ use crate::config::Config;
 
 /// The pool every request borrows its connection from.
 pub type DbPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
+
+/// How long a checkout waits while PostgreSQL was unreachable a moment ago:
+/// long enough to open a connection to a server that is back, short enough
+/// that an outage answers 503 at once instead of after the connect timeout.
+const RECENTLY_UNREACHABLE_WAIT: Duration = Duration::from_millis(250);
+/// How long a failed connection attempt counts as recent.
+const UNREACHABLE_MEMORY: Duration = Duration::from_secs(1);
+
+/// The pool, and whether PostgreSQL could be reached lately.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    failures: Arc<ConnectFailures>,
+    connect_timeout: Duration,
+}
+
+impl Database {
+    /// Builds the pool (see [`build_pool`]).
+    pub fn new(config: &Config) -> Self {
+        let failures = Arc::new(ConnectFailures::default());
+        let pool = build_pool(config, Box::new(FailureSink(failures.clone())));
+        Self {
+            pool,
+            failures,
+            connect_timeout: config.database_connect_timeout,
+        }
+    }
+
+    /// A connection. bb8 waits for one up to the connect timeout even when
+    /// every attempt to open one fails at once, so a checkout here also
+    /// ends (503) as soon as an attempt fails while it waits, and while the
+    /// last failure is recent it waits only briefly: an outage is answered
+    /// at once, and a server that is back is used at once.
+    pub async fn get(&self) -> Result<DbConn<'_>, crate::error::AppError> {
+        let failed = self.failures.notify.notified();
+        tokio::pin!(failed);
+        failed.as_mut().enable();
+        let wait = if self.failures.recent() {
+            RECENTLY_UNREACHABLE_WAIT.min(self.connect_timeout)
+        } else {
+            self.connect_timeout
+        };
+        tokio::select! {
+            biased;
+            conn = tokio::time::timeout(wait, self.pool.get()) => match conn {
+                Ok(conn) => Ok(conn?),
+                Err(_) => Err(crate::error::AppError::database_unavailable()),
+            },
+            () = &mut failed => Err(crate::error::AppError::database_unavailable()),
+        }
+    }
+
+    /// The pool's counts, for the metrics.
+    pub fn state(&self) -> bb8::State {
+        self.pool.state()
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// When opening a connection last failed, and who waits to hear of it.
+#[derive(Debug, Default)]
+struct ConnectFailures {
+    last_ms: AtomicU64,
+    notify: tokio::sync::Notify,
+}
+
+impl ConnectFailures {
+    fn recent(&self) -> bool {
+        let last = self.last_ms.load(Ordering::Relaxed);
+        last != 0 && now_ms().saturating_sub(last) < UNREACHABLE_MEMORY.as_millis() as u64
+    }
+}
+
+/// bb8's report of a failed attempt to open a connection.
+#[derive(Debug, Clone)]
+struct FailureSink(Arc<ConnectFailures>);
+
+impl bb8::ErrorSink<diesel_async::pooled_connection::PoolError> for FailureSink {
+    fn sink(&self, error: diesel_async::pooled_connection::PoolError) {
+        if let diesel_async::pooled_connection::PoolError::ConnectionError(cause) = error {
+            tracing::warn!(error = %cause, "cannot open a PostgreSQL connection");
+            self.0.last_ms.store(now_ms(), Ordering::Relaxed);
+            self.0.notify.notify_waiters();
+        }
+    }
+
+    fn boxed_clone(&self) -> Box<dyn bb8::ErrorSink<diesel_async::pooled_connection::PoolError>> {
+        Box::new(self.clone())
+    }
+}
 /// A connection borrowed from [`DbPool`].
 pub type DbConn<'a> = bb8::PooledConnection<'a, AsyncDieselConnectionManager<AsyncPgConnection>>;
 
@@ -37,9 +136,12 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// connection that dies while in use shows it by its error; the pool drops
 /// it when it comes back (`has_broken`), and reads retry once on a fresh
 /// one (`AppState::read`). When PostgreSQL cannot be reached, a checkout
-/// fails at once instead of retrying until the connect timeout: the client
-/// gets its 503 and `Retry-After` without waiting.
-pub fn build_pool(config: &Config) -> DbPool {
+/// is not retried in the background until the connect timeout: the client
+/// gets its 503 and `Retry-After` without waiting (see [`Database::get`]).
+fn build_pool(
+    config: &Config,
+    errors: Box<dyn bb8::ErrorSink<diesel_async::pooled_connection::PoolError>>,
+) -> DbPool {
     let mut manager_config = ManagerConfig::default();
     manager_config.recycling_method =
         RecyclingMethod::CustomFunction(Box::new(|conn: &mut AsyncPgConnection| {
@@ -63,6 +165,7 @@ pub fn build_pool(config: &Config) -> DbPool {
         .max_size(config.database_pool_size)
         .connection_timeout(config.database_connect_timeout)
         .retry_connection(false)
+        .error_sink(errors)
         .build_unchecked(manager)
 }
 

@@ -215,7 +215,9 @@ impl AppError {
             Self::MethodNotAllowed => "this path does not answer this method".into(),
             Self::PayloadTooLarge => "the request body is larger than the server accepts".into(),
             Self::Validation(_) => "the request has invalid fields; see `errors`".into(),
-            Self::BadQuery(_) => "the query has parameters that cannot be read; see `errors`".into(),
+            Self::BadQuery(_) => {
+                "the query has parameters that cannot be read; see `errors`".into()
+            }
             Self::RateLimited {
                 retry_after_seconds,
             } => format!("too many attempts; retry in {retry_after_seconds} s"),

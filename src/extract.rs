@@ -69,7 +69,8 @@ pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     // Syntax first: a truncated document is malformed (400) even when what
     // came before the cut would already be refused for its shape (422).
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|error| json_error(".", &error))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
+        .map_err(|error| json_error(".", &error))?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();

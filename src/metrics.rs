@@ -7,7 +7,8 @@
 //!   `http_request_duration_seconds{method, route}`: by the matched route
 //!   template (`/api/products/{id}`), never the raw path, and status class.
 //! - `cache_hits_total`, `cache_misses_total`, `cache_stale_skips_total`,
-//!   `cache_redis_errors_total`, `cache_coalesced_total`, each `{kind}`.
+//!   `cache_redis_errors_total`, `cache_coalesced_total`,
+//!   `cache_over_budget_total`, each `{kind}`.
 //! - `db_pool_connections`, `db_pool_idle_connections`, `db_pool_max_size`,
 //!   and `redis_connections` (one multiplexed connection when up).
 //! - `orders_placed_total`, `orders_refused_total{reason}`,
@@ -94,6 +95,7 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         metrics::counter!("cache_stale_skips_total", "kind" => kind).absolute(counts.stale_skips);
         metrics::counter!("cache_redis_errors_total", "kind" => kind).absolute(counts.errors);
         metrics::counter!("cache_coalesced_total", "kind" => kind).absolute(counts.coalesced);
+        metrics::counter!("cache_over_budget_total", "kind" => kind).absolute(counts.over_budget);
     }
     let pool = state.db.state();
     metrics::gauge!("db_pool_connections").set(f64::from(pool.connections));

@@ -43,23 +43,38 @@ pub struct Redis {
 }
 
 impl Redis {
+    /// The Redis of sessions and rate limits (`REDIS_URL`).
+    pub fn sessions(config: &Config) -> anyhow::Result<Self> {
+        Self::connect(config.redis_url(), "REDIS_URL", config.redis_timeout)
+    }
+
+    /// The Redis of cached documents (`CACHE_REDIS_URL`, else `REDIS_URL`).
+    pub fn cache(config: &Config) -> anyhow::Result<Self> {
+        let variable = if config.cache_redis_url.is_some() {
+            "CACHE_REDIS_URL"
+        } else {
+            "REDIS_URL"
+        };
+        Self::connect(config.cache_redis_url(), variable, config.redis_timeout)
+    }
+
     /// Connects lazily: the service starts (and serves from PostgreSQL)
     /// while Redis is down, and uses it once it answers.
-    pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let client = redis::Client::open(config.redis_url())
-            .map_err(|error| anyhow::anyhow!("REDIS_URL is invalid: {error}"))?;
+    fn connect(url: &str, variable: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let client = redis::Client::open(url)
+            .map_err(|error| anyhow::anyhow!("{variable} is invalid: {error}"))?;
         let settings = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(config.redis_timeout))
-            .set_response_timeout(Some(config.redis_timeout))
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
             // Fail fast and let the next call try again: a request must not
             // wait out a reconnection back-off.
             .set_number_of_retries(1)
-            .set_max_delay(config.redis_timeout);
+            .set_max_delay(timeout);
         let connection = ConnectionManager::new_lazy_with_config(client, settings)
             .map_err(|error| anyhow::anyhow!("cannot set up the Redis connection: {error}"))?;
         Ok(Self {
             connection,
-            timeout: config.redis_timeout,
+            timeout,
         })
     }
 

@@ -6,7 +6,7 @@ use crate::auth::password::Hasher;
 use crate::auth::tokens::TokenKeys;
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
-use crate::db::{DbConn, DbPool};
+use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::redis::Redis;
 use crate::response::{Document, Framing};
@@ -17,7 +17,7 @@ use diesel_async::pooled_connection::PoolableConnection;
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
-    pub db: DbPool,
+    pub db: Database,
     pub redis: Redis,
     pub tokens: Arc<TokenKeys>,
     pub cache: Arc<Cache>,
@@ -27,10 +27,15 @@ pub struct AppState {
 impl AppState {
     /// Builds the pools from `config`; no connection is opened yet.
     pub fn new(config: Config) -> anyhow::Result<Self> {
-        let redis = Redis::new(&config)?;
+        let redis = Redis::sessions(&config)?;
+        let cache_redis = if config.cache_redis_url.is_some() {
+            Redis::cache(&config)?
+        } else {
+            redis.clone()
+        };
         Ok(Self {
-            db: crate::db::build_pool(&config),
-            cache: Arc::new(Cache::new(&config, redis.clone())),
+            db: Database::new(&config),
+            cache: Arc::new(Cache::new(&config, cache_redis)),
             redis,
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             hasher: Hasher::new(config.password_hash_wait),
@@ -40,7 +45,7 @@ impl AppState {
 
     /// Borrows a PostgreSQL connection, or answers 503 when none can be had.
     pub async fn conn(&self) -> Result<DbConn<'_>, AppError> {
-        Ok(self.db.get().await?)
+        self.db.get().await
     }
 
     /// Runs a read on a pooled connection. If the connection turns out to

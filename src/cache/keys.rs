@@ -133,8 +133,22 @@ impl Kind {
     }
 }
 
+/// Whether a loaded document is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// A document of something named (a product, a category, a cart, a page
+    /// of a list within `CACHE_MAX_PAGE`): there are as many as there are
+    /// things, whoever asks.
+    Always,
+    /// A document of an open-ended query (a name search, a price range):
+    /// kept only within the asking client's budget, and for a short life.
+    Open { client: String },
+    /// Not kept (a page past `CACHE_MAX_PAGE`).
+    Never,
+}
+
 /// A cacheable document: its key, the field when the key is a hash of
-/// renderings, and what it depends on.
+/// renderings, what it depends on, and whether it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
     pub key: String,
@@ -142,6 +156,7 @@ pub struct CacheKey {
     pub field: Option<&'static str>,
     pub kind: Kind,
     pub depends_on: Vec<Namespace>,
+    pub admission: Admission,
 }
 
 impl CacheKey {
@@ -151,7 +166,28 @@ impl CacheKey {
             field: None,
             kind,
             depends_on,
+            admission: Admission::Always,
         }
+    }
+
+    /// Page `page` of a list: not kept past `max_page`.
+    #[must_use]
+    pub fn on_page(mut self, page: i64, max_page: i64) -> Self {
+        if page > max_page {
+            self.admission = Admission::Never;
+        }
+        self
+    }
+
+    /// The document of an open-ended query asked by `client`.
+    #[must_use]
+    pub fn open_for(mut self, client: &str) -> Self {
+        if self.admission == Admission::Always {
+            self.admission = Admission::Open {
+                client: client.to_owned(),
+            };
+        }
+        self
     }
 
     /// `product:<id>`, a hash with one field per rendering (`api`, `catwalk`).
@@ -165,6 +201,7 @@ impl CacheKey {
                 Namespace::ProductEmbeds,
                 Namespace::Catalog,
             ],
+            admission: Admission::Always,
         }
     }
 }

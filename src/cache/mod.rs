@@ -30,13 +30,25 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-pub use keys::{CacheKey, Kind, Namespace};
+pub use keys::{Admission, CacheKey, Kind, Namespace};
 pub use stats::CacheStats;
 
-use crate::config::Config;
+use crate::config::{CacheLimits, Config};
 use crate::error::{AppError, AppResult};
 use crate::redis::{Redis, RedisFailure};
 use crate::response::{DataSource, Document, Framing};
+
+/// The window of an open-ended query budget (`CACHE_OPEN_QUERIES_PER_CLIENT` a minute).
+const ADMISSION_WINDOW_MS: u64 = 60_000;
+
+/// What became of a loaded document.
+enum Stored {
+    Yes,
+    /// Its client used up its budget of open-ended documents.
+    OverBudget,
+    /// A write retired it meanwhile (or was in flight).
+    Stale,
+}
 
 /// How often, at most, a Redis failure on the read path is logged.
 const WARNING_INTERVAL: Duration = Duration::from_secs(10);
@@ -130,6 +142,7 @@ pub struct Cache {
     redis: Redis,
     prefix: String,
     ttl: Duration,
+    limits: CacheLimits,
     /// How long a writer counts as in flight if it never says it finished:
     /// longer than any request can run, so that no reader that started
     /// before the commit can still store when the count lapses.
@@ -185,6 +198,7 @@ impl Cache {
             redis,
             prefix: config.redis_key_prefix.clone(),
             ttl: config.cache_ttl,
+            limits: config.cache_limits,
             pending_ttl: config.request_timeout * 2 + Duration::from_secs(5),
             stats: CacheStats::default(),
             flights: Mutex::new(HashMap::new()),
@@ -219,6 +233,10 @@ impl Cache {
         Fut: Future<Output = AppResult<Document>>,
     {
         let counters = self.stats.of(key.kind);
+        if key.admission == Admission::Never {
+            CacheStats::bump(&counters.misses);
+            return Ok((load().await?, DataSource::Postgres));
+        }
         let mut lookup = match self.lookup(key).await {
             Ok(lookup) => Some(lookup),
             Err(failure) => {
@@ -236,9 +254,10 @@ impl Cache {
         let document = self.load_once(flight, load, key.kind).await?;
         match lookup {
             Some(lookup) if !lookup.writer_in_flight => {
-                match self.store(key, &lookup.versions, &document).await {
-                    Ok(true) => {}
-                    Ok(false) => CacheStats::bump(&counters.stale_skips),
+                match self.admit_and_store(key, &lookup.versions, &document).await {
+                    Ok(Stored::Yes) => {}
+                    Ok(Stored::OverBudget) => CacheStats::bump(&counters.over_budget),
+                    Ok(Stored::Stale) => CacheStats::bump(&counters.stale_skips),
                     Err(failure) => {
                         CacheStats::bump(&counters.errors);
                         self.warn(&failure);
@@ -296,11 +315,48 @@ impl Cache {
         })
     }
 
+    /// Stores the document unless its client is over budget (an open-ended
+    /// query) or a write got in the way.
+    async fn admit_and_store(
+        &self,
+        key: &CacheKey,
+        expected: &[Option<String>],
+        document: &Document,
+    ) -> Result<Stored, RedisFailure> {
+        let ttl = match &key.admission {
+            Admission::Always => self.ttl,
+            Admission::Never => return Ok(Stored::OverBudget),
+            Admission::Open { client } => {
+                let budget = format!("{}cache-admission:{client}", self.prefix);
+                let mut pipeline = redis::pipe();
+                pipeline
+                    .cmd("INCR")
+                    .arg(&budget)
+                    .cmd("PEXPIRE")
+                    .arg(&budget)
+                    .arg(ADMISSION_WINDOW_MS)
+                    .arg("NX")
+                    .ignore();
+                let (admitted,): (u64,) = self.redis.pipeline(&pipeline).await?;
+                if admitted > u64::from(self.limits.open_queries_per_client) {
+                    return Ok(Stored::OverBudget);
+                }
+                self.limits.open_query_ttl
+            }
+        };
+        Ok(if self.store(key, expected, document, ttl).await? {
+            Stored::Yes
+        } else {
+            Stored::Stale
+        })
+    }
+
     async fn store(
         &self,
         key: &CacheKey,
         expected: &[Option<String>],
         document: &Document,
+        ttl: Duration,
     ) -> Result<bool, RedisFailure> {
         let mut body = Vec::with_capacity(document.etag.len() + 1 + document.bytes.len());
         body.extend_from_slice(document.etag.as_bytes());
@@ -315,7 +371,7 @@ impl Cache {
             invocation.key(self.pending_key(namespace));
         }
         invocation
-            .arg(u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(key.field.unwrap_or(""))
             .arg(fresh_version())
             .arg(body.as_slice());

@@ -16,6 +16,8 @@ pub struct KindCounters {
     pub stale_skips: AtomicU64,
     /// Redis calls that failed or timed out.
     pub errors: AtomicU64,
+    /// Open-ended documents not kept: their client used up its budget.
+    pub over_budget: AtomicU64,
     /// Loads that waited for another request's identical load instead of
     /// querying PostgreSQL themselves.
     pub coalesced: AtomicU64,
@@ -29,6 +31,7 @@ pub struct KindSnapshot {
     pub stale_skips: u64,
     pub errors: u64,
     pub coalesced: u64,
+    pub over_budget: u64,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +62,7 @@ impl CacheStats {
                         stale_skips: counters.stale_skips.load(Ordering::Relaxed),
                         errors: counters.errors.load(Ordering::Relaxed),
                         coalesced: counters.coalesced.load(Ordering::Relaxed),
+                        over_budget: counters.over_budget.load(Ordering::Relaxed),
                     },
                 )
             })

@@ -110,24 +110,9 @@ pub async fn add_item(
                     purchasable::resolve(conn, &[(String::new(), item)], Locking::None)
                         .await?
                         .remove(0);
-                // Twice at most: a concurrent add of a new line wins the
-                // insert, and this one then merges into it.
-                for _ in 0..2 {
-                    if let Some((id, current)) = queries::lock_line_of(conn, user_id, item).await? {
-                        let merged =
-                            check_line(&purchasable, i64::from(current) + i64::from(quantity))?;
-                        queries::set_quantity(conn, id, merged).await?;
-                        return view(conn, user_id).await;
-                    }
-                    check_line(&purchasable, i64::from(quantity))?;
-                    if queries::insert_line(conn, user_id, item, quantity)
-                        .await?
-                        .is_some()
-                    {
-                        return view(conn, user_id).await;
-                    }
-                }
-                Err(AppError::unavailable("the cart changed meanwhile; retry"))
+                let merged = queries::add_to_line(conn, user_id, item, quantity).await?;
+                check_line(&purchasable, i64::from(merged))?;
+                view(conn, user_id).await
             })
             .await
         })

@@ -53,30 +53,18 @@ pub async fn cart_product_ids(conn: &mut AsyncPgConnection, user_id: i32) -> Que
         .await
 }
 
-/// The user's line for `item`, locked for update: its id and quantity.
-pub async fn lock_line_of(
-    conn: &mut AsyncPgConnection,
-    user_id: i32,
-    item: Item,
-) -> QueryResult<Option<(i32, i32)>> {
-    cart_items::table
-        .filter(cart_items::user_id.eq(user_id))
-        .filter(cart_items::product_id.eq(item.product_id))
-        .filter(cart_items::sku_id.is_not_distinct_from(item.sku_id))
-        .select((cart_items::id, cart_items::quantity))
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
-
-/// Inserts a new line; `None` when a concurrent request inserted it first.
-pub async fn insert_line(
+/// Adds `quantity` of `item` to the user's cart: a new line, or more of the
+/// line already there (one statement, so two concurrent adds of the same
+/// item both count). Returns the line's quantity now, which the caller
+/// checks against what is available (rolling back when it is too much); a
+/// sum past `i32::MAX` is held there, which no stock reaches.
+pub async fn add_to_line(
     conn: &mut AsyncPgConnection,
     user_id: i32,
     item: Item,
     quantity: i32,
-) -> QueryResult<Option<i32>> {
+) -> QueryResult<i32> {
+    use diesel::dsl::sql;
     diesel::insert_into(cart_items::table)
         .values((
             cart_items::user_id.eq(user_id),
@@ -84,11 +72,14 @@ pub async fn insert_line(
             cart_items::sku_id.eq(item.sku_id),
             cart_items::quantity.eq(quantity),
         ))
-        .on_conflict_do_nothing()
-        .returning(cart_items::id)
+        .on_conflict(diesel::upsert::on_constraint("cart_items_line_key"))
+        .do_update()
+        .set(cart_items::quantity.eq(sql::<Int4>(
+            "LEAST(cart_items.quantity::bigint + EXCLUDED.quantity, 2147483647)::integer",
+        )))
+        .returning(cart_items::quantity)
         .get_result::<i32>(conn)
         .await
-        .optional()
 }
 
 pub async fn set_quantity(conn: &mut AsyncPgConnection, id: i32, quantity: i32) -> QueryResult<()> {

@@ -4,10 +4,24 @@
 use super::domain::ProductFilter;
 use crate::cache::keys::key_part;
 use crate::cache::{CacheKey, Kind, Namespace};
+use crate::config::CacheLimits;
 
 /// `products:<category>:<minPrice>:<maxPrice>:<inStock>:<page>:<limit>:<sortBy>:<order>`,
-/// or, for a name search, `search:<hash of the normalized query>`.
-pub fn product_list(filter: &ProductFilter) -> CacheKey {
+/// or, for a name search, `search:<hash of the normalized query>`. A name
+/// search or a price range is open-ended (any client can ask for endless
+/// variants): it is kept within `client`'s budget.
+pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
+    let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
+    let open_ended =
+        filter.search.is_some() || filter.min_price.is_some() || filter.max_price.is_some();
+    if open_ended {
+        key.open_for(client)
+    } else {
+        key
+    }
+}
+
+fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let any = || "any".to_owned();
     let parts = [
         filter.category.as_deref().map_or_else(any, key_part),
@@ -46,12 +60,13 @@ pub fn product(id: i32) -> CacheKey {
     CacheKey::product(id, "api")
 }
 
-pub fn category_page(page: i64, limit: i64) -> CacheKey {
+pub fn category_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
     CacheKey::new(
         format!("categories:page:{page}:{limit}"),
         Kind::Category,
         vec![Namespace::Categories],
     )
+    .on_page(page, limits.max_page)
 }
 
 pub fn category(id: i32) -> CacheKey {
@@ -62,12 +77,13 @@ pub fn category(id: i32) -> CacheKey {
     )
 }
 
-pub fn tag_page(page: i64, limit: i64) -> CacheKey {
+pub fn tag_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
     CacheKey::new(
         format!("tags:page:{page}:{limit}"),
         Kind::Tag,
         vec![Namespace::Tags],
     )
+    .on_page(page, limits.max_page)
 }
 
 pub fn tag(id: i32) -> CacheKey {

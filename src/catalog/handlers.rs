@@ -16,7 +16,7 @@ use crate::cache::CacheKey;
 use crate::cache::Namespace;
 use crate::domain::{PageQuery, parse_name};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
-use crate::extract::{ApiJson, ApiQuery, ResourceId};
+use crate::extract::{ApiJson, ApiQuery, ClientAddress, ResourceId};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
 use crate::state::{AppState, DbWork};
 
@@ -51,7 +51,7 @@ pub async fn list_categories(
     errors.into_result(())?;
     cached(
         &state,
-        &cache_keys::category_page(page.page, page.limit),
+        &cache_keys::category_page(page.page, page.limit, &state.config.cache_limits),
         async |conn: &mut AsyncPgConnection| {
             let (rows, total) = queries::list_categories(conn, page).await?;
             Document::envelope_of(&ListPage {
@@ -236,7 +236,7 @@ pub async fn list_tags(
     errors.into_result(())?;
     cached(
         &state,
-        &cache_keys::tag_page(page.page, page.limit),
+        &cache_keys::tag_page(page.page, page.limit, &state.config.cache_limits),
         async |conn: &mut AsyncPgConnection| {
             let (rows, total) = queries::list_tags(conn, page).await?;
             Document::envelope_of(&ListPage {
@@ -412,12 +412,13 @@ pub async fn delete_tag(
 )]
 pub async fn list_products(
     State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
     let filter = ProductFilter::parse(&query)?;
     cached(
         &state,
-        &cache_keys::product_list(&filter),
+        &cache_keys::product_list(&filter, &state.config.cache_limits, &client),
         async |conn: &mut AsyncPgConnection| {
             let category_id = match &filter.category {
                 None => None,

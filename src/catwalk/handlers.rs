@@ -76,7 +76,8 @@ pub async fn list_products(
         format!("catwalk:products:{page}:{count}"),
         Kind::Catwalk,
         vec![Namespace::ProductLists],
-    );
+    )
+    .on_page(page, state.config.cache_limits.max_page);
     state
         .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
             let json = queries::product_page(conn, page, count).await?;

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::dto::OrderView;
 use super::models::NewOrderLine;
 use super::queries;
+use crate::cache::{Cache, CacheWrite, Namespace};
 use crate::catalog::purchasable::{self, Item, Locking};
 use crate::domain::Money;
 use crate::error::{AppError, FieldErrors};
@@ -75,15 +76,18 @@ fn summed(lines: impl Iterator<Item = (Item, i32)>) -> BTreeMap<Item, (i64, usiz
     sums
 }
 
-/// Places the order. Runs inside the caller's transaction. `allowed_products`
-/// are the products whose caches the caller is retiring; a cart that names
-/// another (it changed since the caller looked) is refused, to be retried.
+/// Places the order. Runs inside the caller's transaction. The products'
+/// cached documents are retired here, once the transaction knows which
+/// products the order takes (the cart's lines are known only once locked),
+/// and before it commits; the write is pushed on `writes` for the caller to
+/// finish after the commit.
 pub async fn place(
     conn: &mut AsyncPgConnection,
+    cache: &Cache,
+    writes: &mut Vec<CacheWrite>,
     user_id: i32,
     source: &OrderSource,
     idempotency: Option<&Idempotency<'_>>,
-    allowed_products: &[i32],
 ) -> Result<Placement, AppError> {
     if let Some(idempotency) = idempotency {
         // Concurrent requests with one key queue here; the later ones then
@@ -121,14 +125,14 @@ pub async fn place(
             },
         ));
     }
-    if matches!(source, OrderSource::Cart)
-        && lines
-            .iter()
-            .any(|(item, _)| !allowed_products.contains(&item.product_id))
-    {
-        return Err(AppError::unavailable("the cart changed meanwhile; retry"));
-    }
     let sums = summed(lines.into_iter());
+    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
+    product_ids.dedup();
+    writes.push(
+        cache
+            .begin_write(product_ids.into_iter().map(Namespace::Product).collect())
+            .await?,
+    );
     let mut errors = FieldErrors::new();
     for (item, (quantity, index)) in &sums {
         if *quantity > i64::from(i32::MAX) {

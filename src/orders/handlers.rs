@@ -121,30 +121,36 @@ pub async fn place_order(
     });
     let user_id = auth.id();
     let mut conn = state.conn().await?;
-    let product_ids = match &source {
-        OrderSource::Items(items) => items.iter().map(|(item, _)| item.product_id).collect(),
-        OrderSource::Cart => crate::cart::queries::cart_product_ids(&mut conn, user_id).await?,
-    };
-    let mut retired = order_change(user_id, &product_ids);
+    let mut retired = order_change(user_id, &[]);
     if source == OrderSource::Cart {
         retired.push(Namespace::Cart(user_id));
     }
-    let placement = state
-        .cache
-        .write(retired, async {
-            conn.transaction::<_, AppError, _>(async |conn| {
-                checkout::place(conn, user_id, &source, idempotency.as_ref(), &product_ids).await
-            })
+    let write = state.cache.begin_write(retired).await?;
+    let mut product_writes = Vec::new();
+    let placement = conn
+        .transaction::<_, AppError, _>(async |conn| {
+            checkout::place(
+                conn,
+                &state.cache,
+                &mut product_writes,
+                user_id,
+                &source,
+                idempotency.as_ref(),
+            )
             .await
         })
-        .await
-        .inspect_err(|error| {
-            if let AppError::Conflict { extensions, .. } = error
-                && extensions.contains_key("lines")
-            {
-                metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
-            }
-        })?;
+        .await;
+    for product_write in product_writes {
+        product_write.finish().await;
+    }
+    write.finish().await;
+    let placement = placement.inspect_err(|error| {
+        if let AppError::Conflict { extensions, .. } = error
+            && extensions.contains_key("lines")
+        {
+            metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
+        }
+    })?;
     Ok(match placement {
         Placement::Placed(body) => {
             metrics::counter!("orders_placed_total").increment(1);
@@ -199,7 +205,8 @@ pub async fn list_orders(
                 format!("orders:{user_id}:all:{}:{}", page.page, page.limit),
                 Kind::Orders,
                 vec![Namespace::AllOrders, Namespace::ProductDeletions],
-            ),
+            )
+            .on_page(page.page, state.config.cache_limits.max_page),
             None,
         )
     } else {
@@ -208,7 +215,8 @@ pub async fn list_orders(
                 format!("orders:{user_id}:page:{}:{}", page.page, page.limit),
                 Kind::Orders,
                 vec![Namespace::Orders(user_id), Namespace::ProductDeletions],
-            ),
+            )
+            .on_page(page.page, state.config.cache_limits.max_page),
             Some(user_id),
         )
     };

@@ -2,16 +2,16 @@
 //! write's invalidation, Redis outages, stampedes, and a reader/writer race
 //! that must never show data older than an acknowledged write.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use emporium::cache::{CacheKey, Kind, Namespace};
 use emporium::response::{Document, Framing};
 use serde_json::{Value, json};
 
+use crate::harness::ThrowawayRedis;
 use crate::helpers::{TestApp, TestResponse, redis_keys};
 
 const CACHED_ROUTES: [&str; 8] = [
@@ -360,69 +360,11 @@ async fn a_stampede_of_misses_loads_once() {
     );
 }
 
-/// A throwaway `redis-server` on a free port, killed on drop.
-struct ThrowawayRedis {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl ThrowawayRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (scripts/services.sh installs it)");
-        let server = Self {
-            port,
-            child: Some(child),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-impl Drop for ThrowawayRedis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test]
 async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
-    let port = ThrowawayRedis::free_port();
-    let mut redis = ThrowawayRedis::start(port);
+    let mut redis = ThrowawayRedis::start(&[]);
     let app = TestApp::with_config(|config| {
-        config.redis_url = format!("redis://127.0.0.1:{port}").into();
+        config.redis_url = redis.url().into();
         config.redis_timeout = Duration::from_millis(300);
     })
     .await;
@@ -436,7 +378,7 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     assert_eq!(source(&app.get("/api/products/1").await), "postgres");
     assert_eq!(source(&app.get("/api/products/1").await), "redis");
 
-    redis.stop();
+    redis.kill();
     for path in CACHED_ROUTES {
         let read = app.get(path).await;
         assert_eq!(source(&read), "postgres", "{path} during the outage");
@@ -474,7 +416,7 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
         .load(Ordering::Relaxed);
     assert!(errors > 0);
 
-    let _restarted = ThrowawayRedis::start(redis.port);
+    redis.start_again();
     let mut recovered = false;
     for _ in 0..50 {
         app.get("/api/products/1").await;

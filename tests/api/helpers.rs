@@ -192,6 +192,10 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub database_name: String,
+    /// Where the test's database is; dropped at the end when the test made
+    /// it on the shared server.
+    pub database_url: String,
+    owns_database: bool,
     pub redis_prefix: String,
     /// Sent as `Authorization: Bearer` when a request names no Authorization.
     bearer: std::sync::Mutex<Option<String>>,
@@ -255,7 +259,32 @@ impl TestApp {
         Self {
             router: emporium::router::build(state.clone()),
             state,
+            database_url: database_url(&database_name),
             database_name,
+            owns_database: true,
+            redis_prefix,
+            bearer: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// An app on a database of a throwaway cluster (`url` names it; it is
+    /// created and migrated here, and goes with the cluster).
+    pub async fn on_database(url: &str, adjust: impl FnOnce(&mut Config)) -> Self {
+        init_logs();
+        emporium::db::ensure_database(url).await.unwrap();
+        emporium::db::run_migrations(url).await.unwrap();
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        let redis_prefix = format!("test:{}:", &unique[..12]);
+        let mut config = test_config("unused", &redis_prefix);
+        config.database_url = url.to_owned().into();
+        adjust(&mut config);
+        let state = AppState::new(config).unwrap();
+        Self {
+            router: emporium::router::build(state.clone()),
+            state,
+            database_name: url.rsplit('/').next().unwrap_or_default().to_owned(),
+            database_url: url.to_owned(),
+            owns_database: false,
             redis_prefix,
             bearer: std::sync::Mutex::new(None),
         }
@@ -404,7 +433,7 @@ impl TestApp {
 
     /// A connection to this test's database, for arranging and inspecting rows.
     pub async fn db(&self) -> AsyncPgConnection {
-        AsyncPgConnection::establish(&database_url(&self.database_name))
+        AsyncPgConnection::establish(&self.database_url)
             .await
             .unwrap()
     }
@@ -515,7 +544,7 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let database_name = self.database_name.clone();
+        let database_name = self.owns_database.then(|| self.database_name.clone());
         let redis_prefix = self.redis_prefix.clone();
         // Drop cannot await, and the test's runtime may be shutting down:
         // clean up on a thread with a runtime of its own.
@@ -525,12 +554,14 @@ impl Drop for TestApp {
                 .build()
                 .unwrap();
             runtime.block_on(async {
-                let mut conn = admin_connection().await;
-                let _ = try_execute(
-                    &mut conn,
-                    &format!("DROP DATABASE IF EXISTS {database_name} WITH (FORCE)"),
-                )
-                .await;
+                if let Some(database_name) = database_name {
+                    let mut conn = admin_connection().await;
+                    let _ = try_execute(
+                        &mut conn,
+                        &format!("DROP DATABASE IF EXISTS {database_name} WITH (FORCE)"),
+                    )
+                    .await;
+                }
                 delete_redis_keys(&redis_prefix).await;
             });
         });

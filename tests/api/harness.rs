@@ -1,0 +1,312 @@
+//! Real servers a test starts, breaks and stops itself: a throwaway
+//! PostgreSQL cluster (`initdb` + `pg_ctl`), a throwaway `redis-server`,
+//! and the app served on a real TCP port. Each listens on a free loopback
+//! port and is stopped (by its PID) when dropped; none touches the
+//! machine's shared servers.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use emporium::server::ConnectionLimits;
+
+/// A free TCP port on loopback (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_until(what: &str, timeout: Duration, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !ready() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn port_answers(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
+// ---- PostgreSQL -------------------------------------------------------------
+
+/// A PostgreSQL cluster of the test's own, in a scratch folder.
+pub struct ThrowawayPostgres {
+    pub port: u16,
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl ThrowawayPostgres {
+    /// `initdb` and start, with `settings` (`name=value`) added to the server's.
+    pub fn start(settings: &[&str]) -> Self {
+        let bin = postgres_bin();
+        let dir =
+            std::env::temp_dir().join(format!("emporium-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        hand_to_postgres_user(&dir);
+        run_as_postgres(
+            Command::new(bin.join("initdb"))
+                .arg("-D")
+                .arg(dir.join("data"))
+                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+        );
+        let mut conf = String::from("fsync = off\nlisten_addresses = '127.0.0.1'\n");
+        for setting in settings {
+            conf.push_str(setting);
+            conf.push('\n');
+        }
+        std::fs::write(dir.join("data").join("postgresql.auto.conf"), conf).unwrap();
+        let cluster = Self {
+            port: free_port(),
+            dir,
+            bin,
+        };
+        cluster.start_again();
+        cluster
+    }
+
+    /// A URL of database `name` on this cluster.
+    pub fn url(&self, name: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)
+    }
+
+    fn pg_ctl(&self, args: &[&str]) {
+        let options = format!("-p {} -k {}", self.port, self.dir.display());
+        run_as_postgres(
+            Command::new(self.bin.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .arg("-l")
+                .arg(self.dir.join("server.log"))
+                .args(["-o", &options])
+                .args(args),
+        );
+    }
+
+    /// Stops the server the way an operator's restart does (`-m fast`:
+    /// sessions are terminated, the data is kept).
+    pub fn stop(&self) {
+        self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+    }
+
+    /// Starts it again and waits until it accepts connections.
+    pub fn start_again(&self) {
+        self.pg_ctl(&["-w", "-t", "30", "start"]);
+        wait_until(
+            "PostgreSQL accepting connections",
+            Duration::from_secs(30),
+            || {
+                Command::new(self.bin.join("pg_isready"))
+                    .args(["-q", "-h", "127.0.0.1", "-p", &self.port.to_string()])
+                    .status()
+                    .is_ok_and(|status| status.success())
+            },
+        );
+    }
+
+    /// `pg_ctl restart -m fast`.
+    pub fn restart(&self) {
+        self.stop();
+        self.start_again();
+    }
+}
+
+impl Drop for ThrowawayPostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "{} {} -D {} -m immediate stop",
+                if is_root() {
+                    "runuser -u postgres --"
+                } else {
+                    ""
+                },
+                self.bin.join("pg_ctl").display(),
+                self.dir.join("data").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The newest PostgreSQL's binaries (Debian keeps them off PATH).
+fn postgres_bin() -> PathBuf {
+    if let Ok(output) = Command::new("pg_config").arg("--bindir").output()
+        && output.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+        if dir.join("initdb").exists() {
+            return dir;
+        }
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.retain(|dir| dir.join("initdb").exists());
+    versions.sort();
+    versions
+        .pop()
+        .expect("PostgreSQL's server binaries (initdb, pg_ctl) are installed")
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// PostgreSQL refuses to run as root: as root, its tools run as `postgres`
+/// on folders that user owns.
+fn hand_to_postgres_user(dir: &Path) {
+    if is_root() {
+        let status = Command::new("chown")
+            .args(["-R", "postgres"])
+            .arg(dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chown postgres {}", dir.display());
+    }
+}
+
+fn run_as_postgres(command: &mut Command) {
+    let mut full = if is_root() {
+        let mut wrapped = Command::new("runuser");
+        wrapped
+            .args(["-u", "postgres", "--"])
+            .arg(command.get_program())
+            .args(command.get_args());
+        wrapped
+    } else {
+        let mut plain = Command::new(command.get_program());
+        plain.args(command.get_args());
+        plain
+    };
+    let output = full.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?}: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+// ---- Redis ------------------------------------------------------------------
+
+/// A `redis-server` of the test's own on a free port, killed on drop.
+pub struct ThrowawayRedis {
+    pub port: u16,
+    settings: Vec<String>,
+    child: Option<Child>,
+}
+
+impl ThrowawayRedis {
+    /// Starts one with extra `settings` (`["--maxmemory", "2mb", ...]`).
+    pub fn start(settings: &[&str]) -> Self {
+        let mut server = Self {
+            port: free_port(),
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+        };
+        server.start_again();
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// (Re)starts it on the same port, empty.
+    pub fn start_again(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(&self.settings)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (scripts/services.sh installs it)");
+        self.child = Some(child);
+        let port = self.port;
+        wait_until("redis-server listening", Duration::from_secs(10), || {
+            port_answers(port)
+        });
+    }
+
+    /// Kills it (SIGKILL): every key is gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGSTOP: it keeps its sockets but answers nothing, as a server
+    /// stuck in a long command or a lost network does.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`ThrowawayRedis::freeze`].
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let child = self.child.as_ref().expect("the server runs");
+        let pid = libc::pid_t::try_from(child.id()).unwrap();
+        // SAFETY: kill on our own child's pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        if self.child.is_some() {
+            self.thaw();
+        }
+        self.kill();
+    }
+}
+
+// ---- the app on a real port -------------------------------------------------
+
+/// The app served over TCP on loopback, stopped on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    pub async fn start(app: axum::Router, limits: ConnectionLimits) -> Self {
+        let (addr, stop) = emporium::server::spawn("127.0.0.1:0".parse().unwrap(), app, limits)
+            .await
+            .unwrap();
+        Self {
+            addr,
+            stop: Some(stop),
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

@@ -1,0 +1,740 @@
+//! What the service does when its dependencies fail or its clients
+//! misbehave: PostgreSQL stopped and started under load, Redis killed and
+//! frozen under load, clients that never finish a request, bursts of
+//! sign-ins, floods of distinct queries. Each test starts and breaks its
+//! own servers (see `harness`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use emporium::auth::models::Role;
+use emporium::server::ConnectionLimits;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
+
+use crate::harness::{TestServer, ThrowawayPostgres, ThrowawayRedis};
+use crate::helpers::{SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD, TestApp, TestResponse};
+
+/// Every answer a load saw, by status, and what was wrong with any.
+#[derive(Default)]
+struct Tally {
+    by_status: std::collections::BTreeMap<u16, u64>,
+    faults: Vec<String>,
+}
+
+impl Tally {
+    /// Records `response`; a 5xx other than a 503 problem with `Retry-After`,
+    /// or a 503 slower than `bound`, is a fault.
+    fn record(&mut self, what: &str, response: &TestResponse, took: Duration, bound: Duration) {
+        let status = response.status.as_u16();
+        *self.by_status.entry(status).or_default() += 1;
+        if status >= 500 {
+            let problem = response.header("content-type") == Some("application/problem+json");
+            let retry = response.header("retry-after").is_some();
+            if status != 503 || !problem || !retry {
+                self.faults
+                    .push(format!("{what}: {status} {}", response.text()));
+            } else if took > bound {
+                self.faults
+                    .push(format!("{what}: a 503 after {took:?} (bound {bound:?})"));
+            }
+        }
+    }
+}
+
+/// A name search nobody made before: a read that must go to PostgreSQL.
+fn uncached_read(counter: &AtomicU64) -> String {
+    format!(
+        "/api/products?q=never-{}",
+        counter.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_at_once() {
+    let postgres = ThrowawayPostgres::start(&[]);
+    let connect_timeout = Duration::from_secs(2);
+    let app = Arc::new(
+        TestApp::on_database(&postgres.url("emporium"), |config| {
+            config.database_connect_timeout = connect_timeout;
+            config.database_pool_size = 8;
+            // Open-ended searches are the uncached reads of this test.
+            config.cache_limits.open_queries_per_client = 1;
+        })
+        .await,
+    );
+    app.seed().await;
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    let initial_stock = 1_000_000;
+    let created = app
+        .send_json_as(
+            Some(&admin),
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "Restart Socks", "price": "3.00", "stock": initial_stock}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let product_id = created.json()["data"]["id"].as_i64().unwrap();
+    let mut buyers = Vec::new();
+    for n in 0..4 {
+        buyers.push(
+            app.quick_account(&format!("buyer{n}@example.com"), Role::Customer)
+                .await
+                .1,
+        );
+    }
+    // A warm pool: every connection opened before the restart.
+    let reads = Arc::new(AtomicU64::new(0));
+    let warm: Vec<_> = (0..16)
+        .map(|_| {
+            let (app, path) = (app.clone(), uncached_read(&reads));
+            tokio::spawn(async move { app.get(&path).await.status })
+        })
+        .collect();
+    for read in warm {
+        assert_eq!(read.await.unwrap(), StatusCode::OK);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let placed = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let bound = connect_timeout + Duration::from_secs(1);
+    let mut load = Vec::new();
+    for reader in 0..3 {
+        let (app, stop, tally, reads) = (app.clone(), stop.clone(), tally.clone(), reads.clone());
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let path = if reader == 0 {
+                    "/api/products/1".to_owned()
+                } else {
+                    uncached_read(&reads)
+                };
+                let started = Instant::now();
+                let response = app.get(&path).await;
+                tally
+                    .lock()
+                    .await
+                    .record(&path, &response, started.elapsed(), bound);
+            }
+        }));
+    }
+    for (n, token) in buyers.iter().enumerate() {
+        let (app, stop, tally, placed, token) = (
+            app.clone(),
+            stop.clone(),
+            tally.clone(),
+            placed.clone(),
+            token.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            let mut attempt = 0;
+            while !stop.load(Ordering::Relaxed) {
+                attempt += 1;
+                let key = format!("buyer-{n}-{attempt}");
+                let started = Instant::now();
+                let response = app
+                    .request(
+                        Method::POST,
+                        "/api/orders",
+                        Some(
+                            json!({"items": [{"product_id": product_id, "quantity": 1}]})
+                                .to_string()
+                                .into(),
+                        ),
+                        &[
+                            ("content-type", "application/json"),
+                            ("authorization", &format!("Bearer {token}")),
+                            ("idempotency-key", &key),
+                        ],
+                    )
+                    .await;
+                if response.status == StatusCode::CREATED {
+                    placed
+                        .lock()
+                        .await
+                        .push(response.json()["data"]["id"].as_i64().unwrap());
+                }
+                tally
+                    .lock()
+                    .await
+                    .record("POST /api/orders", &response, started.elapsed(), bound);
+            }
+        }));
+    }
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    postgres.stop();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let during = tally.lock().await.by_status.get(&503).copied().unwrap_or(0);
+    postgres.start_again();
+    // The first request after PostgreSQL is back succeeds, and so do 40
+    // concurrent uncached reads (each on a connection of the old pool or a
+    // new one).
+    let first = app.get(&uncached_read(&reads)).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let burst: Vec<_> = (0..40)
+        .map(|_| {
+            let (app, path) = (app.clone(), uncached_read(&reads));
+            tokio::spawn(async move { app.get(&path).await })
+        })
+        .collect();
+    for read in burst {
+        let read = read.await.unwrap();
+        assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+
+    let tally = tally.lock().await;
+    eprintln!("answers by status: {:?}", tally.by_status);
+    assert!(tally.faults.is_empty(), "{:#?}", tally.faults);
+    assert!(during > 0, "the outage was not seen: {:?}", tally.by_status);
+    // No order answered 201 is missing, and stock adds up.
+    let placed = placed.lock().await;
+    assert!(!placed.is_empty());
+    let (stored, stock, sold) = orders_and_stock(&app, product_id as i32).await;
+    for id in placed.iter() {
+        assert!(
+            stored.contains(&(*id as i32)),
+            "order {id} answered 201 but is lost"
+        );
+    }
+    assert_eq!(
+        i64::from(stock) + sold,
+        i64::from(initial_stock),
+        "stock plus units sold must be the starting stock"
+    );
+}
+
+/// Every order's id, and the product's stock and units sold, as stored.
+async fn orders_and_stock(app: &TestApp, product_id: i32) -> (Vec<i32>, i32, i64) {
+    use diesel::prelude::*;
+    use diesel_async::RunQueryDsl;
+    use emporium::schema::{order_lines, orders, products};
+    let mut conn = app.db().await;
+    let stored: Vec<i32> = orders::table
+        .select(orders::id)
+        .load(&mut conn)
+        .await
+        .unwrap();
+    let sold: Option<i64> = order_lines::table
+        .filter(order_lines::product_id.eq(product_id))
+        .select(diesel::dsl::sum(order_lines::quantity))
+        .first(&mut conn)
+        .await
+        .unwrap();
+    let stock: i32 = products::table
+        .find(product_id)
+        .select(products::stock)
+        .first(&mut conn)
+        .await
+        .unwrap();
+    (stored, stock, sold.unwrap_or(0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn after_a_restart_a_warm_pool_serves_concurrent_reads_without_an_error() {
+    let postgres = ThrowawayPostgres::start(&[]);
+    let app = Arc::new(
+        TestApp::on_database(&postgres.url("emporium"), |config| {
+            config.database_pool_size = 16;
+            config.cache_limits.open_queries_per_client = 1;
+        })
+        .await,
+    );
+    app.seed().await;
+    let reads = Arc::new(AtomicU64::new(0));
+    for round in 0..3 {
+        // Every pooled connection open and idle...
+        let warm: Vec<_> = (0..16)
+            .map(|_| {
+                let (app, path) = (app.clone(), uncached_read(&reads));
+                tokio::spawn(async move { app.get(&path).await.status })
+            })
+            .collect();
+        for read in warm {
+            assert_eq!(read.await.unwrap(), StatusCode::OK);
+        }
+        // ...then `pg_ctl restart -m fast`, and 40 uncached reads at once.
+        postgres.restart();
+        let burst: Vec<_> = (0..40)
+            .map(|_| {
+                let (app, path) = (app.clone(), uncached_read(&reads));
+                tokio::spawn(async move { app.get(&path).await })
+            })
+            .collect();
+        for read in burst {
+            let read = read.await.unwrap();
+            assert_eq!(
+                read.status,
+                StatusCode::OK,
+                "round {round}: {}",
+                read.text()
+            );
+        }
+        // One at a time, the first request after a restart succeeds too.
+        postgres.restart();
+        let first = app.get(&uncached_read(&reads)).await;
+        assert_eq!(
+            first.status,
+            StatusCode::OK,
+            "round {round}: {}",
+            first.text()
+        );
+    }
+}
+
+#[tokio::test]
+async fn readiness_answers_within_half_a_second_whatever_is_down() {
+    let postgres = ThrowawayPostgres::start(&[]);
+    let mut redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::on_database(&postgres.url("emporium"), |config| {
+        config.redis_url = redis.url().into();
+    })
+    .await;
+    let ready = app.get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+
+    postgres.stop();
+    redis.freeze();
+    let started = Instant::now();
+    let down = app.get("/health/ready").await;
+    let took = started.elapsed();
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(down.header("retry-after").is_some());
+    assert_eq!(down.json()["postgres"], "down");
+    assert_eq!(down.json()["redis"], "down");
+    assert!(took < Duration::from_millis(500), "took {took:?}");
+    redis.thaw();
+    redis.kill();
+    postgres.start_again();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
+    let mut redis = ThrowawayRedis::start(&[]);
+    let redis_timeout = Duration::from_millis(200);
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.redis_url = redis.url().into();
+            config.redis_timeout = redis_timeout;
+        })
+        .await,
+    );
+    app.seed().await;
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    let (_, customer) = app
+        .quick_account("shopper@example.com", Role::Customer)
+        .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    // A read is never slower than Redis's timeout allows, plus PostgreSQL.
+    let bound = Duration::from_secs(2);
+    // The price the last acknowledged write set, in cents.
+    let acknowledged = Arc::new(AtomicU64::new(1499));
+    let stale = Arc::new(AtomicU64::new(0));
+    let mut load = Vec::new();
+    for path in ["/api/products/1", "/api/categories/1", "/api/products"] {
+        let (app, stop, tally, acknowledged, stale) = (
+            app.clone(),
+            stop.clone(),
+            tally.clone(),
+            acknowledged.clone(),
+            stale.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let floor = acknowledged.load(Ordering::SeqCst);
+                let started = Instant::now();
+                let response = app.get(path).await;
+                tally
+                    .lock()
+                    .await
+                    .record(path, &response, started.elapsed(), bound);
+                if response.status == StatusCode::OK {
+                    let body = response.json();
+                    let product = match path {
+                        "/api/products/1" => body["data"].clone(),
+                        "/api/categories/1" => body["data"]["products"][0].clone(),
+                        _ => body["data"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .find(|product| product["id"] == 1)
+                            .unwrap()
+                            .clone(),
+                    };
+                    let cents: u64 = product["price"]
+                        .as_str()
+                        .unwrap()
+                        .replace('.', "")
+                        .parse()
+                        .unwrap();
+                    if cents < floor {
+                        stale.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    {
+        // A shopper's session reads, and an admin's price writes.
+        let (shop, shop_stop, shop_tally) = (app.clone(), stop.clone(), tally.clone());
+        load.push(tokio::spawn(async move {
+            while !shop_stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let response = shop
+                    .send_as(Some(&customer), Method::GET, "/api/cart")
+                    .await;
+                shop_tally.lock().await.record(
+                    "GET /api/cart",
+                    &response,
+                    started.elapsed(),
+                    bound,
+                );
+            }
+        }));
+        let (app, stop, tally, acknowledged) = (
+            app.clone(),
+            stop.clone(),
+            tally.clone(),
+            acknowledged.clone(),
+        );
+        load.push(tokio::spawn(async move {
+            let mut cents = 1500;
+            while !stop.load(Ordering::Relaxed) {
+                let price = format!("{}.{:02}", cents / 100, cents % 100);
+                let started = Instant::now();
+                let response = app
+                    .send_json_as(
+                        Some(&admin),
+                        Method::PUT,
+                        "/api/products/1",
+                        json!({"price": price}),
+                    )
+                    .await;
+                tally.lock().await.record(
+                    "PUT /api/products/1",
+                    &response,
+                    started.elapsed(),
+                    bound,
+                );
+                if response.status == StatusCode::OK {
+                    acknowledged.store(cents, Ordering::SeqCst);
+                    cents += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }));
+    }
+
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.freeze();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    redis.thaw();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    redis.kill();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    redis.start_again();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for task in load {
+        task.await.unwrap();
+    }
+    let tally = tally.lock().await;
+    eprintln!("answers by status: {:?}", tally.by_status);
+    assert!(tally.faults.is_empty(), "{:#?}", tally.faults);
+    assert!(
+        tally.by_status.get(&503).copied().unwrap_or(0) > 0,
+        "the outage was not seen"
+    );
+    assert_eq!(stale.load(Ordering::Relaxed), 0, "stale reads");
+    // After the restart the cache works again.
+    let mut back = false;
+    for _ in 0..50 {
+        app.get("/api/products/1").await;
+        if app.get("/api/products/1").await.header("x-data-source") == Some("redis") {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "the cache did not come back");
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
+    let app = TestApp::spawn().await;
+    let server = TestServer::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(500),
+            max_connections: 100,
+        },
+    )
+    .await;
+    for sent in [
+        &b""[..],
+        b"GET /health/li",
+        b"GET /health/live HTTP/1.1\r\nHost: x\r\n",
+    ] {
+        let started = Instant::now();
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        stream.write_all(sent).await.unwrap();
+        let mut buffer = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
+            .await
+            .expect("the server must close the connection");
+        let took = started.elapsed();
+        assert!(read.is_ok() || buffer.is_empty());
+        assert!(
+            took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+            "{:?}: closed after {took:?}",
+            String::from_utf8_lossy(sent)
+        );
+    }
+    // A whole request is still answered.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn connections_past_the_bound_wait_until_one_is_free() {
+    let app = TestApp::spawn().await;
+    let server = TestServer::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(1000),
+            max_connections: 2,
+        },
+    )
+    .await;
+    // Two silent clients take both slots...
+    let _silent: Vec<_> =
+        futures_util::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(server.addr)))
+            .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // ...so a third, complete request waits for the timeout to free one.
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        took >= Duration::from_millis(700),
+        "answered after {took:?}: the bound did not hold"
+    );
+}
+
+#[tokio::test]
+async fn a_burst_of_sign_ins_past_the_hashing_wait_is_told_to_retry() {
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.password_hash_wait = Duration::from_millis(1);
+            config.auth_rate_limit.per_address = 1000;
+            config.auth_rate_limit.per_email = 1000;
+        })
+        .await,
+    );
+    app.quick_account("burst@example.com", Role::Customer).await;
+    let attempts: Vec<_> = (0..24)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.send_json_as(
+                    None,
+                    Method::POST,
+                    "/api/auth/signin",
+                    json!({"email": "burst@example.com", "password": crate::helpers::TEST_PASSWORD}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::<u16, u32>::new();
+    for attempt in attempts {
+        let response = attempt.await.unwrap();
+        *statuses.entry(response.status.as_u16()).or_default() += 1;
+        if response.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.problem(503);
+            assert!(response.header("retry-after").is_some());
+        } else {
+            assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        }
+    }
+    assert!(
+        statuses.contains_key(&200) && statuses.contains_key(&503),
+        "{statuses:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_distinct_queries_signs_nobody_out() {
+    let sessions =
+        ThrowawayRedis::start(&["--maxmemory", "16mb", "--maxmemory-policy", "noeviction"]);
+    let cache =
+        ThrowawayRedis::start(&["--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru"]);
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.redis_url = sessions.url().into();
+            config.cache_redis_url = Some(cache.url().into());
+            config.cache_limits.open_queries_per_client = 50;
+        })
+        .await,
+    );
+    app.seed().await;
+    let mut tokens = Vec::new();
+    for n in 0..20 {
+        tokens.push(
+            app.quick_account(&format!("reader{n}@example.com"), Role::Customer)
+                .await
+                .1,
+        );
+    }
+    // 3,000 distinct queries: searches, price ranges, deep pages.
+    let flood: Vec<_> = (0..8)
+        .map(|worker| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                for n in 0..375 {
+                    let path = match n % 3 {
+                        0 => format!("/api/products?q=flood-{worker}-{n}"),
+                        1 => format!("/api/products?minPrice={}", worker * 1000 + n),
+                        _ => format!("/api/products?page={}", 11 + n),
+                    };
+                    assert_eq!(app.get(&path).await.status, StatusCode::OK, "{path}");
+                }
+            })
+        })
+        .collect();
+    for worker in flood {
+        worker.await.unwrap();
+    }
+    // Every session still opens, and a new one can still be made.
+    for token in &tokens {
+        let me = app.send_as(Some(token), Method::GET, "/api/auth/me").await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    }
+    app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    // The flood's documents are bounded by one client's budget.
+    let client = redis::Client::open(cache.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let documents: Vec<String> =
+        crate::helpers::redis_keys(&mut conn, &format!("{}*", app.redis_prefix))
+            .await
+            .into_iter()
+            .map(|key| key[app.redis_prefix.len()..].to_owned())
+            .filter(|key| key.starts_with("search:") || key.starts_with("products:"))
+            .collect();
+    assert!(
+        !documents.is_empty() && documents.len() <= 50,
+        "{} documents kept: {documents:?}",
+        documents.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
+    let app = Arc::new(TestApp::seeded().await);
+    let (_, token) = app.quick_account("racer@example.com", Role::Customer).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let adder = {
+        let (app, token, stop) = (app.clone(), token.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            let mut product = 0;
+            while !stop.load(Ordering::Relaxed) {
+                product = product % 5 + 1;
+                let response = app
+                    .send_json_as(
+                        Some(&token),
+                        Method::POST,
+                        "/api/cart/items",
+                        json!({"product_id": product, "quantity": 1}),
+                    )
+                    .await;
+                statuses.push((response.status.as_u16(), response.text()));
+            }
+            statuses
+        })
+    };
+    let mut orders = Vec::new();
+    for _ in 0..40 {
+        let response = app.send_as(Some(&token), Method::POST, "/api/orders").await;
+        orders.push((response.status.as_u16(), response.text()));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let adds = adder.await.unwrap();
+    for (status, body) in orders.iter().chain(adds.iter()) {
+        // 201 placed, 409 out of stock, 422 an empty cart: never 5xx.
+        assert!(matches!(status, 201 | 409 | 422), "{status}: {body}");
+    }
+    assert!(orders.iter().any(|(status, _)| *status == 201));
+}
+
+#[tokio::test]
+async fn small_things_are_refused_clearly() {
+    let app = TestApp::admin().await;
+    // A price is a decimal, not a decimal with spaces around it.
+    let spaced = app
+        .post(
+            "/api/products",
+            json!({"product_name": "Spaced", "price": " 1.00 "}),
+        )
+        .await;
+    spaced.field_error("price");
+    // Truncated JSON is malformed (400), whatever its first key.
+    let truncated = app
+        .send_raw(
+            Method::POST,
+            "/api/categories",
+            br#"{"product_name": "x", "#.to_vec(),
+            "application/json",
+        )
+        .await;
+    truncated.problem(400);
+    // An absurd request id is replaced, not echoed or logged whole.
+    let huge = "x".repeat(8000);
+    let response = app
+        .request(
+            Method::GET,
+            "/api/products/999",
+            None,
+            &[("x-request-id", &huge)],
+        )
+        .await;
+    let id = response.header("x-request-id").unwrap().to_owned();
+    assert!(id.len() <= 128 && id != huge);
+    response.problem(404);
+    // A sane one is kept.
+    let kept = app
+        .request(
+            Method::GET,
+            "/health/live",
+            None,
+            &[("x-request-id", "trace-42")],
+        )
+        .await;
+    assert_eq!(kept.header("x-request-id"), Some("trace-42"));
+}
