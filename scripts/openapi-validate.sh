@@ -7,9 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 base=${1:?usage: scripts/openapi-validate.sh BASE_URL}
 target=.tools/python
-if [ ! -d "$target/openapi_spec_validator" ]; then
-  echo "openapi: installing openapi-spec-validator into $target" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --target "$target" "openapi-spec-validator==0.7.2"
+version=0.9.0
+if ! grep -qs "^Version: $version$" "$target"/openapi_spec_validator-*.dist-info/METADATA; then
+  echo "openapi: installing openapi-spec-validator $version into $target" >&2
+  rm -rf "$target"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$target" "openapi-spec-validator==$version"
 fi
 mkdir -p target
 python3 - "$base/api/openapi.json" <<'PY'

@@ -71,6 +71,9 @@ done
   --env-var "baseUrl=http://127.0.0.1:$port" \
   --color off --reporters cli
 
-# The same running server serves the two checks of the OpenAPI document.
+# The same running server serves the checks of the OpenAPI document: its
+# validity, its rendering in a browser, and the fuzzer (last: as admin it
+# changes the catalog).
 bash scripts/openapi-validate.sh "http://127.0.0.1:$port"
 bash scripts/browser.sh "http://127.0.0.1:$port"
+bash scripts/schemathesis.sh "http://127.0.0.1:$port"

@@ -151,14 +151,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let password = admin_password()?;
             crate::db::ensure_database(config.database_url()).await?;
             crate::db::run_migrations(config.database_url()).await?;
-            let account = NewAccount {
-                email,
-                password,
-                name,
-                role: Role::Admin,
-            }
-            .validate()
-            .map_err(describe)?;
+            let account =
+                NewAccount::parse(&email, password, &name, Role::Admin).map_err(describe)?;
             let state = crate::state::AppState::new(config)?;
             let mut conn = state
                 .conn()

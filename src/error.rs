@@ -52,6 +52,21 @@ impl FieldErrors {
         }
     }
 
+    /// The value of a field the body must have; records "is required" when
+    /// it is absent (unless the field already has an error: it was there
+    /// but unreadable).
+    pub fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
+        if value.is_none() && !self.0.contains_key(field) {
+            self.add(field, "is required");
+        }
+        value
+    }
+
+    /// Whether `field` has an error already.
+    pub fn has(&self, field: &str) -> bool {
+        self.0.contains_key(field)
+    }
+
     /// Records the error of a field parse and gives back its value, if any.
     pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
         match result {

@@ -1,9 +1,11 @@
 //! Request extractors whose every rejection is an [`AppError`] (problem+json),
 //! never axum's plain-text defaults.
 //!
-//! - [`ApiJson`]: a JSON body. Broken JSON is a 400; JSON of the wrong shape
-//!   (a missing field, a wrong type, an unknown field) is a 422 naming the field;
-//!   a body over the limit is a 413; a body that says it is not JSON is a 415.
+//! - [`Valid`]: a JSON body parsed into a domain value ([`ParseBody`]).
+//!   Broken JSON is a 400; JSON of the wrong shape (a missing field, a wrong
+//!   type, an unknown field) or with bad values is a 422 naming every bad
+//!   field at once; a body over the limit is a 413; a body that says it is
+//!   not JSON is a 415. [`Lenient`] is the same in two steps.
 //! - [`ApiQuery`]: a query string; a value that does not parse, or a
 //!   parameter the route does not take, is a 400 naming every such
 //!   parameter in `errors`.
@@ -17,30 +19,76 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldErrors};
 
-/// A JSON request body of type `T`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ApiJson<T>(pub T);
+/// A request body that parses into a domain value. Its fields are read
+/// leniently ([`parse_json_leniently`]), then `parse` checks them and
+/// reports what is wrong or missing, so that one 422 names every bad field.
+pub trait ParseBody: DeserializeOwned {
+    type Parsed;
+    /// Checks the fields that were read; `errors` already holds those that
+    /// could not be. `None` when anything is wrong (recorded in `errors`).
+    fn parse(self, errors: &mut FieldErrors) -> Option<Self::Parsed>;
+}
 
-impl<T, S> FromRequest<S> for ApiJson<T>
+/// A JSON body of type `T`, parsed into `T::Parsed` (see [`ParseBody`]).
+#[derive(Debug)]
+pub struct Valid<T: ParseBody>(pub T::Parsed);
+
+impl<T, S> FromRequest<S> for Valid<T>
 where
-    T: DeserializeOwned,
+    T: ParseBody,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Lenient::<T>::from_request(request, state).await?;
+        body.parse().map(Valid)
+    }
+}
+
+/// A JSON body read leniently but not yet checked: for a handler that must
+/// look at a field before the checks (the rate limit of sign-in counts the
+/// email as sent). [`Lenient::parse`] finishes the job.
+#[derive(Debug)]
+pub struct Lenient<T>(pub T, FieldErrors);
+
+impl<T: ParseBody> Lenient<T> {
+    /// The parsed body, or a 422 naming every bad field.
+    pub fn parse(self) -> Result<T::Parsed, AppError> {
+        let Lenient(body, mut errors) = self;
+        match body.parse(&mut errors) {
+            Some(parsed) if errors.is_empty() => Ok(parsed),
+            _ => Err(AppError::Validation(errors)),
+        }
+    }
+}
+
+impl<T, S> FromRequest<S> for Lenient<T>
+where
+    T: ParseBody,
     S: Send + Sync,
 {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         require_json_content_type(request.headers())?;
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AppError::PayloadTooLarge
-                } else {
-                    AppError::BadRequest("the request body could not be read".into())
-                }
-            })?;
-        parse_json(&bytes).map(ApiJson)
+        let bytes = read_body(request, state).await?;
+        let (body, errors) = parse_json_leniently::<T>(&bytes)?;
+        Ok(Lenient(body, errors))
     }
+}
+
+/// The body's bytes, or a 413 (over the limit) or a 400 (unreadable).
+pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, AppError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::PayloadTooLarge
+            } else {
+                AppError::BadRequest("the request body could not be read".into())
+            }
+        })
 }
 
 /// A body that names a content type must name JSON (`application/json` or
@@ -65,42 +113,146 @@ pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), 
     Ok(())
 }
 
-/// Parses a JSON document, classifying failures the way [`ApiJson`] promises.
+/// Parses a JSON document, classifying failures the way [`Valid`] promises.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let (value, errors) = parse_json_leniently(bytes)?;
+    errors.into_result(value)
+}
+
+/// Parses a JSON document into `T`, naming every field that does not fit
+/// instead of stopping at the first: a field that fails is recorded and
+/// taken out, and the rest is read again. What comes back is `T` without
+/// the bad fields, and their errors. (Fields that a body needs are
+/// `Option`s in its type, so that taking one out leaves a readable body;
+/// its parser reports the ones missing.) Broken JSON is a 400, and so is a
+/// body that is not the right kind of JSON value at all (a 422 naming `body`).
+pub fn parse_json_leniently<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, FieldErrors), AppError> {
     // Syntax first: a truncated document is malformed (400) even when what
     // came before the cut would already be refused for its shape (422).
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes)
-        .map_err(|error| json_error(".", &error))?;
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        json_error(&path, &inner)
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        // Nesting past serde_json's limit is well-formed but no body of ours.
+        if error.to_string().starts_with("recursion limit exceeded") {
+            AppError::validation("body", "nested too deeply to be a body of this route")
+        } else {
+            json_error(".", &error)
+        }
     })?;
-    deserializer
-        .end()
-        .map_err(|error| json_error(".", &error))?;
-    Ok(value)
+    let mut errors = FieldErrors::new();
+    for _ in 0..MAX_FIELD_ERRORS {
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(parsed) => return Ok((parsed, errors)),
+            Err(error) => error,
+        };
+        let segments: Vec<String> = error.path().iter().map(segment_name).collect();
+        let message = strip_position(error.inner());
+        // An unknown or missing field is reported at its parent, naming it.
+        let (target, message) = match (unknown_field(&message), missing_field(&message)) {
+            (Some(field), _) => {
+                // serde_path_to_error already names the unknown field.
+                let mut target = segments.clone();
+                if target.last().map(String::as_str) != Some(field) {
+                    target.push(field.to_owned());
+                }
+                (target, "this field is not part of the body".to_owned())
+            }
+            (None, Some(field)) => {
+                let mut target = segments.clone();
+                target.push(field.to_owned());
+                errors.add(field_name(&target), "is required");
+                return Err(AppError::Validation(errors));
+            }
+            (None, None) => (segments, message),
+        };
+        if target.is_empty() || !take_out(&mut value, &target) {
+            errors.add(field_name(&target), message);
+            return Err(AppError::Validation(errors));
+        }
+        errors.add(field_name(&target), message);
+    }
+    Err(AppError::Validation(errors))
+}
+
+/// At most this many bad fields are named (each costs a re-read).
+const MAX_FIELD_ERRORS: usize = 32;
+
+fn segment_name(segment: &serde_path_to_error::Segment) -> String {
+    use serde_path_to_error::Segment;
+    match segment {
+        Segment::Seq { index } => format!("[{index}]"),
+        Segment::Map { key } => key.clone(),
+        Segment::Enum { variant } => variant.clone(),
+        Segment::Unknown => "?".to_owned(),
+    }
+}
+
+/// `items`, `[2]`, `quantity` -> `items[2].quantity`; nothing -> `body`.
+fn field_name(segments: &[String]) -> String {
+    let mut name = String::new();
+    for segment in segments {
+        if !segment.starts_with('[') && !name.is_empty() {
+            name.push('.');
+        }
+        name.push_str(segment);
+    }
+    if name.is_empty() {
+        "body".to_owned()
+    } else {
+        name
+    }
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// Takes the value at `path` out of `value`; an element of a list takes the
+/// whole list out (its other elements' errors are then not named).
+fn take_out(value: &mut serde_json::Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    if last.starts_with('[') {
+        return take_out(value, parents);
+    }
+    let mut current = value;
+    for segment in parents {
+        current = match segment
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            Some(index) => match index.parse::<usize>().ok().and_then(|i| current.get_mut(i)) {
+                Some(next) => next,
+                None => return false,
+            },
+            None => match current.get_mut(segment.as_str()) {
+                Some(next) => next,
+                None => return false,
+            },
+        };
+    }
+    current
+        .as_object_mut()
+        .is_some_and(|members| members.remove(last.as_str()).is_some())
 }
 
 fn json_error(path: &str, error: &serde_json::Error) -> AppError {
     use serde_json::error::Category;
     match error.classify() {
         Category::Data => {
-            let message = strip_position(error);
-            let parent = if path == "." { "" } else { path };
-            // serde reports a missing field at its parent's path; name the field itself.
-            let missing = message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split_once('`'))
-                .map(|(name, _)| name);
-            let field = match (parent, missing) {
-                ("", Some(name)) => name.to_owned(),
-                (parent, Some(name)) => format!("{parent}.{name}"),
-                ("", None) => "body".to_owned(),
-                (parent, None) => parent.to_owned(),
-            };
-            AppError::Validation(FieldErrors::single(field, message))
+            let field = if path == "." { "body" } else { path };
+            AppError::Validation(FieldErrors::single(field, strip_position(error)))
         }
         Category::Eof if error.line() == 1 && error.column() == 0 => {
             AppError::BadRequest("the request body is empty; send a JSON document".into())
@@ -141,7 +293,7 @@ where
 /// each parameter is read alone into `T`, so that its own error (unknown,
 /// or a value that does not parse) is known without the others'.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
-    if let Ok(value) = serde_html_form::from_str::<T>(query) {
+    if let Ok(value) = serde_urlencoded::from_str::<T>(query) {
         return Ok(value);
     }
     let mut errors = FieldErrors::new();
@@ -156,7 +308,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
                 form_urlencoded::parse(query.as_bytes()).filter(|(other, _)| *other == name),
             )
             .finish();
-        if let Err(error) = serde_html_form::from_str::<T>(&alone) {
+        if let Err(error) = serde_urlencoded::from_str::<T>(&alone) {
             let message = error.to_string();
             let message = if message.starts_with("unknown field") {
                 "this route takes no such parameter".to_owned()

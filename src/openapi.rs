@@ -1,8 +1,16 @@
 //! The OpenAPI document's frame; its paths and schemas come from the handlers'
 //! `#[utoipa::path]` annotations as [`crate::router::api_routes`] registers them.
 
+use std::collections::BTreeMap;
+
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr};
+use utoipa::{IntoResponses, Modify, OpenApi};
+
+use crate::error::ProblemSchema;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,6 +19,7 @@ use utoipa::{Modify, OpenApi};
         description = "A store catalog, the Project Catwalk products API, carts and orders."
     ),
     modifiers(&BearerScheme),
+    components(schemas(ProblemSchema)),
     tags(
         (name = "catalog", description = "Categories, products, tags; writes need an admin"),
         (name = "auth", description = "Sign-up, sign-in, sessions"),
@@ -37,5 +46,95 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+    }
+}
+
+/// A problem+json answer with `status`, as documented.
+fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
+    let mut response = ResponseBuilder::new().description(description).content(
+        crate::error::PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    if retry_after {
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(0)),
+                ))
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    RefOr::T(response.build())
+}
+
+/// Declares a set of problem answers that many operations share, so that
+/// each operation lists only what is its own.
+macro_rules! problems {
+    ($(#[$doc:meta])* $name:ident { $($status:literal => ($description:literal, $retry:literal)),+ $(,)? }) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                BTreeMap::from([
+                    $(($status.to_string(), problem($description, $retry))),+
+                ])
+            }
+        }
+    };
+}
+
+problems! {
+    /// What any read of PostgreSQL can answer besides its own.
+    ReadProblems {
+        "400" => ("A path id, a query parameter or value that cannot be read, or a parameter this route does not take (named in `errors`)", false),
+        "503" => ("PostgreSQL is unavailable, or the request took too long", true),
+    }
+}
+
+problems! {
+    /// A query value that reads but is out of range (`page=0`).
+    QueryProblems {
+        "422" => ("A query value out of range or not one of the choices (named in `errors`)", false),
+    }
+}
+
+problems! {
+    /// What a JSON body can be refused for.
+    BodyProblems {
+        "400" => ("Malformed JSON, or a path id that is not a positive integer", false),
+        "413" => ("The body is larger than the server accepts", false),
+        "415" => ("The body is not JSON", false),
+        "422" => ("Invalid fields, each named in `errors`", false),
+    }
+}
+
+problems! {
+    /// What any signed-in route can answer.
+    SessionProblems {
+        "401" => ("No valid session: sign in and send `Authorization: Bearer <token>`", false),
+        "503" => ("The session store or the database is unavailable", true),
+    }
+}
+
+problems! {
+    /// What an admin-only route can answer.
+    AdminProblems {
+        "401" => ("No valid session: sign in and send `Authorization: Bearer <token>`", false),
+        "403" => ("Not an admin", false),
+        "503" => ("The session store, the cache or the database is unavailable", true),
+    }
+}
+
+problems! {
+    /// Sign-up and sign-in.
+    RateLimited {
+        "429" => ("Too many attempts from this address or for this email", true),
     }
 }

@@ -18,6 +18,7 @@ use crate::auth::queries::find_user_by_email;
 use crate::cache::Namespace;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
+use crate::domain::Name;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -132,7 +133,7 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
                 Some(category) => category.id,
                 None => {
                     report.categories += 1;
-                    queries::insert_category(conn, name).await?.id
+                    queries::insert_category(conn, &demo_name(name)).await?.id
                 }
             };
             category_ids.insert(name, id);
@@ -143,7 +144,7 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
                 Some(tag) => tag.id,
                 None => {
                     report.tags += 1;
-                    queries::insert_tag(conn, name).await?.id
+                    queries::insert_tag(conn, &demo_name(name)).await?.id
                 }
             };
             tag_ids.insert(name, id);
@@ -194,13 +195,12 @@ pub async fn seed_accounts(
         if find_user_by_email(conn, &account.email).await?.is_some() {
             continue;
         }
-        let valid = NewAccount {
-            email: account.email.clone(),
-            password: account.password.clone(),
-            name: default_name(role).to_owned(),
+        let valid = NewAccount::parse(
+            &account.email,
+            account.password.clone(),
+            default_name(role),
             role,
-        }
-        .validate()
+        )
         .map_err(|error| {
             anyhow::anyhow!("the {} seed account is invalid: {error}", role.as_str())
         })?;
@@ -212,6 +212,11 @@ pub async fn seed_accounts(
         }
     }
     Ok(created)
+}
+
+/// A name of the demo data (each is a valid name).
+fn demo_name(name: &str) -> Name {
+    Name::parse(name).expect("the demo names are valid names")
 }
 
 fn default_name(role: Role) -> &'static str {

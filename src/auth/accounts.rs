@@ -2,49 +2,44 @@
 //! share, so every account passes the same rules.
 
 use diesel_async::AsyncPgConnection;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::models::{NewUser, Role, User};
-use super::password::{Hasher, check_password_rules};
+use super::password::{Hasher, Password};
 use super::queries;
-use crate::domain::{parse_email, parse_name};
+use crate::domain::{Email, Name};
 use crate::error::{AppError, FieldErrors};
 
-/// A request for an account, before it is checked.
+/// A checked request for an account.
 pub struct NewAccount {
-    pub email: String,
-    pub password: SecretString,
-    pub name: String,
-    pub role: Role,
-}
-
-/// A checked request: the trimmed email and name, and the password.
-pub struct ValidAccount {
-    pub email: String,
-    pub password: SecretString,
-    pub name: String,
+    pub email: Email,
+    pub password: Password,
+    pub name: Name,
     pub role: Role,
 }
 
 impl NewAccount {
-    /// Checks every field, reporting all the bad ones at once.
-    pub fn validate(self) -> Result<ValidAccount, AppError> {
+    /// Checks every field, reporting all the bad ones at once (the seed,
+    /// `create-admin` and tests; sign-up reads its body the same way).
+    pub fn parse(
+        email: &str,
+        password: SecretString,
+        name: &str,
+        role: Role,
+    ) -> Result<Self, AppError> {
         let mut errors = FieldErrors::new();
-        let email = errors.check("email", parse_email(&self.email));
-        let name = errors.check("name", parse_name(&self.name));
-        errors.check(
-            "password",
-            check_password_rules(self.password.expose_secret()),
-        );
-        let (Some(email), Some(name)) = (email, name) else {
-            return Err(AppError::Validation(errors));
-        };
-        errors.into_result(ValidAccount {
-            email,
-            password: self.password,
-            name,
-            role: self.role,
-        })
+        let email = errors.check("email", Email::parse(email));
+        let name = errors.check("name", Name::parse(name));
+        let password = errors.check("password", Password::parse(password));
+        match (email, password, name) {
+            (Some(email), Some(password), Some(name)) if errors.is_empty() => Ok(Self {
+                email,
+                password,
+                name,
+                role,
+            }),
+            _ => Err(AppError::Validation(errors)),
+        }
     }
 }
 
@@ -52,15 +47,15 @@ impl NewAccount {
 pub async fn create_account(
     conn: &mut AsyncPgConnection,
     hasher: &Hasher,
-    account: ValidAccount,
+    account: NewAccount,
 ) -> Result<User, AppError> {
-    let password_hash = hasher.hash_password(account.password).await?;
+    let password_hash = hasher.hash_password(account.password.into_secret()).await?;
     let user = queries::insert_user(
         conn,
         &NewUser {
-            email: &account.email,
+            email: account.email.as_str(),
             password_hash: &password_hash,
-            name: &account.name,
+            name: account.name.as_str(),
             role: account.role.as_str(),
         },
     )

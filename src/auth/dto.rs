@@ -4,7 +4,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use secrecy::SecretString;
+
+use super::accounts::NewAccount;
 use super::models::{Role, User};
+use super::password::Password;
+use crate::domain::{Email, Name};
+use crate::error::FieldErrors;
+use crate::extract::ParseBody;
 
 /// A user as the API shows it: never the password hash.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,23 +46,79 @@ pub struct SessionView {
     pub user: UserView,
 }
 
+/// `POST /api/auth/signup`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupBody {
-    #[schema(example = "ada@example.com")]
-    pub email: String,
-    /// 8 to 128 characters.
-    #[schema(example = "correct horse battery staple")]
-    pub password: String,
-    #[schema(example = "Ada Lovelace")]
-    pub name: String,
+    #[schema(value_type = Email, required)]
+    pub email: Option<String>,
+    #[schema(value_type = Password, required)]
+    pub password: Option<String>,
+    #[schema(value_type = Name, required)]
+    pub name: Option<String>,
 }
 
+impl SignupBody {
+    /// The email as sent, for the rate limit (counted before the checks).
+    pub fn email_as_sent(&self) -> &str {
+        self.email.as_deref().unwrap_or("")
+    }
+}
+
+impl ParseBody for SignupBody {
+    type Parsed = NewAccount;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<NewAccount> {
+        let email = errors
+            .required("email", self.email)
+            .and_then(|email| errors.check("email", Email::parse(&email)));
+        let password = errors
+            .required("password", self.password)
+            .and_then(|password| errors.check("password", Password::parse(password.into())));
+        let name = errors
+            .required("name", self.name)
+            .and_then(|name| errors.check("name", Name::parse(&name)));
+        Some(NewAccount {
+            email: email?,
+            password: password?,
+            name: name?,
+            role: Role::Customer,
+        })
+    }
+}
+
+/// `POST /api/auth/signin`: any strings; a wrong pair is one 401.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SigninBody {
-    #[schema(example = "ada@example.com")]
+    #[schema(value_type = String, required, example = "ada@example.com")]
+    pub email: Option<String>,
+    #[schema(value_type = String, required, example = "correct horse battery staple")]
+    pub password: Option<String>,
+}
+
+/// A sign-in's email and password.
+pub struct Credentials {
     pub email: String,
-    #[schema(example = "correct horse battery staple")]
-    pub password: String,
+    pub password: SecretString,
+}
+
+impl SigninBody {
+    /// The email as sent, for the rate limit (counted before the checks).
+    pub fn email_as_sent(&self) -> &str {
+        self.email.as_deref().unwrap_or("")
+    }
+}
+
+impl ParseBody for SigninBody {
+    type Parsed = Credentials;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Credentials> {
+        let email = errors.required("email", self.email);
+        let password = errors.required("password", self.password);
+        Some(Credentials {
+            email: email?,
+            password: password?.into(),
+        })
+    }
 }

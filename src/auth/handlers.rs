@@ -2,16 +2,16 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use secrecy::SecretString;
+use secrecy::ExposeSecret;
 
-use super::accounts::{NewAccount, create_account};
+use super::accounts::create_account;
 use super::dto::{SessionView, SigninBody, SignupBody, UserView};
 use super::extract::AuthUser;
-use super::models::Role;
 use super::password::MAX_PASSWORD_CHARS;
 use super::{queries, sessions};
 use crate::error::{AppError, AppResult, ProblemSchema};
-use crate::extract::{ApiJson, ClientAddress};
+use crate::extract::{ClientAddress, Lenient};
+use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems};
 use crate::rate_limit::{self, Bucket, Decision};
 use crate::response::Envelope;
 use crate::state::AppState;
@@ -64,27 +64,21 @@ async fn limit_attempts(
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        RateLimited,
         (status = 201, description = "The new account", body = Envelope<UserView>),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds until the window resets"))),
     )
 )]
 pub async fn signup(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<SignupBody>,
+    body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<UserView>)> {
-    limit_attempts(&state, "signup", &address, &body.email).await?;
-    let account = NewAccount {
-        email: body.email,
-        password: SecretString::from(body.password),
-        name: body.name,
-        role: Role::Customer,
-    }
-    .validate()?;
+    limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await?;
+    let account = body.parse()?;
     let mut conn = state.conn().await?;
     let user = create_account(&mut conn, &state.hasher, account).await?;
     Ok((StatusCode::CREATED, Envelope { data: user.into() }))
@@ -95,30 +89,30 @@ pub async fn signup(
     post, path = "/auth/signin", tag = "auth",
     request_body = SigninBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        RateLimited,
         (status = 200, description = "A session token", body = Envelope<SessionView>),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 401, description = "Unknown email or wrong password (one answer for both)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts", body = ProblemSchema, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds until the window resets"))),
-        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
+        (status = 422, description = "A field missing, of the wrong type, or not part of the body", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn signin(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
-    ApiJson(body): ApiJson<SigninBody>,
+    body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    if let Err(error) = limit_attempts(&state, "signin", &address, &body.email).await {
+    if let Err(error) = limit_attempts(&state, "signin", &address, body.0.email_as_sent()).await {
         metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
         return Err(error);
     }
+    let body = body.parse()?;
     let refused = || {
         metrics::counter!("signins_total", "outcome" => "refused").increment(1);
         AppError::Unauthorized("the email or the password is wrong".into())
     };
     // No stored password is this long: refuse without spending a hash on it.
-    if body.password.chars().count() > MAX_PASSWORD_CHARS {
+    if body.password.expose_secret().chars().count() > MAX_PASSWORD_CHARS {
         return Err(refused());
     }
     let email = body.email.trim();
@@ -130,7 +124,7 @@ pub async fn signin(
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
     if !state
         .hasher
-        .verify_password(SecretString::from(body.password), stored_hash)
+        .verify_password(body.password, stored_hash)
         .await?
     {
         return Err(refused());
@@ -156,9 +150,9 @@ pub async fn signin(
     post, path = "/auth/signout", tag = "auth",
     security(("bearer" = [])),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 204, description = "The token is dead"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn signout(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
@@ -171,9 +165,9 @@ pub async fn signout(State(state): State<AppState>, auth: AuthUser) -> AppResult
     get, path = "/auth/me", tag = "auth",
     security(("bearer" = [])),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 200, description = "The signed-in user", body = Envelope<UserView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn me(auth: AuthUser) -> Envelope<UserView> {

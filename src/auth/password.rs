@@ -59,17 +59,41 @@ fn argon2id() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Checks a new password's length; the error is the message for the field.
-pub fn check_password_rules(password: &str) -> Result<(), String> {
-    let chars = password.chars().count();
-    if chars < MIN_PASSWORD_CHARS {
-        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+/// A password that passes the rules for a new one: 8 to 128 characters.
+pub struct Password(SecretString);
+
+impl Password {
+    /// Checks a new password's length; the error is the message for the field.
+    pub fn parse(password: SecretString) -> Result<Self, String> {
+        let chars = password.expose_secret().chars().count();
+        if chars < MIN_PASSWORD_CHARS {
+            return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+        }
+        if chars > MAX_PASSWORD_CHARS {
+            return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+        }
+        Ok(Self(password))
     }
-    if chars > MAX_PASSWORD_CHARS {
-        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
+
+    pub fn into_secret(self) -> SecretString {
+        self.0
     }
-    Ok(())
 }
+
+/// A new password as the OpenAPI document states it.
+impl utoipa::PartialSchema for Password {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some("8 to 128 characters"))
+            .min_length(Some(MIN_PASSWORD_CHARS))
+            .max_length(Some(MAX_PASSWORD_CHARS))
+            .examples([serde_json::Value::from("correct horse battery staple")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Password {}
 
 impl Hasher {
     /// One slot per core; a hash waits at most `wait` for one.
@@ -203,9 +227,10 @@ mod tests {
 
     #[test]
     fn length_rules_count_characters() {
-        assert!(check_password_rules("1234567").is_err());
-        assert!(check_password_rules("12345678").is_ok());
-        assert!(check_password_rules(&"é".repeat(128)).is_ok());
-        assert!(check_password_rules(&"é".repeat(129)).is_err());
+        let check = |text: &str| Password::parse(text.to_owned().into()).is_ok();
+        assert!(!check("1234567"));
+        assert!(check("12345678"));
+        assert!(check(&"é".repeat(128)));
+        assert!(!check(&"é".repeat(129)));
     }
 }

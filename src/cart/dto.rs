@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::queries::CartLineRow;
-use crate::domain::Money;
+use crate::domain::{JsonInteger, Money, Quantity};
+use crate::error::FieldErrors;
+use crate::extract::ParseBody;
 
 /// One line of the cart, at today's price.
 #[derive(Debug, Serialize, ToSchema)]
@@ -14,10 +16,8 @@ pub struct CartItemView {
     pub product_id: i32,
     pub sku_id: Option<i32>,
     pub product_name: String,
-    #[schema(value_type = String, example = "14.99")]
     pub unit_price: Money,
     pub quantity: i32,
-    #[schema(value_type = String, example = "29.98")]
     pub line_total: Money,
 }
 
@@ -25,7 +25,6 @@ pub struct CartItemView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartView {
     pub items: Vec<CartItemView>,
-    #[schema(value_type = String, example = "29.98")]
     pub total: Money,
 }
 
@@ -58,21 +57,20 @@ impl CartView {
     }
 }
 
-/// `POST /api/cart/items`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddItemBody {
-    pub product_id: i64,
-    /// Required for a product sold by SKU (a Catwalk product), absent otherwise.
-    pub sku_id: Option<i64>,
-    /// 1 to 2147483647; added to the quantity already in the cart.
-    pub quantity: i64,
-}
-
 /// `PUT /api/cart/items/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetQuantityBody {
-    /// 1 to 2147483647.
-    pub quantity: i64,
+    #[schema(value_type = Quantity, required)]
+    pub quantity: Option<JsonInteger>,
+}
+
+impl ParseBody for SetQuantityBody {
+    type Parsed = Quantity;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Quantity> {
+        errors
+            .required("quantity", self.quantity)
+            .and_then(|quantity| errors.check("quantity", Quantity::parse(quantity)))
+    }
 }

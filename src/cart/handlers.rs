@@ -7,14 +7,14 @@ use axum::response::Response;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::{Map, json};
 
-use super::dto::{AddItemBody, CartView, SetQuantityBody};
+use super::dto::{CartView, SetQuantityBody};
 use super::queries;
 use crate::auth::AuthUser;
 use crate::cache::{CacheKey, Kind, Namespace};
-use crate::catalog::purchasable::{self, Locking, Purchasable};
-use crate::domain::parse_quantity;
-use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
-use crate::extract::{ApiJson, ResourceId};
+use crate::catalog::purchasable::{self, LineBody, Locking, Purchasable};
+use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::extract::{ResourceId, Valid};
+use crate::openapi::{BodyProblems, ReadProblems, SessionProblems};
 use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
 use crate::state::AppState;
 
@@ -56,10 +56,10 @@ async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView>
     get, path = "/cart", tag = "cart",
     security(("bearer" = [])),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 200, description = "The cart", body = SourcedEnvelope<CartView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "The session store is down", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
@@ -80,26 +80,21 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
 #[utoipa::path(
     post, path = "/cart/items", tag = "cart",
     security(("bearer" = [])),
-    request_body = AddItemBody,
+    request_body = LineBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        SessionProblems,
         (status = 201, description = "The cart after the change", body = Envelope<CartView>),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "More than is available (`available` says how many)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown product, wrong SKU, quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_item(
     State(state): State<AppState>,
     auth: AuthUser,
-    ApiJson(body): ApiJson<AddItemBody>,
+    Valid((item, quantity)): Valid<LineBody>,
 ) -> AppResult<(StatusCode, Envelope<CartView>)> {
-    let mut errors = FieldErrors::new();
-    let line =
-        purchasable::parse_line("", body.product_id, body.sku_id, body.quantity, &mut errors);
-    let Some((item, quantity)) = line else {
-        return Err(AppError::Validation(errors));
-    };
+    let quantity = quantity.get();
     let user_id = auth.id();
     let cart = state
         .cache
@@ -124,25 +119,24 @@ pub async fn add_item(
 #[utoipa::path(
     put, path = "/cart/items/{id}", tag = "cart",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Cart line id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
     request_body = SetQuantityBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        SessionProblems,
         (status = 200, description = "The cart after the change", body = Envelope<CartView>),
-        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "More than is available", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_item(
     State(state): State<AppState>,
     auth: AuthUser,
     ResourceId(id): ResourceId,
-    ApiJson(body): ApiJson<SetQuantityBody>,
+    Valid(quantity): Valid<SetQuantityBody>,
 ) -> AppResult<Envelope<CartView>> {
-    let quantity = parse_quantity(body.quantity)
-        .map_err(|message| AppError::validation("quantity", message))?;
+    let quantity = quantity.get();
     let user_id = auth.id();
     let cart = state
         .cache
@@ -170,11 +164,11 @@ pub async fn update_item(
 #[utoipa::path(
     delete, path = "/cart/items/{id}", tag = "cart",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Cart line id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 204, description = "Removed"),
-        (status = 400, description = "Malformed id", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -202,8 +196,9 @@ pub async fn remove_item(
     delete, path = "/cart", tag = "cart",
     security(("bearer" = [])),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 204, description = "Emptied"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn clear_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {

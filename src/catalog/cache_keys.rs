@@ -24,7 +24,10 @@ pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) 
 fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let any = || "any".to_owned();
     let parts = [
-        filter.category.as_deref().map_or_else(any, key_part),
+        filter
+            .category
+            .as_ref()
+            .map_or_else(any, |name| key_part(name.as_str())),
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
         filter
@@ -44,7 +47,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         ),
         Some(search) => {
             // The search matches case-insensitively, so its case is not part of the query.
-            let normalized = format!("{list}:{}", search.to_lowercase());
+            let normalized = format!("{list}:{}", search.as_str().to_lowercase());
             let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
             CacheKey::new(
                 format!("search:{digest:016x}"),

@@ -1,11 +1,13 @@
-//! Catalog rules: what a valid product, name or list query is. Inputs come in
-//! as wire types ([`super::dto`]) and leave as checked values or a 422 that
+//! Catalog rules: what a valid product or list query is. Inputs come in as
+//! wire types ([`super::dto`]) and leave as checked values or a 422 that
 //! lists every field that is wrong.
 
 use super::dto::{CreateProductBody, ProductListQuery, UpdateProductBody};
 use super::models::{NewProduct, ProductChanges};
-use crate::domain::{JsonDecimal, Money, Pagination, parse_name};
+use crate::domain::text::parse_free_text;
+use crate::domain::{JsonDecimal, JsonInteger, Money, Name, Pagination, RowId, Stock};
 use crate::error::{AppError, FieldErrors};
+use crate::extract::ParseBody;
 
 /// A product may carry at most this many tags.
 pub const MAX_TAGS_PER_PRODUCT: usize = 100;
@@ -49,6 +51,8 @@ pub enum SortOrder {
 }
 
 impl SortOrder {
+    pub const CHOICES: [&'static str; 2] = ["ASC", "DESC"];
+
     fn parse(raw: &str) -> Result<Self, String> {
         match raw.to_ascii_uppercase().as_str() {
             "ASC" => Ok(Self::Asc),
@@ -69,13 +73,13 @@ impl SortOrder {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProductFilter {
     /// A category name, compared case-insensitively.
-    pub category: Option<String>,
+    pub category: Option<Name>,
     pub min_price: Option<Money>,
     pub max_price: Option<Money>,
     /// `true`: only products in stock; `false`: only those sold out.
     pub in_stock: Option<bool>,
     /// Part of the product name, case-insensitive.
-    pub search: Option<String>,
+    pub search: Option<Name>,
     pub sort_by: SortBy,
     pub order: SortOrder,
     pub page: Pagination,
@@ -106,13 +110,13 @@ impl ProductFilter {
         {
             errors.add("maxPrice", "must not be below minPrice");
         }
-        let category = match query.category.as_deref().map(str::trim) {
+        let category = match query.category.as_deref() {
             None => None,
-            Some(name) => errors.check("category", parse_name(name)),
+            Some(name) => errors.check("category", Name::parse(name)),
         };
         let search = match query.q.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(text) => errors.check("q", parse_name(text)),
+            Some(text) => errors.check("q", Name::parse(text)),
         };
         let sort_by = match query.sort_by.as_deref() {
             None => Some(SortBy::CreatedAt),
@@ -156,40 +160,40 @@ pub struct ValidNewProduct {
     pub tag_ids: Vec<i32>,
 }
 
-/// Checks every field of a new product, reporting all that are wrong.
-pub fn validate_new_product(body: CreateProductBody) -> Result<ValidNewProduct, AppError> {
-    let mut errors = FieldErrors::new();
-    let product_name = errors.check("product_name", parse_name(&body.product_name));
-    let price = errors.check("price", Money::parse(body.price.0));
-    let stock = errors.check("stock", parse_stock(body.stock.unwrap_or(0)));
-    let slogan = errors.check("slogan", parse_text(body.slogan, MAX_SLOGAN_CHARS));
-    let description = errors.check(
-        "description",
-        parse_text(body.description, MAX_DESCRIPTION_CHARS),
-    );
-    let category_id = match body.category_id {
-        None => Some(None),
-        Some(id) => errors.check("category_id", parse_reference(id)).map(Some),
-    };
-    let tag_ids = errors.check("tagIds", parse_tag_ids(body.tag_ids.unwrap_or_default()));
-    errors.into_result(())?;
-    // Every `check` above succeeded, or `into_result` returned early.
-    let (Some(product_name), Some(price), Some(stock), Some(slogan), Some(description)) =
-        (product_name, price, stock, slogan, description)
-    else {
-        unreachable!("validated above")
-    };
-    Ok(ValidNewProduct {
-        product: NewProduct {
-            product_name,
-            slogan,
-            description,
-            price: price.amount(),
-            stock,
-            category_id: category_id.flatten(),
-        },
-        tag_ids: tag_ids.unwrap_or_default(),
-    })
+impl ParseBody for CreateProductBody {
+    type Parsed = ValidNewProduct;
+
+    /// Checks every field of a new product, reporting all that are wrong.
+    fn parse(self, errors: &mut FieldErrors) -> Option<ValidNewProduct> {
+        let product_name = errors
+            .required("product_name", self.product_name)
+            .and_then(|name| errors.check("product_name", Name::parse(&name)));
+        let price = errors
+            .required("price", self.price)
+            .and_then(|price| errors.check("price", Money::parse(price.0)));
+        let stock = errors.check("stock", Stock::parse(self.stock.unwrap_or(JsonInteger(0))));
+        let slogan = errors.check("slogan", parse_text(self.slogan, MAX_SLOGAN_CHARS));
+        let description = errors.check(
+            "description",
+            parse_text(self.description, MAX_DESCRIPTION_CHARS),
+        );
+        let category_id = match self.category_id {
+            None => Some(None),
+            Some(id) => errors.check("category_id", RowId::parse(id)).map(Some),
+        };
+        let tag_ids = errors.check("tagIds", parse_tag_ids(self.tag_ids.unwrap_or_default()));
+        Some(ValidNewProduct {
+            product: NewProduct {
+                product_name: product_name?.into_inner(),
+                slogan: slogan?,
+                description: description?,
+                price: price?.amount(),
+                stock: stock?.get(),
+                category_id: category_id?.map(RowId::get),
+            },
+            tag_ids: tag_ids?,
+        })
+    }
 }
 
 /// A checked partial update, and the new tag set when one was sent.
@@ -199,87 +203,69 @@ pub struct ValidProductChanges {
     pub tag_ids: Option<Vec<i32>>,
 }
 
-/// Checks the fields a partial update sends; absent fields stay as they are.
-pub fn validate_product_changes(body: UpdateProductBody) -> Result<ValidProductChanges, AppError> {
-    let mut errors = FieldErrors::new();
-    let mut changes = ProductChanges::default();
-    if let Some(name) = body.product_name {
-        changes.product_name = errors.check("product_name", parse_name(&name));
-    }
-    if let Some(price) = body.price {
-        changes.price = errors.check("price", Money::parse(price.0).map(Money::amount));
-    }
-    if let Some(stock) = body.stock {
-        changes.stock = errors.check("stock", parse_stock(stock));
-    }
-    if let Some(slogan) = body.slogan {
-        changes.slogan = errors.check("slogan", parse_text(slogan, MAX_SLOGAN_CHARS));
-    }
-    if let Some(description) = body.description {
-        changes.description = errors.check(
-            "description",
-            parse_text(description, MAX_DESCRIPTION_CHARS),
-        );
-    }
-    if let Some(category_id) = body.category_id {
-        changes.category_id = match category_id {
-            None => Some(None),
-            Some(id) => errors.check("category_id", parse_reference(id)).map(Some),
+impl ParseBody for UpdateProductBody {
+    type Parsed = ValidProductChanges;
+
+    /// Checks the fields a partial update sends; absent fields stay as they are.
+    fn parse(self, errors: &mut FieldErrors) -> Option<ValidProductChanges> {
+        let mut changes = ProductChanges::default();
+        if let Some(name) = self.product_name {
+            changes.product_name = errors
+                .check("product_name", Name::parse(&name))
+                .map(Name::into_inner);
+        }
+        if let Some(price) = self.price {
+            changes.price = errors.check("price", Money::parse(price.0).map(Money::amount));
+        }
+        if let Some(stock) = self.stock {
+            changes.stock = errors.check("stock", Stock::parse(stock)).map(Stock::get);
+        }
+        if let Some(slogan) = self.slogan {
+            changes.slogan = errors.check("slogan", parse_text(slogan, MAX_SLOGAN_CHARS));
+        }
+        if let Some(description) = self.description {
+            changes.description = errors.check(
+                "description",
+                parse_text(description, MAX_DESCRIPTION_CHARS),
+            );
+        }
+        if let Some(category_id) = self.category_id {
+            changes.category_id = match category_id {
+                None => Some(None),
+                Some(id) => errors
+                    .check("category_id", RowId::parse(id))
+                    .map(|id| Some(id.get())),
+            };
+        }
+        let tag_ids = match self.tag_ids {
+            None => None,
+            Some(ids) => errors.check("tagIds", parse_tag_ids(ids)),
         };
+        errors
+            .is_empty()
+            .then_some(ValidProductChanges { changes, tag_ids })
     }
-    let tag_ids = match body.tag_ids {
-        None => None,
-        Some(ids) => errors.check("tagIds", parse_tag_ids(ids)),
-    };
-    errors.into_result(ValidProductChanges { changes, tag_ids })
 }
 
-fn parse_stock(stock: i64) -> Result<i32, String> {
-    i32::try_from(stock)
-        .ok()
-        .filter(|stock| *stock >= 0)
-        .ok_or_else(|| format!("must be an integer from 0 to {}", i32::MAX))
-}
-
-/// An id in a body that must name an existing row.
-fn parse_reference(id: i64) -> Result<i32, String> {
-    i32::try_from(id)
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| format!("must be a positive integer up to {}", i32::MAX))
-}
-
-fn parse_tag_ids(ids: Vec<i64>) -> Result<Vec<i32>, String> {
+fn parse_tag_ids(ids: Vec<JsonInteger>) -> Result<Vec<i32>, String> {
     if ids.len() > MAX_TAGS_PER_PRODUCT {
         return Err(format!("must name at most {MAX_TAGS_PER_PRODUCT} tags"));
     }
     let mut parsed = ids
         .into_iter()
-        .map(parse_reference)
+        .map(|id| RowId::parse(id).map(RowId::get))
         .collect::<Result<Vec<_>, _>>()?;
     parsed.sort_unstable();
     parsed.dedup();
     Ok(parsed)
 }
 
-/// Optional free text: trimmed, blank means none, bounded, no control
-/// characters but line breaks and tabs.
+/// Optional free text (absent and blank are none).
 fn parse_text(text: Option<String>, max_chars: usize) -> Result<Option<String>, String> {
-    let Some(text) = text else { return Ok(None) };
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
+    match text {
+        None => Ok(None),
+        Some(text) => parse_free_text(&text, max_chars),
     }
-    if text.chars().count() > max_chars {
-        return Err(format!("must be at most {max_chars} characters"));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err("must not contain control characters".into());
-    }
-    Ok(Some(text.to_owned()))
 }
 
 #[cfg(test)]
@@ -334,8 +320,9 @@ mod tests {
 
     #[test]
     fn tag_ids_are_deduplicated_and_bounded() {
-        assert_eq!(parse_tag_ids(vec![3, 1, 3]).unwrap(), vec![1, 3]);
-        assert!(parse_tag_ids(vec![0]).is_err());
-        assert!(parse_tag_ids((1..=101).collect()).is_err());
+        let ids = |values: Vec<i64>| values.into_iter().map(JsonInteger).collect::<Vec<_>>();
+        assert_eq!(parse_tag_ids(ids(vec![3, 1, 3])).unwrap(), vec![1, 3]);
+        assert!(parse_tag_ids(ids(vec![0])).is_err());
+        assert!(parse_tag_ids(ids((1..=101).collect())).is_err());
     }
 }

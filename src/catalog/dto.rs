@@ -2,11 +2,17 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
 use utoipa::{IntoParams, ToSchema};
 
+use super::domain::{MAX_DESCRIPTION_CHARS, MAX_SLOGAN_CHARS, SortBy, SortOrder};
 use super::models::{Category, Feature, Product, Tag};
 use super::queries::{GroupRecord, ProductRecord};
-use crate::domain::{JsonDecimal, Money};
+use crate::domain::text::{free_text_pattern, string_schema};
+use crate::domain::{JsonDecimal, JsonInteger, Money, MoneyInput, Name, RowId, Stock};
+use crate::error::FieldErrors;
+use crate::extract::ParseBody;
 
 // ---- responses -----------------------------------------------------------
 
@@ -32,7 +38,6 @@ pub struct ProductFields {
     pub slogan: Option<String>,
     pub description: Option<String>,
     /// A decimal string with two places.
-    #[schema(value_type = String, example = "14.99")]
     pub price: Money,
     pub stock: i32,
     pub category_id: Option<i32>,
@@ -171,16 +176,16 @@ impl From<GroupRecord<Tag>> for TagView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryBody {
-    /// 1 to 255 characters, unique regardless of case.
-    #[schema(min_length = 1, max_length = 255, example = "Jackets")]
-    pub category_name: String,
+    /// Unique regardless of case.
+    #[schema(value_type = Name, required)]
+    pub category_name: Option<String>,
 }
 
 /// `PUT /api/categories/{id}`: fields left out stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryChangesBody {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = Option<Name>)]
     pub category_name: Option<String>,
 }
 
@@ -188,63 +193,117 @@ pub struct CategoryChangesBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagBody {
-    /// 1 to 255 characters, unique regardless of case.
-    #[schema(min_length = 1, max_length = 255, example = "vintage")]
-    pub tag_name: String,
+    /// Unique regardless of case.
+    #[schema(value_type = Name, required)]
+    pub tag_name: Option<String>,
 }
 
 /// `PUT /api/tags/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagChangesBody {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = Option<Name>)]
     pub tag_name: Option<String>,
+}
+
+/// A required name, or its errors.
+fn required_name(errors: &mut FieldErrors, field: &str, raw: Option<String>) -> Option<Name> {
+    errors
+        .required(field, raw)
+        .and_then(|raw| errors.check(field, Name::parse(&raw)))
+}
+
+/// A name that may be left out (`Some(None)`), or its errors (`None`).
+fn optional_name(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<String>,
+) -> Option<Option<Name>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => errors.check(field, Name::parse(&raw)).map(Some),
+    }
+}
+
+impl ParseBody for CategoryBody {
+    type Parsed = Name;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+        required_name(errors, "category_name", self.category_name)
+    }
+}
+
+impl ParseBody for CategoryChangesBody {
+    type Parsed = Option<Name>;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
+        optional_name(errors, "category_name", self.category_name)
+    }
+}
+
+impl ParseBody for TagBody {
+    type Parsed = Name;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+        required_name(errors, "tag_name", self.tag_name)
+    }
+}
+
+impl ParseBody for TagChangesBody {
+    type Parsed = Option<Name>;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
+        optional_name(errors, "tag_name", self.tag_name)
+    }
 }
 
 /// `POST /api/products`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProductBody {
-    #[schema(min_length = 1, max_length = 255, example = "Plain T-Shirt")]
-    pub product_name: String,
-    /// From 0 to 99999999.99, at most two places; a JSON number or string.
-    #[schema(value_type = String, example = "14.99")]
-    pub price: JsonDecimal,
-    /// From 0 to 2147483647; 0 when left out.
-    #[schema(minimum = 0, maximum = 2147483647)]
-    pub stock: Option<i64>,
-    #[schema(max_length = 1000)]
+    #[schema(value_type = Name, required)]
+    pub product_name: Option<String>,
+    #[schema(value_type = MoneyInput, required)]
+    pub price: Option<JsonDecimal>,
+    /// 0 when left out.
+    #[schema(value_type = Option<Stock>)]
+    pub stock: Option<JsonInteger>,
+    #[schema(value_type = Option<Slogan>)]
     pub slogan: Option<String>,
-    #[schema(max_length = 10000)]
+    #[schema(value_type = Option<Description>)]
     pub description: Option<String>,
-    pub category_id: Option<i64>,
+    #[schema(value_type = Option<RowId>)]
+    pub category_id: Option<JsonInteger>,
     /// Ids of existing tags (at most 100).
     #[serde(rename = "tagIds")]
-    pub tag_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<RowId>>, max_items = 100)]
+    pub tag_ids: Option<Vec<JsonInteger>>,
 }
 
-/// `PUT /api/products/{id}`: fields left out stay as they are; `null` clears
-/// `category_id`, `slogan` and `description`; `tagIds` replaces the tag set.
+/// `PUT /api/products/{id}`: fields left out (or `null`) stay as they are,
+/// but `null` clears `category_id`, `slogan` and `description`; `tagIds`
+/// replaces the tag set.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProductBody {
-    #[schema(min_length = 1, max_length = 255)]
+    #[schema(value_type = Option<Name>)]
     pub product_name: Option<String>,
-    #[schema(value_type = Option<String>, example = "14.99")]
+    #[schema(value_type = Option<MoneyInput>)]
     pub price: Option<JsonDecimal>,
-    #[schema(minimum = 0, maximum = 2147483647)]
-    pub stock: Option<i64>,
+    #[schema(value_type = Option<Stock>)]
+    pub stock: Option<JsonInteger>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Slogan>)]
     pub slogan: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<Description>)]
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<i64>)]
-    pub category_id: Option<Option<i64>>,
+    #[schema(value_type = Option<RowId>)]
+    pub category_id: Option<Option<JsonInteger>>,
     #[serde(rename = "tagIds")]
-    pub tag_ids: Option<Vec<i64>>,
+    #[schema(value_type = Option<Vec<RowId>>, max_items = 100)]
+    pub tag_ids: Option<Vec<JsonInteger>>,
 }
 
 /// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
@@ -256,32 +315,138 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// Free text of at most `MAX` characters as the OpenAPI document states
+/// it (a product's slogan and description).
+pub struct FreeText<const MAX: usize>;
+
+impl<const MAX: usize> utoipa::PartialSchema for FreeText<MAX> {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            &format!("Free text, at most {MAX} characters once trimmed; blank means none"),
+            Some(free_text_pattern(MAX)),
+            "Keep it simple",
+        )
+    }
+}
+
+impl<const MAX: usize> ToSchema for FreeText<MAX> {
+    fn name() -> std::borrow::Cow<'static, str> {
+        format!("FreeText{MAX}").into()
+    }
+}
+
+/// A product's slogan.
+pub type Slogan = FreeText<MAX_SLOGAN_CHARS>;
+/// A product's description.
+pub type Description = FreeText<MAX_DESCRIPTION_CHARS>;
+
 /// The query of `GET /api/products`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ProductListQuery {
     /// A category name (case-insensitive); an unknown name is a 422.
+    #[param(value_type = Option<Name>, inline)]
     pub category: Option<String>,
     /// Lowest price, inclusive.
-    #[param(value_type = Option<String>, example = "20")]
+    #[param(value_type = Option<MoneyText>, inline)]
     pub min_price: Option<String>,
     /// Highest price, inclusive.
-    #[param(value_type = Option<String>, example = "40")]
+    #[param(value_type = Option<MoneyText>, inline)]
     pub max_price: Option<String>,
     /// `true`: only products in stock; `false`: only sold-out ones.
     pub in_stock: Option<bool>,
-    /// Part of the product name, case-insensitive.
-    #[param(max_length = 255)]
+    /// Part of the product name, case-insensitive; blank means none.
+    #[param(value_type = Option<SearchText>, inline)]
     pub q: Option<String>,
-    /// `createdAt` (default), `price` or `name`.
-    #[param(value_type = Option<String>, pattern = "^(createdAt|price|name)$")]
+    /// `createdAt` (default), `price` or `name`, in any case.
+    #[param(value_type = Option<SortByText>, inline)]
     pub sort_by: Option<String>,
-    /// `ASC` or `DESC` (default).
-    #[param(value_type = Option<String>, pattern = "^(?i)(asc|desc)$")]
+    /// `ASC` or `DESC` (default), in any case.
+    #[param(value_type = Option<OrderText>, inline)]
     pub order: Option<String>,
     #[param(minimum = 1, maximum = 2147483647, default = 1)]
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
+}
+
+/// A price in a query: a decimal string (schema only).
+pub struct MoneyText;
+
+impl utoipa::PartialSchema for MoneyText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "An amount from 0 to 99999999.99 with at most two places",
+            Some(Money::INPUT_PATTERN.to_owned()),
+            "20",
+        )
+    }
+}
+
+impl ToSchema for MoneyText {}
+
+/// A name search: blank, or what a name may be (schema only).
+pub struct SearchText;
+
+impl utoipa::PartialSchema for SearchText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "Part of a name: at most 255 characters once trimmed, no control characters; blank means no search",
+            Some(crate::domain::text::search_pattern()),
+            "shirt",
+        )
+    }
+}
+
+impl ToSchema for SearchText {}
+
+/// `createdAt`, `price` or `name`, in any case (schema only).
+pub struct SortByText;
+
+impl utoipa::PartialSchema for SortByText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "`createdAt`, `price` or `name` (case does not matter)",
+            Some(any_case_choice(&SortBy::CHOICES)),
+            "price",
+        )
+    }
+}
+
+impl ToSchema for SortByText {}
+
+/// `ASC` or `DESC`, in any case (schema only).
+pub struct OrderText;
+
+impl utoipa::PartialSchema for OrderText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "`ASC` or `DESC` (case does not matter)",
+            Some(any_case_choice(&SortOrder::CHOICES)),
+            "ASC",
+        )
+    }
+}
+
+impl ToSchema for OrderText {}
+
+/// `^(?:[aA][sS][cC]|...)$`: one of `choices`, in any case.
+fn any_case_choice(choices: &[&str]) -> String {
+    let alternatives: Vec<String> = choices
+        .iter()
+        .map(|choice| {
+            choice
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("^(?:{})$", alternatives.join("|"))
 }

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-use super::domain::{self, ProductFilter};
+use super::domain::ProductFilter;
 use super::dto::{
     CategoryBody, CategoryChangesBody, CategoryView, CreateProductBody, ProductDetail,
     ProductListQuery, ProductView, TagBody, TagChangesBody, TagView, UpdateProductBody,
@@ -14,9 +14,10 @@ use super::{cache_keys, queries};
 use crate::auth::AdminUser;
 use crate::cache::CacheKey;
 use crate::cache::Namespace;
-use crate::domain::{PageQuery, parse_name};
+use crate::domain::PageQuery;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
-use crate::extract::{ApiJson, ApiQuery, ClientAddress, ResourceId};
+use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid};
+use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
 use crate::state::{AppState, DbWork};
 
@@ -36,10 +37,10 @@ async fn cached(
     get, path = "/categories", tag = "catalog",
     params(PageQuery),
     responses(
+        ReadProblems,
+        QueryProblems,
         (status = 200, description = "A page of categories", body = ListEnvelope<CategoryView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "A query value that does not parse", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "A query value out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_categories(
@@ -69,11 +70,11 @@ pub async fn list_categories(
 /// One category with its first 100 products.
 #[utoipa::path(
     get, path = "/categories/{id}", tag = "catalog",
-    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Category id")),
     responses(
+        ReadProblems,
         (status = 200, description = "The category", body = SourcedEnvelope<CategoryView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -102,22 +103,18 @@ pub async fn get_category(
     security(("bearer" = [])),
     request_body = CategoryBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 201, description = "Created", body = Envelope<CategoryView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_category(
     State(state): State<AppState>,
     _admin: AdminUser,
-    ApiJson(body): ApiJson<CategoryBody>,
+    Valid(name): Valid<CategoryBody>,
 ) -> AppResult<(StatusCode, Envelope<CategoryView>)> {
-    let name = parse_name(&body.category_name)
-        .map_err(|message| AppError::validation("category_name", message))?;
     state
         .cache
         .write(vec![Namespace::Categories], async {
@@ -140,29 +137,23 @@ pub async fn create_category(
 #[utoipa::path(
     put, path = "/categories/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Category id")),
     request_body = CategoryChangesBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 200, description = "The category as it is now", body = Envelope<CategoryView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_category(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    ApiJson(body): ApiJson<CategoryChangesBody>,
+    Valid(name): Valid<CategoryChangesBody>,
 ) -> AppResult<Envelope<CategoryView>> {
-    let name = body
-        .category_name
-        .map(|name| parse_name(&name))
-        .transpose()
-        .map_err(|message| AppError::validation("category_name", message))?;
     state
         .cache
         .write(Namespace::group_change(), async {
@@ -188,12 +179,11 @@ pub async fn update_category(
 #[utoipa::path(
     delete, path = "/categories/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Category id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Category id")),
     responses(
+        ReadProblems,
+        AdminProblems,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such category", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -221,10 +211,10 @@ pub async fn delete_category(
     get, path = "/tags", tag = "catalog",
     params(PageQuery),
     responses(
+        ReadProblems,
+        QueryProblems,
         (status = 200, description = "A page of tags", body = ListEnvelope<TagView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "A query value that does not parse", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "A query value out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_tags(
@@ -254,11 +244,11 @@ pub async fn list_tags(
 /// One tag with its first 100 products.
 #[utoipa::path(
     get, path = "/tags/{id}", tag = "catalog",
-    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Tag id")),
     responses(
+        ReadProblems,
         (status = 200, description = "The tag", body = SourcedEnvelope<TagView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -287,22 +277,18 @@ pub async fn get_tag(
     security(("bearer" = [])),
     request_body = TagBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 201, description = "Created", body = Envelope<TagView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_tag(
     State(state): State<AppState>,
     _admin: AdminUser,
-    ApiJson(body): ApiJson<TagBody>,
+    Valid(name): Valid<TagBody>,
 ) -> AppResult<(StatusCode, Envelope<TagView>)> {
-    let name =
-        parse_name(&body.tag_name).map_err(|message| AppError::validation("tag_name", message))?;
     state
         .cache
         .write(vec![Namespace::Tags], async {
@@ -325,29 +311,23 @@ pub async fn create_tag(
 #[utoipa::path(
     put, path = "/tags/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Tag id")),
     request_body = TagChangesBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 200, description = "The tag as it is now", body = Envelope<TagView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_tag(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    ApiJson(body): ApiJson<TagChangesBody>,
+    Valid(name): Valid<TagChangesBody>,
 ) -> AppResult<Envelope<TagView>> {
-    let name = body
-        .tag_name
-        .map(|name| parse_name(&name))
-        .transpose()
-        .map_err(|message| AppError::validation("tag_name", message))?;
     state
         .cache
         .write(Namespace::group_change(), async {
@@ -371,12 +351,11 @@ pub async fn update_tag(
 #[utoipa::path(
     delete, path = "/tags/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Tag id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Tag id")),
     responses(
+        ReadProblems,
+        AdminProblems,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such tag", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -404,10 +383,10 @@ pub async fn delete_tag(
     get, path = "/products", tag = "catalog",
     params(ProductListQuery),
     responses(
+        ReadProblems,
+        QueryProblems,
         (status = 200, description = "A page of products", body = ListEnvelope<ProductView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "A query value that does not parse, or an unknown parameter", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "A query value out of range, or an unknown category", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_products(
@@ -423,7 +402,7 @@ pub async fn list_products(
             let category_id = match &filter.category {
                 None => None,
                 Some(name) => Some(
-                    queries::find_category_by_name(conn, name)
+                    queries::find_category_by_name(conn, name.as_str())
                         .await?
                         .ok_or_else(|| {
                             AppError::validation(
@@ -451,11 +430,11 @@ pub async fn list_products(
 /// One product with its category, tags and features.
 #[utoipa::path(
     get, path = "/products/{id}", tag = "catalog",
-    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
     responses(
+        ReadProblems,
         (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -485,20 +464,17 @@ pub async fn get_product(
     security(("bearer" = [])),
     request_body = CreateProductBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 201, description = "Created", body = Envelope<ProductView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn create_product(
     State(state): State<AppState>,
     _admin: AdminUser,
-    ApiJson(body): ApiJson<CreateProductBody>,
+    Valid(valid): Valid<CreateProductBody>,
 ) -> AppResult<(StatusCode, Envelope<ProductView>)> {
-    let valid = domain::validate_new_product(body)?;
     state
         .cache
         .write(Namespace::product_change(None), async {
@@ -529,24 +505,22 @@ pub async fn create_product(
 #[utoipa::path(
     put, path = "/products/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
     request_body = UpdateProductBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed JSON or id", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, an unknown category_id or tag id", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_product(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    ApiJson(body): ApiJson<UpdateProductBody>,
+    Valid(valid): Valid<UpdateProductBody>,
 ) -> AppResult<Envelope<ProductView>> {
-    let valid = domain::validate_product_changes(body)?;
     state
         .cache
         .write(Namespace::product_change(Some(id)), async {
@@ -582,12 +556,11 @@ pub async fn update_product(
 #[utoipa::path(
     delete, path = "/products/{id}", tag = "catalog",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Product id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
     responses(
+        ReadProblems,
+        AdminProblems,
         (status = 204, description = "Deleted"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::domain::{ProductFilter, SortBy, SortOrder};
 use super::models::{Category, Feature, NewProduct, Product, ProductChanges, ProductOfGroup, Tag};
 use crate::db::lower_text;
-use crate::domain::Pagination;
+use crate::domain::{Name, Pagination};
 use crate::schema::{categories, features, product_tags, products, tags};
 
 /// At most this many products are embedded in a category or a tag.
@@ -88,9 +88,9 @@ pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResu
         .await
 }
 
-pub async fn insert_category(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<Category> {
+pub async fn insert_category(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<Category> {
     diesel::insert_into(categories::table)
-        .values(categories::category_name.eq(name))
+        .values(categories::category_name.eq(name.as_str()))
         .returning(Category::as_returning())
         .get_result(conn)
         .await
@@ -99,10 +99,10 @@ pub async fn insert_category(conn: &mut AsyncPgConnection, name: &str) -> QueryR
 pub async fn rename_category(
     conn: &mut AsyncPgConnection,
     id: i32,
-    name: &str,
+    name: &Name,
 ) -> QueryResult<Option<Category>> {
     diesel::update(categories::table.find(id))
-        .set(categories::category_name.eq(name))
+        .set(categories::category_name.eq(name.as_str()))
         .returning(Category::as_returning())
         .get_result(conn)
         .await
@@ -181,9 +181,9 @@ pub async fn find_tag(
     Ok(with_tag_products(conn, vec![tag]).await?.pop())
 }
 
-pub async fn insert_tag(conn: &mut AsyncPgConnection, name: &str) -> QueryResult<Tag> {
+pub async fn insert_tag(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<Tag> {
     diesel::insert_into(tags::table)
-        .values(tags::tag_name.eq(name))
+        .values(tags::tag_name.eq(name.as_str()))
         .returning(Tag::as_returning())
         .get_result(conn)
         .await
@@ -192,10 +192,10 @@ pub async fn insert_tag(conn: &mut AsyncPgConnection, name: &str) -> QueryResult
 pub async fn rename_tag(
     conn: &mut AsyncPgConnection,
     id: i32,
-    name: &str,
+    name: &Name,
 ) -> QueryResult<Option<Tag>> {
     diesel::update(tags::table.find(id))
-        .set(tags::tag_name.eq(name))
+        .set(tags::tag_name.eq(name.as_str()))
         .returning(Tag::as_returning())
         .get_result(conn)
         .await
@@ -290,7 +290,7 @@ fn filtered(filter: &ProductFilter, category_id: Option<i32>) -> products::Boxed
         None => {}
     }
     if let Some(search) = &filter.search {
-        query = query.filter(products::product_name.ilike(like_pattern(search)));
+        query = query.filter(products::product_name.ilike(like_pattern(search.as_str())));
     }
     query
 }

@@ -10,6 +10,7 @@ use super::queries;
 use crate::cache::{CacheKey, Kind, Namespace};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId};
+use crate::openapi::{QueryProblems, ReadProblems};
 use crate::response::{Document, Framing};
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
@@ -52,10 +53,10 @@ async fn bare(
     get, path = "/products", tag = "catwalk", operation_id = "catwalk_list_products",
     params(CatwalkPageQuery),
     responses(
+        ReadProblems,
+        QueryProblems,
         (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "A value that does not parse, or an unknown parameter", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "`page` or `count` out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_products(
@@ -89,11 +90,11 @@ pub async fn list_products(
 /// One product with its features.
 #[utoipa::path(
     get, path = "/products/{product_id}", tag = "catwalk", operation_id = "catwalk_get_product",
-    params(("product_id" = i32, Path, minimum = 1)),
+    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
     responses(
+        ReadProblems,
         (status = 200, description = "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`", body = serde_json::Value,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -113,11 +114,11 @@ pub async fn get_product(
 /// A product's styles, with photos and SKUs.
 #[utoipa::path(
     get, path = "/products/{product_id}/styles", tag = "catwalk", operation_id = "catwalk_get_styles",
-    params(("product_id" = i32, Path, minimum = 1)),
+    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
     responses(
+        ReadProblems,
         (status = 200, description = "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`", body = serde_json::Value,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -142,11 +143,11 @@ pub async fn get_styles(
 /// The ids of a product's related products.
 #[utoipa::path(
     get, path = "/products/{product_id}/related", tag = "catwalk", operation_id = "catwalk_get_related",
-    params(("product_id" = i32, Path, minimum = 1)),
+    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
     responses(
+        ReadProblems,
         (status = 200, description = "`[id, ...]`", body = Vec<i32>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "The id is not a positive integer", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]

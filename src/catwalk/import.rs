@@ -466,7 +466,8 @@ async fn run(
             "products (id, product_name, slogan, description, category_id, price, stock)",
             |fields, buffer| {
                 let id = parse_id(&fields[0], "id")?;
-                let name = crate::domain::parse_name(&fields[1])
+                let name = crate::domain::Name::parse(&fields[1])
+                    .map(crate::domain::Name::into_inner)
                     .map_err(|message| format!("name {message}"))?;
                 let price = parse_price(&fields[5], "default_price")?
                     .ok_or_else(|| "default_price is missing".to_owned())?;

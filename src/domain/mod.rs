@@ -1,14 +1,16 @@
 //! Value types shared by every domain, built only through `parse` so that a
-//! value that exists is a valid one: money, names, email addresses, pages.
+//! value that exists is a valid one: money, names and free text, email
+//! addresses, ids and quantities, pages. Each also describes itself to the
+//! OpenAPI document, with a rule that accepts exactly what `parse` accepts.
 
 pub mod email;
 pub mod money;
-pub mod names;
+pub mod numbers;
 pub mod pagination;
-pub mod quantity;
+pub mod text;
 
-pub use email::parse_email;
-pub use money::{JsonDecimal, Money};
-pub use names::parse_name;
+pub use email::Email;
+pub use money::{JsonDecimal, Money, MoneyInput};
+pub use numbers::{JsonInteger, Quantity, RowId, Stock};
 pub use pagination::{PageQuery, Pagination};
-pub use quantity::{parse_body_id, parse_quantity};
+pub use text::{Name, parse_free_text};

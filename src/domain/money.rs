@@ -12,6 +12,8 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::value::RawValue;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 /// The largest amount `NUMERIC(10,2)` holds.
 pub const MAX_MONEY: Decimal = Decimal::from_parts(1_410_065_407, 2, 0, false, 2); // 9999999999 / 100
@@ -74,6 +76,56 @@ impl fmt::Display for Money {
         write!(formatter, "{:.2}", self.0)
     }
 }
+
+impl Money {
+    /// The decimal strings [`Money::parse`] accepts (after [`JsonDecimal`]
+    /// read them): digits with at most two significant places, no sign but
+    /// on a zero, at most 99999999.99.
+    pub const INPUT_PATTERN: &'static str = r"^(?:-0+(?:\.0+)?|0*[0-9]{1,8}(?:\.[0-9]{1,2}0*)?)$";
+}
+
+/// Money in a response: a string with exactly two places.
+impl utoipa::PartialSchema for Money {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("An amount of money: a decimal string with two places"))
+            .pattern(Some(r"^[0-9]{1,8}\.[0-9]{2}$"))
+            .examples([serde_json::Value::from("14.99")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Money {}
+
+/// Money in a request: a decimal string, or a JSON number, from 0 to
+/// 99999999.99 with at most two places (schema only; [`JsonDecimal`] reads it).
+pub struct MoneyInput;
+
+impl utoipa::PartialSchema for MoneyInput {
+    fn schema() -> RefOr<Schema> {
+        OneOfBuilder::new()
+            .description(Some(
+                "An amount of money from 0 to 99999999.99 with at most two places: a decimal string (`\"14.99\"`) or a JSON number",
+            ))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some(Money::INPUT_PATTERN)),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Number)
+                    .minimum(Some(0))
+                    .maximum(Some(99_999_999.99))
+                    .multiple_of(Some(0.01)),
+            )
+            .examples([serde_json::Value::from("14.99")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for MoneyInput {}
 
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -178,6 +230,39 @@ mod tests {
             "[1]",
         ] {
             assert!(money(json).is_err(), "{json} should be refused");
+        }
+    }
+
+    #[test]
+    fn the_input_pattern_accepts_exactly_the_strings_parse_accepts() {
+        let pattern = regex_lite::Regex::new(Money::INPUT_PATTERN).unwrap();
+        for text in [
+            "0",
+            "-0",
+            "-0.00",
+            "14.99",
+            "14.990",
+            "014.99",
+            "1.5",
+            "99999999.99",
+            "99999999.990",
+            "100000000",
+            "99999999.999",
+            "1.001",
+            "-1",
+            "12.",
+            ".5",
+            " 1.00 ",
+            "1e3",
+            "NaN",
+            "",
+            "0000000012345678.9",
+        ] {
+            assert_eq!(
+                pattern.is_match(text),
+                money(&format!("{text:?}")).is_ok(),
+                "{text:?}"
+            );
         }
     }
 

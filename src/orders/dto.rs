@@ -4,8 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::checkout::OrderSource;
 use super::models::{Order, OrderLine, Status};
+use crate::catalog::purchasable::LineBody;
 use crate::domain::Money;
+use crate::error::FieldErrors;
+use crate::extract::ParseBody;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineView {
@@ -13,10 +17,8 @@ pub struct OrderLineView {
     pub sku_id: Option<i32>,
     pub product_name: String,
     /// The price at purchase.
-    #[schema(value_type = String, example = "14.99")]
     pub unit_price: Money,
     pub quantity: i32,
-    #[schema(value_type = String, example = "29.98")]
     pub line_total: Money,
 }
 
@@ -25,7 +27,6 @@ pub struct OrderView {
     pub id: i32,
     pub user_id: i32,
     pub status: Status,
-    #[schema(value_type = String, example = "29.98")]
     pub total: Money,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -62,25 +63,57 @@ impl OrderView {
     }
 }
 
-/// One line of `POST /api/orders` `{items: [...]}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderItemBody {
-    pub product_id: i64,
-    pub sku_id: Option<i64>,
-    pub quantity: i64,
-}
+/// The most lines one order may have.
+pub const MAX_ORDER_LINES: usize = 100;
 
 /// `POST /api/orders`: no body (or `{}`) orders the cart; `items` orders them instead.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
-    pub items: Option<Vec<OrderItemBody>>,
+    /// 1 to 100 lines; the same item named twice counts once, summed.
+    #[schema(min_items = 1, max_items = 100)]
+    pub items: Option<Vec<LineBody>>,
+}
+
+impl ParseBody for PlaceOrderBody {
+    type Parsed = OrderSource;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<OrderSource> {
+        let Some(items) = self.items else {
+            return Some(OrderSource::Cart);
+        };
+        if items.is_empty() {
+            errors.add("items", "must name at least one item");
+        }
+        if items.len() > MAX_ORDER_LINES {
+            errors.add(
+                "items",
+                format!("must name at most {MAX_ORDER_LINES} lines"),
+            );
+            return None;
+        }
+        let lines: Vec<_> = items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(index, line)| line.parse_at(&format!("items[{index}]"), errors))
+            .map(|(item, quantity)| (item, quantity.get()))
+            .collect();
+        errors.is_empty().then_some(OrderSource::Items(lines))
+    }
 }
 
 /// `PATCH /api/orders/{id}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusBody {
-    pub status: Status,
+    #[schema(value_type = Status, required)]
+    pub status: Option<Status>,
+}
+
+impl ParseBody for StatusBody {
+    type Parsed = Status;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Status> {
+        errors.required("status", self.status)
+    }
 }

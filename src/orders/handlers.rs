@@ -13,10 +13,12 @@ use super::models::{Order, Status};
 use super::queries;
 use crate::auth::{AdminUser, AuthUser};
 use crate::cache::{CacheKey, Kind, Namespace};
-use crate::catalog::purchasable;
 use crate::domain::PageQuery;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
-use crate::extract::{ApiJson, ApiQuery, ResourceId, parse_json, require_json_content_type};
+use crate::extract::{
+    ApiQuery, ParseBody, ResourceId, Valid, parse_json_leniently, require_json_content_type,
+};
+use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
 use crate::state::AppState;
 
@@ -47,28 +49,11 @@ fn order_source(headers: &HeaderMap, body: &Bytes) -> AppResult<OrderSource> {
         return Ok(OrderSource::Cart);
     }
     require_json_content_type(headers)?;
-    let body: PlaceOrderBody = parse_json(body)?;
-    let Some(items) = body.items else {
-        return Ok(OrderSource::Cart);
-    };
-    let mut errors = FieldErrors::new();
-    if items.is_empty() {
-        errors.add("items", "must name at least one item");
+    let (body, mut errors) = parse_json_leniently::<PlaceOrderBody>(body)?;
+    match body.parse(&mut errors) {
+        Some(source) if errors.is_empty() => Ok(source),
+        _ => Err(AppError::Validation(errors)),
     }
-    let lines = items
-        .iter()
-        .enumerate()
-        .filter_map(|(index, line)| {
-            purchasable::parse_line(
-                &format!("items[{index}]"),
-                line.product_id,
-                line.sku_id,
-                line.quantity,
-                &mut errors,
-            )
-        })
-        .collect();
-    errors.into_result(OrderSource::Items(lines))
 }
 
 /// The Idempotency-Key header: 1 to 255 visible ASCII characters.
@@ -94,17 +79,17 @@ fn idempotency_key(headers: &HeaderMap) -> AppResult<Option<&str>> {
 #[utoipa::path(
     post, path = "/orders", tag = "orders",
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key replay the first answer for 24 h")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
+            description = "1 to 255 visible ASCII characters; retries with the same key replay the first answer for 24 h")),
     request_body(content = Option<PlaceOrderBody>, description = "Absent or `{}`: order the cart"),
     responses(
+        ReadProblems,
+        BodyProblems,
+        SessionProblems,
         (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
-        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Not enough stock: `lines` lists every short line; nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 503, description = "A dependency is down, or the cart changed meanwhile; retry", body = ProblemSchema, content_type = "application/problem+json",
-         headers(("Retry-After" = u64, description = "Seconds to wait before retrying"))),
     )
 )]
 pub async fn place_order(
@@ -184,10 +169,11 @@ async fn with_lines(conn: &mut AsyncPgConnection, orders: Vec<Order>) -> AppResu
     security(("bearer" = [])),
     params(PageQuery),
     responses(
+        ReadProblems,
+        QueryProblems,
+        SessionProblems,
         (status = 200, description = "A page of orders", body = ListEnvelope<OrderView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "A page out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn list_orders(
@@ -243,12 +229,12 @@ pub async fn list_orders(
 #[utoipa::path(
     get, path = "/orders/{id}", tag = "orders",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Order id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 200, description = "The order", body = SourcedEnvelope<OrderView>,
          headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 400, description = "Malformed id", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -342,10 +328,11 @@ async fn transition(
 #[utoipa::path(
     post, path = "/orders/{id}/cancel", tag = "orders",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Order id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
     responses(
+        ReadProblems,
+        SessionProblems,
         (status = 200, description = "The cancelled order", body = Envelope<OrderView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The order is no longer `placed`", body = ProblemSchema, content_type = "application/problem+json"),
     )
@@ -371,22 +358,22 @@ pub async fn cancel_order(
 #[utoipa::path(
     patch, path = "/orders/{id}", tag = "orders",
     security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, description = "Order id")),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
     request_body = StatusBody,
     responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
         (status = 200, description = "The order as it is now", body = Envelope<OrderView>),
-        (status = 401, description = "No valid session", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Not a legal transition", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown status", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_status(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    ApiJson(body): ApiJson<StatusBody>,
+    Valid(status): Valid<StatusBody>,
 ) -> AppResult<Envelope<OrderView>> {
-    transition(&state, id, body.status, |_| true, |_| true).await
+    transition(&state, id, status, |_| true, |_| true).await
 }

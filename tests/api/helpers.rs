@@ -316,14 +316,9 @@ impl TestApp {
     /// through the API; returns the token.
     pub async fn new_account_token(&self, email: &str, role: Role) -> String {
         let mut conn = self.state.db.get().await.unwrap();
-        let account = NewAccount {
-            email: email.into(),
-            password: TEST_PASSWORD.to_owned().into(),
-            name: "Test Account".into(),
-            role,
-        }
-        .validate()
-        .unwrap();
+        let account =
+            NewAccount::parse(email, TEST_PASSWORD.to_owned().into(), "Test Account", role)
+                .unwrap();
         create_account(&mut conn, &self.state.hasher, account)
             .await
             .unwrap();

@@ -354,3 +354,64 @@ async fn the_openapi_document_and_the_router_have_the_same_routes() {
     let listing = &document["paths"]["/api/products"]["get"];
     assert!(listing["responses"]["200"]["headers"]["X-Data-Source"].is_object());
 }
+
+#[tokio::test]
+async fn a_body_with_several_bad_fields_names_every_one() {
+    let app = TestApp::admin().await;
+    let response = app
+        .post(
+            "/api/products",
+            json!({"product_name": 5, "price": "abc", "stock": -1, "slogan": [], "colour": "red"}),
+        )
+        .await;
+    let body = response.problem(422);
+    let errors = body["errors"].as_object().unwrap();
+    for field in ["product_name", "price", "stock", "slogan", "colour"] {
+        assert!(errors.contains_key(field), "{field} not named: {body}");
+    }
+    // A missing field and a wrong one, and each bad line of an order.
+    let response = app.post("/api/products", json!({"stock": "many"})).await;
+    let errors = response.problem(422)["errors"].clone();
+    assert!(errors.get("product_name").is_some() && errors.get("price").is_some());
+    assert!(errors.get("stock").is_some(), "{errors}");
+    let response = app
+        .post(
+            "/api/orders",
+            json!({"items": [
+                {"product_id": 1, "quantity": 0},
+                {"product_id": "x", "quantity": 1},
+                {"product_id": 1, "quantity": 1, "size": "L"},
+            ]}),
+        )
+        .await;
+    let errors = response.problem(422)["errors"].clone();
+    for field in ["items[0].quantity", "items[1].product_id", "items[2].size"] {
+        assert!(errors.get(field).is_some(), "{field} not named: {errors}");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
+    let app = TestApp::admin().await;
+    for (path, named) in [
+        ("/api/products?colour=red", vec!["colour"]),
+        (
+            "/api/products?page=x&limit=y&inStock=maybe",
+            vec!["page", "limit", "inStock"],
+        ),
+        ("/api/products?minPrice=abc", vec!["minPrice"]),
+        ("/api/tags?foo=bar", vec!["foo"]),
+        ("/api/orders?status=placed", vec!["status"]),
+        ("/api/categories?page=", vec!["page"]),
+        ("/catwalk/products?page=&count=two", vec!["page", "count"]),
+    ] {
+        let response = app.get(path).await;
+        let body = response.problem(400);
+        for parameter in named {
+            assert!(
+                body["errors"].get(parameter).is_some(),
+                "{path}: {parameter} not named: {body}"
+            );
+        }
+    }
+}
