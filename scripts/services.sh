@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Makes sure PostgreSQL and Redis answer on loopback, then returns.
+# Makes sure PostgreSQL, Redis and the cache's own Redis answer on loopback,
+# then returns.
 #
 #   1. A server that already answers is used as it is.
 #   2. Otherwise, where a Docker engine answers, `docker compose up` starts the
@@ -8,13 +9,18 @@
 #      under .data/ in the project (ignored by git); when the binaries are
 #      missing and we are root on Debian/Ubuntu, their packages are installed.
 #
-# Ports: PG_PORT (5432) and REDIS_PORT (6379).
+# Ports: PG_PORT (5432), REDIS_PORT (6379) and CACHE_REDIS_PORT (6380). The
+# cache's Redis is started with a memory bound and `volatile-lru` (cached
+# documents are evicted, versions never; see docs/cache.md); it keeps
+# nothing on disk.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 data="$root/.data"
 pg_port=${PG_PORT:-5432}
 redis_port=${REDIS_PORT:-6379}
+cache_port=${CACHE_REDIS_PORT:-6380}
+cache_memory=${CACHE_REDIS_MAXMEMORY:-256mb}
 
 say() { printf 'services: %s\n' "$*" >&2; }
 
@@ -26,13 +32,15 @@ pg_answers() {
   fi
 }
 
-redis_answers() {
+redis_answers_on() {
   if command -v redis-cli >/dev/null 2>&1; then
-    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = "PONG" ]
+    [ "$(redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null)" = "PONG" ]
   else
-    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port"; printf 'PING\r\n' >&3; read -r -t 2 reply <&3; [[ "$reply" == +PONG* ]]) 2>/dev/null
+    (exec 3<>"/dev/tcp/127.0.0.1/$1"; printf 'PING\r\n' >&3; read -r -t 2 reply <&3; [[ "$reply" == +PONG* ]]) 2>/dev/null
   fi
 }
+redis_answers() { redis_answers_on "$redis_port"; }
+cache_answers() { redis_answers_on "$cache_port"; }
 
 wait_for() {
   local what=$1 check=$2
@@ -102,19 +110,31 @@ start_redis_locally() {
     --dir "$data/redis" --save "" --appendonly no --logfile "$data/redis/server.log"
 }
 
-if pg_answers && redis_answers; then
-  say "PostgreSQL (:$pg_port) and Redis (:$redis_port) already answer"
+start_cache_redis_locally() {
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  mkdir -p "$data/cache-redis"
+  say "starting the cache's Redis on 127.0.0.1:$cache_port (maxmemory $cache_memory, volatile-lru)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$cache_port" \
+    --dir "$data/cache-redis" --save "" --appendonly no \
+    --maxmemory "$cache_memory" --maxmemory-policy volatile-lru \
+    --logfile "$data/cache-redis/server.log"
+}
+
+if pg_answers && redis_answers && cache_answers; then
+  say "PostgreSQL (:$pg_port), Redis (:$redis_port) and the cache's Redis (:$cache_port) already answer"
   exit 0
 fi
 
 if docker_engine; then
-  say "starting postgres and redis with docker compose"
-  (cd "$root" && docker compose up -d --wait postgres redis)
+  say "starting postgres, redis and cache with docker compose"
+  (cd "$root" && docker compose up -d --wait postgres redis cache)
 else
   pg_answers || start_postgres_locally
   redis_answers || start_redis_locally
+  cache_answers || start_cache_redis_locally
 fi
 
 wait_for PostgreSQL pg_answers
 wait_for Redis redis_answers
-say "PostgreSQL (:$pg_port) and Redis (:$redis_port) answer"
+wait_for "the cache's Redis" cache_answers
+say "PostgreSQL (:$pg_port), Redis (:$redis_port) and the cache's Redis (:$cache_port) answer"

@@ -52,6 +52,10 @@ pub struct Readiness {
     status: &'static str,
     postgres: DependencyState,
     redis: DependencyState,
+    /// The cache's own Redis, when it has one (`CACHE_REDIS_URL`); the
+    /// service is ready without it (reads then come from PostgreSQL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<DependencyState>,
 }
 
 /// The process is up.
@@ -69,7 +73,14 @@ pub async fn live() -> Json<Liveness> {
          headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (postgres, redis) = tokio::join!(postgres_state(&state), redis_state(&state));
+    let (postgres, redis, cache) =
+        tokio::join!(postgres_state(&state), redis_state(&state.redis), async {
+            if state.config.cache_redis_url.is_some() {
+                Some(redis_state(state.cache.redis()).await)
+            } else {
+                None
+            }
+        });
     let (status_code, status) = match (postgres, redis) {
         (DependencyState::Down, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (DependencyState::Up, DependencyState::Down) => (StatusCode::OK, "degraded"),
@@ -81,6 +92,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             status,
             postgres,
             redis,
+            cache,
         }),
     )
         .into_response();
@@ -95,7 +107,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// Says at start-up what is down and what that means, so that a wrong
 /// `DATABASE_URL` or `REDIS_URL` is not discovered by the first client.
 pub async fn log_dependencies(state: &AppState) {
-    let (postgres, redis) = tokio::join!(postgres_state(state), redis_state(state));
+    let (postgres, redis) = tokio::join!(postgres_state(state), redis_state(&state.redis));
     match postgres {
         DependencyState::Up => tracing::info!("PostgreSQL answers (DATABASE_URL)"),
         DependencyState::Down => tracing::error!(
@@ -107,6 +119,46 @@ pub async fn log_dependencies(state: &AppState) {
         DependencyState::Down => tracing::error!(
             "Redis does not answer (REDIS_URL): reads are served from PostgreSQL, but sign-in, carts, orders and every write answer 503 until it does"
         ),
+    }
+    if state.config.cache_redis_url.is_none() {
+        tracing::warn!(
+            "the cache shares the sessions' Redis (REDIS_URL): a flood of distinct queries can fill it; set CACHE_REDIS_URL to a Redis of its own (docs/cache.md)"
+        );
+    } else if redis_state(state.cache.redis()).await == DependencyState::Down {
+        tracing::warn!(
+            "the cache's Redis does not answer (CACHE_REDIS_URL): reads are served from PostgreSQL until it does"
+        );
+    }
+    check_eviction(&state.redis, "REDIS_URL", Holds::Sessions).await;
+    if state.config.cache_redis_url.is_some() {
+        check_eviction(state.cache.redis(), "CACHE_REDIS_URL", Holds::Cache).await;
+    }
+}
+
+/// What a Redis holds, for the check of its eviction policy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holds {
+    Sessions,
+    Cache,
+}
+
+/// Warns when a Redis's eviction policy can lose what must not be lost:
+/// sessions must never be evicted; the cache's versions (which have no TTL)
+/// must never be, while its documents (which have one) may be.
+async fn check_eviction(redis: &crate::redis::Redis, variable: &str, holds: Holds) {
+    let Ok((_, policy)) = redis
+        .query::<(String, String)>(redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"))
+        .await
+    else {
+        return; // CONFIG may be disabled (a managed Redis): nothing to say.
+    };
+    let unsafe_for_sessions = policy != "noeviction";
+    let unsafe_for_cache = policy.starts_with("allkeys");
+    if holds == Holds::Sessions && unsafe_for_sessions {
+        tracing::warn!(policy = %policy, "the sessions' Redis ({variable}) may evict keys under memory pressure: sessions could be lost; use maxmemory-policy noeviction");
+    }
+    if holds == Holds::Cache && unsafe_for_cache {
+        tracing::warn!(policy = %policy, "the cache's Redis ({variable}) may evict the versions that keep entries fresh; use maxmemory-policy volatile-lru");
     }
 }
 
@@ -121,9 +173,9 @@ async fn postgres_state(state: &AppState) -> DependencyState {
     }
 }
 
-async fn redis_state(state: &AppState) -> DependencyState {
+async fn redis_state(redis: &crate::redis::Redis) -> DependencyState {
     let ping = redis::cmd("PING");
-    let probe = state.redis.query::<String>(&ping);
+    let probe = redis.query::<String>(&ping);
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
         Ok(Ok(_)) => DependencyState::Up,
         _ => DependencyState::Down,

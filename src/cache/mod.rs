@@ -211,6 +211,11 @@ impl Cache {
         &self.stats
     }
 
+    /// The Redis the cache lives in (`CACHE_REDIS_URL`, else `REDIS_URL`).
+    pub fn redis(&self) -> &Redis {
+        &self.redis
+    }
+
     fn version_key(&self, namespace: &Namespace) -> String {
         format!("{}version:{}", self.prefix, namespace.name())
     }

@@ -14,4 +14,5 @@ mod orders;
 mod products;
 mod reliability;
 mod schema;
+mod soak;
 mod tags;

@@ -23,6 +23,7 @@ use crate::helpers::{SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD, TestApp, TestRespons
 struct Tally {
     by_status: std::collections::BTreeMap<u16, u64>,
     faults: Vec<String>,
+    slowest_503: Duration,
 }
 
 impl Tally {
@@ -34,6 +35,9 @@ impl Tally {
         if status >= 500 {
             let problem = response.header("content-type") == Some("application/problem+json");
             let retry = response.header("retry-after").is_some();
+            if status == 503 {
+                self.slowest_503 = self.slowest_503.max(took);
+            }
             if status != 503 || !problem || !retry {
                 self.faults
                     .push(format!("{what}: {status} {}", response.text()));
@@ -167,15 +171,19 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     }
 
     tokio::time::sleep(Duration::from_millis(800)).await;
+    let outage = Instant::now();
     postgres.stop();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let during = tally.lock().await.by_status.get(&503).copied().unwrap_or(0);
     postgres.start_again();
+    let back = Instant::now();
     // The first request after PostgreSQL is back succeeds, and so do 40
     // concurrent uncached reads (each on a connection of the old pool or a
     // new one).
     let first = app.get(&uncached_read(&reads)).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let recovered_in = back.elapsed();
+    let outage_lasted = back.duration_since(outage);
     let burst: Vec<_> = (0..40)
         .map(|_| {
             let (app, path) = (app.clone(), uncached_read(&reads));
@@ -193,19 +201,28 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     }
 
     let tally = tally.lock().await;
-    eprintln!("answers by status: {:?}", tally.by_status);
+    eprintln!(
+        "fault run: PostgreSQL down {outage_lasted:?}; {during} answers 503 during it (slowest {:?}); \
+         first request after it answered in {recovered_in:?}; answers by status {:?}",
+        tally.slowest_503, tally.by_status
+    );
     assert!(tally.faults.is_empty(), "{:#?}", tally.faults);
     assert!(during > 0, "the outage was not seen: {:?}", tally.by_status);
     // No order answered 201 is missing, and stock adds up.
     let placed = placed.lock().await;
     assert!(!placed.is_empty());
     let (stored, stock, sold) = orders_and_stock(&app, product_id as i32).await;
-    for id in placed.iter() {
-        assert!(
-            stored.contains(&(*id as i32)),
-            "order {id} answered 201 but is lost"
-        );
-    }
+    let lost: Vec<&i64> = placed
+        .iter()
+        .filter(|id| !stored.contains(&(**id as i32)))
+        .collect();
+    eprintln!(
+        "fault run: {} orders answered 201, {} stored, lost: {}",
+        placed.len(),
+        stored.len(),
+        lost.len()
+    );
+    assert!(lost.is_empty(), "orders answered 201 but lost: {lost:?}");
     assert_eq!(
         i64::from(stock) + sold,
         i64::from(initial_stock),
