@@ -33,6 +33,8 @@ database="emporium_postman_$run_id"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$database"
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+# The cache in a Redis of its own, as scripts/services.sh starts it.
+export CACHE_REDIS_URL="redis://127.0.0.1:${CACHE_REDIS_PORT:-6380}"
 export REDIS_KEY_PREFIX="postman:$run_id:"
 export BIND_ADDR="127.0.0.1:$port"
 export JWT_SECRET="postman-run-secret-that-is-long-enough-for-hs256"
@@ -49,8 +51,10 @@ cleanup() {
   fi
   psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
     -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
-  redis-cli -p "$REDIS_PORT" --scan --pattern "${REDIS_KEY_PREFIX}*" \
-    | xargs -r redis-cli -p "$REDIS_PORT" DEL >/dev/null 2>&1 || true
+  for redis_port in "$REDIS_PORT" "${CACHE_REDIS_PORT:-6380}"; do
+    redis-cli -p "$redis_port" --scan --pattern "${REDIS_KEY_PREFIX}*" \
+      | xargs -r redis-cli -p "$redis_port" DEL >/dev/null 2>&1 || true
+  done
 }
 trap cleanup EXIT
 

@@ -67,6 +67,8 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
             config.database_pool_size = 8;
             // Open-ended searches are the uncached reads of this test.
             config.cache_limits.open_queries_per_client = 1;
+            config.auth_rate_limit.per_address = 100_000;
+            config.auth_rate_limit.per_email = 100_000;
         })
         .await,
     );
@@ -123,6 +125,50 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                     .lock()
                     .await
                     .record(&path, &response, started.elapsed(), bound);
+            }
+        }));
+    }
+    {
+        // A shopper's other requests: who am I, the cart, signing in and up.
+        let (app, stop, tally, token) =
+            (app.clone(), stop.clone(), tally.clone(), buyers[0].clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                let started = Instant::now();
+                let (what, response) = match n % 4 {
+                    0 => (
+                        "GET /api/auth/me",
+                        app.send_as(Some(&token), Method::GET, "/api/auth/me").await,
+                    ),
+                    1 => (
+                        "GET /api/cart",
+                        app.send_as(Some(&token), Method::GET, "/api/cart").await,
+                    ),
+                    2 => (
+                        "POST /api/auth/signin",
+                        app.send_json_as(
+                            None,
+                            Method::POST,
+                            "/api/auth/signin",
+                            json!({"email": "buyer0@example.com", "password": crate::helpers::TEST_PASSWORD}),
+                        )
+                        .await,
+                    ),
+                    _ => (
+                        "POST /api/auth/signup",
+                        app.send_json_as(
+                            None,
+                            Method::POST,
+                            "/api/auth/signup",
+                            json!({"email": format!("new{n}@example.com"), "password": "a-long-password", "name": "New"}),
+                        )
+                        .await,
+                    ),
+                };
+                let started = Instant::now();
+                tally.lock().await.record(what, &response, started.elapsed(), bound);
             }
         }));
     }
