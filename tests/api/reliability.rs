@@ -167,7 +167,6 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                         .await,
                     ),
                 };
-                let started = Instant::now();
                 tally.lock().await.record(what, &response, started.elapsed(), bound);
             }
         }));
