@@ -5,8 +5,8 @@ use clap::{Parser, Subcommand};
 use secrecy::SecretString;
 
 use crate::auth::accounts::{NewAccount, create_account};
-use crate::auth::models::Role;
 use crate::config::Config;
+use crate::domain::Role;
 use crate::error::AppError;
 
 /// Where `create-admin` reads the password when stdin is not used.

@@ -24,6 +24,12 @@ const RECENTLY_UNREACHABLE_WAIT: Duration = Duration::from_millis(250);
 /// How long a failed connection attempt counts as recent.
 const UNREACHABLE_MEMORY: Duration = Duration::from_secs(1);
 
+/// No connection could be had: PostgreSQL is down, unreachable, or every
+/// connection stayed busy for the whole wait (the cause, for the log).
+#[derive(Debug, thiserror::Error)]
+#[error("no PostgreSQL connection: {0}")]
+pub struct Unavailable(pub String);
+
 /// The pool, and whether PostgreSQL could be reached lately.
 #[derive(Clone)]
 pub struct Database {
@@ -49,7 +55,7 @@ impl Database {
     /// ends (503) as soon as an attempt fails while it waits, and while the
     /// last failure is recent it waits only briefly: an outage is answered
     /// at once, and a server that is back is used at once.
-    pub async fn get(&self) -> Result<DbConn<'_>, crate::error::AppError> {
+    pub async fn get(&self) -> Result<DbConn<'_>, Unavailable> {
         let failed = self.failures.notify.notified();
         tokio::pin!(failed);
         failed.as_mut().enable();
@@ -61,10 +67,11 @@ impl Database {
         tokio::select! {
             biased;
             conn = tokio::time::timeout(wait, self.pool.get()) => match conn {
-                Ok(conn) => Ok(conn?),
-                Err(_) => Err(crate::error::AppError::database_unavailable()),
+                Ok(Ok(conn)) => Ok(conn),
+                Ok(Err(error)) => Err(Unavailable(error.to_string())),
+                Err(_) => Err(Unavailable("no connection within the wait".into())),
             },
-            () = &mut failed => Err(crate::error::AppError::database_unavailable()),
+            () = &mut failed => Err(Unavailable("a connection attempt failed".into())),
         }
     }
 

@@ -356,8 +356,8 @@ impl From<DieselError> for AppError {
     }
 }
 
-impl From<bb8::RunError<diesel_async::pooled_connection::PoolError>> for AppError {
-    fn from(error: bb8::RunError<diesel_async::pooled_connection::PoolError>) -> Self {
+impl From<crate::db::Unavailable> for AppError {
+    fn from(error: crate::db::Unavailable) -> Self {
         tracing::warn!(error = %error, "no PostgreSQL connection");
         Self::database_unavailable()
     }

@@ -53,6 +53,11 @@ where
 pub struct Lenient<T>(pub T, FieldErrors);
 
 impl<T: ParseBody> Lenient<T> {
+    /// A body read leniently, with the errors of the fields that were not.
+    pub fn new(body: T, errors: FieldErrors) -> Self {
+        Self(body, errors)
+    }
+
     /// The parsed body, or a 422 naming every bad field.
     pub fn parse(self) -> Result<T::Parsed, AppError> {
         let Lenient(body, mut errors) = self;

@@ -89,7 +89,6 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
 )]
 pub async fn metrics_text(State(state): State<AppState>) -> Response {
     for (kind, counts) in state.cache.stats().snapshot() {
-        let kind = kind.as_str();
         metrics::counter!("cache_hits_total", "kind" => kind).absolute(counts.hits);
         metrics::counter!("cache_misses_total", "kind" => kind).absolute(counts.misses);
         metrics::counter!("cache_stale_skips_total", "kind" => kind).absolute(counts.stale_skips);

@@ -77,6 +77,19 @@ pub struct ListPage<T> {
     pub total_capped: bool,
 }
 
+impl<T> ListPage<T> {
+    /// A page of a list whose `total` is counted exactly.
+    pub fn of(data: Vec<T>, page: crate::domain::Pagination, total: i64) -> Self {
+        Self {
+            data,
+            page: page.page,
+            limit: page.limit,
+            total,
+            total_capped: false,
+        }
+    }
+}
+
 /// How a document is framed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {

@@ -13,12 +13,11 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use crate::auth::accounts::{NewAccount, create_account};
-use crate::auth::models::Role;
 use crate::auth::queries::find_user_by_email;
-use crate::cache::Namespace;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
 use crate::domain::Name;
+use crate::domain::Role;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -97,7 +96,7 @@ pub struct SeedReport {
 pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
     let write = state
         .cache
-        .begin_write_for(Namespace::bulk_change(), SEED_PENDING_TTL)
+        .begin_write_for(crate::catalog::cache::bulk_change(), SEED_PENDING_TTL)
         .await
         .map_err(|_| {
             anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")

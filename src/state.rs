@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use crate::auth::password::Hasher;
-use crate::auth::tokens::TokenKeys;
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
 use crate::db::{Database, DbConn};
 use crate::error::{AppError, AppResult};
+use crate::hashing::Hasher;
+use crate::jwt::TokenKeys;
 use crate::redis::Redis;
 use crate::response::{Document, Framing};
-use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::PoolableConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 /// Configuration and pools. Every field is an `Arc` or a pool handle.
 #[derive(Clone)]
@@ -45,7 +45,7 @@ impl AppState {
 
     /// Borrows a PostgreSQL connection, or answers 503 when none can be had.
     pub async fn conn(&self) -> Result<DbConn<'_>, AppError> {
-        self.db.get().await
+        Ok(self.db.get().await?)
     }
 
     /// Runs a read on a pooled connection. If the connection turns out to
@@ -64,6 +64,17 @@ impl AppState {
             }
             done => done,
         }
+    }
+
+    /// Runs `work` in a transaction on a pooled connection: committed when
+    /// it returns `Ok`, rolled back otherwise.
+    pub async fn transaction<T: Send>(
+        &self,
+        work: impl for<'c> TxWork<'c, T> + Send,
+    ) -> AppResult<T> {
+        let mut conn = self.conn().await?;
+        conn.transaction::<_, AppError, _>(async move |conn| work(conn).await)
+            .await
     }
 
     /// Answers `key` through the cache, loading the document with `load`
@@ -90,6 +101,20 @@ pub trait DbWork<'c, T>: Fn(&'c mut AsyncPgConnection) -> <Self as DbWork<'c, T>
 impl<'c, T, F, Fut> DbWork<'c, T> for F
 where
     F: Fn(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = AppResult<T>> + Send,
+{
+    type Fut = Fut;
+}
+
+/// Work in a transaction, as an async closure (`async |conn| ...`) run once;
+/// its future is named for the same reason as [`DbWork`]'s.
+pub trait TxWork<'c, T>: FnOnce(&'c mut AsyncPgConnection) -> <Self as TxWork<'c, T>>::Fut {
+    type Fut: Future<Output = AppResult<T>> + Send;
+}
+
+impl<'c, T, F, Fut> TxWork<'c, T> for F
+where
+    F: FnOnce(&'c mut AsyncPgConnection) -> Fut,
     Fut: Future<Output = AppResult<T>> + Send,
 {
     type Fut = Fut;

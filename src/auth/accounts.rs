@@ -4,11 +4,12 @@
 use diesel_async::AsyncPgConnection;
 use secrecy::SecretString;
 
-use super::models::{NewUser, Role, User};
-use super::password::{Hasher, Password};
+use super::models::{NewUser, User};
 use super::queries;
 use crate::domain::{Email, Name};
+use crate::domain::{Password, Role};
 use crate::error::{AppError, FieldErrors};
+use crate::hashing::Hasher;
 
 /// A checked request for an account.
 pub struct NewAccount {
@@ -56,7 +57,7 @@ pub async fn create_account(
             email: account.email.as_str(),
             password_hash: &password_hash,
             name: account.name.as_str(),
-            role: account.role.as_str(),
+            role: account.role,
         },
     )
     .await?;

@@ -7,9 +7,8 @@ use utoipa::ToSchema;
 use secrecy::SecretString;
 
 use super::accounts::NewAccount;
-use super::models::{Role, User};
-use super::password::Password;
-use crate::domain::{Email, Name};
+use super::models::User;
+use crate::domain::{Email, Name, Password, Role};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 
@@ -26,7 +25,7 @@ pub struct UserView {
 impl From<User> for UserView {
     fn from(user: User) -> Self {
         Self {
-            role: user.role(),
+            role: user.role,
             id: user.id,
             email: user.email,
             name: user.name,

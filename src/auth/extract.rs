@@ -9,11 +9,12 @@ use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
 
-use super::models::{Role, User};
+use super::models::User;
 use super::queries;
 use super::sessions;
-use super::tokens::Claims;
+use crate::domain::Role;
 use crate::error::AppError;
+use crate::jwt::Claims;
 use crate::state::AppState;
 
 /// A signed-in user and the session the request came with.
@@ -29,7 +30,7 @@ impl AuthUser {
     }
 
     pub fn is_admin(&self) -> bool {
-        self.user.role() == Role::Admin
+        self.user.role == Role::Admin
     }
 }
 

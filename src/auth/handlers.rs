@@ -7,8 +7,8 @@ use secrecy::ExposeSecret;
 use super::accounts::create_account;
 use super::dto::{SessionView, SigninBody, SignupBody, UserView};
 use super::extract::AuthUser;
-use super::password::MAX_PASSWORD_CHARS;
 use super::{queries, sessions};
+use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult, ProblemSchema};
 use crate::extract::{ClientAddress, Lenient};
 use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems};
@@ -132,7 +132,7 @@ pub async fn signin(
     let user = user.ok_or_else(refused)?;
     let (token, claims) = state
         .tokens
-        .issue(user.id, user.role(), state.config.jwt_ttl)?;
+        .issue(user.id, user.role, state.config.jwt_ttl)?;
     sessions::open(&state, user.id, &claims, &token).await?;
     metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
     Ok(Envelope {

@@ -6,10 +6,8 @@ pub mod dto;
 pub mod extract;
 pub mod handlers;
 pub mod models;
-pub mod password;
 pub mod queries;
 pub mod sessions;
-pub mod tokens;
 
 pub use extract::{AdminUser, AuthUser};
 

@@ -4,7 +4,7 @@
 
 use chrono::Utc;
 
-use super::tokens::Claims;
+use crate::jwt::Claims;
 use crate::redis::RedisFailure;
 use crate::state::AppState;
 

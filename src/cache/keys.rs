@@ -1,135 +1,30 @@
-//! What a cached document is called and what it depends on.
-//!
-//! A [`CacheKey`] names the Redis key (without `REDIS_KEY_PREFIX`), the
-//! [`Namespace`]s whose writes make it stale, and the [`Kind`] its counters
-//! are kept under. Domains build their keys here, so that every key format
-//! of API.md lives in one file.
+//! How a cached document is named, what it depends on, and what a write
+//! retires: the vocabulary every domain's `cache.rs` speaks. Nothing here
+//! knows a domain; each domain declares its own keys (the formats of
+//! API.md), namespaces and retirements with these types.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
-/// A family of data whose writes retire every document that shows it.
-/// Each has a version in Redis (`version:<name>`) that a write replaces, and
-/// a count of writers in flight (`pending:<name>`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Namespace {
-    /// Every page of `/api/products` (and of `/catwalk/products`).
-    ProductLists,
-    /// The documents of one product (detail, styles, related).
-    Product(i32),
-    /// What every product document embeds from elsewhere: category and tag names.
-    ProductEmbeds,
-    /// Every category document (each embeds its products).
-    Categories,
-    /// Every tag document (each embeds its products).
-    Tags,
-    /// One user's cart.
-    Cart(i32),
-    /// One user's order documents.
-    Orders(i32),
-    /// The order lists that show everybody's orders (the admins' view).
-    AllOrders,
-    /// Deleted products: order documents show their lines' `product_id`,
-    /// which a product's deletion sets to null.
-    ProductDeletions,
-    /// Every product document: the bulk writers (seed, import) retire them
-    /// all at once instead of one version per product.
-    Catalog,
-}
+/// A family of data whose writes retire every document that shows it
+/// (`product:42`, `categories`). Each has a version in Redis that a write
+/// replaces, and a count of writers in flight.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Namespace(Cow<'static, str>);
 
 impl Namespace {
-    pub fn name(&self) -> String {
-        match self {
-            Self::ProductLists => "products".into(),
-            Self::Product(id) => format!("product:{id}"),
-            Self::ProductEmbeds => "product-embeds".into(),
-            Self::Categories => "categories".into(),
-            Self::Tags => "tags".into(),
-            Self::Cart(user_id) => format!("cart:{user_id}"),
-            Self::Orders(user_id) => format!("orders:{user_id}"),
-            Self::AllOrders => "orders".into(),
-            Self::ProductDeletions => "product-deletions".into(),
-            Self::Catalog => "catalog".into(),
-        }
+    /// A namespace with a fixed name.
+    pub const fn fixed(name: &'static str) -> Self {
+        Self(Cow::Borrowed(name))
     }
 
-    /// What a change to the catalog's products retires: every list, every
-    /// category and tag (they embed products), and carts (they show prices
-    /// and stock) through [`Namespace::ProductLists`].
-    pub fn product_change(id: Option<i32>) -> Vec<Self> {
-        let mut namespaces = vec![Self::ProductLists, Self::Categories, Self::Tags];
-        namespaces.extend(id.map(Self::Product));
-        namespaces
+    /// A namespace named at run time (`product:42`).
+    pub fn named(name: String) -> Self {
+        Self(Cow::Owned(name))
     }
 
-    /// What deleting a product retires: what changing it does, and the
-    /// order documents whose lines named it.
-    pub fn product_deletion(id: i32) -> Vec<Self> {
-        let mut namespaces = Self::product_change(Some(id));
-        namespaces.push(Self::ProductDeletions);
-        namespaces
-    }
-
-    /// What a bulk writer (seed, import) retires: everything the catalog
-    /// shows, and the order documents whose lines may lose their product.
-    pub fn bulk_change() -> Vec<Self> {
-        let mut namespaces = Self::group_change();
-        namespaces.extend([Self::Catalog, Self::ProductDeletions, Self::AllOrders]);
-        namespaces
-    }
-
-    /// What renaming or deleting a category or tag retires: the groups
-    /// themselves, every list (filters and embeds use names) and every
-    /// product document (they embed names).
-    pub fn group_change() -> Vec<Self> {
-        vec![
-            Self::Categories,
-            Self::Tags,
-            Self::ProductLists,
-            Self::ProductEmbeds,
-        ]
-    }
-}
-
-/// The families counters are kept under, for the metrics endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Product,
-    ProductList,
-    ProductSearch,
-    Category,
-    Tag,
-    Cart,
-    Orders,
-    Catwalk,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 8] = [
-        Kind::Product,
-        Kind::ProductList,
-        Kind::ProductSearch,
-        Kind::Category,
-        Kind::Tag,
-        Kind::Cart,
-        Kind::Orders,
-        Kind::Catwalk,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Product => "product",
-            Self::ProductList => "products",
-            Self::ProductSearch => "search",
-            Self::Category => "categories",
-            Self::Tag => "tags",
-            Self::Cart => "cart",
-            Self::Orders => "orders",
-            Self::Catwalk => "catwalk",
-        }
-    }
-
-    pub(crate) fn index(self) -> usize {
-        Self::ALL.iter().position(|kind| *kind == self).unwrap_or(0)
+    pub fn name(&self) -> &str {
+        &self.0
     }
 }
 
@@ -148,19 +43,21 @@ pub enum Admission {
 }
 
 /// A cacheable document: its key, the field when the key is a hash of
-/// renderings, what it depends on, and whether it is kept.
+/// renderings, its family for the counters, what it depends on, and
+/// whether it is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
     pub key: String,
     /// `Some(field)` when the key is a hash with one field per rendering.
     pub field: Option<&'static str>,
-    pub kind: Kind,
+    /// The family its counters are kept under (`product`, `cart`, ...).
+    pub kind: &'static str,
     pub depends_on: Vec<Namespace>,
     pub admission: Admission,
 }
 
 impl CacheKey {
-    pub fn new(key: String, kind: Kind, depends_on: Vec<Namespace>) -> Self {
+    pub fn new(key: String, kind: &'static str, depends_on: Vec<Namespace>) -> Self {
         Self {
             key,
             field: None,
@@ -168,6 +65,13 @@ impl CacheKey {
             depends_on,
             admission: Admission::Always,
         }
+    }
+
+    /// One rendering (`field`) of a document kept as a hash of renderings.
+    #[must_use]
+    pub fn rendering(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
 
     /// Page `page` of a list: not kept past `max_page`.
@@ -189,25 +93,51 @@ impl CacheKey {
         }
         self
     }
+}
 
-    /// `product:<id>`, a hash with one field per rendering (`api`, `catwalk`).
-    pub fn product(id: i32, rendering: &'static str) -> Self {
-        Self {
-            key: format!("product:{id}"),
-            field: Some(rendering),
-            kind: Kind::Product,
-            depends_on: vec![
-                Namespace::Product(id),
-                Namespace::ProductEmbeds,
-                Namespace::Catalog,
-            ],
-            admission: Admission::Always,
+/// What a write makes stale: the namespaces whose documents it retires,
+/// and exact keys that hold only what it changed, deleted outright so that
+/// `redis-cli` shows them gone (their versions already make them unreadable).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retirement {
+    pub namespaces: Vec<Namespace>,
+    pub keys: Vec<String>,
+}
+
+impl Retirement {
+    pub fn of(namespaces: impl IntoIterator<Item = Namespace>) -> Self {
+        Self::default().and_namespaces(namespaces)
+    }
+
+    #[must_use]
+    pub fn and_namespaces(mut self, namespaces: impl IntoIterator<Item = Namespace>) -> Self {
+        for namespace in namespaces {
+            if !self.namespaces.contains(&namespace) {
+                self.namespaces.push(namespace);
+            }
         }
+        self
+    }
+
+    #[must_use]
+    pub fn and_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        for key in keys {
+            if !self.keys.contains(&key) {
+                self.keys.push(key);
+            }
+        }
+        self
+    }
+
+    /// Both retirements at once.
+    #[must_use]
+    pub fn and(self, other: Retirement) -> Self {
+        self.and_namespaces(other.namespaces).and_keys(other.keys)
     }
 }
 
-/// A category name as it appears in a key: `:` and `%` percent-encoded, so
-/// that every `products:` key has exactly nine parts.
+/// A value as it appears in a key: `:` and `%` percent-encoded, so that a
+/// key's parts can be told apart.
 pub fn key_part(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
     for character in text.chars() {
@@ -233,9 +163,11 @@ mod tests {
     }
 
     #[test]
-    fn namespace_names_are_stable() {
-        assert_eq!(Namespace::Product(7).name(), "product:7");
-        assert_eq!(Namespace::ProductLists.name(), "products");
-        assert_eq!(Namespace::Cart(3).name(), "cart:3");
+    fn a_retirement_names_each_namespace_and_key_once() {
+        let first = Retirement::of([Namespace::fixed("a"), Namespace::named("b:1".into())])
+            .and_keys(["b:1".to_owned()]);
+        let both = first.and(Retirement::of([Namespace::fixed("a")]).and_keys(["b:1".into()]));
+        assert_eq!(both.namespaces.len(), 2);
+        assert_eq!(both.keys, ["b:1"]);
     }
 }

@@ -30,7 +30,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use tokio::sync::OnceCell;
 
-pub use keys::{Admission, CacheKey, Kind, Namespace};
+pub use keys::{Admission, CacheKey, Namespace, Retirement, key_part};
 pub use stats::CacheStats;
 
 use crate::config::{CacheLimits, Config};
@@ -256,7 +256,7 @@ impl Cache {
         }
         CacheStats::bump(&counters.misses);
         let flight = self.flight_name(key, lookup.as_ref());
-        let document = self.load_once(flight, load, key.kind).await?;
+        let document = self.load_once(flight, load, &counters).await?;
         match lookup {
             Some(lookup) if !lookup.writer_in_flight => {
                 match self.admit_and_store(key, &lookup.versions, &document).await {
@@ -403,7 +403,12 @@ impl Cache {
         format!("{}|{}|{versions}", key.key, key.field.unwrap_or(""))
     }
 
-    async fn load_once<F, Fut>(&self, flight: String, load: F, kind: Kind) -> AppResult<Document>
+    async fn load_once<F, Fut>(
+        &self,
+        flight: String,
+        load: F,
+        counters: &stats::KindCounters,
+    ) -> AppResult<Document>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = AppResult<Document>>,
@@ -441,7 +446,7 @@ impl Cache {
         match (shared, own_error, load) {
             (_, Some(error), _) => Err(error),
             (Some(document), None, Some(_)) => {
-                CacheStats::bump(&self.stats.of(kind).coalesced);
+                CacheStats::bump(&counters.coalesced);
                 Ok(document)
             }
             (Some(document), None, None) => Ok(document),
@@ -472,28 +477,32 @@ impl Cache {
     /// call [`CacheWrite::finish`] after its commit or rollback. Without
     /// Redis the write must not happen (503): nothing could retire its
     /// entries, and they would be served stale when Redis came back.
-    pub async fn begin_write(&self, namespaces: Vec<Namespace>) -> AppResult<CacheWrite> {
-        self.begin_write_for(namespaces, self.pending_ttl).await
+    pub async fn begin_write(&self, retired: Retirement) -> AppResult<CacheWrite> {
+        self.begin_write_for(retired, self.pending_ttl).await
     }
 
     /// [`Cache::begin_write`] for a writer that may run longer than a request
     /// (the command-line seed and importer).
     pub async fn begin_write_for(
         &self,
-        namespaces: Vec<Namespace>,
+        retired: Retirement,
         pending_ttl: Duration,
     ) -> AppResult<CacheWrite> {
         self.local_writes.fetch_add(1, Ordering::SeqCst);
+        let namespaces = &retired.namespaces;
         let mut keys = Vec::new();
-        for namespace in &namespaces {
+        for namespace in namespaces {
             keys.push(self.version_key(namespace));
         }
-        for namespace in &namespaces {
+        for namespace in namespaces {
             keys.push(self.pending_key(namespace));
         }
-        for namespace in &namespaces {
-            keys.extend(exact_keys(namespace).map(|key| format!("{}{key}", self.prefix)));
-        }
+        keys.extend(
+            retired
+                .keys
+                .iter()
+                .map(|key| format!("{}{key}", self.prefix)),
+        );
         let write = CacheWrite {
             redis: self.redis.clone(),
             keys: Arc::new(keys),
@@ -520,30 +529,14 @@ impl Cache {
     /// [`CacheWrite::finish`].
     pub async fn write<T>(
         &self,
-        namespaces: Vec<Namespace>,
+        retired: Retirement,
         work: impl Future<Output = AppResult<T>>,
     ) -> AppResult<T> {
-        let write = self.begin_write(namespaces).await?;
+        let write = self.begin_write(retired).await?;
         let result = work.await;
         write.finish().await;
         result
     }
-}
-
-/// Keys that hold only what one namespace covers: deleted outright on a
-/// write, so that `redis-cli` shows them gone (their versions already make
-/// them unreadable).
-fn exact_keys(namespace: &Namespace) -> impl Iterator<Item = String> {
-    let keys = match namespace {
-        Namespace::Product(id) => vec![
-            format!("product:{id}"),
-            format!("product:{id}:styles"),
-            format!("product:{id}:related"),
-        ],
-        Namespace::Cart(user_id) => vec![format!("cart:{user_id}")],
-        _ => Vec::new(),
-    };
-    keys.into_iter()
 }
 
 struct LeaveFlight<'a> {

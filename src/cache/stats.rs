@@ -1,8 +1,9 @@
-//! Counters of the cache, per [`Kind`]: what the metrics endpoint exposes.
+//! Counters of the cache, per kind of document (the `kind` of its key):
+//! what the metrics endpoint exposes.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use super::keys::Kind;
+use std::sync::{Arc, RwLock};
 
 /// What happened to lookups and stores of one kind of document.
 #[derive(Debug, Default)]
@@ -16,11 +17,11 @@ pub struct KindCounters {
     pub stale_skips: AtomicU64,
     /// Redis calls that failed or timed out.
     pub errors: AtomicU64,
-    /// Open-ended documents not kept: their client used up its budget.
-    pub over_budget: AtomicU64,
     /// Loads that waited for another request's identical load instead of
     /// querying PostgreSQL themselves.
     pub coalesced: AtomicU64,
+    /// Open-ended documents not kept: their client used up its budget.
+    pub over_budget: AtomicU64,
 }
 
 /// A snapshot of one kind's counters.
@@ -34,14 +35,29 @@ pub struct KindSnapshot {
     pub over_budget: u64,
 }
 
+/// Every kind's counters, made on a kind's first use.
 #[derive(Debug, Default)]
 pub struct CacheStats {
-    kinds: [KindCounters; Kind::ALL.len()],
+    kinds: RwLock<BTreeMap<&'static str, Arc<KindCounters>>>,
 }
 
 impl CacheStats {
-    pub fn of(&self, kind: Kind) -> &KindCounters {
-        &self.kinds[kind.index()]
+    /// The counters of `kind`.
+    pub fn of(&self, kind: &'static str) -> Arc<KindCounters> {
+        if let Some(counters) = self
+            .kinds
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .get(kind)
+        {
+            return counters.clone();
+        }
+        self.kinds
+            .write()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .entry(kind)
+            .or_default()
+            .clone()
     }
 
     pub(crate) fn bump(counter: &AtomicU64) {
@@ -49,20 +65,22 @@ impl CacheStats {
     }
 
     /// Every kind's counters, for exposition.
-    pub fn snapshot(&self) -> Vec<(Kind, KindSnapshot)> {
-        Kind::ALL
+    pub fn snapshot(&self) -> Vec<(&'static str, KindSnapshot)> {
+        self.kinds
+            .read()
+            .unwrap_or_else(|poison| poison.into_inner())
             .iter()
-            .map(|kind| {
-                let counters = self.of(*kind);
+            .map(|(kind, counters)| {
+                let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
                 (
                     *kind,
                     KindSnapshot {
-                        hits: counters.hits.load(Ordering::Relaxed),
-                        misses: counters.misses.load(Ordering::Relaxed),
-                        stale_skips: counters.stale_skips.load(Ordering::Relaxed),
-                        errors: counters.errors.load(Ordering::Relaxed),
-                        coalesced: counters.coalesced.load(Ordering::Relaxed),
-                        over_budget: counters.over_budget.load(Ordering::Relaxed),
+                        hits: load(&counters.hits),
+                        misses: load(&counters.misses),
+                        stale_skips: load(&counters.stale_skips),
+                        errors: load(&counters.errors),
+                        coalesced: load(&counters.coalesced),
+                        over_budget: load(&counters.over_budget),
                     },
                 )
             })

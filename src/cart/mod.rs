@@ -1,9 +1,11 @@
 //! The shopper's cart: lines of products (or SKUs) at today's prices,
 //! cached at `cart:<user_id>`.
 
+pub mod cache;
 pub mod dto;
 pub mod handlers;
 pub mod queries;
+pub mod service;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

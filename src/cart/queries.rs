@@ -1,11 +1,12 @@
-//! Every query on `cart_items`.
+//! Every query on `cart_items`: the cart is their one owner (checkout reads
+//! and empties a cart through [`lock_lines`] and [`clear`]).
 
 use diesel::prelude::*;
 use diesel::sql_types::{Int4, Nullable, Numeric, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
-use crate::catalog::purchasable::Item;
+use crate::inventory::Item;
 use crate::schema::cart_items;
 
 /// A cart line with today's name and price.
@@ -29,13 +30,13 @@ pub async fn cart_lines(
     conn: &mut AsyncPgConnection,
     user_id: i32,
 ) -> QueryResult<Vec<CartLineRow>> {
+    // A SKU's price comes from the inventory's one rule (`sku_offers`).
     diesel::sql_query(
         "SELECT c.id, c.product_id, c.sku_id, p.product_name, \
-                COALESCE(s.sale_price, s.original_price, p.price) AS unit_price, c.quantity \
+                COALESCE(o.price, p.price) AS unit_price, c.quantity \
          FROM cart_items c \
          JOIN products p ON p.id = c.product_id \
-         LEFT JOIN skus k ON k.id = c.sku_id \
-         LEFT JOIN styles s ON s.id = k.style_id \
+         LEFT JOIN sku_offers o ON o.sku_id = c.sku_id \
          WHERE c.user_id = $1 ORDER BY c.id",
     )
     .bind::<Int4, _>(user_id)
@@ -43,14 +44,27 @@ pub async fn cart_lines(
     .await
 }
 
-/// The product ids in a user's cart.
-pub async fn cart_product_ids(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<Vec<i32>> {
+/// A user's cart lines, locked for the checkout that orders them, oldest first.
+pub async fn lock_lines(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+) -> QueryResult<Vec<(Item, i32)>> {
     cart_items::table
         .filter(cart_items::user_id.eq(user_id))
-        .select(cart_items::product_id)
-        .distinct()
-        .load(conn)
+        .order(cart_items::id)
+        .select((
+            cart_items::product_id,
+            cart_items::sku_id,
+            cart_items::quantity,
+        ))
+        .for_update()
+        .load::<(i32, Option<i32>, i32)>(conn)
         .await
+        .map(|rows| {
+            rows.into_iter()
+                .map(|(product_id, sku_id, quantity)| (Item { product_id, sku_id }, quantity))
+                .collect()
+        })
 }
 
 /// Adds `quantity` of `item` to the user's cart: a new line, or more of the
@@ -115,6 +129,7 @@ pub async fn delete_line(conn: &mut AsyncPgConnection, user_id: i32, id: i32) ->
     .map(|deleted| deleted > 0)
 }
 
+/// Empties the user's cart.
 pub async fn clear(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<usize> {
     diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user_id)))
         .execute(conn)

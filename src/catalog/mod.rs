@@ -1,12 +1,13 @@
 //! The store catalog: categories, products, tags and their ProductTag link.
 
-pub mod cache_keys;
+pub mod cache;
 pub mod domain;
 pub mod dto;
+pub mod groups;
 pub mod handlers;
 pub mod models;
-pub mod purchasable;
 pub mod queries;
+pub mod service;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -15,7 +16,7 @@ use crate::state::AppState;
 
 /// The catalog routes, relative to `/api`.
 pub fn router() -> OpenApiRouter<AppState> {
-    use handlers::*;
+    use handlers::{categories::*, products::*, tags::*};
     OpenApiRouter::new()
         .routes(routes!(list_categories, create_category))
         .routes(routes!(get_category, update_category, delete_category))

@@ -87,3 +87,19 @@ pub struct Feature {
     pub feature: String,
     pub value: Option<String>,
 }
+
+/// A product with what it embeds.
+#[derive(Debug, Clone)]
+pub struct ProductRecord {
+    pub product: Product,
+    pub category: Option<Category>,
+    pub tags: Vec<Tag>,
+}
+
+/// A category or a tag with its first products and how many it has in all.
+#[derive(Debug, Clone)]
+pub struct GroupRecord<G> {
+    pub group: G,
+    pub products: Vec<Product>,
+    pub products_total: i64,
+}

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::queries;
-use crate::cache::{CacheKey, Kind, Namespace};
+use crate::cache::CacheKey;
+use crate::catalog::cache as catalog_cache;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId};
 use crate::openapi::{QueryProblems, ReadProblems};
@@ -73,12 +74,7 @@ pub async fn list_products(
         errors.add("count", format!("must be from 1 to {MAX_COUNT}"));
     }
     errors.into_result(())?;
-    let key = CacheKey::new(
-        format!("catwalk:products:{page}:{count}"),
-        Kind::Catwalk,
-        vec![Namespace::ProductLists],
-    )
-    .on_page(page, state.config.cache_limits.max_page);
+    let key = super::cache::product_page(page, count, &state.config.cache_limits);
     state
         .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
             let json = queries::product_page(conn, page, count).await?;
@@ -104,7 +100,7 @@ pub async fn get_product(
 ) -> AppResult<Response> {
     bare(
         &state,
-        CacheKey::product(id, "catwalk"),
+        catalog_cache::product_catwalk(id),
         |conn, id| Box::pin(queries::product(conn, id)),
         id,
     )
@@ -126,11 +122,7 @@ pub async fn get_styles(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    let key = CacheKey::new(
-        format!("product:{id}:styles"),
-        Kind::Catwalk,
-        vec![Namespace::Product(id), Namespace::Catalog],
-    );
+    let key = catalog_cache::product_styles(id);
     bare(
         &state,
         key,
@@ -155,15 +147,7 @@ pub async fn get_related(
     State(state): State<AppState>,
     ResourceId(id): ResourceId,
 ) -> AppResult<Response> {
-    let key = CacheKey::new(
-        format!("product:{id}:related"),
-        Kind::Catwalk,
-        vec![
-            Namespace::Product(id),
-            Namespace::ProductDeletions,
-            Namespace::Catalog,
-        ],
-    );
+    let key = catalog_cache::product_related(id);
     bare(
         &state,
         key,

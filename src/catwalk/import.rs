@@ -24,7 +24,6 @@ use bytes::{BufMut, BytesMut};
 use futures_util::SinkExt;
 use tokio_postgres::{Client, NoTls, Transaction};
 
-use crate::cache::Namespace;
 use crate::progress::Progress;
 use crate::state::AppState;
 
@@ -364,7 +363,7 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
 
     let write = state
         .cache
-        .begin_write_for(Namespace::bulk_change(), IMPORT_PENDING_TTL)
+        .begin_write_for(crate::catalog::cache::bulk_change(), IMPORT_PENDING_TTL)
         .await
         .map_err(|_| {
             anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")

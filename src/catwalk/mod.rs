@@ -1,6 +1,7 @@
 //! The Project Catwalk products API (the Atelier shapes) over the same
 //! catalog as `/api`, and its SDC importer and data generator.
 
+pub mod cache;
 pub mod generate;
 pub mod handlers;
 pub mod import;

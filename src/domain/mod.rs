@@ -7,10 +7,14 @@ pub mod email;
 pub mod money;
 pub mod numbers;
 pub mod pagination;
+pub mod password;
+pub mod role;
 pub mod text;
 
 pub use email::Email;
 pub use money::{JsonDecimal, Money, MoneyInput};
 pub use numbers::{JsonInteger, Quantity, RowId, Stock};
 pub use pagination::{PageQuery, Pagination};
+pub use password::Password;
+pub use role::Role;
 pub use text::{Name, parse_free_text};

@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::checkout::OrderSource;
-use super::models::{Order, OrderLine, Status};
-use crate::catalog::purchasable::LineBody;
+use super::domain::{OrderSource, Status};
+use super::models::{Order, OrderLine};
 use crate::domain::Money;
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
+use crate::inventory::LineBody;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineView {
@@ -38,7 +38,7 @@ impl OrderView {
         Self {
             id: order.id,
             user_id: order.user_id,
-            status: Status::from_stored(&order.status).unwrap_or(Status::Placed),
+            status: order.status,
             total: Money::from_stored(order.total),
             created_at: order.created_at,
             updated_at: order.updated_at,
@@ -115,5 +115,28 @@ impl ParseBody for StatusBody {
 
     fn parse(self, errors: &mut FieldErrors) -> Option<Status> {
         errors.required("status", self.status)
+    }
+}
+
+/// The optional body of `POST /api/orders`: nothing (or `{}`) orders the
+/// cart, `{items: [...]}` those lines.
+#[derive(Debug)]
+pub struct OrderSourceBody(pub OrderSource);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderSourceBody {
+    type Rejection = crate::error::AppError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let headers = request.headers().clone();
+        let bytes = crate::extract::read_body(request, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(OrderSource::Cart));
+        }
+        crate::extract::require_json_content_type(&headers)?;
+        let (body, errors) = crate::extract::parse_json_leniently::<PlaceOrderBody>(&bytes)?;
+        crate::extract::Lenient::new(body, errors).parse().map(Self)
     }
 }

@@ -1,11 +1,13 @@
 //! Orders: a checkout that never oversells and never double-charges, the
 //! order history, cancellation and the admin's status changes.
 
-pub mod checkout;
+pub mod cache;
+pub mod domain;
 pub mod dto;
 pub mod handlers;
 pub mod models;
 pub mod queries;
+pub mod service;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

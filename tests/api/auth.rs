@@ -8,7 +8,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Method, Request, StatusCode, header};
 use base64::Engine;
-use emporium::auth::models::Role;
+use emporium::domain::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{

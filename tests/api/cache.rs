@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use emporium::cache::{CacheKey, Kind, Namespace};
+use emporium::cache::Retirement;
+use emporium::catalog::cache as catalog_cache;
 use emporium::response::{Document, Framing};
 use serde_json::{Value, json};
 
@@ -296,7 +297,7 @@ async fn seed_retires_the_documents_it_adds_to() {
 async fn a_load_that_races_a_write_is_never_stored() {
     let app = TestApp::seeded().await;
     let cache = app.state.cache.clone();
-    let key = CacheKey::product(1, "api");
+    let key = catalog_cache::product_api(1);
     // The classic race, made deterministic: the reader misses and loads the
     // old row; meanwhile a writer commits and retires; the reader must not
     // store what it loaded.
@@ -304,7 +305,7 @@ async fn a_load_that_races_a_write_is_never_stored() {
         .read(&key, Framing::Envelope, || async {
             let old = Document::envelope(&json!({"data": {"price": "old"}})).unwrap();
             cache
-                .write(Namespace::product_change(Some(1)), async { Ok(()) })
+                .write(catalog_cache::products_changed(&[1]), async { Ok(()) })
                 .await
                 .unwrap();
             Ok(old)
@@ -312,7 +313,7 @@ async fn a_load_that_races_a_write_is_never_stored() {
         .await
         .unwrap();
     assert_eq!(source.as_str(), "postgres");
-    let counters = cache.stats().of(Kind::Product);
+    let counters = cache.stats().of("product");
     assert_eq!(counters.stale_skips.load(Ordering::Relaxed), 1);
     let next = app.get("/api/products/1").await;
     assert_eq!(source_of(&next), "postgres");
@@ -321,7 +322,7 @@ async fn a_load_that_races_a_write_is_never_stored() {
     // While a writer is in flight, reads neither hit nor store.
     assert_eq!(source_of(&app.get("/api/products/1").await), "redis");
     let write = cache
-        .begin_write(vec![Namespace::Product(1)])
+        .begin_write(Retirement::of([catalog_cache::product(1)]))
         .await
         .unwrap();
     assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
@@ -348,7 +349,7 @@ async fn a_stampede_of_misses_loads_once() {
     for reader in readers {
         assert_eq!(reader.await.unwrap(), StatusCode::OK);
     }
-    let counters = app.state.cache.stats().of(Kind::Category);
+    let counters = app.state.cache.stats().of("categories");
     let misses = counters.misses.load(Ordering::Relaxed);
     let coalesced = counters.coalesced.load(Ordering::Relaxed);
     let hits = counters.hits.load(Ordering::Relaxed);
@@ -399,7 +400,7 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     let blocked = app
         .state
         .cache
-        .begin_write(vec![Namespace::Product(1)])
+        .begin_write(Retirement::of([catalog_cache::product(1)]))
         .await;
     assert!(matches!(
         blocked,
@@ -411,7 +412,7 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
         .state
         .cache
         .stats()
-        .of(Kind::Product)
+        .of("product")
         .errors
         .load(Ordering::Relaxed);
     assert!(errors > 0);

@@ -3,7 +3,7 @@
 
 use axum::http::{Method, StatusCode};
 use diesel_async::SimpleAsyncConnection;
-use emporium::auth::models::Role;
+use emporium::domain::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};

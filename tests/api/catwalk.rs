@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use axum::http::{Method, StatusCode};
-use emporium::auth::models::Role;
 use emporium::catwalk::import::import;
+use emporium::domain::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;

@@ -15,8 +15,8 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use diesel::sql_types::{BigInt, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use emporium::auth::accounts::{NewAccount, create_account};
-use emporium::auth::models::Role;
 use emporium::config::{Config, LogFormat};
+use emporium::domain::Role;
 use emporium::state::AppState;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -348,7 +348,7 @@ impl TestApp {
                 email,
                 password_hash: hash,
                 name: "Quick Account",
-                role: role.as_str(),
+                role,
             },
         )
         .await

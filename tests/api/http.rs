@@ -4,7 +4,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use emporium::auth::models::Role;
+use emporium::domain::Role;
 use serde_json::json;
 
 use crate::helpers::TestApp;

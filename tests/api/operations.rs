@@ -105,7 +105,7 @@ async fn a_body_over_the_configured_limit_is_a_413_problem() {
     app.post("/api/auth/signup", signup).await.problem(413);
     assert_eq!(app.count("users").await, 0);
     let token = app
-        .new_account_token("root@example.com", emporium::auth::models::Role::Admin)
+        .new_account_token("root@example.com", emporium::domain::Role::Admin)
         .await;
     app.use_token(Some(token));
     let body = serde_json::json!({"category_name": "x".repeat(300)});

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use diesel_async::RunQueryDsl;
-use emporium::auth::models::Role;
+use emporium::domain::Role;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
-use emporium::auth::models::Role;
+use emporium::domain::Role;
 use serde_json::json;
 use tokio::sync::Mutex;
 

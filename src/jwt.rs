@@ -10,7 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::models::Role;
+use crate::domain::Role;
 
 /// The claims of a session token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -15,10 +15,6 @@ use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVe
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-/// Password length bounds, in characters.
-pub const MIN_PASSWORD_CHARS: usize = 8;
-pub const MAX_PASSWORD_CHARS: usize = 128;
-
 /// OWASP Password Storage Cheat Sheet, argon2id option 2 (m=19 MiB, t=2, p=1).
 const MEMORY_KIB: u32 = 19 * 1024;
 const PASSES: u32 = 2;
@@ -58,42 +54,6 @@ fn argon2id() -> Argon2<'static> {
     let params = Params::new(MEMORY_KIB, PASSES, LANES, None).expect("valid argon2 parameters");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
-
-/// A password that passes the rules for a new one: 8 to 128 characters.
-pub struct Password(SecretString);
-
-impl Password {
-    /// Checks a new password's length; the error is the message for the field.
-    pub fn parse(password: SecretString) -> Result<Self, String> {
-        let chars = password.expose_secret().chars().count();
-        if chars < MIN_PASSWORD_CHARS {
-            return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
-        }
-        if chars > MAX_PASSWORD_CHARS {
-            return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
-        }
-        Ok(Self(password))
-    }
-
-    pub fn into_secret(self) -> SecretString {
-        self.0
-    }
-}
-
-/// A new password as the OpenAPI document states it.
-impl utoipa::PartialSchema for Password {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("8 to 128 characters"))
-            .min_length(Some(MIN_PASSWORD_CHARS))
-            .max_length(Some(MAX_PASSWORD_CHARS))
-            .examples([serde_json::Value::from("correct horse battery staple")])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Password {}
 
 impl Hasher {
     /// One slot per core; a hash waits at most `wait` for one.
@@ -223,14 +183,5 @@ mod tests {
             .hash_password("correct horse".to_owned().into())
             .await;
         assert!(matches!(refused, Err(HashError::Busy)), "{refused:?}");
-    }
-
-    #[test]
-    fn length_rules_count_characters() {
-        let check = |text: &str| Password::parse(text.to_owned().into()).is_ok();
-        assert!(!check("1234567"));
-        assert!(check("12345678"));
-        assert!(check(&"é".repeat(128)));
-        assert!(!check(&"é".repeat(129)));
     }
 }

@@ -1,0 +1,120 @@
+//! The cart's use cases, each one transaction that retires the cart's
+//! document: add an item (or more of one), set a line's quantity, remove a
+//! line, empty the cart. A line never asks for more than is available, and
+//! its total always fits the money type.
+
+use diesel_async::AsyncPgConnection;
+use serde_json::{Map, json};
+
+use super::cache;
+use super::dto::CartView;
+use super::queries;
+use crate::domain::Quantity;
+use crate::error::{AppError, AppResult};
+use crate::inventory::{self, Item, Locking, Purchasable};
+use crate::state::{AppState, TxWork};
+
+/// The cart as it is now, at today's prices.
+pub async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView> {
+    Ok(CartView::new(queries::cart_lines(conn, user_id).await?))
+}
+
+/// Adds `quantity` of `item` (a new line, or more of the line there).
+pub async fn add(
+    state: &AppState,
+    user_id: i32,
+    item: Item,
+    quantity: Quantity,
+) -> AppResult<CartView> {
+    in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        let purchasable = purchasable(conn, item).await?;
+        let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
+        check_line(&purchasable, i64::from(merged))?;
+        view(conn, user_id).await
+    })
+    .await
+}
+
+/// Sets the quantity of the user's line `line_id` (another user's is a 404).
+pub async fn set_quantity(
+    state: &AppState,
+    user_id: i32,
+    line_id: i32,
+    quantity: Quantity,
+) -> AppResult<CartView> {
+    in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        let item = queries::find_line(conn, user_id, line_id)
+            .await?
+            .ok_or_else(|| no_line(line_id))?;
+        let purchasable = purchasable(conn, item).await?;
+        let quantity = check_line(&purchasable, i64::from(quantity.get()))?;
+        queries::set_quantity(conn, line_id, quantity).await?;
+        view(conn, user_id).await
+    })
+    .await
+}
+
+/// Removes the user's line `line_id`.
+pub async fn remove(state: &AppState, user_id: i32, line_id: i32) -> AppResult<()> {
+    in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        if queries::delete_line(conn, user_id, line_id).await? {
+            Ok(())
+        } else {
+            Err(no_line(line_id))
+        }
+    })
+    .await
+}
+
+/// Empties the user's cart.
+pub async fn clear(state: &AppState, user_id: i32) -> AppResult<()> {
+    in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        queries::clear(conn, user_id).await?;
+        Ok(())
+    })
+    .await
+}
+
+fn no_line(line_id: i32) -> AppError {
+    AppError::not_found(format!("your cart has no line {line_id}"))
+}
+
+/// Runs `work` in a transaction, with the cart's document retired around it.
+async fn in_transaction<T: Send>(
+    state: &AppState,
+    user_id: i32,
+    work: impl for<'c> TxWork<'c, T> + Send,
+) -> AppResult<T> {
+    state
+        .cache
+        .write(cache::cart_changed(user_id), state.transaction(work))
+        .await
+}
+
+/// The item as it can be bought now; an item that is not buyable is a 422.
+async fn purchasable(conn: &mut AsyncPgConnection, item: Item) -> AppResult<Purchasable> {
+    inventory::resolve(conn, &[item], Locking::None)
+        .await
+        .map(|mut resolved| resolved.remove(0))
+        .map_err(|error| error.into_field_errors(|_| String::new()))
+}
+
+/// Refuses a line that asks for more than is available (409 saying how many
+/// are), or whose total would not fit the money type (422).
+fn check_line(purchasable: &Purchasable, quantity: i64) -> AppResult<i32> {
+    if quantity > i64::from(purchasable.available) {
+        let mut extensions = Map::new();
+        extensions.insert("available".into(), json!(purchasable.available));
+        return Err(AppError::Conflict {
+            detail: format!("only {} of this item are available", purchasable.available),
+            extensions,
+        });
+    }
+    if purchasable.unit_price.times(quantity).is_none() {
+        return Err(AppError::validation(
+            "quantity",
+            "the line's total would exceed 99999999.99",
+        ));
+    }
+    i32::try_from(quantity).map_err(|_| AppError::validation("quantity", "too large"))
+}

@@ -1,0 +1,219 @@
+//! The catalog's cached documents (API.md, "Redis keys"), what each depends
+//! on, and what each kind of catalog write retires. Keys are normalized so
+//! that equal queries share one.
+//!
+//! Namespaces: `products` (what every product list shows), `product:<id>`
+//! (one product's documents), `product-embeds` (category and tag names shown
+//! inside product documents), `categories`, `tags`, `catalog` (every product
+//! document, for the bulk writers), `product-deletions` (order documents show
+//! their lines' `product_id`, which a product's deletion sets to null).
+//!
+//! The catalog also declares the `product:<id>` family of keys that the
+//! Catwalk API renders (`product:<id>` field `catwalk`, `:styles`,
+//! `:related`): one place names every document of a product.
+
+use super::domain::ProductFilter;
+use crate::cache::{CacheKey, Namespace, Retirement, key_part};
+use crate::config::CacheLimits;
+
+/// Every product list (and every Catwalk page of products).
+pub fn products() -> Namespace {
+    Namespace::fixed("products")
+}
+
+/// One product's documents.
+pub fn product(id: i32) -> Namespace {
+    Namespace::named(format!("product:{id}"))
+}
+
+/// Category and tag names shown inside product documents.
+pub fn product_embeds() -> Namespace {
+    Namespace::fixed("product-embeds")
+}
+
+pub fn categories() -> Namespace {
+    Namespace::fixed("categories")
+}
+
+pub fn tags() -> Namespace {
+    Namespace::fixed("tags")
+}
+
+/// Every product document at once, for the bulk writers (seed, import).
+pub fn catalog() -> Namespace {
+    Namespace::fixed("catalog")
+}
+
+/// Products deleted: documents that show a line's `product_id` depend on it.
+pub fn product_deletions() -> Namespace {
+    Namespace::fixed("product-deletions")
+}
+
+// ---- documents -------------------------------------------------------------
+
+/// `products:<category>:<minPrice>:<maxPrice>:<inStock>:<page>:<limit>:<sortBy>:<order>`,
+/// or, for a name search, `search:<hash of the normalized query>`. A name
+/// search or a price range is open-ended (any client can ask for endless
+/// variants): it is kept within `client`'s budget.
+pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
+    let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
+    let open_ended =
+        filter.search.is_some() || filter.min_price.is_some() || filter.max_price.is_some();
+    if open_ended {
+        key.open_for(client)
+    } else {
+        key
+    }
+}
+
+fn product_list_key(filter: &ProductFilter) -> CacheKey {
+    let any = || "any".to_owned();
+    let parts = [
+        filter
+            .category
+            .as_ref()
+            .map_or_else(any, |name| key_part(name.as_str())),
+        filter.min_price.map_or_else(any, |money| money.shortest()),
+        filter.max_price.map_or_else(any, |money| money.shortest()),
+        filter
+            .in_stock
+            .map_or_else(any, |in_stock| in_stock.to_string()),
+        filter.page.page.to_string(),
+        filter.page.limit.to_string(),
+        filter.sort_by.as_str().to_owned(),
+        filter.order.as_str().to_owned(),
+    ];
+    let list = parts.join(":");
+    match &filter.search {
+        None => CacheKey::new(format!("products:{list}"), "products", vec![products()]),
+        Some(search) => {
+            // The search matches case-insensitively, so its case is not part of the query.
+            let normalized = format!("{list}:{}", search.as_str().to_lowercase());
+            let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
+            CacheKey::new(format!("search:{digest:016x}"), "search", vec![products()])
+        }
+    }
+}
+
+/// `product:<id>`, a hash with one field per rendering (`api`, `catwalk`).
+fn product_document(id: i32, rendering: &'static str) -> CacheKey {
+    CacheKey::new(
+        format!("product:{id}"),
+        "product",
+        vec![product(id), product_embeds(), catalog()],
+    )
+    .rendering(rendering)
+}
+
+/// `product:<id>`, the `/api` rendering.
+pub fn product_api(id: i32) -> CacheKey {
+    product_document(id, "api")
+}
+
+/// `product:<id>`, the Catwalk rendering.
+pub fn product_catwalk(id: i32) -> CacheKey {
+    product_document(id, "catwalk")
+}
+
+/// `product:<id>:styles` (Catwalk).
+pub fn product_styles(id: i32) -> CacheKey {
+    CacheKey::new(
+        format!("product:{id}:styles"),
+        "catwalk",
+        vec![product(id), catalog()],
+    )
+}
+
+/// `product:<id>:related` (Catwalk): lists other products' ids, so a
+/// deletion anywhere retires it.
+pub fn product_related(id: i32) -> CacheKey {
+    CacheKey::new(
+        format!("product:{id}:related"),
+        "catwalk",
+        vec![product(id), product_deletions(), catalog()],
+    )
+}
+
+pub fn category_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
+    CacheKey::new(
+        format!("categories:page:{page}:{limit}"),
+        "categories",
+        vec![categories()],
+    )
+    .on_page(page, limits.max_page)
+}
+
+pub fn category(id: i32) -> CacheKey {
+    CacheKey::new(format!("categories:{id}"), "categories", vec![categories()])
+}
+
+pub fn tag_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
+    CacheKey::new(format!("tags:page:{page}:{limit}"), "tags", vec![tags()])
+        .on_page(page, limits.max_page)
+}
+
+pub fn tag(id: i32) -> CacheKey {
+    CacheKey::new(format!("tags:{id}"), "tags", vec![tags()])
+}
+
+// ---- what writes retire ----------------------------------------------------
+
+/// The exact keys of one product's documents.
+fn product_keys(id: i32) -> [String; 3] {
+    [
+        format!("product:{id}"),
+        format!("product:{id}:styles"),
+        format!("product:{id}:related"),
+    ]
+}
+
+/// A change to products (a new one, or `ids` changed, their stock
+/// included): every list, every category and tag (they embed products),
+/// carts (they show today's prices, through `products`), and the documents
+/// of `ids`.
+pub fn products_changed(ids: &[i32]) -> Retirement {
+    Retirement::of([products(), categories(), tags()])
+        .and_namespaces(ids.iter().map(|id| product(*id)))
+        .and_keys(ids.iter().flat_map(|id| product_keys(*id)))
+}
+
+/// A product's deletion: as a change, and the documents that showed its id.
+pub fn product_deleted(id: i32) -> Retirement {
+    products_changed(&[id]).and_namespaces([product_deletions()])
+}
+
+/// A new category (`categories`) or tag (`tags`): only its own list.
+pub fn group_created(group: Namespace) -> Retirement {
+    Retirement::of([group])
+}
+
+/// A category or tag renamed or deleted: the groups, every list (filters
+/// and embeds use names) and every product document (they embed names).
+pub fn group_changed() -> Retirement {
+    Retirement::of([categories(), tags(), products(), product_embeds()])
+}
+
+/// A bulk writer (seed, import): everything the catalog shows, and (through
+/// `product-deletions`) every order document, whose lines may lose their
+/// product.
+pub fn bulk_change() -> Retirement {
+    group_changed().and_namespaces([catalog(), product_deletions()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespace_names_are_stable() {
+        assert_eq!(product(7).name(), "product:7");
+        assert_eq!(products().name(), "products");
+    }
+
+    #[test]
+    fn a_product_change_deletes_its_documents() {
+        let retired = products_changed(&[7]);
+        assert!(retired.keys.contains(&"product:7:styles".to_owned()));
+        assert!(retired.namespaces.contains(&product(7)));
+    }
+}

@@ -1,0 +1,160 @@
+//! What the API shows and takes of categories and tags.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::products::ProductFields;
+use crate::catalog::models::{Category, GroupRecord, Tag};
+use crate::domain::Name;
+use crate::error::FieldErrors;
+use crate::extract::ParseBody;
+
+/// A category as embedded in a product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub id: i32,
+    pub category_name: String,
+}
+
+/// A tag as embedded in a product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagRef {
+    pub id: i32,
+    pub tag_name: String,
+}
+
+/// A category with its first 100 products (lowest ids first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryView {
+    pub id: i32,
+    pub category_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub products: Vec<ProductFields>,
+    /// How many products the category has in all.
+    pub products_total: i64,
+}
+
+/// A tag with its first 100 products (lowest ids first).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagView {
+    pub id: i32,
+    pub tag_name: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub products: Vec<ProductFields>,
+    /// How many products carry the tag in all.
+    pub products_total: i64,
+}
+
+impl From<GroupRecord<Category>> for CategoryView {
+    fn from(record: GroupRecord<Category>) -> Self {
+        Self {
+            id: record.group.id,
+            category_name: record.group.category_name,
+            created_at: record.group.created_at,
+            updated_at: record.group.updated_at,
+            products: record.products.into_iter().map(Into::into).collect(),
+            products_total: record.products_total,
+        }
+    }
+}
+
+impl From<GroupRecord<Tag>> for TagView {
+    fn from(record: GroupRecord<Tag>) -> Self {
+        Self {
+            id: record.group.id,
+            tag_name: record.group.tag_name,
+            created_at: record.group.created_at,
+            updated_at: record.group.updated_at,
+            products: record.products.into_iter().map(Into::into).collect(),
+            products_total: record.products_total,
+        }
+    }
+}
+
+/// `POST /api/categories`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryBody {
+    /// Unique regardless of case.
+    #[schema(value_type = Name, required)]
+    pub category_name: Option<String>,
+}
+
+/// `PUT /api/categories/{id}`: fields left out stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryChangesBody {
+    #[schema(value_type = Option<Name>)]
+    pub category_name: Option<String>,
+}
+
+/// `POST /api/tags`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagBody {
+    /// Unique regardless of case.
+    #[schema(value_type = Name, required)]
+    pub tag_name: Option<String>,
+}
+
+/// `PUT /api/tags/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagChangesBody {
+    #[schema(value_type = Option<Name>)]
+    pub tag_name: Option<String>,
+}
+
+/// A required name, or its errors.
+fn required_name(errors: &mut FieldErrors, field: &str, raw: Option<String>) -> Option<Name> {
+    errors
+        .required(field, raw)
+        .and_then(|raw| errors.check(field, Name::parse(&raw)))
+}
+
+/// A name that may be left out (`Some(None)`), or its errors (`None`).
+fn optional_name(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<String>,
+) -> Option<Option<Name>> {
+    match raw {
+        None => Some(None),
+        Some(raw) => errors.check(field, Name::parse(&raw)).map(Some),
+    }
+}
+
+impl ParseBody for CategoryBody {
+    type Parsed = Name;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+        required_name(errors, "category_name", self.category_name)
+    }
+}
+
+impl ParseBody for CategoryChangesBody {
+    type Parsed = Option<Name>;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
+        optional_name(errors, "category_name", self.category_name)
+    }
+}
+
+impl ParseBody for TagBody {
+    type Parsed = Name;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+        required_name(errors, "tag_name", self.tag_name)
+    }
+}
+
+impl ParseBody for TagChangesBody {
+    type Parsed = Option<Name>;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
+        optional_name(errors, "tag_name", self.tag_name)
+    }
+}

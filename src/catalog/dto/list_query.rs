@@ -1,0 +1,243 @@
+//! The query of `GET /api/products`, and how it becomes a checked filter: a
+//! value that does not parse is a 400, one out of range a 422.
+
+use serde::Deserialize;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
+use crate::domain::text::string_schema;
+use crate::domain::{JsonDecimal, Money, Name, Pagination};
+use crate::error::{AppError, FieldErrors};
+
+/// The query of `GET /api/products`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ProductListQuery {
+    /// A category name (case-insensitive); an unknown name is a 422.
+    #[param(value_type = Option<Name>, inline)]
+    pub category: Option<String>,
+    /// Lowest price, inclusive.
+    #[param(value_type = Option<MoneyText>, inline)]
+    pub min_price: Option<String>,
+    /// Highest price, inclusive.
+    #[param(value_type = Option<MoneyText>, inline)]
+    pub max_price: Option<String>,
+    /// `true`: only products in stock; `false`: only sold-out ones.
+    pub in_stock: Option<bool>,
+    /// Part of the product name, case-insensitive; blank means none.
+    #[param(value_type = Option<SearchText>, inline)]
+    pub q: Option<String>,
+    /// `createdAt` (default), `price` or `name`, in any case.
+    #[param(value_type = Option<SortByText>, inline)]
+    pub sort_by: Option<String>,
+    /// `ASC` or `DESC` (default), in any case.
+    #[param(value_type = Option<OrderText>, inline)]
+    pub order: Option<String>,
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
+    pub page: Option<i64>,
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+}
+
+/// A price in a query: a decimal string (schema only).
+pub struct MoneyText;
+
+impl utoipa::PartialSchema for MoneyText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "An amount from 0 to 99999999.99 with at most two places",
+            Some(Money::INPUT_PATTERN.to_owned()),
+            "20",
+        )
+    }
+}
+
+impl ToSchema for MoneyText {}
+
+/// A name search: blank, or what a name may be (schema only).
+pub struct SearchText;
+
+impl utoipa::PartialSchema for SearchText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "Part of a name: at most 255 characters once trimmed, no control characters; blank means no search",
+            Some(crate::domain::text::search_pattern()),
+            "shirt",
+        )
+    }
+}
+
+impl ToSchema for SearchText {}
+
+/// `createdAt`, `price` or `name`, in any case (schema only).
+pub struct SortByText;
+
+impl utoipa::PartialSchema for SortByText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "`createdAt`, `price` or `name` (case does not matter)",
+            Some(any_case_choice(&SortBy::CHOICES)),
+            "price",
+        )
+    }
+}
+
+impl ToSchema for SortByText {}
+
+/// `ASC` or `DESC`, in any case (schema only).
+pub struct OrderText;
+
+impl utoipa::PartialSchema for OrderText {
+    fn schema() -> RefOr<Schema> {
+        string_schema(
+            "`ASC` or `DESC` (case does not matter)",
+            Some(any_case_choice(&SortOrder::CHOICES)),
+            "ASC",
+        )
+    }
+}
+
+impl ToSchema for OrderText {}
+
+/// `^(?:[aA][sS][cC]|...)$`: one of `choices`, in any case.
+fn any_case_choice(choices: &[&str]) -> String {
+    let alternatives: Vec<String> = choices
+        .iter()
+        .map(|choice| {
+            choice
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("^(?:{})$", alternatives.join("|"))
+}
+
+impl ProductListQuery {
+    /// A value that does not parse is a 400; one out of range is a 422.
+    pub fn parse(&self) -> Result<ProductFilter, AppError> {
+        let query = self;
+        let mut unreadable = FieldErrors::new();
+        let mut errors = FieldErrors::new();
+        let min_price = parse_price_filter(
+            "minPrice",
+            query.min_price.as_deref(),
+            &mut unreadable,
+            &mut errors,
+        );
+        let max_price = parse_price_filter(
+            "maxPrice",
+            query.max_price.as_deref(),
+            &mut unreadable,
+            &mut errors,
+        );
+        if !unreadable.is_empty() {
+            return Err(AppError::BadQuery(unreadable));
+        }
+        if let (Some(min), Some(max)) = (min_price, max_price)
+            && min > max
+        {
+            errors.add("maxPrice", "must not be below minPrice");
+        }
+        let category = match query.category.as_deref() {
+            None => None,
+            Some(name) => errors.check("category", Name::parse(name)),
+        };
+        let search = match query.q.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => errors.check("q", Name::parse(text)),
+        };
+        let sort_by = match query.sort_by.as_deref() {
+            None => Some(SortBy::CreatedAt),
+            Some(raw) => errors.check("sortBy", SortBy::parse(raw)),
+        };
+        let order = match query.order.as_deref() {
+            None => Some(SortOrder::Desc),
+            Some(raw) => errors.check("order", SortOrder::parse(raw)),
+        };
+        let page = Pagination::parse(query.page, query.limit, &mut errors);
+        errors.into_result(())?;
+        Ok(ProductFilter {
+            category,
+            min_price,
+            max_price,
+            in_stock: query.in_stock,
+            search,
+            sort_by: sort_by.unwrap_or(SortBy::CreatedAt),
+            order: order.unwrap_or(SortOrder::Desc),
+            page,
+        })
+    }
+}
+
+/// A price filter: a value that is not a decimal is recorded in
+/// `unreadable` (a 400), one out of range in `errors` (a 422).
+fn parse_price_filter(
+    field: &str,
+    raw: Option<&str>,
+    unreadable: &mut FieldErrors,
+    errors: &mut FieldErrors,
+) -> Option<Money> {
+    let decimal: JsonDecimal = unreadable.check(field, raw?.parse())?;
+    errors.check(field, Money::parse(decimal.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(pairs: &str) -> Result<ProductFilter, AppError> {
+        let query: ProductListQuery = serde_urlencoded::from_str(pairs).unwrap();
+        query.parse()
+    }
+
+    #[test]
+    fn defaults_are_written_out() {
+        let filter = query("").unwrap();
+        assert_eq!(filter.sort_by, SortBy::CreatedAt);
+        assert_eq!(filter.order, SortOrder::Desc);
+        assert_eq!((filter.page.page, filter.page.limit), (1, 20));
+    }
+
+    #[test]
+    fn equal_queries_normalize_equally() {
+        assert_eq!(
+            query("minPrice=20&order=desc&sortBy=price").unwrap(),
+            query("minPrice=20.00&order=DESC&sortBy=PRICE").unwrap()
+        );
+    }
+
+    #[test]
+    fn unparseable_values_are_bad_requests_and_out_of_range_ones_are_422() {
+        for unreadable in ["minPrice=abc", "maxPrice=%201.00%20"] {
+            assert!(
+                matches!(query(unreadable), Err(AppError::BadQuery(_))),
+                "{unreadable} should be a 400"
+            );
+        }
+        for bad in [
+            "minPrice=-1",
+            "minPrice=1.234",
+            "page=0",
+            "limit=500",
+            "limit=0",
+            "sortBy=drop",
+            "order=sideways",
+            "minPrice=50&maxPrice=10",
+        ] {
+            assert!(
+                matches!(query(bad), Err(AppError::Validation(_))),
+                "{bad} should be a 422"
+            );
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Product handlers: extract, call the query or the service, answer.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use diesel_async::AsyncPgConnection;
+
+use crate::auth::AdminUser;
+use crate::catalog::dto::{
+    CreateProductBody, ProductDetail, ProductListQuery, ProductView, UpdateProductBody,
+};
+use crate::catalog::{cache, queries, service};
+use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid};
+use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
+use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
+use crate::state::AppState;
+
+/// Lists products with their category and tags; filters, sorts and pages.
+#[utoipa::path(
+    get, path = "/products", tag = "catalog",
+    params(ProductListQuery),
+    responses(
+        ReadProblems,
+        QueryProblems,
+        (status = 200, description = "A page of products", body = ListEnvelope<ProductView>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    )
+)]
+pub async fn list_products(
+    State(state): State<AppState>,
+    ClientAddress(client): ClientAddress,
+    ApiQuery(query): ApiQuery<ProductListQuery>,
+) -> AppResult<Response> {
+    let filter = query.parse()?;
+    let key = cache::product_list(&filter, &state.config.cache_limits, &client);
+    state
+        .cached(
+            &key,
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let category_id = match &filter.category {
+                    None => None,
+                    Some(name) => Some(
+                        queries::find_category_by_name(conn, name.as_str())
+                            .await?
+                            .ok_or_else(|| {
+                                AppError::validation(
+                                    "category",
+                                    format!("no category is named {name:?}"),
+                                )
+                            })?
+                            .id,
+                    ),
+                };
+                let (rows, total, total_capped) =
+                    queries::list_products(conn, &filter, category_id).await?;
+                let data: Vec<ProductView> = rows.into_iter().map(ProductView::from).collect();
+                Document::envelope_of(&ListPage {
+                    total_capped,
+                    ..ListPage::of(data, filter.page, total)
+                })
+            },
+        )
+        .await
+}
+
+/// One product with its category, tags and features.
+#[utoipa::path(
+    get, path = "/products/{id}", tag = "catalog",
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    responses(
+        ReadProblems,
+        (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>,
+         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn get_product(
+    State(state): State<AppState>,
+    ResourceId(id): ResourceId,
+) -> AppResult<Response> {
+    state
+        .cached(
+            &cache::product_api(id),
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let record = queries::find_product(conn, id)
+                    .await?
+                    .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
+                let features = queries::features_of_product(conn, id).await?;
+                Document::envelope_of(&Envelope {
+                    data: ProductDetail::new(record, features),
+                })
+            },
+        )
+        .await
+}
+
+/// Creates a product and its ProductTag rows, all or nothing.
+#[utoipa::path(
+    post, path = "/products", tag = "catalog",
+    security(("bearer" = [])),
+    request_body = CreateProductBody,
+    responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
+        (status = 201, description = "Created", body = Envelope<ProductView>),
+    )
+)]
+pub async fn create_product(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    Valid(valid): Valid<CreateProductBody>,
+) -> AppResult<(StatusCode, Envelope<ProductView>)> {
+    let record = service::create_product(&state, valid).await?;
+    Ok((
+        StatusCode::CREATED,
+        Envelope {
+            data: record.into(),
+        },
+    ))
+}
+
+/// Changes a product; fields left out stay, `tagIds` replaces the tag set.
+#[utoipa::path(
+    put, path = "/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    request_body = UpdateProductBody,
+    responses(
+        ReadProblems,
+        BodyProblems,
+        AdminProblems,
+        (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn update_product(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ResourceId(id): ResourceId,
+    Valid(valid): Valid<UpdateProductBody>,
+) -> AppResult<Envelope<ProductView>> {
+    let record = service::change_product(&state, id, valid).await?;
+    Ok(Envelope {
+        data: record.into(),
+    })
+}
+
+/// Deletes a product (its ProductTag rows and features go with it).
+#[utoipa::path(
+    delete, path = "/products/{id}", tag = "catalog",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    responses(
+        ReadProblems,
+        AdminProblems,
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn delete_product(
+    State(state): State<AppState>,
+    _admin: AdminUser,
+    ResourceId(id): ResourceId,
+) -> AppResult<StatusCode> {
+    service::delete_product(&state, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,267 @@
+//! Every query on `products`, their tags and features.
+
+use std::collections::HashMap;
+
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use super::TOTAL_CAP;
+use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
+use crate::catalog::models::{
+    Category, Feature, NewProduct, Product, ProductChanges, ProductRecord, Tag,
+};
+use crate::schema::{categories, features, product_tags, products, tags};
+
+// ---- products ------------------------------------------------------------
+
+/// The filtered rows of `products`, before ordering and paging.
+fn filtered(filter: &ProductFilter, category_id: Option<i32>) -> products::BoxedQuery<'_, Pg> {
+    let mut query = products::table.into_boxed();
+    if let Some(category_id) = category_id {
+        query = query.filter(products::category_id.eq(category_id));
+    }
+    if let Some(min_price) = filter.min_price {
+        query = query.filter(products::price.ge(min_price.amount()));
+    }
+    if let Some(max_price) = filter.max_price {
+        query = query.filter(products::price.le(max_price.amount()));
+    }
+    match filter.in_stock {
+        Some(true) => query = query.filter(products::stock.gt(0)),
+        Some(false) => query = query.filter(products::stock.eq(0)),
+        None => {}
+    }
+    if let Some(search) = &filter.search {
+        query = query.filter(products::product_name.ilike(like_pattern(search.as_str())));
+    }
+    query
+}
+
+/// `%text%` with the text's own `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for character in text.chars() {
+        if matches!(character, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(character);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// A page of products matching `filter`, and how many match (capped at [`TOTAL_CAP`]).
+pub async fn list_products(
+    conn: &mut AsyncPgConnection,
+    filter: &ProductFilter,
+    category_id: Option<i32>,
+) -> QueryResult<(Vec<ProductRecord>, i64, bool)> {
+    let query = filtered(filter, category_id);
+    // Equal sort values are ordered by id, in the same direction, so pages
+    // never overlap and a (column, id) index serves either direction.
+    let query = match (filter.sort_by, filter.order) {
+        (SortBy::CreatedAt, SortOrder::Asc) => {
+            query.order_by((products::created_at.asc(), products::id.asc()))
+        }
+        (SortBy::CreatedAt, SortOrder::Desc) => {
+            query.order_by((products::created_at.desc(), products::id.desc()))
+        }
+        (SortBy::Price, SortOrder::Asc) => {
+            query.order_by((products::price.asc(), products::id.asc()))
+        }
+        (SortBy::Price, SortOrder::Desc) => {
+            query.order_by((products::price.desc(), products::id.desc()))
+        }
+        (SortBy::Name, SortOrder::Asc) => {
+            query.order_by((products::product_name.asc(), products::id.asc()))
+        }
+        (SortBy::Name, SortOrder::Desc) => {
+            query.order_by((products::product_name.desc(), products::id.desc()))
+        }
+    };
+    let rows = query
+        .limit(filter.page.limit)
+        .offset(filter.page.offset())
+        .select(Product::as_select())
+        .load(conn)
+        .await?;
+    // Counting stops one past the cap, so no request counts a million rows.
+    let matched = filtered(filter, category_id)
+        .select(products::id)
+        .limit(TOTAL_CAP + 1)
+        .load::<i32>(conn)
+        .await?
+        .len() as i64;
+    let capped = matched > TOTAL_CAP;
+    let records = with_category_and_tags(conn, rows).await?;
+    Ok((records, matched.min(TOTAL_CAP), capped))
+}
+
+pub async fn find_product(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<ProductRecord>> {
+    let Some(product) = products::table
+        .find(id)
+        .select(Product::as_select())
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    Ok(with_category_and_tags(conn, vec![product]).await?.pop())
+}
+
+pub async fn features_of_product(
+    conn: &mut AsyncPgConnection,
+    product_id: i32,
+) -> QueryResult<Vec<Feature>> {
+    features::table
+        .filter(features::product_id.eq(product_id))
+        .order(features::id)
+        .select(Feature::as_select())
+        .load(conn)
+        .await
+}
+
+async fn with_category_and_tags(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<Product>,
+) -> QueryResult<Vec<ProductRecord>> {
+    let product_ids: Vec<i32> = rows.iter().map(|product| product.id).collect();
+    let category_ids: Vec<i32> = rows
+        .iter()
+        .filter_map(|product| product.category_id)
+        .collect();
+    let categories: HashMap<i32, Category> = categories::table
+        .filter(categories::id.eq_any(&category_ids))
+        .select(Category::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(|category| (category.id, category))
+        .collect();
+    let mut tags_by_product: HashMap<i32, Vec<Tag>> = HashMap::new();
+    let tag_rows = product_tags::table
+        .inner_join(tags::table)
+        .filter(product_tags::product_id.eq_any(&product_ids))
+        .order((product_tags::product_id, tags::id))
+        .select((product_tags::product_id, Tag::as_select()))
+        .load::<(i32, Tag)>(conn)
+        .await?;
+    for (product_id, tag) in tag_rows {
+        tags_by_product.entry(product_id).or_default().push(tag);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|product| ProductRecord {
+            category: product
+                .category_id
+                .and_then(|id| categories.get(&id).cloned()),
+            tags: tags_by_product.remove(&product.id).unwrap_or_default(),
+            product,
+        })
+        .collect())
+}
+
+pub async fn insert_product(
+    conn: &mut AsyncPgConnection,
+    new_product: &NewProduct,
+) -> QueryResult<Product> {
+    diesel::insert_into(products::table)
+        .values(new_product)
+        .returning(Product::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Applies `changes`; `None` if there is no such product.
+pub async fn update_product(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    changes: &ProductChanges,
+) -> QueryResult<Option<Product>> {
+    if changes.is_empty() {
+        // diesel refuses an empty SET; only the existence question remains.
+        return products::table
+            .find(id)
+            .select(Product::as_select())
+            .first(conn)
+            .await
+            .optional();
+    }
+    diesel::update(products::table.find(id))
+        .set(changes)
+        .returning(Product::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Marks a product as changed when only its tags changed.
+pub async fn touch_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
+    diesel::update(products::table.find(id))
+        .set(products::updated_at.eq(diesel::dsl::now))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Makes `tag_ids` the product's exact tag set.
+pub async fn replace_product_tags(
+    conn: &mut AsyncPgConnection,
+    product_id: i32,
+    tag_ids: &[i32],
+) -> QueryResult<()> {
+    diesel::delete(
+        product_tags::table
+            .filter(product_tags::product_id.eq(product_id))
+            .filter(product_tags::tag_id.ne_all(tag_ids)),
+    )
+    .execute(conn)
+    .await?;
+    if tag_ids.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = tag_ids
+        .iter()
+        .map(|tag_id| {
+            (
+                product_tags::product_id.eq(product_id),
+                product_tags::tag_id.eq(*tag_id),
+            )
+        })
+        .collect();
+    diesel::insert_into(product_tags::table)
+        .values(&rows)
+        .on_conflict((product_tags::product_id, product_tags::tag_id))
+        .do_nothing()
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Deletes a product (its ProductTag rows and features go with it). True if it existed.
+pub async fn delete_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+    let deleted = diesel::delete(products::table.find(id))
+        .execute(conn)
+        .await?;
+    Ok(deleted > 0)
+}
+
+/// The lowest-id product with exactly this name.
+pub async fn find_product_id_by_name(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+) -> QueryResult<Option<i32>> {
+    products::table
+        .filter(products::product_name.eq(name))
+        .order(products::id)
+        .select(products::id)
+        .first(conn)
+        .await
+        .optional()
+}

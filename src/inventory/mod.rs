@@ -1,0 +1,204 @@
+//! The inventory: the one owner of what can be bought, at what price, and
+//! how much of it is left. Carts and orders go through it; nothing else
+//! reads a SKU's price or moves stock.
+//!
+//! - [`resolve`] turns requested items (a product, or one SKU of a product
+//!   sold by SKU) into [`Purchasable`]s with today's price and availability,
+//!   optionally locking their rows. Checkout and cancellation lock products
+//!   by id, then SKUs by id: every writer of stock takes them in that order,
+//!   so no two can wait on each other in a cycle.
+//! - [`take`] and [`restore`] move stock with guarded updates.
+//!
+//! Two rules live in the database itself (migration `inventory_rules`): a
+//! SKU's price (`sku_offers`: the sale price when set, else the original),
+//! and a SKU product's stock being the sum of its SKUs' quantities (triggers
+//! on `skus`), so that the importer and any other writer keep them too.
+
+pub mod dto;
+mod queries;
+
+use std::collections::HashMap;
+
+use diesel::QueryResult;
+use diesel_async::AsyncPgConnection;
+
+pub use dto::LineBody;
+
+use crate::cache::Retirement;
+use crate::domain::Money;
+
+/// One thing a line asks for: a product and, for a product with SKUs, its SKU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Item {
+    pub product_id: i32,
+    pub sku_id: Option<i32>,
+}
+
+/// An item as it can be bought right now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Purchasable {
+    pub item: Item,
+    pub product_name: String,
+    /// What one costs: the SKU's price, or the product's.
+    pub unit_price: Money,
+    /// The SKU's quantity, or the product's stock.
+    pub available: i32,
+}
+
+/// Why a requested item cannot be bought at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineProblem {
+    NoSuchProduct,
+    /// A product sold by SKU was asked for without one.
+    SkuRequired,
+    /// The SKU does not exist, or belongs to another product.
+    NotItsSku,
+}
+
+impl LineProblem {
+    /// The field of the line it concerns, and what to say.
+    pub fn field_and_message(self) -> (&'static str, &'static str) {
+        match self {
+            Self::NoSuchProduct => ("product_id", "no product has this id"),
+            Self::SkuRequired => (
+                "sku_id",
+                "this product is sold by SKU: name one of its SKUs",
+            ),
+            Self::NotItsSku => ("sku_id", "not a SKU of this product"),
+        }
+    }
+}
+
+/// What [`resolve`] can fail with.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// Lines that name nothing buyable, by their index in the request.
+    Lines(Vec<(usize, LineProblem)>),
+    Query(diesel::result::Error),
+}
+
+impl ResolveError {
+    /// As a 422 naming each bad line's field under `line(index)` (`items[2]`,
+    /// or `""` for a body that is one line).
+    pub fn into_field_errors(self, line: impl Fn(usize) -> String) -> crate::error::AppError {
+        match self {
+            Self::Query(error) => error.into(),
+            Self::Lines(problems) => {
+                let mut errors = crate::error::FieldErrors::new();
+                for (index, problem) in problems {
+                    let (member, message) = problem.field_and_message();
+                    let prefix = line(index);
+                    let name = if prefix.is_empty() {
+                        member.to_owned()
+                    } else {
+                        format!("{prefix}.{member}")
+                    };
+                    errors.add(name, message);
+                }
+                crate::error::AppError::Validation(errors)
+            }
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ResolveError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Query(error)
+    }
+}
+
+/// Whether to lock the rows read (checkout does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locking {
+    None,
+    ForUpdate,
+}
+
+/// `items` as they can be bought now, in the order given.
+pub async fn resolve(
+    conn: &mut AsyncPgConnection,
+    items: &[Item],
+    locking: Locking,
+) -> Result<Vec<Purchasable>, ResolveError> {
+    let mut product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
+    product_ids.sort_unstable();
+    product_ids.dedup();
+    let products: HashMap<i32, queries::ProductRow> =
+        queries::products(conn, &product_ids, locking)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+    let mut sku_ids: Vec<i32> = items.iter().filter_map(|item| item.sku_id).collect();
+    sku_ids.sort_unstable();
+    sku_ids.dedup();
+    let skus: HashMap<i32, queries::SkuRow> = queries::skus(conn, &sku_ids, locking)
+        .await?
+        .into_iter()
+        .map(|row| (row.sku_id, row))
+        .collect();
+
+    let mut problems = Vec::new();
+    let mut resolved = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let Some(product) = products.get(&item.product_id) else {
+            problems.push((index, LineProblem::NoSuchProduct));
+            continue;
+        };
+        let (unit_price, available) = match (item.sku_id, product.has_skus) {
+            (None, false) => (product.price, product.stock),
+            (None, true) => {
+                problems.push((index, LineProblem::SkuRequired));
+                continue;
+            }
+            (Some(sku_id), _) => match skus.get(&sku_id) {
+                Some(sku) if sku.product_id == item.product_id => (sku.price, sku.available),
+                _ => {
+                    problems.push((index, LineProblem::NotItsSku));
+                    continue;
+                }
+            },
+        };
+        resolved.push(Purchasable {
+            item: *item,
+            product_name: product.product_name.clone(),
+            unit_price: Money::from_stored(unit_price),
+            available,
+        });
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(ResolveError::Lines(problems))
+    }
+}
+
+/// Takes `quantity` of an item if that much is there: from the SKU (whose
+/// product's stock follows it) or from the product. False when there is not
+/// enough. The rows must be locked already ([`resolve`] with
+/// [`Locking::ForUpdate`]).
+pub async fn take(conn: &mut AsyncPgConnection, item: Item, quantity: i32) -> QueryResult<bool> {
+    queries::take(conn, item, quantity).await
+}
+
+/// Puts back what `lines` took (an order's cancellation); rows deleted
+/// meanwhile are skipped. Locks in the order checkout does first.
+pub async fn restore(
+    conn: &mut AsyncPgConnection,
+    lines: &[(Option<i32>, Option<i32>, i32)],
+) -> QueryResult<()> {
+    let mut product_ids: Vec<i32> = lines.iter().filter_map(|line| line.0).collect();
+    let mut sku_ids: Vec<i32> = lines.iter().filter_map(|line| line.1).collect();
+    product_ids.sort_unstable();
+    sku_ids.sort_unstable();
+    queries::lock(conn, &product_ids, &sku_ids).await?;
+    for (product_id, sku_id, quantity) in lines {
+        queries::put_back(conn, *product_id, *sku_id, *quantity).await?;
+    }
+    Ok(())
+}
+
+/// What a change of these products' stock retires in the cache.
+pub fn stock_changed(product_ids: &[i32]) -> Retirement {
+    crate::catalog::cache::products_changed(product_ids)
+}

@@ -1,0 +1,237 @@
+//! Order rules: where an order is in its life and where it may go next, and
+//! what a placement asks for.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use diesel::deserialize::{self, FromSql, FromSqlRow};
+use diesel::expression::AsExpression;
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, IsNull, Output, ToSql};
+use diesel::sql_types::Text;
+use serde::{Deserialize, Serialize};
+
+use crate::inventory::Item;
+
+/// Where an order is in its life. Stored as text (`orders_status_known`);
+/// a stored value that is not one of these is an error, never a default.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    AsExpression,
+    FromSqlRow,
+)]
+#[serde(rename_all = "lowercase")]
+#[diesel(sql_type = Text)]
+pub enum Status {
+    Placed,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn from_text(value: &str) -> Option<Self> {
+        Some(match value {
+            "placed" => Self::Placed,
+            "paid" => Self::Paid,
+            "shipped" => Self::Shipped,
+            "delivered" => Self::Delivered,
+            "cancelled" => Self::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// `placed -> paid -> shipped -> delivered`, and `cancelled` from
+    /// `placed` or `paid`; nothing else.
+    pub fn can_become(self, next: Status) -> bool {
+        matches!(
+            (self, next),
+            (Self::Placed, Self::Paid)
+                | (Self::Paid, Self::Shipped)
+                | (Self::Shipped, Self::Delivered)
+                | (Self::Placed | Self::Paid, Self::Cancelled)
+        )
+    }
+}
+
+impl ToSql<Text, Pg> for Status {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        out.write_all(self.as_str().as_bytes())?;
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<Text, Pg> for Status {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        Self::from_text(&text).ok_or_else(|| format!("unknown order status {text:?}").into())
+    }
+}
+
+/// Who changes an order's status: its owner may only cancel it while it is
+/// `placed`; an admin may move any order along the status machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    Owner(i32),
+    Admin,
+}
+
+impl Actor {
+    /// Whether this actor may take an order of `owner` from `from` to `to`.
+    pub fn may(self, owner: i32, from: Status, to: Status) -> bool {
+        let allowed = match self {
+            Self::Owner(user_id) => {
+                user_id == owner && from == Status::Placed && to == Status::Cancelled
+            }
+            Self::Admin => true,
+        };
+        allowed && from.can_become(to)
+    }
+
+    /// Whether this actor may see an order of `owner` at all (404 otherwise,
+    /// so that other users' ids tell nothing).
+    pub fn may_see(self, owner: i32) -> bool {
+        match self {
+            Self::Owner(user_id) => user_id == owner,
+            Self::Admin => true,
+        }
+    }
+}
+
+/// What is being ordered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderSource {
+    /// The user's cart, as it is when the transaction locks it.
+    Cart,
+    /// These lines, in the order sent (field names `items[i]`).
+    Items(Vec<(Item, i32)>),
+}
+
+impl OrderSource {
+    /// The field the lines are reported under.
+    pub fn field(&self) -> &'static str {
+        match self {
+            Self::Cart => "cart",
+            Self::Items(_) => "items",
+        }
+    }
+
+    /// A stable digest of the request, to tell a replay from a reuse of the
+    /// key with another body. Lines are summed and sorted first, so the
+    /// same request written differently is still the same request.
+    pub fn digest(&self) -> String {
+        let canonical = match self {
+            Self::Cart => "cart".to_owned(),
+            Self::Items(items) => summed(items.iter().copied())
+                .iter()
+                .map(|(item, (quantity, _))| {
+                    format!(
+                        "{}:{}:{quantity}",
+                        item.product_id,
+                        item.sku_id.unwrap_or(0)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(";"),
+        };
+        format!("{:016x}", xxhash_rust::xxh3::xxh3_64(canonical.as_bytes()))
+    }
+}
+
+/// Sums quantities of the same item, keyed (and so sorted) by product then
+/// SKU: the order rows are locked in. The index is the item's first line.
+pub fn summed(lines: impl Iterator<Item = (Item, i32)>) -> BTreeMap<Item, (i64, usize)> {
+    let mut sums: BTreeMap<Item, (i64, usize)> = BTreeMap::new();
+    for (index, (item, quantity)) in lines.enumerate() {
+        let entry = sums.entry(item).or_insert((0, index));
+        entry.0 += i64::from(quantity);
+    }
+    sums
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status::*;
+    use super::*;
+
+    fn item(product_id: i32, sku_id: Option<i32>) -> Item {
+        Item { product_id, sku_id }
+    }
+
+    #[test]
+    fn only_the_documented_transitions_are_allowed() {
+        let all = [Placed, Paid, Shipped, Delivered, Cancelled];
+        let allowed: Vec<_> = all
+            .iter()
+            .flat_map(|from| all.iter().map(move |to| (*from, *to)))
+            .filter(|(from, to)| from.can_become(*to))
+            .collect();
+        assert_eq!(
+            allowed,
+            [
+                (Placed, Paid),
+                (Placed, Cancelled),
+                (Paid, Shipped),
+                (Paid, Cancelled),
+                (Shipped, Delivered)
+            ]
+        );
+    }
+
+    #[test]
+    fn an_owner_may_only_cancel_their_own_placed_order() {
+        assert!(Actor::Owner(1).may(1, Placed, Cancelled));
+        assert!(!Actor::Owner(1).may(1, Paid, Cancelled));
+        assert!(!Actor::Owner(1).may(2, Placed, Cancelled));
+        assert!(!Actor::Owner(1).may(1, Placed, Paid));
+        assert!(Actor::Admin.may(2, Paid, Cancelled));
+    }
+
+    #[test]
+    fn the_same_request_written_differently_has_one_digest() {
+        let a = OrderSource::Items(vec![
+            (item(2, None), 1),
+            (item(1, None), 2),
+            (item(2, None), 3),
+        ]);
+        let b = OrderSource::Items(vec![(item(1, None), 2), (item(2, None), 4)]);
+        let c = OrderSource::Items(vec![(item(1, None), 2), (item(2, None), 5)]);
+        assert_eq!(a.digest(), b.digest());
+        assert_ne!(b.digest(), c.digest());
+        assert_ne!(OrderSource::Cart.digest(), b.digest());
+    }
+
+    #[test]
+    fn lines_are_summed_and_sorted_by_product_then_sku() {
+        let sums = summed(
+            vec![
+                (item(5, Some(9)), 1),
+                (item(2, None), 1),
+                (item(5, Some(3)), 2),
+                (item(2, None), 4),
+            ]
+            .into_iter(),
+        );
+        let keys: Vec<_> = sums.keys().copied().collect();
+        assert_eq!(keys, [item(2, None), item(5, Some(3)), item(5, Some(9))]);
+        assert_eq!(sums[&item(2, None)], (5, 1));
+    }
+}

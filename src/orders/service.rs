@@ -1,0 +1,292 @@
+//! The order use cases, each one transaction that states what it retires:
+//! placing an order (from the cart or from lines), and changing an order's
+//! status (cancelling puts the stock back).
+
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde_json::{Map, Value, json};
+
+use super::cache;
+use super::domain::{Actor, OrderSource, Status, summed};
+use super::dto::OrderView;
+use super::models::{NewOrderLine, Order};
+use super::queries;
+use crate::cache::{Cache, CacheWrite};
+use crate::domain::Money;
+use crate::error::{AppError, AppResult, FieldErrors};
+use crate::idempotency::{self, IdempotencyKey};
+use crate::inventory::{self, Item, Locking, Purchasable};
+use crate::response::Envelope;
+use crate::state::AppState;
+
+/// The answer to a placement: a new order's body, or the first answer's.
+pub enum Placement {
+    Placed(String),
+    Replayed(String),
+}
+
+/// Places an order for `user_id`, in one transaction: replays the first
+/// answer of a known `key`; takes every line's stock with a guarded
+/// decrement (409 naming every short line, nothing changed); snapshots the
+/// prices into the lines; empties the cart when the order came from it.
+pub async fn place(
+    state: &AppState,
+    user_id: i32,
+    source: OrderSource,
+    key: Option<IdempotencyKey>,
+) -> AppResult<Placement> {
+    let mut retired = cache::order_changed(user_id);
+    if source == OrderSource::Cart {
+        retired = retired.and(crate::cart::cache::cart_changed(user_id));
+    }
+    let mut writes = vec![state.cache.begin_write(retired).await?];
+    let placed = async {
+        let mut conn = state.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            place_in(
+                conn,
+                &state.cache,
+                &mut writes,
+                user_id,
+                &source,
+                key.as_ref(),
+            )
+            .await
+        })
+        .await
+    }
+    .await;
+    finish(writes).await;
+    placed
+}
+
+async fn place_in(
+    conn: &mut AsyncPgConnection,
+    cache: &Cache,
+    writes: &mut Vec<CacheWrite>,
+    user_id: i32,
+    source: &OrderSource,
+    key: Option<&IdempotencyKey>,
+) -> AppResult<Placement> {
+    let digest = source.digest();
+    if let Some(key) = key
+        && let Some(body) = idempotency::replay_or_lock(conn, user_id, key, &digest).await?
+    {
+        return Ok(Placement::Replayed(body));
+    }
+    let field = source.field();
+    let lines = match source {
+        OrderSource::Items(items) => items.clone(),
+        OrderSource::Cart => crate::cart::queries::lock_lines(conn, user_id).await?,
+    };
+    if lines.is_empty() {
+        return Err(AppError::validation(
+            field,
+            match source {
+                OrderSource::Cart => "the cart is empty",
+                OrderSource::Items(_) => "must name at least one item",
+            },
+        ));
+    }
+    let sums = summed(lines.into_iter());
+    check_sums_fit(&sums, field)?;
+    // The products are known only now (a cart's lines once locked): retire
+    // their documents before the commit.
+    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
+    product_ids.dedup();
+    writes.push(
+        cache
+            .begin_write(inventory::stock_changed(&product_ids))
+            .await?,
+    );
+
+    let items: Vec<Item> = sums.keys().copied().collect();
+    let available = inventory::resolve(conn, &items, Locking::ForUpdate)
+        .await
+        .map_err(|error| {
+            error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
+        })?;
+    let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
+    refuse_short_lines(&available, wanted)?;
+    let total = total_of(&available, wanted, field)?;
+    for purchasable in &available {
+        let quantity = wanted(purchasable) as i32;
+        if !inventory::take(conn, purchasable.item, quantity).await? {
+            return Err(AppError::conflict(format!(
+                "product {} does not have the stock its SKUs promise",
+                purchasable.item.product_id
+            )));
+        }
+    }
+    let order = queries::insert_order(conn, user_id, total.amount()).await?;
+    let new_lines: Vec<NewOrderLine> = available
+        .iter()
+        .map(|purchasable| NewOrderLine {
+            order_id: order.id,
+            product_id: Some(purchasable.item.product_id),
+            sku_id: purchasable.item.sku_id,
+            product_name: purchasable.product_name.clone(),
+            unit_price: purchasable.unit_price.amount(),
+            quantity: wanted(purchasable) as i32,
+        })
+        .collect();
+    queries::insert_lines(conn, &new_lines).await?;
+    if *source == OrderSource::Cart {
+        crate::cart::queries::clear(conn, user_id).await?;
+    }
+    let order_id = order.id;
+    let view = with_lines(conn, vec![order]).await?.remove(0);
+    let body = serde_json::to_string(&Envelope { data: view }).map_err(anyhow::Error::from)?;
+    if let Some(key) = key {
+        idempotency::remember(conn, user_id, key, &digest, order_id, &body).await?;
+    }
+    Ok(Placement::Placed(body))
+}
+
+/// The same item named on several lines must add up to a quantity.
+fn check_sums_fit(
+    sums: &std::collections::BTreeMap<Item, (i64, usize)>,
+    field: &str,
+) -> AppResult<()> {
+    let mut errors = FieldErrors::new();
+    for (item, (quantity, index)) in sums {
+        if *quantity > i64::from(i32::MAX) {
+            errors.add(
+                format!("{field}[{index}].quantity"),
+                format!(
+                    "the quantities of product {} add up to more than {}",
+                    item.product_id,
+                    i32::MAX
+                ),
+            );
+        }
+    }
+    errors.into_result(())
+}
+
+/// 409 naming every line that asks for more than is left.
+fn refuse_short_lines(
+    available: &[Purchasable],
+    wanted: impl Fn(&Purchasable) -> i64,
+) -> AppResult<()> {
+    let short: Vec<Value> = available
+        .iter()
+        .filter(|purchasable| wanted(purchasable) > i64::from(purchasable.available))
+        .map(|purchasable| {
+            json!({
+                "product_id": purchasable.item.product_id,
+                "sku_id": purchasable.item.sku_id,
+                "requested": wanted(purchasable),
+                "available": purchasable.available,
+            })
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    let mut extensions = Map::new();
+    extensions.insert("lines".into(), Value::Array(short));
+    metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
+    Err(AppError::Conflict {
+        detail: "not enough stock for some lines; nothing was ordered".into(),
+        extensions,
+    })
+}
+
+/// The order's total, or a 422 when it would not fit the money type.
+fn total_of(
+    available: &[Purchasable],
+    wanted: impl Fn(&Purchasable) -> i64,
+    field: &str,
+) -> AppResult<Money> {
+    available
+        .iter()
+        .try_fold(Money::ZERO, |total, purchasable| {
+            purchasable
+                .unit_price
+                .times(wanted(purchasable))
+                .and_then(|line_total| total.plus(line_total))
+                .ok_or_else(|| {
+                    AppError::validation(field, "the order's total would exceed 99999999.99")
+                })
+        })
+}
+
+/// Moves order `id` to `next` on behalf of `actor`, putting the stock back
+/// when it is cancelled. An order the actor may not see is a 404; a move
+/// the status machine (or the actor) does not allow is a 409.
+pub async fn change_status(
+    state: &AppState,
+    actor: Actor,
+    id: i32,
+    next: Status,
+) -> AppResult<OrderView> {
+    let mut writes = Vec::new();
+    let changed = async {
+        let mut conn = state.conn().await?;
+        conn.transaction::<_, AppError, _>(async |conn| {
+            let not_found = || AppError::not_found(format!("you have no order {id}"));
+            let order = queries::lock_order(conn, id)
+                .await?
+                .filter(|order| actor.may_see(order.user_id))
+                .ok_or_else(not_found)?;
+            if !actor.may(order.user_id, order.status, next) {
+                return Err(AppError::conflict(format!(
+                    "an order that is {} cannot become {}",
+                    order.status.as_str(),
+                    next.as_str()
+                )));
+            }
+            let lines = queries::lines_of(conn, &[id])
+                .await?
+                .remove(&id)
+                .unwrap_or_default();
+            let product_ids: Vec<i32> = lines.iter().filter_map(|line| line.product_id).collect();
+            writes.push(
+                state
+                    .cache
+                    .begin_write(
+                        cache::order_changed(order.user_id)
+                            .and(inventory::stock_changed(&product_ids)),
+                    )
+                    .await?,
+            );
+            if next == Status::Cancelled {
+                let moved: Vec<_> = lines
+                    .iter()
+                    .map(|line| (line.product_id, line.sku_id, line.quantity))
+                    .collect();
+                inventory::restore(conn, &moved).await?;
+            }
+            let order = queries::set_status(conn, id, next).await?;
+            Ok(with_lines(conn, vec![order]).await?.remove(0))
+        })
+        .await
+    }
+    .await;
+    finish(writes).await;
+    changed
+}
+
+/// Orders with their lines, as the API shows them.
+pub async fn with_lines(
+    conn: &mut AsyncPgConnection,
+    orders: Vec<Order>,
+) -> AppResult<Vec<OrderView>> {
+    let ids: Vec<i32> = orders.iter().map(|order| order.id).collect();
+    let mut lines = queries::lines_of(conn, &ids).await?;
+    Ok(orders
+        .into_iter()
+        .map(|order| {
+            let order_lines = lines.remove(&order.id).unwrap_or_default();
+            OrderView::new(order, order_lines)
+        })
+        .collect())
+}
+
+/// Retires again and uncounts every write begun, after the commit (or
+/// the rollback).
+async fn finish(writes: Vec<CacheWrite>) {
+    for write in writes {
+        write.finish().await;
+    }
+}
