@@ -18,8 +18,10 @@ impl Namespace {
         Self(Cow::Borrowed(name))
     }
 
-    /// A namespace named at run time (`product:42`).
+    /// A namespace named at run time (`product:42`). Names hold neither `,`
+    /// nor `|` (they are written into entries' headers).
     pub fn named(name: String) -> Self {
+        debug_assert!(!name.contains([',', '|']), "{name}");
         Self(Cow::Owned(name))
     }
 
@@ -53,6 +55,9 @@ pub struct CacheKey {
     /// The family its counters are kept under (`product`, `cart`, ...).
     pub kind: &'static str,
     pub depends_on: Vec<Namespace>,
+    /// Whether its documents show more than its own namespaces (a list's
+    /// products, see `Document::showing`).
+    pub shows_loaded: bool,
     pub admission: Admission,
 }
 
@@ -63,8 +68,16 @@ impl CacheKey {
             field: None,
             kind,
             depends_on,
+            shows_loaded: false,
             admission: Admission::Always,
         }
+    }
+
+    /// Its documents name what they show ([`crate::cache::Document::showing`]).
+    #[must_use]
+    pub fn showing_what_it_loads(mut self) -> Self {
+        self.shows_loaded = true;
+        self
     }
 
     /// One rendering (`field`) of a document kept as a hash of renderings.

@@ -10,20 +10,6 @@ use crate::domain::Name;
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 
-/// A category as embedded in a product.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CategoryRef {
-    pub id: i32,
-    pub category_name: String,
-}
-
-/// A tag as embedded in a product.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TagRef {
-    pub id: i32,
-    pub tag_name: String,
-}
-
 /// A category with its first 100 products (lowest ids first).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryView {

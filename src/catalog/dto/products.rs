@@ -5,7 +5,6 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
 
-use super::groups::{CategoryRef, TagRef};
 use crate::catalog::domain::{
     MAX_DESCRIPTION_CHARS, MAX_SLOGAN_CHARS, ValidNewProduct, ValidProductChanges, parse_tag_ids,
     parse_text,
@@ -16,6 +15,20 @@ use crate::domain::{JsonDecimal, JsonInteger, Money, MoneyInput, Name, RowId, St
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use chrono::{DateTime, Utc};
+
+/// A category as embedded in a product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryRef {
+    pub id: i32,
+    pub category_name: String,
+}
+
+/// A tag as embedded in a product.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TagRef {
+    pub id: i32,
+    pub tag_name: String,
+}
 
 /// A product's own fields.
 #[derive(Debug, Serialize, ToSchema)]

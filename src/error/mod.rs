@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -18,83 +17,10 @@ const DATABASE_UNAVAILABLE: &str = "the database is unavailable; retry shortly";
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Field name -> messages, the `errors` member of a 422.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+mod database;
+mod fields;
 
-impl FieldErrors {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// One error for `field`.
-    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
-        let mut errors = Self::new();
-        errors.add(field, message);
-        errors
-    }
-
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// `Ok(value)` when nothing was recorded, else a 422 carrying every error.
-    pub fn into_result<T>(self, value: T) -> Result<T, AppError> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(AppError::Validation(self))
-        }
-    }
-
-    /// The value of a field the body must have; records "is required" when
-    /// it is absent (unless the field already has an error: it was there
-    /// but unreadable).
-    pub fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
-        if value.is_none() && !self.0.contains_key(field) {
-            self.add(field, "is required");
-        }
-        value
-    }
-
-    /// Whether `field` has an error already.
-    pub fn has(&self, field: &str) -> bool {
-        self.0.contains_key(field)
-    }
-
-    /// Records the error of a field parse and gives back its value, if any.
-    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(message) => {
-                self.add(field, message);
-                None
-            }
-        }
-    }
-}
-
-/// `field: message; field: message`, for logs and the command line.
-impl std::fmt::Display for FieldErrors {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut first = true;
-        for (field, messages) in &self.0 {
-            for message in messages {
-                if !first {
-                    f.write_str("; ")?;
-                }
-                write!(f, "{field}: {message}")?;
-                first = false;
-            }
-        }
-        Ok(())
-    }
-}
+pub use fields::FieldErrors;
 
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -304,62 +230,6 @@ impl IntoResponse for AppError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
-    }
-}
-
-/// How a named constraint violation reads to a client.
-enum ConstraintMeaning {
-    Conflict(&'static str),
-    Field(&'static str, &'static str),
-}
-
-/// The constraints the client can trip, by name (see the migrations).
-fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
-    use ConstraintMeaning::*;
-    Some(match name {
-        "categories_category_name_key" => Conflict("a category with this name already exists"),
-        "tags_tag_name_key" => Conflict("a tag with this name already exists"),
-        "products_category_id_fkey" => Field("category_id", "no category has this id"),
-        "product_tags_tag_id_fkey" => Field("tagIds", "names a tag that does not exist"),
-        "products_price_non_negative" => Field("price", "must not be negative"),
-        "products_stock_non_negative" => Field("stock", "must not be negative"),
-        "products_product_name_length" => Field("product_name", "must be 1 to 255 characters"),
-        "categories_category_name_length" => Field("category_name", "must be 1 to 255 characters"),
-        "tags_tag_name_length" => Field("tag_name", "must be 1 to 255 characters"),
-        "users_email_key" => Conflict("an account with this email already exists"),
-        "users_email_length" => Field("email", "must be at most 254 characters"),
-        "users_name_length" => Field("name", "must be 1 to 255 characters"),
-        _ => return None,
-    })
-}
-
-impl From<DieselError> for AppError {
-    fn from(error: DieselError) -> Self {
-        if crate::db::is_connection_lost(&error) {
-            tracing::warn!(error = %error, "lost the PostgreSQL connection");
-            return Self::database_unavailable();
-        }
-        if let DieselError::DatabaseError(kind, info) = &error {
-            let meaning = info.constraint_name().and_then(constraint_meaning);
-            match (kind, meaning) {
-                (_, Some(ConstraintMeaning::Conflict(detail))) => return Self::conflict(detail),
-                (_, Some(ConstraintMeaning::Field(field, message))) => {
-                    return Self::validation(field, message);
-                }
-                (DatabaseErrorKind::SerializationFailure, None) => {
-                    return Self::unavailable("the request clashed with another; retry it");
-                }
-                _ => {}
-            }
-        }
-        Self::Internal(anyhow::Error::new(error).context("database query failed"))
-    }
-}
-
-impl From<crate::db::Unavailable> for AppError {
-    fn from(error: crate::db::Unavailable) -> Self {
-        tracing::warn!(error = %error, "no PostgreSQL connection");
-        Self::database_unavailable()
     }
 }
 

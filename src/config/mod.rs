@@ -40,6 +40,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod reader;
+
+use reader::Reader;
+
 /// Default values, named so the table above and the code agree.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
 pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 1800;
@@ -285,100 +289,6 @@ impl Config {
     /// `key` with `REDIS_KEY_PREFIX` in front: every Redis key is built here.
     pub fn redis_key(&self, key: impl std::fmt::Display) -> String {
         format!("{}{key}", self.redis_key_prefix)
-    }
-}
-
-struct Reader<'a, S>(&'a S);
-
-impl<S: Source> Reader<'_, S> {
-    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
-        match self.0.get(name) {
-            Some(value) if !value.trim().is_empty() => Ok(value),
-            _ => Err(ConfigError::Missing(name)),
-        }
-    }
-
-    /// `https://a.example, https://b.example`: each an origin (scheme, host,
-    /// optional port), nothing else.
-    fn origins(&self, name: &'static str) -> Result<Vec<axum::http::HeaderValue>, ConfigError> {
-        let Some(list) = self.optional(name) else {
-            return Ok(Vec::new());
-        };
-        list.split(',')
-            .map(str::trim)
-            .filter(|origin| !origin.is_empty())
-            .map(|origin| {
-                let valid = (origin.starts_with("http://") || origin.starts_with("https://"))
-                    && !origin
-                        .trim_start_matches("https://")
-                        .trim_start_matches("http://")
-                        .contains('/');
-                if !valid {
-                    return Err(ConfigError::Invalid {
-                        name,
-                        reason: format!("{origin:?} is not an origin like https://shop.example"),
-                    });
-                }
-                axum::http::HeaderValue::from_str(origin).map_err(|_| ConfigError::Invalid {
-                    name,
-                    reason: format!("{origin:?} is not a valid header value"),
-                })
-            })
-            .collect()
-    }
-
-    fn optional(&self, name: &str) -> Option<String> {
-        self.0.get(name).filter(|value| !value.trim().is_empty())
-    }
-
-    /// Both variables or neither: an email without a password is a mistake.
-    fn seed_account(
-        &self,
-        email_name: &'static str,
-        password_name: &'static str,
-    ) -> Result<Option<SeedAccount>, ConfigError> {
-        match (self.optional(email_name), self.optional(password_name)) {
-            (None, None) => Ok(None),
-            (Some(_), None) => Err(ConfigError::Missing(password_name)),
-            (None, Some(_)) => Err(ConfigError::Missing(email_name)),
-            (Some(email), Some(password)) => Ok(Some(SeedAccount {
-                email: email.trim().to_owned(),
-                password: password.into(),
-            })),
-        }
-    }
-
-    fn parsed<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: std::fmt::Display,
-    {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(value) if value.trim().is_empty() => Ok(default),
-            Some(value) => value
-                .trim()
-                .parse()
-                .map_err(|error: T::Err| ConfigError::Invalid {
-                    name,
-                    reason: format!("{value:?}: {error}"),
-                }),
-        }
-    }
-
-    fn positive<T>(&self, name: &'static str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr + PartialOrd + Default,
-        T::Err: std::fmt::Display,
-    {
-        let value = self.parsed(name, default)?;
-        if value <= T::default() {
-            return Err(ConfigError::Invalid {
-                name,
-                reason: "must be greater than zero".into(),
-            });
-        }
-        Ok(value)
     }
 }
 

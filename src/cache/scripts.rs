@@ -1,0 +1,75 @@
+//! The cache's Lua scripts. Each touches only the bookkeeping keys, which
+//! all share one hash tag (`{<prefix>cache}`), so that each runs atomically
+//! on one server even on a Redis Cluster:
+//!
+//! - `clock`: a hash with `seq` (a counter every write moves) and `epoch`
+//!   (a random value, new whenever Redis lost its data);
+//! - `versions`: a hash, namespace -> the `seq` of its last write;
+//! - `pending:<namespace>`: writers of that namespace in flight, with a TTL.
+
+use std::sync::LazyLock;
+
+/// Before a write's transaction: a new `seq` for every namespace written,
+/// one more writer in flight for each.
+/// KEYS: clock, versions, pending (n). ARGV: pending ttl ms, a fresh epoch,
+/// namespaces (n).
+pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+        local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+        for i = 3, #ARGV do
+            redis.call('HSET', KEYS[2], ARGV[i], seq)
+            redis.call('INCR', KEYS[i])
+            redis.call('PEXPIRE', KEYS[i], ARGV[1])
+        end
+        return seq
+        ",
+    )
+});
+
+/// After the commit (or rollback): a new `seq` again, one writer fewer.
+/// KEYS: clock, versions, pending (n). ARGV: namespaces (n).
+pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+        for i = 1, #ARGV do
+            redis.call('HSET', KEYS[2], ARGV[i], seq)
+            if redis.call('DECR', KEYS[2 + i]) <= 0 then redis.call('DEL', KEYS[2 + i]) end
+        end
+        return seq
+        ",
+    )
+});
+
+/// May a document loaded after the lookup that saw (`epoch`, `seq`) be
+/// stored? Only if Redis kept its data since (same epoch), no namespace it
+/// shows was written since (each version at most `seq`), and no writer of
+/// one is in flight. Answers the epoch to store it under, or false.
+///
+/// A lookup that found no epoch (`''`: Redis has no cache bookkeeping yet)
+/// may store only if no write happened since: every write sets the epoch
+/// first, so the epoch being still unset (and set here) says so.
+/// KEYS: clock, versions, pending (n). ARGV: epoch or '', seq, a fresh
+/// epoch, namespaces (n).
+pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
+        local epoch = redis.call('HGET', KEYS[1], 'epoch')
+        if ARGV[1] == '' then
+            if not fresh then return false end
+        elseif epoch ~= ARGV[1] then
+            return false
+        end
+        local seen = tonumber(ARGV[2])
+        for i = 4, #ARGV do
+            local version = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+            if version > seen then return false end
+            if tonumber(redis.call('GET', KEYS[i - 1]) or '0') > 0 then return false end
+        end
+        return epoch
+        ",
+    )
+});

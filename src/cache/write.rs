@@ -1,0 +1,183 @@
+//! The write side: a write moves the versions of the namespaces it touches
+//! and counts itself in flight before its transaction, and moves them again
+//! and uncounts itself after the commit (or rollback), in a task that runs
+//! to the end even if the request is dropped. Exact keys (a product's
+//! documents, a cart) are also deleted outright, so that `redis-cli` shows
+//! them gone.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::scripts::{BEGIN_WRITE, FINISH_WRITE};
+use super::{Cache, Retirement, fresh_epoch};
+use crate::error::{AppError, AppResult};
+use crate::redis::{Redis, RedisFailure};
+
+impl Cache {
+    /// Retires what `retired` covers before a write; the write must then
+    /// call [`CacheWrite::finish`] after its commit or rollback. Without
+    /// Redis the write must not happen (503): nothing could retire its
+    /// entries, and they would be served stale when Redis came back.
+    pub async fn begin_write(&self, retired: Retirement) -> AppResult<CacheWrite> {
+        self.begin_write_for(retired, self.pending_ttl).await
+    }
+
+    /// [`Cache::begin_write`] for a writer that may run longer than a request
+    /// (the command-line seed and importer).
+    pub async fn begin_write_for(
+        &self,
+        retired: Retirement,
+        pending_ttl: Duration,
+    ) -> AppResult<CacheWrite> {
+        self.local_writes.fetch_add(1, Ordering::SeqCst);
+        let write = CacheWrite {
+            redis: self.redis.clone(),
+            plan: Arc::new(Plan {
+                bookkeeping: [self.clock_key(), self.versions_key()],
+                pending: retired
+                    .namespaces
+                    .iter()
+                    .map(|namespace| self.pending_key(namespace.name()))
+                    .collect(),
+                namespaces: retired
+                    .namespaces
+                    .iter()
+                    .map(|namespace| namespace.name().to_owned())
+                    .collect(),
+                exact_keys: retired
+                    .keys
+                    .iter()
+                    .map(|key| format!("{}{key}", self.prefix))
+                    .collect(),
+                pending_ttl,
+            }),
+            done: false,
+        };
+        match write.plan.begin(&write.redis).await {
+            Ok(()) => Ok(write),
+            Err(failure) => {
+                // Some of it may have been applied (a timeout after the
+                // script ran): dropping the unfinished write finishes it in
+                // the background, which is always safe.
+                drop(write);
+                tracing::warn!(error = %failure, "write refused: the cache cannot be retired");
+                Err(AppError::unavailable(
+                    "the cache cannot be updated right now; retry shortly",
+                ))
+            }
+        }
+    }
+
+    /// Runs `work` (a transaction) between [`Cache::begin_write`] and
+    /// [`CacheWrite::finish`].
+    pub async fn write<T>(
+        &self,
+        retired: Retirement,
+        work: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        let write = self.begin_write(retired).await?;
+        let result = work.await;
+        write.finish().await;
+        result
+    }
+}
+
+/// The keys and arguments of one write's scripts.
+struct Plan {
+    /// `clock` and `versions`.
+    bookkeeping: [String; 2],
+    pending: Vec<String>,
+    namespaces: Vec<String>,
+    exact_keys: Vec<String>,
+    pending_ttl: Duration,
+}
+
+impl Plan {
+    async fn begin(&self, redis: &Redis) -> Result<(), RedisFailure> {
+        let mut invocation = BEGIN_WRITE.prepare_invoke();
+        invocation
+            .key(&self.bookkeeping[0])
+            .key(&self.bookkeeping[1]);
+        for key in &self.pending {
+            invocation.key(key);
+        }
+        invocation
+            .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(fresh_epoch());
+        for namespace in &self.namespaces {
+            invocation.arg(namespace);
+        }
+        redis.script::<i64>(&invocation).await?;
+        self.delete_exact_keys(redis).await
+    }
+
+    async fn finish(&self, redis: &Redis) -> Result<(), RedisFailure> {
+        let mut invocation = FINISH_WRITE.prepare_invoke();
+        invocation
+            .key(&self.bookkeeping[0])
+            .key(&self.bookkeeping[1]);
+        for key in &self.pending {
+            invocation.key(key);
+        }
+        for namespace in &self.namespaces {
+            invocation.arg(namespace);
+        }
+        redis.script::<i64>(&invocation).await?;
+        self.delete_exact_keys(redis).await
+    }
+
+    /// The documents live under keys of their own (other hash slots on a
+    /// cluster): deleted with plain commands, after the versions moved.
+    async fn delete_exact_keys(&self, redis: &Redis) -> Result<(), RedisFailure> {
+        if self.exact_keys.is_empty() {
+            return Ok(());
+        }
+        let mut pipeline = redis::pipe();
+        for key in &self.exact_keys {
+            pipeline.del(key).ignore();
+        }
+        redis.pipeline::<()>(&pipeline).await
+    }
+}
+
+/// A write in progress: finish it after the transaction.
+pub struct CacheWrite {
+    redis: Redis,
+    plan: Arc<Plan>,
+    done: bool,
+}
+
+impl CacheWrite {
+    /// Retires the entries again and uncounts the writer. Runs in a task of
+    /// its own, so it completes even if the request is dropped meanwhile. A
+    /// failure is logged, not returned: the entries were retired before the
+    /// commit, and the in-flight count keeps readers from storing until it
+    /// lapses.
+    pub async fn finish(mut self) {
+        self.done = true;
+        let (redis, plan) = (self.redis.clone(), self.plan.clone());
+        let task = tokio::spawn(async move {
+            if let Err(failure) = plan.finish(&redis).await {
+                tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
+            }
+        });
+        let _ = task.await;
+    }
+}
+
+impl Drop for CacheWrite {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // Dropped between begin and finish (the request was cancelled):
+        // finish in the background.
+        let (redis, plan) = (self.redis.clone(), self.plan.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = plan.finish(&redis).await;
+            });
+        }
+    }
+}

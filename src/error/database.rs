@@ -1,0 +1,64 @@
+//! How PostgreSQL's errors read to a client: a named constraint a client
+//! can trip becomes a 409 or a 422 naming the field (the migrations name
+//! every such constraint); a lost connection or an unreachable server is a
+//! 503; anything else is our fault (500, the cause logged, never sent).
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use super::AppError;
+
+/// How a named constraint violation reads to a client.
+enum ConstraintMeaning {
+    Conflict(&'static str),
+    Field(&'static str, &'static str),
+}
+
+/// The constraints the client can trip, by name (see the migrations).
+fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
+    use ConstraintMeaning::*;
+    Some(match name {
+        "categories_category_name_key" => Conflict("a category with this name already exists"),
+        "tags_tag_name_key" => Conflict("a tag with this name already exists"),
+        "products_category_id_fkey" => Field("category_id", "no category has this id"),
+        "product_tags_tag_id_fkey" => Field("tagIds", "names a tag that does not exist"),
+        "products_price_non_negative" => Field("price", "must not be negative"),
+        "products_stock_non_negative" => Field("stock", "must not be negative"),
+        "products_product_name_length" => Field("product_name", "must be 1 to 255 characters"),
+        "categories_category_name_length" => Field("category_name", "must be 1 to 255 characters"),
+        "tags_tag_name_length" => Field("tag_name", "must be 1 to 255 characters"),
+        "users_email_key" => Conflict("an account with this email already exists"),
+        "users_email_length" => Field("email", "must be at most 254 characters"),
+        "users_name_length" => Field("name", "must be 1 to 255 characters"),
+        _ => return None,
+    })
+}
+
+impl From<DieselError> for AppError {
+    fn from(error: DieselError) -> Self {
+        if crate::db::is_connection_lost(&error) {
+            tracing::warn!(error = %error, "lost the PostgreSQL connection");
+            return Self::database_unavailable();
+        }
+        if let DieselError::DatabaseError(kind, info) = &error {
+            let meaning = info.constraint_name().and_then(constraint_meaning);
+            match (kind, meaning) {
+                (_, Some(ConstraintMeaning::Conflict(detail))) => return Self::conflict(detail),
+                (_, Some(ConstraintMeaning::Field(field, message))) => {
+                    return Self::validation(field, message);
+                }
+                (DatabaseErrorKind::SerializationFailure, None) => {
+                    return Self::unavailable("the request clashed with another; retry it");
+                }
+                _ => {}
+            }
+        }
+        Self::Internal(anyhow::Error::new(error).context("database query failed"))
+    }
+}
+
+impl From<crate::db::Unavailable> for AppError {
+    fn from(error: crate::db::Unavailable) -> Self {
+        tracing::warn!(error = %error, "no PostgreSQL connection");
+        Self::database_unavailable()
+    }
+}

@@ -1,0 +1,165 @@
+//! Reading a JSON body leniently: every field that does not fit is named,
+//! not only the first (serde stops at the first).
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldErrors};
+
+/// Parses a JSON document, classifying failures the way [`Valid`] promises.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let (value, errors) = parse_json_leniently(bytes)?;
+    errors.into_result(value)
+}
+
+/// Parses a JSON document into `T`, naming every field that does not fit
+/// instead of stopping at the first: a field that fails is recorded and
+/// taken out, and the rest is read again. What comes back is `T` without
+/// the bad fields, and their errors. (Fields that a body needs are
+/// `Option`s in its type, so that taking one out leaves a readable body;
+/// its parser reports the ones missing.) Broken JSON is a 400, and so is a
+/// body that is not the right kind of JSON value at all (a 422 naming `body`).
+pub fn parse_json_leniently<T: DeserializeOwned>(
+    bytes: &[u8],
+) -> Result<(T, FieldErrors), AppError> {
+    // Syntax first: a truncated document is malformed (400) even when what
+    // came before the cut would already be refused for its shape (422).
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
+        // Nesting past serde_json's limit is well-formed but no body of ours.
+        if error.to_string().starts_with("recursion limit exceeded") {
+            AppError::validation("body", "nested too deeply to be a body of this route")
+        } else {
+            json_error(".", &error)
+        }
+    })?;
+    let mut errors = FieldErrors::new();
+    for _ in 0..MAX_FIELD_ERRORS {
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(parsed) => return Ok((parsed, errors)),
+            Err(error) => error,
+        };
+        let segments: Vec<String> = error.path().iter().map(segment_name).collect();
+        let message = strip_position(error.inner());
+        // An unknown or missing field is reported at its parent, naming it.
+        let (target, message) = match (unknown_field(&message), missing_field(&message)) {
+            (Some(field), _) => {
+                // serde_path_to_error already names the unknown field.
+                let mut target = segments.clone();
+                if target.last().map(String::as_str) != Some(field) {
+                    target.push(field.to_owned());
+                }
+                (target, "this field is not part of the body".to_owned())
+            }
+            (None, Some(field)) => {
+                let mut target = segments.clone();
+                target.push(field.to_owned());
+                errors.add(field_name(&target), "is required");
+                return Err(AppError::Validation(errors));
+            }
+            (None, None) => (segments, message),
+        };
+        if target.is_empty() || !take_out(&mut value, &target) {
+            errors.add(field_name(&target), message);
+            return Err(AppError::Validation(errors));
+        }
+        errors.add(field_name(&target), message);
+    }
+    Err(AppError::Validation(errors))
+}
+
+/// At most this many bad fields are named (each costs a re-read).
+const MAX_FIELD_ERRORS: usize = 32;
+
+fn segment_name(segment: &serde_path_to_error::Segment) -> String {
+    use serde_path_to_error::Segment;
+    match segment {
+        Segment::Seq { index } => format!("[{index}]"),
+        Segment::Map { key } => key.clone(),
+        Segment::Enum { variant } => variant.clone(),
+        Segment::Unknown => "?".to_owned(),
+    }
+}
+
+/// `items`, `[2]`, `quantity` -> `items[2].quantity`; nothing -> `body`.
+fn field_name(segments: &[String]) -> String {
+    let mut name = String::new();
+    for segment in segments {
+        if !segment.starts_with('[') && !name.is_empty() {
+            name.push('.');
+        }
+        name.push_str(segment);
+    }
+    if name.is_empty() {
+        "body".to_owned()
+    } else {
+        name
+    }
+}
+
+fn missing_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+fn unknown_field(message: &str) -> Option<&str> {
+    message
+        .strip_prefix("unknown field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name)
+}
+
+/// Takes the value at `path` out of `value`; an element of a list takes the
+/// whole list out (its other elements' errors are then not named).
+fn take_out(value: &mut serde_json::Value, path: &[String]) -> bool {
+    let Some((last, parents)) = path.split_last() else {
+        return false;
+    };
+    if last.starts_with('[') {
+        return take_out(value, parents);
+    }
+    let mut current = value;
+    for segment in parents {
+        current = match segment
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            Some(index) => match index.parse::<usize>().ok().and_then(|i| current.get_mut(i)) {
+                Some(next) => next,
+                None => return false,
+            },
+            None => match current.get_mut(segment.as_str()) {
+                Some(next) => next,
+                None => return false,
+            },
+        };
+    }
+    current
+        .as_object_mut()
+        .is_some_and(|members| members.remove(last.as_str()).is_some())
+}
+
+fn json_error(path: &str, error: &serde_json::Error) -> AppError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data => {
+            let field = if path == "." { "body" } else { path };
+            AppError::Validation(FieldErrors::single(field, strip_position(error)))
+        }
+        Category::Eof if error.line() == 1 && error.column() == 0 => {
+            AppError::BadRequest("the request body is empty; send a JSON document".into())
+        }
+        Category::Syntax | Category::Eof | Category::Io => {
+            AppError::BadRequest(format!("the body is not valid JSON: {error}"))
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; a field error reads better without it.
+fn strip_position(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message,
+    }
+}

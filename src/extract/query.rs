@@ -1,0 +1,62 @@
+//! Query strings: every bad or unknown parameter named at once.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::{AppError, FieldErrors};
+
+/// A query string of type `T`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or("")).map(ApiQuery)
+    }
+}
+
+/// Reads a query string into `T`, whose fields must all be optional (every
+/// query struct's are). On failure every bad parameter is named at once:
+/// each parameter is read alone into `T`, so that its own error (unknown,
+/// or a value that does not parse) is known without the others'.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    if let Ok(value) = serde_urlencoded::from_str::<T>(query) {
+        return Ok(value);
+    }
+    let mut errors = FieldErrors::new();
+    let mut names: Vec<String> = form_urlencoded::parse(query.as_bytes())
+        .map(|(name, _)| name.into_owned())
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let alone: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                form_urlencoded::parse(query.as_bytes()).filter(|(other, _)| *other == name),
+            )
+            .finish();
+        if let Err(error) = serde_urlencoded::from_str::<T>(&alone) {
+            let message = error.to_string();
+            let message = if message.starts_with("unknown field") {
+                "this route takes no such parameter".to_owned()
+            } else if message.starts_with("duplicate field") {
+                "may be given only once".to_owned()
+            } else {
+                format!("does not parse: {message}")
+            };
+            errors.add(name, message);
+        }
+    }
+    if errors.is_empty() {
+        // Each parameter reads alone but not together: name the query.
+        errors.add("query", "the parameters do not fit together");
+    }
+    Err(AppError::BadQuery(errors))
+}
