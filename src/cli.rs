@@ -4,7 +4,8 @@ use clap::{Parser, Subcommand};
 
 use secrecy::SecretString;
 
-use crate::auth::accounts::{NewAccount, create_account};
+use crate::auth::domain::NewAccount;
+use crate::auth::service::create_account;
 use crate::config::Config;
 use crate::domain::Role;
 use crate::error::AppError;

@@ -12,8 +12,9 @@ use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
-use crate::auth::accounts::{NewAccount, create_account};
+use crate::auth::domain::NewAccount;
 use crate::auth::queries::find_user_by_email;
+use crate::auth::service::create_account;
 use crate::catalog::models::NewProduct;
 use crate::catalog::queries;
 use crate::domain::Name;

@@ -4,9 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use secrecy::SecretString;
-
-use super::accounts::NewAccount;
+use super::domain::{Credentials, NewAccount};
 use super::models::User;
 use crate::domain::{Email, Name, Password, Role};
 use crate::error::FieldErrors;
@@ -94,12 +92,6 @@ pub struct SigninBody {
     pub email: Option<String>,
     #[schema(value_type = String, required, example = "correct horse battery staple")]
     pub password: Option<String>,
-}
-
-/// A sign-in's email and password.
-pub struct Credentials {
-    pub email: String,
-    pub password: SecretString,
 }
 
 impl SigninBody {

@@ -1,12 +1,13 @@
 //! Accounts and sessions: sign-up, sign-in with argon2id passwords, HS256
 //! tokens whose sessions live in Redis, and the extractors that guard routes.
 
-pub mod accounts;
+pub mod domain;
 pub mod dto;
 pub mod extract;
 pub mod handlers;
 pub mod models;
 pub mod queries;
+pub mod service;
 pub mod sessions;
 
 pub use extract::{AdminUser, AuthUser};

@@ -1,15 +1,9 @@
-//! Creating accounts: the one path that sign-up, the seed and `create-admin`
-//! share, so every account passes the same rules.
+//! What an account and a sign-in are once checked.
 
-use diesel_async::AsyncPgConnection;
 use secrecy::SecretString;
 
-use super::models::{NewUser, User};
-use super::queries;
-use crate::domain::{Email, Name};
-use crate::domain::{Password, Role};
+use crate::domain::{Email, Name, Password, Role};
 use crate::error::{AppError, FieldErrors};
-use crate::hashing::Hasher;
 
 /// A checked request for an account.
 pub struct NewAccount {
@@ -44,22 +38,8 @@ impl NewAccount {
     }
 }
 
-/// Hashes the password and stores the account; 409 when the email is taken.
-pub async fn create_account(
-    conn: &mut AsyncPgConnection,
-    hasher: &Hasher,
-    account: NewAccount,
-) -> Result<User, AppError> {
-    let password_hash = hasher.hash_password(account.password.into_secret()).await?;
-    let user = queries::insert_user(
-        conn,
-        &NewUser {
-            email: account.email.as_str(),
-            password_hash: &password_hash,
-            name: account.name.as_str(),
-            role: account.role,
-        },
-    )
-    .await?;
-    Ok(user)
+/// A sign-in's email and password.
+pub struct Credentials {
+    pub email: String,
+    pub password: SecretString,
 }

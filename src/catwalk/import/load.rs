@@ -1,0 +1,102 @@
+//! Streaming one file into `COPY ... FROM STDIN`, line by line.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_util::SinkExt;
+use tokio_postgres::Transaction;
+
+use super::csv::LineSplitter;
+use super::report::FileReport;
+use crate::progress::Progress;
+
+/// COPY data is sent in chunks of about this size.
+const CHUNK: usize = 1 << 20;
+
+/// Streams one file through `check` into `COPY <target> FROM STDIN`.
+/// `check` turns a line's fields into a row (values in target column order)
+/// or a reason to reject it.
+pub(super) async fn load_file(
+    transaction: &Transaction<'_>,
+    path: &Path,
+    file: &'static str,
+    header: &str,
+    target: &str,
+    mut check: impl FnMut(&[String], &mut BytesMut) -> Result<(), String>,
+) -> anyhow::Result<FileReport> {
+    let started = Instant::now();
+    let handle =
+        File::open(path).map_err(|error| anyhow::anyhow!("{}: {error}", path.display()))?;
+    let size = handle.metadata().map(|meta| meta.len()).unwrap_or(0);
+    let mut reader = BufReader::with_capacity(1 << 20, handle);
+    let mut report = FileReport {
+        file,
+        ..FileReport::default()
+    };
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    let found = String::from_utf8_lossy(&line)
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_owned();
+    let expected_fields: Vec<&str> = header.split(',').collect();
+    let found_fields: Vec<String> = found
+        .split(',')
+        .map(|field| field.trim().trim_matches('"').to_owned())
+        .collect();
+    if found_fields != expected_fields {
+        anyhow::bail!("{file}: the header is {found:?}, expected {header:?}");
+    }
+    let sink = transaction
+        .copy_in(&format!("COPY {target} FROM STDIN"))
+        .await?;
+    futures_util::pin_mut!(sink);
+    let mut progress = Progress::new(file, size);
+    let mut buffer = BytesMut::with_capacity(CHUNK + 4096);
+    let mut fields = Vec::new();
+    let mut splitter = LineSplitter::default();
+    let mut number = 1u64;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        progress.row(line.len());
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        report.read += 1;
+        let outcome = match splitter.split(&line, &mut fields) {
+            None => Err("broken quoting".to_owned()),
+            Some(()) if fields.len() != expected_fields.len() => Err(format!(
+                "{} fields, expected {}",
+                fields.len(),
+                expected_fields.len()
+            )),
+            Some(()) => check(&fields, &mut buffer),
+        };
+        match outcome {
+            Ok(()) => report.loaded += 1,
+            Err(reason) => report.reject(number, reason),
+        }
+        if buffer.len() >= CHUNK {
+            sink.send(buffer.split().freeze()).await?;
+        }
+    }
+    if !buffer.is_empty() {
+        sink.send(buffer.split().freeze()).await?;
+    }
+    let copied = sink.finish().await?;
+    anyhow::ensure!(
+        copied == report.loaded,
+        "{file}: COPY took {copied} rows of {}",
+        report.loaded
+    );
+    progress.finish();
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
