@@ -16,7 +16,7 @@ use crate::auth::domain::NewAccount;
 use crate::auth::queries::find_user_by_email;
 use crate::auth::service::create_account;
 use crate::catalog::models::NewProduct;
-use crate::catalog::queries;
+use crate::catalog::queries::{self, Categories, GroupTable, Tags};
 use crate::domain::Name;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -119,6 +119,19 @@ pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
 /// How long the seed may run before readers stop waiting for it to finish.
 const SEED_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// The id of the demo category or tag `name`, created (and counted) when missing.
+async fn demo_group<G: GroupTable>(
+    conn: &mut AsyncPgConnection,
+    name: &str,
+    created: &mut usize,
+) -> diesel::QueryResult<i32> {
+    if let Some(id) = G::id_by_name(conn, name).await? {
+        return Ok(id);
+    }
+    *created += 1;
+    G::insert(conn, &demo_name(name)).await
+}
+
 /// Creates whatever part of the demo catalog is missing.
 pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedReport> {
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
@@ -129,25 +142,15 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
         let mut report = SeedReport::default();
         let mut category_ids = HashMap::new();
         for name in CATEGORIES {
-            let id = match queries::find_category_by_name(conn, name).await? {
-                Some(category) => category.id,
-                None => {
-                    report.categories += 1;
-                    queries::insert_category(conn, &demo_name(name)).await?.id
-                }
-            };
+            let id = demo_group::<Categories>(conn, name, &mut report.categories).await?;
             category_ids.insert(name, id);
         }
         let mut tag_ids = HashMap::new();
         for name in TAGS {
-            let id = match queries::find_tag_by_name(conn, name).await? {
-                Some(tag) => tag.id,
-                None => {
-                    report.tags += 1;
-                    queries::insert_tag(conn, &demo_name(name)).await?.id
-                }
-            };
-            tag_ids.insert(name, id);
+            tag_ids.insert(
+                name,
+                demo_group::<Tags>(conn, name, &mut report.tags).await?,
+            );
         }
         for seed in &PRODUCTS {
             if queries::find_product_id_by_name(conn, seed.name)

@@ -15,6 +15,7 @@
 use super::domain::ProductFilter;
 use crate::cache::{CacheKey, Namespace, Retirement, key_part};
 use crate::config::CacheLimits;
+use crate::domain::Pagination;
 
 /// Every product list (and every Catwalk page of products).
 pub fn products() -> Namespace {
@@ -31,12 +32,16 @@ pub fn product_embeds() -> Namespace {
     Namespace::fixed("product-embeds")
 }
 
-pub fn categories() -> Namespace {
-    Namespace::fixed("categories")
+/// The namespaces of categories and of tags, named as their keys are.
+pub const CATEGORIES: &str = "categories";
+pub const TAGS: &str = "tags";
+
+fn categories() -> Namespace {
+    Namespace::fixed(CATEGORIES)
 }
 
-pub fn tags() -> Namespace {
-    Namespace::fixed("tags")
+fn tags() -> Namespace {
+    Namespace::fixed(TAGS)
 }
 
 /// Every product document at once, for the bulk writers (seed, import).
@@ -134,26 +139,16 @@ pub fn product_related(id: i32) -> CacheKey {
     )
 }
 
-pub fn category_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
-    CacheKey::new(
-        format!("categories:page:{page}:{limit}"),
-        "categories",
-        vec![categories()],
-    )
-    .on_page(page, limits.max_page)
+/// `<kind>:page:<page>:<limit>` (`categories:page:1:20`, `tags:page:1:20`):
+/// a page of categories or tags.
+pub fn group_page(kind: &'static str, page: Pagination, limits: &CacheLimits) -> CacheKey {
+    let key = format!("{kind}:page:{}:{}", page.page, page.limit);
+    CacheKey::new(key, kind, vec![Namespace::fixed(kind)]).on_page(page.page, limits.max_page)
 }
 
-pub fn category(id: i32) -> CacheKey {
-    CacheKey::new(format!("categories:{id}"), "categories", vec![categories()])
-}
-
-pub fn tag_page(page: i64, limit: i64, limits: &CacheLimits) -> CacheKey {
-    CacheKey::new(format!("tags:page:{page}:{limit}"), "tags", vec![tags()])
-        .on_page(page, limits.max_page)
-}
-
-pub fn tag(id: i32) -> CacheKey {
-    CacheKey::new(format!("tags:{id}"), "tags", vec![tags()])
+/// `<kind>:<id>` (`categories:7`, `tags:7`): one category or tag.
+pub fn group(kind: &'static str, id: i32) -> CacheKey {
+    CacheKey::new(format!("{kind}:{id}"), kind, vec![Namespace::fixed(kind)])
 }
 
 // ---- what writes retire ----------------------------------------------------
@@ -183,8 +178,8 @@ pub fn product_deleted(id: i32) -> Retirement {
 }
 
 /// A new category (`categories`) or tag (`tags`): only its own list.
-pub fn group_created(group: Namespace) -> Retirement {
-    Retirement::of([group])
+pub fn group_created(kind: &'static str) -> Retirement {
+    Retirement::of([Namespace::fixed(kind)])
 }
 
 /// A category or tag renamed or deleted: the groups, every list (filters

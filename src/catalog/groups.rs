@@ -5,137 +5,42 @@
 
 use axum::http::StatusCode;
 use axum::response::Response;
-use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 
 use super::cache;
 use super::dto::{CategoryView, TagView};
-use super::models::{Category, GroupRecord, Tag};
-use super::queries;
-use crate::cache::{CacheKey, Namespace};
-use crate::config::CacheLimits;
-use crate::domain::{Name, PageQuery, Pagination};
+use super::models::GroupRecord;
+pub use super::queries::{Categories, GroupTable, Tags};
+use crate::domain::{Name, PageQuery};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::response::{Document, Envelope, Framing, ListPage};
 use crate::state::AppState;
 
-/// A kind of group: categories or tags.
-pub trait Group: Send + Sync + 'static {
-    type Row: Send;
+/// A kind of group: categories or tags. Its queries are its [`GroupTable`];
+/// this adds what the API shows of it and the cache's name for it.
+pub trait Group: GroupTable {
     type View: Serialize + Send + From<GroupRecord<Self::Row>>;
     /// `category` or `tag`, for messages.
-    const WHAT: &'static str;
-
-    fn namespace() -> Namespace;
-    fn page_key(page: Pagination, limits: &CacheLimits) -> CacheKey;
-    fn key(id: i32) -> CacheKey;
-
-    fn list(
-        conn: &mut AsyncPgConnection,
-        page: Pagination,
-    ) -> impl Future<Output = QueryResult<(Vec<GroupRecord<Self::Row>>, i64)>> + Send;
-    fn find(
-        conn: &mut AsyncPgConnection,
-        id: i32,
-    ) -> impl Future<Output = QueryResult<Option<GroupRecord<Self::Row>>>> + Send;
-    /// Inserts one; its id.
-    fn insert(
-        conn: &mut AsyncPgConnection,
-        name: &Name,
-    ) -> impl Future<Output = QueryResult<i32>> + Send;
-    /// Renames one; false when there is none.
-    fn rename(
-        conn: &mut AsyncPgConnection,
-        id: i32,
-        name: &Name,
-    ) -> impl Future<Output = QueryResult<bool>> + Send;
-    /// Deletes one; false when there is none.
-    fn delete(
-        conn: &mut AsyncPgConnection,
-        id: i32,
-    ) -> impl Future<Output = QueryResult<bool>> + Send;
+    const ONE: &'static str;
+    /// `categories` or `tags`: the prefix of its keys and its namespace.
+    const KIND: &'static str;
 }
-
-/// Categories.
-pub struct Categories;
 
 impl Group for Categories {
-    type Row = Category;
     type View = CategoryView;
-    const WHAT: &'static str = "category";
-
-    fn namespace() -> Namespace {
-        cache::categories()
-    }
-    fn page_key(page: Pagination, limits: &CacheLimits) -> CacheKey {
-        cache::category_page(page.page, page.limit, limits)
-    }
-    fn key(id: i32) -> CacheKey {
-        cache::category(id)
-    }
-    async fn list(
-        conn: &mut AsyncPgConnection,
-        page: Pagination,
-    ) -> QueryResult<(Vec<GroupRecord<Category>>, i64)> {
-        queries::list_categories(conn, page).await
-    }
-    async fn find(
-        conn: &mut AsyncPgConnection,
-        id: i32,
-    ) -> QueryResult<Option<GroupRecord<Category>>> {
-        queries::find_category(conn, id).await
-    }
-    async fn insert(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<i32> {
-        Ok(queries::insert_category(conn, name).await?.id)
-    }
-    async fn rename(conn: &mut AsyncPgConnection, id: i32, name: &Name) -> QueryResult<bool> {
-        Ok(queries::rename_category(conn, id, name).await?.is_some())
-    }
-    async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-        queries::delete_category(conn, id).await
-    }
+    const ONE: &'static str = "category";
+    const KIND: &'static str = cache::CATEGORIES;
 }
 
-/// Tags.
-pub struct Tags;
-
 impl Group for Tags {
-    type Row = Tag;
     type View = TagView;
-    const WHAT: &'static str = "tag";
-
-    fn namespace() -> Namespace {
-        cache::tags()
-    }
-    fn page_key(page: Pagination, limits: &CacheLimits) -> CacheKey {
-        cache::tag_page(page.page, page.limit, limits)
-    }
-    fn key(id: i32) -> CacheKey {
-        cache::tag(id)
-    }
-    async fn list(
-        conn: &mut AsyncPgConnection,
-        page: Pagination,
-    ) -> QueryResult<(Vec<GroupRecord<Tag>>, i64)> {
-        queries::list_tags(conn, page).await
-    }
-    async fn find(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<GroupRecord<Tag>>> {
-        queries::find_tag(conn, id).await
-    }
-    async fn insert(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<i32> {
-        Ok(queries::insert_tag(conn, name).await?.id)
-    }
-    async fn rename(conn: &mut AsyncPgConnection, id: i32, name: &Name) -> QueryResult<bool> {
-        Ok(queries::rename_tag(conn, id, name).await?.is_some())
-    }
-    async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-        queries::delete_tag(conn, id).await
-    }
+    const ONE: &'static str = "tag";
+    const KIND: &'static str = cache::TAGS;
 }
 
 fn not_found<G: Group>(id: i32) -> AppError {
-    AppError::not_found(format!("no {} has id {id}", G::WHAT))
+    AppError::not_found(format!("no {} has id {id}", G::ONE))
 }
 
 /// A page of groups, each with its first products, through the cache.
@@ -143,7 +48,7 @@ pub async fn list<G: Group>(state: &AppState, query: PageQuery) -> AppResult<Res
     let mut errors = FieldErrors::new();
     let page = query.parse(&mut errors);
     errors.into_result(())?;
-    let key = G::page_key(page, &state.config.cache_limits);
+    let key = cache::group_page(G::KIND, page, &state.config.cache_limits);
     state
         .cached(
             &key,
@@ -161,7 +66,7 @@ pub async fn list<G: Group>(state: &AppState, query: PageQuery) -> AppResult<Res
 pub async fn get<G: Group>(state: &AppState, id: i32) -> AppResult<Response> {
     state
         .cached(
-            &G::key(id),
+            &cache::group(G::KIND, id),
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
                 let record = G::find(conn, id).await?.ok_or_else(|| not_found::<G>(id))?;
@@ -178,7 +83,7 @@ pub async fn create<G: Group>(
     state: &AppState,
     name: Name,
 ) -> AppResult<(StatusCode, Envelope<G::View>)> {
-    let retired = cache::group_created(G::namespace());
+    let retired = cache::group_created(G::KIND);
     let record = state
         .cache
         .write(retired, async {
@@ -186,7 +91,7 @@ pub async fn create<G: Group>(
             let id = G::insert(&mut conn, &name).await?;
             G::find(&mut conn, id)
                 .await?
-                .ok_or_else(|| anyhow::anyhow!("{} {id} vanished after insert", G::WHAT).into())
+                .ok_or_else(|| anyhow::anyhow!("{} {id} vanished after insert", G::ONE).into())
         })
         .await?;
     Ok((

@@ -16,7 +16,7 @@ use crate::state::AppState;
 
 /// The catalog routes, relative to `/api`.
 pub fn router() -> OpenApiRouter<AppState> {
-    use handlers::{categories::*, products::*, tags::*};
+    use handlers::{groups::*, products::*};
     OpenApiRouter::new()
         .routes(routes!(list_categories, create_category))
         .routes(routes!(get_category, update_category, delete_category))

@@ -1,14 +1,16 @@
 //! The catalog's product writes, each one transaction that states what it
 //! retires: create (with its tags), change (a partial update; `tagIds`
-//! replaces the tag set), delete.
+//! replaces the tag set), delete; and the product list's read.
 
 use diesel_async::AsyncPgConnection;
 
 use super::cache;
-use super::domain::{ValidNewProduct, ValidProductChanges};
+use super::domain::{ProductFilter, ValidNewProduct, ValidProductChanges};
+use super::dto::ProductView;
 use super::models::ProductRecord;
-use super::queries;
+use super::queries::{self, Categories, GroupTable};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::response::ListPage;
 use crate::state::AppState;
 
 /// Creates a product and its ProductTag rows, all or nothing.
@@ -71,6 +73,29 @@ pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
             }
         })
         .await
+}
+
+/// A page of products matching `filter` (a category named but missing is a 422).
+pub async fn list_products(
+    conn: &mut AsyncPgConnection,
+    filter: &ProductFilter,
+) -> AppResult<ListPage<ProductView>> {
+    let category_id = match &filter.category {
+        None => None,
+        Some(name) => Some(
+            Categories::id_by_name(conn, name.as_str())
+                .await?
+                .ok_or_else(|| {
+                    AppError::validation("category", format!("no category is named {name:?}"))
+                })?,
+        ),
+    };
+    let (rows, total, total_capped) = queries::list_products(conn, filter, category_id).await?;
+    let data = rows.into_iter().map(ProductView::from).collect();
+    Ok(ListPage {
+        total_capped,
+        ..ListPage::of(data, filter.page, total)
+    })
 }
 
 fn no_product(id: i32) -> AppError {

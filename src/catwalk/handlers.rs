@@ -6,8 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::queries;
-use crate::cache::CacheKey;
+use super::queries::{self, ProductDocument};
 use crate::catalog::cache as catalog_cache;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId};
@@ -15,7 +14,6 @@ use crate::openapi::{QueryProblems, ReadProblems};
 use crate::response::{Document, Framing};
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
-use futures_util::future::BoxFuture;
 
 /// The most products one page may hold.
 pub const MAX_COUNT: i64 = 100;
@@ -30,23 +28,6 @@ pub struct CatwalkPageQuery {
     /// Products per page.
     #[param(minimum = 1, maximum = 100, default = 5)]
     pub count: Option<i64>,
-}
-
-/// A product's document: built by `load`, 404 when it gives nothing.
-async fn bare(
-    state: &AppState,
-    key: CacheKey,
-    load: fn(&mut AsyncPgConnection, i32) -> BoxFuture<'_, diesel::QueryResult<Option<String>>>,
-    product_id: i32,
-) -> AppResult<Response> {
-    state
-        .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
-            let json = load(conn, product_id)
-                .await?
-                .ok_or_else(|| AppError::not_found(format!("no product has id {product_id}")))?;
-            Ok(Document::new(json.into(), Framing::Bare))
-        })
-        .await
 }
 
 /// A page of products, lowest ids first.
@@ -83,76 +64,67 @@ pub async fn list_products(
         .await
 }
 
-/// One product with its features.
-#[utoipa::path(
-    get, path = "/products/{product_id}", tag = "catwalk", operation_id = "catwalk_get_product",
-    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
-    responses(
-        ReadProblems,
-        (status = 200, description = "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`", body = serde_json::Value,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_product(
-    State(state): State<AppState>,
-    ResourceId(id): ResourceId,
+/// One of product `product_id`'s documents, through the cache; 404 when
+/// there is no such product.
+async fn product_document(
+    state: &AppState,
+    document: ProductDocument,
+    product_id: i32,
 ) -> AppResult<Response> {
-    bare(
-        &state,
-        catalog_cache::product_catwalk(id),
-        |conn, id| Box::pin(queries::product(conn, id)),
-        id,
-    )
-    .await
+    let key = match document {
+        ProductDocument::Product => catalog_cache::product_catwalk(product_id),
+        ProductDocument::Styles => catalog_cache::product_styles(product_id),
+        ProductDocument::Related => catalog_cache::product_related(product_id),
+    };
+    state
+        .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
+            let json = queries::product_document(conn, document, product_id)
+                .await?
+                .ok_or_else(|| AppError::not_found(format!("no product has id {product_id}")))?;
+            Ok(Document::new(json.into(), Framing::Bare))
+        })
+        .await
 }
 
-/// A product's styles, with photos and SKUs.
-#[utoipa::path(
-    get, path = "/products/{product_id}/styles", tag = "catwalk", operation_id = "catwalk_get_styles",
-    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
-    responses(
-        ReadProblems,
-        (status = 200, description = "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`", body = serde_json::Value,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_styles(
-    State(state): State<AppState>,
-    ResourceId(id): ResourceId,
-) -> AppResult<Response> {
-    let key = catalog_cache::product_styles(id);
-    bare(
-        &state,
-        key,
-        |conn, id| Box::pin(queries::styles(conn, id)),
-        id,
-    )
-    .await
+/// The three routes of a product's documents, alike but for what they show.
+macro_rules! product_document_route {
+    ($(#[$doc:meta])* $handler:ident: $document:ident at $path:literal, $operation:literal, $shape:literal, $body:ty) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            get, path = $path, tag = "catwalk", operation_id = $operation,
+            params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
+            responses(
+                ReadProblems,
+                (status = 200, description = $shape, body = $body,
+                 headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+                (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
+            )
+        )]
+        pub async fn $handler(
+            State(state): State<AppState>,
+            ResourceId(id): ResourceId,
+        ) -> AppResult<Response> {
+            product_document(&state, ProductDocument::$document, id).await
+        }
+    };
 }
 
-/// The ids of a product's related products.
-#[utoipa::path(
-    get, path = "/products/{product_id}/related", tag = "catwalk", operation_id = "catwalk_get_related",
-    params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
-    responses(
-        ReadProblems,
-        (status = 200, description = "`[id, ...]`", body = Vec<i32>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
-    )
-)]
-pub async fn get_related(
-    State(state): State<AppState>,
-    ResourceId(id): ResourceId,
-) -> AppResult<Response> {
-    let key = catalog_cache::product_related(id);
-    bare(
-        &state,
-        key,
-        |conn, id| Box::pin(queries::related(conn, id)),
-        id,
-    )
-    .await
-}
+product_document_route!(
+    /// One product with its features.
+    get_product: Product at "/products/{product_id}", "catwalk_get_product",
+    "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`",
+    serde_json::Value
+);
+
+product_document_route!(
+    /// A product's styles, with photos and SKUs.
+    get_styles: Styles at "/products/{product_id}/styles", "catwalk_get_styles",
+    "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`",
+    serde_json::Value
+);
+
+product_document_route!(
+    /// The ids of a product's related products.
+    get_related: Related at "/products/{product_id}/related", "catwalk_get_related",
+    "`[id, ...]`", Vec<i32>
+);

@@ -30,33 +30,39 @@ pub async fn product_page(
     Ok(document.unwrap_or_else(|| "[]".into()))
 }
 
-/// One product with its features; `None` when there is no such product.
-pub async fn product(
-    conn: &mut AsyncPgConnection,
-    product_id: i32,
-) -> diesel::QueryResult<Option<String>> {
-    diesel::select(catwalk_product_document(product_id))
-        .get_result(conn)
-        .await
+/// One of a product's documents.
+#[derive(Debug, Clone, Copy)]
+pub enum ProductDocument {
+    /// The product with its features.
+    Product,
+    /// Its styles with their photos and SKUs, in the Atelier's shape
+    /// (including its placeholders for a style with no photos or no SKUs).
+    Styles,
+    /// The ids of its related products.
+    Related,
 }
 
-/// A product's styles with their photos and SKUs, in the Atelier's shape
-/// (including its placeholders for a style with no photos or no SKUs).
-pub async fn styles(
+/// The document of product `product_id`; `None` when there is no such product.
+pub async fn product_document(
     conn: &mut AsyncPgConnection,
+    document: ProductDocument,
     product_id: i32,
 ) -> diesel::QueryResult<Option<String>> {
-    diesel::select(catwalk_styles_document(product_id))
-        .get_result(conn)
-        .await
-}
-
-/// The ids of a product's related products.
-pub async fn related(
-    conn: &mut AsyncPgConnection,
-    product_id: i32,
-) -> diesel::QueryResult<Option<String>> {
-    diesel::select(catwalk_related_document(product_id))
-        .get_result(conn)
-        .await
+    match document {
+        ProductDocument::Product => {
+            diesel::select(catwalk_product_document(product_id))
+                .get_result(conn)
+                .await
+        }
+        ProductDocument::Styles => {
+            diesel::select(catwalk_styles_document(product_id))
+                .get_result(conn)
+                .await
+        }
+        ProductDocument::Related => {
+            diesel::select(catwalk_related_document(product_id))
+                .get_result(conn)
+                .await
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod pagination;
 pub mod password;
 pub mod role;
 pub mod text;
+pub mod text_enum;
 
 pub use email::Email;
 pub use money::{JsonDecimal, Money, MoneyInput};

@@ -2,63 +2,23 @@
 //! what a placement asks for.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::Text;
-use serde::{Deserialize, Serialize};
+use crate::domain::text_enum::text_enum;
 
 use crate::inventory::Item;
 
-/// Where an order is in its life. Stored as text (`orders_status_known`);
-/// a stored value that is not one of these is an error, never a default.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-    AsExpression,
-    FromSqlRow,
-)]
-#[serde(rename_all = "lowercase")]
-#[diesel(sql_type = Text)]
-pub enum Status {
-    Placed,
-    Paid,
-    Shipped,
-    Delivered,
-    Cancelled,
+text_enum! {
+    /// Where an order is in its life. Stored as text (`orders_status_known`).
+    pub enum Status ("order status") {
+        Placed = "placed",
+        Paid = "paid",
+        Shipped = "shipped",
+        Delivered = "delivered",
+        Cancelled = "cancelled",
+    }
 }
 
 impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Placed => "placed",
-            Self::Paid => "paid",
-            Self::Shipped => "shipped",
-            Self::Delivered => "delivered",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn from_text(value: &str) -> Option<Self> {
-        Some(match value {
-            "placed" => Self::Placed,
-            "paid" => Self::Paid,
-            "shipped" => Self::Shipped,
-            "delivered" => Self::Delivered,
-            "cancelled" => Self::Cancelled,
-            _ => return None,
-        })
-    }
-
     /// `placed -> paid -> shipped -> delivered`, and `cancelled` from
     /// `placed` or `paid`; nothing else.
     pub fn can_become(self, next: Status) -> bool {
@@ -69,20 +29,6 @@ impl Status {
                 | (Self::Shipped, Self::Delivered)
                 | (Self::Placed | Self::Paid, Self::Cancelled)
         )
-    }
-}
-
-impl ToSql<Text, Pg> for Status {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(self.as_str().as_bytes())?;
-        Ok(IsNull::No)
-    }
-}
-
-impl FromSql<Text, Pg> for Status {
-    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let text = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
-        Self::from_text(&text).ok_or_else(|| format!("unknown order status {text:?}").into())
     }
 }
 
@@ -174,6 +120,13 @@ mod tests {
 
     fn item(product_id: i32, sku_id: Option<i32>) -> Item {
         Item { product_id, sku_id }
+    }
+
+    #[test]
+    fn json_and_the_column_use_the_same_words() {
+        for status in Status::ALL {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
     }
 
     #[test]

@@ -34,32 +34,6 @@ pub struct TagView {
     pub products_total: i64,
 }
 
-impl From<GroupRecord<Category>> for CategoryView {
-    fn from(record: GroupRecord<Category>) -> Self {
-        Self {
-            id: record.group.id,
-            category_name: record.group.category_name,
-            created_at: record.group.created_at,
-            updated_at: record.group.updated_at,
-            products: record.products.into_iter().map(Into::into).collect(),
-            products_total: record.products_total,
-        }
-    }
-}
-
-impl From<GroupRecord<Tag>> for TagView {
-    fn from(record: GroupRecord<Tag>) -> Self {
-        Self {
-            id: record.group.id,
-            tag_name: record.group.tag_name,
-            created_at: record.group.created_at,
-            updated_at: record.group.updated_at,
-            products: record.products.into_iter().map(Into::into).collect(),
-            products_total: record.products_total,
-        }
-    }
-}
-
 /// `POST /api/categories`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -113,34 +87,40 @@ fn optional_name(
     }
 }
 
-impl ParseBody for CategoryBody {
-    type Parsed = Name;
+/// What the two kinds share but for their name field: a view from its
+/// record, and the parsing of its two bodies.
+macro_rules! group_wire {
+    ($view:ident from $row:ident, $body:ident and $changes:ident by $field:ident) => {
+        impl From<GroupRecord<$row>> for $view {
+            fn from(record: GroupRecord<$row>) -> Self {
+                Self {
+                    id: record.group.id,
+                    $field: record.group.$field,
+                    created_at: record.group.created_at,
+                    updated_at: record.group.updated_at,
+                    products: record.products.into_iter().map(Into::into).collect(),
+                    products_total: record.products_total,
+                }
+            }
+        }
 
-    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
-        required_name(errors, "category_name", self.category_name)
-    }
+        impl ParseBody for $body {
+            type Parsed = Name;
+
+            fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+                required_name(errors, stringify!($field), self.$field)
+            }
+        }
+
+        impl ParseBody for $changes {
+            type Parsed = Option<Name>;
+
+            fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
+                optional_name(errors, stringify!($field), self.$field)
+            }
+        }
+    };
 }
 
-impl ParseBody for CategoryChangesBody {
-    type Parsed = Option<Name>;
-
-    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
-        optional_name(errors, "category_name", self.category_name)
-    }
-}
-
-impl ParseBody for TagBody {
-    type Parsed = Name;
-
-    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
-        required_name(errors, "tag_name", self.tag_name)
-    }
-}
-
-impl ParseBody for TagChangesBody {
-    type Parsed = Option<Name>;
-
-    fn parse(self, errors: &mut FieldErrors) -> Option<Option<Name>> {
-        optional_name(errors, "tag_name", self.tag_name)
-    }
-}
+group_wire!(CategoryView from Category, CategoryBody and CategoryChangesBody by category_name);
+group_wire!(TagView from Tag, TagBody and TagChangesBody by tag_name);

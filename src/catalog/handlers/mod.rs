@@ -1,5 +1,4 @@
-//! The catalog's handlers, a file per resource.
+//! The catalog's handlers: products, and categories and tags (one generic piece).
 
-pub mod categories;
+pub mod groups;
 pub mod products;
-pub mod tags;

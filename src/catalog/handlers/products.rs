@@ -13,7 +13,7 @@ use crate::catalog::{cache, queries, service};
 use crate::error::{AppError, AppResult, ProblemSchema};
 use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
-use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
+use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 /// Lists products with their category and tags; filters, sorts and pages.
@@ -39,27 +39,7 @@ pub async fn list_products(
             &key,
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
-                let category_id = match &filter.category {
-                    None => None,
-                    Some(name) => Some(
-                        queries::find_category_by_name(conn, name.as_str())
-                            .await?
-                            .ok_or_else(|| {
-                                AppError::validation(
-                                    "category",
-                                    format!("no category is named {name:?}"),
-                                )
-                            })?
-                            .id,
-                    ),
-                };
-                let (rows, total, total_capped) =
-                    queries::list_products(conn, &filter, category_id).await?;
-                let data: Vec<ProductView> = rows.into_iter().map(ProductView::from).collect();
-                Document::envelope_of(&ListPage {
-                    total_capped,
-                    ..ListPage::of(data, filter.page, total)
-                })
+                Document::envelope_of(&service::list_products(conn, &filter).await?)
             },
         )
         .await

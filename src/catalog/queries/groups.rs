@@ -1,188 +1,176 @@
 //! Every query on `categories` and `tags`, and on the products they embed.
+//! The two tables are alike but for their names; [`GroupTable`] is their
+//! queries, written once (in `group_table!`) for both.
 
 use std::collections::HashMap;
 
-use diesel::dsl::count_star;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int4};
+use diesel::sql_types::{Array, BigInt, Int4};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::EMBEDDED_PRODUCTS;
 use crate::catalog::models::{Category, GroupRecord, Product, ProductOfGroup, Tag};
 use crate::db::lower_text;
 use crate::domain::{Name, Pagination};
-use crate::schema::{categories, product_tags, products, tags};
+use crate::schema::{categories, tags};
 
-// ---- categories ----------------------------------------------------------
+/// The queries of one kind of group (categories or tags).
+pub trait GroupTable: Send + Sync + 'static {
+    type Row: Send;
 
-pub async fn list_categories(
-    conn: &mut AsyncPgConnection,
-    page: Pagination,
-) -> QueryResult<(Vec<GroupRecord<Category>>, i64)> {
-    let rows = categories::table
-        .order(categories::id)
-        .limit(page.limit)
-        .offset(page.offset())
-        .select(Category::as_select())
-        .load(conn)
-        .await?;
-    let total = categories::table.count().get_result(conn).await?;
-    Ok((with_category_products(conn, rows).await?, total))
+    /// A page of groups with their first products, and how many there are.
+    fn list(
+        conn: &mut AsyncPgConnection,
+        page: Pagination,
+    ) -> impl Future<Output = QueryResult<(Vec<GroupRecord<Self::Row>>, i64)>> + Send;
+    fn find(
+        conn: &mut AsyncPgConnection,
+        id: i32,
+    ) -> impl Future<Output = QueryResult<Option<GroupRecord<Self::Row>>>> + Send;
+    /// The id of the group with this name, compared case-insensitively.
+    fn id_by_name(
+        conn: &mut AsyncPgConnection,
+        name: &str,
+    ) -> impl Future<Output = QueryResult<Option<i32>>> + Send;
+    /// Inserts one; its id.
+    fn insert(
+        conn: &mut AsyncPgConnection,
+        name: &Name,
+    ) -> impl Future<Output = QueryResult<i32>> + Send;
+    /// Renames one; false when there is none.
+    fn rename(
+        conn: &mut AsyncPgConnection,
+        id: i32,
+        name: &Name,
+    ) -> impl Future<Output = QueryResult<bool>> + Send;
+    /// Deletes one (a category's products stay with no category; a tag's
+    /// ProductTag rows go); false when there was none.
+    fn delete(
+        conn: &mut AsyncPgConnection,
+        id: i32,
+    ) -> impl Future<Output = QueryResult<bool>> + Send;
 }
 
-pub async fn find_category(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<GroupRecord<Category>>> {
-    let Some(category) = categories::table
-        .find(id)
-        .select(Category::as_select())
-        .first(conn)
-        .await
-        .optional()?
-    else {
-        return Ok(None);
+/// How a kind of group reaches its products: the first [`EMBEDDED_PRODUCTS`]
+/// of each group in `$1` (as `group_id` and the product's columns), and how
+/// many each has (`group_id`, `total`).
+struct Embedding {
+    first_products: &'static str,
+    totals: &'static str,
+}
+
+macro_rules! group_table {
+    ($(#[$doc:meta])* $marker:ident: $row:ident in $table:ident($name:ident), $embedding:expr) => {
+        $(#[$doc])*
+        pub struct $marker;
+
+        impl GroupTable for $marker {
+            type Row = $row;
+
+            async fn list(
+                conn: &mut AsyncPgConnection,
+                page: Pagination,
+            ) -> QueryResult<(Vec<GroupRecord<$row>>, i64)> {
+                let rows = $table::table
+                    .order($table::id)
+                    .limit(page.limit)
+                    .offset(page.offset())
+                    .select($row::as_select())
+                    .load(conn)
+                    .await?;
+                let total = $table::table.count().get_result(conn).await?;
+                let ids = rows.iter().map(|row| row.id).collect();
+                Ok((with_products(conn, rows, ids, &$embedding).await?, total))
+            }
+
+            async fn find(
+                conn: &mut AsyncPgConnection,
+                id: i32,
+            ) -> QueryResult<Option<GroupRecord<$row>>> {
+                let row = $table::table
+                    .find(id)
+                    .select($row::as_select())
+                    .first(conn)
+                    .await
+                    .optional()?;
+                let Some(row) = row else { return Ok(None) };
+                Ok(with_products(conn, vec![row], vec![id], &$embedding).await?.pop())
+            }
+
+            async fn id_by_name(
+                conn: &mut AsyncPgConnection,
+                name: &str,
+            ) -> QueryResult<Option<i32>> {
+                $table::table
+                    .filter(lower_text($table::$name).eq(lower_text(name)))
+                    .select($table::id)
+                    .first(conn)
+                    .await
+                    .optional()
+            }
+
+            async fn insert(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<i32> {
+                diesel::insert_into($table::table)
+                    .values($table::$name.eq(name.as_str()))
+                    .returning($table::id)
+                    .get_result(conn)
+                    .await
+            }
+
+            async fn rename(
+                conn: &mut AsyncPgConnection,
+                id: i32,
+                name: &Name,
+            ) -> QueryResult<bool> {
+                let renamed = diesel::update($table::table.find(id))
+                    .set($table::$name.eq(name.as_str()))
+                    .execute(conn)
+                    .await?;
+                Ok(renamed > 0)
+            }
+
+            async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+                let deleted = diesel::delete($table::table.find(id)).execute(conn).await?;
+                Ok(deleted > 0)
+            }
+        }
     };
-    Ok(with_category_products(conn, vec![category]).await?.pop())
 }
 
-/// The category with this name, compared case-insensitively.
-pub async fn find_category_by_name(
-    conn: &mut AsyncPgConnection,
-    name: &str,
-) -> QueryResult<Option<Category>> {
-    categories::table
-        .filter(lower_text(categories::category_name).eq(lower_text(name)))
-        .select(Category::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
+group_table!(
+    /// The `categories` table; a category's products name it in `category_id`.
+    Categories: Category in categories(category_name),
+    Embedding {
+        // LATERAL walks the (category_id, id) index once per category and
+        // stops after the limit.
+        first_products: "SELECT c.id AS group_id, p.* FROM unnest($1) AS c(id) \
+            CROSS JOIN LATERAL (SELECT * FROM products WHERE products.category_id = c.id \
+                                ORDER BY products.id LIMIT $2) AS p \
+            ORDER BY c.id, p.id",
+        totals: "SELECT category_id AS group_id, count(*) AS total FROM products \
+            WHERE category_id = ANY($1) GROUP BY category_id",
+    }
+);
+
+group_table!(
+    /// The `tags` table; a tag's products are linked through `product_tags`.
+    Tags: Tag in tags(tag_name),
+    Embedding {
+        first_products: "SELECT t.id AS group_id, p.* FROM unnest($1) AS t(id) \
+            CROSS JOIN LATERAL (SELECT products.* FROM product_tags \
+                                JOIN products ON products.id = product_tags.product_id \
+                                WHERE product_tags.tag_id = t.id \
+                                ORDER BY product_tags.product_id LIMIT $2) AS p \
+            ORDER BY t.id, p.id",
+        totals: "SELECT tag_id AS group_id, count(*) AS total FROM product_tags \
+            WHERE tag_id = ANY($1) GROUP BY tag_id",
+    }
+);
 
 pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(categories::table.find(id)))
         .get_result(conn)
         .await
-}
-
-pub async fn insert_category(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<Category> {
-    diesel::insert_into(categories::table)
-        .values(categories::category_name.eq(name.as_str()))
-        .returning(Category::as_returning())
-        .get_result(conn)
-        .await
-}
-
-pub async fn rename_category(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-    name: &Name,
-) -> QueryResult<Option<Category>> {
-    diesel::update(categories::table.find(id))
-        .set(categories::category_name.eq(name.as_str()))
-        .returning(Category::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-}
-
-/// Deletes a category; its products stay, with no category. True if it existed.
-pub async fn delete_category(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-    let deleted = diesel::delete(categories::table.find(id))
-        .execute(conn)
-        .await?;
-    Ok(deleted > 0)
-}
-
-async fn with_category_products(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<Category>,
-) -> QueryResult<Vec<GroupRecord<Category>>> {
-    let ids: Vec<i32> = rows.iter().map(|category| category.id).collect();
-    // One statement for all the categories' first products: LATERAL walks the
-    // (category_id, id) index once per category and stops after the limit.
-    let products = diesel::sql_query(
-        "SELECT c.id AS group_id, p.* FROM unnest($1) AS c(id) \
-         CROSS JOIN LATERAL (SELECT * FROM products WHERE products.category_id = c.id \
-                             ORDER BY products.id LIMIT $2) AS p \
-         ORDER BY c.id, p.id",
-    )
-    .bind::<Array<Int4>, _>(&ids)
-    .bind::<diesel::sql_types::BigInt, _>(EMBEDDED_PRODUCTS)
-    .load::<ProductOfGroup>(conn)
-    .await?;
-    let totals: HashMap<Option<i32>, i64> = products::table
-        .filter(products::category_id.eq_any(&ids))
-        .group_by(products::category_id)
-        .select((products::category_id, count_star()))
-        .load::<(Option<i32>, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(group_products(rows, products, |category| {
-        let total = totals.get(&Some(category.id)).copied().unwrap_or(0);
-        (category.id, total)
-    }))
-}
-
-// ---- tags ----------------------------------------------------------------
-
-pub async fn list_tags(
-    conn: &mut AsyncPgConnection,
-    page: Pagination,
-) -> QueryResult<(Vec<GroupRecord<Tag>>, i64)> {
-    let rows = tags::table
-        .order(tags::id)
-        .limit(page.limit)
-        .offset(page.offset())
-        .select(Tag::as_select())
-        .load(conn)
-        .await?;
-    let total = tags::table.count().get_result(conn).await?;
-    Ok((with_tag_products(conn, rows).await?, total))
-}
-
-pub async fn find_tag(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<GroupRecord<Tag>>> {
-    let Some(tag) = tags::table
-        .find(id)
-        .select(Tag::as_select())
-        .first(conn)
-        .await
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    Ok(with_tag_products(conn, vec![tag]).await?.pop())
-}
-
-pub async fn insert_tag(conn: &mut AsyncPgConnection, name: &Name) -> QueryResult<Tag> {
-    diesel::insert_into(tags::table)
-        .values(tags::tag_name.eq(name.as_str()))
-        .returning(Tag::as_returning())
-        .get_result(conn)
-        .await
-}
-
-pub async fn rename_tag(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-    name: &Name,
-) -> QueryResult<Option<Tag>> {
-    diesel::update(tags::table.find(id))
-        .set(tags::tag_name.eq(name.as_str()))
-        .returning(Tag::as_returning())
-        .get_result(conn)
-        .await
-        .optional()
-}
-
-/// Deletes a tag and its ProductTag rows. True if it existed.
-pub async fn delete_tag(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-    let deleted = diesel::delete(tags::table.find(id)).execute(conn).await?;
-    Ok(deleted > 0)
 }
 
 /// Which of `ids` name existing tags.
@@ -194,67 +182,41 @@ pub async fn existing_tag_ids(conn: &mut AsyncPgConnection, ids: &[i32]) -> Quer
         .await
 }
 
-async fn with_tag_products(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<Tag>,
-) -> QueryResult<Vec<GroupRecord<Tag>>> {
-    let ids: Vec<i32> = rows.iter().map(|tag| tag.id).collect();
-    let products = diesel::sql_query(
-        "SELECT t.id AS group_id, p.* FROM unnest($1) AS t(id) \
-         CROSS JOIN LATERAL (SELECT products.* FROM product_tags \
-                             JOIN products ON products.id = product_tags.product_id \
-                             WHERE product_tags.tag_id = t.id \
-                             ORDER BY product_tags.product_id LIMIT $2) AS p \
-         ORDER BY t.id, p.id",
-    )
-    .bind::<Array<Int4>, _>(&ids)
-    .bind::<diesel::sql_types::BigInt, _>(EMBEDDED_PRODUCTS)
-    .load::<ProductOfGroup>(conn)
-    .await?;
-    let totals: HashMap<i32, i64> = product_tags::table
-        .filter(product_tags::tag_id.eq_any(&ids))
-        .group_by(product_tags::tag_id)
-        .select((product_tags::tag_id, count_star()))
-        .load::<(i32, i64)>(conn)
-        .await?
-        .into_iter()
-        .collect();
-    Ok(group_products(rows, products, |tag| {
-        (tag.id, totals.get(&tag.id).copied().unwrap_or(0))
-    }))
+#[derive(QueryableByName)]
+struct GroupTotal {
+    #[diesel(sql_type = Int4)]
+    group_id: i32,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
 }
 
-/// Hands each group the products found through it, in the groups' order.
-fn group_products<G>(
+/// Hands each group (`ids` in order) its first products and its total.
+async fn with_products<G>(
+    conn: &mut AsyncPgConnection,
     groups: Vec<G>,
-    products: Vec<ProductOfGroup>,
-    id_and_total: impl Fn(&G) -> (i32, i64),
-) -> Vec<GroupRecord<G>> {
+    ids: Vec<i32>,
+    embedding: &Embedding,
+) -> QueryResult<Vec<GroupRecord<G>>> {
+    let products = diesel::sql_query(embedding.first_products)
+        .bind::<Array<Int4>, _>(&ids)
+        .bind::<BigInt, _>(EMBEDDED_PRODUCTS)
+        .load::<ProductOfGroup>(conn)
+        .await?;
+    let totals: HashMap<i32, i64> = diesel::sql_query(embedding.totals)
+        .bind::<Array<Int4>, _>(&ids)
+        .load::<GroupTotal>(conn)
+        .await?
+        .into_iter()
+        .map(|row| (row.group_id, row.total))
+        .collect();
     let mut by_group: HashMap<i32, Vec<Product>> = HashMap::new();
     for row in products {
         by_group.entry(row.group_id).or_default().push(row.product);
     }
-    groups
-        .into_iter()
-        .map(|group| {
-            let (id, products_total) = id_and_total(&group);
-            GroupRecord {
-                products: by_group.remove(&id).unwrap_or_default(),
-                products_total,
-                group,
-            }
-        })
-        .collect()
-}
-
-pub async fn find_tag_by_name(
-    conn: &mut AsyncPgConnection,
-    name: &str,
-) -> QueryResult<Option<Tag>> {
-    tags::table
-        .filter(lower_text(tags::tag_name).eq(lower_text(name)))
-        .select(Tag::as_select())
-        .first(conn)
-        .await
-        .optional()
+    let records = groups.into_iter().zip(ids).map(|(group, id)| GroupRecord {
+        products: by_group.remove(&id).unwrap_or_default(),
+        products_total: totals.get(&id).copied().unwrap_or(0),
+        group,
+    });
+    Ok(records.collect())
 }
