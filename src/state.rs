@@ -70,7 +70,7 @@ impl AppState {
     /// it returns `Ok`, rolled back otherwise.
     pub async fn transaction<T: Send>(
         &self,
-        work: impl for<'c> TxWork<'c, T> + Send,
+        work: impl for<'c> DbWork<'c, T> + Send,
     ) -> AppResult<T> {
         let mut conn = self.conn().await?;
         conn.transaction::<_, AppError, _>(async move |conn| work(conn).await)
@@ -90,7 +90,7 @@ impl AppState {
 }
 
 /// Work on a connection, as an async closure (`async |conn| ...`) that can
-/// run more than once. The future it returns is named so that it can be
+/// run more than once (a read retried, a transaction). The future it returns is named so that it can be
 /// required to be `Send` (axum's handlers must be), which a bare
 /// `AsyncFn` bound cannot yet express; diesel-async's `transaction` uses the
 /// same device.
@@ -101,20 +101,6 @@ pub trait DbWork<'c, T>: Fn(&'c mut AsyncPgConnection) -> <Self as DbWork<'c, T>
 impl<'c, T, F, Fut> DbWork<'c, T> for F
 where
     F: Fn(&'c mut AsyncPgConnection) -> Fut,
-    Fut: Future<Output = AppResult<T>> + Send,
-{
-    type Fut = Fut;
-}
-
-/// Work in a transaction, as an async closure (`async |conn| ...`) run once;
-/// its future is named for the same reason as [`DbWork`]'s.
-pub trait TxWork<'c, T>: FnOnce(&'c mut AsyncPgConnection) -> <Self as TxWork<'c, T>>::Fut {
-    type Fut: Future<Output = AppResult<T>> + Send;
-}
-
-impl<'c, T, F, Fut> TxWork<'c, T> for F
-where
-    F: FnOnce(&'c mut AsyncPgConnection) -> Fut,
     Fut: Future<Output = AppResult<T>> + Send,
 {
     type Fut = Fut;

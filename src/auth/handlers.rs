@@ -15,10 +15,7 @@ use axum::http::StatusCode;
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        RateLimited,
+    responses(ReadProblems, BodyProblems, RateLimited,
         (status = 201, description = "The new account", body = Envelope<UserView>),
         (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
@@ -40,10 +37,7 @@ pub async fn signup(
 #[utoipa::path(
     post, path = "/auth/signin", tag = "auth",
     request_body = SigninBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        RateLimited,
+    responses(ReadProblems, BodyProblems, RateLimited,
         (status = 200, description = "A session token", body = Envelope<SessionView>),
         (status = 401, description = "Unknown email or wrong password (one answer for both)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "A field missing, of the wrong type, or not part of the body", body = ProblemSchema, content_type = "application/problem+json"),
@@ -66,11 +60,8 @@ pub async fn signin(
 
 /// Ends the session of the token sent; other sessions of the user live on.
 #[utoipa::path(
-    post, path = "/auth/signout", tag = "auth",
-    security(("bearer" = [])),
-    responses(
-        ReadProblems,
-        SessionProblems,
+    post, path = "/auth/signout", tag = "auth", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
         (status = 204, description = "The token is dead"),
     )
 )]
@@ -81,11 +72,8 @@ pub async fn signout(State(state): State<AppState>, auth: AuthUser) -> AppResult
 
 /// The signed-in user.
 #[utoipa::path(
-    get, path = "/auth/me", tag = "auth",
-    security(("bearer" = [])),
-    responses(
-        ReadProblems,
-        SessionProblems,
+    get, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
         (status = 200, description = "The signed-in user", body = Envelope<UserView>),
     )
 )]

@@ -18,13 +18,9 @@ use crate::state::AppState;
 
 /// The signed-in user's cart, at today's prices.
 #[utoipa::path(
-    get, path = "/cart", tag = "cart",
-    security(("bearer" = [])),
-    responses(
-        ReadProblems,
-        SessionProblems,
-        (status = 200, description = "The cart", body = SourcedEnvelope<CartView>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    get, path = "/cart", tag = "cart", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
+        (status = 200, description = "The cart", body = SourcedEnvelope<CartView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
@@ -43,13 +39,9 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
 
 /// Adds an item, or more of one already in the cart.
 #[utoipa::path(
-    post, path = "/cart/items", tag = "cart",
-    security(("bearer" = [])),
+    post, path = "/cart/items", tag = "cart", security(("bearer" = [])),
     request_body = LineBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 201, description = "The cart after the change", body = Envelope<CartView>),
         (status = 409, description = "More than is available (`available` says how many)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Unknown product, wrong SKU, quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
@@ -66,14 +58,10 @@ pub async fn add_item(
 
 /// Sets the quantity of one of the user's lines.
 #[utoipa::path(
-    put, path = "/cart/items/{id}", tag = "cart",
-    security(("bearer" = [])),
+    put, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
     request_body = SetQuantityBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 200, description = "The cart after the change", body = Envelope<CartView>),
         (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "More than is available", body = ProblemSchema, content_type = "application/problem+json"),
@@ -91,12 +79,9 @@ pub async fn update_item(
 
 /// Removes one of the user's lines.
 #[utoipa::path(
-    delete, path = "/cart/items/{id}", tag = "cart",
-    security(("bearer" = [])),
+    delete, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
-    responses(
-        ReadProblems,
-        SessionProblems,
+    responses(ReadProblems, SessionProblems,
         (status = 204, description = "Removed"),
         (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
     )
@@ -112,11 +97,8 @@ pub async fn remove_item(
 
 /// Empties the user's cart.
 #[utoipa::path(
-    delete, path = "/cart", tag = "cart",
-    security(("bearer" = [])),
-    responses(
-        ReadProblems,
-        SessionProblems,
+    delete, path = "/cart", tag = "cart", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
         (status = 204, description = "Emptied"),
     )
 )]

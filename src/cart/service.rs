@@ -12,7 +12,7 @@ use super::queries;
 use crate::domain::Quantity;
 use crate::error::{AppError, AppResult};
 use crate::inventory::{self, Item, Locking, Purchasable};
-use crate::state::{AppState, TxWork};
+use crate::state::{AppState, DbWork};
 
 /// The cart as it is now, at today's prices.
 pub async fn view(conn: &mut AsyncPgConnection, user_id: i32) -> AppResult<CartView> {
@@ -83,7 +83,7 @@ fn no_line(line_id: i32) -> AppError {
 async fn in_transaction<T: Send>(
     state: &AppState,
     user_id: i32,
-    work: impl for<'c> TxWork<'c, T> + Send,
+    work: impl for<'c> DbWork<'c, T> + Send,
 ) -> AppResult<T> {
     state
         .cache

@@ -34,11 +34,8 @@ pub struct CatwalkPageQuery {
 #[utoipa::path(
     get, path = "/products", tag = "catwalk", operation_id = "catwalk_list_products",
     params(CatwalkPageQuery),
-    responses(
-        ReadProblems,
-        QueryProblems,
-        (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    responses(ReadProblems, QueryProblems,
+        (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn list_products(
@@ -93,10 +90,8 @@ macro_rules! product_document_route {
         #[utoipa::path(
             get, path = $path, tag = "catwalk", operation_id = $operation,
             params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
-            responses(
-                ReadProblems,
-                (status = 200, description = $shape, body = $body,
-                 headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+            responses(ReadProblems,
+                (status = 200, description = $shape, body = $body, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
                 (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
             )
         )]

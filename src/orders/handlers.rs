@@ -22,15 +22,11 @@ use crate::state::AppState;
 
 /// Places an order from the cart (no body, or `{}`) or from `items`.
 #[utoipa::path(
-    post, path = "/orders", tag = "orders",
-    security(("bearer" = [])),
+    post, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
             description = "1 to 255 visible ASCII characters; retries with the same key replay the first answer for 24 h")),
     request_body(content = Option<PlaceOrderBody>, description = "Absent or `{}`: order the cart"),
-    responses(
-        ReadProblems,
-        BodyProblems,
-        SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
         (status = 409, description = "Not enough stock: `lines` lists every short line; nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
@@ -76,15 +72,10 @@ fn viewer(auth: &AuthUser) -> Viewer {
 
 /// The signed-in user's orders, newest first (an admin's: everybody's).
 #[utoipa::path(
-    get, path = "/orders", tag = "orders",
-    security(("bearer" = [])),
+    get, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(PageQuery),
-    responses(
-        ReadProblems,
-        QueryProblems,
-        SessionProblems,
-        (status = 200, description = "A page of orders", body = ListEnvelope<OrderView>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    responses(ReadProblems, QueryProblems, SessionProblems,
+        (status = 200, description = "A page of orders", body = ListEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn list_orders(
@@ -116,14 +107,10 @@ pub async fn list_orders(
 
 /// One order: the user's own (another user's is a 404), or any for an admin.
 #[utoipa::path(
-    get, path = "/orders/{id}", tag = "orders",
-    security(("bearer" = [])),
+    get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
-    responses(
-        ReadProblems,
-        SessionProblems,
-        (status = 200, description = "The order", body = SourcedEnvelope<OrderView>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    responses(ReadProblems, SessionProblems,
+        (status = 200, description = "The order", body = SourcedEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
         (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -155,12 +142,9 @@ pub async fn get_order(
 
 /// Cancels the user's own order while it is `placed`; the stock goes back.
 #[utoipa::path(
-    post, path = "/orders/{id}/cancel", tag = "orders",
-    security(("bearer" = [])),
+    post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
-    responses(
-        ReadProblems,
-        SessionProblems,
+    responses(ReadProblems, SessionProblems,
         (status = 200, description = "The cancelled order", body = Envelope<OrderView>),
         (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "The order is no longer `placed`", body = ProblemSchema, content_type = "application/problem+json"),
@@ -179,14 +163,10 @@ pub async fn cancel_order(
 /// Moves any order along `placed -> paid -> shipped -> delivered`, or
 /// cancels it from `placed` or `paid` (the stock goes back). Admins only.
 #[utoipa::path(
-    patch, path = "/orders/{id}", tag = "orders",
-    security(("bearer" = [])),
+    patch, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
     request_body = StatusBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems,
         (status = 200, description = "The order as it is now", body = Envelope<OrderView>),
         (status = 404, description = "No such order", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 409, description = "Not a legal transition", body = ProblemSchema, content_type = "application/problem+json"),

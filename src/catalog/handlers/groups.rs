@@ -32,11 +32,8 @@ macro_rules! group_handlers {
         #[utoipa::path(
             get, path = $all, tag = "catalog",
             params(PageQuery),
-            responses(
-                ReadProblems,
-                QueryProblems,
-                (status = 200, description = $page_of, body = ListEnvelope<$view>,
-                 headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+            responses(ReadProblems, QueryProblems,
+                (status = 200, description = $page_of, body = ListEnvelope<$view>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
             )
         )]
         pub async fn $list(
@@ -50,10 +47,8 @@ macro_rules! group_handlers {
         #[utoipa::path(
             get, path = $one, tag = "catalog",
             params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
-            responses(
-                ReadProblems,
-                (status = 200, description = $the, body = SourcedEnvelope<$view>,
-                 headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+            responses(ReadProblems,
+                (status = 200, description = $the, body = SourcedEnvelope<$view>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
                 (status = 404, description = $no_such, body = ProblemSchema, content_type = "application/problem+json"),
             )
         )]
@@ -63,13 +58,9 @@ macro_rules! group_handlers {
 
         $(#[$create_doc])*
         #[utoipa::path(
-            post, path = $all, tag = "catalog",
-            security(("bearer" = [])),
+            post, path = $all, tag = "catalog", security(("bearer" = [])),
             request_body = $body,
-            responses(
-                ReadProblems,
-                BodyProblems,
-                AdminProblems,
+            responses(ReadProblems, BodyProblems, AdminProblems,
                 (status = 201, description = "Created", body = Envelope<$view>),
                 (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
             )
@@ -84,14 +75,10 @@ macro_rules! group_handlers {
 
         $(#[$update_doc])*
         #[utoipa::path(
-            put, path = $one, tag = "catalog",
-            security(("bearer" = [])),
+            put, path = $one, tag = "catalog", security(("bearer" = [])),
             params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
             request_body = $changes,
-            responses(
-                ReadProblems,
-                BodyProblems,
-                AdminProblems,
+            responses(ReadProblems, BodyProblems, AdminProblems,
                 (status = 200, description = $as_now, body = Envelope<$view>),
                 (status = 404, description = $no_such, body = ProblemSchema, content_type = "application/problem+json"),
                 (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
@@ -108,12 +95,9 @@ macro_rules! group_handlers {
 
         $(#[$delete_doc])*
         #[utoipa::path(
-            delete, path = $one, tag = "catalog",
-            security(("bearer" = [])),
+            delete, path = $one, tag = "catalog", security(("bearer" = [])),
             params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
-            responses(
-                ReadProblems,
-                AdminProblems,
+            responses(ReadProblems, AdminProblems,
                 (status = 204, description = "Deleted"),
                 (status = 404, description = $no_such, body = ProblemSchema, content_type = "application/problem+json"),
             )

@@ -20,11 +20,8 @@ use crate::state::AppState;
 #[utoipa::path(
     get, path = "/products", tag = "catalog",
     params(ProductListQuery),
-    responses(
-        ReadProblems,
-        QueryProblems,
-        (status = 200, description = "A page of products", body = ListEnvelope<ProductView>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    responses(ReadProblems, QueryProblems,
+        (status = 200, description = "A page of products", body = ListEnvelope<ProductView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn list_products(
@@ -49,10 +46,8 @@ pub async fn list_products(
 #[utoipa::path(
     get, path = "/products/{id}", tag = "catalog",
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
-    responses(
-        ReadProblems,
-        (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>,
-         headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+    responses(ReadProblems,
+        (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -79,13 +74,9 @@ pub async fn get_product(
 
 /// Creates a product and its ProductTag rows, all or nothing.
 #[utoipa::path(
-    post, path = "/products", tag = "catalog",
-    security(("bearer" = [])),
+    post, path = "/products", tag = "catalog", security(("bearer" = [])),
     request_body = CreateProductBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems,
         (status = 201, description = "Created", body = Envelope<ProductView>),
     )
 )]
@@ -105,14 +96,10 @@ pub async fn create_product(
 
 /// Changes a product; fields left out stay, `tagIds` replaces the tag set.
 #[utoipa::path(
-    put, path = "/products/{id}", tag = "catalog",
-    security(("bearer" = [])),
+    put, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
     request_body = UpdateProductBody,
-    responses(
-        ReadProblems,
-        BodyProblems,
-        AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems,
         (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
@@ -131,12 +118,9 @@ pub async fn update_product(
 
 /// Deletes a product (its ProductTag rows and features go with it).
 #[utoipa::path(
-    delete, path = "/products/{id}", tag = "catalog",
-    security(("bearer" = [])),
+    delete, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
-    responses(
-        ReadProblems,
-        AdminProblems,
+    responses(ReadProblems, AdminProblems,
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )

@@ -12,6 +12,13 @@ use super::csv::{copy_row, nullable, parse_id, parse_price};
 use super::report::IdSet;
 use crate::domain::Name;
 
+/// What a row points to.
+#[derive(Clone, Copy)]
+enum Parent {
+    Product,
+    Style,
+}
+
 /// The ids loaded so far, and the categories named by products.
 #[derive(Default)]
 pub(super) struct Loaded {
@@ -22,20 +29,24 @@ pub(super) struct Loaded {
 }
 
 impl Loaded {
-    fn product_exists(&self, name: &str, id: i32) -> Result<(), String> {
-        if self.products.contains(id) {
-            Ok(())
-        } else {
-            Err(format!("{name} {id} names no loaded product"))
+    /// The line's own id (its first field) and its parent's (the second,
+    /// named `parent_field`), as text to copy; the parent must be loaded.
+    fn ids(
+        &self,
+        fields: &[String],
+        parent_field: &str,
+        parent: Parent,
+    ) -> Result<(String, String), String> {
+        let id = parse_id(&fields[0], "id")?;
+        let parent_id = parse_id(&fields[1], parent_field)?;
+        let (loaded, what) = match parent {
+            Parent::Product => (&self.products, "product"),
+            Parent::Style => (&self.styles, "style"),
+        };
+        if !loaded.contains(parent_id) {
+            return Err(format!("{parent_field} {parent_id} names no loaded {what}"));
         }
-    }
-
-    fn style_exists(&self, id: i32) -> Result<(), String> {
-        if self.styles.contains(id) {
-            Ok(())
-        } else {
-            Err(format!("styleId {id} names no loaded style"))
-        }
+        Ok((id.to_string(), parent_id.to_string()))
     }
 
     /// `id,name,slogan,description,category,default_price`.
@@ -85,26 +96,20 @@ impl Loaded {
         fields: &[String],
         buffer: &mut BytesMut,
     ) -> Result<(), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let product_id = parse_id(&fields[1], "product_id")?;
-        self.product_exists("product_id", product_id)?;
-        copy_row(
-            buffer,
-            &[
-                Some(&id.to_string()),
-                Some(&product_id.to_string()),
-                Some(&fields[2]),
-                nullable(&fields[3]),
-            ],
-        );
+        let (id, product_id) = self.ids(fields, "product_id", Parent::Product)?;
+        let row = [
+            Some(&*id),
+            Some(&product_id),
+            Some(&fields[2]),
+            nullable(&fields[3]),
+        ];
+        copy_row(buffer, &row);
         Ok(())
     }
 
     /// `id,productId,name,sale_price,original_price,default_style`.
     pub(super) fn style(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let product_id = parse_id(&fields[1], "productId")?;
-        self.product_exists("productId", product_id)?;
+        let (id, product_id) = self.ids(fields, "productId", Parent::Product)?;
         let sale_price = parse_price(&fields[3], "sale_price")?;
         let original_price = parse_price(&fields[4], "original_price")?
             .ok_or_else(|| "original_price is missing".to_owned())?;
@@ -113,15 +118,17 @@ impl Loaded {
             "0" | "false" | "f" => "f",
             other => return Err(format!("default_style {other:?} is not 0 or 1")),
         };
-        self.styles.insert(id);
+        self.styles.insert(parse_id(&fields[0], "id")?);
+        let name = Some(fields[2].as_str());
+        let prices = [sale_price.as_deref(), Some(&*original_price)];
         copy_row(
             buffer,
             &[
-                Some(&id.to_string()),
-                Some(&product_id.to_string()),
-                Some(&fields[2]),
-                sale_price.as_deref(),
-                Some(&original_price),
+                Some(&*id),
+                Some(&product_id),
+                name,
+                prices[0],
+                prices[1],
                 Some(is_default),
             ],
         );
@@ -130,14 +137,12 @@ impl Loaded {
 
     /// `id,styleId,url,thumbnail_url`.
     pub(super) fn photo(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let style_id = parse_id(&fields[1], "styleId")?;
-        self.style_exists(style_id)?;
+        let (id, style_id) = self.ids(fields, "styleId", Parent::Style)?;
         copy_row(
             buffer,
             &[
-                Some(&id.to_string()),
-                Some(&style_id.to_string()),
+                Some(&*id),
+                Some(&style_id),
                 nullable(&fields[2]),
                 nullable(&fields[3]),
             ],
@@ -147,25 +152,21 @@ impl Loaded {
 
     /// `id,styleId,size,quantity`.
     pub(super) fn sku(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let style_id = parse_id(&fields[1], "styleId")?;
-        self.style_exists(style_id)?;
+        let (id, style_id) = self.ids(fields, "styleId", Parent::Style)?;
         let quantity = match fields[3].trim().parse::<i32>() {
-            Ok(quantity) if quantity >= 0 => quantity,
+            Ok(quantity) if quantity >= 0 => quantity.to_string(),
             _ => {
-                return Err(format!(
-                    "quantity {:?} is not a non-negative integer",
-                    fields[3]
-                ));
+                let raw = &fields[3];
+                return Err(format!("quantity {raw:?} is not a non-negative integer"));
             }
         };
         copy_row(
             buffer,
             &[
-                Some(&id.to_string()),
-                Some(&style_id.to_string()),
+                Some(&*id),
+                Some(&style_id),
                 Some(&fields[2]),
-                Some(&quantity.to_string()),
+                Some(&quantity),
             ],
         );
         Ok(())
@@ -177,8 +178,7 @@ impl Loaded {
         fields: &[String],
         buffer: &mut BytesMut,
     ) -> Result<(), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let product_id = parse_id(&fields[1], "current_product_id")?;
+        let (id, product_id) = self.ids(fields, "current_product_id", Parent::Product)?;
         let related = fields[2]
             .trim()
             .parse::<i32>()
@@ -186,15 +186,14 @@ impl Loaded {
         if related <= 0 {
             return Err(format!("related_product_id is {related}"));
         }
-        self.product_exists("current_product_id", product_id)?;
-        self.product_exists("related_product_id", related)?;
+        if !self.products.contains(related) {
+            return Err(format!(
+                "related_product_id {related} names no loaded product"
+            ));
+        }
         copy_row(
             buffer,
-            &[
-                Some(&id.to_string()),
-                Some(&product_id.to_string()),
-                Some(&related.to_string()),
-            ],
+            &[Some(&*id), Some(&product_id), Some(&related.to_string())],
         );
         Ok(())
     }
