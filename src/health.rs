@@ -73,35 +73,38 @@ pub async fn live() -> Json<Liveness> {
          headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (postgres, redis, cache) =
-        tokio::join!(postgres_state(&state), redis_state(&state.redis), async {
-            if state.config.cache_redis_url.is_some() {
-                Some(redis_state(state.cache.redis()).await)
-            } else {
-                None
-            }
-        });
+    let (postgres, redis, cache) = tokio::join!(
+        postgres_state(&state),
+        redis_state(&state.redis),
+        cache_state(&state)
+    );
     let (status_code, status) = match (postgres, redis) {
         (DependencyState::Down, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (DependencyState::Up, DependencyState::Down) => (StatusCode::OK, "degraded"),
         (DependencyState::Up, DependencyState::Up) => (StatusCode::OK, "ready"),
     };
-    let mut response = (
-        status_code,
-        Json(Readiness {
-            status,
-            postgres,
-            redis,
-            cache,
-        }),
-    )
-        .into_response();
+    let readiness = Json(Readiness {
+        status,
+        postgres,
+        redis,
+        cache,
+    });
+    let mut response = (status_code, readiness).into_response();
     if status_code == StatusCode::SERVICE_UNAVAILABLE {
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     response
+}
+
+/// The cache's own Redis, when it has one (`CACHE_REDIS_URL`).
+async fn cache_state(state: &AppState) -> Option<DependencyState> {
+    if state.config.cache_redis_url.is_some() {
+        Some(redis_state(state.cache.redis()).await)
+    } else {
+        None
+    }
 }
 
 /// Says at start-up what is down and what that means, so that a wrong

@@ -23,10 +23,12 @@
 //!   `source: postgres`, and a warning is logged at most every 10 s.
 
 pub mod document;
+mod entry;
 mod flight;
 pub mod keys;
 mod scripts;
 pub mod stats;
+mod store;
 mod write;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +44,7 @@ pub use write::CacheWrite;
 use crate::config::{CacheLimits, Config};
 use crate::error::AppResult;
 use crate::redis::{Redis, RedisFailure};
-use scripts::MAY_STORE;
+use entry::Header;
 
 /// How often, at most, a Redis failure on the read path is logged.
 const WARNING_INTERVAL: Duration = Duration::from_secs(10);
@@ -96,37 +98,6 @@ type LookupReply = (
     (Option<String>, Option<u64>),
     Vec<Option<u64>>,
 );
-
-/// An entry's header: `<epoch>:<seq>|<shown>|<etag>|`.
-struct Header<'a> {
-    epoch: &'a str,
-    seq: u64,
-    shows: Vec<&'a str>,
-    etag: &'a str,
-    /// Where the body starts.
-    body_at: usize,
-}
-
-impl<'a> Header<'a> {
-    fn parse(entry: &'a [u8]) -> Option<Self> {
-        let mut bars = entry
-            .iter()
-            .enumerate()
-            .filter(|(_, byte)| **byte == b'|')
-            .map(|(at, _)| at);
-        let (first, second, third) = (bars.next()?, bars.next()?, bars.next()?);
-        let clock = std::str::from_utf8(&entry[..first]).ok()?;
-        let (epoch, seq) = clock.split_once(':')?;
-        let shows = std::str::from_utf8(&entry[first + 1..second]).ok()?;
-        Some(Self {
-            epoch,
-            seq: seq.parse().ok()?,
-            shows: shows.split(',').filter(|name| !name.is_empty()).collect(),
-            etag: std::str::from_utf8(&entry[second + 1..third]).ok()?,
-            body_at: third + 1,
-        })
-    }
-}
 
 /// What became of a loaded document.
 enum Stored {
@@ -332,109 +303,6 @@ impl Cache {
             None => format!("local:{}", self.local_writes.load(Ordering::SeqCst)),
         };
         format!("{}|{}|{seen}", key.key, key.field.unwrap_or(""))
-    }
-
-    /// Stores the document unless its client is over budget (an open-ended
-    /// query) or a write got in the way.
-    async fn admit_and_store(
-        &self,
-        key: &CacheKey,
-        lookup: &Lookup,
-        document: &Document,
-    ) -> Result<Stored, RedisFailure> {
-        let ttl = match &key.admission {
-            Admission::Always => self.ttl,
-            Admission::Never => return Ok(Stored::OverBudget),
-            Admission::Open { client } => {
-                if !self.admit(client).await? {
-                    return Ok(Stored::OverBudget);
-                }
-                self.limits.open_query_ttl
-            }
-        };
-        let Some(epoch) = self.may_store(key, lookup, document).await? else {
-            return Ok(Stored::Stale);
-        };
-        self.store(key, &epoch, lookup.seq, document, ttl).await?;
-        Ok(Stored::Yes)
-    }
-
-    /// Counts one more open-ended document for `client`; false past its budget.
-    async fn admit(&self, client: &str) -> Result<bool, RedisFailure> {
-        let budget = format!("{}cache-admission:{client}", self.prefix);
-        let mut pipeline = redis::pipe();
-        pipeline
-            .cmd("INCR")
-            .arg(&budget)
-            .cmd("PEXPIRE")
-            .arg(&budget)
-            .arg(ADMISSION_WINDOW_MS)
-            .arg("NX")
-            .ignore();
-        let (admitted,): (u64,) = self.redis.pipeline(&pipeline).await?;
-        Ok(admitted <= u64::from(self.limits.open_queries_per_client))
-    }
-
-    /// The epoch to store the document under, when nothing it depends on
-    /// was written since the lookup.
-    async fn may_store(
-        &self,
-        key: &CacheKey,
-        lookup: &Lookup,
-        document: &Document,
-    ) -> Result<Option<String>, RedisFailure> {
-        let names: Vec<&str> = key
-            .depends_on
-            .iter()
-            .chain(&document.shows)
-            .map(Namespace::name)
-            .collect();
-        let mut invocation = MAY_STORE.prepare_invoke();
-        invocation.key(self.clock_key()).key(self.versions_key());
-        for name in &names {
-            invocation.key(self.pending_key(name));
-        }
-        invocation
-            .arg(lookup.epoch.as_deref().unwrap_or(""))
-            .arg(lookup.seq)
-            .arg(fresh_epoch());
-        for name in &names {
-            invocation.arg(*name);
-        }
-        self.redis.script(&invocation).await
-    }
-
-    async fn store(
-        &self,
-        key: &CacheKey,
-        epoch: &str,
-        seq: u64,
-        document: &Document,
-        ttl: Duration,
-    ) -> Result<(), RedisFailure> {
-        let shows: Vec<&str> = document.shows.iter().map(Namespace::name).collect();
-        let header = format!("{epoch}:{seq}|{}|{}|", shows.join(","), document.etag);
-        let mut value = Vec::with_capacity(header.len() + document.bytes.len());
-        value.extend_from_slice(header.as_bytes());
-        value.extend_from_slice(&document.bytes);
-        let full_key = format!("{}{}", self.prefix, key.key);
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-        let mut pipeline = redis::pipe();
-        match key.field {
-            None => {
-                pipeline
-                    .cmd("SET")
-                    .arg(&full_key)
-                    .arg(value)
-                    .arg("PX")
-                    .arg(ttl_ms);
-            }
-            Some(field) => {
-                pipeline.hset(&full_key, field, value).ignore();
-                pipeline.pexpire(&full_key, ttl_ms as i64);
-            }
-        }
-        self.redis.pipeline::<()>(&pipeline).await
     }
 
     fn warn(&self, failure: &RedisFailure) {

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::domain::text_enum::text_enum;
+use crate::error::AppError;
 
 use crate::inventory::Item;
 
@@ -52,6 +53,15 @@ impl Actor {
         allowed && from.can_become(to)
     }
 
+    /// Whether this actor may move an order of `owner` from `from` to `to`.
+    pub fn check_move(self, owner: i32, from: Status, to: Status) -> Result<(), IllegalMove> {
+        if self.may(owner, from, to) {
+            Ok(())
+        } else {
+            Err(IllegalMove { from, to })
+        }
+    }
+
     /// Whether this actor may see an order of `owner` at all (404 otherwise,
     /// so that other users' ids tell nothing).
     pub fn may_see(self, owner: i32) -> bool {
@@ -59,6 +69,20 @@ impl Actor {
             Self::Owner(user_id) => user_id == owner,
             Self::Admin => true,
         }
+    }
+}
+
+/// A status change that is not allowed (a 409).
+#[derive(Debug)]
+pub struct IllegalMove {
+    from: Status,
+    to: Status,
+}
+
+impl From<IllegalMove> for AppError {
+    fn from(refused: IllegalMove) -> Self {
+        let (from, to) = (refused.from.as_str(), refused.to.as_str());
+        AppError::conflict(format!("an order that is {from} cannot become {to}"))
     }
 }
 

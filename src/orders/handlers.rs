@@ -176,8 +176,8 @@ pub async fn update_status(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    Valid(status): Valid<StatusBody>,
+    status: Valid<StatusBody>,
 ) -> AppResult<Envelope<OrderView>> {
-    let order = service::change_status(&state, Actor::Admin, id, status).await?;
+    let order = service::change_status(&state, Actor::Admin, id, status.0).await?;
     Ok(Envelope { data: order })
 }

@@ -41,16 +41,9 @@ pub async fn place(
     let mut writes = vec![state.cache.begin_write(retired).await?];
     let placed = async {
         let mut conn = state.conn().await?;
-        conn.transaction::<_, AppError, _>(async |conn| {
-            place_in(
-                conn,
-                &state.cache,
-                &mut writes,
-                user_id,
-                &source,
-                key.as_ref(),
-            )
-            .await
+        let cache = &state.cache;
+        AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            place_in(conn, cache, &mut writes, user_id, &source, key.as_ref()).await
         })
         .await
     }
@@ -223,48 +216,46 @@ pub async fn change_status(
     let mut writes = Vec::new();
     let changed = async {
         let mut conn = state.conn().await?;
-        conn.transaction::<_, AppError, _>(async |conn| {
-            let not_found = || AppError::not_found(format!("you have no order {id}"));
-            let order = queries::lock_order(conn, id)
-                .await?
-                .filter(|order| actor.may_see(order.user_id))
-                .ok_or_else(not_found)?;
-            if !actor.may(order.user_id, order.status, next) {
-                return Err(AppError::conflict(format!(
-                    "an order that is {} cannot become {}",
-                    order.status.as_str(),
-                    next.as_str()
-                )));
-            }
-            let lines = queries::lines_of(conn, &[id])
-                .await?
-                .remove(&id)
-                .unwrap_or_default();
-            let product_ids: Vec<i32> = lines.iter().filter_map(|line| line.product_id).collect();
-            writes.push(
-                state
-                    .cache
-                    .begin_write(
-                        cache::order_changed(order.user_id)
-                            .and(inventory::stock_changed(&product_ids)),
-                    )
-                    .await?,
-            );
-            if next == Status::Cancelled {
-                let moved: Vec<_> = lines
-                    .iter()
-                    .map(|line| (line.product_id, line.sku_id, line.quantity))
-                    .collect();
-                inventory::restore(conn, &moved).await?;
-            }
-            let order = queries::set_status(conn, id, next).await?;
-            Ok(with_lines(conn, vec![order]).await?.remove(0))
+        let cache = &state.cache;
+        AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            change_in(conn, cache, &mut writes, actor, id, next).await
         })
         .await
     }
     .await;
     finish(writes).await;
     changed
+}
+
+async fn change_in(
+    conn: &mut AsyncPgConnection,
+    cache: &Cache,
+    writes: &mut Vec<CacheWrite>,
+    actor: Actor,
+    id: i32,
+    next: Status,
+) -> AppResult<OrderView> {
+    let order = queries::lock_order(conn, id)
+        .await?
+        .filter(|order| actor.may_see(order.user_id))
+        .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
+    actor.check_move(order.user_id, order.status, next)?;
+    let lines = queries::lines_of(conn, &[id])
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let product_ids: Vec<i32> = lines.iter().filter_map(|line| line.product_id).collect();
+    let retired = cache::order_changed(order.user_id).and(inventory::stock_changed(&product_ids));
+    writes.push(cache.begin_write(retired).await?);
+    if next == Status::Cancelled {
+        let moved: Vec<_> = lines
+            .iter()
+            .map(|line| (line.product_id, line.sku_id, line.quantity))
+            .collect();
+        inventory::restore(conn, &moved).await?;
+    }
+    let order = queries::set_status(conn, id, next).await?;
+    Ok(with_lines(conn, vec![order]).await?.remove(0))
 }
 
 /// Orders with their lines, as the API shows them.

@@ -18,22 +18,25 @@ use crate::helpers::{
 const JWT_SECRET: &str = "test-secret-that-is-long-enough-for-hs256";
 
 async fn sign_up(app: &TestApp, body: Value) -> crate::helpers::TestResponse {
-    app.send_json_as(None, Method::POST, "/api/auth/signup", body)
+    app.client(None)
+        .send_json(Method::POST, "/api/auth/signup", body)
         .await
 }
 
 async fn sign_in_raw(app: &TestApp, email: &str, password: &str) -> crate::helpers::TestResponse {
-    app.send_json_as(
-        None,
-        Method::POST,
-        "/api/auth/signin",
-        json!({"email": email, "password": password}),
-    )
-    .await
+    app.client(None)
+        .send_json(
+            Method::POST,
+            "/api/auth/signin",
+            json!({"email": email, "password": password}),
+        )
+        .await
 }
 
 async fn me(app: &TestApp, token: &str) -> crate::helpers::TestResponse {
-    app.send_as(Some(token), Method::GET, "/api/auth/me").await
+    app.client(Some(token))
+        .request(Method::GET, "/api/auth/me")
+        .await
 }
 
 async fn redis() -> redis::aio::MultiplexedConnection {
@@ -143,7 +146,8 @@ async fn signup_refuses_invalid_fields_and_writes_nothing() {
         sign_up(&app, body).await.field_error(field);
     }
     let malformed = app
-        .request(
+        .anon()
+        .send(
             Method::POST,
             "/api/auth/signup",
             Some(Body::from("{\"email\": ")),
@@ -220,7 +224,7 @@ async fn me_needs_a_well_formed_bearer_token() {
         "dan@example.com"
     );
 
-    let none = app.send_as(None, Method::GET, "/api/auth/me").await;
+    let none = app.client(None).request(Method::GET, "/api/auth/me").await;
     none.problem(401);
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
     for authorization in [
@@ -232,7 +236,8 @@ async fn me_needs_a_well_formed_bearer_token() {
         format!("Bearer {token}x"),
     ] {
         let response = app
-            .request(
+            .anon()
+            .send(
                 Method::GET,
                 "/api/auth/me",
                 None,
@@ -295,11 +300,13 @@ async fn signout_kills_that_token_only() {
     assert_ne!(claims_of(&phone)["jti"], claims_of(&laptop)["jti"]);
 
     let out = app
-        .send_as(Some(&phone), Method::POST, "/api/auth/signout")
+        .client(Some(&phone))
+        .request(Method::POST, "/api/auth/signout")
         .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     me(&app, &phone).await.problem(401);
-    app.send_as(Some(&phone), Method::POST, "/api/auth/signout")
+    app.client(Some(&phone))
+        .request(Method::POST, "/api/auth/signout")
         .await
         .problem(401);
     assert_eq!(me(&app, &laptop).await.status, StatusCode::OK);
@@ -317,14 +324,10 @@ async fn the_token_of_a_deleted_user_is_refused() {
         .await
         .unwrap();
     me(&app, &token).await.problem(401);
-    app.send_json_as(
-        Some(&token),
-        Method::POST,
-        "/api/tags",
-        json!({"tag_name": "x"}),
-    )
-    .await
-    .problem(401);
+    app.client(Some(&token))
+        .send_json(Method::POST, "/api/tags", json!({"tag_name": "x"}))
+        .await
+        .problem(401);
 }
 
 #[tokio::test]
@@ -360,29 +363,27 @@ async fn catalog_writes_need_an_admin() {
     for (method, path, body) in &writes {
         // Without a token, or with a customer's, nothing happens; an invalid
         // body does not get past the door either.
-        app.send_json_as(None, method.clone(), path, body.clone())
+        app.client(None)
+            .send_json(method.clone(), path, body.clone())
             .await
             .problem(401);
-        app.send_json_as(Some(&customer), method.clone(), path, body.clone())
+        app.client(Some(&customer))
+            .send_json(method.clone(), path, body.clone())
             .await
             .problem(403);
-        app.send_json_as(
-            Some(&customer),
-            method.clone(),
-            path,
-            json!({"bogus": true}),
-        )
-        .await
-        .problem(403);
+        app.client(Some(&customer))
+            .send_json(method.clone(), path, json!({"bogus": true}))
+            .await
+            .problem(403);
     }
     assert_eq!(app.count("categories").await, 5);
     assert_eq!(app.count("tags").await, 8);
     assert_eq!(app.count("products").await, 5);
-    let product = app.get("/api/products/1").await.json();
+    let product = app.anon().get("/api/products/1").await.json();
     assert_eq!(product["data"]["price"], "14.99");
     // Reads stay open to anyone; the admin's writes go through.
     for (method, path, body) in writes {
-        let response = app.send_json_as(Some(&admin), method, path, body).await;
+        let response = app.client(Some(&admin)).send_json(method, path, body).await;
         assert!(response.status.is_success(), "{path}: {}", response.text());
     }
 }
@@ -425,7 +426,8 @@ async fn sessions_are_redis_keys_that_live_as_long_as_their_token() {
     assert_eq!(value, first);
     assert!((3590..=3600).contains(&ttl), "TTL {ttl}");
 
-    app.send_as(Some(&first), Method::POST, "/api/auth/signout")
+    app.client(Some(&first))
+        .request(Method::POST, "/api/auth/signout")
         .await;
     let left = crate::helpers::redis_keys(&mut conn, &pattern).await;
     assert_eq!(left.len(), 1);
@@ -479,20 +481,24 @@ async fn signup_and_signin_are_limited_per_client_address() {
     for n in 0..4 {
         let body = json!({"email": format!("u{n}@example.com"), "password": "wrong-pass"});
         let response = app
+            .anon()
             .send_request(from_address("10.0.0.1", "/api/auth/signin", body))
             .await;
         response.problem(401);
     }
     let body = json!({"email": "u9@example.com", "password": "wrong-pass"});
-    app.send_request(from_address("10.0.0.1", "/api/auth/signin", body.clone()))
+    app.anon()
+        .send_request(from_address("10.0.0.1", "/api/auth/signin", body.clone()))
         .await
         .problem(429);
     // Another address still gets through; sign-up counts separately.
-    app.send_request(from_address("10.0.0.2", "/api/auth/signin", body))
+    app.anon()
+        .send_request(from_address("10.0.0.2", "/api/auth/signin", body))
         .await
         .problem(401);
     let signup = json!({"email": "new@example.com", "password": "long enough", "name": "N"});
     let created = app
+        .anon()
         .send_request(from_address("10.0.0.1", "/api/auth/signup", signup))
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
@@ -543,12 +549,8 @@ async fn seed_creates_the_demo_accounts_once() {
     let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
     assert_eq!(me(&app, &admin).await.json()["data"]["role"], "admin");
     let created = app
-        .send_json_as(
-            Some(&admin),
-            Method::POST,
-            "/api/tags",
-            json!({"tag_name": "denim"}),
-        )
+        .client(Some(&admin))
+        .send_json(Method::POST, "/api/tags", json!({"tag_name": "denim"}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
     let customer = app

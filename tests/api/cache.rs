@@ -58,10 +58,10 @@ async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn every_cached_route_answers_postgres_then_redis_with_one_etag() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     for path in CACHED_ROUTES {
-        let first = app.get(path).await;
-        let second = app.get(path).await;
+        let first = app.admin().get(path).await;
+        let second = app.admin().get(path).await;
         assert_eq!(source(&first), "postgres", "{path}");
         assert_eq!(source(&second), "redis", "{path}");
         assert_eq!(data(&first), data(&second), "{path}");
@@ -71,7 +71,7 @@ async fn every_cached_route_answers_postgres_then_redis_with_one_etag() {
     }
     // Errors are not cached: a 404 stays a PostgreSQL answer.
     for _ in 0..2 {
-        let missing = app.get("/api/products/999").await;
+        let missing = app.admin().get("/api/products/999").await;
         missing.problem(404);
         assert!(missing.header("x-data-source").is_none());
     }
@@ -79,8 +79,9 @@ async fn every_cached_route_answers_postgres_then_redis_with_one_etag() {
 
 #[tokio::test]
 async fn equal_queries_share_one_documented_key() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let first = app
+        .admin()
         .get("/api/products?category=Shirts&minPrice=20.00&maxPrice=40&inStock=true")
         .await;
     assert_eq!(source(&first), "postgres");
@@ -89,12 +90,15 @@ async fn equal_queries_share_one_documented_key() {
         "/api/products?inStock=true&maxPrice=40.0&minPrice=20.000&category=Shirts&order=desc",
         "/api/products?category=Shirts&minPrice=20&maxPrice=40&inStock=true&page=1&limit=20&sortBy=createdAt&order=DESC",
     ] {
-        assert_eq!(source(&app.get(same).await), "redis", "{same}");
+        assert_eq!(source(&app.admin().get(same).await), "redis", "{same}");
     }
-    app.get("/api/products?minPrice=19.50").await;
-    app.get("/api/products").await;
-    app.get("/api/products?q=Shirt").await;
-    assert_eq!(source(&app.get("/api/products?q=shirt").await), "redis");
+    app.admin().get("/api/products?minPrice=19.50").await;
+    app.admin().get("/api/products").await;
+    app.admin().get("/api/products?q=Shirt").await;
+    assert_eq!(
+        source(&app.admin().get("/api/products?q=shirt").await),
+        "redis"
+    );
     assert_eq!(
         keys(&app, "products:*").await,
         [
@@ -107,10 +111,13 @@ async fn equal_queries_share_one_documented_key() {
 
     // A `:` or `%` in a category name is encoded: every key keeps nine parts.
     let created = app
+        .admin()
         .post("/api/categories", json!({"category_name": "50%: off"}))
         .await;
     assert_eq!(created.status, StatusCode::CREATED);
-    app.get("/api/products?category=50%25%3A%20off").await;
+    app.admin()
+        .get("/api/products?category=50%25%3A%20off")
+        .await;
     let encoded = keys(&app, "products:50*").await;
     assert_eq!(
         encoded,
@@ -118,8 +125,8 @@ async fn equal_queries_share_one_documented_key() {
     );
     assert_eq!(encoded[0].split(':').count(), 9);
 
-    app.get("/api/products/1").await;
-    app.get("/api/categories/2").await;
+    app.admin().get("/api/products/1").await;
+    app.admin().get("/api/categories/2").await;
     assert_eq!(keys(&app, "product:*").await, ["product:1"]);
     assert!(
         keys(&app, "categories:*")
@@ -131,16 +138,16 @@ async fn equal_queries_share_one_documented_key() {
 /// Reads every cached route once so that the next read would be a hit.
 async fn warm(app: &TestApp) {
     for path in CACHED_ROUTES {
-        app.get(path).await;
+        app.anon().get(path).await;
     }
     for path in CACHED_ROUTES {
-        assert_eq!(source(&app.get(path).await), "redis", "{path}");
+        assert_eq!(source(&app.anon().get(path).await), "redis", "{path}");
     }
 }
 
 #[tokio::test]
 async fn every_write_retires_what_it_changes_before_answering() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     // (write, routes whose next read must come from PostgreSQL, a check of the new data)
     let writes: Vec<(&str, Value, &str, Vec<&str>)> = vec![
         (
@@ -225,9 +232,9 @@ async fn every_write_retires_what_it_changes_before_answering() {
     for (method, body, path, stale) in writes {
         warm_available(&app).await;
         let response = match method {
-            "PUT" => app.put(path, body).await,
-            "POST" => app.post(path, body).await,
-            _ => app.delete(path).await,
+            "PUT" => app.admin().put(path, body).await,
+            "POST" => app.admin().post(path, body).await,
+            _ => app.admin().delete(path).await,
         };
         assert!(
             response.status.is_success(),
@@ -235,7 +242,7 @@ async fn every_write_retires_what_it_changes_before_answering() {
             response.text()
         );
         for route in stale {
-            let read = app.get(route).await;
+            let read = app.admin().get(route).await;
             if read.status == StatusCode::NOT_FOUND {
                 continue; // deleted: nothing to be stale about
             }
@@ -247,8 +254,8 @@ async fn every_write_retires_what_it_changes_before_answering() {
         }
     }
     // The final state shows every write.
-    app.get("/api/products/1").await.problem(404);
-    let tees = app.get("/api/categories").await.json();
+    app.admin().get("/api/products/1").await.problem(404);
+    let tees = app.admin().get("/api/categories").await.json();
     assert!(!tees.to_string().contains("\"Tees\""), "{tees}");
     assert!(tees.to_string().contains("Socks"));
 }
@@ -256,39 +263,41 @@ async fn every_write_retires_what_it_changes_before_answering() {
 /// Like [`warm`], but over routes that still exist.
 async fn warm_available(app: &TestApp) {
     for path in CACHED_ROUTES {
-        if app.get(path).await.status == StatusCode::OK {
-            assert_eq!(source(&app.get(path).await), "redis", "{path}");
+        if app.anon().get(path).await.status == StatusCode::OK {
+            assert_eq!(source(&app.anon().get(path).await), "redis", "{path}");
         }
     }
 }
 
 #[tokio::test]
 async fn the_new_data_is_what_the_next_read_shows() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     warm(&app).await;
-    app.put(
-        "/api/products/1",
-        json!({"price": 99.5, "product_name": "Fancy T-Shirt"}),
-    )
-    .await;
-    let detail = app.get("/api/products/1").await.json();
-    assert_eq!(detail["data"]["price"], "99.50");
-    let list = app.get("/api/categories/1").await.json();
-    assert_eq!(list["data"]["products"][0]["product_name"], "Fancy T-Shirt");
-    app.put("/api/categories/1", json!({"category_name": "Tops"}))
+    app.admin()
+        .put(
+            "/api/products/1",
+            json!({"price": 99.5, "product_name": "Fancy T-Shirt"}),
+        )
         .await;
-    let detail = app.get("/api/products/1").await.json();
+    let detail = app.admin().get("/api/products/1").await.json();
+    assert_eq!(detail["data"]["price"], "99.50");
+    let list = app.admin().get("/api/categories/1").await.json();
+    assert_eq!(list["data"]["products"][0]["product_name"], "Fancy T-Shirt");
+    app.admin()
+        .put("/api/categories/1", json!({"category_name": "Tops"}))
+        .await;
+    let detail = app.admin().get("/api/products/1").await.json();
     assert_eq!(detail["data"]["category"]["category_name"], "Tops");
 }
 
 #[tokio::test]
 async fn seed_retires_the_documents_it_adds_to() {
-    let app = TestApp::admin().await;
-    let empty = app.get("/api/categories").await;
+    let app = TestApp::with_admin().await;
+    let empty = app.admin().get("/api/categories").await;
     assert_eq!(empty.json()["total"], 0);
-    assert_eq!(source(&app.get("/api/categories").await), "redis");
+    assert_eq!(source(&app.admin().get("/api/categories").await), "redis");
     app.seed().await;
-    let seeded = app.get("/api/categories").await;
+    let seeded = app.admin().get("/api/categories").await;
     assert_eq!(source(&seeded), "postgres");
     assert_eq!(seeded.json()["total"], 5);
 }
@@ -315,21 +324,30 @@ async fn a_load_that_races_a_write_is_never_stored() {
     assert_eq!(source.as_str(), "postgres");
     let counters = cache.stats().of("product");
     assert_eq!(counters.stale_skips.load(Ordering::Relaxed), 1);
-    let next = app.get("/api/products/1").await;
+    let next = app.anon().get("/api/products/1").await;
     assert_eq!(source_of(&next), "postgres");
     assert_eq!(next.json()["data"]["price"], "14.99");
 
     // While a writer is in flight, reads neither hit nor store.
-    assert_eq!(source_of(&app.get("/api/products/1").await), "redis");
+    assert_eq!(source_of(&app.anon().get("/api/products/1").await), "redis");
     let write = cache
         .begin_write(Retirement::of([catalog_cache::product(1)]))
         .await
         .unwrap();
-    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
-    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "postgres"
+    );
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "postgres"
+    );
     write.finish().await;
-    assert_eq!(source_of(&app.get("/api/products/1").await), "postgres");
-    assert_eq!(source_of(&app.get("/api/products/1").await), "redis");
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "postgres"
+    );
+    assert_eq!(source_of(&app.anon().get("/api/products/1").await), "redis");
 }
 
 fn source_of(response: &TestResponse) -> &str {
@@ -343,7 +361,7 @@ async fn a_stampede_of_misses_loads_once() {
     for _ in 0..100 {
         let app = app.clone();
         readers.push(tokio::spawn(async move {
-            app.get("/api/categories").await.status
+            app.anon().get("/api/categories").await.status
         }));
     }
     for reader in readers {
@@ -376,18 +394,18 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
             crate::helpers::SEED_ADMIN_PASSWORD,
         )
         .await;
-    assert_eq!(source(&app.get("/api/products/1").await), "postgres");
-    assert_eq!(source(&app.get("/api/products/1").await), "redis");
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "postgres");
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
 
     redis.kill();
     for path in CACHED_ROUTES {
-        let read = app.get(path).await;
+        let read = app.anon().get(path).await;
         assert_eq!(source(&read), "postgres", "{path} during the outage");
     }
     // What needs a session (every write) answers 503, and nothing is written.
     let refused = app
-        .send_json_as(
-            Some(&admin),
+        .client(Some(&admin))
+        .send_json(
             axum::http::Method::PUT,
             "/api/products/1",
             json!({"price": 1}),
@@ -406,7 +424,7 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
         blocked,
         Err(emporium::error::AppError::Unavailable { .. })
     ));
-    let ready = app.get("/health/ready").await;
+    let ready = app.anon().get("/health/ready").await;
     assert_eq!(ready.json()["redis"], "down");
     let errors = app
         .state
@@ -420,8 +438,8 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     redis.start_again();
     let mut recovered = false;
     for _ in 0..50 {
-        app.get("/api/products/1").await;
-        if source(&app.get("/api/products/1").await) == "redis" {
+        app.anon().get("/api/products/1").await;
+        if source(&app.anon().get("/api/products/1").await) == "redis" {
             recovered = true;
             break;
         }
@@ -429,14 +447,14 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     }
     assert!(recovered, "the cache did not come back with Redis");
     assert_eq!(
-        app.get("/api/products/1").await.json()["data"]["price"],
+        app.anon().get("/api/products/1").await.json()["data"]["price"],
         "14.99"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
-    let app = Arc::new(TestApp::seeded_admin().await);
+    let app = Arc::new(TestApp::seeded_with_admin().await);
     // The writer sets the price to 1.00, 1.01, ... and publishes each cent
     // value once its PUT has answered.
     let acknowledged = Arc::new(AtomicI64::new(1499));
@@ -450,7 +468,10 @@ async fn no_read_shows_data_older_than_an_acknowledged_write() {
             let mut cents = 1500;
             while !stop.load(Ordering::Relaxed) {
                 let price = format!("{}.{:02}", cents / 100, cents % 100);
-                let response = app.put("/api/products/1", json!({"price": price})).await;
+                let response = app
+                    .admin()
+                    .put("/api/products/1", json!({"price": price}))
+                    .await;
                 assert_eq!(response.status, StatusCode::OK, "{}", response.text());
                 acknowledged.store(cents, Ordering::SeqCst);
                 cents += 1;
@@ -473,7 +494,7 @@ async fn no_read_shows_data_older_than_an_acknowledged_write() {
             let path = paths[reader % paths.len()];
             while !stop.load(Ordering::Relaxed) {
                 let floor = acknowledged.load(Ordering::SeqCst);
-                let response = app.get(path).await;
+                let response = app.admin().get(path).await;
                 assert_eq!(response.status, StatusCode::OK);
                 let body = response.json();
                 let product = match path {

@@ -9,11 +9,14 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, TestResponse};
 
 async fn cart_of(app: &TestApp, token: &str) -> TestResponse {
-    app.send_as(Some(token), Method::GET, "/api/cart").await
+    app.client(Some(token))
+        .request(Method::GET, "/api/cart")
+        .await
 }
 
 async fn add(app: &TestApp, token: &str, body: Value) -> TestResponse {
-    app.send_json_as(Some(token), Method::POST, "/api/cart/items", body)
+    app.client(Some(token))
+        .send_json(Method::POST, "/api/cart/items", body)
         .await
 }
 
@@ -54,8 +57,8 @@ async fn add_update_remove_and_clear() {
     assert_eq!(cart["data"]["items"].as_array().unwrap().len(), 2);
 
     let updated = app
-        .send_json_as(
-            Some(&token),
+        .client(Some(&token))
+        .send_json(
             Method::PUT,
             &format!("/api/cart/items/{line_id}"),
             json!({"quantity": 1}),
@@ -63,15 +66,15 @@ async fn add_update_remove_and_clear() {
         .await;
     assert_eq!(updated.json()["data"]["total"], "119.99");
     let removed = app
-        .send_as(
-            Some(&token),
-            Method::DELETE,
-            &format!("/api/cart/items/{line_id}"),
-        )
+        .client(Some(&token))
+        .request(Method::DELETE, &format!("/api/cart/items/{line_id}"))
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     assert_eq!(cart_of(&app, &token).await.json()["data"]["total"], "29.99");
-    let cleared = app.send_as(Some(&token), Method::DELETE, "/api/cart").await;
+    let cleared = app
+        .client(Some(&token))
+        .request(Method::DELETE, "/api/cart")
+        .await;
     assert_eq!(cleared.status, StatusCode::NO_CONTENT);
     assert_eq!(
         cart_of(&app, &token).await.json()["data"]["items"],
@@ -113,7 +116,8 @@ async fn bad_quantities_and_unknown_products_are_refused_without_a_write() {
         add(&app, &token, body).await.field_error(field);
     }
     let malformed = app
-        .request(
+        .anon()
+        .send(
             Method::POST,
             "/api/cart/items",
             Some(axum::body::Body::from("{\"product_id\": 1,")),
@@ -125,15 +129,16 @@ async fn bad_quantities_and_unknown_products_are_refused_without_a_write() {
         .await;
     malformed.problem(400);
     let anonymous = app
-        .send_json_as(
-            None,
+        .client(None)
+        .send_json(
             Method::POST,
             "/api/cart/items",
             json!({"product_id": 1, "quantity": 1}),
         )
         .await;
     anonymous.problem(401);
-    app.send_as(None, Method::GET, "/api/cart")
+    app.client(None)
+        .request(Method::GET, "/api/cart")
         .await
         .problem(401);
     assert_eq!(app.count("cart_items").await, 0);
@@ -158,22 +163,22 @@ async fn more_than_the_stock_is_a_409_with_the_available_quantity() {
     let line = cart_of(&app, &token).await.json()["data"]["items"][0].clone();
     assert_eq!(line["quantity"], 10);
     let id = line["id"].as_i64().unwrap();
-    app.send_json_as(
-        Some(&token),
-        Method::PUT,
-        &format!("/api/cart/items/{id}"),
-        json!({"quantity": 50}),
-    )
-    .await
-    .problem(409);
-    app.send_json_as(
-        Some(&token),
-        Method::PUT,
-        &format!("/api/cart/items/{id}"),
-        json!({"quantity": 0}),
-    )
-    .await
-    .field_error("quantity");
+    app.client(Some(&token))
+        .send_json(
+            Method::PUT,
+            &format!("/api/cart/items/{id}"),
+            json!({"quantity": 50}),
+        )
+        .await
+        .problem(409);
+    app.client(Some(&token))
+        .send_json(
+            Method::PUT,
+            &format!("/api/cart/items/{id}"),
+            json!({"quantity": 0}),
+        )
+        .await
+        .field_error("quantity");
     assert_eq!(
         cart_of(&app, &token).await.json()["data"]["items"][0]["quantity"],
         10
@@ -191,21 +196,18 @@ async fn another_users_line_is_a_404_and_stays_untouched() {
         .json();
     let id = cart["data"]["items"][0]["id"].as_i64().unwrap();
     for token in [&other, &admin] {
-        app.send_json_as(
-            Some(token),
-            Method::PUT,
-            &format!("/api/cart/items/{id}"),
-            json!({"quantity": 1}),
-        )
-        .await
-        .problem(404);
-        app.send_as(
-            Some(token),
-            Method::DELETE,
-            &format!("/api/cart/items/{id}"),
-        )
-        .await
-        .problem(404);
+        app.client(Some(token))
+            .send_json(
+                Method::PUT,
+                &format!("/api/cart/items/{id}"),
+                json!({"quantity": 1}),
+            )
+            .await
+            .problem(404);
+        app.client(Some(token))
+            .request(Method::DELETE, &format!("/api/cart/items/{id}"))
+            .await
+            .problem(404);
         assert_eq!(
             cart_of(&app, token).await.json()["data"]["items"],
             json!([])
@@ -216,7 +218,8 @@ async fn another_users_line_is_a_404_and_stays_untouched() {
         "/api/cart/items/0",
         "/api/cart/items/99999999999",
     ] {
-        app.send_as(Some(&owner), Method::DELETE, path)
+        app.client(Some(&owner))
+            .request(Method::DELETE, path)
             .await
             .problem(400);
     }
@@ -241,18 +244,15 @@ async fn the_cart_shows_todays_price_and_loses_deleted_products() {
     assert_eq!(cached.header("x-data-source"), Some("redis"));
     assert_eq!(cached.json()["data"]["total"], "42.97");
 
-    app.send_json_as(
-        Some(&admin),
-        Method::PUT,
-        "/api/products/1",
-        json!({"price": "10.00"}),
-    )
-    .await;
+    app.client(Some(&admin))
+        .send_json(Method::PUT, "/api/products/1", json!({"price": "10.00"}))
+        .await;
     let repriced = cart_of(&app, &token).await;
     assert_eq!(repriced.header("x-data-source"), Some("postgres"));
     assert_eq!(repriced.json()["data"]["total"], "32.99");
 
-    app.send_as(Some(&admin), Method::DELETE, "/api/products/4")
+    app.client(Some(&admin))
+        .request(Method::DELETE, "/api/products/4")
         .await;
     let after_delete = cart_of(&app, &token).await.json();
     assert_eq!(after_delete["data"]["items"].as_array().unwrap().len(), 1);

@@ -7,8 +7,8 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn lists_categories_with_their_products_and_totals() {
-    let app = TestApp::seeded_admin().await;
-    let response = app.get("/api/categories").await;
+    let app = TestApp::seeded_with_admin().await;
+    let response = app.admin().get("/api/categories").await;
     assert_eq!(response.status, StatusCode::OK);
     let body = response.json();
     assert_eq!(body["total"], 5);
@@ -29,7 +29,7 @@ async fn lists_categories_with_their_products_and_totals() {
 
 #[tokio::test]
 async fn cacheable_reads_say_where_they_came_from() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     for path in [
         "/api/categories",
         "/api/categories/1",
@@ -38,7 +38,7 @@ async fn cacheable_reads_say_where_they_came_from() {
         "/api/tags",
         "/api/tags/1",
     ] {
-        let response = app.get(path).await;
+        let response = app.admin().get(path).await;
         assert_eq!(response.status, StatusCode::OK, "{path}");
         let source = response.json()["source"].as_str().unwrap().to_owned();
         assert!(
@@ -59,10 +59,22 @@ async fn cacheable_reads_say_where_they_came_from() {
 
 #[tokio::test]
 async fn pages_through_categories_without_overlap() {
-    let app = TestApp::seeded_admin().await;
-    let first = app.get("/api/categories?page=1&limit=2").await.json();
-    let third = app.get("/api/categories?page=3&limit=2").await.json();
-    let beyond = app.get("/api/categories?page=4&limit=2").await.json();
+    let app = TestApp::seeded_with_admin().await;
+    let first = app
+        .admin()
+        .get("/api/categories?page=1&limit=2")
+        .await
+        .json();
+    let third = app
+        .admin()
+        .get("/api/categories?page=3&limit=2")
+        .await
+        .json();
+    let beyond = app
+        .admin()
+        .get("/api/categories?page=4&limit=2")
+        .await
+        .json();
     assert_eq!(first["data"].as_array().unwrap().len(), 2);
     assert_eq!(third["data"].as_array().unwrap().len(), 1);
     assert_eq!(beyond["data"], json!([]));
@@ -72,31 +84,43 @@ async fn pages_through_categories_without_overlap() {
 
 #[tokio::test]
 async fn refuses_paging_values_out_of_range_or_unparseable() {
-    let app = TestApp::admin().await;
-    app.get("/api/categories?page=0").await.field_error("page");
-    app.get("/api/categories?limit=500")
+    let app = TestApp::with_admin().await;
+    app.admin()
+        .get("/api/categories?page=0")
+        .await
+        .field_error("page");
+    app.admin()
+        .get("/api/categories?limit=500")
         .await
         .field_error("limit");
-    app.get("/api/categories?limit=0")
+    app.admin()
+        .get("/api/categories?limit=0")
         .await
         .field_error("limit");
-    app.get("/api/categories?page=abc").await.problem(400);
-    app.get("/api/categories?page=99999999999999999999")
+    app.admin()
+        .get("/api/categories?page=abc")
+        .await
+        .problem(400);
+    app.admin()
+        .get("/api/categories?page=99999999999999999999")
         .await
         .problem(400);
 }
 
 #[tokio::test]
 async fn gets_one_category_with_its_products() {
-    let app = TestApp::seeded_admin().await;
-    let list = app.get("/api/categories").await.json();
+    let app = TestApp::seeded_with_admin().await;
+    let list = app.admin().get("/api/categories").await.json();
     let hats = list["data"]
         .as_array()
         .unwrap()
         .iter()
         .find(|category| category["category_name"] == "Hats")
         .unwrap();
-    let response = app.get(&format!("/api/categories/{}", hats["id"])).await;
+    let response = app
+        .admin()
+        .get(&format!("/api/categories/{}", hats["id"]))
+        .await;
     assert_eq!(response.status, StatusCode::OK);
     let data = &response.json()["data"];
     assert_eq!(data["category_name"], "Hats");
@@ -106,10 +130,11 @@ async fn gets_one_category_with_its_products() {
 
 #[tokio::test]
 async fn an_unknown_category_is_a_404_and_a_bad_id_a_400() {
-    let app = TestApp::admin().await;
-    app.get("/api/categories/999").await.problem(404);
+    let app = TestApp::with_admin().await;
+    app.admin().get("/api/categories/999").await.problem(404);
     for bad in ["abc", "0", "-1", "1.5", "99999999999", "%27%20OR%201=1"] {
-        app.get(&format!("/api/categories/{bad}"))
+        app.admin()
+            .get(&format!("/api/categories/{bad}"))
             .await
             .problem(400);
     }
@@ -117,8 +142,9 @@ async fn an_unknown_category_is_a_404_and_a_bad_id_a_400() {
 
 #[tokio::test]
 async fn embeds_at_most_100_products_lowest_ids_first_and_counts_all() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     let category = app
+        .admin()
         .post("/api/categories", json!({"category_name": "Bulk"}))
         .await
         .json()["data"]["id"]
@@ -133,7 +159,12 @@ async fn embeds_at_most_100_products_lowest_ids_first_and_counts_all() {
     )
     .await
     .unwrap();
-    let data = app.get(&format!("/api/categories/{category}")).await.json()["data"].clone();
+    let data = app
+        .admin()
+        .get(&format!("/api/categories/{category}"))
+        .await
+        .json()["data"]
+        .clone();
     let products = data["products"].as_array().unwrap();
     assert_eq!(products.len(), 100);
     assert_eq!(data["products_total"], 105);
@@ -144,8 +175,9 @@ async fn embeds_at_most_100_products_lowest_ids_first_and_counts_all() {
 
 #[tokio::test]
 async fn creates_a_category() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     let response = app
+        .admin()
         .post("/api/categories", json!({"category_name": "  Jackets "}))
         .await;
     assert_eq!(response.status, StatusCode::CREATED);
@@ -158,11 +190,13 @@ async fn creates_a_category() {
 
 #[tokio::test]
 async fn a_duplicate_name_in_any_case_is_a_conflict() {
-    let app = TestApp::seeded_admin().await;
-    app.post("/api/categories", json!({"category_name": "shirts"}))
+    let app = TestApp::seeded_with_admin().await;
+    app.admin()
+        .post("/api/categories", json!({"category_name": "shirts"}))
         .await
         .problem(409);
-    app.post("/api/categories", json!({"category_name": "SHIRTS "}))
+    app.admin()
+        .post("/api/categories", json!({"category_name": "SHIRTS "}))
         .await
         .problem(409);
     assert_eq!(app.count("categories").await, 5);
@@ -170,7 +204,7 @@ async fn a_duplicate_name_in_any_case_is_a_conflict() {
 
 #[tokio::test]
 async fn refuses_invalid_category_names_naming_the_field() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     for name in [
         json!(""),
         json!("   "),
@@ -179,25 +213,31 @@ async fn refuses_invalid_category_names_naming_the_field() {
         json!(42),
         json!(null),
     ] {
-        app.post("/api/categories", json!({"category_name": name}))
+        app.admin()
+            .post("/api/categories", json!({"category_name": name}))
             .await
             .field_error("category_name");
     }
-    app.post("/api/categories", json!({})).await.problem(422);
-    app.post(
-        "/api/categories",
-        json!({"category_name": "ok", "admin": true}),
-    )
-    .await
-    .field_error("admin");
+    app.admin()
+        .post("/api/categories", json!({}))
+        .await
+        .problem(422);
+    app.admin()
+        .post(
+            "/api/categories",
+            json!({"category_name": "ok", "admin": true}),
+        )
+        .await
+        .field_error("admin");
     assert_eq!(app.count("categories").await, 0);
 }
 
 #[tokio::test]
 async fn malformed_bodies_are_bad_requests_and_others_are_refused_by_kind() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
+    let admin = app.admin();
     let send = |body: &'static [u8], content_type: &'static str| {
-        app.send_raw(Method::POST, "/api/categories", body.to_vec(), content_type)
+        admin.send_raw(Method::POST, "/api/categories", body.to_vec(), content_type)
     };
     send(b"{\"category_name\": ", "application/json")
         .await
@@ -209,80 +249,98 @@ async fn malformed_bodies_are_bad_requests_and_others_are_refused_by_kind() {
         .problem(415);
     let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     // Hostile nesting is refused (as the wrong type) without exhausting the stack.
-    app.send_raw(
-        Method::POST,
-        "/api/categories",
-        deep.into_bytes(),
-        "application/json",
-    )
-    .await
-    .problem(422);
+    app.admin()
+        .send_raw(
+            Method::POST,
+            "/api/categories",
+            deep.into_bytes(),
+            "application/json",
+        )
+        .await
+        .problem(422);
     let huge = format!("{{\"category_name\": \"{}\"}}", "a".repeat(2 * 1024 * 1024));
-    app.send_raw(
-        Method::POST,
-        "/api/categories",
-        huge.into_bytes(),
-        "application/json",
-    )
-    .await
-    .problem(413);
+    app.admin()
+        .send_raw(
+            Method::POST,
+            "/api/categories",
+            huge.into_bytes(),
+            "application/json",
+        )
+        .await
+        .problem(413);
     assert_eq!(app.count("categories").await, 0);
 }
 
 #[tokio::test]
 async fn renames_a_category_and_a_body_without_changes_changes_nothing() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let response = app
+        .admin()
         .put("/api/categories/1", json!({"category_name": "Tops"}))
         .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     assert_eq!(response.json()["data"]["category_name"], "Tops");
-    let unchanged = app.put("/api/categories/1", json!({})).await;
+    let unchanged = app.admin().put("/api/categories/1", json!({})).await;
     assert_eq!(unchanged.status, StatusCode::OK);
     assert_eq!(unchanged.json()["data"]["category_name"], "Tops");
-    let product = app.get("/api/products?category=tops").await.json();
+    let product = app.admin().get("/api/products?category=tops").await.json();
     assert_eq!(product["data"][0]["category"]["category_name"], "Tops");
 }
 
 #[tokio::test]
 async fn renaming_fails_cleanly_for_unknown_ids_taken_names_and_bad_names() {
-    let app = TestApp::seeded_admin().await;
-    app.put("/api/categories/999", json!({"category_name": "X"}))
+    let app = TestApp::seeded_with_admin().await;
+    app.admin()
+        .put("/api/categories/999", json!({"category_name": "X"}))
         .await
         .problem(404);
-    app.put("/api/categories/999", json!({})).await.problem(404);
-    app.put("/api/categories/1", json!({"category_name": "Hats"}))
+    app.admin()
+        .put("/api/categories/999", json!({}))
+        .await
+        .problem(404);
+    app.admin()
+        .put("/api/categories/1", json!({"category_name": "Hats"}))
         .await
         .problem(409);
-    app.put("/api/categories/1", json!({"category_name": ""}))
+    app.admin()
+        .put("/api/categories/1", json!({"category_name": ""}))
         .await
         .field_error("category_name");
-    app.put("/api/categories/abc", json!({"category_name": "X"}))
+    app.admin()
+        .put("/api/categories/abc", json!({"category_name": "X"}))
         .await
         .problem(400);
     assert_eq!(
-        app.get("/api/categories/1").await.json()["data"]["category_name"],
+        app.admin().get("/api/categories/1").await.json()["data"]["category_name"],
         "Shirts"
     );
 }
 
 #[tokio::test]
 async fn deleting_a_category_keeps_its_products_without_one() {
-    let app = TestApp::seeded_admin().await;
-    let shirt = app.get("/api/products?category=Shirts").await.json()["data"][0].clone();
+    let app = TestApp::seeded_with_admin().await;
+    let shirt = app
+        .admin()
+        .get("/api/products?category=Shirts")
+        .await
+        .json()["data"][0]
+        .clone();
     let response = app
+        .admin()
         .delete(&format!("/api/categories/{}", shirt["category_id"]))
         .await;
     assert_eq!(response.status, StatusCode::NO_CONTENT);
     assert!(response.body.is_empty());
     let product = app
+        .admin()
         .get(&format!("/api/products/{}", shirt["id"]))
         .await
         .json();
     assert_eq!(product["data"]["category_id"], json!(null));
     assert_eq!(product["data"]["category"], json!(null));
-    app.delete(&format!("/api/categories/{}", shirt["category_id"]))
+    app.admin()
+        .delete(&format!("/api/categories/{}", shirt["category_id"]))
         .await
         .problem(404);
-    app.delete("/api/categories/0").await.problem(400);
+    app.admin().delete("/api/categories/0").await.problem(400);
 }

@@ -128,7 +128,7 @@ async fn the_importer_loads_good_rows_and_reports_the_others() {
     // One category per name regardless of case; stock is the SKUs' sum.
     assert_eq!(report.categories, 2);
     assert_eq!(app.count("categories").await, 2);
-    let product = app.get("/api/products/1").await.json();
+    let product = app.anon().get("/api/products/1").await.json();
     assert_eq!(product["data"]["stock"], 24);
     assert_eq!(product["data"]["category"]["category_name"], "Jackets");
     assert_eq!(
@@ -138,8 +138,8 @@ async fn the_importer_loads_good_rows_and_reports_the_others() {
     // Sequences continue past the largest id.
     let (_, admin) = app.quick_account("root@example.com", Role::Admin).await;
     let created = app
-        .send_json_as(
-            Some(&admin),
+        .client(Some(&admin))
+        .send_json(
             Method::POST,
             "/api/products",
             json!({"product_name": "New", "price": 1, "stock": 1}),
@@ -151,11 +151,14 @@ async fn the_importer_loads_good_rows_and_reports_the_others() {
 #[tokio::test]
 async fn the_routes_answer_the_atelier_shapes_exactly() {
     let (app, _dir) = imported_fixture().await;
-    let page = app.get("/catwalk/products").await;
+    let page = app.anon().get("/catwalk/products").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.json().as_array().unwrap().len() == 3);
     assert_eq!(
-        app.get("/catwalk/products?page=1&count=1").await.json(),
+        app.anon()
+            .get("/catwalk/products?page=1&count=1")
+            .await
+            .json(),
         json!([{
             "id": 1, "name": "Camo Onesie", "slogan": "Blend in to your crowd",
             "description": "The So Fatigues will wake you up, and fit you in.",
@@ -163,11 +166,14 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
         }])
     );
     assert_eq!(
-        app.get("/catwalk/products?page=9&count=5").await.json(),
+        app.anon()
+            .get("/catwalk/products?page=9&count=5")
+            .await
+            .json(),
         json!([])
     );
     assert_eq!(
-        app.get("/catwalk/products/2").await.json(),
+        app.anon().get("/catwalk/products/2").await.json(),
         json!({
             "id": 2, "name": "Bright Future Sunglasses", "slogan": "You've got to wear shades",
             "description": "Where you're going you might not need roads, you need \"sunglasses\".",
@@ -176,7 +182,7 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
         })
     );
     assert_eq!(
-        app.get("/catwalk/products/1/styles").await.json(),
+        app.anon().get("/catwalk/products/1/styles").await.json(),
         json!({"product_id": "1", "results": [
             {"style_id": 1, "name": "Forest Green & Black", "original_price": "140.00", "sale_price": null,
              "default?": true,
@@ -190,7 +196,7 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
     );
     // The Atelier's placeholders for a style without photos or SKUs.
     assert_eq!(
-        app.get("/catwalk/products/2/styles").await.json(),
+        app.anon().get("/catwalk/products/2/styles").await.json(),
         json!({"product_id": "2", "results": [
             {"style_id": 3, "name": "Black Lenses & Black Frame", "original_price": "69.00", "sale_price": null,
              "default?": true, "photos": [{"thumbnail_url": null, "url": null}],
@@ -198,19 +204,19 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
         ]})
     );
     assert_eq!(
-        app.get("/catwalk/products/3/styles").await.json(),
+        app.anon().get("/catwalk/products/3/styles").await.json(),
         json!({"product_id": "3", "results": []})
     );
     assert_eq!(
-        app.get("/catwalk/products/1/related").await.json(),
+        app.anon().get("/catwalk/products/1/related").await.json(),
         json!([2, 3])
     );
     assert_eq!(
-        app.get("/catwalk/products/3/related").await.json(),
+        app.anon().get("/catwalk/products/3/related").await.json(),
         json!([])
     );
     assert_eq!(
-        app.get("/catwalk/products/3").await.json()["features"],
+        app.anon().get("/catwalk/products/3").await.json()["features"],
         json!([])
     );
 }
@@ -223,7 +229,7 @@ async fn unknown_and_malformed_ids_and_pages_are_problems() {
         "/catwalk/products/999/styles",
         "/catwalk/products/999/related",
     ] {
-        app.get(path).await.problem(404);
+        app.anon().get(path).await.problem(404);
     }
     for path in [
         "/catwalk/products/abc",
@@ -234,19 +240,22 @@ async fn unknown_and_malformed_ids_and_pages_are_problems() {
         "/catwalk/products?count=1.5",
         "/catwalk/products?sort=name",
     ] {
-        app.get(path).await.problem(400);
+        app.anon().get(path).await.problem(400);
     }
-    app.get("/catwalk/products?count=0")
+    app.anon()
+        .get("/catwalk/products?count=0")
         .await
         .field_error("count");
-    app.get("/catwalk/products?count=101")
+    app.anon()
+        .get("/catwalk/products?count=101")
         .await
         .field_error("count");
-    app.get("/catwalk/products?page=0")
+    app.anon()
+        .get("/catwalk/products?page=0")
         .await
         .field_error("page");
     assert_eq!(
-        app.get("/catwalk/products?count=100").await.status,
+        app.anon().get("/catwalk/products?count=100").await.status,
         StatusCode::OK
     );
 }
@@ -261,15 +270,15 @@ async fn catwalk_documents_are_cached_and_retired_by_catalog_writes() {
         "/catwalk/products/1/styles",
         "/catwalk/products/1/related",
     ] {
-        let first = app.get(path).await;
-        let second = app.get(path).await;
+        let first = app.anon().get(path).await;
+        let second = app.anon().get(path).await;
         assert_eq!(first.header("x-data-source"), Some("postgres"), "{path}");
         assert_eq!(second.header("x-data-source"), Some("redis"), "{path}");
         assert_eq!(first.body, second.body, "{path}");
         assert_eq!(first.header("etag"), second.header("etag"), "{path}");
     }
     // One key serves both renderings of a product.
-    app.get("/api/products/1").await;
+    app.anon().get("/api/products/1").await;
     let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let fields: Vec<String> = redis::cmd("HKEYS")
@@ -279,50 +288,51 @@ async fn catwalk_documents_are_cached_and_retired_by_catalog_writes() {
         .unwrap();
     assert_eq!(fields.len(), 2, "{fields:?}");
 
-    app.send_json_as(
-        Some(&admin),
-        Method::PUT,
-        "/api/products/1",
-        json!({"price": "150.00"}),
-    )
-    .await;
-    let detail = app.get("/catwalk/products/1").await;
+    app.client(Some(&admin))
+        .send_json(Method::PUT, "/api/products/1", json!({"price": "150.00"}))
+        .await;
+    let detail = app.anon().get("/catwalk/products/1").await;
     assert_eq!(detail.header("x-data-source"), Some("postgres"));
     assert_eq!(detail.json()["default_price"], "150.00");
     assert_eq!(
-        app.get("/catwalk/products/1/styles")
+        app.anon()
+            .get("/catwalk/products/1/styles")
             .await
             .header("x-data-source"),
         Some("postgres")
     );
     assert_eq!(
-        app.get("/catwalk/products").await.json()[0]["default_price"],
+        app.anon().get("/catwalk/products").await.json()[0]["default_price"],
         "150.00"
     );
 
-    app.send_json_as(
-        Some(&admin),
-        Method::PUT,
-        "/api/categories/1",
-        json!({"category_name": "Coats"}),
-    )
-    .await;
+    app.client(Some(&admin))
+        .send_json(
+            Method::PUT,
+            "/api/categories/1",
+            json!({"category_name": "Coats"}),
+        )
+        .await;
     assert_eq!(
-        app.get("/catwalk/products/1").await.json()["category"],
+        app.anon().get("/catwalk/products/1").await.json()["category"],
         "Coats"
     );
     // Deleting a product retires the related lists that named it.
     assert_eq!(
-        app.get("/catwalk/products/2/related").await.json(),
+        app.anon().get("/catwalk/products/2/related").await.json(),
         json!([1])
     );
-    app.send_as(Some(&admin), Method::DELETE, "/api/products/1")
+    app.client(Some(&admin))
+        .request(Method::DELETE, "/api/products/1")
         .await;
     assert_eq!(
-        app.get("/catwalk/products/2/related").await.json(),
+        app.anon().get("/catwalk/products/2/related").await.json(),
         json!([])
     );
-    app.get("/catwalk/products/1/styles").await.problem(404);
+    app.anon()
+        .get("/catwalk/products/1/styles")
+        .await
+        .problem(404);
 }
 
 #[tokio::test]
@@ -330,30 +340,34 @@ async fn a_second_import_is_refused_or_replaces_cleanly() {
     let (app, dir) = imported_fixture().await;
     let (_, customer) = app.quick_account("kit@example.com", Role::Customer).await;
     let placed = app
-        .send_json_as(
-            Some(&customer),
+        .client(Some(&customer))
+        .send_json(
             Method::POST,
             "/api/orders",
             json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 2}]}),
         )
         .await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
-    assert_eq!(app.get("/api/products/1").await.json()["data"]["stock"], 22);
+    assert_eq!(
+        app.anon().get("/api/products/1").await.json()["data"]["stock"],
+        22
+    );
 
     let refused = import(&app.state, &dir.0, false).await.unwrap_err();
     assert!(refused.to_string().contains("--replace"), "{refused}");
     assert_eq!(app.count("products").await, 3);
 
-    app.get("/catwalk/products/1/styles").await;
+    app.anon().get("/catwalk/products/1/styles").await;
     import(&app.state, &dir.0, true).await.unwrap();
     assert_eq!(app.count("products").await, 3);
     assert_eq!(app.count("skus").await, 3);
     // The replaced catalog is what readers see, and the past order keeps its snapshot.
-    let styles = app.get("/catwalk/products/1/styles").await;
+    let styles = app.anon().get("/catwalk/products/1/styles").await;
     assert_eq!(styles.header("x-data-source"), Some("postgres"));
     assert_eq!(styles.json()["results"][0]["skus"]["1"]["quantity"], 8);
     let order = app
-        .send_as(Some(&customer), Method::GET, "/api/orders")
+        .client(Some(&customer))
+        .request(Method::GET, "/api/orders")
         .await
         .json();
     assert!(order["data"][0]["items"][0]["product_id"].is_null());
@@ -377,7 +391,7 @@ async fn a_failed_import_leaves_the_catalog_as_it_was() {
     assert_eq!(app.count("skus").await, 3);
     assert_eq!(app.count("categories").await, 2);
     assert_eq!(
-        app.get("/catwalk/products/1/styles").await.status,
+        app.anon().get("/catwalk/products/1/styles").await.status,
         StatusCode::OK
     );
     // An index or key the import dropped is back.
@@ -433,6 +447,6 @@ async fn generated_data_imports_with_its_proportions_and_dirt() {
     assert_eq!(loaded[3] + report.files[3].rejected, generated.photos);
     assert_eq!(app.count("products").await as u64, generated.products);
     assert_eq!(app.count("skus").await as u64, generated.skus);
-    let styles = app.get("/catwalk/products/2000/styles").await;
+    let styles = app.anon().get("/catwalk/products/2000/styles").await;
     assert_eq!(styles.status, StatusCode::OK);
 }

@@ -188,6 +188,83 @@ fn init_logs() {
     });
 }
 
+/// Who sends a request: nobody ([`TestApp::anon`]) or the holder of a
+/// token ([`TestApp::user`], [`TestApp::admin`]). Every request of a test
+/// goes through one, so each says who sends it.
+pub struct Client<'a> {
+    app: &'a TestApp,
+    token: Option<String>,
+}
+
+impl Client<'_> {
+    /// Sends `request` with this client's `Authorization` (a request that
+    /// names its own is sent as it is).
+    pub async fn send_request(&self, mut request: Request<Body>) -> TestResponse {
+        if let Some(token) = &self.token
+            && !request.headers().contains_key(header::AUTHORIZATION)
+        {
+            let value = format!("Bearer {token}").parse().unwrap();
+            request.headers_mut().insert(header::AUTHORIZATION, value);
+        }
+        self.app.send_request(request).await
+    }
+
+    /// Sends `method path` with these headers and body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Body>,
+        headers: &[(&str, &str)],
+    ) -> TestResponse {
+        let mut builder = Request::builder().method(method).uri(path);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
+        self.send_request(request).await
+    }
+
+    /// Sends `method path` with no body.
+    pub async fn request(&self, method: Method, path: &str) -> TestResponse {
+        self.send(method, path, None, &[]).await
+    }
+
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.request(Method::GET, path).await
+    }
+
+    pub async fn delete(&self, path: &str) -> TestResponse {
+        self.request(Method::DELETE, path).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
+        self.send_json(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> TestResponse {
+        self.send_json(Method::PUT, path, body).await
+    }
+
+    pub async fn send_json(&self, method: Method, path: &str, body: Value) -> TestResponse {
+        let bytes = body.to_string().into_bytes();
+        self.send_raw(method, path, bytes, "application/json").await
+    }
+
+    /// Sends `body` as it is, labelled `content_type`.
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> TestResponse {
+        let headers = [(header::CONTENT_TYPE.as_str(), content_type)];
+        self.send(method, path, Some(Body::from(body)), &headers)
+            .await
+    }
+}
+
 /// A test's own service.
 pub struct TestApp {
     pub router: Router,
@@ -198,8 +275,8 @@ pub struct TestApp {
     pub database_url: String,
     owns_database: bool,
     pub redis_prefix: String,
-    /// Sent as `Authorization: Bearer` when a request names no Authorization.
-    bearer: std::sync::Mutex<Option<String>>,
+    /// The session of the admin made by [`TestApp::with_admin`], for [`TestApp::admin`].
+    admin_token: Option<String>,
 }
 
 /// The configuration a test runs under, before [`TestApp::with_config`]:
@@ -264,7 +341,7 @@ impl TestApp {
             database_name,
             owns_database: true,
             redis_prefix,
-            bearer: std::sync::Mutex::new(None),
+            admin_token: None,
         }
     }
 
@@ -287,30 +364,62 @@ impl TestApp {
             database_url: url.to_owned(),
             owns_database: false,
             redis_prefix,
-            bearer: std::sync::Mutex::new(None),
+            admin_token: None,
         }
     }
 
-    /// A fresh app whose requests are sent as a signed-in admin.
-    pub async fn admin() -> Self {
-        let app = Self::spawn().await;
-        let token = app
-            .new_account_token("root@emporium.test", Role::Admin)
-            .await;
-        app.use_token(Some(token));
-        app
+    /// A fresh app with a signed-in admin ([`TestApp::admin`]).
+    pub async fn with_admin() -> Self {
+        Self::spawn().await.and_admin().await
     }
 
-    /// The demo catalog, with requests sent as a signed-in admin.
-    pub async fn seeded_admin() -> Self {
-        let app = Self::admin().await;
+    /// The demo catalog, with a signed-in admin ([`TestApp::admin`]).
+    pub async fn seeded_with_admin() -> Self {
+        let app = Self::with_admin().await;
         app.seed().await;
         app
     }
 
-    /// Sends later requests with this bearer token (or none).
-    pub fn use_token(&self, token: Option<String>) {
-        *self.bearer.lock().unwrap() = token;
+    /// This app with an admin account (`root@emporium.test`) signed in.
+    pub async fn and_admin(mut self) -> Self {
+        let token = self
+            .new_account_token("root@emporium.test", Role::Admin)
+            .await;
+        self.admin_token = Some(token);
+        self
+    }
+
+    /// Sends requests as nobody: no `Authorization` header.
+    pub fn anon(&self) -> Client<'_> {
+        Client {
+            app: self,
+            token: None,
+        }
+    }
+
+    /// Sends requests with this bearer token.
+    pub fn user(&self, token: &str) -> Client<'_> {
+        Client {
+            app: self,
+            token: Some(token.to_owned()),
+        }
+    }
+
+    /// Sends requests with this token, or as nobody.
+    pub fn client(&self, token: Option<&str>) -> Client<'_> {
+        Client {
+            app: self,
+            token: token.map(str::to_owned),
+        }
+    }
+
+    /// Sends requests as the admin of [`TestApp::with_admin`].
+    pub fn admin(&self) -> Client<'_> {
+        let token = self
+            .admin_token
+            .as_deref()
+            .expect("this app has no admin: make it with TestApp::with_admin");
+        self.user(token)
     }
 
     /// Creates an account directly (password `TEST_PASSWORD`) and signs it in
@@ -368,52 +477,13 @@ impl TestApp {
 
     /// Signs in through the API and returns the token.
     pub async fn sign_in(&self, email: &str, password: &str) -> String {
-        let response = self
-            .send_json_as(
-                None,
-                Method::POST,
-                "/api/auth/signin",
-                serde_json::json!({"email": email, "password": password}),
-            )
-            .await;
+        let body = serde_json::json!({"email": email, "password": password});
+        let response = self.anon().post("/api/auth/signin", body).await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text());
         response.json()["data"]["token"]
             .as_str()
             .unwrap()
             .to_owned()
-    }
-
-    /// Sends a JSON body with the given token (`None`: no Authorization at all).
-    pub async fn send_json_as(
-        &self,
-        token: Option<&str>,
-        method: Method,
-        path: &str,
-        body: Value,
-    ) -> TestResponse {
-        let authorization = token.map(|token| format!("Bearer {token}"));
-        let mut headers = vec![(header::CONTENT_TYPE.as_str(), "application/json")];
-        headers.push((
-            header::AUTHORIZATION.as_str(),
-            authorization.as_deref().unwrap_or(""),
-        ));
-        self.request(method, path, Some(Body::from(body.to_string())), &headers)
-            .await
-    }
-
-    /// Sends a bodiless request with the given token (`None`: no Authorization).
-    pub async fn send_as(&self, token: Option<&str>, method: Method, path: &str) -> TestResponse {
-        let authorization = token.map(|token| format!("Bearer {token}"));
-        self.request(
-            method,
-            path,
-            None,
-            &[(
-                header::AUTHORIZATION.as_str(),
-                authorization.as_deref().unwrap_or(""),
-            )],
-        )
-        .await
     }
 
     /// The app with the demo catalog loaded.
@@ -434,34 +504,8 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn request(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Body>,
-        headers: &[(&str, &str)],
-    ) -> TestResponse {
-        let mut builder = Request::builder().method(method).uri(path);
-        let mut names_authorization = false;
-        for (name, value) in headers {
-            // An empty Authorization means "send none", overriding the default token.
-            if name.eq_ignore_ascii_case("authorization") {
-                names_authorization = true;
-                if value.is_empty() {
-                    continue;
-                }
-            }
-            builder = builder.header(*name, *value);
-        }
-        if !names_authorization && let Some(token) = self.bearer.lock().unwrap().as_ref() {
-            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let request = builder.body(body.unwrap_or_else(Body::empty)).unwrap();
-        self.send_request(request).await
-    }
-
-    /// Sends a request built by the test, as it is.
-    pub async fn send_request(&self, request: Request<Body>) -> TestResponse {
+    /// Sends a request as it is, through the router (no server, no socket).
+    async fn send_request(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
@@ -473,51 +517,9 @@ impl TestApp {
         }
     }
 
-    pub async fn get(&self, path: &str) -> TestResponse {
-        self.request(Method::GET, path, None, &[]).await
-    }
-
-    pub async fn delete(&self, path: &str) -> TestResponse {
-        self.request(Method::DELETE, path, None, &[]).await
-    }
-
-    pub async fn post(&self, path: &str, body: Value) -> TestResponse {
-        self.send_json(Method::POST, path, body).await
-    }
-
-    pub async fn put(&self, path: &str, body: Value) -> TestResponse {
-        self.send_json(Method::PUT, path, body).await
-    }
-
-    pub async fn send_json(&self, method: Method, path: &str, body: Value) -> TestResponse {
-        self.send_raw(
-            method,
-            path,
-            body.to_string().into_bytes(),
-            "application/json",
-        )
-        .await
-    }
-
-    pub async fn send_raw(
-        &self,
-        method: Method,
-        path: &str,
-        body: Vec<u8>,
-        content_type: &str,
-    ) -> TestResponse {
-        self.request(
-            method,
-            path,
-            Some(Body::from(body)),
-            &[(header::CONTENT_TYPE.as_str(), content_type)],
-        )
-        .await
-    }
-
     /// Creates a product through the API and returns its id.
     pub async fn create_product(&self, body: Value) -> i32 {
-        let response = self.post("/api/products", body).await;
+        let response = self.admin().post("/api/products", body).await;
         assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
         response.json()["data"]["id"].as_i64().unwrap() as i32
     }

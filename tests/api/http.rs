@@ -11,11 +11,12 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
-    let app = TestApp::seeded_admin().await;
-    let first = app.get("/api/products/1").await;
+    let app = TestApp::seeded_with_admin().await;
+    let first = app.admin().get("/api/products/1").await;
     let etag = first.header("etag").unwrap().to_owned();
     let cached = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/api/products/1",
             None,
@@ -30,7 +31,8 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
     let strong = etag.trim_start_matches("W/").to_owned();
     for header in [strong.as_str(), &format!("\"nope\", {etag}"), "*"] {
         let response = app
-            .request(
+            .admin()
+            .send(
                 Method::GET,
                 "/api/products/1",
                 None,
@@ -40,7 +42,8 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
         assert_eq!(response.status, StatusCode::NOT_MODIFIED, "{header}");
     }
     let other = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/api/products/1",
             None,
@@ -48,9 +51,12 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
         )
         .await;
     assert_eq!(other.status, StatusCode::OK);
-    app.put("/api/products/1", json!({"price": 15})).await;
+    app.admin()
+        .put("/api/products/1", json!({"price": 15}))
+        .await;
     let changed = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/api/products/1",
             None,
@@ -61,7 +67,8 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
     assert_ne!(changed.header("etag"), Some(etag.as_str()));
     // Errors are never 304.
     let missing = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/api/products/999",
             None,
@@ -74,12 +81,13 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
 #[tokio::test]
 async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
     let app = TestApp::seeded().await;
-    let plain = app.get("/api/categories").await;
+    let plain = app.anon().get("/api/categories").await;
     assert!(plain.body.len() > 1024);
     assert!(plain.header("content-encoding").is_none());
     for (encoding, magic) in [("gzip", &[0x1f_u8, 0x8b][..]), ("br", &[][..])] {
         let compressed = app
-            .request(
+            .anon()
+            .send(
                 Method::GET,
                 "/api/categories",
                 None,
@@ -91,7 +99,8 @@ async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
         assert!(compressed.body.starts_with(magic));
     }
     let small = app
-        .request(
+        .anon()
+        .send(
             Method::GET,
             "/health/live",
             None,
@@ -117,14 +126,20 @@ async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
             .unwrap()
     };
     let closed = TestApp::spawn().await;
-    let response = closed.send_request(preflight("https://shop.example")).await;
+    let response = closed
+        .anon()
+        .send_request(preflight("https://shop.example"))
+        .await;
     assert!(response.header("access-control-allow-origin").is_none());
 
     let open = TestApp::with_config(|config| {
         config.cors_allowed_origins = vec!["https://shop.example".parse().unwrap()];
     })
     .await;
-    let allowed = open.send_request(preflight("https://shop.example")).await;
+    let allowed = open
+        .anon()
+        .send_request(preflight("https://shop.example"))
+        .await;
     assert_eq!(
         allowed.header("access-control-allow-origin"),
         Some("https://shop.example")
@@ -135,10 +150,14 @@ async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
             .unwrap()
             .contains("POST")
     );
-    let refused = open.send_request(preflight("https://evil.example")).await;
+    let refused = open
+        .anon()
+        .send_request(preflight("https://evil.example"))
+        .await;
     assert!(refused.header("access-control-allow-origin").is_none());
     let read = open
-        .request(
+        .anon()
+        .send(
             Method::GET,
             "/api/products",
             None,
@@ -158,7 +177,8 @@ async fn a_two_mebibyte_body_is_a_413_problem() {
     let app = TestApp::spawn().await;
     let body =
         json!({"email": "a@example.com", "password": "x".repeat(2 * 1024 * 1024), "name": "A"});
-    app.post("/api/auth/signup", body.clone())
+    app.anon()
+        .post("/api/auth/signup", body.clone())
         .await
         .problem(413);
     // A client that declares the length is refused before the body is read,
@@ -166,7 +186,8 @@ async fn a_two_mebibyte_body_is_a_413_problem() {
     let bytes = body.to_string();
     let length = bytes.len().to_string();
     let declared = app
-        .request(
+        .anon()
+        .send(
             Method::POST,
             "/api/auth/signup",
             Some(Body::from(bytes)),
@@ -196,22 +217,22 @@ fn series(scrape: &str, name_and_labels: &str) -> f64 {
 async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("meter@example.com", Role::Customer).await;
-    let before = app.get("/metrics").await.text();
+    let before = app.anon().get("/metrics").await.text();
     for id in [1, 2, 3, 1] {
-        app.get(&format!("/api/products/{id}")).await;
+        app.anon().get(&format!("/api/products/{id}")).await;
     }
     app.sign_in("meter@example.com", crate::helpers::TEST_PASSWORD)
         .await;
-    app.send_json_as(
-        None,
-        Method::POST,
-        "/api/auth/signin",
-        json!({"email": "meter@example.com", "password": "wrong-password"}),
-    )
-    .await;
+    app.client(None)
+        .send_json(
+            Method::POST,
+            "/api/auth/signin",
+            json!({"email": "meter@example.com", "password": "wrong-password"}),
+        )
+        .await;
+    let shopper = app.user(&token);
     let order = |quantity: i32| {
-        app.send_json_as(
-            Some(&token),
+        shopper.send_json(
             Method::POST,
             "/api/orders",
             json!({"items": [{"product_id": 3, "quantity": quantity}]}),
@@ -219,7 +240,7 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     };
     assert_eq!(order(1).await.status, StatusCode::CREATED);
     assert_eq!(order(1000).await.status, StatusCode::CONFLICT);
-    let scrape = app.get("/metrics").await;
+    let scrape = app.anon().get("/metrics").await;
     assert!(
         scrape
             .header("content-type")
@@ -297,7 +318,7 @@ const ROUTES: &[(&str, &str)] = &[
 #[tokio::test]
 async fn the_openapi_document_and_the_router_have_the_same_routes() {
     let app = TestApp::seeded().await;
-    let document = app.get("/api/openapi.json").await.json();
+    let document = app.anon().get("/api/openapi.json").await.json();
     assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
     let mut documented = Vec::new();
     for (path, item) in document["paths"].as_object().unwrap() {
@@ -320,7 +341,8 @@ async fn the_openapi_document_and_the_router_have_the_same_routes() {
     for (method, path) in &documented {
         let concrete = path.replace("{id}", "1").replace("{product_id}", "1");
         let response = app
-            .request(
+            .anon()
+            .send(
                 method.parse().unwrap(),
                 &concrete,
                 Some(Body::from("{}")),
@@ -357,8 +379,9 @@ async fn the_openapi_document_and_the_router_have_the_same_routes() {
 
 #[tokio::test]
 async fn a_body_with_several_bad_fields_names_every_one() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     let response = app
+        .admin()
         .post(
             "/api/products",
             json!({"product_name": 5, "price": "abc", "stock": -1, "slogan": [], "colour": "red"}),
@@ -370,11 +393,15 @@ async fn a_body_with_several_bad_fields_names_every_one() {
         assert!(errors.contains_key(field), "{field} not named: {body}");
     }
     // A missing field and a wrong one, and each bad line of an order.
-    let response = app.post("/api/products", json!({"stock": "many"})).await;
+    let response = app
+        .admin()
+        .post("/api/products", json!({"stock": "many"}))
+        .await;
     let errors = response.problem(422)["errors"].clone();
     assert!(errors.get("product_name").is_some() && errors.get("price").is_some());
     assert!(errors.get("stock").is_some(), "{errors}");
     let response = app
+        .admin()
         .post(
             "/api/orders",
             json!({"items": [
@@ -392,7 +419,7 @@ async fn a_body_with_several_bad_fields_names_every_one() {
 
 #[tokio::test]
 async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     for (path, named) in [
         ("/api/products?colour=red", vec!["colour"]),
         (
@@ -405,7 +432,7 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
         ("/api/categories?page=", vec!["page"]),
         ("/catwalk/products?page=&count=two", vec!["page", "count"]),
     ] {
-        let response = app.get(path).await;
+        let response = app.admin().get(path).await;
         let body = response.problem(400);
         for parameter in named {
             assert!(

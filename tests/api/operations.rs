@@ -7,10 +7,10 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn liveness_and_readiness_report_each_dependency() {
     let app = TestApp::spawn().await;
-    let live = app.get("/health/live").await;
+    let live = app.anon().get("/health/live").await;
     assert_eq!(live.status, StatusCode::OK);
     assert_eq!(live.json()["status"], "ok");
-    let ready = app.get("/health/ready").await;
+    let ready = app.anon().get("/health/ready").await;
     assert_eq!(ready.status, StatusCode::OK);
     let body = ready.json();
     assert_eq!(
@@ -26,7 +26,7 @@ async fn readiness_says_degraded_without_redis_and_fails_without_postgres() {
         config.redis_url = "redis://127.0.0.1:1".to_owned().into();
     })
     .await;
-    let body = no_redis.get("/health/ready").await;
+    let body = no_redis.anon().get("/health/ready").await;
     assert_eq!(body.status, StatusCode::OK);
     assert_eq!(body.json()["redis"], "down");
     assert_eq!(body.json()["status"], "degraded");
@@ -36,11 +36,11 @@ async fn readiness_says_degraded_without_redis_and_fails_without_postgres() {
         config.database_connect_timeout = std::time::Duration::from_millis(300);
     })
     .await;
-    let response = no_postgres.get("/health/ready").await;
+    let response = no_postgres.anon().get("/health/ready").await;
     assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(response.json()["postgres"], "down");
     // And a read that needs it is a 503 problem with Retry-After, not a 500.
-    let read = no_postgres.get("/api/products").await;
+    let read = no_postgres.anon().get("/api/products").await;
     read.problem(503);
     assert!(read.header("retry-after").is_some());
 }
@@ -48,8 +48,9 @@ async fn readiness_says_degraded_without_redis_and_fails_without_postgres() {
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    app.get("/api/nothing-here").await.problem(404);
-    app.request(Method::PATCH, "/api/products", None, &[])
+    app.anon().get("/api/nothing-here").await.problem(404);
+    app.anon()
+        .send(Method::PATCH, "/api/products", None, &[])
         .await
         .problem(405);
 }
@@ -58,7 +59,8 @@ async fn unknown_paths_and_methods_are_problems() {
 async fn the_request_id_is_taken_from_the_request_or_made_up() {
     let app = TestApp::spawn().await;
     let given = app
-        .request(
+        .anon()
+        .send(
             Method::GET,
             "/health/live",
             None,
@@ -66,14 +68,14 @@ async fn the_request_id_is_taken_from_the_request_or_made_up() {
         )
         .await;
     assert_eq!(given.header("x-request-id"), Some("abc-123"));
-    let made = app.get("/health/live").await;
+    let made = app.anon().get("/health/live").await;
     assert_eq!(made.header("x-request-id").map(str::len), Some(36));
 }
 
 #[tokio::test]
 async fn the_openapi_document_lists_the_catalog_routes() {
     let app = TestApp::spawn().await;
-    let document = app.get("/api/openapi.json").await.json();
+    let document = app.anon().get("/api/openapi.json").await.json();
     for path in [
         "/api/products",
         "/api/products/{id}",
@@ -92,7 +94,7 @@ async fn a_request_over_the_time_limit_is_a_503_problem_with_retry_after() {
         config.request_timeout = std::time::Duration::from_nanos(1);
     })
     .await;
-    let response = app.get("/api/products").await;
+    let response = app.anon().get("/api/products").await;
     response.problem(503);
     assert_eq!(response.header("retry-after"), Some("1"));
 }
@@ -102,13 +104,13 @@ async fn a_body_over_the_configured_limit_is_a_413_problem() {
     let app = TestApp::with_config(|config| config.body_limit_bytes = 200).await;
     let signup =
         serde_json::json!({"email": "a@example.com", "password": "x".repeat(300), "name": "A"});
-    app.post("/api/auth/signup", signup).await.problem(413);
+    app.anon()
+        .post("/api/auth/signup", signup)
+        .await
+        .problem(413);
     assert_eq!(app.count("users").await, 0);
-    let token = app
-        .new_account_token("root@example.com", emporium::domain::Role::Admin)
-        .await;
-    app.use_token(Some(token));
+    let app = app.and_admin().await;
     let body = serde_json::json!({"category_name": "x".repeat(300)});
-    app.post("/api/categories", body).await.problem(413);
+    app.admin().post("/api/categories", body).await.problem(413);
     assert_eq!(app.count("categories").await, 0);
 }

@@ -21,7 +21,8 @@ async fn order(app: &TestApp, token: &str, body: Option<Value>, key: Option<&str
         headers.push(("content-type", "application/json"));
         axum::body::Body::from(body.to_string())
     });
-    app.request(Method::POST, "/api/orders", body, &headers)
+    app.anon()
+        .send(Method::POST, "/api/orders", body, &headers)
         .await
 }
 
@@ -53,8 +54,8 @@ async fn set_stock(app: &TestApp, product_id: i32, stock: i32) {
 
 async fn add_to_cart(app: &TestApp, token: &str, product_id: i32, quantity: i32) {
     let response = app
-        .send_json_as(
-            Some(token),
+        .client(Some(token))
+        .send_json(
             Method::POST,
             "/api/cart/items",
             json!({"product_id": product_id, "quantity": quantity}),
@@ -69,7 +70,10 @@ async fn an_order_from_the_cart_takes_stock_and_empties_the_cart() {
     let (user_id, token) = app.quick_account("ann@example.com", Role::Customer).await;
     add_to_cart(&app, &token, 1, 2).await;
     add_to_cart(&app, &token, 5, 1).await;
-    let cart = app.send_as(Some(&token), Method::GET, "/api/cart").await;
+    let cart = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/cart")
+        .await;
     assert_eq!(cart.header("x-data-source"), Some("postgres"));
     let placed = order(&app, &token, None, None).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
@@ -86,20 +90,33 @@ async fn an_order_from_the_cart_takes_stock_and_empties_the_cart() {
     );
     assert!(data["created_at"].is_string() && data["updated_at"].is_string());
     assert_eq!((stock_of(&app, 1).await, stock_of(&app, 5).await), (12, 21));
-    let cart = app.send_as(Some(&token), Method::GET, "/api/cart").await;
+    let cart = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/cart")
+        .await;
     assert_eq!(cart.header("x-data-source"), Some("postgres"));
     assert_eq!(cart.json()["data"]["items"], json!([]));
     // The product documents show the new stock at once.
-    assert_eq!(app.get("/api/products/1").await.json()["data"]["stock"], 12);
+    assert_eq!(
+        app.anon().get("/api/products/1").await.json()["data"]["stock"],
+        12
+    );
 
-    let list = app.send_as(Some(&token), Method::GET, "/api/orders").await;
+    let list = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/orders")
+        .await;
     assert_eq!(list.header("x-data-source"), Some("postgres"));
     assert_eq!(list.json()["total"], 1);
-    let again = app.send_as(Some(&token), Method::GET, "/api/orders").await;
+    let again = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/orders")
+        .await;
     assert_eq!(again.header("x-data-source"), Some("redis"));
     let id = data["id"].as_i64().unwrap();
     let one = app
-        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .client(Some(&token))
+        .request(Method::GET, &format!("/api/orders/{id}"))
         .await;
     assert_eq!(one.json()["data"]["total"], "59.97");
 
@@ -128,7 +145,8 @@ async fn an_order_from_items_leaves_the_cart_alone_and_sums_repeated_products() 
     assert_eq!(placed.json()["data"]["items"][0]["quantity"], 5);
     assert_eq!(stock_of(&app, 4).await, 45);
     let cart = app
-        .send_as(Some(&token), Method::GET, "/api/cart")
+        .client(Some(&token))
+        .request(Method::GET, "/api/cart")
         .await
         .json();
     assert_eq!(cart["data"]["items"].as_array().unwrap().len(), 1);
@@ -183,7 +201,8 @@ async fn hostile_and_malformed_order_bodies_change_nothing() {
             .field_error(field);
     }
     let raw = app
-        .request(
+        .anon()
+        .send(
             Method::POST,
             "/api/orders",
             Some(axum::body::Body::from("{\"items\": [")),
@@ -195,7 +214,8 @@ async fn hostile_and_malformed_order_bodies_change_nothing() {
         .await;
     raw.problem(400);
     let text = app
-        .request(
+        .anon()
+        .send(
             Method::POST,
             "/api/orders",
             Some(axum::body::Body::from("items=1")),
@@ -216,7 +236,8 @@ async fn hostile_and_malformed_order_bodies_change_nothing() {
         .await
         .problem(400);
     }
-    app.send_json_as(None, Method::POST, "/api/orders", json!({}))
+    app.client(None)
+        .send_json(Method::POST, "/api/orders", json!({}))
         .await
         .problem(401);
     assert_eq!(app.count("orders").await, 0);
@@ -252,23 +273,26 @@ async fn prices_are_snapshotted_and_deleted_products_leave_orders_intact() {
     )
     .await;
     let id = placed.json()["data"]["id"].as_i64().unwrap();
-    app.send_json_as(
-        Some(&admin),
-        Method::PUT,
-        "/api/products/1",
-        json!({"price": 50, "product_name": "Renamed"}),
-    )
-    .await;
+    app.client(Some(&admin))
+        .send_json(
+            Method::PUT,
+            "/api/products/1",
+            json!({"price": 50, "product_name": "Renamed"}),
+        )
+        .await;
     let seen = app
-        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .client(Some(&token))
+        .request(Method::GET, &format!("/api/orders/{id}"))
         .await
         .json();
     assert_eq!(seen["data"]["items"][0]["unit_price"], "14.99");
     assert_eq!(seen["data"]["items"][0]["product_name"], "Plain T-Shirt");
-    app.send_as(Some(&admin), Method::DELETE, "/api/products/1")
+    app.client(Some(&admin))
+        .request(Method::DELETE, "/api/products/1")
         .await;
     let after = app
-        .send_as(Some(&token), Method::GET, &format!("/api/orders/{id}"))
+        .client(Some(&token))
+        .request(Method::GET, &format!("/api/orders/{id}"))
         .await
         .json();
     assert!(after["data"]["items"][0]["product_id"].is_null());
@@ -332,45 +356,40 @@ async fn cancelling_puts_the_stock_back_exactly() {
     let id = placed.json()["data"]["id"].as_i64().unwrap();
     assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (10, 10));
     // Another user's order: 404 on every route, and nothing changes.
-    app.send_as(
-        Some(&other),
-        Method::POST,
-        &format!("/api/orders/{id}/cancel"),
-    )
-    .await
-    .problem(404);
-    app.send_as(Some(&other), Method::GET, &format!("/api/orders/{id}"))
+    app.client(Some(&other))
+        .request(Method::POST, &format!("/api/orders/{id}/cancel"))
+        .await
+        .problem(404);
+    app.client(Some(&other))
+        .request(Method::GET, &format!("/api/orders/{id}"))
         .await
         .problem(404);
     assert_eq!(
-        app.send_as(Some(&other), Method::GET, "/api/orders")
+        app.client(Some(&other))
+            .request(Method::GET, "/api/orders")
             .await
             .json()["total"],
         0
     );
 
     let cancelled = app
-        .send_as(
-            Some(&token),
-            Method::POST,
-            &format!("/api/orders/{id}/cancel"),
-        )
+        .client(Some(&token))
+        .request(Method::POST, &format!("/api/orders/{id}/cancel"))
         .await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     assert_eq!(cancelled.json()["data"]["status"], "cancelled");
     assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (14, 12));
-    app.send_as(
-        Some(&token),
-        Method::POST,
-        &format!("/api/orders/{id}/cancel"),
-    )
-    .await
-    .problem(409);
+    app.client(Some(&token))
+        .request(Method::POST, &format!("/api/orders/{id}/cancel"))
+        .await
+        .problem(409);
     assert_eq!((stock_of(&app, 1).await, stock_of(&app, 3).await), (14, 12));
-    app.send_as(Some(&token), Method::POST, "/api/orders/999/cancel")
+    app.client(Some(&token))
+        .request(Method::POST, "/api/orders/999/cancel")
         .await
         .problem(404);
-    app.send_as(Some(&token), Method::POST, "/api/orders/x/cancel")
+    app.client(Some(&token))
+        .request(Method::POST, "/api/orders/x/cancel")
         .await
         .problem(400);
 }
@@ -394,13 +413,9 @@ async fn admins_move_orders_through_the_documented_transitions_only() {
         let path = path.clone();
         let app = &app;
         async move {
-            app.send_json_as(
-                Some(&token),
-                Method::PATCH,
-                &path,
-                json!({"status": status}),
-            )
-            .await
+            app.client(Some(&token))
+                .send_json(Method::PATCH, &path, json!({"status": status}))
+                .await
         }
     };
     patch(token.clone(), "paid").await.problem(403);
@@ -415,25 +430,22 @@ async fn admins_move_orders_through_the_documented_transitions_only() {
     // The owner may cancel only while placed.
     let second = place().await.json()["data"]["id"].as_i64().unwrap();
     patch(admin.clone(), "paid").await; // on the delivered one: still 409, nothing changes
-    app.send_json_as(
-        Some(&admin),
-        Method::PATCH,
-        &format!("/api/orders/{second}"),
-        json!({"status": "paid"}),
-    )
-    .await;
-    app.send_as(
-        Some(&token),
-        Method::POST,
-        &format!("/api/orders/{second}/cancel"),
-    )
-    .await
-    .problem(409);
+    app.client(Some(&admin))
+        .send_json(
+            Method::PATCH,
+            &format!("/api/orders/{second}"),
+            json!({"status": "paid"}),
+        )
+        .await;
+    app.client(Some(&token))
+        .request(Method::POST, &format!("/api/orders/{second}/cancel"))
+        .await
+        .problem(409);
     // An admin may cancel a paid order; its stock goes back.
     assert_eq!(stock_of(&app, 5).await, 18);
     let cancelled = app
-        .send_json_as(
-            Some(&admin),
+        .client(Some(&admin))
+        .send_json(
             Method::PATCH,
             &format!("/api/orders/{second}"),
             json!({"status": "cancelled"}),
@@ -443,17 +455,20 @@ async fn admins_move_orders_through_the_documented_transitions_only() {
     assert_eq!(stock_of(&app, 5).await, 20);
     // Admins see everybody's orders; the customer only theirs.
     let all = app
-        .send_as(Some(&admin), Method::GET, "/api/orders")
+        .client(Some(&admin))
+        .request(Method::GET, "/api/orders")
         .await
         .json();
     assert_eq!(all["total"], 2);
     let (_, other) = app.quick_account("lea@example.com", Role::Customer).await;
     let theirs = app
-        .send_as(Some(&other), Method::GET, "/api/orders?page=1&limit=5")
+        .client(Some(&other))
+        .request(Method::GET, "/api/orders?page=1&limit=5")
         .await
         .json();
     assert_eq!(theirs["total"], 0);
-    app.send_as(Some(&other), Method::GET, "/api/orders?limit=500")
+    app.client(Some(&other))
+        .request(Method::GET, "/api/orders?limit=500")
         .await
         .field_error("limit");
 }

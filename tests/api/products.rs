@@ -16,8 +16,8 @@ fn names(body: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn lists_the_seeded_products_with_category_and_tags() {
-    let app = TestApp::seeded_admin().await;
-    let response = app.get("/api/products").await;
+    let app = TestApp::seeded_with_admin().await;
+    let response = app.admin().get("/api/products").await;
     assert_eq!(response.status, StatusCode::OK);
     let body = response.json();
     assert_eq!(body["total"], 5);
@@ -58,14 +58,14 @@ async fn lists_the_seeded_products_with_category_and_tags() {
 
 #[tokio::test]
 async fn money_is_a_string_with_two_places() {
-    let app = TestApp::seeded_admin().await;
-    let body = app.get("/api/products?q=sneakers").await.json();
+    let app = TestApp::seeded_with_admin().await;
+    let body = app.admin().get("/api/products?q=sneakers").await.json();
     assert_eq!(body["data"][0]["price"], "90.00");
 }
 
 #[tokio::test]
 async fn filters_by_category_price_stock_and_name() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let sold_out = app
         .create_product(
             json!({"product_name": "Sold Out Tee", "price": 30, "stock": 0, "category_id": 1}),
@@ -73,7 +73,8 @@ async fn filters_by_category_price_stock_and_name() {
         .await;
     assert_eq!(
         names(
-            &app.get("/api/products?category=shirts&sortBy=name&order=asc")
+            &app.admin()
+                .get("/api/products?category=shirts&sortBy=name&order=asc")
                 .await
                 .json()
         ),
@@ -81,32 +82,40 @@ async fn filters_by_category_price_stock_and_name() {
     );
     assert_eq!(
         names(
-            &app.get("/api/products?minPrice=20&maxPrice=30&sortBy=price&order=ASC")
+            &app.admin()
+                .get("/api/products?minPrice=20&maxPrice=30&sortBy=price&order=ASC")
                 .await
                 .json()
         ),
         ["Branded Baseball Hat", "Cargo Shorts", "Sold Out Tee"]
     );
-    let in_stock = app.get("/api/products?inStock=true").await.json();
+    let in_stock = app.admin().get("/api/products?inStock=true").await.json();
     assert_eq!(in_stock["total"], 5);
-    let out = app.get("/api/products?inStock=false").await.json();
+    let out = app.admin().get("/api/products?inStock=false").await.json();
     assert_eq!(out["data"][0]["id"], sold_out);
     assert_eq!(out["total"], 1);
     assert_eq!(
-        names(&app.get("/api/products?q=VINYL").await.json()),
+        names(&app.admin().get("/api/products?q=VINYL").await.json()),
         ["Top 40 Music Compilation Vinyl Record"]
     );
 }
 
 #[tokio::test]
 async fn a_name_search_takes_wildcards_literally() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     app.create_product(json!({"product_name": "100% Cotton", "price": 1}))
         .await;
-    assert_eq!(app.get("/api/products?q=%25").await.json()["total"], 1);
-    assert_eq!(app.get("/api/products?q=_").await.json()["total"], 0);
     assert_eq!(
-        app.get("/api/products?q=%27%20OR%201%3D1%20--")
+        app.admin().get("/api/products?q=%25").await.json()["total"],
+        1
+    );
+    assert_eq!(
+        app.admin().get("/api/products?q=_").await.json()["total"],
+        0
+    );
+    assert_eq!(
+        app.admin()
+            .get("/api/products?q=%27%20OR%201%3D1%20--")
             .await
             .json()["total"],
         0
@@ -115,7 +124,7 @@ async fn a_name_search_takes_wildcards_literally() {
 
 #[tokio::test]
 async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     for n in 0..7 {
         app.create_product(json!({"product_name": format!("Same {n}"), "price": "5.00"}))
             .await;
@@ -123,6 +132,7 @@ async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
     let mut seen = Vec::new();
     for page in 1..=4 {
         let body = app
+            .admin()
             .get(&format!(
                 "/api/products?sortBy=price&order=desc&limit=2&page={page}"
             ))
@@ -140,18 +150,19 @@ async fn sorts_with_ties_broken_by_id_so_pages_never_overlap() {
         "equal prices are ordered by id in the same direction"
     );
     let by_name = names(
-        &app.get("/api/products?sortBy=name&order=asc&limit=3")
+        &app.admin()
+            .get("/api/products?sortBy=name&order=asc&limit=3")
             .await
             .json(),
     );
     assert_eq!(by_name, ["Same 0", "Same 1", "Same 2"]);
-    let newest = app.get("/api/products?limit=1").await.json();
+    let newest = app.admin().get("/api/products?limit=1").await.json();
     assert_eq!(newest["data"][0]["product_name"], "Same 6");
 }
 
 #[tokio::test]
 async fn refuses_malformed_and_out_of_range_filters() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     for bad in [
         "minPrice=abc",
         "inStock=maybe",
@@ -159,7 +170,10 @@ async fn refuses_malformed_and_out_of_range_filters() {
         "limit=1.5",
         "colour=red",
     ] {
-        app.get(&format!("/api/products?{bad}")).await.problem(400);
+        app.admin()
+            .get(&format!("/api/products?{bad}"))
+            .await
+            .problem(400);
     }
     for (bad, field) in [
         ("minPrice=-1", "minPrice"),
@@ -172,7 +186,8 @@ async fn refuses_malformed_and_out_of_range_filters() {
         ("category=Nowhere", "category"),
         ("category=", "category"),
     ] {
-        app.get(&format!("/api/products?{bad}"))
+        app.admin()
+            .get(&format!("/api/products?{bad}"))
             .await
             .field_error(field);
     }
@@ -180,7 +195,7 @@ async fn refuses_malformed_and_out_of_range_filters() {
 
 #[tokio::test]
 async fn gets_one_product_with_category_tags_and_features() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let mut conn = app.db().await;
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query("INSERT INTO features (product_id, feature, value) VALUES (1, 'Fabric', 'Cotton'), (1, 'Cut', NULL)"),
@@ -188,7 +203,7 @@ async fn gets_one_product_with_category_tags_and_features() {
     )
     .await
     .unwrap();
-    let response = app.get("/api/products/1").await;
+    let response = app.admin().get("/api/products/1").await;
     assert_eq!(response.status, StatusCode::OK);
     let data = &response.json()["data"];
     assert_eq!(data["product_name"], "Plain T-Shirt");
@@ -198,25 +213,31 @@ async fn gets_one_product_with_category_tags_and_features() {
         data["features"],
         json!([{"feature": "Fabric", "value": "Cotton"}, {"feature": "Cut", "value": null}])
     );
-    let plain = app.get("/api/products/2").await.json();
+    let plain = app.admin().get("/api/products/2").await.json();
     assert_eq!(plain["data"]["features"], json!([]));
 }
 
 #[tokio::test]
 async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
-    let app = TestApp::seeded_admin().await;
-    app.get("/api/products/12345").await.problem(404);
-    app.get("/api/products/2147483647").await.problem(404);
+    let app = TestApp::seeded_with_admin().await;
+    app.admin().get("/api/products/12345").await.problem(404);
+    app.admin()
+        .get("/api/products/2147483647")
+        .await
+        .problem(404);
     for bad in ["abc", "0", "-5", "2147483648", "1;DROP"] {
-        app.get(&format!("/api/products/{bad}")).await.problem(400);
+        app.admin()
+            .get(&format!("/api/products/{bad}"))
+            .await
+            .problem(400);
     }
 }
 
 #[tokio::test]
 async fn creates_a_product_with_its_tags() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let response = app
-        .post(
+        .admin().post(
             "/api/products",
             json!({"product_name": "Gold Record", "price": "19.5", "stock": 3, "category_id": 3, "tagIds": [7, 2, 7]}),
         )
@@ -232,20 +253,22 @@ async fn creates_a_product_with_its_tags() {
         .map(|tag| tag["id"].as_i64().unwrap())
         .collect();
     assert_eq!(tags, [2, 7]);
-    let tag = app.get("/api/tags/7").await.json();
+    let tag = app.admin().get("/api/tags/7").await.json();
     assert_eq!(tag["data"]["products_total"], 2);
 }
 
 #[tokio::test]
 async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
-    let app = TestApp::seeded_admin().await;
-    app.post(
-        "/api/products",
-        json!({"product_name": "X", "price": 1, "category_id": 99}),
-    )
-    .await
-    .field_error("category_id");
+    let app = TestApp::seeded_with_admin().await;
+    app.admin()
+        .post(
+            "/api/products",
+            json!({"product_name": "X", "price": 1, "category_id": 99}),
+        )
+        .await
+        .field_error("category_id");
     let body = app
+        .admin()
         .post(
             "/api/products",
             json!({"product_name": "X", "price": 1, "tagIds": [1, 98, 99]}),
@@ -259,7 +282,7 @@ async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
 
 #[tokio::test]
 async fn refuses_invalid_product_fields_naming_each() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let cases = [
         (json!({"product_name": "X", "price": -1}), "price"),
         (json!({"product_name": "X", "price": 1.005}), "price"),
@@ -301,14 +324,19 @@ async fn refuses_invalid_product_fields_naming_each() {
         ),
     ];
     for (body, field) in cases {
-        app.post("/api/products", body).await.field_error(field);
+        app.admin()
+            .post("/api/products", body)
+            .await
+            .field_error(field);
     }
     // A number too precise for a float is judged on its JSON text.
     let raw = br#"{"product_name": "X", "price": 14.999999999999999999}"#.to_vec();
-    app.send_raw(Method::POST, "/api/products", raw, "application/json")
+    app.admin()
+        .send_raw(Method::POST, "/api/products", raw, "application/json")
         .await
         .field_error("price");
     let several = app
+        .admin()
         .post(
             "/api/products",
             json!({"product_name": " ", "price": -3, "stock": -1}),
@@ -316,7 +344,8 @@ async fn refuses_invalid_product_fields_naming_each() {
         .await
         .problem(422);
     assert_eq!(several["errors"].as_object().unwrap().len(), 3, "{several}");
-    app.post("/api/products", json!({"price": 1}))
+    app.admin()
+        .post("/api/products", json!({"price": 1}))
         .await
         .problem(422);
     assert_eq!(app.count("products").await, 5);
@@ -324,21 +353,24 @@ async fn refuses_invalid_product_fields_naming_each() {
 
 #[tokio::test]
 async fn hostile_text_is_stored_verbatim_not_executed() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     let name = "Robert'); DROP TABLE products;-- <script>alert(1)</script>";
     let id = app
         .create_product(json!({"product_name": name, "price": 1}))
         .await;
-    let body = app.get(&format!("/api/products/{id}")).await.json();
+    let body = app.admin().get(&format!("/api/products/{id}")).await.json();
     assert_eq!(body["data"]["product_name"], name);
     assert_eq!(app.count("products").await, 1);
 }
 
 #[tokio::test]
 async fn updates_only_the_fields_sent() {
-    let app = TestApp::seeded_admin().await;
-    let before = app.get("/api/products/1").await.json()["data"].clone();
-    let response = app.put("/api/products/1", json!({"price": 15.49})).await;
+    let app = TestApp::seeded_with_admin().await;
+    let before = app.admin().get("/api/products/1").await.json()["data"].clone();
+    let response = app
+        .admin()
+        .put("/api/products/1", json!({"price": 15.49}))
+        .await;
     assert_eq!(response.status, StatusCode::OK, "{}", response.text());
     let after = &response.json()["data"];
     assert_eq!(after["price"], "15.49");
@@ -350,8 +382,9 @@ async fn updates_only_the_fields_sent() {
 
 #[tokio::test]
 async fn tag_ids_replace_the_tag_set_and_null_clears_the_category() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     let response = app
+        .admin()
         .put(
             "/api/products/3",
             json!({"tagIds": [8], "category_id": null}),
@@ -362,61 +395,73 @@ async fn tag_ids_replace_the_tag_set_and_null_clears_the_category() {
     assert_eq!(data["tags"], json!([{"id": 8, "tag_name": "pop culture"}]));
     assert_eq!(data["category"], json!(null));
     let cleared = app
+        .admin()
         .put("/api/products/3", json!({"tagIds": []}))
         .await
         .json();
     assert_eq!(cleared["data"]["tags"], json!([]));
     assert_eq!(
-        app.get("/api/categories/4").await.json()["data"]["products_total"],
+        app.admin().get("/api/categories/4").await.json()["data"]["products_total"],
         0
     );
 }
 
 #[tokio::test]
 async fn a_failed_update_changes_nothing() {
-    let app = TestApp::seeded_admin().await;
-    let before = app.get("/api/products/1").await.json()["data"].clone();
-    app.put("/api/products/1", json!({"price": 99, "tagIds": [1, 999]}))
+    let app = TestApp::seeded_with_admin().await;
+    let before = app.admin().get("/api/products/1").await.json()["data"].clone();
+    app.admin()
+        .put("/api/products/1", json!({"price": 99, "tagIds": [1, 999]}))
         .await
         .field_error("tagIds");
-    app.put("/api/products/1", json!({"price": 99, "category_id": 999}))
+    app.admin()
+        .put("/api/products/1", json!({"price": 99, "category_id": 999}))
         .await
         .field_error("category_id");
-    app.put("/api/products/1", json!({"price": 99, "stock": -4}))
+    app.admin()
+        .put("/api/products/1", json!({"price": 99, "stock": -4}))
         .await
         .field_error("stock");
-    app.put("/api/products/1", json!({"id": 7}))
+    app.admin()
+        .put("/api/products/1", json!({"id": 7}))
         .await
         .field_error("id");
-    let after = app.get("/api/products/1").await.json()["data"].clone();
+    let after = app.admin().get("/api/products/1").await.json()["data"].clone();
     assert_eq!(before, after);
-    app.put("/api/products/999", json!({"price": 1}))
+    app.admin()
+        .put("/api/products/999", json!({"price": 1}))
         .await
         .problem(404);
-    app.put("/api/products/999", json!({})).await.problem(404);
-    app.put("/api/products/x", json!({})).await.problem(400);
+    app.admin()
+        .put("/api/products/999", json!({}))
+        .await
+        .problem(404);
+    app.admin()
+        .put("/api/products/x", json!({}))
+        .await
+        .problem(400);
 }
 
 #[tokio::test]
 async fn deleting_a_product_removes_its_tags_and_features() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     assert_eq!(
-        app.delete("/api/products/4").await.status,
+        app.admin().delete("/api/products/4").await.status,
         StatusCode::NO_CONTENT
     );
-    app.get("/api/products/4").await.problem(404);
-    app.delete("/api/products/4").await.problem(404);
+    app.admin().get("/api/products/4").await.problem(404);
+    app.admin().delete("/api/products/4").await.problem(404);
     assert_eq!(app.count("product_tags").await, 9);
     assert_eq!(
-        app.get("/api/tags/2").await.json()["data"]["products_total"],
+        app.admin().get("/api/tags/2").await.json()["data"]["products_total"],
         0
     );
-    assert_eq!(app.get("/api/products").await.json()["total"], 4);
+    assert_eq!(app.admin().get("/api/products").await.json()["total"], 4);
 }
 
 #[tokio::test]
 async fn counting_stops_at_ten_thousand() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     let mut conn = app.db().await;
     diesel_async::RunQueryDsl::execute(
         diesel::sql_query(
@@ -427,12 +472,12 @@ async fn counting_stops_at_ten_thousand() {
     )
     .await
     .unwrap();
-    let capped = app.get("/api/products?limit=1").await.json();
+    let capped = app.admin().get("/api/products?limit=1").await.json();
     assert_eq!(
         (capped["total"].clone(), capped["total_capped"].clone()),
         (json!(10000), json!(true))
     );
-    let exact = app.get("/api/products?minPrice=99").await.json();
+    let exact = app.admin().get("/api/products?minPrice=99").await.json();
     assert_eq!(exact["total"], 100);
     assert!(exact.get("total_capped").is_none());
 }

@@ -76,8 +76,8 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
     let initial_stock = 1_000_000;
     let created = app
-        .send_json_as(
-            Some(&admin),
+        .client(Some(&admin))
+        .send_json(
             Method::POST,
             "/api/products",
             json!({"product_name": "Restart Socks", "price": "3.00", "stock": initial_stock}),
@@ -98,7 +98,7 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     let warm: Vec<_> = (0..16)
         .map(|_| {
             let (app, path) = (app.clone(), uncached_read(&reads));
-            tokio::spawn(async move { app.get(&path).await.status })
+            tokio::spawn(async move { app.anon().get(&path).await.status })
         })
         .collect();
     for read in warm {
@@ -120,7 +120,7 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                     uncached_read(&reads)
                 };
                 let started = Instant::now();
-                let response = app.get(&path).await;
+                let response = app.anon().get(&path).await;
                 tally
                     .lock()
                     .await
@@ -140,17 +140,15 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                 let (what, response) = match n % 4 {
                     0 => (
                         "GET /api/auth/me",
-                        app.send_as(Some(&token), Method::GET, "/api/auth/me").await,
+                        app.client(Some(&token)).request(Method::GET, "/api/auth/me").await,
                     ),
                     1 => (
                         "GET /api/cart",
-                        app.send_as(Some(&token), Method::GET, "/api/cart").await,
+                        app.client(Some(&token)).request(Method::GET, "/api/cart").await,
                     ),
                     2 => (
                         "POST /api/auth/signin",
-                        app.send_json_as(
-                            None,
-                            Method::POST,
+                        app.client(None).send_json(Method::POST,
                             "/api/auth/signin",
                             json!({"email": "buyer0@example.com", "password": crate::helpers::TEST_PASSWORD}),
                         )
@@ -158,9 +156,7 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                     ),
                     _ => (
                         "POST /api/auth/signup",
-                        app.send_json_as(
-                            None,
-                            Method::POST,
+                        app.client(None).send_json(Method::POST,
                             "/api/auth/signup",
                             json!({"email": format!("new{n}@example.com"), "password": "a-long-password", "name": "New"}),
                         )
@@ -186,7 +182,8 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
                 let key = format!("buyer-{n}-{attempt}");
                 let started = Instant::now();
                 let response = app
-                    .request(
+                    .anon()
+                    .send(
                         Method::POST,
                         "/api/orders",
                         Some(
@@ -225,14 +222,14 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     // The first request after PostgreSQL is back succeeds, and so do 40
     // concurrent uncached reads (each on a connection of the old pool or a
     // new one).
-    let first = app.get(&uncached_read(&reads)).await;
+    let first = app.anon().get(&uncached_read(&reads)).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text());
     let recovered_in = back.elapsed();
     let outage_lasted = back.duration_since(outage);
     let burst: Vec<_> = (0..40)
         .map(|_| {
             let (app, path) = (app.clone(), uncached_read(&reads));
-            tokio::spawn(async move { app.get(&path).await })
+            tokio::spawn(async move { app.anon().get(&path).await })
         })
         .collect();
     for read in burst {
@@ -318,7 +315,7 @@ async fn after_a_restart_a_warm_pool_serves_concurrent_reads_without_an_error() 
         let warm: Vec<_> = (0..16)
             .map(|_| {
                 let (app, path) = (app.clone(), uncached_read(&reads));
-                tokio::spawn(async move { app.get(&path).await.status })
+                tokio::spawn(async move { app.anon().get(&path).await.status })
             })
             .collect();
         for read in warm {
@@ -329,7 +326,7 @@ async fn after_a_restart_a_warm_pool_serves_concurrent_reads_without_an_error() 
         let burst: Vec<_> = (0..40)
             .map(|_| {
                 let (app, path) = (app.clone(), uncached_read(&reads));
-                tokio::spawn(async move { app.get(&path).await })
+                tokio::spawn(async move { app.anon().get(&path).await })
             })
             .collect();
         for read in burst {
@@ -343,7 +340,7 @@ async fn after_a_restart_a_warm_pool_serves_concurrent_reads_without_an_error() 
         }
         // One at a time, the first request after a restart succeeds too.
         postgres.restart();
-        let first = app.get(&uncached_read(&reads)).await;
+        let first = app.anon().get(&uncached_read(&reads)).await;
         assert_eq!(
             first.status,
             StatusCode::OK,
@@ -361,13 +358,13 @@ async fn readiness_answers_within_half_a_second_whatever_is_down() {
         config.redis_url = redis.url().into();
     })
     .await;
-    let ready = app.get("/health/ready").await;
+    let ready = app.anon().get("/health/ready").await;
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
 
     postgres.stop();
     redis.freeze();
     let started = Instant::now();
-    let down = app.get("/health/ready").await;
+    let down = app.anon().get("/health/ready").await;
     let took = started.elapsed();
     assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(down.header("retry-after").is_some());
@@ -415,7 +412,7 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
             while !stop.load(Ordering::Relaxed) {
                 let floor = acknowledged.load(Ordering::SeqCst);
                 let started = Instant::now();
-                let response = app.get(path).await;
+                let response = app.anon().get(path).await;
                 tally
                     .lock()
                     .await
@@ -453,7 +450,8 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
             while !shop_stop.load(Ordering::Relaxed) {
                 let started = Instant::now();
                 let response = shop
-                    .send_as(Some(&customer), Method::GET, "/api/cart")
+                    .client(Some(&customer))
+                    .request(Method::GET, "/api/cart")
                     .await;
                 shop_tally.lock().await.record(
                     "GET /api/cart",
@@ -475,12 +473,8 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
                 let price = format!("{}.{:02}", cents / 100, cents % 100);
                 let started = Instant::now();
                 let response = app
-                    .send_json_as(
-                        Some(&admin),
-                        Method::PUT,
-                        "/api/products/1",
-                        json!({"price": price}),
-                    )
+                    .client(Some(&admin))
+                    .send_json(Method::PUT, "/api/products/1", json!({"price": price}))
                     .await;
                 tally.lock().await.record(
                     "PUT /api/products/1",
@@ -521,8 +515,14 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
     // After the restart the cache works again.
     let mut back = false;
     for _ in 0..50 {
-        app.get("/api/products/1").await;
-        if app.get("/api/products/1").await.header("x-data-source") == Some("redis") {
+        app.anon().get("/api/products/1").await;
+        if app
+            .anon()
+            .get("/api/products/1")
+            .await
+            .header("x-data-source")
+            == Some("redis")
+        {
             back = true;
             break;
         }
@@ -624,9 +624,7 @@ async fn a_burst_of_sign_ins_past_the_hashing_wait_is_told_to_retry() {
         .map(|_| {
             let app = app.clone();
             tokio::spawn(async move {
-                app.send_json_as(
-                    None,
-                    Method::POST,
+                app.client(None).send_json(Method::POST,
                     "/api/auth/signin",
                     json!({"email": "burst@example.com", "password": crate::helpers::TEST_PASSWORD}),
                 )
@@ -685,7 +683,7 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
                         1 => format!("/api/products?minPrice={}", worker * 1000 + n),
                         _ => format!("/api/products?page={}", 11 + n),
                     };
-                    assert_eq!(app.get(&path).await.status, StatusCode::OK, "{path}");
+                    assert_eq!(app.anon().get(&path).await.status, StatusCode::OK, "{path}");
                 }
             })
         })
@@ -695,7 +693,10 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
     }
     // Every session still opens, and a new one can still be made.
     for token in &tokens {
-        let me = app.send_as(Some(token), Method::GET, "/api/auth/me").await;
+        let me = app
+            .client(Some(token))
+            .request(Method::GET, "/api/auth/me")
+            .await;
         assert_eq!(me.status, StatusCode::OK, "{}", me.text());
     }
     app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
@@ -729,8 +730,8 @@ async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
             while !stop.load(Ordering::Relaxed) {
                 product = product % 5 + 1;
                 let response = app
-                    .send_json_as(
-                        Some(&token),
+                    .client(Some(&token))
+                    .send_json(
                         Method::POST,
                         "/api/cart/items",
                         json!({"product_id": product, "quantity": 1}),
@@ -743,7 +744,10 @@ async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
     };
     let mut orders = Vec::new();
     for _ in 0..40 {
-        let response = app.send_as(Some(&token), Method::POST, "/api/orders").await;
+        let response = app
+            .client(Some(&token))
+            .request(Method::POST, "/api/orders")
+            .await;
         orders.push((response.status.as_u16(), response.text()));
     }
     stop.store(true, Ordering::Relaxed);
@@ -757,9 +761,10 @@ async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
 
 #[tokio::test]
 async fn small_things_are_refused_clearly() {
-    let app = TestApp::admin().await;
+    let app = TestApp::with_admin().await;
     // A price is a decimal, not a decimal with spaces around it.
     let spaced = app
+        .admin()
         .post(
             "/api/products",
             json!({"product_name": "Spaced", "price": " 1.00 "}),
@@ -768,6 +773,7 @@ async fn small_things_are_refused_clearly() {
     spaced.field_error("price");
     // Truncated JSON is malformed (400), whatever its first key.
     let truncated = app
+        .admin()
         .send_raw(
             Method::POST,
             "/api/categories",
@@ -779,7 +785,8 @@ async fn small_things_are_refused_clearly() {
     // An absurd request id is replaced, not echoed or logged whole.
     let huge = "x".repeat(8000);
     let response = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/api/products/999",
             None,
@@ -791,7 +798,8 @@ async fn small_things_are_refused_clearly() {
     response.problem(404);
     // A sane one is kept.
     let kept = app
-        .request(
+        .admin()
+        .send(
             Method::GET,
             "/health/live",
             None,

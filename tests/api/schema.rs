@@ -28,22 +28,248 @@ async fn migrations_revert_cleanly_and_apply_again() {
     assert!(emporium::db::run_migrations(&url).await.unwrap().is_empty());
 }
 
+/// Rows for the constraints below to be broken against: a style with a SKU,
+/// a cart line, an order with a line and an idempotency key of the first user.
+const ARRANGE: &str = "
+    INSERT INTO styles (id, product_id, name, original_price) VALUES (1, 1, 'Plain', 10);
+    INSERT INTO skus (id, style_id, size, quantity) VALUES (1, 1, 'M', 5);
+    INSERT INTO cart_items (user_id, product_id, quantity) SELECT min(id), 2, 1 FROM users;
+    INSERT INTO orders (id, user_id, total) SELECT 1, min(id), 10 FROM users;
+    INSERT INTO order_lines (order_id, product_id, product_name, unit_price, quantity)
+        VALUES (1, 2, 'Shirt', 10, 1);
+    INSERT INTO idempotency_keys (user_id, key, request_hash, order_id, response_body)
+        SELECT min(id), 'k', 'h', 1, '{}' FROM users;
+    SELECT setval('styles_id_seq', 1), setval('skus_id_seq', 1), setval('orders_id_seq', 1);
+";
+
+const USER: &str = "(SELECT min(id) FROM users)";
+
+/// Each named constraint (and unique index) with a statement that breaks it.
+fn violations() -> Vec<(&'static str, String)> {
+    let cases: [(&str, &str); 41] = [
+        (
+            "categories_category_name_length",
+            "INSERT INTO categories (category_name) VALUES ('')",
+        ),
+        (
+            "categories_category_name_key",
+            "INSERT INTO categories (category_name) VALUES ('SHIRTS')",
+        ),
+        (
+            "tags_tag_name_length",
+            "INSERT INTO tags (tag_name) VALUES ('')",
+        ),
+        (
+            "tags_tag_name_key",
+            "INSERT INTO tags (tag_name) VALUES ('WHITE')",
+        ),
+        (
+            "products_category_id_fkey",
+            "UPDATE products SET category_id = 999 WHERE id = 1",
+        ),
+        (
+            "products_price_non_negative",
+            "UPDATE products SET price = -1 WHERE id = 1",
+        ),
+        (
+            "products_product_name_length",
+            "UPDATE products SET product_name = '' WHERE id = 1",
+        ),
+        (
+            "products_stock_non_negative",
+            "UPDATE products SET stock = -1 WHERE id = 2",
+        ),
+        (
+            "product_tags_product_id_fkey",
+            "INSERT INTO product_tags (product_id, tag_id) VALUES (999, 1)",
+        ),
+        (
+            "product_tags_product_id_tag_id_key",
+            "INSERT INTO product_tags (product_id, tag_id) SELECT product_id, tag_id FROM product_tags LIMIT 1",
+        ),
+        (
+            "product_tags_tag_id_fkey",
+            "INSERT INTO product_tags (product_id, tag_id) VALUES (1, 999)",
+        ),
+        (
+            "features_product_id_fkey",
+            "INSERT INTO features (product_id, feature) VALUES (999, 'Fabric')",
+        ),
+        (
+            "users_email_length",
+            "UPDATE users SET email = 'a' WHERE id = {USER}",
+        ),
+        (
+            "users_email_key",
+            "INSERT INTO users (email, password_hash, name, role) SELECT upper(email), password_hash, name, role FROM users WHERE id = {USER}",
+        ),
+        (
+            "users_name_length",
+            "UPDATE users SET name = '' WHERE id = {USER}",
+        ),
+        (
+            "users_password_hash_argon2id",
+            "UPDATE users SET password_hash = 'plain' WHERE id = {USER}",
+        ),
+        (
+            "users_role_known",
+            "UPDATE users SET role = 'root' WHERE id = {USER}",
+        ),
+        (
+            "styles_original_price_non_negative",
+            "UPDATE styles SET original_price = -1 WHERE id = 1",
+        ),
+        (
+            "styles_product_id_fkey",
+            "INSERT INTO styles (product_id, name, original_price) VALUES (999, 'x', 1)",
+        ),
+        (
+            "styles_sale_price_non_negative",
+            "UPDATE styles SET sale_price = -1 WHERE id = 1",
+        ),
+        (
+            "photos_style_id_fkey",
+            "INSERT INTO photos (style_id, url) VALUES (999, 'x')",
+        ),
+        (
+            "skus_quantity_non_negative",
+            "UPDATE skus SET quantity = -1 WHERE id = 1",
+        ),
+        (
+            "skus_style_id_fkey",
+            "INSERT INTO skus (style_id, size) VALUES (999, 'M')",
+        ),
+        (
+            "related_products_product_id_fkey",
+            "INSERT INTO related_products (product_id, related_product_id) VALUES (999, 1)",
+        ),
+        (
+            "related_products_related_product_id_fkey",
+            "INSERT INTO related_products (product_id, related_product_id) VALUES (1, 999)",
+        ),
+        (
+            "cart_items_line_key",
+            "INSERT INTO cart_items (user_id, product_id, quantity) SELECT user_id, product_id, 1 FROM cart_items",
+        ),
+        (
+            "cart_items_product_id_fkey",
+            "INSERT INTO cart_items (user_id, product_id, quantity) SELECT {USER}, 999, 1",
+        ),
+        (
+            "cart_items_quantity_positive",
+            "UPDATE cart_items SET quantity = 0",
+        ),
+        (
+            "cart_items_sku_id_fkey",
+            "INSERT INTO cart_items (user_id, product_id, sku_id, quantity) SELECT {USER}, 1, 999, 1",
+        ),
+        (
+            "cart_items_user_id_fkey",
+            "INSERT INTO cart_items (user_id, product_id, quantity) VALUES (-1, 1, 1)",
+        ),
+        ("orders_status_known", "UPDATE orders SET status = 'lost'"),
+        ("orders_total_non_negative", "UPDATE orders SET total = -1"),
+        (
+            "orders_user_id_fkey",
+            "INSERT INTO orders (user_id, total) VALUES (-1, 1)",
+        ),
+        (
+            "order_lines_order_id_fkey",
+            "INSERT INTO order_lines (order_id, product_name, unit_price, quantity) VALUES (999, 'x', 1, 1)",
+        ),
+        (
+            "order_lines_product_id_fkey",
+            "UPDATE order_lines SET product_id = 999",
+        ),
+        (
+            "order_lines_quantity_positive",
+            "UPDATE order_lines SET quantity = 0",
+        ),
+        (
+            "order_lines_sku_id_fkey",
+            "UPDATE order_lines SET sku_id = 999",
+        ),
+        (
+            "order_lines_unit_price_non_negative",
+            "UPDATE order_lines SET unit_price = -1",
+        ),
+        (
+            "idempotency_keys_key_length",
+            "UPDATE idempotency_keys SET key = ''",
+        ),
+        (
+            "idempotency_keys_order_id_fkey",
+            "UPDATE idempotency_keys SET order_id = 999",
+        ),
+        (
+            "idempotency_keys_user_id_fkey",
+            "UPDATE idempotency_keys SET user_id = -1",
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, sql)| (name, sql.replace("{USER}", USER)))
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct ConstraintName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+}
+
 #[tokio::test]
-async fn constraints_hold_in_the_database_itself() {
+async fn every_named_constraint_refuses_what_breaks_it_by_its_name() {
+    use diesel::result::Error;
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+
     let app = TestApp::seeded().await;
     let mut conn = app.db().await;
-    for sql in [
-        "UPDATE products SET price = -1 WHERE id = 1",
-        "UPDATE products SET stock = -1 WHERE id = 1",
-        "UPDATE products SET product_name = '' WHERE id = 1",
-        "INSERT INTO categories (category_name) VALUES ('SHIRTS')",
-        "INSERT INTO product_tags (product_id, tag_id) VALUES (1, 6)",
-        "INSERT INTO product_tags (product_id, tag_id) VALUES (1, 999)",
-        "UPDATE products SET price = 100000000 WHERE id = 1",
-    ] {
-        let result = diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).await;
-        assert!(result.is_err(), "{sql} should be refused");
+    conn.batch_execute(ARRANGE).await.unwrap();
+    let cases = violations();
+    for (name, sql) in &cases {
+        match diesel::sql_query(sql.as_str()).execute(&mut conn).await {
+            Err(Error::DatabaseError(_, info)) => {
+                assert_eq!(
+                    info.constraint_name(),
+                    Some(*name),
+                    "{sql}: {}",
+                    info.message()
+                );
+            }
+            other => panic!("{sql} should break {name}, got {other:?}"),
+        }
     }
+    // Every constraint and unique index of the schema has its case above.
+    let named: Vec<ConstraintName> = diesel::sql_query(
+        "SELECT conname::text AS name FROM pg_constraint \
+         WHERE connamespace = 'public'::regnamespace AND contype IN ('c', 'u', 'f', 'x') \
+         UNION SELECT indexrelid::regclass::text FROM pg_index i \
+         WHERE indisunique AND NOT indisprimary \
+           AND indrelid::regclass::text NOT LIKE '\\_\\_%' \
+           AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
+    )
+    .load(&mut conn)
+    .await
+    .unwrap();
+    let tested: Vec<&str> = cases.iter().map(|(name, _)| *name).collect();
+    for constraint in &named {
+        assert!(
+            tested.contains(&constraint.name.as_str()),
+            "{} has no case",
+            constraint.name
+        );
+    }
+    assert_eq!(named.len(), cases.len());
+}
+
+#[tokio::test]
+async fn money_beyond_its_column_is_refused() {
+    let app = TestApp::seeded().await;
+    let mut conn = app.db().await;
+    let sql = "UPDATE products SET price = 100000000 WHERE id = 1";
+    let result = diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).await;
+    assert!(result.is_err(), "{sql} should be refused");
 }
 
 #[tokio::test]
@@ -51,10 +277,10 @@ async fn seeding_twice_leaves_exactly_one_copy() {
     let app = TestApp::spawn().await;
     let first = app.seed().await;
     assert_eq!((first.categories, first.tags, first.products), (5, 8, 5));
-    let before = app.get("/api/products?limit=100").await.json()["data"].clone();
+    let before = app.anon().get("/api/products?limit=100").await.json()["data"].clone();
     let second = app.seed().await;
     assert_eq!((second.categories, second.tags, second.products), (0, 0, 0));
-    let after = app.get("/api/products?limit=100").await.json()["data"].clone();
+    let after = app.anon().get("/api/products?limit=100").await.json()["data"].clone();
     assert_eq!(before, after);
     for (table, rows) in [
         ("categories", 5),
@@ -72,7 +298,7 @@ async fn concurrent_seeds_still_leave_one_copy() {
     let (a, b) = tokio::join!(app.seed(), app.seed());
     assert_eq!(a.products + b.products, 5);
     assert_eq!(app.count("products").await, 5);
-    let hat = app.get("/api/products?q=hat").await.json();
+    let hat = app.anon().get("/api/products?q=hat").await.json();
     assert_eq!(
         hat["data"][0]["tags"].as_array().unwrap().len(),
         4,

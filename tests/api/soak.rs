@@ -89,8 +89,8 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
     let mut products = Vec::new();
     for n in 0..20 {
         let response = app
-            .send_json_as(
-                Some(&admin),
+            .client(Some(&admin))
+            .send_json(
                 Method::POST,
                 "/api/products",
                 json!({"product_name": format!("Soak item {n}"), "price": format!("{}.99", n + 1),
@@ -127,23 +127,26 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
                         let page = 1 + dice.roll(3);
                         (
                             "GET /api/products",
-                            app.get(&format!("/api/products?page={page}")).await,
+                            app.anon().get(&format!("/api/products?page={page}")).await,
                         )
                     }
                     8..=10 => (
                         "GET /api/products/{id}",
-                        app.get(&format!("/api/products/{product}")).await,
+                        app.anon().get(&format!("/api/products/{product}")).await,
                     ),
-                    11 => ("GET /api/categories", app.get("/api/categories").await),
+                    11 => (
+                        "GET /api/categories",
+                        app.anon().get("/api/categories").await,
+                    ),
                     12..=14 => (
                         "POST /api/cart/items",
-                        app.send_json_as(
-                            Some(&token),
-                            Method::POST,
-                            "/api/cart/items",
-                            json!({"product_id": product, "quantity": 1 + dice.roll(3)}),
-                        )
-                        .await,
+                        app.client(Some(&token))
+                            .send_json(
+                                Method::POST,
+                                "/api/cart/items",
+                                json!({"product_id": product, "quantity": 1 + dice.roll(3)}),
+                            )
+                            .await,
                     ),
                     15..=16 => {
                         attempt += 1;
@@ -165,11 +168,8 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
                     17 if !mine.is_empty() => {
                         let id = mine.remove(dice.roll(mine.len() as u64) as usize);
                         let response = app
-                            .send_as(
-                                Some(&token),
-                                Method::POST,
-                                &format!("/api/orders/{id}/cancel"),
-                            )
+                            .client(Some(&token))
+                            .request(Method::POST, &format!("/api/orders/{id}/cancel"))
                             .await;
                         if response.status == StatusCode::OK {
                             books.lock().await.cancelled += 1;
@@ -178,12 +178,15 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
                     }
                     18 => (
                         "GET /api/orders",
-                        app.send_as(Some(&token), Method::GET, "/api/orders").await,
+                        app.client(Some(&token))
+                            .request(Method::GET, "/api/orders")
+                            .await,
                     ),
                     _ => {
                         // Sign out, then in again (a real password check).
                         let out = app
-                            .send_as(Some(&token), Method::POST, "/api/auth/signout")
+                            .client(Some(&token))
+                            .request(Method::POST, "/api/auth/signout")
                             .await;
                         books.lock().await.record("POST /api/auth/signout", &out);
                         token = app.sign_in(&email, TEST_PASSWORD).await;
@@ -226,16 +229,17 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
 }
 
 async fn place(app: &TestApp, token: &str, key: &str) -> TestResponse {
-    app.request(
-        Method::POST,
-        "/api/orders",
-        None,
-        &[
-            ("authorization", &format!("Bearer {token}")),
-            ("idempotency-key", key),
-        ],
-    )
-    .await
+    app.anon()
+        .send(
+            Method::POST,
+            "/api/orders",
+            None,
+            &[
+                ("authorization", &format!("Bearer {token}")),
+                ("idempotency-key", key),
+            ],
+        )
+        .await
 }
 
 /// The product's stock, and the units of it in orders that were not cancelled.

@@ -7,8 +7,8 @@ use crate::helpers::TestApp;
 
 #[tokio::test]
 async fn lists_tags_with_their_products() {
-    let app = TestApp::seeded_admin().await;
-    let body = app.get("/api/tags").await.json();
+    let app = TestApp::seeded_with_admin().await;
+    let body = app.admin().get("/api/tags").await.json();
     assert_eq!(body["total"], 8);
     let rock = &body["data"][0];
     assert_eq!(rock["tag_name"], "rock music");
@@ -30,31 +30,38 @@ async fn lists_tags_with_their_products() {
 
 #[tokio::test]
 async fn gets_one_tag_or_answers_404_and_400() {
-    let app = TestApp::seeded_admin().await;
-    let response = app.get("/api/tags/6").await;
+    let app = TestApp::seeded_with_admin().await;
+    let response = app.admin().get("/api/tags/6").await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["data"]["tag_name"], "white");
     assert_eq!(response.json()["data"]["products_total"], 2);
-    app.get("/api/tags/99").await.problem(404);
-    app.get("/api/tags/white").await.problem(400);
+    app.admin().get("/api/tags/99").await.problem(404);
+    app.admin().get("/api/tags/white").await.problem(400);
 }
 
 #[tokio::test]
 async fn creates_a_tag_and_refuses_a_duplicate_or_invalid_name() {
-    let app = TestApp::seeded_admin().await;
-    let response = app.post("/api/tags", json!({"tag_name": "vintage"})).await;
+    let app = TestApp::seeded_with_admin().await;
+    let response = app
+        .admin()
+        .post("/api/tags", json!({"tag_name": "vintage"}))
+        .await;
     assert_eq!(response.status, StatusCode::CREATED);
     assert_eq!(response.json()["data"]["tag_name"], "vintage");
-    app.post("/api/tags", json!({"tag_name": "Vintage"}))
+    app.admin()
+        .post("/api/tags", json!({"tag_name": "Vintage"}))
         .await
         .problem(409);
-    app.post("/api/tags", json!({"tag_name": ""}))
+    app.admin()
+        .post("/api/tags", json!({"tag_name": ""}))
         .await
         .field_error("tag_name");
-    app.post("/api/tags", json!({"tag_name": ["a"]}))
+    app.admin()
+        .post("/api/tags", json!({"tag_name": ["a"]}))
         .await
         .field_error("tag_name");
-    app.post("/api/tags", json!({"name": "x"}))
+    app.admin()
+        .post("/api/tags", json!({"name": "x"}))
         .await
         .problem(422);
     assert_eq!(app.count("tags").await, 9);
@@ -62,36 +69,42 @@ async fn creates_a_tag_and_refuses_a_duplicate_or_invalid_name() {
 
 #[tokio::test]
 async fn renames_a_tag() {
-    let app = TestApp::seeded_admin().await;
-    let response = app.put("/api/tags/3", json!({"tag_name": "navy"})).await;
+    let app = TestApp::seeded_with_admin().await;
+    let response = app
+        .admin()
+        .put("/api/tags/3", json!({"tag_name": "navy"}))
+        .await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["data"]["tag_name"], "navy");
-    let shorts = app.get("/api/products/5").await.json();
+    let shorts = app.admin().get("/api/products/5").await.json();
     assert_eq!(
         shorts["data"]["tags"],
         json!([{"id": 3, "tag_name": "navy"}])
     );
-    app.put("/api/tags/3", json!({"tag_name": "red"}))
+    app.admin()
+        .put("/api/tags/3", json!({"tag_name": "red"}))
         .await
         .problem(409);
-    app.put("/api/tags/99", json!({"tag_name": "x"}))
+    app.admin()
+        .put("/api/tags/99", json!({"tag_name": "x"}))
         .await
         .problem(404);
-    app.put("/api/tags/3", json!({"tag_name": "\u{7}"}))
+    app.admin()
+        .put("/api/tags/3", json!({"tag_name": "\u{7}"}))
         .await
         .field_error("tag_name");
 }
 
 #[tokio::test]
 async fn deleting_a_tag_unlinks_it_from_its_products() {
-    let app = TestApp::seeded_admin().await;
+    let app = TestApp::seeded_with_admin().await;
     assert_eq!(
-        app.delete("/api/tags/6").await.status,
+        app.admin().delete("/api/tags/6").await.status,
         StatusCode::NO_CONTENT
     );
-    let sneakers = app.get("/api/products/2").await.json();
+    let sneakers = app.admin().get("/api/products/2").await.json();
     assert_eq!(sneakers["data"]["tags"], json!([]));
     assert_eq!(app.count("product_tags").await, 10);
-    app.delete("/api/tags/6").await.problem(404);
-    app.get("/api/tags/6").await.problem(404);
+    app.admin().delete("/api/tags/6").await.problem(404);
+    app.admin().get("/api/tags/6").await.problem(404);
 }
