@@ -9,6 +9,7 @@ use diesel_async::AsyncPgConnection;
 use super::dto::{CartView, SetQuantityBody};
 use super::{cache, service};
 use crate::auth::AuthUser;
+use crate::catalog;
 use crate::error::{AppResult, ProblemSchema};
 use crate::extract::{ResourceId, Valid};
 use crate::inventory::LineBody;
@@ -31,7 +32,9 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
                 let cart = service::view(conn, user_id).await?;
-                Document::envelope_of(&Envelope { data: cart })
+                let shown = cart.items.iter().map(|item| item.product_id);
+                let shows = catalog::cache::showing_products(shown.collect::<Vec<_>>());
+                Ok(Document::envelope_of(&Envelope { data: cart })?.showing(shows))
             },
         )
         .await

@@ -27,6 +27,19 @@ pub fn product(id: i32) -> Namespace {
     Namespace::named(format!("product:{id}"))
 }
 
+/// Whether products are in stock: what an `inStock` list's members are.
+/// Moved when a product's stock may have crossed zero.
+pub fn in_stock() -> Namespace {
+    Namespace::fixed("in-stock")
+}
+
+/// The namespaces of these products, for a document that shows them (a
+/// list page, a category, a cart): an order for one of them retires only
+/// the documents that show it.
+pub fn showing_products(ids: impl IntoIterator<Item = i32>) -> Vec<Namespace> {
+    ids.into_iter().map(product).collect()
+}
+
 /// Category and tag names shown inside product documents.
 pub fn product_embeds() -> Namespace {
     Namespace::fixed("product-embeds")
@@ -89,15 +102,23 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         filter.order.as_str().to_owned(),
     ];
     let list = parts.join(":");
-    match &filter.search {
-        None => CacheKey::new(format!("products:{list}"), "products", vec![products()]),
+    // A page depends on what decides its members and order (`products`; and
+    // for `inStock`, `in-stock`), and shows its products' own namespaces
+    // (their stock): an order retires only the pages that show its products.
+    let mut depends_on = vec![products()];
+    if filter.in_stock.is_some() {
+        depends_on.push(in_stock());
+    }
+    let key = match &filter.search {
+        None => CacheKey::new(format!("products:{list}"), "products", depends_on),
         Some(search) => {
             // The search matches case-insensitively, so its case is not part of the query.
             let normalized = format!("{list}:{}", search.as_str().to_lowercase());
             let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
-            CacheKey::new(format!("search:{digest:016x}"), "search", vec![products()])
+            CacheKey::new(format!("search:{digest:016x}"), "search", depends_on)
         }
-    }
+    };
+    key.showing_what_it_loads()
 }
 
 /// `product:<id>`, a hash with one field per rendering (`api`, `catwalk`).
@@ -143,12 +164,21 @@ pub fn product_related(id: i32) -> CacheKey {
 /// a page of categories or tags.
 pub fn group_page(kind: &'static str, page: Pagination, limits: &CacheLimits) -> CacheKey {
     let key = format!("{kind}:page:{}:{}", page.page, page.limit);
-    CacheKey::new(key, kind, vec![Namespace::fixed(kind)]).on_page(page.page, limits.max_page)
+    CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
+        .on_page(page.page, limits.max_page)
+        .showing_what_it_loads()
 }
 
 /// `<kind>:<id>` (`categories:7`, `tags:7`): one category or tag.
+/// Both show their first products (`showing_products`) and depend on
+/// `products` for which products those are.
 pub fn group(kind: &'static str, id: i32) -> CacheKey {
-    CacheKey::new(format!("{kind}:{id}"), kind, vec![Namespace::fixed(kind)])
+    CacheKey::new(
+        format!("{kind}:{id}"),
+        kind,
+        vec![Namespace::fixed(kind), products()],
+    )
+    .showing_what_it_loads()
 }
 
 // ---- what writes retire ----------------------------------------------------
@@ -162,14 +192,24 @@ fn product_keys(id: i32) -> [String; 3] {
     ]
 }
 
-/// A change to products (a new one, or `ids` changed, their stock
-/// included): every list, every category and tag (they embed products),
-/// carts (they show today's prices, through `products`), and the documents
-/// of `ids`.
+/// A change to products (a new one, or `ids` changed in any way): every
+/// list and every category and tag (membership, order, names and prices),
+/// and the documents of `ids` and whatever shows them (carts).
 pub fn products_changed(ids: &[i32]) -> Retirement {
-    Retirement::of([products(), categories(), tags()])
-        .and_namespaces(ids.iter().map(|id| product(*id)))
-        .and_keys(ids.iter().flat_map(|id| product_keys(*id)))
+    Retirement::of([products(), categories(), tags()]).and(stock_changed(ids, false))
+}
+
+/// The stock of `ids` changed (an order, a cancellation): only their own
+/// documents and those that show them; and `inStock` lists when a stock
+/// may have crossed zero.
+pub fn stock_changed(ids: &[i32], crossed_zero: bool) -> Retirement {
+    let retired = Retirement::of(ids.iter().map(|id| product(*id)))
+        .and_keys(ids.iter().flat_map(|id| product_keys(*id)));
+    if crossed_zero {
+        retired.and_namespaces([in_stock()])
+    } else {
+        retired
+    }
 }
 
 /// A product's deletion: as a change, and the documents that showed its id.

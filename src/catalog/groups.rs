@@ -43,6 +43,12 @@ fn not_found<G: Group>(id: i32) -> AppError {
     AppError::not_found(format!("no {} has id {id}", G::ONE))
 }
 
+/// The namespaces of the products these groups show (their stock).
+fn shown_products<R>(records: &[GroupRecord<R>]) -> Vec<crate::cache::Namespace> {
+    let ids = records.iter().flat_map(|record| &record.products);
+    cache::showing_products(ids.map(|product| product.id))
+}
+
 /// A page of groups, each with its first products, through the cache.
 pub async fn list<G: Group>(state: &AppState, query: PageQuery) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
@@ -55,8 +61,9 @@ pub async fn list<G: Group>(state: &AppState, query: PageQuery) -> AppResult<Res
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
                 let (rows, total) = G::list(conn, page).await?;
+                let shows = shown_products(&rows);
                 let data: Vec<G::View> = rows.into_iter().map(Into::into).collect();
-                Document::envelope_of(&ListPage::of(data, page, total))
+                Ok(Document::envelope_of(&ListPage::of(data, page, total))?.showing(shows))
             },
         )
         .await
@@ -70,9 +77,11 @@ pub async fn get<G: Group>(state: &AppState, id: i32) -> AppResult<Response> {
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
                 let record = G::find(conn, id).await?.ok_or_else(|| not_found::<G>(id))?;
-                Document::envelope_of(&Envelope {
+                let shows = shown_products(std::slice::from_ref(&record));
+                let view = Envelope {
                     data: G::View::from(record),
-                })
+                };
+                Ok(Document::envelope_of(&view)?.showing(shows))
             },
         )
         .await

@@ -43,6 +43,8 @@ pub struct Purchasable {
     pub unit_price: Money,
     /// The SKU's quantity, or the product's stock.
     pub available: i32,
+    /// The product's stock (for a SKU, the sum of its SKUs').
+    pub product_stock: i32,
 }
 
 /// Why a requested item cannot be bought at all.
@@ -164,6 +166,7 @@ pub async fn resolve(
             product_name: product.product_name.clone(),
             unit_price: Money::from_stored(unit_price),
             available,
+            product_stock: product.stock,
         });
     }
     if problems.is_empty() {
@@ -198,7 +201,20 @@ pub async fn restore(
     Ok(())
 }
 
+/// Whether taking `wanted` of each of `lines` leaves some product with no
+/// stock (which moves it out of `inStock` lists).
+pub fn empties_a_product(lines: &[Purchasable], wanted: impl Fn(&Purchasable) -> i64) -> bool {
+    let mut taken: HashMap<i32, (i64, i64)> = HashMap::new();
+    for line in lines {
+        let entry = taken
+            .entry(line.item.product_id)
+            .or_insert((i64::from(line.product_stock), 0));
+        entry.1 += wanted(line);
+    }
+    taken.values().any(|(stock, wanted)| stock - wanted <= 0)
+}
+
 /// What a change of these products' stock retires in the cache.
-pub fn stock_changed(product_ids: &[i32]) -> Retirement {
-    crate::catalog::cache::products_changed(product_ids)
+pub fn stock_changed(product_ids: &[i32], crossed_zero: bool) -> Retirement {
+    crate::catalog::cache::stock_changed(product_ids, crossed_zero)
 }

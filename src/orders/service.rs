@@ -82,16 +82,6 @@ async fn place_in(
     }
     let sums = summed(lines.into_iter());
     check_sums_fit(&sums, field)?;
-    // The products are known only now (a cart's lines once locked): retire
-    // their documents before the commit.
-    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
-    product_ids.dedup();
-    writes.push(
-        cache
-            .begin_write(inventory::stock_changed(&product_ids))
-            .await?,
-    );
-
     let items: Vec<Item> = sums.keys().copied().collect();
     let available = inventory::resolve(conn, &items, Locking::ForUpdate)
         .await
@@ -101,6 +91,13 @@ async fn place_in(
     let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
     refuse_short_lines(&available, wanted)?;
     let total = total_of(&available, wanted, field)?;
+    // The products are known only now (a cart's lines once locked, the rows
+    // locked): retire their documents before the stock moves.
+    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
+    product_ids.dedup();
+    let emptied = inventory::empties_a_product(&available, wanted);
+    let retired = inventory::stock_changed(&product_ids, emptied);
+    writes.push(cache.begin_write(retired).await?);
     for purchasable in &available {
         let quantity = wanted(purchasable) as i32;
         if !inventory::take(conn, purchasable.item, quantity).await? {
@@ -244,8 +241,12 @@ async fn change_in(
         .await?
         .remove(&id)
         .unwrap_or_default();
-    let product_ids: Vec<i32> = lines.iter().filter_map(|line| line.product_id).collect();
-    let retired = cache::order_changed(order.user_id).and(inventory::stock_changed(&product_ids));
+    let mut retired = cache::order_changed(order.user_id);
+    if next == Status::Cancelled {
+        // The stock goes back, which may bring a product back into stock.
+        let product_ids: Vec<i32> = lines.iter().filter_map(|line| line.product_id).collect();
+        retired = retired.and(inventory::stock_changed(&product_ids, true));
+    }
     writes.push(cache.begin_write(retired).await?);
     if next == Status::Cancelled {
         let moved: Vec<_> = lines

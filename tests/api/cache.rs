@@ -539,3 +539,142 @@ async fn no_read_shows_data_older_than_an_acknowledged_write() {
     );
     assert_eq!(stale.load(Ordering::Relaxed), 0, "stale reads");
 }
+
+/// Where an answer came from, by its header alone (Catwalk bodies are bare).
+fn data_source(response: &TestResponse) -> &str {
+    response.header("x-data-source").unwrap()
+}
+
+/// The ids a list answer shows.
+fn shown_ids(response: &TestResponse) -> Vec<i64> {
+    let body = response.json();
+    let products = match body["data"].as_array() {
+        Some(list) => list.clone(),
+        None => body["data"]["products"].as_array().unwrap().clone(),
+    };
+    products
+        .iter()
+        .map(|product| product["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn reads_keep_coming_from_redis_while_orders_are_placed() {
+    let app = TestApp::seeded_with_admin().await;
+    let page = "/api/products?limit=2";
+    let in_stock_page = "/api/products?inStock=true&limit=2";
+    let first = app.anon().get(page).await;
+    let shown = shown_ids(&first);
+    // A product the pages do not show, with stock for every order below.
+    let bought = (1..=5).find(|id| !shown.contains(id)).unwrap();
+    let unrelated = (1..=5).find(|id| *id != bought).unwrap();
+    let stock = json!({"stock": 1000});
+    let changed = app
+        .admin()
+        .put(&format!("/api/products/{bought}"), stock)
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let reads = [
+        page.to_owned(),
+        in_stock_page.to_owned(),
+        format!("/api/products/{unrelated}"),
+        "/catwalk/products?page=1&count=5".to_owned(),
+    ];
+    for path in &reads {
+        app.anon().get(path).await;
+        let warm = app.anon().get(path).await;
+        assert_eq!(data_source(&warm), "redis", "{path} warms up");
+    }
+    let (_, token) = app
+        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+        .await;
+    let order = json!({"items": [{"product_id": bought, "quantity": 1}]});
+    let (buyer, reader) = (app.user(&token), app.anon());
+    for round in 0..10 {
+        let (placed, answers) = tokio::join!(
+            buyer.post("/api/orders", order.clone()),
+            futures_util::future::join_all(reads.iter().map(|path| reader.get(path)))
+        );
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+        for (path, answer) in reads.iter().zip(&answers) {
+            assert_eq!(answer.status, StatusCode::OK, "{path}");
+            assert_eq!(data_source(answer), "redis", "{path} during order {round}");
+        }
+    }
+    // The bought product's own document does show the new stock.
+    let detail = app.anon().get(&format!("/api/products/{bought}")).await;
+    assert_eq!(detail.json()["data"]["stock"], 990);
+}
+
+#[tokio::test]
+async fn a_page_that_shows_a_bought_product_shows_its_new_stock_at_once() {
+    let app = TestApp::seeded_with_admin().await;
+    let page = "/api/products?limit=2";
+    app.anon().get(page).await;
+    let cached = app.anon().get(page).await;
+    assert_eq!(source(&cached), "redis");
+    let bought = shown_ids(&cached)[0];
+    let stock_before = cached.json()["data"][0]["stock"].as_i64().unwrap();
+    let (_, token) = app
+        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+        .await;
+    let order = json!({"items": [{"product_id": bought, "quantity": 1}]});
+    let placed = app.user(&token).post("/api/orders", order).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let after = app.anon().get(page).await;
+    assert_eq!(source(&after), "postgres");
+    assert_eq!(after.json()["data"][0]["stock"], stock_before - 1);
+}
+
+#[tokio::test]
+async fn a_product_sold_out_leaves_the_in_stock_lists_at_once() {
+    let app = TestApp::seeded_with_admin().await;
+    let in_stock = "/api/products?inStock=true&limit=100";
+    let before = app.anon().get(in_stock).await;
+    let shown = shown_ids(&before);
+    let product = app
+        .create_product(json!({"product_name": "Last One", "price": "5.00", "stock": 1}))
+        .await;
+    let listed = app.anon().get(in_stock).await;
+    assert!(shown_ids(&listed).contains(&i64::from(product)));
+    app.anon().get(in_stock).await;
+    let (_, token) = app
+        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+        .await;
+    let order = json!({"items": [{"product_id": product, "quantity": 1}]});
+    let placed = app.user(&token).post("/api/orders", order).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let after = app.anon().get(in_stock).await;
+    assert!(
+        !shown_ids(&after).contains(&i64::from(product)),
+        "{}",
+        after.text()
+    );
+    assert_eq!(shown_ids(&after), shown);
+}
+
+#[tokio::test]
+async fn a_product_page_loaded_all_at_once_is_cached_whole() {
+    let app = TestApp::seeded().await;
+    let reader = app.anon();
+    let paths: Vec<String> = (1..=5)
+        .flat_map(|id| {
+            [
+                format!("/catwalk/products/{id}"),
+                format!("/catwalk/products/{id}/styles"),
+                format!("/catwalk/products/{id}/related"),
+            ]
+        })
+        .collect();
+    // What the Catwalk front end does: every product's detail, styles and
+    // related at once, on a cold cache.
+    let first = futures_util::future::join_all(paths.iter().map(|path| reader.get(path))).await;
+    for (path, answer) in paths.iter().zip(&first) {
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(data_source(answer), "postgres", "{path}");
+    }
+    for path in &paths {
+        let again = reader.get(path).await;
+        assert_eq!(data_source(&again), "redis", "{path} was stored");
+    }
+}

@@ -36,7 +36,10 @@ pub async fn list_products(
             &key,
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
-                Document::envelope_of(&service::list_products(conn, &filter).await?)
+                let page = service::list_products(conn, &filter).await?;
+                let shows =
+                    cache::showing_products(page.data.iter().map(|product| product.fields.id));
+                Ok(Document::envelope_of(&page)?.showing(shows))
             },
         )
         .await
