@@ -111,6 +111,37 @@ impl Redis {
         .await
     }
 
+    /// Runs a Lua script and then `then`'s commands in one round trip (a
+    /// pipeline; the script is loaded and the pipeline sent again the first
+    /// time a server does not know it). Answers the script's reply.
+    pub async fn script_then<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+        then: &redis::Pipeline,
+    ) -> Result<T, RedisFailure> {
+        self.bounded(async {
+            let mut conn = self.connection.clone();
+            let mut pipeline = redis::pipe();
+            pipeline.invoke_script(invocation);
+            for command in then.cmd_iter() {
+                pipeline.add_command(command.clone()).ignore();
+            }
+            let sent: redis::RedisResult<(T,)> = pipeline.query_async(&mut conn).await;
+            match sent {
+                Err(error)
+                    if error.kind()
+                        == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                {
+                    invocation.load_async(&mut conn).await?;
+                    let (reply,) = pipeline.query_async(&mut conn).await?;
+                    Ok(reply)
+                }
+                sent => Ok(sent?.0),
+            }
+        })
+        .await
+    }
+
     async fn bounded<T>(
         &self,
         call: impl Future<Output = Result<T, RedisFailure>>,

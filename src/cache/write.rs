@@ -108,8 +108,10 @@ impl Plan {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
-        redis.script::<i64>(&invocation).await?;
-        self.delete_exact_keys(redis).await
+        redis
+            .script_then::<i64>(&invocation, &self.delete_exact_keys())
+            .await
+            .map(drop)
     }
 
     async fn finish(&self, redis: &Redis) -> Result<(), RedisFailure> {
@@ -123,21 +125,21 @@ impl Plan {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
-        redis.script::<i64>(&invocation).await?;
-        self.delete_exact_keys(redis).await
+        redis
+            .script_then::<i64>(&invocation, &self.delete_exact_keys())
+            .await
+            .map(drop)
     }
 
     /// The documents live under keys of their own (other hash slots on a
-    /// cluster): deleted with plain commands, after the versions moved.
-    async fn delete_exact_keys(&self, redis: &Redis) -> Result<(), RedisFailure> {
-        if self.exact_keys.is_empty() {
-            return Ok(());
-        }
+    /// cluster): deleted with plain commands, after the script (in the same
+    /// round trip).
+    fn delete_exact_keys(&self) -> redis::Pipeline {
         let mut pipeline = redis::pipe();
         for key in &self.exact_keys {
-            pipeline.del(key).ignore();
+            pipeline.del(key);
         }
-        redis.pipeline::<()>(&pipeline).await
+        pipeline
     }
 }
 

@@ -25,12 +25,17 @@ pub async fn insert_order(
         .await
 }
 
-pub async fn insert_lines(conn: &mut AsyncPgConnection, lines: &[NewOrderLine]) -> QueryResult<()> {
+/// Inserts an order's lines; they as stored (RETURNING gives the rows of a
+/// multi-row VALUES in the order given, which is id order).
+pub async fn insert_lines(
+    conn: &mut AsyncPgConnection,
+    lines: &[NewOrderLine],
+) -> QueryResult<Vec<OrderLine>> {
     diesel::insert_into(order_lines::table)
         .values(lines)
-        .execute(conn)
+        .returning(OrderLine::as_returning())
+        .get_results(conn)
         .await
-        .map(|_| ())
 }
 
 pub async fn find_order(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<Order>> {

@@ -34,11 +34,7 @@ pub async fn place(
     source: OrderSource,
     key: Option<IdempotencyKey>,
 ) -> AppResult<Placement> {
-    let mut retired = cache::order_changed(user_id);
-    if source == OrderSource::Cart {
-        retired = retired.and(crate::cart::cache::cart_changed(user_id));
-    }
-    let mut writes = vec![state.cache.begin_write(retired).await?];
+    let mut writes = Vec::new();
     let placed = async {
         let mut conn = state.conn().await?;
         let cache = &state.cache;
@@ -91,12 +87,17 @@ async fn place_in(
     let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
     refuse_short_lines(&available, wanted)?;
     let total = total_of(&available, wanted, field)?;
-    // The products are known only now (a cart's lines once locked, the rows
-    // locked): retire their documents before the stock moves.
+    // What the order retires is known only now (a cart's lines locked, the
+    // products' rows locked): retired before the stock moves, in one
+    // round trip to Redis.
     let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
     product_ids.dedup();
     let emptied = inventory::empties_a_product(&available, wanted);
-    let retired = inventory::stock_changed(&product_ids, emptied);
+    let mut retired =
+        cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, emptied));
+    if *source == OrderSource::Cart {
+        retired = retired.and(crate::cart::cache::cart_changed(user_id));
+    }
     writes.push(cache.begin_write(retired).await?);
     for purchasable in &available {
         let quantity = wanted(purchasable) as i32;
@@ -119,12 +120,12 @@ async fn place_in(
             quantity: wanted(purchasable) as i32,
         })
         .collect();
-    queries::insert_lines(conn, &new_lines).await?;
+    let lines = queries::insert_lines(conn, &new_lines).await?;
     if *source == OrderSource::Cart {
         crate::cart::queries::clear(conn, user_id).await?;
     }
     let order_id = order.id;
-    let view = with_lines(conn, vec![order]).await?.remove(0);
+    let view = OrderView::new(order, lines);
     let body = serde_json::to_string(&Envelope { data: view }).map_err(anyhow::Error::from)?;
     if let Some(key) = key {
         idempotency::remember(conn, user_id, key, &digest, order_id, &body).await?;
