@@ -26,3 +26,6 @@ cargo test --locked --all-targets
 
 step "postman collection (newman, against a freshly started server)"
 bash scripts/postman.sh
+
+step "bench/run --smoke (a small catalog, a few seconds a case: fails only when a case errors)"
+python3 bench/run --smoke
