@@ -94,34 +94,38 @@ struct Plan {
 }
 
 impl Plan {
-    async fn begin(&self, redis: &Redis) -> Result<(), RedisFailure> {
-        let mut invocation = BEGIN_WRITE.prepare_invoke();
+    /// `script` with this write's keys: `clock`, `versions`, then its
+    /// namespaces' pending counts.
+    fn invocation<'s>(&self, script: &'s redis::Script) -> redis::ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
         invocation
             .key(&self.bookkeeping[0])
             .key(&self.bookkeeping[1]);
         for key in &self.pending {
             invocation.key(key);
         }
+        invocation
+    }
+
+    async fn begin(&self, redis: &Redis) -> Result<(), RedisFailure> {
+        let mut invocation = self.invocation(&BEGIN_WRITE);
         invocation
             .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(fresh_epoch());
-        for namespace in &self.namespaces {
-            invocation.arg(namespace);
-        }
-        redis
-            .script_then::<i64>(&invocation, &self.delete_exact_keys())
-            .await
-            .map(drop)
+        self.run(redis, invocation).await
     }
 
     async fn finish(&self, redis: &Redis) -> Result<(), RedisFailure> {
-        let mut invocation = FINISH_WRITE.prepare_invoke();
-        invocation
-            .key(&self.bookkeeping[0])
-            .key(&self.bookkeeping[1]);
-        for key in &self.pending {
-            invocation.key(key);
-        }
+        self.run(redis, self.invocation(&FINISH_WRITE)).await
+    }
+
+    /// Runs the script with the namespaces as its last arguments, and the
+    /// exact keys' deletions, in one round trip.
+    async fn run(
+        &self,
+        redis: &Redis,
+        mut invocation: redis::ScriptInvocation<'_>,
+    ) -> Result<(), RedisFailure> {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
