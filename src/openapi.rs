@@ -16,7 +16,7 @@ use crate::error::ProblemSchema;
 #[openapi(
     info(
         title = "Emporium",
-        description = "A store catalog, the Project Catwalk products API, carts and orders."
+        description = "A store catalog, the Project Catwalk products API, carts and orders.\n\nErrors are RFC 9457 problem details; each `type` (such as `/problems/validation`) is a page of this server that explains it: see [the list of problems](/problems)."
     ),
     modifiers(&BearerScheme),
     components(schemas(ProblemSchema)),

@@ -68,6 +68,9 @@ pub fn build(state: AppState) -> Router {
                 }
             }),
         )
+        // What each problem `type` means, so that following one resolves.
+        .route("/problems", get(crate::error::pages::index))
+        .route("/problems/{slug}", get(crate::error::pages::page))
         // Interactive docs, every asset served by this binary (no CDN), reading
         // the document above; no outside validator badge.
         .merge(

@@ -46,7 +46,7 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
     request_body = LineBody,
     responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 201, description = "The cart after the change", body = Envelope<CartView>),
-        (status = 409, description = "More than is available (`available` says how many)", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "More than is available (`lines` names the line with `requested` and `available`)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Unknown product, wrong SKU, quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -67,7 +67,7 @@ pub async fn add_item(
     responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 200, description = "The cart after the change", body = Envelope<CartView>),
         (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "More than is available", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "More than is available (`lines`, as on a 409 of checkout)", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_item(

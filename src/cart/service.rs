@@ -4,7 +4,6 @@
 //! its total always fits the money type.
 
 use diesel_async::AsyncPgConnection;
-use serde_json::{Map, json};
 
 use super::cache;
 use super::dto::CartView;
@@ -99,17 +98,14 @@ async fn purchasable(conn: &mut AsyncPgConnection, item: Item) -> AppResult<Purc
         .map_err(|error| error.into_field_errors(|_| String::new()))
 }
 
-/// Refuses a line that asks for more than is available (409 saying how many
-/// are), or whose total would not fit the money type (422).
+/// Refuses a line that asks for more than is available (409 naming the
+/// short line, as checkout does), or whose total would not fit the money type (422).
 fn check_line(purchasable: &Purchasable, quantity: i64) -> AppResult<i32> {
-    if quantity > i64::from(purchasable.available) {
-        let mut extensions = Map::new();
-        extensions.insert("available".into(), json!(purchasable.available));
-        return Err(AppError::Conflict {
-            detail: format!("only {} of this item are available", purchasable.available),
-            extensions,
-        });
-    }
+    inventory::refuse_short(
+        std::slice::from_ref(purchasable),
+        |_| quantity,
+        &format!("only {} of this item are available", purchasable.available),
+    )?;
     if purchasable.unit_price.times(quantity).is_none() {
         return Err(AppError::validation(
             "quantity",

@@ -90,7 +90,8 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         filter
             .category
             .as_ref()
-            .map_or_else(any, |name| key_part(name.as_str())),
+            // Names are compared without case: `Shirts` and `shirts` are one query.
+            .map_or_else(any, |name| key_part(&name.as_str().to_lowercase())),
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
         filter
@@ -161,9 +162,17 @@ pub fn product_related(id: i32) -> CacheKey {
 }
 
 /// `<kind>:page:<page>:<limit>` (`categories:page:1:20`, `tags:page:1:20`):
-/// a page of categories or tags.
-pub fn group_page(kind: &'static str, page: Pagination, limits: &CacheLimits) -> CacheKey {
-    let key = format!("{kind}:page:{}:{}", page.page, page.limit);
+/// a page of categories or tags; `<kind>:page:<page>:<limit>:bare` without
+/// their products.
+pub fn group_page(
+    kind: &'static str,
+    page: Pagination,
+    embed: bool,
+    limits: &CacheLimits,
+) -> CacheKey {
+    // Without their products (`products=false`), a page is a document of its own.
+    let bare = if embed { "" } else { ":bare" };
+    let key = format!("{kind}:page:{}:{}{bare}", page.page, page.limit);
     CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
         .on_page(page.page, limits.max_page)
         .showing_what_it_loads()

@@ -12,7 +12,7 @@ use super::cache;
 use super::dto::{CategoryView, TagView};
 use super::models::GroupRecord;
 pub use super::queries::{Categories, GroupTable, Tags};
-use crate::domain::{Name, PageQuery};
+use crate::domain::{Name, Pagination};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::response::{Document, Envelope, Framing, ListPage};
 use crate::state::AppState;
@@ -45,22 +45,43 @@ fn not_found<G: Group>(id: i32) -> AppError {
 
 /// The namespaces of the products these groups show (their stock).
 fn shown_products<R>(records: &[GroupRecord<R>]) -> Vec<crate::cache::Namespace> {
-    let ids = records.iter().flat_map(|record| &record.products);
+    let ids = records
+        .iter()
+        .flat_map(|record| record.products.iter().flatten());
     cache::showing_products(ids.map(|product| product.id))
 }
 
-/// A page of groups, each with its first products, through the cache.
-pub async fn list<G: Group>(state: &AppState, query: PageQuery) -> AppResult<Response> {
+/// The query of a list of groups: a page, and whether each group shows its
+/// first products (`products=false` leaves them out, keeping `products_total`).
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct GroupListQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
+    pub page: Option<i64>,
+    /// Rows per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// Whether each group embeds its first 100 products (default `true`).
+    #[param(default = true)]
+    pub products: Option<bool>,
+}
+
+/// A page of groups, each with its first products unless asked not to,
+/// through the cache.
+pub async fn list<G: Group>(state: &AppState, query: GroupListQuery) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
-    let page = query.parse(&mut errors);
+    let page = Pagination::parse(query.page, query.limit, &mut errors);
     errors.into_result(())?;
-    let key = cache::group_page(G::KIND, page, &state.config.cache_limits);
+    let embed = query.products.unwrap_or(true);
+    let key = cache::group_page(G::KIND, page, embed, &state.config.cache_limits);
     state
         .cached(
             &key,
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
-                let (rows, total) = G::list(conn, page).await?;
+                let (rows, total) = G::list(conn, page, embed).await?;
                 let shows = shown_products(&rows);
                 let data: Vec<G::View> = rows.into_iter().map(Into::into).collect();
                 Ok(Document::envelope_of(&ListPage::of(data, page, total))?.showing(shows))

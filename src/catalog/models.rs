@@ -100,6 +100,7 @@ pub struct ProductRecord {
 #[derive(Debug, Clone)]
 pub struct GroupRecord<G> {
     pub group: G,
-    pub products: Vec<Product>,
+    /// Its first products; `None` when they were not asked for.
+    pub products: Option<Vec<Product>>,
     pub products_total: i64,
 }

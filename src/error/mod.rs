@@ -19,6 +19,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 
 mod database;
 mod fields;
+pub mod pages;
 
 pub use fields::FieldErrors;
 
@@ -282,6 +283,39 @@ mod tests {
         assert_eq!((status.as_u16(), retry.as_deref()), (429, Some("42")));
         let (status, retry, _) = body_of(AppError::unavailable("redis")).await;
         assert_eq!((status.as_u16(), retry.as_deref()), (503, Some("1")));
+    }
+
+    #[test]
+    fn every_kind_of_problem_has_a_page_with_its_status() {
+        let every_kind = [
+            AppError::BadRequest(String::new()),
+            AppError::BadQuery(FieldErrors::new()),
+            AppError::Unauthorized(String::new()),
+            AppError::Forbidden(String::new()),
+            AppError::not_found(""),
+            AppError::MethodNotAllowed,
+            AppError::conflict(""),
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType(String::new()),
+            AppError::Validation(FieldErrors::new()),
+            AppError::RateLimited {
+                retry_after_seconds: 1,
+            },
+            AppError::unavailable(""),
+            AppError::Internal(anyhow::anyhow!("")),
+        ];
+        assert_eq!(every_kind.len(), pages::KINDS.len());
+        for error in every_kind {
+            let page = pages::KINDS
+                .iter()
+                .find(|(slug, _, _)| *slug == error.slug());
+            assert_eq!(
+                page.map(|(_, status, _)| *status),
+                Some(error.status().as_u16()),
+                "{}",
+                error.slug()
+            );
+        }
     }
 
     #[tokio::test]

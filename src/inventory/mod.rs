@@ -103,6 +103,38 @@ impl ResolveError {
     }
 }
 
+/// The one answer to a request for more than is available, from the cart
+/// and from checkout alike: a 409 whose `lines` name each short line as
+/// `{product_id, sku_id, requested, available}` (API.md). `wanted` says how
+/// many of each item the request asks for; nothing short is `Ok`.
+pub fn refuse_short(
+    purchasables: &[Purchasable],
+    wanted: impl Fn(&Purchasable) -> i64,
+    detail: &str,
+) -> Result<(), crate::error::AppError> {
+    let short: Vec<serde_json::Value> = purchasables
+        .iter()
+        .filter(|purchasable| wanted(purchasable) > i64::from(purchasable.available))
+        .map(|purchasable| {
+            serde_json::json!({
+                "product_id": purchasable.item.product_id,
+                "sku_id": purchasable.item.sku_id,
+                "requested": wanted(purchasable),
+                "available": purchasable.available,
+            })
+        })
+        .collect();
+    if short.is_empty() {
+        return Ok(());
+    }
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("lines".into(), serde_json::Value::Array(short));
+    Err(crate::error::AppError::Conflict {
+        detail: detail.to_owned(),
+        extensions,
+    })
+}
+
 impl From<diesel::result::Error> for ResolveError {
     fn from(error: diesel::result::Error) -> Self {
         Self::Query(error)

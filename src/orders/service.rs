@@ -3,7 +3,6 @@
 //! status (cancelling puts the stock back).
 
 use diesel_async::{AsyncConnection, AsyncPgConnection};
-use serde_json::{Map, Value, json};
 
 use super::cache;
 use super::domain::{Actor, OrderSource, Status, summed};
@@ -159,28 +158,12 @@ fn refuse_short_lines(
     available: &[Purchasable],
     wanted: impl Fn(&Purchasable) -> i64,
 ) -> AppResult<()> {
-    let short: Vec<Value> = available
-        .iter()
-        .filter(|purchasable| wanted(purchasable) > i64::from(purchasable.available))
-        .map(|purchasable| {
-            json!({
-                "product_id": purchasable.item.product_id,
-                "sku_id": purchasable.item.sku_id,
-                "requested": wanted(purchasable),
-                "available": purchasable.available,
-            })
-        })
-        .collect();
-    if short.is_empty() {
-        return Ok(());
-    }
-    let mut extensions = Map::new();
-    extensions.insert("lines".into(), Value::Array(short));
-    metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
-    Err(AppError::Conflict {
-        detail: "not enough stock for some lines; nothing was ordered".into(),
-        extensions,
-    })
+    inventory::refuse_short(
+        available,
+        wanted,
+        "not enough stock for some lines; nothing was ordered",
+    )
+    .inspect_err(|_| metrics::counter!("orders_refused_total", "reason" => "stock").increment(1))
 }
 
 /// The order's total, or a 422 when it would not fit the money type.

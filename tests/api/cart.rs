@@ -146,12 +146,15 @@ async fn bad_quantities_and_unknown_products_are_refused_without_a_write() {
 }
 
 #[tokio::test]
-async fn more_than_the_stock_is_a_409_with_the_available_quantity() {
+async fn more_than_the_stock_is_a_409_naming_the_line_as_checkout_does() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("eel@example.com", Role::Customer).await;
     // Branded Baseball Hat: 12 in stock.
     let too_many = add(&app, &token, json!({"product_id": 3, "quantity": 13})).await;
-    assert_eq!(too_many.problem(409)["available"], 12);
+    assert_eq!(
+        too_many.problem(409)["lines"],
+        json!([{"product_id": 3, "sku_id": null, "requested": 13, "available": 12}])
+    );
     assert_eq!(
         add(&app, &token, json!({"product_id": 3, "quantity": 10}))
             .await
@@ -159,7 +162,11 @@ async fn more_than_the_stock_is_a_409_with_the_available_quantity() {
         StatusCode::CREATED
     );
     let merged = add(&app, &token, json!({"product_id": 3, "quantity": 3})).await;
-    assert_eq!(merged.problem(409)["available"], 12);
+    // The merged line asks for 13 in all.
+    assert_eq!(
+        merged.problem(409)["lines"],
+        json!([{"product_id": 3, "sku_id": null, "requested": 13, "available": 12}])
+    );
     let line = cart_of(&app, &token).await.json()["data"]["items"][0].clone();
     assert_eq!(line["quantity"], 10);
     let id = line["id"].as_i64().unwrap();
@@ -287,7 +294,7 @@ async fn a_product_with_skus_is_bought_by_sku_at_its_style_price() {
         json!({"product_id": 1, "sku_id": 1, "quantity": 5}),
     )
     .await;
-    assert_eq!(over.problem(409)["available"], 4);
+    assert_eq!(over.problem(409)["lines"][0]["available"], 4);
     add(
         &app,
         &token,

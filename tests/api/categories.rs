@@ -28,6 +28,40 @@ async fn lists_categories_with_their_products_and_totals() {
 }
 
 #[tokio::test]
+async fn lists_categories_and_tags_without_their_products_when_asked() {
+    let app = TestApp::seeded().await;
+    for path in ["/api/categories", "/api/tags"] {
+        let full = app.anon().get(path).await.json();
+        let bare = app.anon().get(&format!("{path}?products=false")).await;
+        assert_eq!(bare.status, StatusCode::OK, "{}", bare.text());
+        let bare = bare.json();
+        assert_eq!(bare["total"], full["total"]);
+        for (with, without) in full["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .zip(bare["data"].as_array().unwrap())
+        {
+            assert!(with["products"].is_array());
+            assert!(without.get("products").is_none(), "{without}");
+            assert_eq!(without["products_total"], with["products_total"]);
+            assert_eq!(without["id"], with["id"]);
+        }
+        // Each is cached on its own: the bare page does not serve the full one.
+        let again = app
+            .anon()
+            .get(&format!("{path}?products=true"))
+            .await
+            .json();
+        assert!(again["data"][0]["products"].is_array());
+        app.anon()
+            .get(&format!("{path}?products=none"))
+            .await
+            .problem(400);
+    }
+}
+
+#[tokio::test]
 async fn cacheable_reads_say_where_they_came_from() {
     let app = TestApp::seeded_with_admin().await;
     for path in [

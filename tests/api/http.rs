@@ -442,3 +442,40 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_problem_type_resolves_to_a_page_that_explains_it() {
+    let app = TestApp::seeded().await;
+    let answers = [
+        app.anon().get("/api/products/abc").await.problem(400),
+        app.anon()
+            .get("/api/products?colour=red")
+            .await
+            .problem(400),
+        app.anon().get("/api/orders").await.problem(401),
+        app.anon().get("/api/products/999").await.problem(404),
+        app.anon().get("/api/products?limit=500").await.problem(422),
+    ];
+    for problem in answers {
+        let kind = problem["type"].as_str().unwrap();
+        let page = app.anon().get(kind).await;
+        assert_eq!(page.status, StatusCode::OK, "{kind}");
+        assert!(
+            page.header("content-type")
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let title = problem["title"].as_str().unwrap();
+        assert!(page.text().contains(title), "{kind}: {}", page.text());
+    }
+    let index = app.anon().get("/problems").await;
+    assert!(index.text().contains("/problems/conflict"));
+    app.anon().get("/problems/no-such-kind").await.problem(404);
+    let docs = app.anon().get("/api/openapi.json").await.json();
+    assert!(
+        docs["info"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("(/problems)")
+    );
+}

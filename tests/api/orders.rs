@@ -473,6 +473,41 @@ async fn admins_move_orders_through_the_documented_transitions_only() {
         .field_error("limit");
 }
 
+#[tokio::test]
+async fn an_admin_may_cancel_any_order_that_can_still_be_cancelled() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("mia@example.com", Role::Customer).await;
+    let (_, admin) = app.quick_account("ned@example.com", Role::Admin).await;
+    let before = stock_of(&app, 5).await;
+    let body = json!({"items": [{"product_id": 5, "quantity": 2}]});
+    let placed = order(&app, &token, Some(body), None).await;
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    assert_eq!(stock_of(&app, 5).await, before - 2);
+    let cancel = format!("/api/orders/{id}/cancel");
+    let cancelled = app
+        .client(Some(&admin))
+        .request(Method::POST, &cancel)
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    assert_eq!(cancelled.json()["data"]["status"], "cancelled");
+    assert_eq!(
+        cancelled.json()["data"]["user_id"],
+        placed.json()["data"]["user_id"]
+    );
+    assert_eq!(stock_of(&app, 5).await, before);
+    // Cancelled once is cancelled: a second time is an illegal move.
+    app.client(Some(&admin))
+        .request(Method::POST, &cancel)
+        .await
+        .problem(409);
+    // Another customer still cannot see it.
+    let (_, other) = app.quick_account("ora@example.com", Role::Customer).await;
+    app.client(Some(&other))
+        .request(Method::POST, &cancel)
+        .await
+        .problem(404);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_buyers_racing_for_ten_units_make_ten_orders() {
     let app = Arc::new(TestApp::seeded().await);

@@ -10,26 +10,32 @@ use crate::domain::Name;
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 
-/// A category with its first 100 products (lowest ids first).
+/// A category with its first 100 products (lowest ids first), unless a list
+/// was asked for with `products=false`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryView {
     pub id: i32,
     pub category_name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub products: Vec<ProductFields>,
+    /// Absent when the list was asked for with `products=false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<ProductFields>>,
     /// How many products the category has in all.
     pub products_total: i64,
 }
 
-/// A tag with its first 100 products (lowest ids first).
+/// A tag with its first 100 products (lowest ids first), unless a list was
+/// asked for with `products=false`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TagView {
     pub id: i32,
     pub tag_name: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub products: Vec<ProductFields>,
+    /// Absent when the list was asked for with `products=false`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub products: Option<Vec<ProductFields>>,
     /// How many products carry the tag in all.
     pub products_total: i64,
 }
@@ -98,7 +104,9 @@ macro_rules! group_wire {
                     $field: record.group.$field,
                     created_at: record.group.created_at,
                     updated_at: record.group.updated_at,
-                    products: record.products.into_iter().map(Into::into).collect(),
+                    products: record
+                        .products
+                        .map(|products| products.into_iter().map(Into::into).collect()),
                     products_total: record.products_total,
                 }
             }

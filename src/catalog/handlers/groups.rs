@@ -10,8 +10,7 @@ use crate::auth::AdminUser;
 use crate::catalog::dto::{
     CategoryBody, CategoryChangesBody, CategoryView, TagBody, TagChangesBody, TagView,
 };
-use crate::catalog::groups::{self, Categories, Tags};
-use crate::domain::PageQuery;
+use crate::catalog::groups::{self, Categories, GroupListQuery, Tags};
 use crate::error::{AppResult, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId, Valid};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
@@ -31,14 +30,14 @@ macro_rules! group_handlers {
         $(#[$list_doc])*
         #[utoipa::path(
             get, path = $all, tag = "catalog",
-            params(PageQuery),
+            params(GroupListQuery),
             responses(ReadProblems, QueryProblems,
                 (status = 200, description = $page_of, body = ListEnvelope<$view>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
             )
         )]
         pub async fn $list(
             State(state): State<AppState>,
-            ApiQuery(query): ApiQuery<PageQuery>,
+            ApiQuery(query): ApiQuery<GroupListQuery>,
         ) -> AppResult<Response> {
             groups::list::<$group>(&state, query).await
         }

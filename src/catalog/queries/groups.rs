@@ -19,9 +19,12 @@ pub trait GroupTable: Send + Sync + 'static {
     type Row: Send;
 
     /// A page of groups with their first products, and how many there are.
+    /// A page of groups, each with its first products when `embed` is set
+    /// (and its products' total either way).
     fn list(
         conn: &mut AsyncPgConnection,
         page: Pagination,
+        embed: bool,
     ) -> impl Future<Output = QueryResult<(Vec<GroupRecord<Self::Row>>, i64)>> + Send;
     fn find(
         conn: &mut AsyncPgConnection,
@@ -70,6 +73,7 @@ macro_rules! group_table {
             async fn list(
                 conn: &mut AsyncPgConnection,
                 page: Pagination,
+                embed: bool,
             ) -> QueryResult<(Vec<GroupRecord<$row>>, i64)> {
                 let rows = $table::table
                     .order($table::id)
@@ -80,7 +84,7 @@ macro_rules! group_table {
                     .await?;
                 let total = $table::table.count().get_result(conn).await?;
                 let ids = rows.iter().map(|row| row.id).collect();
-                Ok((with_products(conn, rows, ids, &$embedding).await?, total))
+                Ok((with_products(conn, rows, ids, &$embedding, embed).await?, total))
             }
 
             async fn find(
@@ -94,7 +98,7 @@ macro_rules! group_table {
                     .await
                     .optional()?;
                 let Some(row) = row else { return Ok(None) };
-                Ok(with_products(conn, vec![row], vec![id], &$embedding).await?.pop())
+                Ok(with_products(conn, vec![row], vec![id], &$embedding, true).await?.pop())
             }
 
             async fn id_by_name(
@@ -196,12 +200,17 @@ async fn with_products<G>(
     groups: Vec<G>,
     ids: Vec<i32>,
     embedding: &Embedding,
+    embed: bool,
 ) -> QueryResult<Vec<GroupRecord<G>>> {
-    let products = diesel::sql_query(embedding.first_products)
-        .bind::<Array<Int4>, _>(&ids)
-        .bind::<BigInt, _>(EMBEDDED_PRODUCTS)
-        .load::<ProductOfGroup>(conn)
-        .await?;
+    let products = if embed {
+        diesel::sql_query(embedding.first_products)
+            .bind::<Array<Int4>, _>(&ids)
+            .bind::<BigInt, _>(EMBEDDED_PRODUCTS)
+            .load::<ProductOfGroup>(conn)
+            .await?
+    } else {
+        Vec::new()
+    };
     let totals: HashMap<i32, i64> = diesel::sql_query(embedding.totals)
         .bind::<Array<Int4>, _>(&ids)
         .load::<GroupTotal>(conn)
@@ -214,7 +223,7 @@ async fn with_products<G>(
         by_group.entry(row.group_id).or_default().push(row.product);
     }
     let records = groups.into_iter().zip(ids).map(|(group, id)| GroupRecord {
-        products: by_group.remove(&id).unwrap_or_default(),
+        products: embed.then(|| by_group.remove(&id).unwrap_or_default()),
         products_total: totals.get(&id).copied().unwrap_or(0),
         group,
     });
