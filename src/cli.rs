@@ -110,6 +110,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.index_seconds,
                 rows as f64 / report.total_seconds.max(1e-9)
             );
+            if let Some(path) = &report.rejects_file {
+                println!(
+                    "import-catwalk: every rejected line, with its reason: {}",
+                    path.display()
+                );
+            }
             Ok(())
         }
         Command::Healthcheck => healthcheck(config.bind_addr).await,

@@ -42,9 +42,74 @@ pub fn handle() -> PrometheusHandle {
                 )
                 .expect("the buckets are not empty")
                 .install_recorder()
+                .inspect(|_| describe())
                 .expect("no other metrics recorder is installed")
         })
         .clone()
+}
+
+/// The `# HELP` line of every series this process records.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "http_requests_total",
+        "Requests answered, by method, route template and status class"
+    );
+    describe_histogram!(
+        "http_request_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time to answer a request, by method and route template"
+    );
+    describe_counter!(
+        "cache_hits_total",
+        "Cacheable reads answered from Redis, by kind of document"
+    );
+    describe_counter!(
+        "cache_misses_total",
+        "Cacheable reads answered from PostgreSQL, by kind of document"
+    );
+    describe_counter!(
+        "cache_stale_skips_total",
+        "Documents not served or not stored because a write retired them meanwhile"
+    );
+    describe_counter!(
+        "cache_redis_errors_total",
+        "Cache operations that failed or timed out (the read went to PostgreSQL)"
+    );
+    describe_counter!(
+        "cache_coalesced_total",
+        "Misses that waited for another request's load of the same document"
+    );
+    describe_counter!(
+        "cache_over_budget_total",
+        "Open-ended queries not cached because the client's budget was spent"
+    );
+    describe_counter!("orders_placed_total", "Orders placed");
+    describe_counter!(
+        "orders_refused_total",
+        "Orders refused, by reason (stock, price, ...)"
+    );
+    describe_counter!(
+        "password_hash_busy_total",
+        "Sign-ups and sign-ins answered 503 because every hashing slot stayed busy"
+    );
+    describe_counter!("signins_total", "Sign-in attempts, by outcome");
+    describe_gauge!(
+        "db_pool_connections",
+        "PostgreSQL connections the pool holds"
+    );
+    describe_gauge!(
+        "db_pool_idle_connections",
+        "PostgreSQL connections of the pool not in use"
+    );
+    describe_gauge!(
+        "db_pool_max_size",
+        "Most PostgreSQL connections the pool opens"
+    );
+    describe_gauge!(
+        "redis_connections",
+        "1 when Redis answered PING at the scrape, else 0"
+    );
 }
 
 /// How often histogram samples are folded into their buckets.

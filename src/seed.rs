@@ -100,7 +100,9 @@ pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
         .begin_write_for(crate::catalog::cache::bulk_change(), SEED_PENDING_TTL)
         .await
         .map_err(|_| {
-            anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")
+            anyhow::anyhow!(
+                "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
+            )
         })?;
     let seeded = async {
         let mut conn = state
@@ -152,7 +154,7 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
                 demo_group::<Tags>(conn, name, &mut report.tags).await?,
             );
         }
-        for seed in &PRODUCTS {
+        for (place, seed) in PRODUCTS.iter().enumerate() {
             if queries::find_product_id_by_name(conn, seed.name)
                 .await?
                 .is_some()
@@ -174,6 +176,17 @@ pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedRe
             let mut tags: Vec<i32> = seed.tags.iter().map(|tag| tag_ids[tag]).collect();
             tags.sort_unstable();
             queries::replace_product_tags(conn, product.id, &tags).await?;
+            // One transaction gives every row one `now()`: a second apart
+            // instead, the first of the table newest, so that the default
+            // list (newest first) shows them in the order of this table.
+            diesel::sql_query(
+                "UPDATE products SET created_at = created_at - make_interval(secs => $2), \
+                 updated_at = created_at - make_interval(secs => $2) WHERE id = $1",
+            )
+            .bind::<diesel::sql_types::Int4, _>(product.id)
+            .bind::<diesel::sql_types::Double, _>(place as f64)
+            .execute(conn)
+            .await?;
             report.products += 1;
         }
         Ok(report)

@@ -15,7 +15,9 @@ pub fn init(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)
-        .with_target(false);
+        .with_target(false)
+        // Colour only on a terminal: never ANSI codes in a log file.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder

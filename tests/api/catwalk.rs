@@ -125,6 +125,16 @@ async fn the_importer_loads_good_rows_and_reports_the_others() {
         .collect();
     assert_eq!(related, [5, 6]);
     assert!(report.files[5].examples[0].1.contains("is 0"));
+    // Every rejected line is in the file next to the data, with its reason.
+    let listed = std::fs::read_to_string(report.rejects_file.as_ref().unwrap()).unwrap();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 7, "{listed}");
+    assert!(
+        lines.contains(&"related.csv:5: related_product_id is 0"),
+        "{listed}"
+    );
+    assert!(lines.iter().all(|line| line.split(':').count() >= 3));
+    assert!(report.files[4].to_string().contains("line"));
     // One category per name regardless of case; stock is the SKUs' sum.
     assert_eq!(report.categories, 2);
     assert_eq!(app.count("categories").await, 2);

@@ -241,6 +241,14 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     assert_eq!(order(1).await.status, StatusCode::CREATED);
     assert_eq!(order(1000).await.status, StatusCode::CONFLICT);
     let scrape = app.anon().get("/metrics").await;
+    // Every series is described.
+    for line in scrape.text().lines() {
+        if let Some(series) = line.strip_prefix("# TYPE ") {
+            let name = series.split(' ').next().unwrap();
+            let help = format!("# HELP {name} ");
+            assert!(scrape.text().contains(&help), "no HELP for {name}");
+        }
+    }
     assert!(
         scrape
             .header("content-type")

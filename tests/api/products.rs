@@ -481,3 +481,34 @@ async fn counting_stops_at_ten_thousand() {
     assert_eq!(exact["total"], 100);
     assert!(exact.get("total_capped").is_none());
 }
+
+#[tokio::test]
+async fn seeded_products_are_listed_newest_first_in_the_order_of_the_seed_table() {
+    let app = TestApp::seeded().await;
+    let body = app.anon().get("/api/products").await.json();
+    assert_eq!(
+        names(&body),
+        [
+            "Plain T-Shirt",
+            "Running Sneakers",
+            "Branded Baseball Hat",
+            "Top 40 Music Compilation Vinyl Record",
+            "Cargo Shorts",
+        ]
+    );
+    let stamps: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|product| product["created_at"].as_str().unwrap())
+        .collect();
+    let mut distinct = stamps.clone();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 5, "{stamps:?}");
+    let oldest = app
+        .anon()
+        .get("/api/products?order=ASC&limit=1")
+        .await
+        .json();
+    assert_eq!(names(&oldest), ["Cargo Shorts"]);
+}

@@ -10,7 +10,7 @@ use futures_util::SinkExt;
 use tokio_postgres::Transaction;
 
 use super::csv::LineSplitter;
-use super::report::FileReport;
+use super::report::{FileReport, RejectLog};
 use crate::progress::Progress;
 
 /// COPY data is sent in chunks of about this size.
@@ -25,6 +25,7 @@ pub(super) async fn load_file(
     file: &'static str,
     header: &str,
     target: &str,
+    rejects: &mut RejectLog,
     mut check: impl FnMut(&[String], &mut BytesMut) -> Result<(), String>,
 ) -> anyhow::Result<FileReport> {
     let started = Instant::now();
@@ -81,7 +82,10 @@ pub(super) async fn load_file(
         };
         match outcome {
             Ok(()) => report.loaded += 1,
-            Err(reason) => report.reject(number, reason),
+            Err(reason) => {
+                rejects.write(file, number, &reason)?;
+                report.reject(number, reason);
+            }
         }
         if buffer.len() >= CHUNK {
             sink.send(buffer.split().freeze()).await?;

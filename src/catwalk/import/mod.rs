@@ -28,7 +28,7 @@ use std::time::Instant;
 use tokio_postgres::{Client, NoTls};
 
 use load::load_file;
-pub use report::{FileReport, ImportReport};
+pub use report::{FileReport, ImportReport, REJECTS_FILE};
 use rows::Loaded;
 
 use crate::state::AppState;
@@ -69,9 +69,11 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
         .begin_write_for(crate::catalog::cache::bulk_change(), IMPORT_PENDING_TTL)
         .await
         .map_err(|_| {
-            anyhow::anyhow!("cannot reach Redis (REDIS_URL) to retire cached documents")
+            anyhow::anyhow!(
+                "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
+            )
         })?;
-    let outcome = run(&mut client, &paths, replace, started).await;
+    let outcome = run(&mut client, &paths, replace, started, dir).await;
     write.finish().await;
     drop(client);
     let _ = driver.await;
@@ -83,7 +85,9 @@ async fn run(
     paths: &[PathBuf],
     replace: bool,
     started: Instant,
+    dir: &Path,
 ) -> anyhow::Result<ImportReport> {
+    let mut rejects = report::RejectLog::in_dir(dir)?;
     let transaction = client.transaction().await?;
     let existing = schema::lock(&transaction).await?;
     if existing > 0 && !replace {
@@ -116,6 +120,7 @@ async fn run(
             file,
             header,
             target,
+            &mut rejects,
             |fields, buffer| match index {
                 0 => loaded.product(fields, buffer),
                 1 => loaded.feature(fields, buffer),
@@ -162,5 +167,6 @@ async fn run(
         load_seconds,
         index_seconds,
         total_seconds: started.elapsed().as_secs_f64(),
+        rejects_file: rejects.finish()?,
     })
 }

@@ -1,5 +1,64 @@
 //! What an import did: per file, lines read, loaded and rejected (with the
-//! first few reasons), and the whole run's times.
+//! first few reasons; every one is written to [`REJECTS_FILE`]), and the
+//! whole run's times.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// The file, in the import's folder, that lists every rejected line as
+/// `<file>:<line>: <reason>`. Written only when a line is rejected.
+pub const REJECTS_FILE: &str = "rejected-rows.txt";
+
+/// Every rejected line, written as it is found (a file with millions of bad
+/// lines costs no memory).
+pub(super) struct RejectLog {
+    path: PathBuf,
+    out: Option<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+}
+
+impl RejectLog {
+    /// A log in `dir`; a log left there by an earlier import is removed.
+    pub(super) fn in_dir(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(REJECTS_FILE);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => anyhow::bail!("{}: {error}", path.display()),
+        }
+        Ok(Self {
+            path,
+            out: None,
+            written: 0,
+        })
+    }
+
+    pub(super) fn write(&mut self, file: &str, line: u64, reason: &str) -> anyhow::Result<()> {
+        let out = match &mut self.out {
+            Some(out) => out,
+            None => {
+                let created = std::fs::File::create(&self.path)
+                    .map_err(|error| anyhow::anyhow!("{}: {error}", self.path.display()))?;
+                self.out.insert(std::io::BufWriter::new(created))
+            }
+        };
+        let reason = reason.replace(['\n', '\r'], " ");
+        writeln!(out, "{file}:{line}: {reason}")?;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Flushes the file; its path when anything was written.
+    pub(super) fn finish(self) -> anyhow::Result<Option<PathBuf>> {
+        match self.out {
+            Some(mut out) => {
+                out.flush()?;
+                Ok(Some(self.path))
+            }
+            None => Ok(None),
+        }
+    }
+}
 
 /// How many rejected lines a report quotes per file.
 const EXAMPLES: usize = 5;
@@ -40,6 +99,10 @@ impl std::fmt::Display for FileReport {
         for (line, reason) in &self.examples {
             write!(f, "\n    line {line}: {reason}")?;
         }
+        let more = self.rejected - self.examples.len() as u64;
+        if more > 0 {
+            write!(f, "\n    and {more} more (every one in {REJECTS_FILE})")?;
+        }
         Ok(())
     }
 }
@@ -52,6 +115,8 @@ pub struct ImportReport {
     pub load_seconds: f64,
     pub index_seconds: f64,
     pub total_seconds: f64,
+    /// Where every rejected line is listed, when a line was rejected.
+    pub rejects_file: Option<PathBuf>,
 }
 
 /// A set of ids, as a bitmap (the ids are dense).
@@ -72,5 +137,48 @@ impl IdSet {
         self.0
             .get(id / 64)
             .is_some_and(|word| word & (1 << (id % 64)) != 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_quotes_a_few_rejected_lines_and_says_how_many_more_and_where() {
+        let mut report = FileReport {
+            file: "skus.csv",
+            ..FileReport::default()
+        };
+        for line in 2..14 {
+            report.reject(line, format!("bad {line}"));
+        }
+        let text = report.to_string();
+        assert_eq!(text.matches("\n    line ").count(), EXAMPLES);
+        assert!(
+            text.ends_with("and 7 more (every one in rejected-rows.txt)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_reject_log_lists_every_line_and_is_written_only_when_needed() {
+        let dir = std::env::temp_dir().join(format!("rejects-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = RejectLog::in_dir(&dir).unwrap();
+        assert_eq!(empty.finish().unwrap(), None);
+        let mut log = RejectLog::in_dir(&dir).unwrap();
+        log.write("photos.csv", 3, "broken\nquoting").unwrap();
+        log.write("skus.csv", 9, "size is empty").unwrap();
+        let path = log.finish().unwrap().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "photos.csv:3: broken quoting\nskus.csv:9: size is empty\n"
+        );
+        // A new import starts a new list.
+        RejectLog::in_dir(&dir).unwrap().finish().unwrap();
+        assert!(!path.exists());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
