@@ -7,6 +7,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::queries::{self, ProductDocument};
+use super::schemas::{CatwalkListProduct, CatwalkProduct, CatwalkStyles};
 use crate::catalog::cache as catalog_cache;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId};
@@ -35,7 +36,7 @@ pub struct CatwalkPageQuery {
     get, path = "/products", tag = "catwalk", operation_id = "catwalk_list_products",
     params(CatwalkPageQuery),
     responses(ReadProblems, QueryProblems,
-        (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<serde_json::Value>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 200, description = "`[{id, name, slogan, description, category, default_price}]`", body = Vec<CatwalkListProduct>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn list_products(
@@ -108,14 +109,14 @@ product_document_route!(
     /// One product with its features.
     get_product: Product at "/products/{product_id}", "catwalk_get_product",
     "`{id, name, slogan, description, category, default_price, features: [{feature, value}]}`",
-    serde_json::Value
+    CatwalkProduct
 );
 
 product_document_route!(
     /// A product's styles, with photos and SKUs.
     get_styles: Styles at "/products/{product_id}/styles", "catwalk_get_styles",
     "`{product_id, results: [{style_id, name, original_price, sale_price, default?, photos, skus}]}`",
-    serde_json::Value
+    CatwalkStyles
 );
 
 product_document_route!(

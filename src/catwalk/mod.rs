@@ -6,6 +6,7 @@ pub mod generate;
 pub mod handlers;
 pub mod import;
 pub mod queries;
+mod schemas;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

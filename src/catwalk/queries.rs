@@ -4,6 +4,8 @@
 //! styles with all their photos and SKUs are one round trip, and both the
 //! call (a prepared statement) and the query inside the function (a cached
 //! PL/pgSQL plan) are planned once per connection, not per request.
+//! PostgreSQL writes `json` as `{"id" : 1, ...}`; [`compact`] makes it read
+//! like every other answer of the API (`{"id":1,...}`).
 
 use diesel::expression::functions::declare_sql_function;
 use diesel::sql_types::{BigInt, Int4};
@@ -27,7 +29,37 @@ pub async fn product_page(
     let document: Option<String> = diesel::select(catwalk_product_page(count, skip))
         .get_result(conn)
         .await?;
-    Ok(document.unwrap_or_else(|| "[]".into()))
+    Ok(document.map_or_else(|| "[]".into(), compact))
+}
+
+/// The JSON text PostgreSQL built, without the spaces it puts around `:`
+/// and `,` and the newlines between array elements: the same document,
+/// spelled as serde_json spells every other answer. Only whitespace outside
+/// strings goes; everything else (numbers as written, escapes, key order)
+/// is kept byte for byte. (serde-transcode would re-spell numbers through
+/// serde_json's `arbitrary_precision` marker, and a `Value` would sort keys.)
+fn compact(text: String) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    for character in text.chars() {
+        if in_string {
+            out.push(character);
+            if escaped {
+                escaped = false;
+            } else if character == '\\' {
+                escaped = true;
+            } else if character == '"' {
+                in_string = false;
+            }
+        } else if character == '"' {
+            in_string = true;
+            out.push(character);
+        } else if !character.is_ascii_whitespace() {
+            out.push(character);
+        }
+    }
+    out
 }
 
 /// One of a product's documents.
@@ -48,7 +80,7 @@ pub async fn product_document(
     document: ProductDocument,
     product_id: i32,
 ) -> diesel::QueryResult<Option<String>> {
-    match document {
+    let text: Option<String> = match document {
         ProductDocument::Product => {
             diesel::select(catwalk_product_document(product_id))
                 .get_result(conn)
@@ -64,5 +96,25 @@ pub async fn product_document(
                 .get_result(conn)
                 .await
         }
+    }?;
+    Ok(text.map(compact))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compact;
+
+    #[test]
+    fn documents_are_spelled_like_every_other_answer() {
+        let from_postgres = r#"{"id" : 1, "name" : "a : b, \"c\" ", "price" : 140.00, "results" : [{"x" : null}, 
+ {"y" : "\\", "z" : "\u00e9 é"}]}"#;
+        let compacted = compact(from_postgres.to_owned());
+        assert_eq!(
+            compacted,
+            r#"{"id":1,"name":"a : b, \"c\" ","price":140.00,"results":[{"x":null},{"y":"\\","z":"\u00e9 é"}]}"#
+        );
+        let before: serde_json::Value = serde_json::from_str(from_postgres).unwrap();
+        let after: serde_json::Value = serde_json::from_str(&compacted).unwrap();
+        assert_eq!(before, after);
     }
 }

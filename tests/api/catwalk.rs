@@ -229,6 +229,57 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
         app.anon().get("/catwalk/products/3").await.json()["features"],
         json!([])
     );
+    // The OpenAPI document describes each shape member by member.
+    let openapi = app.anon().get("/api/openapi.json").await.json();
+    let members = |schema: &str| -> Vec<String> {
+        let mut names: Vec<String> = openapi["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{schema} is described"))
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        names
+    };
+    let keys_of = |value: &serde_json::Value| -> Vec<String> {
+        let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        names.sort();
+        names
+    };
+    let styles = app.anon().get("/catwalk/products/1/styles").await.json();
+    let product = app.anon().get("/catwalk/products/2").await.json();
+    let listed = app.anon().get("/catwalk/products").await.json();
+    for (schema, answer) in [
+        ("CatwalkStyles", &styles),
+        ("CatwalkStyle", &styles["results"][0]),
+        ("CatwalkPhoto", &styles["results"][0]["photos"][0]),
+        ("CatwalkSku", &styles["results"][0]["skus"]["1"]),
+        ("CatwalkProduct", &product),
+        ("CatwalkFeature", &product["features"][0]),
+        ("CatwalkListProduct", &listed[0]),
+    ] {
+        assert_eq!(members(schema), keys_of(answer), "{schema}");
+    }
+    // Spelled as every `/api` answer: no spaces around `:` or `,`, no
+    // newlines, strings untouched; cached or not.
+    for _ in 0..2 {
+        for path in [
+            "/catwalk/products",
+            "/catwalk/products/1",
+            "/catwalk/products/1/styles",
+            "/catwalk/products/1/related",
+        ] {
+            let text = app.anon().get(path).await.text();
+            let respelled =
+                serde_json::to_string(&serde_json::from_str::<serde_json::Value>(&text).unwrap())
+                    .unwrap();
+            assert!(
+                !text.contains("\" : ") && !text.contains(", \"") && !text.contains('\n'),
+                "{path}: {text}"
+            );
+            assert_eq!(text.len(), respelled.len(), "{path}: {text}");
+        }
+    }
 }
 
 #[tokio::test]
