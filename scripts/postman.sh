@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs postman_collection.json with newman (from the npm registry, installed
-# under .tools/) against a freshly started server on a fresh database and a
-# Redis key prefix of its own; fails if any assertion fails. Everything it
+# under .tools/) twice, then the README's "Try it" block twice, against one
+# freshly started server on a fresh database and a Redis key prefix of its
+# own; fails if any assertion fails. Everything it
 # made is removed on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,9 +72,17 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 
-"$TOOLS/node_modules/.bin/newman" run postman_collection.json \
-  --env-var "baseUrl=http://127.0.0.1:$port" \
-  --color off --reporters cli
+# A collection is run again and again on one server: twice here, and
+# every assertion must hold both times.
+for run in 1 2; do
+  echo "postman: run $run of the collection"
+  "$TOOLS/node_modules/.bin/newman" run postman_collection.json \
+    --env-var "baseUrl=http://127.0.0.1:$port" \
+    --color off --reporters cli
+done
+
+# So is the README's "Try it" block, on the same server.
+bash scripts/readme-examples.sh "127.0.0.1:$port"
 
 # The same running server serves the checks of the OpenAPI document: its
 # validity, its rendering in a browser, and the fuzzer (last: as admin it

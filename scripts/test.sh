@@ -24,7 +24,7 @@ export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:${PG
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}}
 cargo test --locked --all-targets
 
-step "postman collection (newman, against a freshly started server)"
+step "postman collection twice and the README examples twice (one freshly started server)"
 bash scripts/postman.sh
 
 step "bench/run --smoke (a small catalog, a few seconds a case: fails only when a case errors)"
