@@ -86,6 +86,26 @@ impl From<IllegalMove> for AppError {
     }
 }
 
+/// A request to place an order: what is ordered, and the total the shopper
+/// saw (the price guard: when given, an order whose total differs is
+/// refused and nothing changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderRequest {
+    pub source: OrderSource,
+    pub expected_total: Option<crate::domain::Money>,
+}
+
+impl OrderRequest {
+    /// A stable digest of the request (see [`OrderSource::digest`]); the
+    /// expected total is part of it, so a key reused with another is refused.
+    pub fn digest(&self) -> String {
+        match self.expected_total {
+            None => self.source.digest(),
+            Some(total) => format!("{}:{}", self.source.digest(), total.shortest()),
+        }
+    }
+}
+
 /// What is being ordered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderSource {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::domain::{OrderSource, Status};
+use super::domain::{OrderRequest, OrderSource, Status};
 use super::models::{Order, OrderLine};
 use crate::domain::Money;
 use crate::error::FieldErrors;
@@ -73,13 +73,34 @@ pub struct PlaceOrderBody {
     /// 1 to 100 lines; the same item named twice counts once, summed.
     #[schema(min_items = 1, max_items = 100)]
     pub items: Option<Vec<LineBody>>,
+    /// The total the shopper saw. When the order's total at checkout
+    /// differs, nothing changes and the answer is a 409 with the `lines`
+    /// and `total` as they are now.
+    #[schema(value_type = Option<crate::domain::MoneyInput>)]
+    pub expected_total: Option<crate::domain::JsonDecimal>,
 }
 
 impl ParseBody for PlaceOrderBody {
-    type Parsed = OrderSource;
+    type Parsed = OrderRequest;
 
-    fn parse(self, errors: &mut FieldErrors) -> Option<OrderSource> {
-        let Some(items) = self.items else {
+    fn parse(self, errors: &mut FieldErrors) -> Option<OrderRequest> {
+        let expected_total = match self.expected_total {
+            None => Some(None),
+            Some(total) => errors
+                .check("expected_total", Money::parse(total.0))
+                .map(Some),
+        };
+        let source = Self::source(self.items, errors);
+        Some(OrderRequest {
+            source: source?,
+            expected_total: expected_total?,
+        })
+    }
+}
+
+impl PlaceOrderBody {
+    fn source(items: Option<Vec<LineBody>>, errors: &mut FieldErrors) -> Option<OrderSource> {
+        let Some(items) = items else {
             return Some(OrderSource::Cart);
         };
         if items.is_empty() {
@@ -119,11 +140,11 @@ impl ParseBody for StatusBody {
 }
 
 /// The optional body of `POST /api/orders`: nothing (or `{}`) orders the
-/// cart, `{items: [...]}` those lines.
+/// cart, `{items: [...]}` those lines; either with an `expected_total`.
 #[derive(Debug)]
-pub struct OrderSourceBody(pub OrderSource);
+pub struct OrderRequestBody(pub OrderRequest);
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderSourceBody {
+impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderRequestBody {
     type Rejection = crate::error::AppError;
 
     async fn from_request(
@@ -133,7 +154,10 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderSourceBody {
         let headers = request.headers().clone();
         let bytes = crate::extract::read_body(request, state).await?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(OrderSource::Cart));
+            return Ok(Self(OrderRequest {
+                source: OrderSource::Cart,
+                expected_total: None,
+            }));
         }
         crate::extract::require_json_content_type(&headers)?;
         let (body, errors) = crate::extract::parse_json_leniently::<PlaceOrderBody>(&bytes)?;

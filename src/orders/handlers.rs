@@ -8,7 +8,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::cache::{self, Viewer};
 use super::domain::Actor;
-use super::dto::{OrderSourceBody, OrderView, PlaceOrderBody, StatusBody};
+use super::dto::{OrderRequestBody, OrderView, PlaceOrderBody, StatusBody};
 use super::queries;
 use super::service::{self, Placement};
 use crate::auth::{AdminUser, AuthUser};
@@ -29,7 +29,7 @@ use crate::state::AppState;
     responses(ReadProblems, BodyProblems, SessionProblems,
         (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
-        (status = 409, description = "Not enough stock: `lines` lists every short line; nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 409, description = "Not enough stock (`lines` lists every short line as `{product_id, sku_id, requested, available}`), or a total that differs from `expected_total` (`lines` as `{product_id, sku_id, unit_price, quantity}` and `total`, as they are now); nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
@@ -37,9 +37,9 @@ pub async fn place_order(
     State(state): State<AppState>,
     auth: AuthUser,
     key: Option<IdempotencyKey>,
-    OrderSourceBody(source): OrderSourceBody,
+    OrderRequestBody(request): OrderRequestBody,
 ) -> AppResult<Response> {
-    let (body, replayed) = match service::place(&state, auth.id(), source, key).await? {
+    let (body, replayed) = match service::place(&state, auth.id(), request, key).await? {
         Placement::Placed(body) => {
             metrics::counter!("orders_placed_total").increment(1);
             (body, false)

@@ -5,7 +5,7 @@
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::cache;
-use super::domain::{Actor, OrderSource, Status, summed};
+use super::domain::{Actor, OrderRequest, OrderSource, Status, summed};
 use super::dto::OrderView;
 use super::models::{NewOrderLine, Order};
 use super::queries;
@@ -30,7 +30,7 @@ pub enum Placement {
 pub async fn place(
     state: &AppState,
     user_id: i32,
-    source: OrderSource,
+    request: OrderRequest,
     key: Option<IdempotencyKey>,
 ) -> AppResult<Placement> {
     let mut writes = Vec::new();
@@ -38,7 +38,7 @@ pub async fn place(
         let mut conn = state.conn().await?;
         let cache = &state.cache;
         AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            place_in(conn, cache, &mut writes, user_id, &source, key.as_ref()).await
+            place_in(conn, cache, &mut writes, user_id, &request, key.as_ref()).await
         })
         .await
     }
@@ -52,10 +52,11 @@ async fn place_in(
     cache: &Cache,
     writes: &mut Vec<CacheWrite>,
     user_id: i32,
-    source: &OrderSource,
+    request: &OrderRequest,
     key: Option<&IdempotencyKey>,
 ) -> AppResult<Placement> {
-    let digest = source.digest();
+    let source = &request.source;
+    let digest = request.digest();
     if let Some(key) = key
         && let Some(body) = idempotency::replay_or_lock(conn, user_id, key, &digest).await?
     {
@@ -86,6 +87,9 @@ async fn place_in(
     let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
     refuse_short_lines(&available, wanted)?;
     let total = total_of(&available, wanted, field)?;
+    if let Some(expected) = request.expected_total {
+        refuse_unexpected_total(&available, wanted, total, expected)?;
+    }
     // What the order retires is known only now (a cart's lines locked, the
     // products' rows locked): retired before the stock moves, in one
     // round trip to Redis.
@@ -151,6 +155,42 @@ fn check_sums_fit(
         }
     }
     errors.into_result(())
+}
+
+/// The price guard: a 409 with the lines and the total as they are now
+/// when the total differs from what the shopper saw (API.md).
+fn refuse_unexpected_total(
+    available: &[Purchasable],
+    wanted: impl Fn(&Purchasable) -> i64,
+    total: Money,
+    expected: Money,
+) -> AppResult<()> {
+    if total == expected {
+        return Ok(());
+    }
+    let lines: Vec<serde_json::Value> = available
+        .iter()
+        .map(|purchasable| {
+            serde_json::json!({
+                "product_id": purchasable.item.product_id,
+                "sku_id": purchasable.item.sku_id,
+                "unit_price": purchasable.unit_price,
+                "quantity": wanted(purchasable),
+            })
+        })
+        .collect();
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("lines".into(), serde_json::Value::Array(lines));
+    extensions.insert("total".into(), serde_json::json!(total));
+    metrics::counter!("orders_refused_total", "reason" => "price").increment(1);
+    Err(AppError::Conflict {
+        detail: format!(
+            "the total is {} now, not the expected {}; nothing was ordered",
+            total.shortest(),
+            expected.shortest()
+        ),
+        extensions,
+    })
 }
 
 /// 409 naming every line that asks for more than is left.

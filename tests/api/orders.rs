@@ -620,3 +620,105 @@ async fn crossing_checkouts_never_deadlock() {
         (960, 960)
     );
 }
+
+#[tokio::test]
+async fn an_order_with_the_total_the_shopper_saw_is_placed_and_one_without_is_refused_whole() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("pia@example.com", Role::Customer).await;
+    // Plain T-Shirt 14.99, Cargo Shorts 29.99: 2 x 14.99 + 29.99 = 59.97.
+    let items = json!([{"product_id": 1, "quantity": 2}, {"product_id": 5, "quantity": 1}]);
+    let before = (stock_of(&app, 1).await, stock_of(&app, 5).await);
+    let refused = order(
+        &app,
+        &token,
+        Some(json!({"items": items, "expected_total": "59.96"})),
+        None,
+    )
+    .await;
+    let problem = refused.problem(409);
+    assert_eq!(problem["total"], "59.97");
+    assert_eq!(
+        problem["lines"],
+        json!([
+            {"product_id": 1, "sku_id": null, "unit_price": "14.99", "quantity": 2},
+            {"product_id": 5, "sku_id": null, "unit_price": "29.99", "quantity": 1},
+        ])
+    );
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 5).await), before);
+    assert_eq!(app.count("orders").await, 0);
+    // The same total written another way is the same total.
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": items, "expected_total": 59.970})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(placed.json()["data"]["total"], "59.97");
+    let bad = order(
+        &app,
+        &token,
+        Some(json!({"items": items, "expected_total": "-1"})),
+        None,
+    )
+    .await;
+    bad.field_error("expected_total");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_price_change_racing_checkout_never_charges_a_total_the_shopper_did_not_see() {
+    let app = Arc::new(TestApp::seeded_with_admin().await);
+    set_stock(&app, 1, 100_000).await;
+    let seen = "14.99";
+    let mut shoppers = Vec::new();
+    for n in 0..8 {
+        let token = app
+            .quick_account(&format!("racer{n}@example.com"), Role::Customer)
+            .await
+            .1;
+        let app = app.clone();
+        shoppers.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            for _ in 0..10 {
+                let body =
+                    json!({"items": [{"product_id": 1, "quantity": 1}], "expected_total": seen});
+                let answer = order(&app, &token, Some(body), None).await;
+                outcomes.push((answer.status, answer.json()));
+            }
+            outcomes
+        }));
+    }
+    // Meanwhile the admin moves the price away and back, again and again.
+    for round in 0..20 {
+        let price = if round % 2 == 0 { "15.99" } else { seen };
+        let changed = app
+            .admin()
+            .put("/api/products/1", json!({"price": price}))
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+        tokio::task::yield_now().await;
+    }
+    let (mut placed, mut refused) = (0, 0);
+    for shopper in shoppers {
+        for (status, body) in shopper.await.unwrap() {
+            match status {
+                StatusCode::CREATED => {
+                    placed += 1;
+                    assert_eq!(body["data"]["total"], seen, "{body}");
+                    assert_eq!(body["data"]["items"][0]["unit_price"], seen, "{body}");
+                }
+                StatusCode::CONFLICT => {
+                    refused += 1;
+                    assert_eq!(body["total"], "15.99", "{body}");
+                }
+                other => panic!("{other}: {body}"),
+            }
+        }
+    }
+    eprintln!("price race: {placed} placed at the price seen, {refused} refused");
+    assert_eq!(placed + refused, 80);
+    // Every placed order took exactly its unit, at the price seen; no refused one took any.
+    assert_eq!(stock_of(&app, 1).await, 100_000 - placed);
+    assert_eq!(app.count("orders").await, placed);
+}
