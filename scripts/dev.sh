@@ -48,7 +48,7 @@ for _ in $(seq 1 300); do
     cat >&2 <<MSG
 
 dev: Emporium serves on http://$host:$port (Ctrl-C stops it)
-dev:   API docs       http://$host:$port/docs   (OpenAPI: /api/openapi.json)
+dev:   API docs       http://$host:$port/docs/   (OpenAPI: /api/openapi.json)
 dev:   errors         http://$host:$port/problems
 dev:   health         http://$host:$port/health/ready
 dev:   Catwalk        http://$host:$port/catwalk/products

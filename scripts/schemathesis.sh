@@ -36,8 +36,11 @@ token() {
 }
 
 # Operations that end the session they are called with run last, alone.
-session_enders=(--exclude-path /api/auth/signout)
+session_enders=(--exclude-path /api/auth/signout --exclude-path /api/auth/signout-all)
 
+# One worker: with two threads, Python 3.11's ast module can fail at random
+# inside hypothesis ("AST constructor recursion depth mismatch", CPython
+# gh-106905), a failure of the tool, not of the server.
 run() {
   local who=$1
   shift
@@ -47,7 +50,7 @@ run() {
     run "$base/api/openapi.json" --url "$base" \
     --checks all --max-examples "$examples" --seed "$seed" \
     --phases examples,coverage,fuzzing --generation-database none \
-    --suppress-health-check all --workers 2 "$@"
+    --suppress-health-check all --workers 1 "$@"
 }
 
 run "no token"
@@ -55,6 +58,8 @@ run "the demo customer" "${session_enders[@]}" \
   -H "Authorization: Bearer $(token "${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")"
 run "the demo admin" "${session_enders[@]}" \
   -H "Authorization: Bearer $(token "${SEED_ADMIN_EMAIL:-admin@emporium.test}" "${SEED_ADMIN_PASSWORD:-admin-password-123}")"
-run "the operations that end a session" --include-path /api/auth/signout \
-  -H "Authorization: Bearer $(token "${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")"
+for ender in /api/auth/signout /api/auth/signout-all; do
+  run "$ender, which ends the session it is called with" --include-path "$ender" \
+    -H "Authorization: Bearer $(token "${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")"
+done
 echo "schemathesis: no failure"

@@ -131,6 +131,8 @@ pub async fn log_dependencies(state: &AppState) {
         tracing::warn!(
             "the cache's Redis does not answer (CACHE_REDIS_URL): reads are served from PostgreSQL until it does"
         );
+    } else {
+        tracing::info!("the cache's Redis answers (CACHE_REDIS_URL)");
     }
     check_eviction(&state.redis, "REDIS_URL", Holds::Sessions).await;
     if state.config.cache_redis_url.is_some() {

@@ -43,3 +43,10 @@ pub struct Credentials {
     pub email: String,
     pub password: SecretString,
 }
+
+/// A checked password change: the current password (checked against the
+/// account's hash, not here) and the new one (checked by the password rules).
+pub struct PasswordChange {
+    pub current: SecretString,
+    pub new: Password,
+}

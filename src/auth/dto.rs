@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::domain::{Credentials, NewAccount};
+use super::domain::{Credentials, NewAccount, PasswordChange};
 use super::models::User;
 use crate::domain::{Email, Name, Password, Role};
 use crate::error::FieldErrors;
@@ -41,6 +41,88 @@ pub struct SessionView {
     pub token_type: &'static str,
     pub expires_at: DateTime<Utc>,
     pub user: UserView,
+}
+
+/// A new account with its first session: the user's fields and, beside
+/// them, the session's (API.md: "in the same `data`").
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignupView {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub token: String,
+    /// Always `Bearer`.
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<SessionView> for SignupView {
+    fn from(session: SessionView) -> Self {
+        Self {
+            user: session.user,
+            token: session.token,
+            token_type: session.token_type,
+            expires_at: session.expires_at,
+        }
+    }
+}
+
+/// One of the signed-in user's live sessions.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionInfoView {
+    /// The session's id (for `DELETE /api/auth/sessions/{id}`).
+    #[schema(example = "6f8aa523fb794b8c93da44f7392909eb")]
+    pub id: String,
+    pub created_at: DateTime<Utc>,
+    /// When a request last came with it (to the minute).
+    pub last_used_at: DateTime<Utc>,
+    /// The `User-Agent` it was opened with.
+    pub user_agent: Option<String>,
+    /// Whether this is the session of the request.
+    pub current: bool,
+}
+
+/// `PUT /api/auth/me`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    #[schema(value_type = Name, required)]
+    pub name: Option<String>,
+}
+
+impl ParseBody for RenameBody {
+    type Parsed = Name;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
+        errors
+            .required("name", self.name)
+            .and_then(|name| errors.check("name", Name::parse(&name)))
+    }
+}
+
+/// `POST /api/auth/password`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordBody {
+    #[schema(value_type = String, required)]
+    pub current_password: Option<String>,
+    #[schema(value_type = Password, required)]
+    pub new_password: Option<String>,
+}
+
+impl ParseBody for PasswordBody {
+    type Parsed = PasswordChange;
+
+    fn parse(self, errors: &mut FieldErrors) -> Option<PasswordChange> {
+        let current = errors.required("current_password", self.current_password);
+        let new = errors
+            .required("new_password", self.new_password)
+            .and_then(|password| errors.check("new_password", Password::parse(password.into())));
+        Some(PasswordChange {
+            current: current?.into(),
+            new: new?,
+        })
+    }
 }
 
 /// `POST /api/auth/signup`.

@@ -105,3 +105,22 @@ impl FromRequestParts<AppState> for AdminUser {
         }
     }
 }
+
+/// The request's `User-Agent`, when it has a readable one (kept with a new
+/// session, for the sessions list).
+#[derive(Debug, Clone, Default)]
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+}

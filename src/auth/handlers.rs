@@ -1,22 +1,25 @@
 //! Account and session handlers.
 
-use super::dto::{SessionView, SigninBody, SignupBody, UserView};
-use super::extract::AuthUser;
+use super::dto::{
+    PasswordBody, RenameBody, SessionInfoView, SessionView, SigninBody, SignupBody, SignupView,
+    UserView,
+};
+use super::extract::{AuthUser, UserAgent};
 use super::{service, sessions};
-use crate::error::{AppResult, ProblemSchema};
-use crate::extract::{ClientAddress, Lenient};
+use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::extract::{ClientAddress, Lenient, Valid};
 use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems};
 use crate::response::Envelope;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-/// Creates a customer account.
+/// Creates a customer account and opens its first session.
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupBody,
     responses(ReadProblems, BodyProblems, RateLimited,
-        (status = 201, description = "The new account", body = Envelope<UserView>),
+        (status = 201, description = "The new account, with the token of its first session", body = Envelope<SignupView>),
         (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
         (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
     )
@@ -24,13 +27,13 @@ use axum::http::StatusCode;
 pub async fn signup(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
-) -> AppResult<(StatusCode, Envelope<UserView>)> {
+) -> AppResult<(StatusCode, Envelope<SignupView>)> {
     service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await?;
     let account = body.parse()?;
-    let mut conn = state.conn().await?;
-    let user = service::create_account(&mut conn, &state.hasher, account).await?;
-    Ok((StatusCode::CREATED, Envelope { data: user.into() }))
+    let created = service::sign_up(&state, account, agent.as_deref()).await?;
+    Ok((StatusCode::CREATED, Envelope { data: created }))
 }
 
 /// Opens a session: answers a bearer token.
@@ -46,6 +49,7 @@ pub async fn signup(
 pub async fn signin(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
+    UserAgent(agent): UserAgent,
     body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
     if let Err(error) =
@@ -54,7 +58,7 @@ pub async fn signin(
         metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
         return Err(error);
     }
-    let session = service::sign_in(&state, body.parse()?).await?;
+    let session = service::sign_in(&state, body.parse()?, agent.as_deref()).await?;
     Ok(Envelope { data: session })
 }
 
@@ -80,5 +84,107 @@ pub async fn signout(State(state): State<AppState>, auth: AuthUser) -> AppResult
 pub async fn me(auth: AuthUser) -> Envelope<UserView> {
     Envelope {
         data: auth.user.into(),
+    }
+}
+
+/// Renames the signed-in user.
+#[utoipa::path(
+    put, path = "/auth/me", tag = "auth", security(("bearer" = [])),
+    request_body = RenameBody,
+    responses(ReadProblems, BodyProblems, SessionProblems,
+        (status = 200, description = "The user as it is now", body = Envelope<UserView>),
+    )
+)]
+pub async fn rename_me(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Valid(name): Valid<RenameBody>,
+) -> AppResult<Envelope<UserView>> {
+    let user = service::rename(&state, auth.id(), &name).await?;
+    Ok(Envelope { data: user.into() })
+}
+
+/// Changes the password; every other session of the user ends at once,
+/// this one stays.
+#[utoipa::path(
+    post, path = "/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = PasswordBody,
+    responses(ReadProblems, BodyProblems, SessionProblems, RateLimited,
+        (status = 204, description = "Changed; every other session is dead"),
+        (status = 422, description = "`current_password` is wrong, or `new_password` breaks the password rules", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
+    auth: AuthUser,
+    Valid(change): Valid<PasswordBody>,
+) -> AppResult<StatusCode> {
+    // Checking a password costs a hash: counted like a sign-in.
+    service::limit_attempts(&state, "password", &address, &auth.user.email).await?;
+    service::change_password(&state, &auth.user, &auth.session.jti, change).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ends every session of the user, this one too.
+#[utoipa::path(
+    post, path = "/auth/signout-all", tag = "auth", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
+        (status = 204, description = "Every token of the user is dead"),
+    )
+)]
+pub async fn signout_all(State(state): State<AppState>, auth: AuthUser) -> AppResult<StatusCode> {
+    sessions::close_all(&state, auth.id(), None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user's live sessions, newest first.
+#[utoipa::path(
+    get, path = "/auth/sessions", tag = "auth", security(("bearer" = [])),
+    responses(ReadProblems, SessionProblems,
+        (status = 200, description = "Every live session of the user", body = Envelope<Vec<SessionInfoView>>),
+    )
+)]
+pub async fn list_sessions(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> AppResult<Envelope<Vec<SessionInfoView>>> {
+    let sessions = sessions::list(&state, auth.id()).await?;
+    let data = sessions
+        .into_iter()
+        .map(|session| SessionInfoView {
+            current: session.id == auth.session.jti,
+            id: session.id,
+            created_at: session.created_at,
+            last_used_at: session.last_used_at,
+            user_agent: session.user_agent,
+        })
+        .collect();
+    Ok(Envelope { data })
+}
+
+/// Ends one of the user's sessions; its token is dead at once.
+#[utoipa::path(
+    delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
+    responses(ReadProblems, SessionProblems,
+        (status = 204, description = "The session is dead"),
+        (status = 404, description = "No live session of this user has this id", body = ProblemSchema, content_type = "application/problem+json"),
+    )
+)]
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> AppResult<StatusCode> {
+    let no_such = || AppError::not_found("you have no live session with this id");
+    // A jti is 32 hex digits: anything else names no session (and no key).
+    if id.len() != 32 || !id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(no_such());
+    }
+    if sessions::close(&state, auth.id(), &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(no_such())
     }
 }

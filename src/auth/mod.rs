@@ -24,5 +24,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(signup))
         .routes(routes!(signin))
         .routes(routes!(signout))
-        .routes(routes!(me))
+        .routes(routes!(signout_all))
+        .routes(routes!(me, rename_me))
+        .routes(routes!(change_password))
+        .routes(routes!(list_sessions))
+        .routes(routes!(revoke_session))
 }

@@ -39,3 +39,30 @@ pub async fn find_user(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Opt
         .await
         .optional()
 }
+
+/// Renames the account; the row as it is now (`None` when it is gone).
+pub async fn update_name(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    name: &str,
+) -> QueryResult<Option<User>> {
+    diesel::update(users::table.find(id))
+        .set(users::name.eq(name))
+        .returning(User::as_returning())
+        .get_result(conn)
+        .await
+        .optional()
+}
+
+/// Replaces the account's password hash; false when the account is gone.
+pub async fn update_password_hash(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    password_hash: &str,
+) -> QueryResult<bool> {
+    let updated = diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)
+        .await?;
+    Ok(updated == 1)
+}

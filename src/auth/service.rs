@@ -5,11 +5,12 @@
 use diesel_async::AsyncPgConnection;
 use secrecy::ExposeSecret;
 
-use super::domain::{Credentials, NewAccount};
-use super::dto::SessionView;
+use super::domain::{Credentials, NewAccount, PasswordChange};
+use super::dto::{SessionView, SignupView};
 use super::models::{NewUser, User};
 use super::queries;
 use super::sessions;
+use crate::domain::Name;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult};
 use crate::hashing::Hasher;
@@ -82,7 +83,11 @@ pub async fn limit_attempts(
 /// Opens a session for a right email and password: one 401 for any wrong
 /// pair, after a hash of the same cost either way (an unknown email is
 /// checked against a dummy hash), so the answer tells nothing of which.
-pub async fn sign_in(state: &AppState, credentials: Credentials) -> AppResult<SessionView> {
+pub async fn sign_in(
+    state: &AppState,
+    credentials: Credentials,
+    user_agent: Option<&str>,
+) -> AppResult<SessionView> {
     let refused = || {
         metrics::counter!("signins_total", "outcome" => "refused").increment(1);
         AppError::Unauthorized("the email or the password is wrong".into())
@@ -106,15 +111,82 @@ pub async fn sign_in(state: &AppState, credentials: Credentials) -> AppResult<Se
         return Err(refused());
     }
     let user = user.ok_or_else(refused)?;
+    let session = open_session(state, user, user_agent).await?;
+    metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
+    Ok(session)
+}
+
+/// Issues a token for `user` and opens its session in Redis.
+async fn open_session(
+    state: &AppState,
+    user: User,
+    user_agent: Option<&str>,
+) -> AppResult<SessionView> {
     let (token, claims) = state
         .tokens
         .issue(user.id, user.role, state.config.jwt_ttl)?;
-    sessions::open(state, user.id, &claims, &token).await?;
-    metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
+    sessions::open(state, user.id, &claims, &token, user_agent).await?;
     Ok(SessionView {
         token,
         token_type: "Bearer",
         expires_at: claims.expires_at(),
         user: user.into(),
     })
+}
+
+/// Creates a customer account and opens its first session, as one step:
+/// the account is committed only once the session is open, so a sign-up
+/// that cannot open one (Redis down: 503) leaves no account behind.
+pub async fn sign_up(
+    state: &AppState,
+    account: NewAccount,
+    user_agent: Option<&str>,
+) -> AppResult<SignupView> {
+    let mut conn = state.conn().await?;
+    let hasher = &state.hasher;
+    let session =
+        diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            let user = create_account(conn, hasher, account).await?;
+            open_session(state, user, user_agent).await
+        })
+        .await?;
+    Ok(SignupView::from(session))
+}
+
+/// Renames the signed-in user.
+pub async fn rename(state: &AppState, user_id: i32, name: &Name) -> AppResult<User> {
+    let mut conn = state.conn().await?;
+    queries::update_name(&mut conn, user_id, name.as_str())
+        .await?
+        .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))
+}
+
+/// Changes the password after checking the current one (422 naming
+/// `current_password` when it is wrong), and ends every other session of
+/// the user at once: before the change, so that nothing signed in with the
+/// old password outlives it, and again after it, for a sign-in that
+/// checked the old password meanwhile. The calling session stays.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current_session: &str,
+    change: PasswordChange,
+) -> AppResult<()> {
+    let stored = Some(user.password_hash.clone());
+    if !state.hasher.verify_password(change.current, stored).await? {
+        return Err(AppError::validation(
+            "current_password",
+            "is not the account's password",
+        ));
+    }
+    let new_hash = state.hasher.hash_password(change.new.into_secret()).await?;
+    sessions::close_all(state, user.id, Some(current_session)).await?;
+    let mut conn = state.conn().await?;
+    if !queries::update_password_hash(&mut conn, user.id, &new_hash).await? {
+        return Err(AppError::Unauthorized(
+            "the account no longer exists".into(),
+        ));
+    }
+    sessions::close_all(state, user.id, Some(current_session)).await?;
+    Ok(())
 }

@@ -86,7 +86,10 @@ pub async fn list_products(
             Categories::id_by_name(conn, name.as_str())
                 .await?
                 .ok_or_else(|| {
-                    AppError::validation("category", format!("no category is named {name:?}"))
+                    AppError::validation(
+                        "category",
+                        format!("no category is named {:?}", name.as_str()),
+                    )
                 })?,
         ),
     };

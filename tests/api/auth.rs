@@ -505,14 +505,31 @@ async fn signup_and_signin_are_limited_per_client_address() {
 }
 
 #[tokio::test]
-async fn without_redis_signin_is_503_and_signup_still_works() {
+async fn without_redis_signin_and_signup_are_503_and_leave_nothing_behind() {
     let app = TestApp::with_config(|config| {
         config.redis_url = "redis://127.0.0.1:1".to_owned().into();
         config.redis_timeout = Duration::from_millis(200);
     })
     .await;
+    // Sign-up opens a session: without Redis it cannot, and no account is left half-made.
     let body = json!({"email": "lee@example.com", "password": "long enough", "name": "Lee"});
-    assert_eq!(sign_up(&app, body).await.status, StatusCode::CREATED);
+    let refused = sign_up(&app, body).await;
+    refused.problem(503);
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(app.count("users").await, 0);
+    // An account made without a session (as the seed makes them) still cannot sign in.
+    let account = emporium::auth::domain::NewAccount::parse(
+        "lee@example.com",
+        "long enough".to_owned().into(),
+        "Lee",
+        Role::Customer,
+    )
+    .unwrap();
+    let mut conn = app.state.db.get().await.unwrap();
+    emporium::auth::service::create_account(&mut conn, &app.state.hasher, account)
+        .await
+        .unwrap();
+    drop(conn);
     let response = sign_in_raw(&app, "lee@example.com", "long enough").await;
     response.problem(503);
     assert!(response.header("retry-after").is_some());

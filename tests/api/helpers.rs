@@ -368,6 +368,22 @@ impl TestApp {
         }
     }
 
+    /// Another instance of this app, as a second node behind a proxy would
+    /// be: its own pool and Redis connections, on the same database and the
+    /// same Redis key prefix. (The first instance cleans both up.)
+    pub fn second_instance(&self) -> Self {
+        let state = AppState::new((*self.state.config).clone()).unwrap();
+        Self {
+            router: emporium::router::build(state.clone()),
+            state,
+            database_name: self.database_name.clone(),
+            database_url: self.database_url.clone(),
+            owns_database: false,
+            redis_prefix: self.redis_prefix.clone(),
+            admin_token: None,
+        }
+    }
+
     /// A fresh app with a signed-in admin ([`TestApp::admin`]).
     pub async fn with_admin() -> Self {
         Self::spawn().await.and_admin().await
@@ -469,9 +485,15 @@ impl TestApp {
             .tokens
             .issue(user.id, role, std::time::Duration::from_secs(3600))
             .unwrap();
-        emporium::auth::sessions::open(&self.state, user.id, &claims, &token)
-            .await
-            .unwrap();
+        emporium::auth::sessions::open(
+            &self.state,
+            user.id,
+            &claims,
+            &token,
+            Some("emporium-tests"),
+        )
+        .await
+        .unwrap();
         (user.id, token)
     }
 

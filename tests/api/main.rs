@@ -1,6 +1,7 @@
 //! The integration tests: one binary, a module per domain, every test on its
 //! own database and Redis prefix (see `helpers`).
 
+mod accounts;
 mod auth;
 mod cache;
 mod cart;

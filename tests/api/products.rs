@@ -191,6 +191,12 @@ async fn refuses_malformed_and_out_of_range_filters() {
             .await
             .field_error(field);
     }
+    // Messages quote what was sent, never a Rust type.
+    let unknown = app.admin().get("/api/products?category=Nowhere").await;
+    assert_eq!(
+        unknown.field_error("category")["errors"]["category"],
+        json!(["no category is named \"Nowhere\""])
+    );
 }
 
 #[tokio::test]

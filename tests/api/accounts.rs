@@ -1,0 +1,236 @@
+//! Accounts as shoppers expect them: sign-up starts a session, renaming,
+//! a password change that ends every other session, signing out
+//! everywhere, and the list of one's sessions with revocation. Every
+//! revocation is instant, on every instance (the Redis session keys).
+
+use axum::http::{Method, StatusCode};
+use emporium::domain::Role;
+use serde_json::{Value, json};
+
+use crate::helpers::{TEST_PASSWORD, TestApp, TestResponse};
+
+async fn sign_in(app: &TestApp, email: &str, password: &str, agent: &str) -> TestResponse {
+    let body = json!({"email": email, "password": password}).to_string();
+    app.anon()
+        .send(
+            Method::POST,
+            "/api/auth/signin",
+            Some(body.into()),
+            &[("content-type", "application/json"), ("user-agent", agent)],
+        )
+        .await
+}
+
+async fn token_of(app: &TestApp, email: &str, password: &str, agent: &str) -> String {
+    let answer = sign_in(app, email, password, agent).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    answer.json()["data"]["token"].as_str().unwrap().to_owned()
+}
+
+async fn status_of_me(app: &TestApp, token: &str) -> StatusCode {
+    app.user(token).get("/api/auth/me").await.status
+}
+
+async fn sessions_of(app: &TestApp, token: &str) -> Vec<Value> {
+    let listed = app.user(token).get("/api/auth/sessions").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    listed.json()["data"].as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn sign_up_answers_the_user_and_a_working_session_at_once() {
+    let app = TestApp::spawn().await;
+    let body = json!({"email": "Ann@Example.com", "password": "long enough", "name": "Ann"});
+    let created = app
+        .anon()
+        .send(
+            Method::POST,
+            "/api/auth/signup",
+            Some(body.to_string().into()),
+            &[
+                ("content-type", "application/json"),
+                ("user-agent", "phone/1.0"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let data = created.json()["data"].clone();
+    assert_eq!(data["email"], "Ann@Example.com");
+    assert_eq!(
+        (data["name"].clone(), data["role"].clone()),
+        (json!("Ann"), json!("customer"))
+    );
+    assert_eq!(data["token_type"], "Bearer");
+    assert!(data["expires_at"].is_string() && data["id"].is_number());
+    assert!(data.get("password_hash").is_none());
+    let token = data["token"].as_str().unwrap();
+    let me = app.user(token).get("/api/auth/me").await.json();
+    assert_eq!(me["data"]["id"], data["id"]);
+    let sessions = sessions_of(&app, token).await;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0]["current"], true);
+    assert_eq!(sessions[0]["user_agent"], "phone/1.0");
+}
+
+#[tokio::test]
+async fn a_user_renames_themselves_and_a_bad_name_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.quick_account("bob@example.com", Role::Customer).await;
+    let renamed = app
+        .user(&token)
+        .put("/api/auth/me", json!({"name": "  Robert  "}))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+    assert_eq!(renamed.json()["data"]["name"], "Robert");
+    assert_eq!(renamed.json()["data"]["email"], "bob@example.com");
+    let refused = app
+        .user(&token)
+        .put("/api/auth/me", json!({"name": "", "role": "admin"}))
+        .await;
+    let problem = refused.problem(422);
+    assert!(
+        problem["errors"]["name"].is_array() && problem["errors"]["role"].is_array(),
+        "{problem}"
+    );
+    let me = app.user(&token).get("/api/auth/me").await.json();
+    assert_eq!(
+        (me["data"]["name"].clone(), me["data"]["role"].clone()),
+        (json!("Robert"), json!("customer"))
+    );
+    app.anon()
+        .put("/api/auth/me", json!({"name": "X"}))
+        .await
+        .problem(401);
+}
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session_at_once_on_every_instance() {
+    let app = TestApp::spawn().await;
+    let other_node = app.second_instance();
+    let (_, first) = app.quick_account("cy@example.com", Role::Customer).await;
+    let laptop = token_of(&app, "cy@example.com", TEST_PASSWORD, "laptop").await;
+    let phone = token_of(&other_node, "cy@example.com", TEST_PASSWORD, "phone").await;
+    // A wrong current password: 422 naming it, and nothing ends.
+    let wrong = app
+        .user(&laptop)
+        .post(
+            "/api/auth/password",
+            json!({"current_password": "nope", "new_password": "a new long password"}),
+        )
+        .await;
+    wrong.field_error("current_password");
+    let weak = app
+        .user(&laptop)
+        .post(
+            "/api/auth/password",
+            json!({"current_password": TEST_PASSWORD, "new_password": "short"}),
+        )
+        .await;
+    weak.field_error("new_password");
+    assert_eq!(status_of_me(&other_node, &phone).await, StatusCode::OK);
+    let changed = app
+        .user(&laptop)
+        .post(
+            "/api/auth/password",
+            json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text());
+    // At once, on either instance: the others are dead, the caller's lives.
+    for node in [&app, &other_node] {
+        assert_eq!(status_of_me(node, &phone).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of_me(node, &first).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of_me(node, &laptop).await, StatusCode::OK);
+    }
+    sign_in(&app, "cy@example.com", TEST_PASSWORD, "x")
+        .await
+        .problem(401);
+    token_of(&app, "cy@example.com", "a new long password", "x").await;
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_ends_every_session_of_the_user_only() {
+    let app = TestApp::spawn().await;
+    let other_node = app.second_instance();
+    let (_, first) = app.quick_account("di@example.com", Role::Customer).await;
+    let second = token_of(&other_node, "di@example.com", TEST_PASSWORD, "tablet").await;
+    let (_, someone_else) = app.quick_account("ed@example.com", Role::Customer).await;
+    let out = app
+        .user(&first)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text());
+    for node in [&app, &other_node] {
+        assert_eq!(status_of_me(node, &first).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of_me(node, &second).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of_me(node, &someone_else).await, StatusCode::OK);
+    }
+    // A new sign-in works as before.
+    let again = token_of(&app, "di@example.com", TEST_PASSWORD, "tablet").await;
+    assert_eq!(sessions_of(&app, &again).await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_sessions_list_names_each_live_session_and_one_can_be_revoked_at_once() {
+    let app = TestApp::spawn().await;
+    let other_node = app.second_instance();
+    app.quick_account("fi@example.com", Role::Customer).await;
+    let desk = token_of(&app, "fi@example.com", TEST_PASSWORD, "desk/2.0").await;
+    let phone = token_of(&app, "fi@example.com", TEST_PASSWORD, "phone/1.0").await;
+    let listed = sessions_of(&app, &desk).await;
+    // quick_account's own session, the desk's and the phone's; newest first.
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    let current: Vec<&Value> = listed
+        .iter()
+        .filter(|session| session["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1);
+    assert_eq!(current[0]["user_agent"], "desk/2.0");
+    for session in &listed {
+        assert!(session["created_at"].is_string() && session["last_used_at"].is_string());
+    }
+    let phone_id = listed
+        .iter()
+        .find(|session| session["user_agent"] == "phone/1.0")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Another user cannot end it: 404, and it lives on.
+    let (_, stranger) = app.quick_account("gil@example.com", Role::Customer).await;
+    app.user(&stranger)
+        .delete(&format!("/api/auth/sessions/{phone_id}"))
+        .await
+        .problem(404);
+    assert_eq!(status_of_me(&app, &phone).await, StatusCode::OK);
+    let revoked = app
+        .user(&desk)
+        .delete(&format!("/api/auth/sessions/{phone_id}"))
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text());
+    for node in [&app, &other_node] {
+        assert_eq!(status_of_me(node, &phone).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(status_of_me(node, &desk).await, StatusCode::OK);
+    }
+    assert_eq!(sessions_of(&app, &desk).await.len(), 2);
+    for unknown in [phone_id.as_str(), "abc", "00000000000000000000000000000000"] {
+        app.user(&desk)
+            .delete(&format!("/api/auth/sessions/{unknown}"))
+            .await
+            .problem(404);
+    }
+    // Signing out of one's own session removes it from the list.
+    let out = app
+        .user(&desk)
+        .request(Method::POST, "/api/auth/signout")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    let fresh = token_of(&app, "fi@example.com", TEST_PASSWORD, "desk/2.0").await;
+    let mut after: Vec<String> = sessions_of(&app, &fresh)
+        .await
+        .iter()
+        .map(|session| session["user_agent"].as_str().unwrap_or("").to_owned())
+        .collect();
+    after.sort();
+    assert_eq!(after, ["desk/2.0", "emporium-tests"]);
+}
