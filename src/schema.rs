@@ -43,6 +43,8 @@ diesel::table! {
         total -> Numeric,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        shipping_address -> Nullable<Jsonb>,
+        history -> Jsonb,
     }
 }
 

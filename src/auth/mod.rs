@@ -1,6 +1,7 @@
 //! Accounts and sessions: sign-up, sign-in with argon2id passwords, HS256
 //! tokens whose sessions live in Redis, and the extractors that guard routes.
 
+pub mod cache;
 pub mod domain;
 pub mod dto;
 pub mod extract;

@@ -66,3 +66,12 @@ pub async fn update_password_hash(
         .await?;
     Ok(updated == 1)
 }
+
+/// The accounts of `ids` (those that exist).
+pub async fn find_users(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<User>> {
+    users::table
+        .filter(users::id.eq_any(ids))
+        .select(User::as_select())
+        .load(conn)
+        .await
+}

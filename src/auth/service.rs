@@ -154,9 +154,15 @@ pub async fn sign_up(
 }
 
 /// Renames the signed-in user.
+/// (The admins' order lists show the name: they are retired with it.)
 pub async fn rename(state: &AppState, user_id: i32, name: &Name) -> AppResult<User> {
-    let mut conn = state.conn().await?;
-    queries::update_name(&mut conn, user_id, name.as_str())
+    let renamed = async {
+        let mut conn = state.conn().await?;
+        Ok(queries::update_name(&mut conn, user_id, name.as_str()).await?)
+    };
+    state
+        .cache
+        .write(super::cache::account_changed(), renamed)
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))
 }

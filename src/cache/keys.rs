@@ -96,6 +96,13 @@ impl CacheKey {
         self
     }
 
+    /// A document never kept (answered from PostgreSQL every time).
+    #[must_use]
+    pub fn never_kept(mut self) -> Self {
+        self.admission = Admission::Never;
+        self
+    }
+
     /// The document of an open-ended query asked by `client`.
     #[must_use]
     pub fn open_for(mut self, client: &str) -> Self {

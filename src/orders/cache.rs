@@ -10,6 +10,8 @@ use crate::catalog;
 use crate::config::CacheLimits;
 use crate::domain::Pagination;
 
+use super::domain::OrderFilter;
+
 /// One user's orders.
 pub fn orders_of(user_id: i32) -> Namespace {
     Namespace::named(format!("orders:{user_id}"))
@@ -36,15 +38,44 @@ impl Viewer {
     }
 }
 
-/// `orders:<user_id>:page:<page>:<limit>` (or `:all:` for an admin).
-pub fn order_page(viewer: Viewer, page: Pagination, limits: &CacheLimits) -> CacheKey {
+/// What a viewer's order documents depend on: their scope's orders, the
+/// products deleted (a line's `product_id`), and for an admin the accounts
+/// (each order names its customer).
+fn depends_on(viewer: Viewer, namespace: Namespace) -> Vec<Namespace> {
+    let mut depends_on = vec![namespace, catalog::cache::product_deletions()];
+    if matches!(viewer, Viewer::Admin(_)) {
+        depends_on.push(crate::auth::cache::accounts());
+    }
+    depends_on
+}
+
+/// `orders:<user_id>:page:<page>:<limit>` (or `:all:` for an admin), with
+/// `:<status>` when filtered by one. A list of one customer's or of a time
+/// range is open-ended: answered from PostgreSQL and never kept.
+pub fn order_page(
+    viewer: Viewer,
+    page: Pagination,
+    filter: &OrderFilter,
+    limits: &CacheLimits,
+) -> CacheKey {
     let (user_id, namespace, scope) = viewer.scope();
-    CacheKey::new(
-        format!("orders:{user_id}:{scope}:{}:{}", page.page, page.limit),
+    let status = filter
+        .status
+        .map_or(String::new(), |status| format!(":{}", status.as_str()));
+    let key = CacheKey::new(
+        format!(
+            "orders:{user_id}:{scope}:{}:{}{status}",
+            page.page, page.limit
+        ),
         "orders",
-        vec![namespace, catalog::cache::product_deletions()],
+        depends_on(viewer, namespace),
     )
-    .on_page(page.page, limits.max_page)
+    .on_page(page.page, limits.max_page);
+    if filter.is_open_ended() {
+        key.never_kept()
+    } else {
+        key
+    }
 }
 
 /// `orders:<user_id>:<id>`.
@@ -53,7 +84,7 @@ pub fn order(viewer: Viewer, id: i32) -> CacheKey {
     CacheKey::new(
         format!("orders:{user_id}:{id}"),
         "orders",
-        vec![namespace, catalog::cache::product_deletions()],
+        depends_on(viewer, namespace),
     )
 }
 

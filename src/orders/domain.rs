@@ -3,6 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
 use crate::domain::text_enum::text_enum;
 use crate::error::AppError;
 
@@ -93,16 +96,81 @@ impl From<IllegalMove> for AppError {
 pub struct OrderRequest {
     pub source: OrderSource,
     pub expected_total: Option<crate::domain::Money>,
+    /// Where it goes, kept with the order.
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 impl OrderRequest {
     /// A stable digest of the request (see [`OrderSource::digest`]); the
     /// expected total is part of it, so a key reused with another is refused.
     pub fn digest(&self) -> String {
-        match self.expected_total {
-            None => self.source.digest(),
-            Some(total) => format!("{}:{}", self.source.digest(), total.shortest()),
+        let mut digest = self.source.digest();
+        if let Some(total) = self.expected_total {
+            digest = format!("{digest}:{}", total.shortest());
         }
+        if let Some(address) = &self.shipping_address {
+            let canonical = serde_json::to_string(address).unwrap_or_default();
+            let hashed = xxhash_rust::xxh3::xxh3_64(canonical.as_bytes());
+            digest = format!("{digest}:{hashed:016x}");
+        }
+        digest
+    }
+}
+
+/// Where an order goes, as given at checkout (API.md): every field 1 to 255
+/// characters after trimming, without control characters; `country` an ISO
+/// 3166-1 alpha-2 code (kept upper-case).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ShippingAddress {
+    #[schema(example = "Ada Lovelace")]
+    pub name: String,
+    #[schema(example = "12 St James's Square")]
+    pub line1: String,
+    pub line2: Option<String>,
+    #[schema(example = "London")]
+    pub city: String,
+    #[schema(example = "SW1Y 4JH")]
+    pub postal_code: String,
+    #[schema(example = "GB")]
+    pub country: String,
+}
+
+/// An ISO 3166-1 alpha-2 country code, in either case; kept upper-case.
+pub fn parse_country(raw: &str) -> Result<String, String> {
+    let code = raw.trim().to_ascii_uppercase();
+    isocountry::CountryCode::for_alpha2(&code)
+        .map(|_| code)
+        .map_err(|_| format!("{raw:?} is not an ISO 3166-1 alpha-2 country code (such as GB)"))
+}
+
+/// One step of an order's life: the status it reached, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct HistoryEntry {
+    pub status: Status,
+    pub at: DateTime<Utc>,
+}
+
+/// The human-readable number of order `id` (`EM-000042`): unique as the id is.
+pub fn order_number(id: i32) -> String {
+    format!("EM-{id:06}")
+}
+
+/// Which orders a list shows (besides whose: the viewer decides that).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub status: Option<Status>,
+    /// Only an admin may ask for another customer's orders.
+    pub user_id: Option<i32>,
+    /// On `created_at`: from (inclusive) and to (exclusive).
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl OrderFilter {
+    /// Whether the list is open-ended (a customer or a time range): such
+    /// lists are answered from PostgreSQL and not kept in the cache.
+    pub fn is_open_ended(&self) -> bool {
+        self.user_id.is_some() || self.from.is_some() || self.to.is_some()
     }
 }
 

@@ -4,9 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::domain::{OrderRequest, OrderSource, Status};
+use super::domain::{
+    HistoryEntry, OrderFilter, OrderRequest, OrderSource, ShippingAddress, Status, order_number,
+    parse_country,
+};
 use super::models::{Order, OrderLine};
-use crate::domain::Money;
+use crate::domain::{Money, Name, Pagination};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use crate::inventory::LineBody;
@@ -25,18 +28,43 @@ pub struct OrderLineView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: i32,
+    /// Human-readable and unique (`EM-000042`).
+    #[schema(example = "EM-000042")]
+    pub number: String,
     pub user_id: i32,
     pub status: Status,
     pub total: Money,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// As given at checkout, or null.
+    pub shipping_address: Option<ShippingAddress>,
+    /// Every status the order reached, oldest first (starting with `placed`).
+    pub history: Vec<HistoryEntry>,
     pub items: Vec<OrderLineView>,
+    /// Who placed it: in an admin's answers only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer: Option<CustomerView>,
+}
+
+/// The customer of an order, as an admin sees it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CustomerView {
+    pub id: i32,
+    pub email: String,
+    pub name: String,
 }
 
 impl OrderView {
     pub fn new(order: Order, lines: Vec<OrderLine>) -> Self {
         Self {
             id: order.id,
+            number: order_number(order.id),
+            // Written by this code from these types: readable unless edited by hand.
+            shipping_address: order
+                .shipping_address
+                .and_then(|address| serde_json::from_value(address).ok()),
+            history: serde_json::from_value(order.history).unwrap_or_default(),
+            customer: None,
             user_id: order.user_id,
             status: order.status,
             total: Money::from_stored(order.total),
@@ -78,6 +106,60 @@ pub struct PlaceOrderBody {
     /// and `total` as they are now.
     #[schema(value_type = Option<crate::domain::MoneyInput>)]
     pub expected_total: Option<crate::domain::JsonDecimal>,
+    /// Where the order goes, kept with it.
+    pub shipping_address: Option<ShippingAddressBody>,
+}
+
+/// A shipping address as sent: every field checked and named on its own.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddressBody {
+    #[schema(value_type = Name, required)]
+    pub name: Option<String>,
+    #[schema(value_type = Name, required)]
+    pub line1: Option<String>,
+    #[schema(value_type = Option<Name>)]
+    pub line2: Option<String>,
+    #[schema(value_type = Name, required)]
+    pub city: Option<String>,
+    #[schema(value_type = Name, required)]
+    pub postal_code: Option<String>,
+    /// An ISO 3166-1 alpha-2 code.
+    #[schema(example = "GB", required)]
+    pub country: Option<String>,
+}
+
+impl ShippingAddressBody {
+    fn parse(self, errors: &mut FieldErrors) -> Option<ShippingAddress> {
+        let mut text = |field: &str, raw: Option<String>| {
+            let name = format!("shipping_address.{field}");
+            errors
+                .required(&name, raw)
+                .and_then(|raw| errors.check(&name, Name::parse(&raw)))
+                .map(|checked| checked.as_str().to_owned())
+        };
+        let name = text("name", self.name);
+        let line1 = text("line1", self.line1);
+        let city = text("city", self.city);
+        let postal_code = text("postal_code", self.postal_code);
+        let line2 = match self.line2 {
+            None => Some(None),
+            Some(raw) => errors
+                .check("shipping_address.line2", Name::parse(&raw))
+                .map(|checked| Some(checked.as_str().to_owned())),
+        };
+        let country = errors
+            .required("shipping_address.country", self.country)
+            .and_then(|raw| errors.check("shipping_address.country", parse_country(&raw)));
+        Some(ShippingAddress {
+            name: name?,
+            line1: line1?,
+            line2: line2?,
+            city: city?,
+            postal_code: postal_code?,
+            country: country?,
+        })
+    }
 }
 
 impl ParseBody for PlaceOrderBody {
@@ -90,10 +172,15 @@ impl ParseBody for PlaceOrderBody {
                 .check("expected_total", Money::parse(total.0))
                 .map(Some),
         };
+        let shipping_address = match self.shipping_address {
+            None => Some(None),
+            Some(address) => address.parse(errors).map(Some),
+        };
         let source = Self::source(self.items, errors);
         Some(OrderRequest {
             source: source?,
             expected_total: expected_total?,
+            shipping_address: shipping_address?,
         })
     }
 }
@@ -157,10 +244,59 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderRequestBody {
             return Ok(Self(OrderRequest {
                 source: OrderSource::Cart,
                 expected_total: None,
+                shipping_address: None,
             }));
         }
         crate::extract::require_json_content_type(&headers)?;
         let (body, errors) = crate::extract::parse_json_leniently::<PlaceOrderBody>(&bytes)?;
         crate::extract::Lenient::new(body, errors).parse().map(Self)
+    }
+}
+
+/// The query of `GET /api/orders`: a page and, for admins, filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrderListQuery {
+    /// 1-based page number.
+    #[param(minimum = 1, maximum = 2147483647, default = 1)]
+    pub page: Option<i64>,
+    /// Rows per page.
+    #[param(minimum = 1, maximum = 100, default = 20)]
+    pub limit: Option<i64>,
+    /// Only orders in this status.
+    pub status: Option<Status>,
+    /// Only this customer's orders (admins only: 403 for a customer).
+    #[param(minimum = 1, maximum = 2147483647)]
+    pub user_id: Option<i64>,
+    /// Only orders created at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Only orders created before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl OrderListQuery {
+    /// The page and the filter, every bad value named.
+    pub fn parse(self, errors: &mut FieldErrors) -> (Pagination, OrderFilter) {
+        let page = Pagination::parse(self.page, self.limit, errors);
+        let user_id = self.user_id.and_then(|id| match i32::try_from(id) {
+            Ok(id) if id > 0 => Some(id),
+            _ => {
+                errors.add("user_id", format!("must be from 1 to {}", i32::MAX));
+                None
+            }
+        });
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && from >= to
+        {
+            errors.add("to", "must be after `from`");
+        }
+        let filter = OrderFilter {
+            status: self.status,
+            user_id,
+            from: self.from,
+            to: self.to,
+        };
+        (page, filter)
     }
 }

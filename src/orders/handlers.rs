@@ -8,16 +8,15 @@ use diesel_async::AsyncPgConnection;
 
 use super::cache::{self, Viewer};
 use super::domain::Actor;
-use super::dto::{OrderRequestBody, OrderView, PlaceOrderBody, StatusBody};
+use super::dto::{OrderListQuery, OrderRequestBody, OrderView, PlaceOrderBody, StatusBody};
 use super::queries;
 use super::service::{self, Placement};
 use crate::auth::{AdminUser, AuthUser};
-use crate::domain::PageQuery;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId, Valid};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems};
-use crate::response::{Document, Envelope, Framing, ListEnvelope, ListPage, SourcedEnvelope};
+use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 /// Places an order from the cart (no body, or `{}`) or from `items`.
@@ -73,36 +72,21 @@ fn viewer(auth: &AuthUser) -> Viewer {
 /// The signed-in user's orders, newest first (an admin's: everybody's).
 #[utoipa::path(
     get, path = "/orders", tag = "orders", security(("bearer" = [])),
-    params(PageQuery),
+    params(OrderListQuery),
     responses(ReadProblems, QueryProblems, SessionProblems,
-        (status = 200, description = "A page of orders", body = ListEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
+        (status = 403, description = "A customer asked for another customer's orders", body = ProblemSchema, content_type = "application/problem+json"),
+        (status = 200, description = "A page of orders, newest first (an admin's name each order's `customer`)", body = ListEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
 pub async fn list_orders(
     State(state): State<AppState>,
     auth: AuthUser,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
-    let page = query.parse(&mut errors);
+    let (page, filter) = query.parse(&mut errors);
     errors.into_result(())?;
-    let viewer = viewer(&auth);
-    let owner = match viewer {
-        Viewer::Owner(user_id) => Some(user_id),
-        Viewer::Admin(_) => None,
-    };
-    let key = cache::order_page(viewer, page, &state.config.cache_limits);
-    state
-        .cached(
-            &key,
-            Framing::Envelope,
-            async |conn: &mut AsyncPgConnection| {
-                let (orders, total) = queries::list_orders(conn, owner, page).await?;
-                let data = service::with_lines(conn, orders).await?;
-                Document::envelope_of(&ListPage::of(data, page, total))
-            },
-        )
-        .await
+    service::list(&state, viewer(&auth), page, filter).await
 }
 
 /// One order: the user's own (another user's is a 404), or any for an admin.
@@ -133,7 +117,10 @@ pub async fn get_order(
                     .await?
                     .filter(|order| actor.may_see(order.user_id))
                     .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
-                let view = service::with_lines(conn, vec![order]).await?.remove(0);
+                let for_admin = actor == Actor::Admin;
+                let view = service::views(conn, vec![order], for_admin)
+                    .await?
+                    .remove(0);
                 Document::envelope_of(&Envelope { data: view })
             },
         )

@@ -16,6 +16,10 @@ pub struct Order {
     pub total: Decimal,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// As given at checkout (see `ShippingAddress`).
+    pub shipping_address: Option<serde_json::Value>,
+    /// `[{status, at}]`, oldest first (see `HistoryEntry`).
+    pub history: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -8,21 +8,40 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
-use super::domain::Status;
+use super::domain::{OrderFilter, Status};
 use super::models::{NewOrderLine, Order, OrderLine};
 use crate::domain::Pagination;
 use crate::schema::{order_lines, orders};
 
+/// A new order, `placed` (its history says so, at the transaction's time).
 pub async fn insert_order(
     conn: &mut AsyncPgConnection,
     user_id: i32,
     total: Decimal,
+    shipping_address: Option<serde_json::Value>,
 ) -> QueryResult<Order> {
     diesel::insert_into(orders::table)
-        .values((orders::user_id.eq(user_id), orders::total.eq(total)))
+        .values((
+            orders::user_id.eq(user_id),
+            orders::total.eq(total),
+            orders::shipping_address.eq(shipping_address),
+            orders::history.eq(history_step(Status::Placed)),
+        ))
         .returning(Order::as_returning())
         .get_result(conn)
         .await
+}
+
+/// `[{status, at: now()}]`: one step of an order's history.
+fn history_step(
+    status: Status,
+) -> diesel::expression::SqlLiteral<
+    diesel::sql_types::Jsonb,
+    impl diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+> {
+    diesel::dsl::sql::<diesel::sql_types::Jsonb>("jsonb_build_array(jsonb_build_object('status', ")
+        .bind::<diesel::sql_types::Text, _>(status.as_str())
+        .sql("::text, 'at', now()))")
 }
 
 /// Inserts an order's lines; they as stored (RETURNING gives the rows of a
@@ -63,7 +82,10 @@ pub async fn set_status(
     status: Status,
 ) -> QueryResult<Order> {
     diesel::update(orders::table.find(id))
-        .set(orders::status.eq(status))
+        .set((
+            orders::status.eq(status),
+            orders::history.eq(orders::history.concat(history_step(status))),
+        ))
         .returning(Order::as_returning())
         .get_result(conn)
         .await
@@ -88,18 +110,32 @@ pub async fn lines_of(
 }
 
 /// A page of orders, newest first: one user's, or everybody's.
+/// A page of the orders `filter` names (of `filter.user_id`'s alone when
+/// set), newest first.
 pub async fn list_orders(
     conn: &mut AsyncPgConnection,
-    user_id: Option<i32>,
+    filter: &OrderFilter,
     page: Pagination,
 ) -> QueryResult<(Vec<Order>, i64)> {
-    let mut query = orders::table.select(Order::as_select()).into_boxed();
-    let mut count = orders::table.count().into_boxed();
-    if let Some(user_id) = user_id {
-        query = query.filter(orders::user_id.eq(user_id));
-        count = count.filter(orders::user_id.eq(user_id));
-    }
-    let rows = query
+    let filtered = || {
+        let mut query = orders::table.into_boxed();
+        if let Some(user_id) = filter.user_id {
+            query = query.filter(orders::user_id.eq(user_id));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(orders::status.eq(status));
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(orders::created_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(orders::created_at.lt(to));
+        }
+        query
+    };
+    let count = filtered().count();
+    let rows = filtered()
+        .select(Order::as_select())
         .order(orders::id.desc())
         .limit(page.limit)
         .offset((page.page - 1) * page.limit)

@@ -2,19 +2,24 @@
 //! placing an order (from the cart or from lines), and changing an order's
 //! status (cancelling puts the stock back).
 
+use std::collections::HashMap;
+
+use axum::response::Response;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::cache;
+use super::cache::Viewer;
+use super::domain::OrderFilter;
 use super::domain::{Actor, OrderRequest, OrderSource, Status, summed};
-use super::dto::OrderView;
+use super::dto::{CustomerView, OrderView};
 use super::models::{NewOrderLine, Order};
 use super::queries;
 use crate::cache::{Cache, CacheWrite};
-use crate::domain::Money;
+use crate::domain::{Money, Pagination};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::inventory::{self, Item, Locking, Purchasable};
-use crate::response::Envelope;
+use crate::response::{Document, Envelope, Framing, ListPage};
 use crate::state::AppState;
 
 /// The answer to a placement: a new order's body, or the first answer's.
@@ -111,7 +116,13 @@ async fn place_in(
             )));
         }
     }
-    let order = queries::insert_order(conn, user_id, total.amount()).await?;
+    let address = request
+        .shipping_address
+        .as_ref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    let order = queries::insert_order(conn, user_id, total.amount(), address).await?;
     let new_lines: Vec<NewOrderLine> = available
         .iter()
         .map(|purchasable| NewOrderLine {
@@ -280,23 +291,81 @@ async fn change_in(
         inventory::restore(conn, &moved).await?;
     }
     let order = queries::set_status(conn, id, next).await?;
-    Ok(with_lines(conn, vec![order]).await?.remove(0))
+    let for_admin = actor == Actor::Admin;
+    Ok(views(conn, vec![order], for_admin).await?.remove(0))
 }
 
-/// Orders with their lines, as the API shows them.
-pub async fn with_lines(
+/// Orders as the API shows them: with their lines and, to an admin, their
+/// customers.
+pub async fn views(
     conn: &mut AsyncPgConnection,
     orders: Vec<Order>,
+    for_admin: bool,
 ) -> AppResult<Vec<OrderView>> {
     let ids: Vec<i32> = orders.iter().map(|order| order.id).collect();
     let mut lines = queries::lines_of(conn, &ids).await?;
+    let mut customers = HashMap::new();
+    if for_admin {
+        let mut user_ids: Vec<i32> = orders.iter().map(|order| order.user_id).collect();
+        user_ids.sort_unstable();
+        user_ids.dedup();
+        for user in crate::auth::queries::find_users(conn, &user_ids).await? {
+            let customer = CustomerView {
+                id: user.id,
+                email: user.email,
+                name: user.name,
+            };
+            customers.insert(user.id, customer);
+        }
+    }
     Ok(orders
         .into_iter()
         .map(|order| {
             let order_lines = lines.remove(&order.id).unwrap_or_default();
-            OrderView::new(order, order_lines)
+            let customer = customers.get(&order.user_id).cloned();
+            OrderView {
+                customer,
+                ..OrderView::new(order, order_lines)
+            }
         })
         .collect())
+}
+
+/// A page of the orders `viewer` may see that `filter` names, through the
+/// cache. A customer sees their own orders only, and may not name another
+/// customer (403).
+pub async fn list(
+    state: &AppState,
+    viewer: Viewer,
+    page: Pagination,
+    mut filter: OrderFilter,
+) -> AppResult<Response> {
+    // The key names the query as asked (a customer's own orders are not an
+    // open-ended list: their key is theirs).
+    let key = cache::order_page(viewer, page, &filter, &state.config.cache_limits);
+    let for_admin = match viewer {
+        Viewer::Admin(_) => true,
+        Viewer::Owner(user_id) => {
+            if filter.user_id.is_some_and(|asked| asked != user_id) {
+                return Err(AppError::Forbidden(
+                    "only an admin may list another customer's orders".into(),
+                ));
+            }
+            filter.user_id = Some(user_id);
+            false
+        }
+    };
+    state
+        .cached(
+            &key,
+            Framing::Envelope,
+            async |conn: &mut AsyncPgConnection| {
+                let (orders, total) = queries::list_orders(conn, &filter, page).await?;
+                let data = views(conn, orders, for_admin).await?;
+                Document::envelope_of(&ListPage::of(data, page, total))
+            },
+        )
+        .await
 }
 
 /// Retires again and uncounts every write begun, after the commit (or

@@ -722,3 +722,179 @@ async fn a_price_change_racing_checkout_never_charges_a_total_the_shopper_did_no
     assert_eq!(stock_of(&app, 1).await, 100_000 - placed);
     assert_eq!(app.count("orders").await, placed);
 }
+
+#[tokio::test]
+async fn an_order_keeps_its_address_and_number_and_tells_its_history() {
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("quin@example.com", Role::Customer).await;
+    let address = json!({
+        "name": "Ada Lovelace", "line1": "12 St James's Square", "line2": "Flat 2",
+        "city": "London", "postal_code": "SW1Y 4JH", "country": "gb"
+    });
+    let body = json!({"items": [{"product_id": 2, "quantity": 1}], "shipping_address": address});
+    let placed = order(&app, &token, Some(body), None).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let data = placed.json()["data"].clone();
+    let id = data["id"].as_i64().unwrap();
+    assert_eq!(data["number"], format!("EM-{id:06}"));
+    assert_eq!(data["shipping_address"]["country"], "GB");
+    assert_eq!(data["shipping_address"]["line1"], "12 St James's Square");
+    assert_eq!(data["history"].as_array().unwrap().len(), 1);
+    assert_eq!(data["history"][0]["status"], "placed");
+    assert!(
+        data.get("customer").is_none(),
+        "a customer's view names no customer"
+    );
+    for status in ["paid", "shipped"] {
+        app.admin()
+            .send_json(
+                Method::PATCH,
+                &format!("/api/orders/{id}"),
+                json!({"status": status}),
+            )
+            .await;
+    }
+    let read = app
+        .user(&token)
+        .get(&format!("/api/orders/{id}"))
+        .await
+        .json();
+    let steps: Vec<&str> = read["data"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["placed", "paid", "shipped"]);
+    let times: Vec<&str> = read["data"]["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|step| step["at"].as_str().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] <= pair[1]) && times[0].ends_with('Z'),
+        "{times:?}"
+    );
+    assert_eq!(
+        read["data"]["shipping_address"],
+        placed.json()["data"]["shipping_address"]
+    );
+    // An order without an address has none.
+    let bare = order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 2, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    assert_eq!(bare.json()["data"]["shipping_address"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_bad_address_names_every_bad_field_and_orders_nothing() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("ray@example.com", Role::Customer).await;
+    let address = json!({"name": "", "line1": "1 Main St", "city": "Springfield\u{7}",
+                         "country": "XX", "planet": "Earth"});
+    let body = json!({"items": [{"product_id": 2, "quantity": 1}], "shipping_address": address});
+    let refused = order(&app, &token, Some(body), None).await;
+    let errors = refused.problem(422)["errors"].clone();
+    for field in [
+        "shipping_address.name",
+        "shipping_address.city",
+        "shipping_address.postal_code",
+        "shipping_address.country",
+        "shipping_address.planet",
+    ] {
+        assert!(errors.get(field).is_some(), "{field} not named: {errors}");
+    }
+    assert_eq!(app.count("orders").await, 0);
+}
+
+#[tokio::test]
+async fn admins_list_every_order_by_status_customer_and_time_naming_the_customer() {
+    let app = TestApp::seeded_with_admin().await;
+    let (ann, ann_token) = app.quick_account("ann@example.com", Role::Customer).await;
+    let (bo, bo_token) = app.quick_account("bo@example.com", Role::Customer).await;
+    let one = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let mut ids = Vec::new();
+    for token in [&ann_token, &ann_token, &bo_token] {
+        let placed = order(&app, token, Some(one.clone()), None).await;
+        ids.push(placed.json()["data"]["id"].as_i64().unwrap());
+    }
+    app.admin()
+        .send_json(
+            Method::PATCH,
+            &format!("/api/orders/{}", ids[0]),
+            json!({"status": "paid"}),
+        )
+        .await;
+    let list = |query: &str| {
+        let path = format!("/api/orders{query}");
+        let app = &app;
+        async move { app.admin().get(&path).await }
+    };
+    let ids_of = |body: &Value| -> Vec<i64> {
+        body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|order| order["id"].as_i64().unwrap())
+            .collect()
+    };
+    let all = list("").await.json();
+    assert_eq!(ids_of(&all), [ids[2], ids[1], ids[0]]);
+    assert_eq!(
+        all["data"][0]["customer"],
+        json!({"id": bo, "email": "bo@example.com", "name": "Quick Account"})
+    );
+    assert_eq!(
+        ids_of(&list("?status=placed").await.json()),
+        [ids[2], ids[1]]
+    );
+    assert_eq!(ids_of(&list("?status=paid").await.json()), [ids[0]]);
+    assert_eq!(
+        ids_of(&list(&format!("?user_id={ann}")).await.json()),
+        [ids[1], ids[0]]
+    );
+    assert_eq!(
+        ids_of(&list(&format!("?user_id={ann}&status=placed")).await.json()),
+        [ids[1]]
+    );
+    let now = chrono::Utc::now();
+    let hour = chrono::Duration::hours(1);
+    let (from, to) = (
+        (now - hour).format("%Y-%m-%dT%H:%M:%SZ"),
+        (now + hour).format("%Y-%m-%dT%H:%M:%SZ"),
+    );
+    assert_eq!(
+        list(&format!("?from={from}&to={to}")).await.json()["total"],
+        3
+    );
+    assert_eq!(list(&format!("?from={to}")).await.json()["total"], 0);
+    list(&format!("?from={to}&to={from}"))
+        .await
+        .field_error("to");
+    list("?user_id=0").await.field_error("user_id");
+    // A customer sees their own, may filter them by status, and may not name another customer.
+    let mine = app
+        .user(&ann_token)
+        .get("/api/orders?status=paid")
+        .await
+        .json();
+    assert_eq!(ids_of(&mine), [ids[0]]);
+    assert!(mine["data"][0].get("customer").is_none());
+    app.user(&ann_token)
+        .get(&format!("/api/orders?user_id={bo}"))
+        .await
+        .problem(403);
+    // A customer's new name shows at once in the admins' (cached) list.
+    assert_eq!(list("").await.json()["source"], "redis");
+    app.user(&bo_token)
+        .put("/api/auth/me", json!({"name": "Bo Renamed"}))
+        .await;
+    let after = list("").await.json();
+    assert_eq!(after["source"], "postgres");
+    assert_eq!(after["data"][0]["customer"]["name"], "Bo Renamed");
+}

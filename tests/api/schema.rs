@@ -46,7 +46,7 @@ const USER: &str = "(SELECT min(id) FROM users)";
 
 /// Each named constraint (and unique index) with a statement that breaks it.
 fn violations() -> Vec<(&'static str, String)> {
-    let cases: [(&str, &str); 41] = [
+    let cases: [(&str, &str); 43] = [
         (
             "categories_category_name_length",
             "INSERT INTO categories (category_name) VALUES ('')",
@@ -169,6 +169,11 @@ fn violations() -> Vec<(&'static str, String)> {
         ),
         ("orders_status_known", "UPDATE orders SET status = 'lost'"),
         ("orders_total_non_negative", "UPDATE orders SET total = -1"),
+        (
+            "orders_shipping_address_object",
+            "UPDATE orders SET shipping_address = '\"Baker Street\"'",
+        ),
+        ("orders_history_array", "UPDATE orders SET history = '{}'"),
         (
             "orders_user_id_fkey",
             "INSERT INTO orders (user_id, total) VALUES (-1, 1)",
