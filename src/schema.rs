@@ -32,6 +32,8 @@ diesel::table! {
         product_name -> Text,
         unit_price -> Numeric,
         quantity -> Int4,
+        style_name -> Nullable<Text>,
+        size -> Nullable<Text>,
     }
 }
 

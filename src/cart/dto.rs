@@ -16,6 +16,10 @@ pub struct CartItemView {
     pub product_id: i32,
     pub sku_id: Option<i32>,
     pub product_name: String,
+    /// The style and size (null for a product without SKUs).
+    pub style_name: Option<String>,
+    pub size: Option<String>,
+    /// What one costs today: the SKU's price, or the product's.
     pub unit_price: Money,
     pub quantity: i32,
     pub line_total: Money,
@@ -44,6 +48,8 @@ impl CartView {
                     product_id: row.product_id,
                     sku_id: row.sku_id,
                     product_name: row.product_name,
+                    style_name: row.style_name,
+                    size: row.size,
                     unit_price: Money::from_stored(row.unit_price),
                     quantity: row.quantity,
                     line_total: Money::from_stored(line_total),

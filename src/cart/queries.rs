@@ -24,6 +24,10 @@ pub struct CartLineRow {
     pub unit_price: Decimal,
     #[diesel(sql_type = Int4)]
     pub quantity: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub style_name: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub size: Option<String>,
 }
 
 pub async fn cart_lines(
@@ -33,7 +37,7 @@ pub async fn cart_lines(
     // A SKU's price comes from the inventory's one rule (`sku_offers`).
     diesel::sql_query(
         "SELECT c.id, c.product_id, c.sku_id, p.product_name, \
-                COALESCE(o.price, p.price) AS unit_price, c.quantity \
+                COALESCE(o.price, p.price) AS unit_price, c.quantity, o.style_name, o.size \
          FROM cart_items c \
          JOIN products p ON p.id = c.product_id \
          LEFT JOIN sku_offers o ON o.sku_id = c.sku_id \

@@ -94,6 +94,35 @@ pub struct ProductRecord {
     pub product: Product,
     pub category: Option<Category>,
     pub tags: Vec<Tag>,
+    /// For a product sold by SKU: the lowest and highest price of its SKUs.
+    pub sku_prices: Option<(Decimal, Decimal)>,
+}
+
+/// One style of a product, as a shopper picks it.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub style_id: i32,
+    pub name: String,
+    pub original_price: Decimal,
+    pub sale_price: Option<Decimal>,
+    /// What a shopper pays for its SKUs.
+    pub price: Decimal,
+    pub is_default: bool,
+    pub photos: Vec<VariantPhoto>,
+    pub skus: Vec<VariantSku>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantPhoto {
+    pub thumbnail_url: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VariantSku {
+    pub sku_id: i32,
+    pub size: String,
+    pub stock: i32,
 }
 
 /// A category or a tag with its first products and how many it has in all.

@@ -45,6 +45,9 @@ pub struct Purchasable {
     pub available: i32,
     /// The product's stock (for a SKU, the sum of its SKUs').
     pub product_stock: i32,
+    /// For a SKU: its style's name and its size.
+    pub style_name: Option<String>,
+    pub size: Option<String>,
 }
 
 /// Why a requested item cannot be bought at all.
@@ -179,14 +182,18 @@ pub async fn resolve(
             problems.push((index, LineProblem::NoSuchProduct));
             continue;
         };
-        let (unit_price, available) = match (item.sku_id, product.has_skus) {
-            (None, false) => (product.price, product.stock),
+        let (unit_price, available, variant) = match (item.sku_id, product.has_skus) {
+            (None, false) => (product.price, product.stock, None),
             (None, true) => {
                 problems.push((index, LineProblem::SkuRequired));
                 continue;
             }
             (Some(sku_id), _) => match skus.get(&sku_id) {
-                Some(sku) if sku.product_id == item.product_id => (sku.price, sku.available),
+                Some(sku) if sku.product_id == item.product_id => (
+                    sku.price,
+                    sku.available,
+                    Some((sku.style_name.clone(), sku.size.clone())),
+                ),
                 _ => {
                     problems.push((index, LineProblem::NotItsSku));
                     continue;
@@ -199,6 +206,8 @@ pub async fn resolve(
             unit_price: Money::from_stored(unit_price),
             available,
             product_stock: product.stock,
+            style_name: variant.as_ref().map(|(style, _)| style.clone()),
+            size: variant.map(|(_, size)| size),
         });
     }
     if problems.is_empty() {

@@ -35,6 +35,10 @@ pub(super) struct SkuRow {
     pub available: i32,
     #[diesel(sql_type = Numeric)]
     pub price: Decimal,
+    #[diesel(sql_type = Text)]
+    pub style_name: String,
+    #[diesel(sql_type = Text)]
+    pub size: String,
 }
 
 const PRODUCTS: &str = "SELECT p.id, p.product_name, p.price, p.stock, \
@@ -43,9 +47,9 @@ const PRODUCTS: &str = "SELECT p.id, p.product_name, p.price, p.stock, \
 const PRODUCTS_LOCKED: &str = "SELECT p.id, p.product_name, p.price, p.stock, \
         EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = p.id) AS has_skus \
      FROM products p WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p";
-const SKUS: &str = "SELECT sku_id, product_id, available, price FROM sku_offers \
-     WHERE sku_id = ANY($1) ORDER BY sku_id";
-const SKUS_LOCKED: &str = "SELECT o.sku_id, o.product_id, o.available, o.price \
+const SKUS: &str = "SELECT sku_id, product_id, available, price, style_name, size \
+     FROM sku_offers WHERE sku_id = ANY($1) ORDER BY sku_id";
+const SKUS_LOCKED: &str = "SELECT o.sku_id, o.product_id, o.available, o.price, o.style_name, o.size \
      FROM sku_offers o JOIN skus k ON k.id = o.sku_id \
      WHERE o.sku_id = ANY($1) ORDER BY o.sku_id FOR UPDATE OF k";
 

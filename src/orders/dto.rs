@@ -19,7 +19,10 @@ pub struct OrderLineView {
     pub product_id: Option<i32>,
     pub sku_id: Option<i32>,
     pub product_name: String,
-    /// The price at purchase.
+    /// The style and size bought (null for a product bought without a SKU).
+    pub style_name: Option<String>,
+    pub size: Option<String>,
+    /// The price at purchase: what the line cost.
     pub unit_price: Money,
     pub quantity: i32,
     pub line_total: Money,
@@ -78,6 +81,8 @@ impl OrderView {
                         product_id: line.product_id,
                         sku_id: line.sku_id,
                         product_name: line.product_name,
+                        style_name: line.style_name,
+                        size: line.size,
                         // Checked to fit when the order was placed.
                         line_total: unit_price
                             .times(i64::from(line.quantity))
@@ -286,11 +291,7 @@ impl OrderListQuery {
                 None
             }
         });
-        if let (Some(from), Some(to)) = (self.from, self.to)
-            && from >= to
-        {
-            errors.add("to", "must be after `from`");
-        }
+        // `to` at or before `from` is an empty range, not an error.
         let filter = OrderFilter {
             status: self.status,
             user_id,

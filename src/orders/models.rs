@@ -31,6 +31,8 @@ pub struct OrderLine {
     pub product_name: String,
     pub unit_price: Decimal,
     pub quantity: i32,
+    pub style_name: Option<String>,
+    pub size: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -42,4 +44,6 @@ pub struct NewOrderLine {
     pub product_name: String,
     pub unit_price: Decimal,
     pub quantity: i32,
+    pub style_name: Option<String>,
+    pub size: Option<String>,
 }

@@ -132,6 +132,8 @@ async fn place_in(
             product_name: purchasable.product_name.clone(),
             unit_price: purchasable.unit_price.amount(),
             quantity: wanted(purchasable) as i32,
+            style_name: purchasable.style_name.clone(),
+            size: purchasable.size.clone(),
         })
         .collect();
     let lines = queries::insert_lines(conn, &new_lines).await?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use axum::http::{Method, StatusCode};
 use emporium::catwalk::import::import;
 use emporium::domain::Role;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
@@ -241,7 +241,7 @@ async fn the_routes_answer_the_atelier_shapes_exactly() {
         names.sort();
         names
     };
-    let keys_of = |value: &serde_json::Value| -> Vec<String> {
+    let keys_of = |value: &Value| -> Vec<String> {
         let mut names: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
         names.sort();
         names
@@ -531,4 +531,101 @@ async fn an_import_leaves_its_tables_analyzed_and_products_vacuumed() {
         )
         .await;
     assert_eq!(unanalyzed, 0);
+}
+
+#[tokio::test]
+async fn every_product_is_sold_through_api_at_the_price_it_shows() {
+    let (app, _dir) = imported_fixture().await;
+    let detail = app.anon().get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(detail["sold_by_sku"], true);
+    assert_eq!(
+        (detail["min_price"].clone(), detail["max_price"].clone()),
+        (json!("100.00"), json!("140.00"))
+    );
+    assert_eq!(
+        detail["variants"],
+        json!([
+            {"style_id": 1, "name": "Forest Green & Black", "original_price": "140.00",
+             "sale_price": null, "price": "140.00", "default": true,
+             "photos": [{"thumbnail_url": "https://img.example/1t.jpg", "url": "https://img.example/1.jpg"}],
+             "skus": [{"sku_id": 1, "size": "XS", "stock": 8}, {"sku_id": 2, "size": "S", "stock": 16}]},
+            {"style_id": 2, "name": "Desert Brown & Tan", "original_price": "140.00",
+             "sale_price": "100.00", "price": "100.00", "default": false,
+             "photos": [{"thumbnail_url": "https://img.example/3t.jpg", "url": "https://img.example/3.jpg"}],
+             "skus": [{"sku_id": 3, "size": "M", "stock": 0}]}
+        ])
+    );
+    // A style without SKUs is shown, and its product is not sold by SKU.
+    let glasses = app.anon().get("/api/products/2").await.json()["data"].clone();
+    assert_eq!(glasses["sold_by_sku"], false);
+    assert_eq!(glasses["variants"][0]["skus"], json!([]));
+    assert_eq!(
+        (glasses["min_price"].clone(), glasses["max_price"].clone()),
+        (json!("69.00"), json!("69.00"))
+    );
+    assert_eq!(
+        app.anon().get("/api/products/3").await.json()["data"]["variants"],
+        json!([])
+    );
+    let listed = app
+        .anon()
+        .get("/api/products?sortBy=name&order=ASC")
+        .await
+        .json();
+    let onesie = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == 1)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (onesie["sold_by_sku"].clone(), onesie["min_price"].clone()),
+        (json!(true), json!("100.00"))
+    );
+
+    // The price on the variant is the price of the cart line and of the order line.
+    let (_, token) = app.quick_account("vic@example.com", Role::Customer).await;
+    let added = app
+        .user(&token)
+        .post(
+            "/api/cart/items",
+            json!({"product_id": 1, "sku_id": 2, "quantity": 2}),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let line = added.json()["data"]["items"][0].clone();
+    assert_eq!(
+        (
+            line["style_name"].clone(),
+            line["size"].clone(),
+            line["unit_price"].clone()
+        ),
+        (
+            json!("Forest Green & Black"),
+            json!("S"),
+            detail["variants"][0]["price"].clone()
+        )
+    );
+    let placed = app
+        .user(&token)
+        .post("/api/orders", json!({"expected_total": "280.00"}))
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let ordered = placed.json()["data"]["items"][0].clone();
+    assert_eq!(
+        (ordered["style_name"].clone(), ordered["size"].clone()),
+        (json!("Forest Green & Black"), json!("S"))
+    );
+    assert_eq!(ordered["unit_price"], "140.00");
+    // The detail shows the SKU's new stock at once.
+    let after = app.anon().get("/api/products/1").await.json();
+    assert_eq!(after["source"], "postgres");
+    assert_eq!(after["data"]["variants"][0]["skus"][1]["stock"], 14);
+    // A product without SKUs: no style or size on its lines.
+    let plain = app
+        .user(&token)
+        .post("/api/cart/items", json!({"product_id": 3, "quantity": 1}))
+        .await;
+    assert_eq!(plain.json()["data"]["items"][0]["style_name"], Value::Null);
 }

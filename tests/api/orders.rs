@@ -84,8 +84,10 @@ async fn an_order_from_the_cart_takes_stock_and_empties_the_cart() {
     assert_eq!(
         data["items"],
         json!([
-            {"product_id": 1, "sku_id": null, "product_name": "Plain T-Shirt", "unit_price": "14.99", "quantity": 2, "line_total": "29.98"},
-            {"product_id": 5, "sku_id": null, "product_name": "Cargo Shorts", "unit_price": "29.99", "quantity": 1, "line_total": "29.99"},
+            {"product_id": 1, "sku_id": null, "product_name": "Plain T-Shirt", "style_name": null, "size": null,
+             "unit_price": "14.99", "quantity": 2, "line_total": "29.98"},
+            {"product_id": 5, "sku_id": null, "product_name": "Cargo Shorts", "style_name": null, "size": null,
+             "unit_price": "29.99", "quantity": 1, "line_total": "29.99"},
         ])
     );
     assert!(data["created_at"].is_string() && data["updated_at"].is_string());
@@ -873,9 +875,11 @@ async fn admins_list_every_order_by_status_customer_and_time_naming_the_customer
         3
     );
     assert_eq!(list(&format!("?from={to}")).await.json()["total"], 0);
-    list(&format!("?from={to}&to={from}"))
-        .await
-        .field_error("to");
+    // A range that ends before it starts is empty, not an error.
+    assert_eq!(
+        list(&format!("?from={to}&to={from}")).await.json()["total"],
+        0
+    );
     list("?user_id=0").await.field_error("user_id");
     // A customer sees their own, may filter them by status, and may not name another customer.
     let mine = app

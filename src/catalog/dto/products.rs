@@ -9,7 +9,9 @@ use crate::catalog::domain::{
     MAX_DESCRIPTION_CHARS, MAX_SLOGAN_CHARS, ValidNewProduct, ValidProductChanges, parse_tag_ids,
     parse_text,
 };
-use crate::catalog::models::{Feature, NewProduct, Product, ProductChanges, ProductRecord};
+use crate::catalog::models::{
+    Feature, NewProduct, Product, ProductChanges, ProductRecord, Variant,
+};
 use crate::domain::text::{free_text_pattern, string_schema};
 use crate::domain::{JsonDecimal, JsonInteger, Money, MoneyInput, Name, RowId, Stock};
 use crate::error::FieldErrors;
@@ -45,13 +47,77 @@ pub struct ProductFields {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A product with its category and tags.
+/// A product with its category and tags, and what a shopper pays for it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductView {
     #[serde(flatten)]
     pub fields: ProductFields,
     pub category: Option<CategoryRef>,
     pub tags: Vec<TagRef>,
+    /// Whether it is bought by SKU (a cart line names one of its `variants`' SKUs).
+    pub sold_by_sku: bool,
+    /// The lowest and the highest price a shopper pays for it: over its
+    /// SKUs, or its `price` twice for a product without SKUs.
+    pub min_price: Money,
+    pub max_price: Money,
+}
+
+/// One style of a product with its photos and SKUs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantView {
+    pub style_id: i32,
+    pub name: String,
+    pub original_price: Money,
+    pub sale_price: Option<Money>,
+    /// What a shopper pays for its SKUs: `sale_price` when set, else `original_price`.
+    pub price: Money,
+    pub default: bool,
+    pub photos: Vec<VariantPhotoView>,
+    pub skus: Vec<VariantSkuView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantPhotoView {
+    pub thumbnail_url: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VariantSkuView {
+    pub sku_id: i32,
+    pub size: String,
+    /// How many are left.
+    pub stock: i32,
+}
+
+impl From<Variant> for VariantView {
+    fn from(variant: Variant) -> Self {
+        Self {
+            style_id: variant.style_id,
+            name: variant.name,
+            original_price: Money::from_stored(variant.original_price),
+            sale_price: variant.sale_price.map(Money::from_stored),
+            price: Money::from_stored(variant.price),
+            default: variant.is_default,
+            photos: variant
+                .photos
+                .into_iter()
+                .map(|photo| VariantPhotoView {
+                    thumbnail_url: photo.thumbnail_url,
+                    url: photo.url,
+                })
+                .collect(),
+            skus: variant
+                .skus
+                .into_iter()
+                .map(|sku| VariantSkuView {
+                    sku_id: sku.sku_id,
+                    size: sku.size,
+                    stock: sku.stock,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// One feature of a product (`{"feature": "Fabric", "value": "Canvas"}`).
@@ -67,6 +133,8 @@ pub struct ProductDetail {
     #[serde(flatten)]
     pub product: ProductView,
     pub features: Vec<FeatureView>,
+    /// Its styles (empty for a product without SKUs).
+    pub variants: Vec<VariantView>,
 }
 
 impl From<Product> for ProductFields {
@@ -87,7 +155,12 @@ impl From<Product> for ProductFields {
 
 impl From<ProductRecord> for ProductView {
     fn from(record: ProductRecord) -> Self {
+        let price = record.product.price;
+        let (min_price, max_price) = record.sku_prices.unwrap_or((price, price));
         Self {
+            sold_by_sku: record.sku_prices.is_some(),
+            min_price: Money::from_stored(min_price),
+            max_price: Money::from_stored(max_price),
             fields: record.product.into(),
             category: record.category.map(|category| CategoryRef {
                 id: category.id,
@@ -106,8 +179,9 @@ impl From<ProductRecord> for ProductView {
 }
 
 impl ProductDetail {
-    pub fn new(record: ProductRecord, features: Vec<Feature>) -> Self {
+    pub fn new(record: ProductRecord, features: Vec<Feature>, variants: Vec<Variant>) -> Self {
         Self {
+            variants: variants.into_iter().map(Into::into).collect(),
             product: record.into(),
             features: features
                 .into_iter()

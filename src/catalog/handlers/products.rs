@@ -67,8 +67,9 @@ pub async fn get_product(
                     .await?
                     .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
                 let features = queries::features_of_product(conn, id).await?;
+                let variants = queries::variants_of(conn, id).await?;
                 Document::envelope_of(&Envelope {
-                    data: ProductDetail::new(record, features),
+                    data: ProductDetail::new(record, features, variants),
                 })
             },
         )

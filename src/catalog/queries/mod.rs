@@ -3,9 +3,11 @@
 
 mod groups;
 mod products;
+mod variants;
 
 pub use groups::*;
 pub use products::*;
+pub use variants::*;
 
 /// At most this many products are embedded in a category or a tag.
 pub const EMBEDDED_PRODUCTS: i64 = 100;

@@ -155,9 +155,11 @@ async fn with_category_and_tags(
     for (product_id, tag) in tag_rows {
         tags_by_product.entry(product_id).or_default().push(tag);
     }
+    let sku_prices = super::price_ranges(conn, &product_ids).await?;
     Ok(rows
         .into_iter()
         .map(|product| ProductRecord {
+            sku_prices: sku_prices.get(&product.id).copied(),
             category: product
                 .category_id
                 .and_then(|id| categories.get(&id).cloned()),
