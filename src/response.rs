@@ -41,6 +41,12 @@ pub struct ListEnvelope<T> {
     /// True when more than 10,000 rows match and counting stopped there.
     #[schema(default = false)]
     pub total_capped: Option<bool>,
+    /// Whether rows follow this page.
+    pub has_next: bool,
+    /// The relative URL of the next page, carrying an opaque `after`
+    /// cursor (no OFFSET), or null on the last page.
+    #[schema(example = "/api/products?limit=20&after=eyJvIjoiaWQ6REVTQyIsImkiOjQyfQ")]
+    pub next: Option<String>,
     pub source: DataSource,
 }
 
@@ -53,6 +59,10 @@ pub struct ListPage<T> {
     pub total: i64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub total_capped: bool,
+    /// Whether rows follow this page.
+    pub has_next: bool,
+    /// The relative URL of the next page (with an `after` cursor), or null.
+    pub next: Option<String>,
 }
 
 impl<T> ListPage<T> {
@@ -64,6 +74,52 @@ impl<T> ListPage<T> {
             limit: page.limit,
             total,
             total_capped: false,
+            has_next: false,
+            next: None,
+        }
+    }
+
+    /// The same page with each row made into another.
+    pub fn map<U>(mut self, row: impl FnMut(T) -> U) -> ListPage<U> {
+        let data = std::mem::take(&mut self.data)
+            .into_iter()
+            .map(row)
+            .collect();
+        self.with_data(data)
+    }
+
+    /// The same page holding `data` instead (its rows made into others).
+    pub fn with_data<U>(self, data: Vec<U>) -> ListPage<U> {
+        ListPage {
+            data,
+            page: self.page,
+            limit: self.limit,
+            total: self.total,
+            total_capped: self.total_capped,
+            has_next: self.has_next,
+            next: self.next,
+        }
+    }
+
+    /// The page of `rows` loaded one past `limit` (the extra row only says
+    /// that more follow), with `next` made from the last row kept.
+    pub fn from_rows(
+        mut rows: Vec<T>,
+        page: crate::domain::Pagination,
+        total: i64,
+        next: impl FnOnce(&T) -> String,
+    ) -> Self {
+        let has_next = rows.len() as i64 > page.limit;
+        rows.truncate(usize::try_from(page.limit).unwrap_or(usize::MAX));
+        let next = if has_next {
+            rows.last().map(next)
+        } else {
+            None
+        };
+        Self {
+            has_next,
+            next,
+            ..Self::of(rows, page, total)
         }
     }
 }

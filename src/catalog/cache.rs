@@ -15,7 +15,7 @@
 use super::domain::ProductFilter;
 use crate::cache::{CacheKey, Namespace, Retirement, key_part};
 use crate::config::CacheLimits;
-use crate::domain::Pagination;
+use crate::domain::{Cursor, Name, Pagination};
 
 /// Every product list (and every Catwalk page of products).
 pub fn products() -> Namespace {
@@ -70,13 +70,18 @@ pub fn product_deletions() -> Namespace {
 // ---- documents -------------------------------------------------------------
 
 /// `products:<category>:<minPrice>:<maxPrice>:<inStock>:<page>:<limit>:<sortBy>:<order>`,
-/// or, for a name search, `search:<hash of the normalized query>`. A name
-/// search or a price range is open-ended (any client can ask for endless
-/// variants): it is kept within `client`'s budget.
+/// or, for a list with a search, a tag, several categories or a cursor,
+/// `search:<hash of the normalized query>`. Such a list, or a price range,
+/// is open-ended (any client can ask for endless variants): it is kept
+/// within `client`'s budget.
 pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
     let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
-    let open_ended =
-        filter.search.is_some() || filter.min_price.is_some() || filter.max_price.is_some();
+    let open_ended = filter.search.is_some()
+        || filter.min_price.is_some()
+        || filter.max_price.is_some()
+        || !filter.tags.is_empty()
+        || filter.categories.len() > 1
+        || filter.after.is_some();
     if open_ended {
         key.open_for(client)
     } else {
@@ -86,12 +91,20 @@ pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) 
 
 fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let any = || "any".to_owned();
+    // Names are compared without case: `Shirts` and `shirts` are one query.
+    let lowered = |names: &[Name]| {
+        names
+            .iter()
+            .map(|name| key_part(&name.as_str().to_lowercase()))
+            .collect::<Vec<_>>()
+    };
+    let categories = lowered(&filter.categories);
     let parts = [
-        filter
-            .category
-            .as_ref()
-            // Names are compared without case: `Shirts` and `shirts` are one query.
-            .map_or_else(any, |name| key_part(&name.as_str().to_lowercase())),
+        if categories.is_empty() {
+            any()
+        } else {
+            categories.join(",")
+        },
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
         filter
@@ -110,14 +123,30 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
     if filter.in_stock.is_some() {
         depends_on.push(in_stock());
     }
-    let key = match &filter.search {
-        None => CacheKey::new(format!("products:{list}"), "products", depends_on),
-        Some(search) => {
-            // The search matches case-insensitively, so its case is not part of the query.
-            let normalized = format!("{list}:{}", search.as_str().to_lowercase());
-            let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
-            CacheKey::new(format!("search:{digest:016x}"), "search", depends_on)
-        }
+    let plain = filter.search.is_none()
+        && filter.tags.is_empty()
+        && filter.categories.len() <= 1
+        && filter.after.is_none();
+    let key = if plain {
+        CacheKey::new(format!("products:{list}"), "products", depends_on)
+    } else {
+        // The search matches case-insensitively, so its case is no part of the query.
+        let search = filter
+            .search
+            .as_ref()
+            .map(|search| search.as_str().to_lowercase())
+            .unwrap_or_default();
+        let after = filter
+            .after
+            .as_ref()
+            .map(Cursor::encode)
+            .unwrap_or_default();
+        let normalized = format!(
+            "{list}:tags={}:q={search}:after={after}",
+            lowered(&filter.tags).join(",")
+        );
+        let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
+        CacheKey::new(format!("search:{digest:016x}"), "search", depends_on)
     };
     key.showing_what_it_loads()
 }
@@ -167,12 +196,16 @@ pub fn product_related(id: i32) -> CacheKey {
 pub fn group_page(
     kind: &'static str,
     page: Pagination,
+    after: Option<i32>,
     embed: bool,
     limits: &CacheLimits,
 ) -> CacheKey {
     // Without their products (`products=false`), a page is a document of its own.
     let bare = if embed { "" } else { ":bare" };
-    let key = format!("{kind}:page:{}:{}{bare}", page.page, page.limit);
+    let key = match after {
+        None => format!("{kind}:page:{}:{}{bare}", page.page, page.limit),
+        Some(id) => format!("{kind}:after:{id}:{}{bare}", page.limit),
+    };
     CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
         .on_page(page.page, limits.max_page)
         .showing_what_it_loads()

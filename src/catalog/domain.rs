@@ -4,7 +4,7 @@
 
 use super::models::{NewProduct, ProductChanges};
 use crate::domain::text::parse_free_text;
-use crate::domain::{JsonInteger, Money, Name, Pagination, RowId};
+use crate::domain::{Cursor, JsonInteger, Money, Name, Pagination, RowId};
 
 /// A product may carry at most this many tags.
 pub const MAX_TAGS_PER_PRODUCT: usize = 100;
@@ -17,16 +17,19 @@ pub enum SortBy {
     CreatedAt,
     Price,
     Name,
+    /// How well a product matches the search `q` (best first by default).
+    Relevance,
 }
 
 impl SortBy {
-    pub const CHOICES: [&'static str; 3] = ["createdAt", "price", "name"];
+    pub const CHOICES: [&'static str; 4] = ["createdAt", "price", "name", "relevance"];
 
     pub fn parse(raw: &str) -> Result<Self, String> {
         match raw.to_ascii_lowercase().as_str() {
             "createdat" => Ok(Self::CreatedAt),
             "price" => Ok(Self::Price),
             "name" => Ok(Self::Name),
+            "relevance" => Ok(Self::Relevance),
             _ => Err(format!("must be one of {}", Self::CHOICES.join(", "))),
         }
     }
@@ -36,6 +39,7 @@ impl SortBy {
             Self::CreatedAt => "createdAt",
             Self::Price => "price",
             Self::Name => "name",
+            Self::Relevance => "relevance",
         }
     }
 }
@@ -69,8 +73,11 @@ impl SortOrder {
 /// A checked, normalized product list query.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProductFilter {
-    /// A category name, compared case-insensitively.
-    pub category: Option<Name>,
+    /// Category names, compared case-insensitively: a product in any of
+    /// them (none: every product). Sorted and without repeats.
+    pub categories: Vec<Name>,
+    /// Tag names, likewise: a product with any of them.
+    pub tags: Vec<Name>,
     pub min_price: Option<Money>,
     pub max_price: Option<Money>,
     /// `true`: only products in stock; `false`: only those sold out.
@@ -80,6 +87,15 @@ pub struct ProductFilter {
     pub sort_by: SortBy,
     pub order: SortOrder,
     pub page: Pagination,
+    /// Where the page starts: right after this row (no OFFSET).
+    pub after: Option<Cursor>,
+}
+
+impl ProductFilter {
+    /// The list's order, as its cursors name it (`price:ASC`).
+    pub fn order_key(&self) -> String {
+        format!("{}:{}", self.sort_by.as_str(), self.order.as_str())
+    }
 }
 
 /// A product ready to insert, and its tags.

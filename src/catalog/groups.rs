@@ -12,7 +12,7 @@ use super::cache;
 use super::dto::{CategoryView, TagView};
 use super::models::GroupRecord;
 pub use super::queries::{Categories, GroupTable, Tags};
-use crate::domain::{Name, Pagination};
+use crate::domain::{Cursor, Name, Pagination};
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::response::{Document, Envelope, Framing, ListPage};
 use crate::state::AppState;
@@ -66,28 +66,58 @@ pub struct GroupListQuery {
     /// Whether each group embeds its first 100 products (default `true`).
     #[param(default = true)]
     pub products: Option<bool>,
+    /// An opaque cursor from a `next` URL: the page starts after it (with no `page`).
+    pub after: Option<String>,
 }
+
+/// Group lists are ordered by id; their cursors say so.
+const GROUP_ORDER: &str = "id:ASC";
 
 /// A page of groups, each with its first products unless asked not to,
 /// through the cache.
 pub async fn list<G: Group>(state: &AppState, query: GroupListQuery) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
     let page = Pagination::parse(query.page, query.limit, &mut errors);
+    let after = query.after.as_deref().and_then(|raw| {
+        if page.page != 1 {
+            errors.add("page", "a page that starts `after` a row takes no `page`");
+        }
+        errors.check("after", Cursor::decode(raw, GROUP_ORDER))
+    });
     errors.into_result(())?;
     let embed = query.products.unwrap_or(true);
-    let key = cache::group_page(G::KIND, page, embed, &state.config.cache_limits);
+    let after_id = after.as_ref().map(|cursor| cursor.id);
+    let key = cache::group_page(G::KIND, page, after_id, embed, &state.config.cache_limits);
     state
         .cached(
             &key,
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
-                let (rows, total) = G::list(conn, page, embed).await?;
-                let shows = shown_products(&rows);
-                let data: Vec<G::View> = rows.into_iter().map(Into::into).collect();
-                Ok(Document::envelope_of(&ListPage::of(data, page, total))?.showing(shows))
+                let (rows, total) = G::list(conn, page, after_id, embed).await?;
+                let listed = ListPage::from_rows(rows, page, total, |last| {
+                    next_group_url(G::KIND, page, embed, last.id)
+                });
+                let shows = shown_products(&listed.data);
+                let listed = listed.map(G::View::from);
+                Ok(Document::envelope_of(&listed)?.showing(shows))
             },
         )
         .await
+}
+
+/// `/api/<kind>?limit=..&after=..`: the page after group `last_id`.
+fn next_group_url(kind: &str, page: Pagination, embed: bool, last_id: i32) -> String {
+    let cursor = Cursor {
+        order: GROUP_ORDER.to_owned(),
+        value: None,
+        id: last_id,
+    };
+    let bare = if embed { "" } else { "&products=false" };
+    format!(
+        "/api/{kind}?limit={}{bare}&after={}",
+        page.limit,
+        cursor.encode()
+    )
 }
 
 /// One group with its first products, through the cache.

@@ -128,6 +128,8 @@ pub struct VariantSku {
 /// A category or a tag with its first products and how many it has in all.
 #[derive(Debug, Clone)]
 pub struct GroupRecord<G> {
+    /// The group's id (its row's).
+    pub id: i32,
     pub group: G,
     /// Its first products; `None` when they were not asked for.
     pub products: Option<Vec<Product>>,

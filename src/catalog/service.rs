@@ -8,7 +8,8 @@ use super::cache;
 use super::domain::{ProductFilter, ValidNewProduct, ValidProductChanges};
 use super::dto::ProductView;
 use super::models::ProductRecord;
-use super::queries::{self, Categories, GroupTable};
+use super::queries::{self, Categories, GroupTable, ListScope, Tags};
+use crate::domain::Name;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::response::ListPage;
 use crate::state::AppState;
@@ -75,30 +76,83 @@ pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
         .await
 }
 
-/// A page of products matching `filter` (a category named but missing is a 422).
+/// A page of products matching `filter` (a category or tag named but
+/// missing is a 422), with the URL of the next page.
 pub async fn list_products(
     conn: &mut AsyncPgConnection,
     filter: &ProductFilter,
 ) -> AppResult<ListPage<ProductView>> {
-    let category_id = match &filter.category {
-        None => None,
-        Some(name) => Some(
-            Categories::id_by_name(conn, name.as_str())
-                .await?
-                .ok_or_else(|| {
-                    AppError::validation(
-                        "category",
-                        format!("no category is named {:?}", name.as_str()),
-                    )
-                })?,
-        ),
+    let mut errors = FieldErrors::new();
+    let scope = ListScope {
+        category_ids: group_ids::<Categories>(conn, "category", &filter.categories, &mut errors)
+            .await?,
+        tag_ids: group_ids::<Tags>(conn, "tag", &filter.tags, &mut errors).await?,
+        search_categories: match &filter.search {
+            Some(search) => queries::categories_matching(conn, search.as_str()).await?,
+            None => Vec::new(),
+        },
     };
-    let (rows, total, total_capped) = queries::list_products(conn, filter, category_id).await?;
-    let data = rows.into_iter().map(ProductView::from).collect();
+    errors.into_result(())?;
+    let page = queries::list_products(conn, filter, &scope).await?;
+    let data = page.records.into_iter().map(ProductView::from).collect();
     Ok(ListPage {
-        total_capped,
-        ..ListPage::of(data, filter.page, total)
+        total_capped: page.total_capped,
+        has_next: page.has_next,
+        next: page.next.map(|cursor| next_url(filter, &cursor)),
+        ..ListPage::of(data, filter.page, page.total)
     })
+}
+
+/// The ids of the groups `names` names (`None` when it names none); each
+/// unknown name is recorded against `field`.
+async fn group_ids<G: GroupTable>(
+    conn: &mut AsyncPgConnection,
+    field: &str,
+    names: &[Name],
+    errors: &mut FieldErrors,
+) -> AppResult<Option<Vec<i32>>> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        match G::id_by_name(conn, name.as_str()).await? {
+            Some(id) => ids.push(id),
+            None => errors.add(field, format!("no {field} is named {:?}", name.as_str())),
+        }
+    }
+    Ok(Some(ids))
+}
+
+/// `/api/products?...&after=<cursor>`: the same query, from the row after
+/// `cursor` (normalized: every value as the filter holds it).
+fn next_url(filter: &ProductFilter, cursor: &crate::domain::Cursor) -> String {
+    let joined = |names: &[Name]| names.iter().map(Name::as_str).collect::<Vec<_>>().join(",");
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if !filter.categories.is_empty() {
+        query.append_pair("category", &joined(&filter.categories));
+    }
+    if !filter.tags.is_empty() {
+        query.append_pair("tag", &joined(&filter.tags));
+    }
+    if let Some(min) = filter.min_price {
+        query.append_pair("minPrice", &min.shortest());
+    }
+    if let Some(max) = filter.max_price {
+        query.append_pair("maxPrice", &max.shortest());
+    }
+    if let Some(in_stock) = filter.in_stock {
+        query.append_pair("inStock", if in_stock { "true" } else { "false" });
+    }
+    if let Some(search) = &filter.search {
+        query.append_pair("q", search.as_str());
+    }
+    query
+        .append_pair("sortBy", filter.sort_by.as_str())
+        .append_pair("order", filter.order.as_str())
+        .append_pair("limit", &filter.page.limit.to_string())
+        .append_pair("after", &cursor.encode());
+    format!("/api/products?{}", query.finish())
 }
 
 fn no_product(id: i32) -> AppError {

@@ -3,6 +3,7 @@
 //! addresses, ids and quantities, pages. Each also describes itself to the
 //! OpenAPI document, with a rule that accepts exactly what `parse` accepts.
 
+pub mod cursor;
 pub mod email;
 pub mod money;
 pub mod numbers;
@@ -12,6 +13,7 @@ pub mod role;
 pub mod text;
 pub mod text_enum;
 
+pub use cursor::Cursor;
 pub use email::Email;
 pub use money::{JsonDecimal, Money, MoneyInput};
 pub use numbers::{JsonInteger, Quantity, RowId, Stock};

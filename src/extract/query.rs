@@ -27,6 +27,8 @@ where
 /// each parameter is read alone into `T`, so that its own error (unknown,
 /// or a value that does not parse) is known without the others'.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let joined = join_repeated(query);
+    let query = joined.as_str();
     if let Ok(value) = serde_urlencoded::from_str::<T>(query) {
         return Ok(value);
     }
@@ -59,4 +61,51 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
         errors.add("query", "the parameters do not fit together");
     }
     Err(AppError::BadQuery(errors))
+}
+
+/// Parameters that may be repeated, each time naming one more value (`tag=a&tag=b`
+/// is `tag=a,b`); every other parameter may be given once.
+const REPEATABLE: [&str; 2] = ["category", "tag"];
+
+/// The query with each repeatable parameter given once, its values joined
+/// with commas in the order sent.
+fn join_repeated(query: &str) -> String {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let repeated = REPEATABLE
+        .iter()
+        .any(|name| pairs.iter().filter(|(key, _)| key == name).count() > 1);
+    if !repeated {
+        return query.to_owned();
+    }
+    let mut merged: Vec<(String, String)> = Vec::new();
+    for (name, value) in pairs {
+        match merged.iter_mut().find(|(key, _)| *key == name) {
+            Some((_, values)) if REPEATABLE.contains(&name.as_str()) => {
+                values.push(',');
+                values.push_str(&value);
+            }
+            _ => merged.push((name, value)),
+        }
+    }
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(merged)
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_repeated;
+
+    #[test]
+    fn repeated_categories_and_tags_are_one_list_and_nothing_else_is_joined() {
+        assert_eq!(
+            join_repeated("tag=a&page=2&tag=b%2Cc"),
+            "tag=a%2Cb%2Cc&page=2"
+        );
+        assert_eq!(join_repeated("category=x&category=y"), "category=x%2Cy");
+        // Other repeats are left for the reader to refuse.
+        assert_eq!(join_repeated("page=1&page=2"), "page=1&page=2");
+    }
 }

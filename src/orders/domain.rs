@@ -164,13 +164,18 @@ pub struct OrderFilter {
     /// On `created_at`: from (inclusive) and to (exclusive).
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
+    /// The page starts after this order (lists go newest first, by id).
+    pub after: Option<i32>,
 }
+
+/// Order lists go newest first, by id; their cursors say so.
+pub const ORDER_LIST_ORDER: &str = "id:DESC";
 
 impl OrderFilter {
     /// Whether the list is open-ended (a customer or a time range): such
     /// lists are answered from PostgreSQL and not kept in the cache.
     pub fn is_open_ended(&self) -> bool {
-        self.user_id.is_some() || self.from.is_some() || self.to.is_some()
+        self.user_id.is_some() || self.from.is_some() || self.to.is_some() || self.after.is_some()
     }
 }
 

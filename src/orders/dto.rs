@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::domain::{
-    HistoryEntry, OrderFilter, OrderRequest, OrderSource, ShippingAddress, Status, order_number,
-    parse_country,
+    HistoryEntry, ORDER_LIST_ORDER, OrderFilter, OrderRequest, OrderSource, ShippingAddress,
+    Status, order_number, parse_country,
 };
 use super::models::{Order, OrderLine};
-use crate::domain::{Money, Name, Pagination};
+use crate::domain::{Cursor, Money, Name, Pagination};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use crate::inventory::LineBody;
@@ -278,6 +278,8 @@ pub struct OrderListQuery {
     pub from: Option<DateTime<Utc>>,
     /// Only orders created before this time (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// An opaque cursor from a `next` URL: the page starts after it (with no `page`).
+    pub after: Option<String>,
 }
 
 impl OrderListQuery {
@@ -292,11 +294,18 @@ impl OrderListQuery {
             }
         });
         // `to` at or before `from` is an empty range, not an error.
+        let after = self.after.as_deref().and_then(|raw| {
+            if page.page != 1 {
+                errors.add("page", "a page that starts `after` a row takes no `page`");
+            }
+            errors.check("after", Cursor::decode(raw, ORDER_LIST_ORDER))
+        });
         let filter = OrderFilter {
             status: self.status,
             user_id,
             from: self.from,
             to: self.to,
+            after: after.map(|cursor| cursor.id),
         };
         (page, filter)
     }

@@ -111,7 +111,7 @@ pub async fn lines_of(
 
 /// A page of orders, newest first: one user's, or everybody's.
 /// A page of the orders `filter` names (of `filter.user_id`'s alone when
-/// set), newest first.
+/// set), newest first: one past the limit.
 pub async fn list_orders(
     conn: &mut AsyncPgConnection,
     filter: &OrderFilter,
@@ -134,12 +134,16 @@ pub async fn list_orders(
         query
     };
     let count = filtered().count();
-    let rows = filtered()
+    // One past the limit, to tell whether more follow; after a cursor by
+    // id instead of an OFFSET.
+    let mut query = filtered()
         .select(Order::as_select())
         .order(orders::id.desc())
-        .limit(page.limit)
-        .offset((page.page - 1) * page.limit)
-        .load(conn)
-        .await?;
+        .limit(page.limit + 1);
+    query = match filter.after {
+        Some(after) => query.filter(orders::id.lt(after)),
+        None => query.offset(page.offset()),
+    };
+    let rows = query.load(conn).await?;
     Ok((rows, count.get_result(conn).await?))
 }

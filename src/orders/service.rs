@@ -345,6 +345,7 @@ pub async fn list(
     // The key names the query as asked (a customer's own orders are not an
     // open-ended list: their key is theirs).
     let key = cache::order_page(viewer, page, &filter, &state.config.cache_limits);
+    let asked = filter.clone();
     let for_admin = match viewer {
         Viewer::Admin(_) => true,
         Viewer::Owner(user_id) => {
@@ -363,11 +364,43 @@ pub async fn list(
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
                 let (orders, total) = queries::list_orders(conn, &filter, page).await?;
+                let mut listed = ListPage::from_rows(orders, page, total, |last| {
+                    next_url(&asked, page, last.id)
+                });
+                let orders = std::mem::take(&mut listed.data);
                 let data = views(conn, orders, for_admin).await?;
-                Document::envelope_of(&ListPage::of(data, page, total))
+                Document::envelope_of(&listed.with_data(data))
             },
         )
         .await
+}
+
+/// `/api/orders?...&after=<cursor>`: the same list, after order `last_id`.
+fn next_url(filter: &OrderFilter, page: Pagination, last_id: i32) -> String {
+    let cursor = crate::domain::Cursor {
+        order: super::domain::ORDER_LIST_ORDER.to_owned(),
+        value: None,
+        id: last_id,
+    };
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(status) = filter.status {
+        query.append_pair("status", status.as_str());
+    }
+    if let Some(user_id) = filter.user_id {
+        query.append_pair("user_id", &user_id.to_string());
+    }
+    let stamp =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    if let Some(from) = filter.from {
+        query.append_pair("from", &stamp(from));
+    }
+    if let Some(to) = filter.to {
+        query.append_pair("to", &stamp(to));
+    }
+    query
+        .append_pair("limit", &page.limit.to_string())
+        .append_pair("after", &cursor.encode());
+    format!("/api/orders?{}", query.finish())
 }
 
 /// Retires again and uncounts every write begun, after the commit (or

@@ -44,7 +44,7 @@ fn data(response: &TestResponse) -> Value {
     body
 }
 
-async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
+pub async fn keys(app: &TestApp, pattern: &str) -> Vec<String> {
     let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut keys: Vec<String> = redis_keys(&mut conn, &format!("{}{pattern}", app.redis_prefix))

@@ -431,11 +431,14 @@ impl TestApp {
 
     /// Sends requests as the admin of [`TestApp::with_admin`].
     pub fn admin(&self) -> Client<'_> {
-        let token = self
-            .admin_token
+        self.user(self.admin_token())
+    }
+
+    /// The admin's session token (an app made with `TestApp::with_admin`).
+    pub fn admin_token(&self) -> &str {
+        self.admin_token
             .as_deref()
-            .expect("this app has no admin: make it with TestApp::with_admin");
-        self.user(token)
+            .expect("this app has no admin: make it with TestApp::with_admin")
     }
 
     /// Creates an account directly (password `TEST_PASSWORD`) and signs it in

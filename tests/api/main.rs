@@ -15,5 +15,6 @@ mod orders;
 mod products;
 mod reliability;
 mod schema;
+mod search;
 mod soak;
 mod tags;

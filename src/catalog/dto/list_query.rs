@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
 use crate::domain::text::string_schema;
-use crate::domain::{JsonDecimal, Money, Name, Pagination};
+use crate::domain::{Cursor, JsonDecimal, Money, Name, Pagination};
 use crate::error::{AppError, FieldErrors};
 
 /// The query of `GET /api/products`.
@@ -16,9 +16,14 @@ use crate::error::{AppError, FieldErrors};
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
 pub struct ProductListQuery {
-    /// A category name (case-insensitive); an unknown name is a 422.
+    /// A category name (case-insensitive); several, comma-separated or
+    /// repeated, mean any of them. An unknown name is a 422.
     #[param(value_type = Option<Name>, inline)]
     pub category: Option<String>,
+    /// A tag name (case-insensitive); several, comma-separated or repeated,
+    /// mean any of them. An unknown name is a 422.
+    #[param(value_type = Option<Name>, inline)]
+    pub tag: Option<String>,
     /// Lowest price, inclusive.
     #[param(value_type = Option<MoneyText>, inline)]
     pub min_price: Option<String>,
@@ -27,10 +32,13 @@ pub struct ProductListQuery {
     pub max_price: Option<String>,
     /// `true`: only products in stock; `false`: only sold-out ones.
     pub in_stock: Option<bool>,
-    /// Part of the product name, case-insensitive; blank means none.
+    /// Words to search for in the name, slogan, description and category:
+    /// matched exactly, by stem, or (in the name) with a typo or two.
+    /// Blank means none.
     #[param(value_type = Option<SearchText>, inline)]
     pub q: Option<String>,
-    /// `createdAt` (default), `price` or `name`, in any case.
+    /// `createdAt` (default), `price`, `name` or `relevance` (the default
+    /// with `q`, which it needs), in any case.
     #[param(value_type = Option<SortByText>, inline)]
     pub sort_by: Option<String>,
     /// `ASC` or `DESC` (default), in any case.
@@ -40,6 +48,9 @@ pub struct ProductListQuery {
     pub page: Option<i64>,
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
+    /// An opaque cursor from a `next` URL: the page starts after it (with
+    /// no `page`).
+    pub after: Option<String>,
 }
 
 /// A price in a query: a decimal string (schema only).
@@ -148,26 +159,28 @@ impl ProductListQuery {
         {
             errors.add("maxPrice", "must not be below minPrice");
         }
-        let category = match query.category.as_deref() {
-            None => None,
-            Some(name) => errors.check("category", Name::parse(name)),
-        };
+        let categories = names("category", query.category.as_deref(), &mut errors);
+        let tags = names("tag", query.tag.as_deref(), &mut errors);
         let search = match query.q.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(text) => errors.check("q", Name::parse(text)),
         };
         let sort_by = match query.sort_by.as_deref() {
+            None if search.is_some() => Some(SortBy::Relevance),
             None => Some(SortBy::CreatedAt),
             Some(raw) => errors.check("sortBy", SortBy::parse(raw)),
         };
+        if sort_by == Some(SortBy::Relevance) && search.is_none() && query.q.is_none() {
+            errors.add("sortBy", "relevance needs a search `q`");
+        }
         let order = match query.order.as_deref() {
             None => Some(SortOrder::Desc),
             Some(raw) => errors.check("order", SortOrder::parse(raw)),
         };
         let page = Pagination::parse(query.page, query.limit, &mut errors);
-        errors.into_result(())?;
-        Ok(ProductFilter {
-            category,
+        let mut filter = ProductFilter {
+            categories,
+            tags,
             min_price,
             max_price,
             in_stock: query.in_stock,
@@ -175,8 +188,33 @@ impl ProductListQuery {
             sort_by: sort_by.unwrap_or(SortBy::CreatedAt),
             order: order.unwrap_or(SortOrder::Desc),
             page,
-        })
+            after: None,
+        };
+        if let Some(raw) = query.after.as_deref() {
+            if page.page != 1 {
+                errors.add("page", "a page that starts `after` a row takes no `page`");
+            }
+            filter.after = errors.check("after", Cursor::decode(raw, &filter.order_key()));
+        }
+        errors.into_result(())?;
+        Ok(filter)
     }
+}
+
+/// Names given comma-separated (or repeated, which the query reader joins
+/// with commas), each checked; sorted case-insensitively, without repeats,
+/// so that equal queries are one query.
+fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> {
+    let Some(raw) = raw else {
+        return Vec::new();
+    };
+    let mut names: Vec<Name> = raw
+        .split(',')
+        .filter_map(|part| errors.check(field, Name::parse(part)))
+        .collect();
+    names.sort_by_key(|name| name.as_str().to_lowercase());
+    names.dedup_by_key(|name| name.as_str().to_lowercase());
+    names
 }
 
 /// A price filter: a value that is not a decimal is recorded in

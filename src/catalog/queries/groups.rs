@@ -21,9 +21,12 @@ pub trait GroupTable: Send + Sync + 'static {
     /// A page of groups with their first products, and how many there are.
     /// A page of groups, each with its first products when `embed` is set
     /// (and its products' total either way).
+    /// (One past the limit, to tell whether more follow; from the group
+    /// after `after`, by id, when given, instead of the page's OFFSET.)
     fn list(
         conn: &mut AsyncPgConnection,
         page: Pagination,
+        after: Option<i32>,
         embed: bool,
     ) -> impl Future<Output = QueryResult<(Vec<GroupRecord<Self::Row>>, i64)>> + Send;
     fn find(
@@ -73,15 +76,15 @@ macro_rules! group_table {
             async fn list(
                 conn: &mut AsyncPgConnection,
                 page: Pagination,
+                after: Option<i32>,
                 embed: bool,
             ) -> QueryResult<(Vec<GroupRecord<$row>>, i64)> {
-                let rows = $table::table
-                    .order($table::id)
-                    .limit(page.limit)
-                    .offset(page.offset())
-                    .select($row::as_select())
-                    .load(conn)
-                    .await?;
+                let mut query = $table::table.order($table::id).limit(page.limit + 1).into_boxed();
+                query = match after {
+                    Some(after) => query.filter($table::id.gt(after)),
+                    None => query.offset(page.offset()),
+                };
+                let rows = query.select($row::as_select()).load(conn).await?;
                 let total = $table::table.count().get_result(conn).await?;
                 let ids = rows.iter().map(|row| row.id).collect();
                 Ok((with_products(conn, rows, ids, &$embedding, embed).await?, total))
@@ -223,6 +226,7 @@ async fn with_products<G>(
         by_group.entry(row.group_id).or_default().push(row.product);
     }
     let records = groups.into_iter().zip(ids).map(|(group, id)| GroupRecord {
+        id,
         products: embed.then(|| by_group.remove(&id).unwrap_or_default()),
         products_total: totals.get(&id).copied().unwrap_or(0),
         group,

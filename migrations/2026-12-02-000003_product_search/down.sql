@@ -1,0 +1,2 @@
+DROP INDEX products_search_idx;
+DROP FUNCTION product_search_document(TEXT, TEXT, TEXT);

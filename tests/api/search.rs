@@ -1,0 +1,242 @@
+//! Search and browse: words found by stem, with typos and in categories,
+//! best match first; tags and several categories; and paging that follows
+//! `next` with a cursor instead of an OFFSET.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::cache::keys as redis_keys;
+use crate::helpers::TestApp;
+
+fn names(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|product| product["product_name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn catalog_with_jackets() -> TestApp {
+    let app = TestApp::seeded_with_admin().await;
+    for body in [
+        json!({"product_name": "Coastal Windbreaker", "price": 60, "stock": 3, "category_id": 1,
+               "slogan": "Stay dry on the shore", "description": "A light jacket against the wind."}),
+        json!({"product_name": "Harbor Parka", "price": 120, "stock": 2, "category_id": 1,
+               "slogan": "Warm all winter", "description": "Keeps out wind and windbreaking gusts."}),
+    ] {
+        app.create_product(body).await;
+    }
+    app
+}
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    let answer = app.anon().get(path).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+    answer.json()
+}
+
+#[tokio::test]
+async fn a_search_finds_words_by_stem_with_typos_and_in_categories_best_first() {
+    let app = catalog_with_jackets().await;
+    // By stem: "sneaker" finds "Sneakers"; "jackets" finds "jacket" in a description.
+    assert_eq!(
+        names(&get(&app, "/api/products?q=sneaker").await),
+        ["Running Sneakers"]
+    );
+    assert_eq!(
+        names(&get(&app, "/api/products?q=jackets").await),
+        ["Coastal Windbreaker"]
+    );
+    // With a typo, or split in two: the name is still found.
+    for typo in ["windbraker", "wind%20break", "Windbreakr"] {
+        let found = names(&get(&app, &format!("/api/products?q={typo}")).await);
+        assert_eq!(
+            found.first().map(String::as_str),
+            Some("Coastal Windbreaker"),
+            "{typo}: {found:?}"
+        );
+    }
+    // A category's name finds its products.
+    assert_eq!(
+        names(&get(&app, "/api/products?q=hats").await),
+        ["Branded Baseball Hat"]
+    );
+    // Best first: the name match ranks above a description match.
+    let wind = names(&get(&app, "/api/products?q=wind").await);
+    assert_eq!(wind, ["Coastal Windbreaker", "Harbor Parka"], "{wind:?}");
+    // Other sorts still apply to the matches.
+    let by_price = names(&get(&app, "/api/products?q=wind&sortBy=price&order=DESC").await);
+    assert_eq!(by_price, ["Harbor Parka", "Coastal Windbreaker"]);
+    // Relevance needs a search.
+    app.anon()
+        .get("/api/products?sortBy=relevance")
+        .await
+        .field_error("sortBy");
+    // A search that matches nothing is an empty page.
+    assert_eq!(get(&app, "/api/products?q=zzyzx").await["total"], 0);
+}
+
+#[tokio::test]
+async fn tags_and_several_categories_mean_any_of_them() {
+    let app = TestApp::seeded().await;
+    let blue = names(&get(&app, "/api/products?tag=blue&sortBy=name&order=ASC").await);
+    assert_eq!(blue, ["Branded Baseball Hat", "Cargo Shorts"]);
+    let either = names(&get(&app, "/api/products?tag=white,red&sortBy=name&order=ASC").await);
+    assert_eq!(
+        either,
+        ["Branded Baseball Hat", "Plain T-Shirt", "Running Sneakers"]
+    );
+    let repeated = get(
+        &app,
+        "/api/products?tag=red&tag=WHITE&sortBy=name&order=ASC",
+    )
+    .await;
+    assert_eq!(names(&repeated), either);
+    assert_eq!(
+        repeated["source"], "redis",
+        "the same query, the same document"
+    );
+    let two = names(
+        &get(
+            &app,
+            "/api/products?category=hats,Shorts&sortBy=name&order=ASC",
+        )
+        .await,
+    );
+    assert_eq!(two, ["Branded Baseball Hat", "Cargo Shorts"]);
+    let both = names(
+        &get(
+            &app,
+            "/api/products?category=hats&category=shorts&tag=blue&sortBy=name&order=ASC",
+        )
+        .await,
+    );
+    assert_eq!(both, ["Branded Baseball Hat", "Cargo Shorts"]);
+    let unknown = app
+        .anon()
+        .get("/api/products?tag=blue,plaid&category=hats,nowhere")
+        .await;
+    let errors = unknown.problem(422)["errors"].clone();
+    assert_eq!(errors["tag"], json!(["no tag is named \"plaid\""]));
+    assert_eq!(
+        errors["category"],
+        json!(["no category is named \"nowhere\""])
+    );
+    // Such lists are kept under `search:`, the nine-part keys stay for the plain ones.
+    let keys = redis_keys(&app, "products:*").await;
+    assert!(keys.is_empty(), "{keys:?}");
+    assert!(!redis_keys(&app, "search:*").await.is_empty());
+}
+
+/// Follows `next` from `first` to the end; every page's rows, in order.
+async fn follow(app: &TestApp, first: &str) -> (Vec<i64>, usize) {
+    follow_as(app, None, first).await
+}
+
+async fn follow_as(app: &TestApp, token: Option<&str>, first: &str) -> (Vec<i64>, usize) {
+    let mut ids = Vec::new();
+    let mut pages = 0;
+    let mut path = first.to_owned();
+    loop {
+        let answer = app.client(token).get(&path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+        let page = answer.json();
+        pages += 1;
+        ids.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["id"].as_i64().unwrap()),
+        );
+        match page["next"].as_str() {
+            Some(next) => {
+                assert_eq!(page["has_next"], true);
+                assert!(next.contains("after="), "{next}");
+                path = next.to_owned();
+            }
+            None => {
+                assert_eq!(page["has_next"], false);
+                return (ids, pages);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn following_next_walks_every_order_without_gaps_or_repeats() {
+    let app = catalog_with_jackets().await;
+    // Equal prices, to be ordered by id.
+    app.create_product(json!({"product_name": "Twin A", "price": 60, "stock": 1}))
+        .await;
+    app.create_product(json!({"product_name": "Twin B", "price": 60, "stock": 1}))
+        .await;
+    for sort in [
+        "sortBy=price&order=ASC",
+        "sortBy=price&order=DESC",
+        "sortBy=name&order=ASC",
+        "sortBy=createdAt&order=DESC",
+        "q=wind&sortBy=relevance",
+    ] {
+        let everything = get(&app, &format!("/api/products?{sort}&limit=100")).await;
+        let expected: Vec<i64> = everything["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(everything["has_next"], false);
+        assert_eq!(everything["next"], Value::Null);
+        let (walked, pages) = follow(&app, &format!("/api/products?{sort}&limit=2")).await;
+        assert_eq!(walked, expected, "{sort}");
+        assert_eq!(pages, expected.len().div_ceil(2).max(1), "{sort}");
+    }
+    // A cursor belongs to its order; it takes no page; and it cannot be made up.
+    let first = get(&app, "/api/products?sortBy=price&order=ASC&limit=2").await;
+    let next = first["next"].as_str().unwrap().to_owned();
+    let cursor = next.split("after=").nth(1).unwrap();
+    app.anon()
+        .get(&format!("/api/products?sortBy=name&limit=2&after={cursor}"))
+        .await
+        .field_error("after");
+    app.anon()
+        .get(&format!("{next}&page=2"))
+        .await
+        .field_error("page");
+    app.anon()
+        .get("/api/products?after=bm9wZQ")
+        .await
+        .field_error("after");
+}
+
+#[tokio::test]
+async fn every_list_says_whether_more_follow_and_where() {
+    let app = TestApp::seeded_with_admin().await;
+    let (categories, pages) = follow(&app, "/api/categories?limit=2").await;
+    assert_eq!((categories, pages), (vec![1, 2, 3, 4, 5], 3));
+    let (tags, pages) = follow(&app, "/api/tags?limit=3&products=false").await;
+    assert_eq!((tags.len(), pages), (8, 3));
+    let (_, token) = app
+        .quick_account("olga@example.com", emporium::domain::Role::Customer)
+        .await;
+    for _ in 0..3 {
+        let placed = app
+            .user(&token)
+            .post(
+                "/api/orders",
+                json!({"items": [{"product_id": 4, "quantity": 1}]}),
+            )
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED);
+    }
+    let (mine, pages) = follow_as(&app, Some(&token), "/api/orders?limit=2").await;
+    assert_eq!(pages, 2);
+    assert!(
+        mine.windows(2).all(|pair| pair[0] > pair[1]),
+        "newest first: {mine:?}"
+    );
+    let admin = app.admin_token();
+    let (all, _) = follow_as(&app, Some(admin), "/api/orders?limit=1&status=placed").await;
+    assert_eq!(all, mine);
+}
