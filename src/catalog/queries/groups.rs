@@ -150,10 +150,14 @@ group_table!(
     Embedding {
         // LATERAL walks the (category_id, id) index once per category and
         // stops after the limit.
-        first_products: "SELECT c.id AS group_id, p.* FROM unnest($1) AS c(id) \
+        first_products: concat!(
+            "SELECT c.id AS group_id, ",
+            product_columns!(),
+            " FROM unnest($1) AS c(id) \
             CROSS JOIN LATERAL (SELECT * FROM products WHERE products.category_id = c.id \
                                 ORDER BY products.id LIMIT $2) AS p \
-            ORDER BY c.id, p.id",
+            ORDER BY c.id, p.id"
+        ),
         totals: "SELECT category_id AS group_id, count(*) AS total FROM products \
             WHERE category_id = ANY($1) GROUP BY category_id",
     }
@@ -163,12 +167,16 @@ group_table!(
     /// The `tags` table; a tag's products are linked through `product_tags`.
     Tags: Tag in tags(tag_name),
     Embedding {
-        first_products: "SELECT t.id AS group_id, p.* FROM unnest($1) AS t(id) \
+        first_products: concat!(
+            "SELECT t.id AS group_id, ",
+            product_columns!(),
+            " FROM unnest($1) AS t(id) \
             CROSS JOIN LATERAL (SELECT products.* FROM product_tags \
                                 JOIN products ON products.id = product_tags.product_id \
                                 WHERE product_tags.tag_id = t.id \
                                 ORDER BY product_tags.product_id LIMIT $2) AS p \
-            ORDER BY t.id, p.id",
+            ORDER BY t.id, p.id"
+        ),
         totals: "SELECT tag_id AS group_id, count(*) AS total FROM product_tags \
             WHERE tag_id = ANY($1) GROUP BY tag_id",
     }

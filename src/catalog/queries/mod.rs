@@ -1,6 +1,15 @@
 //! Every catalog query, each taking `&mut AsyncPgConnection` so it runs the
 //! same on a pooled connection or inside a transaction.
 
+/// The columns of a `Product`, of a `products` row named `p`: never `p.*`,
+/// so that the stored search document stays in the database.
+macro_rules! product_columns {
+    () => {
+        "p.id, p.product_name, p.slogan, p.description, p.price, p.stock, p.category_id, \
+         p.created_at, p.updated_at"
+    };
+}
+
 mod groups;
 mod products;
 mod variants;

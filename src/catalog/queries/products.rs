@@ -97,25 +97,35 @@ impl Statement {
 #[derive(Clone, Copy)]
 struct Search<'a> {
     q: &'a str,
-    joined: &'a str,
+    /// `None` when the words are one already.
+    joined: Option<&'a str>,
 }
 
 impl Statement {
-    fn bind_search(&mut self, filter: &ProductFilter) -> Option<(String, String)> {
+    fn bind_search(&mut self, filter: &ProductFilter) -> Option<(String, Option<String>)> {
         let search = filter.search.as_ref()?.as_str();
         let q = self.bind(Param::Text(search.to_owned()));
-        let joined = self.bind(Param::Text(search.split_whitespace().collect()));
+        let words: String = search.split_whitespace().collect();
+        let joined = (words != search).then(|| self.bind(Param::Text(words)));
         Some((q, joined))
     }
 }
 
+/// (`search_document` is the stored `product_search_document` of the name,
+/// slogan and description: migration `product_search_stored`.)
 /// A search's relevance: how well the full-text document matches the words,
 /// plus how like a word of the name the search is (typed apart or together).
 fn relevance(Search { q, joined }: Search<'_>) -> String {
+    let similarity = match joined {
+        None => format!("word_similarity({q}, p.product_name)"),
+        Some(joined) => format!(
+            "greatest(word_similarity({q}, p.product_name), word_similarity({joined}, p.product_name))"
+        ),
+    };
     format!(
-        "(ts_rank_cd(product_search_document(p.product_name, p.slogan, p.description), \
+        "(ts_rank_cd(p.search_document, \
          websearch_to_tsquery('english', {q})) \
-         + greatest(word_similarity({q}, p.product_name), word_similarity({joined}, p.product_name)))::float8"
+         + {similarity})::float8"
     )
 }
 
@@ -151,14 +161,16 @@ fn conditions(
         None => statement,
     };
     if let Some(Search { q, joined }) = search {
+        let joined_arm = joined.map_or(String::new(), |joined| {
+            format!(" OR {joined} <% p.product_name")
+        });
         let categories = statement.bind(Param::Ints(scope.search_categories.clone()));
         // Each side is index-backed (the document's GIN index, the name's
         // trigram index, the category index), so PostgreSQL ORs bitmaps.
         statement.push(&format!(
-            " AND (product_search_document(p.product_name, p.slogan, p.description) \
+            " AND (p.search_document \
                @@ websearch_to_tsquery('english', {q}) \
-             OR {q} <% p.product_name OR {joined} <% p.product_name \
-             OR p.category_id = ANY({categories}))"
+             OR {q} <% p.product_name{joined_arm} OR p.category_id = ANY({categories}))"
         ));
     }
 }
@@ -187,11 +199,18 @@ pub async fn list_products(
 ) -> QueryResult<ProductPage> {
     let mut page = Statement::default();
     let bound = page.bind_search(filter);
-    let search = bound.as_ref().map(|(q, joined)| Search { q, joined });
+    let search = bound.as_ref().map(|(q, joined)| Search {
+        q,
+        joined: joined.as_deref(),
+    });
     let (sort, cast) = sort_expression(filter.sort_by, search);
     let direction = filter.order.as_str();
     page.push(&format!(
-        "SELECT p.*, {} AS score FROM products p",
+        concat!(
+            "SELECT ",
+            product_columns!(),
+            ", {} AS score FROM products p"
+        ),
         if filter.sort_by == SortBy::Relevance {
             sort.as_str()
         } else {
@@ -227,7 +246,10 @@ pub async fn list_products(
     // Counting stops one past the cap, so no request counts a million rows.
     let mut count = Statement::default();
     let bound = count.bind_search(filter);
-    let search = bound.as_ref().map(|(q, joined)| Search { q, joined });
+    let search = bound.as_ref().map(|(q, joined)| Search {
+        q,
+        joined: joined.as_deref(),
+    });
     count.push("SELECT count(*) AS total FROM (SELECT 1 FROM products p");
     conditions(&mut count, filter, scope, search);
     let cap = count.bind(Param::Int(i32::try_from(TOTAL_CAP + 1).unwrap_or(i32::MAX)));
