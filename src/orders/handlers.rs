@@ -10,6 +10,7 @@ use super::cache::{self, Viewer};
 use super::domain::Actor;
 use super::dto::{OrderListQuery, OrderRequestBody, OrderView, PlaceOrderBody, StatusBody};
 use super::queries;
+use super::reading;
 use super::service::{self, Placement};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
@@ -86,7 +87,7 @@ pub async fn list_orders(
     let mut errors = FieldErrors::new();
     let (page, filter) = query.parse(&mut errors);
     errors.into_result(())?;
-    service::list(&state, viewer(&auth), page, filter).await
+    reading::list(&state, viewer(&auth), page, filter).await
 }
 
 /// One order: the user's own (another user's is a 404), or any for an admin.
@@ -118,7 +119,7 @@ pub async fn get_order(
                     .filter(|order| actor.may_see(order.user_id))
                     .ok_or_else(|| AppError::not_found(format!("you have no order {id}")))?;
                 let for_admin = actor == Actor::Admin;
-                let view = service::views(conn, vec![order], for_admin)
+                let view = reading::views(conn, vec![order], for_admin)
                     .await?
                     .remove(0);
                 Document::envelope_of(&Envelope { data: view })

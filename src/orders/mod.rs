@@ -7,6 +7,7 @@ pub mod dto;
 pub mod handlers;
 pub mod models;
 pub mod queries;
+pub mod reading;
 pub mod service;
 
 use utoipa_axum::router::OpenApiRouter;

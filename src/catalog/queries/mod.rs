@@ -11,10 +11,12 @@ macro_rules! product_columns {
 }
 
 mod groups;
+mod listing;
 mod products;
 mod variants;
 
 pub use groups::*;
+pub use listing::*;
 pub use products::*;
 pub use variants::*;
 
