@@ -52,6 +52,7 @@ pub fn build(state: AppState) -> Router {
     let body_limit = state.config.body_limit_bytes;
     let cors_origins = state.config.cors_allowed_origins.clone();
     let request_timeout = state.config.request_timeout;
+    let trusted_proxies = state.config.trusted_proxies.clone();
     routes
         .route(
             "/api/openapi.json",
@@ -119,6 +120,8 @@ pub fn build(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(axum::middleware::from_fn(crate::request_id::assign))
+        // Which peers may name the client (`ClientAddress`).
+        .layer(axum::Extension(trusted_proxies))
         .with_state(state)
 }
 

@@ -25,6 +25,7 @@
 //! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
 //! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins browsers may call from; empty: CORS closed |
+//! | `TRUSTED_PROXIES` | empty | comma-separated addresses or networks of proxies whose `X-Forwarded-For` names the client; empty: the TCP peer is the client |
 //! | `HEADER_READ_TIMEOUT_MS` | `5000` | a connection whose request head is not complete after this is closed |
 //! | `MAX_CONNECTIONS` | `1024` | connections served at once; more wait in the accept queue |
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
@@ -40,7 +41,10 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+mod proxies;
 mod reader;
+
+pub use proxies::TrustedProxies;
 
 use reader::Reader;
 
@@ -109,6 +113,8 @@ pub struct Config {
     pub seed_customer: Option<SeedAccount>,
     /// Origins allowed to call from a browser; empty means CORS is closed.
     pub cors_allowed_origins: Vec<axum::http::HeaderValue>,
+    /// Proxies whose `X-Forwarded-For` names the client (rate limits).
+    pub trusted_proxies: TrustedProxies,
     /// A request head must be complete within this, or the connection closes.
     pub header_read_timeout: Duration,
     /// Connections served at once.
@@ -247,6 +253,13 @@ impl Config {
             seed_admin: reader.seed_account("SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD")?,
             seed_customer: reader.seed_account("SEED_CUSTOMER_EMAIL", "SEED_CUSTOMER_PASSWORD")?,
             cors_allowed_origins: reader.origins("CORS_ALLOWED_ORIGINS")?,
+            trusted_proxies: TrustedProxies::parse(
+                &reader.optional("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|reason| ConfigError::Invalid {
+                name: "TRUSTED_PROXIES",
+                reason,
+            })?,
             header_read_timeout: Duration::from_millis(
                 reader.positive("HEADER_READ_TIMEOUT_MS", DEFAULT_HEADER_READ_TIMEOUT_MS)?,
             ),

@@ -10,7 +10,9 @@
 //!   parameter the route does not take, is a 400 naming every such
 //!   parameter in `errors`.
 //! - [`ResourceId`]: a path id; anything but a positive 32-bit integer is a 400.
-//! - [`ClientAddress`]: the peer's IP address, for rate limits.
+//! - [`ClientAddress`]: the client's IP address (the peer's, or behind a
+//!   trusted proxy the one it forwards), for rate limits and the cache's
+//!   budgets.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
@@ -150,12 +152,29 @@ pub struct ClientAddress(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
+    /// The TCP peer; behind a trusted proxy (`TRUSTED_PROXIES`, put into the
+    /// request by the router), the client its `X-Forwarded-For` names.
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let address = parts
+        let Some(peer) = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string());
-        Ok(Self(address))
+            .map(|info| info.0.ip())
+        else {
+            return Ok(Self("unknown".to_owned()));
+        };
+        let client = match parts.extensions.get::<crate::config::TrustedProxies>() {
+            Some(proxies) => {
+                let forwarded: Vec<&str> = parts
+                    .headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|value| value.to_str().ok())
+                    .collect();
+                proxies.client(peer, &forwarded)
+            }
+            None => peer,
+        };
+        Ok(Self(client.to_string()))
     }
 }
 

@@ -622,3 +622,55 @@ async fn create_admin_reads_the_password_from_stdin_and_refuses_a_taken_email() 
     assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
     assert_eq!(app.count("users").await, 1);
 }
+
+/// A sign-in as if through a proxy at `peer` that forwards for `forwarded`.
+fn forwarded(peer: &str, forwarded: &str, body: Value) -> Request<Body> {
+    let mut request = from_address(peer, "/api/auth/signin", body);
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", forwarded.parse().unwrap());
+    request
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_else_may_say_so() {
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_address = 2;
+        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let attempt = |n: u32| json!({"email": format!("p{n}@example.com"), "password": "wrong-pass"});
+    // Two clients behind the proxy: each its own two attempts.
+    for client in ["198.51.100.1", "198.51.100.2"] {
+        for n in 0..2 {
+            app.anon()
+                .send_request(forwarded("127.0.0.1", client, attempt(n)))
+                .await
+                .problem(401);
+        }
+        app.anon()
+            .send_request(forwarded("127.0.0.1", client, attempt(9)))
+            .await
+            .problem(429);
+    }
+    // A spoofed left-hand entry does not buy a new budget.
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "6.6.6.6, 198.51.100.1", attempt(3)))
+        .await
+        .problem(429);
+    // An untrusted peer's header is ignored: it is counted as itself.
+    for n in 0..2 {
+        app.anon()
+            .send_request(forwarded(
+                "203.0.113.5",
+                &format!("192.0.2.{n}"),
+                attempt(n),
+            ))
+            .await
+            .problem(401);
+    }
+    app.anon()
+        .send_request(forwarded("203.0.113.5", "192.0.2.77", attempt(7)))
+        .await
+        .problem(429);
+}
