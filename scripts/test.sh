@@ -27,5 +27,8 @@ cargo test --locked --all-targets
 step "postman collection twice and the README examples twice (one freshly started server)"
 bash scripts/postman.sh
 
+step "two nodes behind NGINX (scripts/cluster.sh): sessions, sign-out, rate limits, stale reads, oversell"
+bash scripts/cluster-test.sh
+
 step "bench/run --smoke (a small catalog, a few seconds a case: fails only when a case errors)"
 python3 bench/run --smoke

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Several Emporium nodes behind NGINX, on loopback only.
+#
+#   scripts/cluster.sh start N DIR   # N nodes on free ports behind NGINX; writes DIR/cluster.env
+#   scripts/cluster.sh stop DIR      # stops every process it started, by PID
+#
+# The nodes share the settings of the environment (DATABASE_URL, REDIS_URL,
+# CACHE_REDIS_URL, REDIS_KEY_PREFIX, JWT_SECRET, ...; .env as usual), each
+# with its own BIND_ADDR, and trust NGINX (TRUSTED_PROXIES=127.0.0.1) to say
+# who the client is. NGINX (Debian's package, installed when missing and we
+# are root; its service is never started) runs with a config written to DIR
+# and listens on 127.0.0.1 only. DIR/cluster.env names the URL of NGINX
+# (CLUSTER_URL), of each node (NODE_URLS) and the PIDs (CLUSTER_PIDS).
+# EMPORIUM_BIN picks the binary (default: target/release/emporium, built
+# when missing).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+say() { printf 'cluster: %s\n' "$*" >&2; }
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+ensure_nginx() {
+  command -v nginx >/dev/null 2>&1 && return
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+    say "nginx is missing: install Debian's nginx (or nginx-light) and rerun"
+    exit 1
+  fi
+  say "installing Debian's nginx (its service is not started)"
+  # No service may start during the install; a policy already there is kept.
+  local policy=/usr/sbin/policy-rc.d made=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; }
+  [ -n "$made" ] && rm -f "$policy"
+  return 0
+}
+
+start() {
+  local count=$1 dir=$2
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  ensure_nginx
+  local binary=${EMPORIUM_BIN:-$root/target/release/emporium}
+  if [ ! -x "$binary" ]; then
+    (cd "$root" && cargo build --release --locked)
+  fi
+  local pids=() nodes=() upstream=""
+  for n in $(seq 1 "$count"); do
+    local port
+    port=$(free_port)
+    BIND_ADDR="127.0.0.1:$port" TRUSTED_PROXIES=127.0.0.1 \
+      "$binary" serve >"$dir/node$n.log" 2>&1 &
+    pids+=($!)
+    nodes+=("http://127.0.0.1:$port")
+    upstream+="        server 127.0.0.1:$port;"$'\n'
+  done
+  local proxy_port
+  proxy_port=$(free_port)
+  mkdir -p "$dir/nginx-temp" && chmod 1777 "$dir/nginx-temp"
+  cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $dir/nginx-temp/body;
+    proxy_temp_path $dir/nginx-temp/proxy;
+    fastcgi_temp_path $dir/nginx-temp/fastcgi;
+    uwsgi_temp_path $dir/nginx-temp/uwsgi;
+    scgi_temp_path $dir/nginx-temp/scgi;
+    upstream emporium {
+$upstream        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$proxy_port;
+        location / {
+            proxy_pass http://emporium;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_next_upstream error timeout;
+        }
+    }
+}
+CONF
+  nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/nginx.log" 2>&1 &
+  pids+=($!)
+  {
+    echo "CLUSTER_URL=http://127.0.0.1:$proxy_port"
+    echo "NODE_URLS=\"${nodes[*]}\""
+    echo "CLUSTER_PIDS=\"${pids[*]}\""
+  } >"$dir/cluster.env"
+  for url in "${nodes[@]}" "http://127.0.0.1:$proxy_port"; do
+    for _ in $(seq 1 150); do
+      if curl -fs "$url/health/live" >/dev/null 2>&1; then continue 2; fi
+      sleep 0.1
+    done
+    say "$url did not answer; logs in $dir"
+    stop "$dir"
+    exit 1
+  done
+  say "$count nodes (${nodes[*]}) behind NGINX at http://127.0.0.1:$proxy_port"
+}
+
+stop() {
+  local dir=$1
+  [ -f "$dir/cluster.env" ] || return 0
+  # shellcheck disable=SC1091
+  . "$dir/cluster.env"
+  for pid in $CLUSTER_PIDS; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in $CLUSTER_PIDS; do
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  done
+  rm -f "$dir/cluster.env"
+  say "stopped"
+}
+
+case "${1:-}" in
+  start) start "${2:?how many nodes}" "${3:?a folder for the files of the cluster}" ;;
+  stop) stop "${2:?the folder of the cluster}" ;;
+  *) echo "usage: scripts/cluster.sh start N DIR | stop DIR" >&2; exit 2 ;;
+esac

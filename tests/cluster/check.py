@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Checks that several Emporium nodes behind NGINX keep every guarantee of
+one (issue 16): run by scripts/cluster-test.sh against two nodes that share
+one database and one Redis. Exits non-zero on the first broken guarantee.
+
+- a session made on one node works on the other and through NGINX;
+- sign-out on one node kills the token on every node at once;
+- rate limits are shared: attempts counted on any node add up;
+- a write acknowledged by one node is never read stale through the other
+  (readers on the other node and through NGINX, while a writer writes);
+- checkouts racing across the nodes never oversell.
+"""
+import http.client
+import json
+import os
+import sys
+import threading
+import urllib.parse
+
+PROXY = os.environ["CLUSTER_URL"]
+NODES = os.environ["NODE_URLS"].split()
+ADMIN = (os.environ["SEED_ADMIN_EMAIL"], os.environ["SEED_ADMIN_PASSWORD"])
+PER_EMAIL = int(os.environ["AUTH_RATE_LIMIT_PER_EMAIL"])
+
+
+def call(base, method, path, body=None, token=None, headers=None):
+    url = urllib.parse.urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    sent = dict(headers or {})
+    if body is not None:
+        sent["Content-Type"] = "application/json"
+    if token:
+        sent["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, json.dumps(body) if body is not None else None, sent)
+    response = conn.getresponse()
+    text = response.read().decode()
+    conn.close()
+    return response.status, (json.loads(text) if text else None)
+
+
+def check(condition, message):
+    if not condition:
+        print(f"cluster: FAILED: {message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def sign_in(base, email, password):
+    status, body = call(base, "POST", "/api/auth/signin", {"email": email, "password": password})
+    check(status == 200, f"sign-in of {email} on {base}: {status} {body}")
+    return body["data"]["token"]
+
+
+def sessions_cross_nodes(a, b):
+    status, body = call(a, "POST", "/api/auth/signup",
+                        {"email": "roamer@example.com", "password": "long enough", "name": "Roamer"})
+    check(status == 201, f"sign-up on {a}: {status} {body}")
+    token = body["data"]["token"]
+    for base in (b, PROXY):
+        status, _ = call(base, "GET", "/api/auth/me", token=token)
+        check(status == 200, f"a session made on {a} is unknown on {base}: {status}")
+    status, _ = call(b, "POST", "/api/auth/signout", token=token)
+    check(status == 204, f"sign-out on {b}: {status}")
+    for base in (a, b, PROXY):
+        status, _ = call(base, "GET", "/api/auth/me", token=token)
+        check(status == 401, f"a token signed out on {b} still works on {base}: {status}")
+    print("cluster: a session made on one node works on the other; sign-out on one ends it on all")
+
+
+def rate_limits_shared(a, b):
+    bases = [a, b, PROXY]
+    for n in range(PER_EMAIL):
+        status, _ = call(bases[n % 3], "POST", "/api/auth/signin",
+                         {"email": "target@example.com", "password": f"guess-{n}"})
+        check(status == 401, f"attempt {n + 1} for one email: {status}")
+    for base in bases:
+        status, _ = call(base, "POST", "/api/auth/signin",
+                         {"email": "target@example.com", "password": "one more"})
+        check(status == 429, f"the attempts of both nodes do not add up on {base}: {status}")
+    print(f"cluster: {PER_EMAIL} sign-in attempts spread over the nodes, then 429 on every node")
+
+
+def no_stale_reads(a, b, admin):
+    """A writer on node A sets product 1's price to 10.01, 10.02, ...; after
+    each acknowledgement, no read started later may show an older price."""
+    writes = 60
+    acked = [0]
+    lock = threading.Lock()
+    stale = []
+    done = threading.Event()
+
+    def reader(base):
+        while not done.is_set():
+            with lock:
+                floor = acked[0]
+            status, body = call(base, "GET", "/api/products/1")
+            if status != 200:
+                stale.append(f"{base}: {status}")
+                return
+            seen = round((float(body["data"]["price"]) - 10) * 100)
+            if seen < floor:
+                stale.append(f"{base} served write {seen} after write {floor} was acknowledged "
+                             f"({body.get('source')})")
+
+    readers = [threading.Thread(target=reader, args=(base,)) for base in (b, b, PROXY, PROXY)]
+    for thread in readers:
+        thread.start()
+    for n in range(1, writes + 1):
+        status, body = call(a, "PUT", "/api/products/1", {"price": f"{10 + n / 100:.2f}"}, token=admin)
+        check(status == 200, f"write {n} on {a}: {status} {body}")
+        with lock:
+            acked[0] = n
+    done.set()
+    for thread in readers:
+        thread.join()
+    check(not stale, f"stale reads across nodes: {stale[:5]}")
+    print(f"cluster: {writes} writes on one node, read through the other and NGINX meanwhile: 0 stale reads")
+
+
+def no_oversell(a, b, admin):
+    status, body = call(a, "PUT", "/api/products/2", {"stock": 10}, token=admin)
+    check(status == 200, f"setting the stock: {status} {body}")
+    buyers = []
+    for n in range(30):
+        status, body = call(PROXY, "POST", "/api/auth/signup",
+                            {"email": f"buyer{n}@example.com", "password": "long enough", "name": f"B{n}"})
+        check(status == 201, f"sign-up of buyer {n}: {status} {body}")
+        buyers.append(body["data"]["token"])
+    outcomes = []
+
+    def buy(n, token):
+        base = (a, b, PROXY)[n % 3]
+        status, _ = call(base, "POST", "/api/orders", {"items": [{"product_id": 2, "quantity": 1}]}, token=token)
+        outcomes.append(status)
+
+    threads = [threading.Thread(target=buy, args=(n, token)) for n, token in enumerate(buyers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    placed, refused = outcomes.count(201), outcomes.count(409)
+    status, body = call(a, "GET", "/api/products/2")
+    check(placed == 10 and refused == 20, f"30 buyers for 10 units: {placed} placed, {refused} refused, {outcomes}")
+    check(body["data"]["stock"] == 0, f"stock after the race: {body['data']['stock']}")
+    print("cluster: 30 buyers racing over both nodes for 10 units: 10 orders, 20 refused, stock 0")
+
+
+def main():
+    a, b = NODES[0], NODES[1]
+    admin = sign_in(a, *ADMIN)
+    sessions_cross_nodes(a, b)
+    rate_limits_shared(a, b)
+    no_stale_reads(a, b, admin)
+    no_oversell(a, b, admin)
+    print("cluster: every guarantee held across the nodes")
+
+
+if __name__ == "__main__":
+    main()
