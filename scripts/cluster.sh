@@ -29,14 +29,14 @@ ensure_nginx() {
   fi
   say "installing Debian's nginx (its service is not started)"
   # No service may start during the install; a policy already there is kept.
-  local policy=/usr/sbin/policy-rc.d made=""
+  local policy=/usr/sbin/policy-rc.d
   if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made=1
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy"
+    # Ours goes whatever happens next.
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
   fi
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx-light >/dev/null 2>&1 \
     || { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx >/dev/null; }
-  [ -n "$made" ] && rm -f "$policy"
-  return 0
 }
 
 start() {
@@ -105,6 +105,15 @@ CONF
     say "$url did not answer; logs in $dir"
     stop "$dir"
     exit 1
+  done
+  # A node that lost its port to another process (free_port is a guess
+  # until it binds) has exited: then the cluster is not what was asked.
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      say "a process ($pid) exited at start; logs in $dir"
+      stop "$dir"
+      exit 1
+    fi
   done
   say "$count nodes (${nodes[*]}) behind NGINX at http://127.0.0.1:$proxy_port"
 }

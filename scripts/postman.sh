@@ -54,7 +54,7 @@ cleanup() {
     -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
   for redis_port in "$REDIS_PORT" "${CACHE_REDIS_PORT:-6380}"; do
     redis-cli -p "$redis_port" --scan --pattern "${REDIS_KEY_PREFIX}*" \
-      | xargs -r redis-cli -p "$redis_port" DEL >/dev/null 2>&1 || true
+      | xargs -r -d '\n' redis-cli -p "$redis_port" DEL >/dev/null 2>&1 || true
   done
 }
 trap cleanup EXIT

@@ -53,6 +53,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let limits = ConnectionLimits::from_config(&config);
     let state = AppState::new(config)?;
     crate::health::log_dependencies(&state).await;
+    let upgrading = state.clone();
+    tokio::spawn(async move {
+        match crate::auth::sessions::list_unlisted(&upgrading).await {
+            Ok(count) => tracing::debug!(sessions = count, "every live session is listed"),
+            Err(error) => tracing::warn!(
+                error = %error,
+                "could not list the sessions opened before sessions were listed; each is listed when next used"
+            ),
+        }
+    });
     state.hasher.warm_up().await;
     let app = crate::router::build(state);
     let listener = TcpListener::bind(bind_addr)

@@ -111,7 +111,20 @@ pub async fn sign_in(
         return Err(refused());
     }
     let user = user.ok_or_else(refused)?;
+    let checked_hash = user.password_hash.clone();
     let session = open_session(state, user, user_agent).await?;
+    // A password change may have ended every session while this one was
+    // being checked against the old password: then this one ends too.
+    let user_id = session.user.id;
+    let now = state
+        .read(async |conn: &mut AsyncPgConnection| Ok(queries::find_user(conn, user_id).await?))
+        .await?;
+    if now.is_none_or(|user| user.password_hash != checked_hash) {
+        if let Some(claims) = state.tokens.verify(&session.token) {
+            sessions::close(state, user_id, &claims.jti).await?;
+        }
+        return Err(refused());
+    }
     metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
     Ok(session)
 }

@@ -110,21 +110,94 @@ pub async fn open(
     state.redis.pipeline::<()>(&pipeline).await
 }
 
+/// Lists a session the list does not hold (one opened before sessions were
+/// listed), for as long as its key lives. Lua, shared by [`TOUCH`] and
+/// [`REGISTER`]: `KEYS[1]` the session's key, `KEYS[2]` the list, `ARGV[1]`
+/// the jti, `ARGV[2]` now.
+const LIST_IF_UNLISTED: &str = r"
+        if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
+            local ttl = redis.call('TTL', KEYS[1])
+            if ttl < 1 then ttl = 1 end
+            local now = tonumber(ARGV[2])
+            redis.call('HSET', KEYS[2], ARGV[1],
+                cjson.encode({created_at = now, expires_at = now + ttl}))
+            redis.call('EXPIRE', KEYS[2], ttl, 'GT')
+            redis.call('EXPIRE', KEYS[2], ttl, 'NX')
+        end
+";
+
 /// `KEYS[1]` the session's key, `KEYS[2]` the user's list; `ARGV[1]` the
 /// jti, `ARGV[2]` now, `ARGV[3]` the resolution of `last_used_at`.
 static TOUCH: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+    redis::Script::new(&format!(
         r"
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        {LIST_IF_UNLISTED}
         local field = 'used:' .. ARGV[1]
         local last = tonumber(redis.call('HGET', KEYS[2], field) or '0')
         if tonumber(ARGV[2]) - last >= tonumber(ARGV[3]) then
             redis.call('HSET', KEYS[2], field, ARGV[2])
         end
         return 1
-        ",
-    )
+        "
+    ))
 });
+
+/// The same as [`TOUCH`]'s listing alone, for a session that exists.
+static REGISTER: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(&format!(
+        r"
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        {LIST_IF_UNLISTED}
+        return 1
+        "
+    ))
+});
+
+/// Lists every session opened before sessions were listed, so that signing
+/// out everywhere and a password change end them too: one pass over the
+/// sessions' keys (SCAN, in batches) when the server starts. Idempotent;
+/// a session it cannot list now is listed when it is next used.
+pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
+    let pattern = state.config.redis_key("user:token:*".to_owned());
+    let prefix_len = state.config.redis_key(String::new()).len() + "user:token:".len();
+    let mut cursor = 0u64;
+    let mut listed = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = state
+            .redis
+            .query(
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500),
+            )
+            .await?;
+        for key in keys {
+            let Some((user_id, jti)) = key
+                .get(prefix_len..)
+                .and_then(|rest| rest.split_once(':'))
+                .and_then(|(user, jti)| Some((user.parse::<i32>().ok()?, jti.to_owned())))
+            else {
+                continue;
+            };
+            let mut invocation = REGISTER.prepare_invoke();
+            invocation
+                .key(&key)
+                .key(list_key(state, user_id))
+                .arg(&jti)
+                .arg(Utc::now().timestamp());
+            let _: i64 = state.redis.script(&invocation).await?;
+            listed += 1;
+        }
+        if next == 0 {
+            return Ok(listed);
+        }
+        cursor = next;
+    }
+}
 
 /// Whether the session is still open (noting that it was used).
 pub async fn is_open(state: &AppState, user_id: i32, jti: &str) -> Result<bool, RedisFailure> {

@@ -206,9 +206,16 @@ pub fn group_page(
         None => format!("{kind}:page:{}:{}{bare}", page.page, page.limit),
         Some(id) => format!("{kind}:after:{id}:{}{bare}", page.limit),
     };
-    CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
+    let key = CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
         .on_page(page.page, limits.max_page)
-        .showing_what_it_loads()
+        .showing_what_it_loads();
+    // A page after a cursor names any id a client likes: never kept, so
+    // that nobody can fill the cache with them.
+    if after.is_some() {
+        key.never_kept()
+    } else {
+        key
+    }
 }
 
 /// `<kind>:<id>` (`categories:7`, `tags:7`): one category or tag.

@@ -32,7 +32,10 @@ impl TrustedProxies {
         Ok(Self(Arc::new(networks)))
     }
 
+    /// (An IPv4 peer of a dual-stack socket, `::ffff:127.0.0.1`, is
+    /// compared as the IPv4 address it is.)
     pub fn trusts(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
         self.0.iter().any(|network| network.contains(&address))
     }
 
@@ -41,6 +44,7 @@ impl TrustedProxies {
     /// address it saw), the first address that is not a trusted proxy. An
     /// entry that is not an address ends the walk at the last good one.
     pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+        let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;
         }
@@ -53,7 +57,7 @@ impl TrustedProxies {
         for hop in hops.into_iter().rev() {
             match hop.parse::<IpAddr>() {
                 Ok(address) => {
-                    client = address;
+                    client = address.to_canonical();
                     if !self.trusts(address) {
                         break;
                     }
@@ -100,6 +104,11 @@ mod tests {
         assert_eq!(
             proxies.client(ip("127.0.0.1"), &["nonsense"]),
             ip("127.0.0.1")
+        );
+        // A dual-stack socket's IPv4 peer is that IPv4 address.
+        assert_eq!(
+            proxies.client(ip("::ffff:127.0.0.1"), &["198.51.100.7"]),
+            ip("198.51.100.7")
         );
         assert!(TrustedProxies::parse("").unwrap().0.is_empty());
         assert!(TrustedProxies::parse("10.0.0.0/33").is_err());

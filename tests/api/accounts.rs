@@ -234,3 +234,41 @@ async fn the_sessions_list_names_each_live_session_and_one_can_be_revoked_at_onc
     after.sort();
     assert_eq!(after, ["desk/2.0", "emporium-tests"]);
 }
+
+#[tokio::test]
+async fn sessions_opened_before_sessions_were_listed_end_with_the_others() {
+    let app = TestApp::spawn().await;
+    let (user_id, token) = app.quick_account("hal@example.com", Role::Customer).await;
+    // Two sessions as an earlier version opened them: the key alone.
+    let mut old_tokens = Vec::new();
+    for _ in 0..2 {
+        let (old, claims) = app
+            .state
+            .tokens
+            .issue(user_id, Role::Customer, std::time::Duration::from_secs(600))
+            .unwrap();
+        let key = emporium::auth::sessions::session_key(&app.state, user_id, &claims.jti);
+        let _: () = app
+            .state
+            .redis
+            .query(redis::cmd("SET").arg(key).arg(&old).arg("EX").arg(600))
+            .await
+            .unwrap();
+        old_tokens.push(old);
+    }
+    // One is used (and so listed); the other is listed by the start-up pass.
+    assert_eq!(status_of_me(&app, &old_tokens[0]).await, StatusCode::OK);
+    assert_eq!(sessions_of(&app, &token).await.len(), 2);
+    emporium::auth::sessions::list_unlisted(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(sessions_of(&app, &token).await.len(), 3);
+    let out = app
+        .user(&token)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT);
+    for old in &old_tokens {
+        assert_eq!(status_of_me(&app, old).await, StatusCode::UNAUTHORIZED);
+    }
+}

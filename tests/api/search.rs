@@ -208,6 +208,29 @@ async fn following_next_walks_every_order_without_gaps_or_repeats() {
         .get("/api/products?after=bm9wZQ")
         .await
         .field_error("after");
+    // A cursor made up in the right order but with a value of the wrong
+    // kind is a 422 too, not a query that fails in PostgreSQL.
+    use base64::Engine;
+    for (order, made_up) in [
+        (
+            "sortBy=createdAt&order=DESC",
+            r#"{"o":"createdAt:DESC","i":1}"#,
+        ),
+        (
+            "sortBy=price&order=ASC",
+            r#"{"o":"price:ASC","v":"x","i":1}"#,
+        ),
+        (
+            "q=wind&sortBy=relevance&order=DESC",
+            r#"{"o":"relevance:DESC","v":"NaN","i":1}"#,
+        ),
+    ] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(made_up);
+        app.anon()
+            .get(&format!("/api/products?{order}&after={cursor}"))
+            .await
+            .field_error("after");
+    }
 }
 
 #[tokio::test]

@@ -194,10 +194,32 @@ impl ProductListQuery {
             if page.page != 1 {
                 errors.add("page", "a page that starts `after` a row takes no `page`");
             }
-            filter.after = errors.check("after", Cursor::decode(raw, &filter.order_key()));
+            filter.after = errors.check(
+                "after",
+                Cursor::decode(raw, &filter.order_key())
+                    .and_then(|cursor| sort_value_fits(filter.sort_by, cursor)),
+            );
         }
         errors.into_result(())?;
         Ok(filter)
+    }
+}
+
+/// A cursor's sort value must be one of its order's (a timestamp, a price,
+/// a name, a score): a cursor that was made up is a 422, never a query
+/// that fails in PostgreSQL.
+fn sort_value_fits(sort_by: SortBy, cursor: Cursor) -> Result<Cursor, String> {
+    let value = cursor.value.as_deref().unwrap_or("");
+    let fits = match sort_by {
+        SortBy::CreatedAt => chrono::DateTime::parse_from_rfc3339(value).is_ok(),
+        SortBy::Price => value.parse::<rust_decimal::Decimal>().is_ok(),
+        SortBy::Name => cursor.value.is_some(),
+        SortBy::Relevance => value.parse::<f64>().is_ok_and(f64::is_finite),
+    };
+    if fits {
+        Ok(cursor)
+    } else {
+        Err("is not a cursor of this list: copy it from a `next` URL".to_owned())
     }
 }
 
