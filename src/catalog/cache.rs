@@ -80,7 +80,7 @@ pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) 
         || filter.min_price.is_some()
         || filter.max_price.is_some()
         || !filter.tags.is_empty()
-        || filter.categories.len() > 1
+        || several_categories(filter)
         || filter.after.is_some();
     if open_ended {
         key.open_for(client)
@@ -89,21 +89,41 @@ pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) 
     }
 }
 
+/// Whether the list names more than one category (or a value with a comma,
+/// which may name several).
+fn several_categories(filter: &ProductFilter) -> bool {
+    filter.categories.len() > 1
+        || filter
+            .categories
+            .iter()
+            .any(|name| name.as_str().contains(','))
+}
+
 fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let any = || "any".to_owned();
     // Names are compared without case: `Shirts` and `shirts` are one query.
+    // Each value lower-cased, its comma-separated parts in order; the values
+    // in order, apart (`|`): `a,b` and `b,a` are one query, while `a,b` and
+    // `a`+`b` stay two (a name may hold a comma).
     let lowered = |names: &[Name]| {
-        names
+        let mut values: Vec<String> = names
             .iter()
-            .map(|name| key_part(&name.as_str().to_lowercase()))
-            .collect::<Vec<_>>()
+            .map(|name| {
+                let lower = name.as_str().to_lowercase();
+                let mut parts: Vec<&str> = lower.split(',').map(str::trim).collect();
+                parts.sort_unstable();
+                key_part(&parts.join(","))
+            })
+            .collect();
+        values.sort();
+        values.join("|")
     };
     let categories = lowered(&filter.categories);
     let parts = [
         if categories.is_empty() {
             any()
         } else {
-            categories.join(",")
+            categories
         },
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
@@ -125,7 +145,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
     }
     let plain = filter.search.is_none()
         && filter.tags.is_empty()
-        && filter.categories.len() <= 1
+        && !several_categories(filter)
         && filter.after.is_none();
     let key = if plain {
         CacheKey::new(format!("products:{list}"), "products", depends_on)
@@ -143,7 +163,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
             .unwrap_or_default();
         let normalized = format!(
             "{list}:tags={}:q={search}:after={after}",
-            lowered(&filter.tags).join(",")
+            lowered(&filter.tags)
         );
         let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
         CacheKey::new(format!("search:{digest:016x}"), "search", depends_on)

@@ -115,10 +115,23 @@ async fn group_ids<G: GroupTable>(
         return Ok(None);
     }
     let mut ids = Vec::with_capacity(names.len());
-    for name in names {
-        match G::id_by_name(conn, name.as_str()).await? {
-            Some(id) => ids.push(id),
-            None => errors.add(field, format!("no {field} is named {:?}", name.as_str())),
+    for value in names {
+        // A value is one name, or (when no group is called that) several,
+        // comma-separated: a name may hold a comma.
+        if let Some(id) = G::id_by_name(conn, value.as_str()).await? {
+            ids.push(id);
+            continue;
+        }
+        let parts: Vec<&str> = value.as_str().split(',').map(str::trim).collect();
+        if parts.len() == 1 {
+            errors.add(field, format!("no {field} is named {:?}", value.as_str()));
+            continue;
+        }
+        for part in parts {
+            match G::id_by_name(conn, part).await? {
+                Some(id) => ids.push(id),
+                None => errors.add(field, format!("no {field} is named {part:?}")),
+            }
         }
     }
     Ok(Some(ids))

@@ -23,7 +23,7 @@ mod json;
 mod query;
 
 pub use json::{parse_json, parse_json_leniently};
-pub use query::{ApiQuery, parse_query};
+pub use query::{ApiQuery, REPEAT_SEPARATOR, parse_query};
 
 use crate::error::{AppError, FieldErrors};
 

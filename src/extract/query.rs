@@ -63,12 +63,17 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     Err(AppError::BadQuery(errors))
 }
 
-/// Parameters that may be repeated, each time naming one more value (`tag=a&tag=b`
-/// is `tag=a,b`); every other parameter may be given once.
+/// Between the values of a repeated parameter once joined: a control
+/// character, which no name may hold (a name may hold a comma).
+pub const REPEAT_SEPARATOR: char = '\u{1f}';
+
+/// Parameters that may be repeated, each time naming one more value
+/// (`tag=a&tag=b` is one `tag` holding both, apart); every other parameter
+/// may be given once.
 const REPEATABLE: [&str; 2] = ["category", "tag"];
 
 /// The query with each repeatable parameter given once, its values joined
-/// with commas in the order sent.
+/// with [`REPEAT_SEPARATOR`] in the order sent.
 fn join_repeated(query: &str) -> String {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
@@ -83,7 +88,7 @@ fn join_repeated(query: &str) -> String {
     for (name, value) in pairs {
         match merged.iter_mut().find(|(key, _)| *key == name) {
             Some((_, values)) if REPEATABLE.contains(&name.as_str()) => {
-                values.push(',');
+                values.push(REPEAT_SEPARATOR);
                 values.push_str(&value);
             }
             _ => merged.push((name, value)),
@@ -102,9 +107,9 @@ mod tests {
     fn repeated_categories_and_tags_are_one_list_and_nothing_else_is_joined() {
         assert_eq!(
             join_repeated("tag=a&page=2&tag=b%2Cc"),
-            "tag=a%2Cb%2Cc&page=2"
+            "tag=a%1Fb%2Cc&page=2"
         );
-        assert_eq!(join_repeated("category=x&category=y"), "category=x%2Cy");
+        assert_eq!(join_repeated("category=x&category=y"), "category=x%1Fy");
         // Other repeats are left for the reader to refuse.
         assert_eq!(join_repeated("page=1&page=2"), "page=1&page=2");
     }

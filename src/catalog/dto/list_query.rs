@@ -223,16 +223,17 @@ fn sort_value_fits(sort_by: SortBy, cursor: Cursor) -> Result<Cursor, String> {
     }
 }
 
-/// Names given comma-separated (or repeated, which the query reader joins
-/// with commas), each checked; sorted case-insensitively, without repeats,
-/// so that equal queries are one query.
+/// The values of a repeatable name parameter, each checked; sorted
+/// case-insensitively, without repeats, so that equal queries are one query.
 fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> {
     let Some(raw) = raw else {
         return Vec::new();
     };
+    // Each value as sent (a repeated parameter's values arrive apart); its
+    // commas are read when it is resolved, since a name may hold one.
     let mut names: Vec<Name> = raw
-        .split(',')
-        .filter_map(|part| errors.check(field, Name::parse(part)))
+        .split(crate::extract::REPEAT_SEPARATOR)
+        .filter_map(|value| errors.check(field, Name::parse(value)))
         .collect();
     names.sort_by_key(|name| name.as_str().to_lowercase());
     names.dedup_by_key(|name| name.as_str().to_lowercase());
