@@ -7,8 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PG_PORT=${PG_PORT:-5432}
-REDIS_PORT=${REDIS_PORT:-6379}
 NEWMAN_VERSION=6.2.2
 TOOLS=.tools/newman
 
@@ -29,19 +27,9 @@ fi
 cargo build --locked --quiet
 binary=target/debug/emporium
 
-run_id="$(date +%s)_$$"
-database="emporium_postman_$run_id"
+. scripts/throwaway.sh postman
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$database"
-export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
-# The cache in a Redis of its own, as scripts/services.sh starts it.
-export CACHE_REDIS_URL="redis://127.0.0.1:${CACHE_REDIS_PORT:-6380}"
-export REDIS_KEY_PREFIX="postman:$run_id:"
 export BIND_ADDR="127.0.0.1:$port"
-export JWT_SECRET="postman-run-secret-that-is-long-enough-for-hs256"
-export SEED_ADMIN_EMAIL=admin@emporium.test SEED_ADMIN_PASSWORD=admin-password-123
-export SEED_CUSTOMER_EMAIL=customer@emporium.test SEED_CUSTOMER_PASSWORD=customer-password-123
-export LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
 log=.tools/postman-server.log
 
 server=""
@@ -50,12 +38,7 @@ cleanup() {
     kill "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
   fi
-  psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \
-    -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
-  for redis_port in "$REDIS_PORT" "${CACHE_REDIS_PORT:-6380}"; do
-    redis-cli -p "$redis_port" --scan --pattern "${REDIS_KEY_PREFIX}*" \
-      | xargs -r -d '\n' redis-cli -p "$redis_port" DEL >/dev/null 2>&1 || true
-  done
+  throwaway_cleanup
 }
 trap cleanup EXIT
 

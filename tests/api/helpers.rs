@@ -691,3 +691,13 @@ impl TestResponse {
         body
     }
 }
+
+/// The `product_name` of each product of a list answer, in order.
+pub fn product_names(body: &Value) -> Vec<String> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|product| product["product_name"].as_str().unwrap().to_owned())
+        .collect()
+}

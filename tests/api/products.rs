@@ -1,18 +1,9 @@
 //! `/api/products`.
 
 use axum::http::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::TestApp;
-
-fn names(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|product| product["product_name"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{TestApp, product_names as names};
 
 #[tokio::test]
 async fn lists_the_seeded_products_with_category_and_tags() {

@@ -6,16 +6,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::cache::keys as redis_keys;
-use crate::helpers::TestApp;
-
-fn names(body: &Value) -> Vec<String> {
-    body["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|product| product["product_name"].as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::helpers::{TestApp, product_names as names};
 
 async fn catalog_with_jackets() -> TestApp {
     let app = TestApp::seeded_with_admin().await;
