@@ -91,6 +91,10 @@ pub async fn list_products(
             Some(search) => queries::categories_matching(conn, search.as_str()).await?,
             None => Vec::new(),
         },
+        spellings: match &filter.search {
+            Some(search) => queries::spellings(conn, search.as_str()).await?,
+            None => None,
+        },
     };
     errors.into_result(())?;
     let page = queries::list_products(conn, filter, &scope).await?;

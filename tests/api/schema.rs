@@ -46,7 +46,7 @@ const USER: &str = "(SELECT min(id) FROM users)";
 
 /// Each named constraint (and unique index) with a statement that breaks it.
 fn violations() -> Vec<(&'static str, String)> {
-    let cases: [(&str, &str); 43] = [
+    let cases: [(&str, &str); 44] = [
         (
             "categories_category_name_length",
             "INSERT INTO categories (category_name) VALUES ('')",
@@ -174,6 +174,10 @@ fn violations() -> Vec<(&'static str, String)> {
             "UPDATE orders SET shipping_address = '\"Baker Street\"'",
         ),
         ("orders_history_array", "UPDATE orders SET history = '{}'"),
+        (
+            "search_words_not_blank",
+            "INSERT INTO search_words VALUES ('')",
+        ),
         (
             "orders_user_id_fkey",
             "INSERT INTO orders (user_id, total) VALUES (-1, 1)",

@@ -69,6 +69,47 @@ async fn a_search_finds_words_by_stem_with_typos_and_in_categories_best_first() 
 }
 
 #[tokio::test]
+async fn a_typo_is_corrected_to_the_words_of_names_as_they_are_written_now() {
+    let app = catalog_with_jackets().await;
+    // No name holds "anorak" yet: a typo of it finds nothing.
+    assert_eq!(get(&app, "/api/products?q=anorac").await["total"], 0);
+    let parka = names(&get(&app, "/api/products?q=parka").await);
+    assert_eq!(parka, ["Harbor Parka"]);
+    let id = get(&app, "/api/products?q=parka").await["data"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let renamed = app
+        .admin()
+        .put(
+            &format!("/api/products/{id}"),
+            json!({"product_name": "Harbor Anorak"}),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+    // The new name's words are known at once, typos and all.
+    for typo in ["anorac", "harbr%20anorak", "an%20orak"] {
+        let found = names(&get(&app, &format!("/api/products?q={typo}")).await);
+        assert_eq!(found, ["Harbor Anorak"], "{typo}");
+    }
+    // A word correctly spelled is not "corrected" into others.
+    assert_eq!(
+        names(&get(&app, "/api/products?q=harbor").await),
+        ["Harbor Anorak"]
+    );
+    // Query syntax typed in is read as words, never as an error.
+    for odd in [
+        "%21%21%7C%26",
+        "anorak%20%26%20%7C",
+        "%27%3A*",
+        "a%20b",
+        "%E2%80%94",
+    ] {
+        let answer = app.anon().get(&format!("/api/products?q={odd}")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{odd}: {}", answer.text());
+    }
+}
+
+#[tokio::test]
 async fn tags_and_several_categories_mean_any_of_them() {
     let app = TestApp::seeded_with_admin().await;
     let blue = names(&get(&app, "/api/products?tag=blue&sortBy=name&order=ASC").await);

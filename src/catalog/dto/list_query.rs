@@ -38,7 +38,8 @@ pub struct ProductListQuery {
     #[param(value_type = Option<SearchText>, inline)]
     pub q: Option<String>,
     /// `createdAt` (default), `price`, `name` or `relevance` (the default
-    /// with `q`, which it needs), in any case.
+    /// with `q`, which it needs; it ranks the newest 1,000 matches, every
+    /// other order pages through all of them), in any case.
     #[param(value_type = Option<SortByText>, inline)]
     pub sort_by: Option<String>,
     /// `ASC` or `DESC` (default), in any case.

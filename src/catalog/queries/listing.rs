@@ -21,7 +21,16 @@ pub struct ListScope {
     pub category_ids: Option<Vec<i32>>,
     pub tag_ids: Option<Vec<i32>>,
     pub search_categories: Vec<i32>,
+    /// The search's words as names spell them (`queries::spellings`).
+    pub spellings: Option<String>,
 }
+
+/// Relevance ranks at most this many matches, the newest: a word common to
+/// tens of thousands of products would otherwise have every one of them
+/// fetched and scored for each page (0.3 s at a million products). Like
+/// Algolia's default `paginationLimitedTo`; every other order pages
+/// through every match.
+pub const RELEVANCE_WINDOW: i32 = 1_000;
 
 /// A page of products (one past the limit was loaded, to know whether
 /// more follow).
@@ -87,41 +96,31 @@ impl Statement {
     }
 }
 
-/// The placeholders of a search: the words as typed, and the same with its
-/// spaces taken out (so that `wind break` finds a `Windbreaker`).
-#[derive(Clone, Copy)]
-struct Search<'a> {
-    q: &'a str,
-    /// `None` when the words are one already.
-    joined: Option<&'a str>,
-}
+/// A search, bound: the full-text query of the words as typed, or as names
+/// spell them, as one `tsquery` expression of placeholders.
+struct Search(String);
 
 impl Statement {
-    fn bind_search(&mut self, filter: &ProductFilter) -> Option<(String, Option<String>)> {
+    fn bind_search(&mut self, filter: &ProductFilter, scope: &ListScope) -> Option<Search> {
         let search = filter.search.as_ref()?.as_str();
         let q = self.bind(Param::Text(search.to_owned()));
-        let words: String = search.split_whitespace().collect();
-        let joined = (words != search).then(|| self.bind(Param::Text(words)));
-        Some((q, joined))
+        let typed = format!("websearch_to_tsquery('english', {q})");
+        Some(Search(match &scope.spellings {
+            None => typed,
+            Some(spellings) => {
+                let spelled = self.bind(Param::Text(spellings.clone()));
+                format!("({typed} || to_tsquery('english', {spelled}))")
+            }
+        }))
     }
 }
 
 /// (`search_document` is the stored `product_search_document` of the name,
 /// slogan and description: migration `product_search_stored`.)
-/// A search's relevance: how well the full-text document matches the words,
-/// plus how like a word of the name the search is (typed apart or together).
-fn relevance(Search { q, joined }: Search<'_>) -> String {
-    let similarity = match joined {
-        None => format!("word_similarity({q}, p.product_name)"),
-        Some(joined) => format!(
-            "greatest(word_similarity({q}, p.product_name), word_similarity({joined}, p.product_name))"
-        ),
-    };
-    format!(
-        "(ts_rank_cd(p.search_document, \
-         websearch_to_tsquery('english', {q})) \
-         + {similarity})::float8"
-    )
+/// A search's relevance: how well the document covers the words, the name
+/// weighing most.
+fn relevance(Search(query): &Search) -> String {
+    format!("ts_rank_cd(p.search_document, {query})::float8")
 }
 
 /// The conditions of `filter` (and of the `after` cursor), as `WHERE ...`.
@@ -129,7 +128,7 @@ fn conditions(
     statement: &mut Statement,
     filter: &ProductFilter,
     scope: &ListScope,
-    search: Option<Search<'_>>,
+    search: Option<&Search>,
 ) {
     statement.push(" WHERE TRUE");
     if let Some(ids) = &scope.category_ids {
@@ -155,23 +154,18 @@ fn conditions(
         Some(false) => statement.push(" AND p.stock = 0"),
         None => statement,
     };
-    if let Some(Search { q, joined }) = search {
-        let joined_arm = joined.map_or(String::new(), |joined| {
-            format!(" OR {joined} <% p.product_name")
-        });
+    if let Some(Search(query)) = search {
         let categories = statement.bind(Param::Ints(scope.search_categories.clone()));
-        // Each side is index-backed (the document's GIN index, the name's
-        // trigram index, the category index), so PostgreSQL ORs bitmaps.
+        // Both sides are index-backed (the document's GIN index, the
+        // category index), so PostgreSQL ORs bitmaps.
         statement.push(&format!(
-            " AND (p.search_document \
-               @@ websearch_to_tsquery('english', {q}) \
-             OR {q} <% p.product_name{joined_arm} OR p.category_id = ANY({categories}))"
+            " AND (p.search_document @@ {query} OR p.category_id = ANY({categories}))"
         ));
     }
 }
 
 /// The expression a list is sorted by, and the type its cursor value casts to.
-fn sort_expression(sort_by: SortBy, search: Option<Search<'_>>) -> (String, &'static str) {
+fn sort_expression(sort_by: SortBy, search: Option<&Search>) -> (String, &'static str) {
     match sort_by {
         SortBy::CreatedAt => ("p.created_at".to_owned(), "timestamptz"),
         SortBy::Price => ("p.price".to_owned(), "numeric"),
@@ -193,26 +187,28 @@ pub async fn list_products(
     scope: &ListScope,
 ) -> QueryResult<ProductPage> {
     let mut page = Statement::default();
-    let bound = page.bind_search(filter);
-    let search = bound.as_ref().map(|(q, joined)| Search {
-        q,
-        joined: joined.as_deref(),
-    });
-    let (sort, cast) = sort_expression(filter.sort_by, search);
+    let search = page.bind_search(filter, scope);
+    let (sort, cast) = sort_expression(filter.sort_by, search.as_ref());
     let direction = filter.order.as_str();
+    let ranked = filter.sort_by == SortBy::Relevance && search.is_some();
     page.push(&format!(
-        concat!(
-            "SELECT ",
-            product_columns!(),
-            ", {} AS score FROM products p"
-        ),
-        if filter.sort_by == SortBy::Relevance {
-            sort.as_str()
-        } else {
-            "0::float8"
-        }
+        concat!("SELECT ", product_columns!(), ", {} AS score FROM "),
+        if ranked { sort.as_str() } else { "0::float8" }
     ));
-    conditions(&mut page, filter, scope, search);
+    if ranked {
+        // Ranked in a window: the newest matches, at most RELEVANCE_WINDOW.
+        page.push(concat!(
+            "(SELECT ",
+            product_columns!(),
+            ", p.search_document FROM products p"
+        ));
+        conditions(&mut page, filter, scope, search.as_ref());
+        let window = page.bind(Param::Int(RELEVANCE_WINDOW));
+        page.push(&format!(" ORDER BY p.id DESC LIMIT {window}) p WHERE TRUE"));
+    } else {
+        page.push("products p");
+        conditions(&mut page, filter, scope, search.as_ref());
+    }
     if let Some(after) = &filter.after {
         let value = page.bind(Param::Text(after.value.clone().unwrap_or_default()));
         let id = page.bind(Param::Int(after.id));
@@ -240,13 +236,9 @@ pub async fn list_products(
 
     // Counting stops one past the cap, so no request counts a million rows.
     let mut count = Statement::default();
-    let bound = count.bind_search(filter);
-    let search = bound.as_ref().map(|(q, joined)| Search {
-        q,
-        joined: joined.as_deref(),
-    });
+    let search = count.bind_search(filter, scope);
     count.push("SELECT count(*) AS total FROM (SELECT 1 FROM products p");
-    conditions(&mut count, filter, scope, search);
+    conditions(&mut count, filter, scope, search.as_ref());
     let cap = count.bind(Param::Int(i32::try_from(TOTAL_CAP + 1).unwrap_or(i32::MAX)));
     count.push(&format!(" LIMIT {cap}) matched"));
     let matched = count.query().get_result::<Counted>(conn).await?.total;
@@ -272,23 +264,6 @@ pub async fn list_products(
 struct Counted {
     #[diesel(sql_type = BigInt)]
     total: i64,
-}
-
-/// The categories whose names the search `q` matches (english stems).
-pub async fn categories_matching(conn: &mut AsyncPgConnection, q: &str) -> QueryResult<Vec<i32>> {
-    #[derive(QueryableByName)]
-    struct Matched {
-        #[diesel(sql_type = Int4)]
-        id: i32,
-    }
-    let matched: Vec<Matched> = diesel::sql_query(
-        "SELECT id FROM categories \
-         WHERE to_tsvector('english', category_name) @@ websearch_to_tsquery('english', $1)",
-    )
-    .bind::<Text, _>(q)
-    .load(conn)
-    .await?;
-    Ok(matched.into_iter().map(|row| row.id).collect())
 }
 
 /// The cursor of the row a page ends with.

@@ -13,11 +13,13 @@ macro_rules! product_columns {
 mod groups;
 mod listing;
 mod products;
+mod search;
 mod variants;
 
 pub use groups::*;
 pub use listing::*;
 pub use products::*;
+pub use search::*;
 pub use variants::*;
 
 /// At most this many products are embedded in a category or a tag.

@@ -126,8 +126,12 @@ pub(super) async fn rebuild(
             ))
             .await?;
     }
+    // The word list grew with the names (migration `search_words`).
     transaction
-        .batch_execute(&format!("ANALYZE {}", CATALOG_TABLES.join(", ")))
+        .batch_execute(&format!(
+            "ANALYZE {}, search_words",
+            CATALOG_TABLES.join(", ")
+        ))
         .await?;
     Ok(())
 }
