@@ -39,10 +39,15 @@ pub struct Database {
 }
 
 impl Database {
-    /// Builds the pool (see [`build_pool`]).
+    /// Builds the primary's pool (see [`build_pool`]).
     pub fn new(config: &Config) -> Self {
+        Self::at(config.database_url(), config)
+    }
+
+    /// Builds a pool of connections to `url` (the primary or a replica).
+    pub fn at(url: &str, config: &Config) -> Self {
         let failures = Arc::new(ConnectFailures::default());
-        let pool = build_pool(config, Box::new(FailureSink(failures.clone())));
+        let pool = build_pool(url, config, Box::new(FailureSink(failures.clone())));
         Self {
             pool,
             failures,
@@ -73,6 +78,11 @@ impl Database {
             },
             () = &mut failed => Err(Unavailable("a connection attempt failed".into())),
         }
+    }
+
+    /// Whether opening a connection failed within the last second.
+    pub fn unreachable_lately(&self) -> bool {
+        self.failures.recent()
     }
 
     /// The pool's counts, for the metrics.
@@ -146,6 +156,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 /// is not retried in the background until the connect timeout: the client
 /// gets its 503 and `Retry-After` without waiting (see [`Database::get`]).
 fn build_pool(
+    url: &str,
     config: &Config,
     errors: Box<dyn bb8::ErrorSink<diesel_async::pooled_connection::PoolError>>,
 ) -> DbPool {
@@ -164,10 +175,8 @@ fn build_pool(
                 }
             })
         }));
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        config.database_url(),
-        manager_config,
-    );
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     bb8::Pool::builder()
         .max_size(config.database_pool_size)
         .connection_timeout(config.database_connect_timeout)

@@ -20,6 +20,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::replicas::{self, ReplicaHealth};
 use crate::state::AppState;
 
 /// How long a probe waits for each dependency (they run concurrently).
@@ -56,6 +57,11 @@ pub struct Readiness {
     /// service is ready without it (reads then come from PostgreSQL).
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<DependencyState>,
+    /// Each read replica (`DATABASE_REPLICA_URLS`), when there are any: `ok`,
+    /// `behind` or `down`. The service is ready without them (reads then
+    /// come from the primary).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    replicas: Vec<ReplicaHealth>,
 }
 
 /// The process is up.
@@ -73,10 +79,11 @@ pub async fn live() -> Json<Liveness> {
          headers(("Retry-After" = u64, description = "Seconds to wait before asking again"))),
     ))]
 pub async fn ready(State(state): State<AppState>) -> Response {
-    let (postgres, redis, cache) = tokio::join!(
+    let (postgres, redis, cache, replicas) = tokio::join!(
         postgres_state(&state),
         redis_state(&state.redis),
-        cache_state(&state)
+        cache_state(&state),
+        replica_states(&state)
     );
     let (status_code, status) = match (postgres, redis) {
         (DependencyState::Down, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -88,6 +95,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         postgres,
         redis,
         cache,
+        replicas,
     });
     let mut response = (status_code, readiness).into_response();
     if status_code == StatusCode::SERVICE_UNAVAILABLE {
@@ -176,6 +184,23 @@ async fn postgres_state(state: &AppState) -> DependencyState {
         Ok(Some(_)) => DependencyState::Up,
         _ => DependencyState::Down,
     }
+}
+
+/// Each replica, measured against the primary's WAL position now.
+async fn replica_states(state: &AppState) -> Vec<ReplicaHealth> {
+    if state.replicas.is_empty() {
+        return Vec::new();
+    }
+    let probe = async {
+        let primary = match state.db.get().await {
+            Ok(mut conn) => replicas::primary_position(&mut conn).await,
+            Err(_) => None,
+        };
+        state.replicas.health(primary).await
+    };
+    tokio::time::timeout(PROBE_TIMEOUT, probe)
+        .await
+        .unwrap_or_default()
 }
 
 async fn redis_state(redis: &crate::redis::Redis) -> DependencyState {

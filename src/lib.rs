@@ -25,6 +25,7 @@ pub mod orders;
 pub mod progress;
 pub mod rate_limit;
 pub mod redis;
+pub mod replicas;
 pub mod request_id;
 pub mod response;
 pub mod router;

@@ -11,6 +11,8 @@
 //!   `cache_over_budget_total`, each `{kind}`.
 //! - `db_pool_connections`, `db_pool_idle_connections`, `db_pool_max_size`,
 //!   and `redis_connections` (one multiplexed connection when up).
+//! - `replica_reads_total{served_by}`: cache misses a replica could have
+//!   served, answered by a current `replica` or passed to the `primary`.
 //! - `orders_placed_total`, `orders_refused_total{reason}`,
 //!   `signins_total{outcome}` (accepted, refused, rate_limited).
 
@@ -94,6 +96,10 @@ fn describe() {
         "Sign-ups and sign-ins answered 503 because every hashing slot stayed busy"
     );
     describe_counter!("signins_total", "Sign-in attempts, by outcome");
+    describe_counter!(
+        "replica_reads_total",
+        "Cache misses a replica could serve, by what served them (replica, primary)"
+    );
     describe_gauge!(
         "db_pool_connections",
         "PostgreSQL connections the pool holds"
@@ -160,6 +166,11 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         metrics::counter!("cache_redis_errors_total", "kind" => kind).absolute(counts.errors);
         metrics::counter!("cache_coalesced_total", "kind" => kind).absolute(counts.coalesced);
         metrics::counter!("cache_over_budget_total", "kind" => kind).absolute(counts.over_budget);
+    }
+    if !state.replicas.is_empty() {
+        let (replica, primary) = state.replicas.counts();
+        metrics::counter!("replica_reads_total", "served_by" => "replica").absolute(replica);
+        metrics::counter!("replica_reads_total", "served_by" => "primary").absolute(primary);
     }
     let pool = state.db.state();
     metrics::gauge!("db_pool_connections").set(f64::from(pool.connections));

@@ -9,6 +9,7 @@ use crate::error::{AppError, AppResult};
 use crate::hashing::Hasher;
 use crate::jwt::TokenKeys;
 use crate::redis::Redis;
+use crate::replicas::{Lsn, Replicas};
 use crate::response::{Document, Framing};
 use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -21,6 +22,8 @@ pub struct AppState {
     pub redis: Redis,
     pub tokens: Arc<TokenKeys>,
     pub cache: Arc<Cache>,
+    /// Streaming replicas for cacheable reads (often none).
+    pub replicas: Arc<Replicas>,
     pub hasher: Hasher,
 }
 
@@ -33,9 +36,16 @@ impl AppState {
         } else {
             redis.clone()
         };
+        let db = Database::new(&config);
+        let replicas = Arc::new(Replicas::new(&config));
+        let mut cache = Cache::new(&config, cache_redis);
+        if !replicas.is_empty() {
+            cache = cache.recording_wal_positions(db.clone());
+        }
         Ok(Self {
-            db: Database::new(&config),
-            cache: Arc::new(Cache::new(&config, cache_redis)),
+            db,
+            cache: Arc::new(cache),
+            replicas,
             redis,
             tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
             hasher: Hasher::new(config.password_hash_wait),
@@ -77,15 +87,39 @@ impl AppState {
             .await
     }
 
+    /// Runs a read on a replica that has replayed `at`, if one has (see
+    /// `crate::replicas`), else on the primary ([`AppState::read`]). A
+    /// replica connection that fails sends the read to the primary.
+    pub async fn read_replayed<T>(
+        &self,
+        at: Option<Lsn>,
+        work: impl for<'c> DbWork<'c, T>,
+    ) -> AppResult<T> {
+        if let Some(at) = at
+            && let Some(mut conn) = self.replicas.at_least(at).await
+        {
+            match work(&mut conn).await {
+                Err(error) if error.is_database_unavailable() || conn.is_broken() => {
+                    tracing::info!("a replica failed a read: reading the primary");
+                }
+                done => return done,
+            }
+        }
+        self.read(work).await
+    }
+
     /// Answers `key` through the cache, loading the document with `load`
-    /// (through [`AppState::read`]) when Redis has no current copy.
+    /// (on a current replica when the key allows it, else the primary)
+    /// when Redis has no current copy.
     pub async fn cached(
         &self,
         key: &CacheKey,
         framing: Framing,
         load: impl for<'c> DbWork<'c, Document>,
     ) -> AppResult<axum::response::Response> {
-        self.cache.respond(key, framing, || self.read(load)).await
+        self.cache
+            .respond(key, framing, |at| self.read_replayed(at, load))
+            .await
     }
 }
 

@@ -59,6 +59,10 @@ pub struct CacheKey {
     /// products, see `Document::showing`).
     pub shows_loaded: bool,
     pub admission: Admission,
+    /// Whether a miss may be loaded from a replica that has replayed the
+    /// last acknowledged write (catalog and Catwalk documents; never a
+    /// shopper's own cart or orders).
+    pub replica_ok: bool,
 }
 
 impl CacheKey {
@@ -70,7 +74,15 @@ impl CacheKey {
             depends_on,
             shows_loaded: false,
             admission: Admission::Always,
+            replica_ok: false,
         }
+    }
+
+    /// Its misses may be loaded from a current replica.
+    #[must_use]
+    pub fn readable_on_replica(mut self) -> Self {
+        self.replica_ok = true;
+        self
     }
 
     /// Its documents name what they show ([`crate::cache::Document::showing`]).

@@ -42,8 +42,10 @@ pub use stats::CacheStats;
 pub use write::CacheWrite;
 
 use crate::config::{CacheLimits, Config};
+use crate::db::Database;
 use crate::error::AppResult;
 use crate::redis::{Redis, RedisFailure};
+use crate::replicas::Lsn;
 use entry::Header;
 
 /// How often, at most, a Redis failure on the read path is logged.
@@ -81,6 +83,9 @@ pub struct Cache {
     /// cannot tell us the versions.
     local_writes: AtomicU64,
     last_warning_ms: AtomicU64,
+    /// The primary, when replicas serve misses: each write records its WAL
+    /// position (see `crate::replicas`).
+    wal: Option<Database>,
 }
 
 /// What Redis said at a lookup: the entry, and the clock (to store with).
@@ -88,14 +93,18 @@ struct Lookup {
     entry: Option<Vec<u8>>,
     epoch: Option<String>,
     seq: u64,
+    /// The primary's WAL position after the last acknowledged write;
+    /// `None` when no write recorded one since Redis last lost its data
+    /// (then only the primary is sure to be current).
+    lsn: Option<Lsn>,
     /// The versions of the key's own namespaces.
     versions: Vec<u64>,
 }
 
-/// The entry, `HMGET clock epoch seq`, and the versions of the key's own.
+/// The entry, `HMGET clock epoch seq lsn`, and the versions of the key's own.
 type LookupReply = (
     Option<Vec<u8>>,
-    (Option<String>, Option<u64>),
+    (Option<String>, Option<u64>, Option<u64>),
     Vec<Option<u64>>,
 );
 
@@ -120,7 +129,15 @@ impl Cache {
             flights: flight::Flights::default(),
             local_writes: AtomicU64::new(0),
             last_warning_ms: AtomicU64::new(0),
+            wal: None,
         }
+    }
+
+    /// Records every write's WAL position on `primary`, for replica reads.
+    #[must_use]
+    pub fn recording_wal_positions(mut self, primary: Database) -> Self {
+        self.wal = Some(primary);
+        self
     }
 
     pub fn stats(&self) -> &CacheStats {
@@ -151,7 +168,9 @@ impl Cache {
 
     /// Answers `key` from Redis when it holds a current copy, else from
     /// `load` (once for all identical concurrent misses), storing the result
-    /// unless a write got in the way.
+    /// unless a write got in the way. `load` is told the WAL position a
+    /// replica must have replayed to serve it, when one may (the key allows
+    /// it and Redis said how far the writes have come).
     pub async fn read<F, Fut>(
         &self,
         key: &CacheKey,
@@ -159,13 +178,13 @@ impl Cache {
         load: F,
     ) -> AppResult<(Document, DataSource)>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Option<Lsn>) -> Fut,
         Fut: Future<Output = AppResult<Document>>,
     {
         let counters = self.stats.of(key.kind);
         if key.admission == Admission::Never {
             CacheStats::bump(&counters.misses);
-            return Ok((load().await?, DataSource::Postgres));
+            return Ok((load(None).await?, DataSource::Postgres));
         }
         let mut lookup = match self.lookup(key).await {
             Ok(lookup) => Some(lookup),
@@ -190,7 +209,14 @@ impl Cache {
         }
         CacheStats::bump(&counters.misses);
         let flight = self.flight_name(key, lookup.as_ref());
-        let document = self.flights.load_once(flight, load, &counters).await?;
+        let replayed = lookup
+            .as_ref()
+            .filter(|_| key.replica_ok)
+            .and_then(|lookup| lookup.lsn);
+        let document = self
+            .flights
+            .load_once(flight, || load(replayed), &counters)
+            .await?;
         if let Some(lookup) = &lookup {
             match self.admit_and_store(key, lookup, &document).await {
                 Ok(Stored::Yes) => {}
@@ -214,7 +240,7 @@ impl Cache {
         load: F,
     ) -> AppResult<axum::response::Response>
     where
-        F: FnOnce() -> Fut,
+        F: FnOnce(Option<Lsn>) -> Fut,
         Fut: Future<Output = AppResult<Document>>,
     {
         let (document, source) = self.read(key, framing, load).await?;
@@ -233,14 +259,17 @@ impl Cache {
             .cmd("HMGET")
             .arg(self.clock_key())
             .arg("epoch")
-            .arg("seq");
+            .arg("seq")
+            .arg("lsn");
         let names: Vec<&str> = key.depends_on.iter().map(Namespace::name).collect();
         pipeline.cmd("HMGET").arg(self.versions_key()).arg(&names);
-        let (entry, (epoch, seq), versions): LookupReply = self.redis.pipeline(&pipeline).await?;
+        let (entry, (epoch, seq, lsn), versions): LookupReply =
+            self.redis.pipeline(&pipeline).await?;
         Ok(Lookup {
             entry,
             epoch,
             seq: seq.unwrap_or(0),
+            lsn: lsn.map(Lsn),
             versions: versions
                 .into_iter()
                 .map(Option::unwrap_or_default)

@@ -2,8 +2,9 @@
 //! all share one hash tag (`{<prefix>cache}`), so that each runs atomically
 //! on one server even on a Redis Cluster:
 //!
-//! - `clock`: a hash with `seq` (a counter every write moves) and `epoch`
-//!   (a random value, new whenever Redis lost its data);
+//! - `clock`: a hash with `seq` (a counter every write moves), `epoch`
+//!   (a random value, new whenever Redis lost its data) and, with replicas,
+//!   `lsn` (the primary's WAL position after the last acknowledged write);
 //! - `versions`: a hash, namespace -> the `seq` of its last write;
 //! - `pending:<namespace>`: writers of that namespace in flight, with a TTL.
 
@@ -28,15 +29,21 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-/// After the commit (or rollback): a new `seq` again, one writer fewer.
-/// KEYS: clock, versions, pending (n). ARGV: namespaces (n).
+/// After the commit (or rollback): a new `seq` again, one writer fewer;
+/// and, with replicas, the primary's WAL position after the commit as the
+/// clock's `lsn` (it only moves forward).
+/// KEYS: clock, versions, pending (n). ARGV: WAL position or '', namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-        for i = 1, #ARGV do
+        if ARGV[1] ~= '' then
+            local known = tonumber(redis.call('HGET', KEYS[1], 'lsn') or '0')
+            if tonumber(ARGV[1]) > known then redis.call('HSET', KEYS[1], 'lsn', ARGV[1]) end
+        end
+        for i = 2, #ARGV do
             redis.call('HSET', KEYS[2], ARGV[i], seq)
-            if redis.call('DECR', KEYS[2 + i]) <= 0 then redis.call('DEL', KEYS[2 + i]) end
+            if redis.call('DECR', KEYS[1 + i]) <= 0 then redis.call('DEL', KEYS[1 + i]) end
         end
         return seq
         ",

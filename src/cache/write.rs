@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use super::scripts::{BEGIN_WRITE, FINISH_WRITE};
 use super::{Cache, Retirement, fresh_epoch};
+use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::redis::{Redis, RedisFailure};
+use crate::replicas::{self, Lsn};
 
 impl Cache {
     /// Retires what `retired` covers before a write; the write must then
@@ -33,6 +35,7 @@ impl Cache {
         self.local_writes.fetch_add(1, Ordering::SeqCst);
         let write = CacheWrite {
             redis: self.redis.clone(),
+            wal: self.wal.clone(),
             plan: Arc::new(Plan {
                 bookkeeping: [self.clock_key(), self.versions_key()],
                 pending: retired
@@ -115,8 +118,12 @@ impl Plan {
         self.run(redis, invocation).await
     }
 
-    async fn finish(&self, redis: &Redis) -> Result<(), RedisFailure> {
-        self.run(redis, self.invocation(&FINISH_WRITE)).await
+    /// `wal`: the primary's WAL position after the commit, when replicas
+    /// read what the cache serves.
+    async fn finish(&self, redis: &Redis, wal: Option<Lsn>) -> Result<(), RedisFailure> {
+        let mut invocation = self.invocation(&FINISH_WRITE);
+        invocation.arg(wal.map(|lsn| lsn.0.to_string()).unwrap_or_default());
+        self.run(redis, invocation).await
     }
 
     /// Runs the script with the namespaces as its last arguments, and the
@@ -150,6 +157,9 @@ impl Plan {
 /// A write in progress: finish it after the transaction.
 pub struct CacheWrite {
     redis: Redis,
+    /// The primary, to learn the WAL position after the commit (only when
+    /// replicas are read).
+    wal: Option<Database>,
     plan: Arc<Plan>,
     done: bool,
 }
@@ -162,9 +172,10 @@ impl CacheWrite {
     /// lapses.
     pub async fn finish(mut self) {
         self.done = true;
-        let (redis, plan) = (self.redis.clone(), self.plan.clone());
+        let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         let task = tokio::spawn(async move {
-            if let Err(failure) = plan.finish(&redis).await {
+            let position = wal_position(wal.as_ref()).await;
+            if let Err(failure) = plan.finish(&redis, position).await {
                 tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
             }
         });
@@ -179,11 +190,31 @@ impl Drop for CacheWrite {
         }
         // Dropped between begin and finish (the request was cancelled):
         // finish in the background.
-        let (redis, plan) = (self.redis.clone(), self.plan.clone());
+        let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = plan.finish(&redis).await;
+                let position = wal_position(wal.as_ref()).await;
+                let _ = plan.finish(&redis, position).await;
             });
         }
     }
+}
+
+/// The primary's WAL position now, past the write's commit; with no
+/// replicas, none is needed. When the primary cannot say (it went away
+/// just after the commit), [`Lsn::UNKNOWN`]: no replica is trusted again
+/// until the cache's epoch changes, since nobody knows how far they must
+/// have come.
+async fn wal_position(primary: Option<&Database>) -> Option<Lsn> {
+    let primary = primary?;
+    for _ in 0..3 {
+        if let Ok(mut conn) = primary.get().await
+            && let Some(lsn) = replicas::primary_position(&mut conn).await
+        {
+            return Some(lsn);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::warn!("the WAL position of a write is unknown: catalog reads stay on the primary");
+    Some(Lsn::UNKNOWN)
 }

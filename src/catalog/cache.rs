@@ -168,7 +168,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());
         CacheKey::new(format!("search:{digest:016x}"), "search", depends_on)
     };
-    key.showing_what_it_loads()
+    key.showing_what_it_loads().readable_on_replica()
 }
 
 /// `product:<id>`, a hash with one field per rendering (`api`, `catwalk`).
@@ -179,6 +179,7 @@ fn product_document(id: i32, rendering: &'static str) -> CacheKey {
         vec![product(id), product_embeds(), catalog()],
     )
     .rendering(rendering)
+    .readable_on_replica()
 }
 
 /// `product:<id>`, the `/api` rendering.
@@ -198,6 +199,7 @@ pub fn product_styles(id: i32) -> CacheKey {
         "catwalk",
         vec![product(id), catalog()],
     )
+    .readable_on_replica()
 }
 
 /// `product:<id>:related` (Catwalk): lists other products' ids, so a
@@ -208,6 +210,7 @@ pub fn product_related(id: i32) -> CacheKey {
         "catwalk",
         vec![product(id), product_deletions(), catalog()],
     )
+    .readable_on_replica()
 }
 
 /// `<kind>:page:<page>:<limit>` (`categories:page:1:20`, `tags:page:1:20`):
@@ -228,7 +231,8 @@ pub fn group_page(
     };
     let key = CacheKey::new(key, kind, vec![Namespace::fixed(kind), products()])
         .on_page(page.page, limits.max_page)
-        .showing_what_it_loads();
+        .showing_what_it_loads()
+        .readable_on_replica();
     // A page after a cursor names any id a client likes: never kept, so
     // that nobody can fill the cache with them.
     if after.is_some() {
@@ -248,6 +252,7 @@ pub fn group(kind: &'static str, id: i32) -> CacheKey {
         vec![Namespace::fixed(kind), products()],
     )
     .showing_what_it_loads()
+    .readable_on_replica()
 }
 
 // ---- what writes retire ----------------------------------------------------

@@ -14,4 +14,5 @@ pub fn product_page(page: i64, count: i64, limits: &CacheLimits) -> CacheKey {
         vec![catalog::cache::products()],
     )
     .on_page(page, limits.max_page)
+    .readable_on_replica()
 }

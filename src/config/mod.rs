@@ -90,10 +90,19 @@ impl FromStr for LogFormat {
     }
 }
 
+/// How long a replica read waits for the replica to catch up (ms).
+const DEFAULT_REPLICA_WAIT_MS: u64 = 20;
+
 /// Everything the service needs to know about its surroundings.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: SecretString,
+    /// Streaming replicas of `database_url` for cacheable catalog and
+    /// Catwalk reads (`DATABASE_REPLICA_URLS`, comma-separated); empty: none.
+    pub database_replica_urls: Vec<SecretString>,
+    /// How long a read waits for a replica to replay the last acknowledged
+    /// write before it reads the primary instead.
+    pub replica_wait: Duration,
     pub redis_url: SecretString,
     /// A separate Redis for cached documents; `None`: they share `redis_url`.
     pub cache_redis_url: Option<SecretString>,
@@ -211,6 +220,17 @@ impl Config {
         }
         let config = Self {
             database_url: reader.required("DATABASE_URL")?.into(),
+            database_replica_urls: reader
+                .optional("DATABASE_REPLICA_URLS")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|url| !url.is_empty())
+                .map(|url| SecretString::from(url.to_owned()))
+                .collect(),
+            replica_wait: Duration::from_millis(
+                reader.positive("REPLICA_WAIT_MS", DEFAULT_REPLICA_WAIT_MS)?,
+            ),
             redis_url: reader.required("REDIS_URL")?.into(),
             cache_redis_url: reader.optional("CACHE_REDIS_URL").map(Into::into),
             jwt_secret: jwt_secret.into(),
@@ -285,6 +305,13 @@ impl Config {
     /// The PostgreSQL URL, for the pool and the migration runner.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+
+    /// The replicas' URLs.
+    pub fn database_replica_urls(&self) -> impl Iterator<Item = &str> {
+        self.database_replica_urls
+            .iter()
+            .map(|url| url.expose_secret())
     }
 
     /// The Redis URL.

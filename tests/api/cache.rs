@@ -3,7 +3,7 @@
 //! that must never show data older than an acknowledged write.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::harness::ThrowawayRedis;
 use crate::helpers::{TestApp, TestResponse, redis_keys};
+use crate::races::price_race;
 
 const CACHED_ROUTES: [&str; 8] = [
     "/api/products",
@@ -314,7 +315,7 @@ async fn a_load_that_races_a_write_is_never_stored() {
     // old row; meanwhile a writer commits and retires; the reader must not
     // store what it loaded.
     let (_, source) = cache
-        .read(&key, Framing::Envelope, || async {
+        .read(&key, Framing::Envelope, |_| async {
             let old = Document::envelope(&json!({"data": {"price": "old"}})).unwrap();
             cache
                 .write(catalog_cache::products_changed(&[1]), async { Ok(()) })
@@ -458,89 +459,13 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
     let app = Arc::new(TestApp::seeded_with_admin().await);
-    // The writer sets the price to 1.00, 1.01, ... and publishes each cent
-    // value once its PUT has answered.
-    let acknowledged = Arc::new(AtomicI64::new(1499));
-    let stop = Arc::new(AtomicBool::new(false));
-    let reads = Arc::new(AtomicU64::new(0));
-    let redis_reads = Arc::new(AtomicU64::new(0));
-    let stale = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (app, acknowledged, stop) = (app.clone(), acknowledged.clone(), stop.clone());
-        tokio::spawn(async move {
-            let mut cents = 1500;
-            while !stop.load(Ordering::Relaxed) {
-                let price = format!("{}.{:02}", cents / 100, cents % 100);
-                let response = app
-                    .admin()
-                    .put("/api/products/1", json!({"price": price}))
-                    .await;
-                assert_eq!(response.status, StatusCode::OK, "{}", response.text());
-                acknowledged.store(cents, Ordering::SeqCst);
-                cents += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            cents
-        })
-    };
-    let mut readers = Vec::new();
-    for reader in 0..6 {
-        let (app, acknowledged, stop) = (app.clone(), acknowledged.clone(), stop.clone());
-        let (reads, redis_reads, stale) = (reads.clone(), redis_reads.clone(), stale.clone());
-        readers.push(tokio::spawn(async move {
-            let paths = [
-                "/api/products/1",
-                "/api/categories/1",
-                "/api/tags/6",
-                "/api/products?category=Shirts",
-            ];
-            let path = paths[reader % paths.len()];
-            while !stop.load(Ordering::Relaxed) {
-                let floor = acknowledged.load(Ordering::SeqCst);
-                let response = app.admin().get(path).await;
-                assert_eq!(response.status, StatusCode::OK);
-                let body = response.json();
-                let product = match path {
-                    "/api/products/1" => body["data"].clone(),
-                    "/api/products?category=Shirts" => body["data"][0].clone(),
-                    _ => body["data"]["products"][0].clone(),
-                };
-                let price = product["price"].as_str().unwrap().replace('.', "");
-                let seen: i64 = price.parse().unwrap();
-                if seen < floor {
-                    stale.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("stale read on {path}: saw {seen}, {floor} was acknowledged");
-                }
-                reads.fetch_add(1, Ordering::Relaxed);
-                if response.header("x-data-source") == Some("redis") {
-                    redis_reads.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    stop.store(true, Ordering::Relaxed);
-    let last = writer.await.unwrap();
-    for reader in readers {
-        reader.await.unwrap();
-    }
-    let (reads, redis_reads) = (
-        reads.load(Ordering::Relaxed),
-        redis_reads.load(Ordering::Relaxed),
-    );
-    eprintln!(
-        "{reads} reads ({redis_reads} from Redis) against {} writes",
-        last - 1500
-    );
+    let token = app.admin_token().to_owned();
+    let race = price_race(app.clone(), vec![app], &token, Duration::from_secs(4)).await;
     assert!(
-        last - 1500 > 20,
-        "the writer made too few writes to test anything"
-    );
-    assert!(
-        redis_reads > 0,
+        race.redis_reads > 0,
         "no read was a cache hit: the test did not exercise the cache"
     );
-    assert_eq!(stale.load(Ordering::Relaxed), 0, "stale reads");
+    assert_eq!(race.stale, 0, "stale reads");
 }
 
 /// Where an answer came from, by its header alone (Catwalk bodies are bare).

@@ -73,6 +73,45 @@ impl ThrowawayPostgres {
         cluster
     }
 
+    /// A streaming replica of this cluster (`pg_basebackup -R` into a
+    /// scratch folder, started on a free port), with `settings` added
+    /// (`recovery_min_apply_delay = '3s'`, say). Databases created on the
+    /// primary before this call are on it already; later writes stream.
+    pub fn replica(&self, settings: &[&str]) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("emporium-pg-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        hand_to_postgres_user(&dir);
+        run_as_postgres(
+            Command::new(self.bin.join("pg_basebackup"))
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .arg("-D")
+                .arg(dir.join("data"))
+                .args(["-R", "-X", "stream", "--no-sync", "-c", "fast"]),
+        );
+        let auto_conf = dir.join("data").join("postgresql.auto.conf");
+        let mut conf = std::fs::read_to_string(&auto_conf).unwrap();
+        for setting in settings {
+            conf.push_str(setting);
+            conf.push('\n');
+        }
+        std::fs::write(&auto_conf, conf).unwrap();
+        let replica = Self {
+            port: free_port(),
+            dir,
+            bin: self.bin.clone(),
+        };
+        replica.start_again();
+        replica
+    }
+
     /// A URL of database `name` on this cluster.
     pub fn url(&self, name: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{name}", self.port)

@@ -274,6 +274,8 @@ pub struct TestApp {
     /// it on the shared server.
     pub database_url: String,
     owns_database: bool,
+    /// A second instance leaves the keys to the first, which may outlive it.
+    owns_redis_prefix: bool,
     pub redis_prefix: String,
     /// The session of the admin made by [`TestApp::with_admin`], for [`TestApp::admin`].
     admin_token: Option<String>,
@@ -340,6 +342,7 @@ impl TestApp {
             database_url: database_url(&database_name),
             database_name,
             owns_database: true,
+            owns_redis_prefix: true,
             redis_prefix,
             admin_token: None,
         }
@@ -363,6 +366,7 @@ impl TestApp {
             database_name: url.rsplit('/').next().unwrap_or_default().to_owned(),
             database_url: url.to_owned(),
             owns_database: false,
+            owns_redis_prefix: true,
             redis_prefix,
             admin_token: None,
         }
@@ -379,6 +383,7 @@ impl TestApp {
             database_name: self.database_name.clone(),
             database_url: self.database_url.clone(),
             owns_database: false,
+            owns_redis_prefix: false,
             redis_prefix: self.redis_prefix.clone(),
             admin_token: None,
         }
@@ -568,7 +573,7 @@ impl TestApp {
 impl Drop for TestApp {
     fn drop(&mut self) {
         let database_name = self.owns_database.then(|| self.database_name.clone());
-        let redis_prefix = self.redis_prefix.clone();
+        let redis_prefix = self.owns_redis_prefix.then(|| self.redis_prefix.clone());
         // Drop cannot await, and the test's runtime may be shutting down:
         // clean up on a thread with a runtime of its own.
         let cleanup = std::thread::spawn(move || {
@@ -585,7 +590,9 @@ impl Drop for TestApp {
                     )
                     .await;
                 }
-                delete_redis_keys(&redis_prefix).await;
+                if let Some(redis_prefix) = redis_prefix {
+                    delete_redis_keys(&redis_prefix).await;
+                }
             });
         });
         let _ = cleanup.join();

@@ -1,0 +1,129 @@
+//! PostgreSQL read replicas (`DATABASE_REPLICA_URLS`): cacheable reads come
+//! from a replica only once it has replayed the last acknowledged write, so
+//! no read is stale, from any node, however far behind the replica is; a
+//! replica that is down or behind is passed over, and `/health/ready` says
+//! so. Every replica here is a real streaming standby the test makes from a
+//! throwaway primary (`pg_basebackup -R`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use emporium::config::Config;
+
+use crate::harness::ThrowawayPostgres;
+use crate::helpers::TestApp;
+use crate::races::price_race;
+
+/// An app on `primary`'s database `emporium`, seeded, with an admin, its
+/// misses read from `replica` when it is current.
+async fn app_with_replica(
+    primary: &ThrowawayPostgres,
+    replica_settings: &[&str],
+) -> (Arc<TestApp>, ThrowawayPostgres) {
+    let url = primary.url("emporium");
+    // The database exists before the replica is made from the primary.
+    emporium::db::ensure_database(&url).await.unwrap();
+    let replica = primary.replica(replica_settings);
+    let replica_url = replica.url("emporium");
+    let app = TestApp::on_database(&url, |config: &mut Config| {
+        config.database_replica_urls = vec![replica_url.into()];
+        config.cache_limits.open_queries_per_client = 1;
+    })
+    .await;
+    app.seed().await;
+    (Arc::new(app.and_admin().await), replica)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_current_replica_serves_misses_and_no_read_is_ever_stale() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, _replica) = app_with_replica(&primary, &[]).await;
+    // Writer and readers on different nodes, both reading the replica.
+    let other_node = Arc::new(app.second_instance());
+    let token = app.admin_token().to_owned();
+    let race = price_race(
+        app.clone(),
+        vec![other_node.clone(), app.clone()],
+        &token,
+        Duration::from_secs(4),
+    )
+    .await;
+    assert_eq!(race.stale, 0, "stale reads");
+    let (replica, _) = other_node.state.replicas.counts();
+    let (replica_here, _) = app.state.replicas.counts();
+    assert!(
+        replica + replica_here > 0,
+        "no miss was served by the replica: the test exercised only the primary"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_seconds_behind_is_passed_over_until_it_has_caught_up() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, _replica) = app_with_replica(&primary, &["recovery_min_apply_delay = '3s'"]).await;
+    let token = app.admin_token().to_owned();
+    let race = price_race(
+        app.clone(),
+        vec![Arc::new(app.second_instance()), app.clone()],
+        &token,
+        Duration::from_secs(3),
+    )
+    .await;
+    assert_eq!(race.stale, 0, "stale reads from a replica 3 s behind");
+    let (_, passed_over) = app.state.replicas.counts();
+    assert!(passed_over > 0, "the lagging replica was never passed over");
+    // Once it has replayed the last write, misses come from it again
+    // (each list below is a query of its own: a miss).
+    let (before, _) = app.state.replicas.counts();
+    let mut served_again = false;
+    for limit in 1..=100 {
+        let answer = app
+            .anon()
+            .get(&format!("/api/products?limit={limit}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        if app.state.replicas.counts().0 > before {
+            served_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        served_again,
+        "the replica never served again after catching up"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_that_is_down_is_skipped_and_readiness_says_so() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, replica) = app_with_replica(&primary, &[]).await;
+    let ready = app.anon().get("/health/ready").await.json();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["replicas"][0]["status"], "ok", "{ready}");
+    replica.stop();
+    // Misses still answer, from the primary.
+    for limit in 1..=5 {
+        let answer = app
+            .anon()
+            .get(&format!("/api/products?limit={limit}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(answer.header("x-data-source"), Some("postgres"));
+    }
+    let ready = app.anon().get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK, "a replica is not needed");
+    let ready = ready.json();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["replicas"][0]["status"], "down", "{ready}");
+    assert!(
+        ready["replicas"][0]["name"]
+            .as_str()
+            .unwrap()
+            .ends_with("/emporium")
+    );
+    replica.start_again();
+    let ready = app.anon().get("/health/ready").await.json();
+    assert_eq!(ready["replicas"][0]["status"], "ok", "{ready}");
+}
