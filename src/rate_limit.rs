@@ -2,7 +2,8 @@
 //!
 //! Each bucket is one counter: `INCR` it, give it the window's life on first
 //! use, and refuse once it passes the limit. One Lua script counts every
-//! bucket of an attempt atomically, in one round trip. In-process limiters (governor, tower_governor)
+//! bucket of an attempt, in one round trip (on a Redis Cluster, where the
+//! buckets live in different slots, one call per bucket, at once). In-process limiters (governor, tower_governor)
 //! are well kept but count per instance, which a fleet behind a load
 //! balancer would multiply; the Redis-backed crates we found are not kept up,
 //! and this is twenty lines.
@@ -49,14 +50,29 @@ pub enum Decision {
 
 /// Counts one attempt against every bucket; limited if any is over its limit.
 pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFailure> {
-    let mut invocation = COUNT_IN_WINDOW.prepare_invoke();
-    for bucket in buckets {
-        let window_ms = u64::try_from(bucket.window.as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1);
-        invocation.key(&bucket.key).arg(window_ms);
-    }
-    let counts: Vec<(u64, i64)> = redis.script(&invocation).await?;
+    let invocation = |buckets: &[Bucket]| {
+        let mut invocation = COUNT_IN_WINDOW.prepare_invoke();
+        for bucket in buckets {
+            let window_ms = u64::try_from(bucket.window.as_millis())
+                .unwrap_or(u64::MAX)
+                .max(1);
+            invocation.key(&bucket.key).arg(window_ms);
+        }
+        invocation
+    };
+    let counts: Vec<(u64, i64)> = if redis.is_cluster() {
+        let each = buckets.chunks(1).map(|one| async move {
+            let counts: Vec<(u64, i64)> = redis.script(&invocation(one)).await?;
+            Ok::<_, RedisFailure>(counts)
+        });
+        futures_util::future::try_join_all(each)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect()
+    } else {
+        redis.script(&invocation(buckets)).await?
+    };
     let retry_after_ms = buckets
         .iter()
         .zip(&counts)

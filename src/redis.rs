@@ -1,6 +1,11 @@
 //! Redis: one multiplexed connection, managed by the redis crate's
 //! `ConnectionManager`, behind [`Redis`], which bounds every call by
-//! `REDIS_TIMEOUT_MS` so that an outage costs a request milliseconds.
+//! `REDIS_TIMEOUT_MS` so that an outage costs a request milliseconds. With
+//! `REDIS_CLUSTER_NODES`, the same calls go to a Redis Cluster through the
+//! crate's cluster connection (one multiplexed connection per node, slots
+//! followed through `MOVED`/`ASK`); a pipeline or script must then touch
+//! one hash slot, and [`Redis::each`] runs one-key commands that may live
+//! in different slots.
 //!
 //! Why not a bb8 pool (`bb8-redis`): its manager never reports a multiplexed
 //! connection as broken, so after a Redis restart every pooled connection
@@ -12,8 +17,9 @@
 
 use std::time::Duration;
 
-use redis::FromRedisValue;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -25,6 +31,9 @@ pub enum RedisFailure {
     Timeout(Duration),
     #[error("Redis command failed: {0}")]
     Command(#[from] redis::RedisError),
+    /// Another client's steps came in between (and undid this one's).
+    #[error("{0}")]
+    Raced(&'static str),
 }
 
 /// Sessions live in Redis: without it, nobody can be recognised.
@@ -35,20 +44,86 @@ impl From<RedisFailure> for AppError {
     }
 }
 
+/// One server, or a cluster.
+#[derive(Clone)]
+enum Connection {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(connection) => connection.req_packed_commands(cmd, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
 /// The connection and the timeout that bounds each call. Cheap to clone.
 #[derive(Clone)]
 pub struct Redis {
-    connection: ConnectionManager,
+    connection: Connection,
     timeout: Duration,
 }
 
 impl Redis {
-    /// The Redis of sessions and rate limits (`REDIS_URL`).
+    /// The Redis of sessions and rate limits (`REDIS_CLUSTER_NODES`, else
+    /// `REDIS_URL`).
     pub fn sessions(config: &Config) -> anyhow::Result<Self> {
-        Self::connect(config.redis_url(), "REDIS_URL", config.redis_timeout)
+        if config.redis_cluster_nodes.is_empty() {
+            Self::connect(config.redis_url(), "REDIS_URL", config.redis_timeout)
+        } else {
+            Self::cluster(config)
+        }
     }
 
-    /// The Redis of cached documents (`CACHE_REDIS_URL`, else `REDIS_URL`).
+    /// A Redis Cluster, from its seed nodes; connected in the background, so
+    /// that the service starts while the cluster does not answer yet.
+    fn cluster(config: &Config) -> anyhow::Result<Self> {
+        let client = redis::cluster::ClusterClient::builder(config.redis_cluster_nodes())
+            .connection_timeout(config.redis_timeout)
+            .response_timeout(config.redis_timeout)
+            .retries(1)
+            .build()
+            .map_err(|error| anyhow::anyhow!("REDIS_CLUSTER_NODES is invalid: {error}"))?;
+        let settings = redis::cluster::ClusterConfig::new()
+            .set_connection_timeout(config.redis_timeout)
+            .set_response_timeout(config.redis_timeout);
+        Ok(Self {
+            connection: Connection::Cluster(
+                client.get_pending_async_connection_with_config(settings),
+            ),
+            timeout: config.redis_timeout,
+        })
+    }
+
+    /// Whether this is a Redis Cluster (pipelines and scripts must then
+    /// stay within one hash slot).
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.connection, Connection::Cluster(_))
+    }
+
+    /// The Redis of cached documents (`CACHE_REDIS_URL`, else the sessions').
     pub fn cache(config: &Config) -> anyhow::Result<Self> {
         let variable = if config.cache_redis_url.is_some() {
             "CACHE_REDIS_URL"
@@ -73,7 +148,7 @@ impl Redis {
         let connection = ConnectionManager::new_lazy_with_config(client, settings)
             .map_err(|error| anyhow::anyhow!("cannot set up the Redis connection: {error}"))?;
         Ok(Self {
-            connection,
+            connection: Connection::Single(connection),
             timeout,
         })
     }
@@ -111,19 +186,66 @@ impl Redis {
         .await
     }
 
-    /// Runs a Lua script and then `then`'s commands in one round trip (a
-    /// pipeline; the script is loaded and the pipeline sent again the first
-    /// time a server does not know it). Answers the script's reply.
+    /// On a cluster, waits (for at most half the Redis timeout) until a
+    /// replica of `key`'s master holds what was written to it, so that a
+    /// failover keeps it; answers whether one does. A single server has no
+    /// replica to wait for.
+    pub async fn replicated(&self, key: &str) -> Result<bool, RedisFailure> {
+        if !self.is_cluster() {
+            return Ok(true);
+        }
+        let wait_ms = u64::try_from(self.timeout.as_millis() / 2)
+            .unwrap_or(1)
+            .max(1);
+        // The key routes the pipeline to its master; WAIT itself names none.
+        let mut pipeline = redis::pipe();
+        pipeline
+            .exists(key)
+            .ignore()
+            .cmd("WAIT")
+            .arg(1)
+            .arg(wait_ms);
+        let (acknowledged,): (i64,) = self.pipeline(&pipeline).await?;
+        Ok(acknowledged >= 1)
+    }
+
+    /// Runs independent one-key commands, answering each one's reply: one
+    /// pipeline on a single server; on a cluster, where their keys may live
+    /// on different nodes, each on its own, all at once.
+    pub async fn each<T: FromRedisValue>(&self, commands: &[Cmd]) -> Result<Vec<T>, RedisFailure> {
+        if commands.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.is_cluster() {
+            let calls = commands.iter().map(|command| self.query::<T>(command));
+            return futures_util::future::try_join_all(calls).await;
+        }
+        let mut pipeline = redis::pipe();
+        for command in commands {
+            pipeline.add_command(command.clone());
+        }
+        self.pipeline(&pipeline).await
+    }
+
+    /// Runs a Lua script and then the one-key commands `then`, answering the
+    /// script's reply: in one round trip on a single server (a pipeline; the
+    /// script is loaded and the pipeline sent again the first time a server
+    /// does not know it); on a cluster, the script, then the commands.
     pub async fn script_then<T: FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
-        then: &redis::Pipeline,
+        then: &[Cmd],
     ) -> Result<T, RedisFailure> {
+        if self.is_cluster() {
+            let reply = self.script(invocation).await?;
+            self.each::<Value>(then).await?;
+            return Ok(reply);
+        }
         self.bounded(async {
             let mut conn = self.connection.clone();
             let mut pipeline = redis::pipe();
             pipeline.invoke_script(invocation);
-            for command in then.cmd_iter() {
+            for command in then {
                 pipeline.add_command(command.clone()).ignore();
             }
             let sent: redis::RedisResult<(T,)> = pipeline.query_async(&mut conn).await;

@@ -74,7 +74,7 @@ impl FromRequestParts<AppState> for AuthUser {
         let invalid = || unauthorized("the token is invalid, expired or revoked; sign in again");
         let claims = state.tokens.verify(token).ok_or_else(invalid)?;
         let user_id = claims.user_id().ok_or_else(invalid)?;
-        if !sessions::is_open(state, user_id, &claims.jti).await? {
+        if !sessions::is_open(state, user_id, &claims).await? {
             return Err(invalid());
         }
         let user = state

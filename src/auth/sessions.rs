@@ -9,10 +9,19 @@
 //!   at most once a minute by [`is_open`]). It lives as long as the user's
 //!   newest session; entries of sessions that ended are dropped when read.
 //!
-//! Ending several sessions ([`close_all`]) is one Lua script, so that no
-//! session can be opened between reading the list and deleting its keys.
-//! (The script names keys it computes: a Redis Cluster needs the user's keys
-//! under one hash tag first; see the scale-out issue.)
+//! The two keys of a session live in different hash slots of a Redis
+//! Cluster, so no command or script touches both; the order of the steps
+//! keeps revocation instant all the same:
+//!
+//! - the session key alone says whether a token is honoured ([`is_open`]);
+//! - ending sessions ([`close`], [`close_all`]) takes them off the list
+//!   first, then deletes their keys;
+//! - opening one ([`open`]) lists it first, then writes its key, then
+//!   checks that it is still listed: if a [`close_all`] took it off in
+//!   between, that [`close_all`] may have deleted the key before it was
+//!   written, so [`open`] deletes it itself and fails (the client retries).
+//!   A session whose key was written is therefore either still listed, and
+//!   any later [`close_all`] ends it, or ended.
 
 use std::sync::LazyLock;
 
@@ -63,7 +72,9 @@ fn at(seconds: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(seconds, 0).unwrap_or_default()
 }
 
-/// Stores a freshly issued session until its token expires, and lists it.
+/// Stores a freshly issued session until its token expires, and lists it
+/// (listed first, then written, then checked to be still listed: see the
+/// module's notes).
 pub async fn open(
     state: &AppState,
     user_id: i32,
@@ -80,15 +91,9 @@ pub async fn open(
     };
     let entry = serde_json::to_string(&entry).unwrap_or_default();
     let list = list_key(state, user_id);
-    let mut pipeline = redis::pipe();
-    pipeline
+    let mut listing = redis::pipe();
+    listing
         .atomic()
-        .cmd("SET")
-        .arg(session_key(state, user_id, &claims.jti))
-        .arg(token)
-        .arg("EX")
-        .arg(remaining)
-        .ignore()
         .cmd("HSET")
         .arg(&list)
         .arg(&claims.jti)
@@ -107,58 +112,95 @@ pub async fn open(
         .arg(remaining)
         .arg("NX")
         .ignore();
-    state.redis.pipeline::<()>(&pipeline).await
+    state.redis.pipeline::<()>(&listing).await?;
+    let key = session_key(state, user_id, &claims.jti);
+    state
+        .redis
+        .query::<()>(
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(token)
+                .arg("EX")
+                .arg(remaining),
+        )
+        .await?;
+    let listed: bool = state
+        .redis
+        .query(redis::cmd("HEXISTS").arg(&list).arg(&claims.jti))
+        .await?;
+    if !listed {
+        state.redis.query::<i64>(&redis::Cmd::del(&key)).await?;
+        return Err(RedisFailure::Raced(
+            "every session of this account was ended while this one opened",
+        ));
+    }
+    // On a cluster, the session and its listing reach a replica before the
+    // token is handed out, so that a master's failover keeps both.
+    if !(state.redis.replicated(&list).await? && state.redis.replicated(&key).await?) {
+        tracing::warn!("a new session reached no replica in time; a failover now could lose it");
+    }
+    Ok(())
 }
 
-/// Lists a session the list does not hold (one opened before sessions were
-/// listed), for as long as its key lives. Lua, shared by [`TOUCH`] and
-/// [`REGISTER`]: `KEYS[1]` the session's key, `KEYS[2]` the list, `ARGV[1]`
-/// the jti, `ARGV[2]` now.
-const LIST_IF_UNLISTED: &str = r"
-        if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
-            local ttl = redis.call('TTL', KEYS[1])
+/// The list's side of a session in use: lists it if the list does not hold
+/// it (one opened before sessions were listed), and notes when it was used,
+/// at most once per resolution. `KEYS[1]` the user's list; `ARGV[1]` the
+/// jti, `ARGV[2]` now, `ARGV[3]` the resolution of `last_used_at`,
+/// `ARGV[4]` when the session expires.
+static TOUCH_LIST: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        local now = tonumber(ARGV[2])
+        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+            local expires = tonumber(ARGV[4])
+            local ttl = expires - now
             if ttl < 1 then ttl = 1 end
-            local now = tonumber(ARGV[2])
-            redis.call('HSET', KEYS[2], ARGV[1],
-                cjson.encode({created_at = now, expires_at = now + ttl}))
-            redis.call('EXPIRE', KEYS[2], ttl, 'GT')
-            redis.call('EXPIRE', KEYS[2], ttl, 'NX')
+            redis.call('HSET', KEYS[1], ARGV[1],
+                cjson.encode({created_at = now, expires_at = expires}))
+            redis.call('EXPIRE', KEYS[1], ttl, 'GT')
+            redis.call('EXPIRE', KEYS[1], ttl, 'NX')
         end
-";
-
-/// `KEYS[1]` the session's key, `KEYS[2]` the user's list; `ARGV[1]` the
-/// jti, `ARGV[2]` now, `ARGV[3]` the resolution of `last_used_at`.
-static TOUCH: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(&format!(
-        r"
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        {LIST_IF_UNLISTED}
         local field = 'used:' .. ARGV[1]
-        local last = tonumber(redis.call('HGET', KEYS[2], field) or '0')
-        if tonumber(ARGV[2]) - last >= tonumber(ARGV[3]) then
-            redis.call('HSET', KEYS[2], field, ARGV[2])
+        local last = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+        if now - last >= tonumber(ARGV[3]) then
+            redis.call('HSET', KEYS[1], field, ARGV[2])
         end
         return 1
-        "
-    ))
+        ",
+    )
 });
 
-/// The same as [`TOUCH`]'s listing alone, for a session that exists.
-static REGISTER: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(&format!(
-        r"
-        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        {LIST_IF_UNLISTED}
-        return 1
-        "
-    ))
-});
+/// Runs [`TOUCH_LIST`]; `resolution` [`NEVER_NOTED`] lists without noting a use.
+async fn touch_list(
+    state: &AppState,
+    user_id: i32,
+    jti: &str,
+    expires_at: i64,
+    resolution: i64,
+) -> Result<(), RedisFailure> {
+    let mut invocation = TOUCH_LIST.prepare_invoke();
+    invocation
+        .key(list_key(state, user_id))
+        .arg(jti)
+        .arg(Utc::now().timestamp())
+        .arg(resolution)
+        .arg(expires_at);
+    state.redis.script::<i64>(&invocation).await.map(drop)
+}
+
+/// A resolution no use reaches: listing only.
+const NEVER_NOTED: i64 = i64::MAX / 2;
 
 /// Lists every session opened before sessions were listed, so that signing
 /// out everywhere and a password change end them too: one pass over the
 /// sessions' keys (SCAN, in batches) when the server starts. Idempotent;
 /// a session it cannot list now is listed when it is next used.
 pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
+    if state.redis.is_cluster() {
+        // SCAN walks one node of a cluster; a cluster holds no session from
+        // before sessions were listed (those are listed when next used).
+        return Ok(0);
+    }
     let pattern = state.config.redis_key("user:token:*".to_owned());
     let prefix_len = state.config.redis_key(String::new()).len() + "user:token:".len();
     let mut cursor = 0u64;
@@ -183,13 +225,12 @@ pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
             else {
                 continue;
             };
-            let mut invocation = REGISTER.prepare_invoke();
-            invocation
-                .key(&key)
-                .key(list_key(state, user_id))
-                .arg(&jti)
-                .arg(Utc::now().timestamp());
-            let _: i64 = state.redis.script(&invocation).await?;
+            let ttl: i64 = state.redis.query(redis::cmd("TTL").arg(&key)).await?;
+            if ttl < 0 {
+                continue; // gone meanwhile (or never to expire: not ours)
+            }
+            let expires_at = Utc::now().timestamp() + ttl;
+            touch_list(state, user_id, &jti, expires_at, NEVER_NOTED).await?;
             listed += 1;
         }
         if next == 0 {
@@ -199,65 +240,75 @@ pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
     }
 }
 
-/// Whether the session is still open (noting that it was used).
-pub async fn is_open(state: &AppState, user_id: i32, jti: &str) -> Result<bool, RedisFailure> {
-    let mut invocation = TOUCH.prepare_invoke();
-    invocation
-        .key(session_key(state, user_id, jti))
-        .key(list_key(state, user_id))
-        .arg(jti)
-        .arg(Utc::now().timestamp())
-        .arg(USED_RESOLUTION_SECONDS);
-    state.redis.script(&invocation).await
+/// Whether the session is still open (its key alone says so), noting that
+/// it was used.
+pub async fn is_open(
+    state: &AppState,
+    user_id: i32,
+    claims: &Claims,
+) -> Result<bool, RedisFailure> {
+    let key = session_key(state, user_id, &claims.jti);
+    let open: bool = state.redis.query(redis::cmd("EXISTS").arg(&key)).await?;
+    if open {
+        touch_list(
+            state,
+            user_id,
+            &claims.jti,
+            claims.exp,
+            USED_RESOLUTION_SECONDS,
+        )
+        .await?;
+    }
+    Ok(open)
 }
 
 /// Ends the session; false when it was not open.
 pub async fn close(state: &AppState, user_id: i32, jti: &str) -> Result<bool, RedisFailure> {
-    let mut pipeline = redis::pipe();
-    pipeline
-        .atomic()
-        .cmd("DEL")
-        .arg(session_key(state, user_id, jti))
-        .cmd("HDEL")
-        .arg(list_key(state, user_id))
-        .arg(jti)
-        .arg(format!("used:{jti}"))
-        .ignore();
-    let (deleted,): (i64,) = state.redis.pipeline(&pipeline).await?;
+    let deleted: i64 = state
+        .redis
+        .query(&redis::Cmd::del(session_key(state, user_id, jti)))
+        .await?;
+    state
+        .redis
+        .query::<i64>(
+            redis::cmd("HDEL")
+                .arg(list_key(state, user_id))
+                .arg(jti)
+                .arg(format!("used:{jti}")),
+        )
+        .await?;
     Ok(deleted > 0)
 }
 
-/// `KEYS[1]` the user's list; `ARGV[1]` the prefix of the user's session
-/// keys (`<prefix>user:token:<user_id>:`), `ARGV[2]` the jti to keep ("" for
-/// none). Deletes every other listed session's key and entry.
-static CLOSE_ALL: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
-        local ended = 0
-        for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
-            if string.sub(field, 1, 5) ~= 'used:' and field ~= ARGV[2] then
-                ended = ended + redis.call('DEL', ARGV[1] .. field)
-                redis.call('HDEL', KEYS[1], field, 'used:' .. field)
-            end
-        end
-        return ended
-        ",
-    )
-});
-
 /// Ends every session of the user but `keep` (all of them for `None`), at
-/// once; answers how many were open.
+/// once; answers how many were open. Each is taken off the list, then its
+/// key is deleted (see the module's notes for a session opening meanwhile).
 pub async fn close_all(
     state: &AppState,
     user_id: i32,
     keep: Option<&str>,
 ) -> Result<i64, RedisFailure> {
-    let mut invocation = CLOSE_ALL.prepare_invoke();
-    invocation
-        .key(list_key(state, user_id))
-        .arg(session_key(state, user_id, ""))
-        .arg(keep.unwrap_or(""));
-    state.redis.script(&invocation).await
+    let list = list_key(state, user_id);
+    let fields: Vec<String> = state.redis.query(redis::cmd("HKEYS").arg(&list)).await?;
+    let ending: Vec<&String> = fields
+        .iter()
+        .filter(|field| !field.starts_with("used:") && Some(field.as_str()) != keep)
+        .collect();
+    if ending.is_empty() {
+        return Ok(0);
+    }
+    let mut unlist = redis::cmd("HDEL");
+    unlist.arg(&list);
+    for jti in &ending {
+        unlist.arg(jti.as_str()).arg(format!("used:{jti}"));
+    }
+    state.redis.query::<i64>(&unlist).await?;
+    let deletions: Vec<redis::Cmd> = ending
+        .iter()
+        .map(|jti| redis::Cmd::del(session_key(state, user_id, jti)))
+        .collect();
+    let deleted: Vec<i64> = state.redis.each(&deletions).await?;
+    Ok(deleted.iter().sum())
 }
 
 /// The user's live sessions, newest first. Entries of sessions that ended
@@ -274,11 +325,11 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
     if listed.is_empty() {
         return Ok(Vec::new());
     }
-    let mut exists = redis::pipe();
-    for (jti, _) in &listed {
-        exists.cmd("EXISTS").arg(session_key(state, user_id, jti));
-    }
-    let open: Vec<bool> = state.redis.pipeline(&exists).await?;
+    let exists: Vec<redis::Cmd> = listed
+        .iter()
+        .map(|(jti, _)| redis::Cmd::exists(session_key(state, user_id, jti)))
+        .collect();
+    let open: Vec<bool> = state.redis.each(&exists).await?;
     let mut ended = Vec::new();
     let mut sessions = Vec::new();
     for ((jti, entry), open) in listed.drain(..).zip(open) {

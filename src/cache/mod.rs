@@ -101,11 +101,11 @@ struct Lookup {
     versions: Vec<u64>,
 }
 
-/// The entry, `HMGET clock epoch seq lsn`, and the versions of the key's own.
+/// The entry, then `HMGET clock epoch seq lsn` and the versions of the
+/// key's own.
 type LookupReply = (
     Option<Vec<u8>>,
-    (Option<String>, Option<u64>, Option<u64>),
-    Vec<Option<u64>>,
+    ((Option<String>, Option<u64>, Option<u64>), Vec<Option<u64>>),
 );
 
 /// What became of a loaded document.
@@ -247,24 +247,38 @@ impl Cache {
         Ok(document.respond(source))
     }
 
-    /// One round trip: the entry, the clock, and the key's own versions.
+    /// One round trip: the entry, the clock, and the key's own versions (on
+    /// a cluster, the entry and the bookkeeping live in different slots:
+    /// two calls, at once).
     async fn lookup(&self, key: &CacheKey) -> Result<Lookup, RedisFailure> {
         let full_key = format!("{}{}", self.prefix, key.key);
-        let mut pipeline = redis::pipe();
-        match key.field {
-            Some(field) => pipeline.hget(&full_key, field),
-            None => pipeline.get(&full_key),
+        let entry = match key.field {
+            Some(field) => redis::Cmd::hget(&full_key, field),
+            None => redis::Cmd::get(&full_key),
         };
-        pipeline
+        let mut bookkeeping = redis::pipe();
+        bookkeeping
             .cmd("HMGET")
             .arg(self.clock_key())
             .arg("epoch")
             .arg("seq")
             .arg("lsn");
         let names: Vec<&str> = key.depends_on.iter().map(Namespace::name).collect();
-        pipeline.cmd("HMGET").arg(self.versions_key()).arg(&names);
-        let (entry, (epoch, seq, lsn), versions): LookupReply =
-            self.redis.pipeline(&pipeline).await?;
+        bookkeeping
+            .cmd("HMGET")
+            .arg(self.versions_key())
+            .arg(&names);
+        let (entry, ((epoch, seq, lsn), versions)): LookupReply = if self.redis.is_cluster() {
+            tokio::try_join!(self.redis.query(&entry), self.redis.pipeline(&bookkeeping))?
+        } else {
+            let mut pipeline = redis::pipe();
+            pipeline.add_command(entry);
+            for command in bookkeeping.cmd_iter() {
+                pipeline.add_command(command.clone());
+            }
+            let (entry, clock, versions) = self.redis.pipeline(&pipeline).await?;
+            (entry, (clock, versions))
+        };
         Ok(Lookup {
             entry,
             epoch,

@@ -144,13 +144,9 @@ impl Plan {
 
     /// The documents live under keys of their own (other hash slots on a
     /// cluster): deleted with plain commands, after the script (in the same
-    /// round trip).
-    fn delete_exact_keys(&self) -> redis::Pipeline {
-        let mut pipeline = redis::pipe();
-        for key in &self.exact_keys {
-            pipeline.del(key);
-        }
-        pipeline
+    /// round trip on a single server).
+    fn delete_exact_keys(&self) -> Vec<redis::Cmd> {
+        self.exact_keys.iter().map(redis::Cmd::del).collect()
     }
 }
 

@@ -90,6 +90,17 @@ impl FromStr for LogFormat {
     }
 }
 
+/// A comma-separated list of URLs (blank entries ignored).
+fn list_of(value: Option<String>) -> Vec<SecretString> {
+    value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| SecretString::from(url.to_owned()))
+        .collect()
+}
+
 /// How long a replica read waits for the replica to catch up (ms).
 const DEFAULT_REPLICA_WAIT_MS: u64 = 20;
 
@@ -104,6 +115,10 @@ pub struct Config {
     /// write before it reads the primary instead.
     pub replica_wait: Duration,
     pub redis_url: SecretString,
+    /// Seed nodes of a Redis Cluster (`REDIS_CLUSTER_NODES`, comma-separated
+    /// `redis://host:port`): every Redis use goes there instead of
+    /// `REDIS_URL` (which is then not needed).
+    pub redis_cluster_nodes: Vec<SecretString>,
     /// A separate Redis for cached documents; `None`: they share `redis_url`.
     pub cache_redis_url: Option<SecretString>,
     pub jwt_secret: SecretString,
@@ -218,20 +233,18 @@ impl Config {
                 ),
             });
         }
+        let redis_cluster_nodes = list_of(reader.optional("REDIS_CLUSTER_NODES"));
         let config = Self {
             database_url: reader.required("DATABASE_URL")?.into(),
-            database_replica_urls: reader
-                .optional("DATABASE_REPLICA_URLS")
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|url| !url.is_empty())
-                .map(|url| SecretString::from(url.to_owned()))
-                .collect(),
+            database_replica_urls: list_of(reader.optional("DATABASE_REPLICA_URLS")),
             replica_wait: Duration::from_millis(
                 reader.positive("REPLICA_WAIT_MS", DEFAULT_REPLICA_WAIT_MS)?,
             ),
-            redis_url: reader.required("REDIS_URL")?.into(),
+            redis_url: match &redis_cluster_nodes[..] {
+                [] => reader.required("REDIS_URL")?.into(),
+                _ => reader.optional("REDIS_URL").unwrap_or_default().into(),
+            },
+            redis_cluster_nodes,
             cache_redis_url: reader.optional("CACHE_REDIS_URL").map(Into::into),
             jwt_secret: jwt_secret.into(),
             bind_addr: reader.parsed("BIND_ADDR", DEFAULT_BIND_ADDR.parse().expect("valid"))?,
@@ -305,6 +318,14 @@ impl Config {
     /// The PostgreSQL URL, for the pool and the migration runner.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
+    }
+
+    /// The Redis Cluster's seed nodes.
+    pub fn redis_cluster_nodes(&self) -> Vec<&str> {
+        self.redis_cluster_nodes
+            .iter()
+            .map(|url| url.expose_secret())
+            .collect()
     }
 
     /// The replicas' URLs.

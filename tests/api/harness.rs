@@ -322,6 +322,162 @@ impl Drop for ThrowawayRedis {
     }
 }
 
+/// A Redis Cluster of the test's own: three masters, each with one
+/// replica, on free loopback ports (`--cluster-enabled yes`, then
+/// `redis-cli --cluster create`); every server is killed on drop.
+pub struct ThrowawayRedisCluster {
+    pub nodes: Vec<ThrowawayRedis>,
+    dir: PathBuf,
+}
+
+impl ThrowawayRedisCluster {
+    pub fn start() -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "emporium-redis-cluster-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let nodes: Vec<ThrowawayRedis> = (0..6)
+            .map(|node| {
+                let config = dir.join(format!("nodes-{node}.conf"));
+                ThrowawayRedis::start(&[
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    config.to_str().unwrap(),
+                    "--cluster-node-timeout",
+                    "1000",
+                    // A replica of an idle master may take over however
+                    // long ago it last heard from it (else it refuses).
+                    "--cluster-replica-validity-factor",
+                    "0",
+                    "--dir",
+                    dir.to_str().unwrap(),
+                ])
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let output = Command::new("redis-cli")
+            .arg("--cluster")
+            .arg("create")
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let cluster = Self { nodes, dir };
+        cluster.wait_until_ok(true);
+        cluster
+    }
+
+    /// Every live node says `cluster_state:ok` (and, with `replicas`, every
+    /// master has a replica).
+    pub fn wait_until_ok(&self, replicas: bool) {
+        wait_until("the Redis Cluster is ok", Duration::from_secs(30), || {
+            let live = self.nodes.iter().filter(|node| node.child.is_some());
+            let all_ok = live.clone().all(|node| {
+                redis_cli(node.port, &["cluster", "info"]).contains("cluster_state:ok")
+            });
+            let masters_with_replicas = live
+                .filter(|node| redis_cli(node.port, &["role"]).starts_with("master"))
+                .all(|node| {
+                    redis_cli(node.port, &["info", "replication"]).contains(",state=online,")
+                });
+            all_ok && (masters_with_replicas || !replicas)
+        });
+    }
+
+    /// Kills the master of `key`'s slot and waits until its replica has
+    /// taken over (the others marked it failed and agree again).
+    pub fn fail_over(&mut self, key: &str) {
+        let dead = {
+            let master = self.master_of(key);
+            master.kill();
+            master.port
+        };
+        wait_until(
+            "a replica took over the killed master's slots",
+            Duration::from_secs(30),
+            || self.master_port_of(key).is_some_and(|port| port != dead),
+        );
+        self.wait_until_ok(false);
+    }
+
+    /// The seed URLs (`REDIS_CLUSTER_NODES`).
+    pub fn seeds(&self) -> Vec<String> {
+        self.nodes.iter().map(ThrowawayRedis::url).collect()
+    }
+
+    /// The node now the master of `key`'s slot.
+    pub fn master_of(&mut self, key: &str) -> &mut ThrowawayRedis {
+        let port = self.master_port_of(key).expect("a master holds the slot");
+        self.nodes
+            .iter_mut()
+            .find(|node| node.port == port)
+            .unwrap()
+    }
+
+    /// The port of the master of `key`'s slot, as a live node sees it.
+    fn master_port_of(&self, key: &str) -> Option<u16> {
+        let any = self
+            .nodes
+            .iter()
+            .find(|node| node.child.is_some())
+            .unwrap()
+            .port;
+        let slot: u16 = redis_cli(any, &["cluster", "keyslot", key])
+            .trim()
+            .parse()
+            .unwrap();
+        // `<id> 127.0.0.1:<port>@<bus> <flags> ... connected <from>-<to> ...`
+        let nodes = redis_cli(any, &["cluster", "nodes"]);
+        nodes.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let is_master = fields.get(2)?.split(',').any(|flag| flag == "master")
+                && !fields[2].contains("fail");
+            let holds = fields.iter().skip(8).any(|range| {
+                let (from, to) = range.split_once('-').unwrap_or((range, range));
+                match (from.parse::<u16>(), to.parse::<u16>()) {
+                    (Ok(from), Ok(to)) => (from..=to).contains(&slot),
+                    _ => false,
+                }
+            });
+            let port = fields
+                .get(1)?
+                .split(['@', ':'])
+                .nth(1)?
+                .parse::<u16>()
+                .ok()?;
+            (is_master && holds).then_some(port)
+        })
+    }
+}
+
+impl Drop for ThrowawayRedisCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "--raw"])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
 // ---- the app on a real port -------------------------------------------------
 
 /// The app served over TCP on loopback, stopped on drop.

@@ -14,6 +14,7 @@ mod operations;
 mod orders;
 mod products;
 mod races;
+mod redis_cluster;
 mod reliability;
 mod replicas;
 mod schema;
