@@ -76,7 +76,7 @@ pub async fn primary_position(conn: &mut AsyncPgConnection) -> Option<Lsn> {
 }
 
 /// What a replica has replayed (`None` when the server is not a standby).
-async fn replayed(conn: &mut AsyncPgConnection) -> Option<Lsn> {
+pub async fn replayed(conn: &mut AsyncPgConnection) -> Option<Lsn> {
     position(conn, "SELECT pg_last_wal_replay_lsn()::text AS lsn").await
 }
 

@@ -120,10 +120,17 @@ impl Plan {
 
     /// `wal`: the primary's WAL position after the commit, when replicas
     /// read what the cache serves.
+    /// On a Redis Cluster, the new versions reach a replica of the
+    /// bookkeeping's master before the write is acknowledged, so that a
+    /// failover cannot roll them back under documents stored since.
     async fn finish(&self, redis: &Redis, wal: Option<Lsn>) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
         invocation.arg(wal.map(|lsn| lsn.0.to_string()).unwrap_or_default());
-        self.run(redis, invocation).await
+        self.run(redis, invocation).await?;
+        if !redis.replicated(&self.bookkeeping[0]).await? {
+            tracing::warn!("a write's cache versions reached no replica in time");
+        }
+        Ok(())
     }
 
     /// Runs the script with the namespaces as its last arguments, and the

@@ -253,11 +253,21 @@ pub struct ThrowawayRedis {
     child: Option<Child>,
 }
 
+/// A free port whose cluster bus port (the port + 10000) exists too.
+fn free_redis_port() -> u16 {
+    loop {
+        let port = free_port();
+        if port.checked_add(10_000).is_some() {
+            return port;
+        }
+    }
+}
+
 impl ThrowawayRedis {
     /// Starts one with extra `settings` (`["--maxmemory", "2mb", ...]`).
     pub fn start(settings: &[&str]) -> Self {
         let mut server = Self {
-            port: free_port(),
+            port: free_redis_port(),
             settings: settings.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
         };
