@@ -1,7 +1,7 @@
 //! PostgreSQL streaming replicas for cacheable reads, with no stale read.
 //!
 //! Every write through the cache records the primary's WAL position after
-//! its commit (`pg_current_wal_lsn()`) with the cache's clock, before the
+//! its commit (`pg_current_wal_insert_lsn()`) with the cache's clock, before the
 //! write is acknowledged (see `cache::write`). A read that misses the cache
 //! knows from its lookup the position of the last acknowledged write, and
 //! reads a replica only once that replica has replayed it
@@ -70,9 +70,10 @@ async fn position(conn: &mut AsyncPgConnection, sql: &str) -> Option<Lsn> {
 }
 
 /// The primary's WAL position now: at or past every commit it has
-/// acknowledged.
+/// acknowledged. The insert position, not the write position: with
+/// `synchronous_commit = off` a commit's record may not be written yet.
 pub async fn primary_position(conn: &mut AsyncPgConnection) -> Option<Lsn> {
-    position(conn, "SELECT pg_current_wal_lsn()::text AS lsn").await
+    position(conn, "SELECT pg_current_wal_insert_lsn()::text AS lsn").await
 }
 
 /// What a replica has replayed (`None` when the server is not a standby).

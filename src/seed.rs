@@ -114,8 +114,10 @@ pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
         anyhow::Ok((report, accounts))
     }
     .await;
-    write.finish().await;
-    seeded
+    let finished = write.finish().await;
+    let seeded = seeded?;
+    finished.map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(seeded)
 }
 
 /// How long the seed may run before readers stop waiting for it to finish.

@@ -88,8 +88,8 @@ impl AppState {
     }
 
     /// Runs a read on a replica that has replayed `at`, if one has (see
-    /// `crate::replicas`), else on the primary ([`AppState::read`]). A
-    /// replica connection that fails sends the read to the primary.
+    /// `crate::replicas`), else on the primary ([`AppState::read`]). A read
+    /// that fails on a replica runs again on the primary.
     pub async fn read_replayed<T>(
         &self,
         at: Option<Lsn>,
@@ -99,8 +99,11 @@ impl AppState {
             && let Some(mut conn) = self.replicas.at_least(at).await
         {
             match work(&mut conn).await {
-                Err(error) if error.is_database_unavailable() || conn.is_broken() => {
-                    tracing::info!("a replica failed a read: reading the primary");
+                // Whatever failed on the replica (a lost connection, a
+                // query cancelled by a conflict with recovery) is read
+                // again on the primary, which answers for itself.
+                Err(error) => {
+                    tracing::info!(error = %error, "a replica failed a read: reading the primary");
                 }
                 done => return done,
             }

@@ -264,10 +264,9 @@ pub async fn is_open(
 
 /// Ends the session; false when it was not open.
 pub async fn close(state: &AppState, user_id: i32, jti: &str) -> Result<bool, RedisFailure> {
-    let deleted: i64 = state
-        .redis
-        .query(&redis::Cmd::del(session_key(state, user_id, jti)))
-        .await?;
+    let key = session_key(state, user_id, jti);
+    let deleted: i64 = state.redis.query(&redis::Cmd::del(&key)).await?;
+    revoked_everywhere(state, &[key]).await?;
     state
         .redis
         .query::<i64>(
@@ -308,11 +307,30 @@ pub async fn close_all(
         .map(|jti| redis::Cmd::del(session_key(state, user_id, jti)))
         .collect();
     let deleted: Vec<i64> = state.redis.each(&deletions).await?;
+    let keys: Vec<String> = ending
+        .iter()
+        .map(|jti| session_key(state, user_id, jti))
+        .collect();
+    revoked_everywhere(state, &keys).await?;
     Ok(deleted.iter().sum())
 }
 
-/// The user's live sessions, newest first. Entries of sessions that ended
-/// (expired) are dropped on the way.
+/// On a Redis Cluster, waits until each deleted session key's deletion has
+/// reached a replica, so that a failover cannot bring a revoked session
+/// back; a deletion that reached none in time is logged.
+async fn revoked_everywhere(state: &AppState, keys: &[String]) -> Result<(), RedisFailure> {
+    for key in keys {
+        if !state.redis.replicated(key).await? {
+            tracing::warn!(
+                "a session's revocation reached no replica in time; a failover now could undo it"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The user's live sessions, newest first. Entries of sessions that
+/// expired are dropped on the way.
 pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisFailure> {
     let list = list_key(state, user_id);
     let fields: std::collections::HashMap<String, String> =
@@ -330,11 +348,17 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
         .map(|(jti, _)| redis::Cmd::exists(session_key(state, user_id, jti)))
         .collect();
     let open: Vec<bool> = state.redis.each(&exists).await?;
+    let now = Utc::now().timestamp();
     let mut ended = Vec::new();
     let mut sessions = Vec::new();
     for ((jti, entry), open) in listed.drain(..).zip(open) {
         if !open {
-            ended.push(jti);
+            // Only an expired entry is tidied away: one whose key is not
+            // written yet belongs to a session being opened right now, and
+            // must stay listed for a later close_all to find.
+            if entry.expires_at < now {
+                ended.push(jti);
+            }
             continue;
         }
         let used = fields

@@ -81,8 +81,10 @@ impl Cache {
     ) -> AppResult<T> {
         let write = self.begin_write(retired).await?;
         let result = work.await;
-        write.finish().await;
-        result
+        let finished = write.finish().await;
+        let value = result?;
+        finished?;
+        Ok(value)
     }
 }
 
@@ -168,21 +170,39 @@ pub struct CacheWrite {
 }
 
 impl CacheWrite {
-    /// Retires the entries again and uncounts the writer. Runs in a task of
-    /// its own, so it completes even if the request is dropped meanwhile. A
-    /// failure is logged, not returned: the entries were retired before the
-    /// commit, and the in-flight count keeps readers from storing until it
-    /// lapses.
-    pub async fn finish(mut self) {
+    /// Retires the entries again and uncounts the writer (tried three
+    /// times). Runs in a task of its own, so it completes even if the
+    /// request is dropped meanwhile. A failure is logged, not returned: the
+    /// entries were retired before the commit, and the in-flight count
+    /// keeps readers from storing until it lapses. With read replicas it is
+    /// returned (503): the write's WAL position went unrecorded, so a
+    /// replica read could still show what it changed, and the write must
+    /// not be acknowledged as if it could not.
+    pub async fn finish(mut self) -> AppResult<()> {
         self.done = true;
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
+        let replicas_read = wal.is_some();
         let task = tokio::spawn(async move {
             let position = wal_position(wal.as_ref()).await;
-            if let Err(failure) = plan.finish(&redis, position).await {
+            let mut outcome = plan.finish(&redis, position).await;
+            for pause_ms in [50, 150] {
+                if outcome.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+                outcome = plan.finish(&redis, position).await;
+            }
+            if let Err(failure) = &outcome {
                 tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
             }
+            outcome.is_ok()
         });
-        let _ = task.await;
+        match task.await {
+            Ok(false) | Err(_) if replicas_read => Err(AppError::unavailable(
+                "the change is saved, but the cache could not record it; retry to confirm",
+            )),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -43,8 +43,10 @@ pub async fn place(
         .await
     }
     .await;
-    finish(writes).await;
-    placed
+    let finished = finish(writes).await;
+    let placed = placed?;
+    finished?;
+    Ok(placed)
 }
 
 async fn place_in(
@@ -252,8 +254,10 @@ pub async fn change_status(
         .await
     }
     .await;
-    finish(writes).await;
-    changed
+    let finished = finish(writes).await;
+    let changed = changed?;
+    finished?;
+    Ok(changed)
 }
 
 async fn change_in(
@@ -295,9 +299,14 @@ async fn change_in(
 }
 
 /// Retires again and uncounts every write begun, after the commit (or
-/// the rollback).
-async fn finish(writes: Vec<CacheWrite>) {
+/// the rollback); the first failure, after finishing them all.
+async fn finish(writes: Vec<CacheWrite>) -> AppResult<()> {
+    let mut outcome = Ok(());
     for write in writes {
-        write.finish().await;
+        let finished = write.finish().await;
+        if outcome.is_ok() {
+            outcome = finished;
+        }
     }
+    outcome
 }

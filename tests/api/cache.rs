@@ -346,7 +346,7 @@ async fn a_load_that_races_a_write_is_never_stored() {
         source_of(&app.anon().get("/api/products/1").await),
         "postgres"
     );
-    write.finish().await;
+    write.finish().await.unwrap();
     assert_eq!(
         source_of(&app.anon().get("/api/products/1").await),
         "postgres"

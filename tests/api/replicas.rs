@@ -9,11 +9,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
+use emporium::cache::Retirement;
+use emporium::catalog::cache as catalog_cache;
 use emporium::config::Config;
 use emporium::replicas;
 use serde_json::json;
 
-use crate::harness::ThrowawayPostgres;
+use crate::harness::{ThrowawayPostgres, ThrowawayRedis};
 use crate::helpers::TestApp;
 use crate::races::price_race;
 
@@ -154,4 +156,36 @@ async fn a_replica_that_is_down_is_skipped_and_readiness_says_so() {
     replica.start_again();
     let ready = app.anon().get("/health/ready").await.json();
     assert_eq!(ready["replicas"][0]["status"], "ok", "{ready}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_position_cannot_be_recorded_is_not_acknowledged() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let redis = ThrowawayRedis::start(&[]);
+    let url = primary.url("emporium");
+    emporium::db::ensure_database(&url).await.unwrap();
+    let replica = primary.replica(&[]);
+    let replica_url = replica.url("emporium");
+    let redis_url = redis.url();
+    let app = TestApp::on_database(&url, |config: &mut Config| {
+        config.database_replica_urls = vec![replica_url.into()];
+        config.redis_url = redis_url.into();
+    })
+    .await;
+    let write = app
+        .state
+        .cache
+        .begin_write(Retirement::of([catalog_cache::product(1)]))
+        .await
+        .unwrap();
+    // Redis stops answering after the commit: the write's WAL position
+    // cannot be recorded, so a replica could still show the old data, and
+    // the write must not be acknowledged as done.
+    redis.freeze();
+    let finished = write.finish().await;
+    redis.thaw();
+    assert!(
+        finished.is_err(),
+        "acknowledged with its position unrecorded"
+    );
 }

@@ -96,6 +96,15 @@ async fn a_typo_is_corrected_to_the_words_of_names_as_they_are_written_now() {
         names(&get(&app, "/api/products?q=harbor").await),
         ["Harbor Anorak"]
     );
+    // A search that excludes a word keeps excluding it, typos or not.
+    assert_eq!(
+        get(&app, "/api/products?q=anorak%20-harbor").await["total"],
+        0
+    );
+    assert_eq!(
+        get(&app, "/api/products?q=anorac%20-harbor").await["total"],
+        0
+    );
     // Query syntax typed in is read as words, never as an error.
     for odd in [
         "%21%21%7C%26",

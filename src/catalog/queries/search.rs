@@ -28,31 +28,43 @@ pub async fn categories_matching(conn: &mut AsyncPgConnection, q: &str) -> Query
 }
 
 /// The words of a search as names spell them, as the text of a
-/// `to_tsquery`: each word typed, or any close spelling of it when no name
-/// holds it as typed (`windbraker` -> `(windbraker | windbreaker)`), all of
-/// them; or, when several words were typed, the words typed together
-/// (`wind break` -> `windbreak` -> `windbreaker`). `None` when no word is
-/// spelled otherwise.
+/// `to_tsquery`: every word typed, each one or any close spelling of it
+/// when no product's document holds it as typed (`windbraker` ->
+/// `(windbraker | windbreaker)`) or a name word it begins (`wind` ->
+/// `(wind | windbreaker)`); or, when several words were typed, the
+/// words typed together (`wind break` -> `windbreak`, and its close
+/// spellings). `None` when that adds nothing to the words as typed, and
+/// when the search uses `websearch_to_tsquery`'s syntax (a quoted phrase,
+/// `-word`, `or`), whose meaning a respelling would lose.
 ///
 /// Every word of the answer is letters and digits only (split so here and
 /// in `name_words`), so the text is never read as `tsquery` operators.
 pub async fn spellings(conn: &mut AsyncPgConnection, q: &str) -> QueryResult<Option<String>> {
+    if uses_search_syntax(q) {
+        return Ok(None);
+    }
     let words = words_of(q);
     let together = Some(words.concat()).filter(|joined| words.len() > 1 && long_enough(joined));
     let mut typed: Vec<String> = Vec::new();
     for word in words {
-        if long_enough(&word) && !typed.contains(&word) {
+        if !typed.contains(&word) {
             typed.push(word);
         }
     }
-    let asked: Vec<String> = typed.iter().chain(&together).cloned().collect();
+    // Words too short for trigrams are kept as typed, never respelled.
+    let asked: Vec<String> = typed
+        .iter()
+        .filter(|word| long_enough(word))
+        .chain(&together)
+        .cloned()
+        .collect();
     if asked.is_empty() {
         return Ok(None);
     }
     let found = close_spellings(conn, &asked).await?;
-    if found.is_empty() {
-        // Every word is spelled as some name spells it, or like none:
-        // the words as typed are the whole search.
+    if found.is_empty() && together.is_none() {
+        // Every word is known as typed, or like no name's: the words as
+        // typed are the whole search.
         return Ok(None);
     }
     let group = |word: &String| {
@@ -65,13 +77,18 @@ pub async fn spellings(conn: &mut AsyncPgConnection, q: &str) -> QueryResult<Opt
         );
         format!("({})", alternatives.join(" | "))
     };
-    let mut either = Vec::new();
-    if !typed.is_empty() {
-        let all_typed: Vec<String> = typed.iter().map(group).collect();
-        either.push(format!("({})", all_typed.join(" & ")));
-    }
+    let all_typed: Vec<String> = typed.iter().map(group).collect();
+    let mut either = vec![format!("({})", all_typed.join(" & "))];
     either.extend(together.iter().map(group));
     Ok(Some(either.join(" | ")))
+}
+
+/// Whether `q` says more than words: a quoted phrase, an excluded `-word`
+/// or an `or` between words (`websearch_to_tsquery`'s syntax).
+fn uses_search_syntax(q: &str) -> bool {
+    q.contains('"')
+        || q.split_whitespace()
+            .any(|word| word.starts_with('-') || word.eq_ignore_ascii_case("or"))
 }
 
 /// The lower-case runs of letters and digits of `q`, as `name_words` splits
@@ -90,7 +107,11 @@ fn long_enough(word: &str) -> bool {
 }
 
 /// (asked, close spelling) for each asked word that no name holds as typed:
-/// the closest few by trigram distance, through the word list's index.
+/// the closest few by trigram distance, through the word list's index,
+/// when no product's document holds the word either (a word of a
+/// description is no typo); and the few shortest name words it begins
+/// (`wind` -> `windbreaker`, as a shopper typing a name expects). Asked
+/// words are letters and digits only, so none holds a `LIKE` wildcard.
 async fn close_spellings(
     conn: &mut AsyncPgConnection,
     asked: &[String],
@@ -103,12 +124,22 @@ async fn close_spellings(
         word: String,
     }
     let found: Vec<Close> = diesel::sql_query(
-        "SELECT asked, close.word FROM unnest($1::text[]) AS asked, LATERAL ( \
-             SELECT w.word FROM search_words w \
-             WHERE w.word % asked \
-               AND NOT EXISTS (SELECT 1 FROM search_words known WHERE known.word = asked) \
+        "SELECT asked, close.word FROM unnest($1::text[]) AS asked \
+         CROSS JOIN LATERAL ( \
+             SELECT w.word FROM search_words w WHERE w.word % asked \
+               AND NOT EXISTS (SELECT 1 FROM products p \
+                   WHERE p.search_document @@ plainto_tsquery('english', asked)) \
              ORDER BY w.word <-> asked LIMIT $2 \
-         ) close",
+         ) close \
+         WHERE NOT EXISTS (SELECT 1 FROM search_words known WHERE known.word = asked) \
+         UNION \
+         SELECT asked, longer.word FROM unnest($1::text[]) AS asked \
+         CROSS JOIN LATERAL ( \
+             SELECT w.word FROM search_words w \
+             WHERE w.word LIKE asked || '%' AND w.word <> asked \
+             ORDER BY length(w.word), w.word LIMIT $2 \
+         ) longer \
+         WHERE NOT EXISTS (SELECT 1 FROM search_words known WHERE known.word = asked)",
     )
     .bind::<Array<Text>, _>(asked)
     .bind::<diesel::sql_types::BigInt, _>(SPELLINGS_PER_WORD)
@@ -120,6 +151,21 @@ async fn close_spellings(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_search_that_uses_websearch_syntax_is_not_respelled() {
+        for q in [
+            "\"red shirt\"",
+            "shrt -red",
+            "shrt or jackt",
+            "shrt OR jackt",
+        ] {
+            assert!(uses_search_syntax(q), "{q}");
+        }
+        for q in ["red shirt", "t-shirt", "organic", "oregano shirt"] {
+            assert!(!uses_search_syntax(q), "{q}");
+        }
+    }
 
     #[test]
     fn words_are_split_at_anything_but_letters_and_digits() {

@@ -74,10 +74,12 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
             )
         })?;
     let outcome = run(&mut client, &paths, replace, started, dir).await;
-    write.finish().await;
+    let finished = write.finish().await;
     drop(client);
     let _ = driver.await;
-    outcome
+    let outcome = outcome?;
+    finished.map_err(|error| anyhow::anyhow!("{error}"))?;
+    Ok(outcome)
 }
 
 async fn run(
