@@ -144,30 +144,39 @@ pub async fn open(
 
 /// The list's side of a session in use: lists it if the list does not hold
 /// it (one opened before sessions were listed), and notes when it was used,
-/// at most once per resolution. `KEYS[1]` the user's list; `ARGV[1]` the
+/// at most once per resolution. The list is the last key; `ARGV[1]` the
 /// jti, `ARGV[2]` now, `ARGV[3]` the resolution of `last_used_at`,
 /// `ARGV[4]` when the session expires.
-static TOUCH_LIST: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
-        r"
+const LIST_BODY: &str = r"
+        local list = KEYS[#KEYS]
         local now = tonumber(ARGV[2])
-        if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+        if redis.call('HEXISTS', list, ARGV[1]) == 0 then
             local expires = tonumber(ARGV[4])
             local ttl = expires - now
             if ttl < 1 then ttl = 1 end
-            redis.call('HSET', KEYS[1], ARGV[1],
+            redis.call('HSET', list, ARGV[1],
                 cjson.encode({created_at = now, expires_at = expires}))
-            redis.call('EXPIRE', KEYS[1], ttl, 'GT')
-            redis.call('EXPIRE', KEYS[1], ttl, 'NX')
+            redis.call('EXPIRE', list, ttl, 'GT')
+            redis.call('EXPIRE', list, ttl, 'NX')
         end
         local field = 'used:' .. ARGV[1]
-        local last = tonumber(redis.call('HGET', KEYS[1], field) or '0')
+        local last = tonumber(redis.call('HGET', list, field) or '0')
         if now - last >= tonumber(ARGV[3]) then
-            redis.call('HSET', KEYS[1], field, ARGV[2])
+            redis.call('HSET', list, field, ARGV[2])
         end
         return 1
-        ",
-    )
+";
+
+/// [`LIST_BODY`] alone: `KEYS[1]` the user's list.
+static TOUCH_LIST: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LIST_BODY));
+
+/// On a single server, a session check in one round trip: `KEYS[1]` the
+/// session's key (0 when it is gone), then [`LIST_BODY`] with `KEYS[2]` the
+/// list. (On a cluster the two keys are in different slots: two calls.)
+static CHECK_AND_TOUCH: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(&format!(
+        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n{LIST_BODY}"
+    ))
 });
 
 /// Runs [`TOUCH_LIST`]; `resolution` [`NEVER_NOTED`] lists without noting a use.
@@ -248,6 +257,18 @@ pub async fn is_open(
     claims: &Claims,
 ) -> Result<bool, RedisFailure> {
     let key = session_key(state, user_id, &claims.jti);
+    if !state.redis.is_cluster() {
+        let mut invocation = CHECK_AND_TOUCH.prepare_invoke();
+        invocation
+            .key(&key)
+            .key(list_key(state, user_id))
+            .arg(&claims.jti)
+            .arg(Utc::now().timestamp())
+            .arg(USED_RESOLUTION_SECONDS)
+            .arg(claims.exp);
+        let open: i64 = state.redis.script(&invocation).await?;
+        return Ok(open == 1);
+    }
     let open: bool = state.redis.query(redis::cmd("EXISTS").arg(&key)).await?;
     if open {
         touch_list(

@@ -256,26 +256,26 @@ impl Cache {
             Some(field) => redis::Cmd::hget(&full_key, field),
             None => redis::Cmd::get(&full_key),
         };
-        let mut bookkeeping = redis::pipe();
-        bookkeeping
-            .cmd("HMGET")
-            .arg(self.clock_key())
-            .arg("epoch")
-            .arg("seq")
-            .arg("lsn");
         let names: Vec<&str> = key.depends_on.iter().map(Namespace::name).collect();
-        bookkeeping
-            .cmd("HMGET")
-            .arg(self.versions_key())
-            .arg(&names);
+        // The bookkeeping's reads, after the entry's on a single server (one
+        // pipeline), on their own on a cluster (another slot).
+        let bookkeeping = |pipeline: &mut redis::Pipeline| {
+            pipeline
+                .cmd("HMGET")
+                .arg(self.clock_key())
+                .arg("epoch")
+                .arg("seq")
+                .arg("lsn");
+            pipeline.cmd("HMGET").arg(self.versions_key()).arg(&names);
+        };
         let (entry, ((epoch, seq, lsn), versions)): LookupReply = if self.redis.is_cluster() {
-            tokio::try_join!(self.redis.query(&entry), self.redis.pipeline(&bookkeeping))?
+            let mut clock = redis::pipe();
+            bookkeeping(&mut clock);
+            tokio::try_join!(self.redis.query(&entry), self.redis.pipeline(&clock))?
         } else {
             let mut pipeline = redis::pipe();
             pipeline.add_command(entry);
-            for command in bookkeeping.cmd_iter() {
-                pipeline.add_command(command.clone());
-            }
+            bookkeeping(&mut pipeline);
             let (entry, clock, versions) = self.redis.pipeline(&pipeline).await?;
             (entry, (clock, versions))
         };
