@@ -1,6 +1,5 @@
 //! What the cart routes send and accept over the wire.
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -8,21 +7,15 @@ use super::queries::CartLineRow;
 use crate::domain::{JsonInteger, Money, Quantity};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
+use crate::inventory::LineView;
 
 /// One line of the cart, at today's price.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartItemView {
     pub id: i32,
     pub product_id: i32,
-    pub sku_id: Option<i32>,
-    pub product_name: String,
-    /// The style and size (null for a product without SKUs).
-    pub style_name: Option<String>,
-    pub size: Option<String>,
-    /// What one costs today: the SKU's price, or the product's.
-    pub unit_price: Money,
-    pub quantity: i32,
-    pub line_total: Money,
+    #[serde(flatten)]
+    pub line: LineView,
 }
 
 /// The cart: its lines and their total, at today's prices.
@@ -37,25 +30,15 @@ impl CartView {
     /// database can hold); writes refuse lines whose total would not fit the
     /// money type, so these stay within it unless a price rises afterwards.
     pub fn new(rows: Vec<CartLineRow>) -> Self {
-        let mut total = Decimal::ZERO;
-        let items = rows
+        let items: Vec<CartItemView> = rows
             .into_iter()
-            .map(|row| {
-                let line_total = row.unit_price * Decimal::from(row.quantity);
-                total += line_total;
-                CartItemView {
-                    id: row.id,
-                    product_id: row.product_id,
-                    sku_id: row.sku_id,
-                    product_name: row.product_name,
-                    style_name: row.style_name,
-                    size: row.size,
-                    unit_price: Money::from_stored(row.unit_price),
-                    quantity: row.quantity,
-                    line_total: Money::from_stored(line_total),
-                }
+            .map(|row| CartItemView {
+                id: row.id,
+                product_id: row.product_id,
+                line: LineView::new(row.line),
             })
             .collect();
+        let total = items.iter().map(|item| item.line.line_total.amount()).sum();
         Self {
             items,
             total: Money::from_stored(total),

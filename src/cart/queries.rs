@@ -2,11 +2,10 @@
 //! and empties a cart through [`lock_lines`] and [`clear`]).
 
 use diesel::prelude::*;
-use diesel::sql_types::{Int4, Nullable, Numeric, Text};
+use diesel::sql_types::Int4;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use rust_decimal::Decimal;
 
-use crate::inventory::Item;
+use crate::inventory::{Item, StoredLine};
 use crate::schema::cart_items;
 
 /// A cart line with today's name and price.
@@ -16,18 +15,8 @@ pub struct CartLineRow {
     pub id: i32,
     #[diesel(sql_type = Int4)]
     pub product_id: i32,
-    #[diesel(sql_type = Nullable<Int4>)]
-    pub sku_id: Option<i32>,
-    #[diesel(sql_type = Text)]
-    pub product_name: String,
-    #[diesel(sql_type = Numeric)]
-    pub unit_price: Decimal,
-    #[diesel(sql_type = Int4)]
-    pub quantity: i32,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    pub style_name: Option<String>,
-    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
-    pub size: Option<String>,
+    #[diesel(embed)]
+    pub line: StoredLine,
 }
 
 pub async fn cart_lines(

@@ -1,12 +1,15 @@
 //! A requested line as carts and orders send it: `{product_id, sku_id?, quantity}`.
 
-use serde::Deserialize;
+use diesel::prelude::*;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::Item;
-use crate::domain::{JsonInteger, Quantity, RowId};
+use crate::domain::{JsonInteger, Money, Quantity, RowId};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
+use crate::schema::order_lines;
 
 /// One requested line: what the cart's `POST /api/cart/items` and each of
 /// an order's `items` send.
@@ -20,6 +23,51 @@ pub struct LineBody {
     pub sku_id: Option<JsonInteger>,
     #[schema(value_type = Quantity, required)]
     pub quantity: Option<JsonInteger>,
+}
+
+/// What a cart line and an order line show of what they hold.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LineView {
+    pub sku_id: Option<i32>,
+    pub product_name: String,
+    /// The style and size (null for a product bought without a SKU).
+    pub style_name: Option<String>,
+    pub size: Option<String>,
+    /// What one costs: today's price in a cart, the price paid in an order.
+    pub unit_price: Money,
+    pub quantity: i32,
+    pub line_total: Money,
+}
+
+/// What a line holds, as an order line stores it (and a cart's query
+/// answers it, under the same column names).
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
+pub struct StoredLine {
+    pub sku_id: Option<i32>,
+    pub product_name: String,
+    pub style_name: Option<String>,
+    pub size: Option<String>,
+    pub unit_price: Decimal,
+    pub quantity: i32,
+}
+
+impl LineView {
+    /// The line with its total, as a decimal (which does not overflow for
+    /// any price and quantity a database holds). Writes refuse a line whose
+    /// total does not fit the money type.
+    pub fn new(line: StoredLine) -> Self {
+        let line_total = line.unit_price * Decimal::from(line.quantity);
+        Self {
+            sku_id: line.sku_id,
+            product_name: line.product_name,
+            style_name: line.style_name,
+            size: line.size,
+            unit_price: Money::from_stored(line.unit_price),
+            quantity: line.quantity,
+            line_total: Money::from_stored(line_total),
+        }
+    }
 }
 
 impl LineBody {

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 
-pub use dto::LineBody;
+pub use dto::{LineBody, LineView, StoredLine};
 
 use crate::cache::Retirement;
 use crate::domain::Money;

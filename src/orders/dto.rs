@@ -12,20 +12,15 @@ use super::models::{Order, OrderLine};
 use crate::domain::{Cursor, Money, Name, Pagination};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
-use crate::inventory::LineBody;
+use crate::inventory::{LineBody, LineView};
 
+/// A line of an order, at the price paid.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderLineView {
+    /// Null once the product is deleted.
     pub product_id: Option<i32>,
-    pub sku_id: Option<i32>,
-    pub product_name: String,
-    /// The style and size bought (null for a product bought without a SKU).
-    pub style_name: Option<String>,
-    pub size: Option<String>,
-    /// The price at purchase: what the line cost.
-    pub unit_price: Money,
-    pub quantity: i32,
-    pub line_total: Money,
+    #[serde(flatten)]
+    pub line: LineView,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,21 +70,9 @@ impl OrderView {
             updated_at: order.updated_at,
             items: lines
                 .into_iter()
-                .map(|line| {
-                    let unit_price = Money::from_stored(line.unit_price);
-                    OrderLineView {
-                        product_id: line.product_id,
-                        sku_id: line.sku_id,
-                        product_name: line.product_name,
-                        style_name: line.style_name,
-                        size: line.size,
-                        // Checked to fit when the order was placed.
-                        line_total: unit_price
-                            .times(i64::from(line.quantity))
-                            .unwrap_or(unit_price),
-                        unit_price,
-                        quantity: line.quantity,
-                    }
+                .map(|line| OrderLineView {
+                    product_id: line.product_id,
+                    line: LineView::new(line.line),
                 })
                 .collect(),
         }

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use rust_decimal::Decimal;
 
 use super::domain::Status;
+use crate::inventory::StoredLine;
 use crate::schema::{order_lines, orders};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -22,28 +23,12 @@ pub struct Order {
     pub history: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+/// A line of an order: as written at checkout and as read back.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
 pub struct OrderLine {
     pub order_id: i32,
     pub product_id: Option<i32>,
-    pub sku_id: Option<i32>,
-    pub product_name: String,
-    pub unit_price: Decimal,
-    pub quantity: i32,
-    pub style_name: Option<String>,
-    pub size: Option<String>,
-}
-
-#[derive(Debug, Insertable)]
-#[diesel(table_name = order_lines)]
-pub struct NewOrderLine {
-    pub order_id: i32,
-    pub product_id: Option<i32>,
-    pub sku_id: Option<i32>,
-    pub product_name: String,
-    pub unit_price: Decimal,
-    pub quantity: i32,
-    pub style_name: Option<String>,
-    pub size: Option<String>,
+    #[diesel(embed)]
+    pub line: StoredLine,
 }

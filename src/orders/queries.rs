@@ -9,7 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use super::domain::{OrderFilter, Status};
-use super::models::{NewOrderLine, Order, OrderLine};
+use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
 use crate::schema::{order_lines, orders};
 
@@ -48,7 +48,7 @@ fn history_step(
 /// multi-row VALUES in the order given, which is id order).
 pub async fn insert_lines(
     conn: &mut AsyncPgConnection,
-    lines: &[NewOrderLine],
+    lines: &[OrderLine],
 ) -> QueryResult<Vec<OrderLine>> {
     diesel::insert_into(order_lines::table)
         .values(lines)

@@ -7,13 +7,13 @@ use diesel_async::{AsyncConnection, AsyncPgConnection};
 use super::cache;
 use super::domain::{Actor, OrderRequest, OrderSource, Status, summed};
 use super::dto::OrderView;
-use super::models::NewOrderLine;
+use super::models::OrderLine;
 use super::queries;
 use crate::cache::{Cache, CacheWrite};
 use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::idempotency::{self, IdempotencyKey};
-use crate::inventory::{self, Item, Locking, Purchasable};
+use crate::inventory::{self, Item, Locking, Purchasable, StoredLine};
 use crate::response::Envelope;
 use crate::state::AppState;
 
@@ -120,17 +120,19 @@ async fn place_in(
         .transpose()
         .map_err(anyhow::Error::from)?;
     let order = queries::insert_order(conn, user_id, total.amount(), address).await?;
-    let new_lines: Vec<NewOrderLine> = available
+    let new_lines: Vec<OrderLine> = available
         .iter()
-        .map(|purchasable| NewOrderLine {
+        .map(|purchasable| OrderLine {
             order_id: order.id,
             product_id: Some(purchasable.item.product_id),
-            sku_id: purchasable.item.sku_id,
-            product_name: purchasable.product_name.clone(),
-            unit_price: purchasable.unit_price.amount(),
-            quantity: wanted(purchasable) as i32,
-            style_name: purchasable.style_name.clone(),
-            size: purchasable.size.clone(),
+            line: StoredLine {
+                sku_id: purchasable.item.sku_id,
+                product_name: purchasable.product_name.clone(),
+                unit_price: purchasable.unit_price.amount(),
+                quantity: wanted(purchasable) as i32,
+                style_name: purchasable.style_name.clone(),
+                size: purchasable.size.clone(),
+            },
         })
         .collect();
     let lines = queries::insert_lines(conn, &new_lines).await?;
@@ -287,7 +289,7 @@ async fn change_in(
     if next == Status::Cancelled {
         let moved: Vec<_> = lines
             .iter()
-            .map(|line| (line.product_id, line.sku_id, line.quantity))
+            .map(|line| (line.product_id, line.line.sku_id, line.line.quantity))
             .collect();
         inventory::restore(conn, &moved).await?;
     }
