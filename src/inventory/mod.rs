@@ -217,12 +217,14 @@ pub async fn resolve(
     }
 }
 
-/// Takes `quantity` of an item if that much is there: from the SKU (whose
-/// product's stock follows it) or from the product. False when there is not
-/// enough. The rows must be locked already ([`resolve`] with
-/// [`Locking::ForUpdate`]).
-pub async fn take(conn: &mut AsyncPgConnection, item: Item, quantity: i32) -> QueryResult<bool> {
-    queries::take(conn, item, quantity).await
+/// Takes each line's quantity of its item if that much is there: from the
+/// SKU (whose product's stock follows it) or from the product, in one
+/// statement. The first item that was short, if any (the caller rolls
+/// back). The rows must be locked already ([`resolve`] with
+/// [`Locking::ForUpdate`]). It borrows the connection shared, so that a
+/// caller can send another statement in the same round trip.
+pub async fn take(conn: &AsyncPgConnection, lines: &[(Item, i32)]) -> QueryResult<Option<Item>> {
+    queries::take(conn, lines).await
 }
 
 /// Puts back what `lines` took (an order's cancellation); rows deleted

@@ -1,27 +1,38 @@
 //! The inventory's reads and writes of `products`' price and stock and of
 //! `sku_offers` / `skus`. Locks are taken in id order (products, then SKUs).
 //!
-//! Hand-written SQL where the query builder cannot say it: `FOR UPDATE OF`
-//! a joined table, the `sku_offers` view and an `EXISTS` subquery.
+//! Hand-written SQL where the query builder cannot say it (`FOR UPDATE OF`
+//! a joined table, the `sku_offers` view); what checkout runs on every
+//! order goes through the query builder or a SQL function, so that it is
+//! prepared once per connection rather than planned on every call.
 
-use diesel::QueryableByName;
-use diesel::sql_types::{Array, Bool, Int4, Numeric, Text};
+use diesel::expression::functions::declare_sql_function;
+use diesel::sql_types::{Array, Int4, Nullable, Numeric, Text};
+use diesel::{Queryable, QueryableByName};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use super::{Item, Locking};
 
-#[derive(QueryableByName)]
+#[declare_sql_function]
+extern "SQL" {
+    /// Whether product `product` is sold by SKU (migration `checkout_statements`).
+    fn sold_by_sku(product: Int4) -> Bool;
+    /// Guarded decrements of stock; 0, or the 1-based index of the first
+    /// short line (migration `checkout_statements`).
+    fn take_stock(
+        product_ids: Array<Int4>,
+        sku_ids: Array<Nullable<Int4>>,
+        quantities: Array<Int4>,
+    ) -> Int4;
+}
+
+#[derive(Queryable)]
 pub(super) struct ProductRow {
-    #[diesel(sql_type = Int4)]
     pub id: i32,
-    #[diesel(sql_type = Text)]
     pub product_name: String,
-    #[diesel(sql_type = Numeric)]
     pub price: Decimal,
-    #[diesel(sql_type = Int4)]
     pub stock: i32,
-    #[diesel(sql_type = Bool)]
     pub has_skus: bool,
 }
 
@@ -41,12 +52,6 @@ pub(super) struct SkuRow {
     pub size: String,
 }
 
-const PRODUCTS: &str = "SELECT p.id, p.product_name, p.price, p.stock, \
-        EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = p.id) AS has_skus \
-     FROM products p WHERE p.id = ANY($1) ORDER BY p.id";
-const PRODUCTS_LOCKED: &str = "SELECT p.id, p.product_name, p.price, p.stock, \
-        EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = p.id) AS has_skus \
-     FROM products p WHERE p.id = ANY($1) ORDER BY p.id FOR UPDATE OF p";
 const SKUS: &str = "SELECT sku_id, product_id, available, price, style_name, size \
      FROM sku_offers WHERE sku_id = ANY($1) ORDER BY sku_id";
 const SKUS_LOCKED: &str = "SELECT o.sku_id, o.product_id, o.available, o.price, o.style_name, o.size \
@@ -58,14 +63,23 @@ pub(super) async fn products(
     ids: &[i32],
     locking: Locking,
 ) -> diesel::QueryResult<Vec<ProductRow>> {
-    let sql = match locking {
-        Locking::None => PRODUCTS,
-        Locking::ForUpdate => PRODUCTS_LOCKED,
-    };
-    diesel::sql_query(sql)
-        .bind::<Array<Int4>, _>(ids)
-        .load(conn)
-        .await
+    use diesel::{ExpressionMethods, QueryDsl};
+
+    use crate::schema::products;
+    let query = products::table
+        .filter(products::id.eq_any(ids))
+        .order(products::id)
+        .select((
+            products::id,
+            products::product_name,
+            products::price,
+            products::stock,
+            sold_by_sku(products::id),
+        ));
+    match locking {
+        Locking::None => query.load(conn).await,
+        Locking::ForUpdate => query.for_update().load(conn).await,
+    }
 }
 
 pub(super) async fn skus(
@@ -103,35 +117,24 @@ pub(super) async fn lock(
     Ok(())
 }
 
-/// A guarded decrement: of the SKU (its product's stock follows, by the
-/// trigger), or of the product.
+/// Guarded decrements, in one statement: of each SKU (its product's stock
+/// follows, by the trigger), or of each product. The first line that was
+/// short, if any (the caller rolls back what the others took).
 pub(super) async fn take(
-    conn: &mut AsyncPgConnection,
-    item: Item,
-    quantity: i32,
-) -> diesel::QueryResult<bool> {
-    use diesel::{ExpressionMethods, QueryDsl};
-
-    use crate::schema::{products, skus};
-    let taken = match item.sku_id {
-        Some(sku_id) => {
-            diesel::update(skus::table.find(sku_id).filter(skus::quantity.ge(quantity)))
-                .set(skus::quantity.eq(skus::quantity - quantity))
-                .execute(conn)
-                .await?
-        }
-        None => {
-            diesel::update(
-                products::table
-                    .find(item.product_id)
-                    .filter(products::stock.ge(quantity)),
-            )
-            .set(products::stock.eq(products::stock - quantity))
-            .execute(conn)
-            .await?
-        }
-    };
-    Ok(taken == 1)
+    mut conn: &AsyncPgConnection,
+    lines: &[(Item, i32)],
+) -> diesel::QueryResult<Option<Item>> {
+    let products: Vec<i32> = lines.iter().map(|(item, _)| item.product_id).collect();
+    let skus: Vec<Option<i32>> = lines.iter().map(|(item, _)| item.sku_id).collect();
+    let quantities: Vec<i32> = lines.iter().map(|(_, quantity)| *quantity).collect();
+    let short: i32 = diesel::select(take_stock(products, skus, quantities))
+        .get_result(&mut conn)
+        .await?;
+    Ok(usize::try_from(short)
+        .ok()
+        .and_then(|short| short.checked_sub(1))
+        .and_then(|index| lines.get(index))
+        .map(|(item, _)| *item))
 }
 
 /// Puts `quantity` back into the SKU (the product follows) or the product.

@@ -4,7 +4,10 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+use diesel::expression::functions::declare_sql_function;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Numeric, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
@@ -13,23 +16,74 @@ use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
 use crate::schema::{order_lines, orders};
 
-/// A new order, `placed` (its history says so, at the transaction's time).
+#[declare_sql_function]
+extern "SQL" {
+    /// Inserts an order and its lines; its id and time (migration
+    /// `checkout_statements`).
+    #[allow(clippy::too_many_arguments)]
+    fn record_order(
+        buyer: Int4,
+        order_total: Numeric,
+        address: Nullable<Jsonb>,
+        line_products: Array<Nullable<Int4>>,
+        line_skus: Array<Nullable<Int4>>,
+        line_names: Array<Text>,
+        line_prices: Array<Numeric>,
+        line_quantities: Array<Int4>,
+        line_styles: Array<Nullable<Text>>,
+        line_sizes: Array<Nullable<Text>>,
+    ) -> Record<(Int4, Timestamptz)>;
+}
+
+/// A new order, `placed` at the transaction's time, with `lines` (whose
+/// `order_id` is set here), in one statement: the order as stored.
 pub async fn insert_order(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     user_id: i32,
     total: Decimal,
     shipping_address: Option<serde_json::Value>,
+    lines: &mut [OrderLine],
 ) -> QueryResult<Order> {
-    diesel::insert_into(orders::table)
-        .values((
-            orders::user_id.eq(user_id),
-            orders::total.eq(total),
-            orders::shipping_address.eq(shipping_address),
-            orders::history.eq(history_step(Status::Placed)),
-        ))
-        .returning(Order::as_returning())
-        .get_result(conn)
-        .await
+    let products: Vec<Option<i32>> = lines.iter().map(|line| line.product_id).collect();
+    let skus: Vec<Option<i32>> = lines.iter().map(|line| line.line.sku_id).collect();
+    let names: Vec<&str> = lines
+        .iter()
+        .map(|line| line.line.product_name.as_str())
+        .collect();
+    let prices: Vec<Decimal> = lines.iter().map(|line| line.line.unit_price).collect();
+    let quantities: Vec<i32> = lines.iter().map(|line| line.line.quantity).collect();
+    let styles: Vec<Option<&str>> = lines
+        .iter()
+        .map(|line| line.line.style_name.as_deref())
+        .collect();
+    let sizes: Vec<Option<&str>> = lines.iter().map(|line| line.line.size.as_deref()).collect();
+    let (id, placed_at): (i32, DateTime<Utc>) = diesel::select(record_order(
+        user_id,
+        total,
+        shipping_address.clone(),
+        products,
+        skus,
+        names,
+        prices,
+        quantities,
+        styles,
+        sizes,
+    ))
+    .get_result(&mut conn)
+    .await?;
+    for line in lines.iter_mut() {
+        line.order_id = id;
+    }
+    Ok(Order {
+        id,
+        user_id,
+        status: Status::Placed,
+        total,
+        created_at: placed_at,
+        updated_at: placed_at,
+        shipping_address,
+        history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
+    })
 }
 
 /// `[{status, at: now()}]`: one step of an order's history.
@@ -42,19 +96,6 @@ fn history_step(
     diesel::dsl::sql::<diesel::sql_types::Jsonb>("jsonb_build_array(jsonb_build_object('status', ")
         .bind::<diesel::sql_types::Text, _>(status.as_str())
         .sql("::text, 'at', now()))")
-}
-
-/// Inserts an order's lines; they as stored (RETURNING gives the rows of a
-/// multi-row VALUES in the order given, which is id order).
-pub async fn insert_lines(
-    conn: &mut AsyncPgConnection,
-    lines: &[OrderLine],
-) -> QueryResult<Vec<OrderLine>> {
-    diesel::insert_into(order_lines::table)
-        .values(lines)
-        .returning(OrderLine::as_returning())
-        .get_results(conn)
-        .await
 }
 
 pub async fn find_order(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<Order>> {

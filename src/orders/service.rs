@@ -10,6 +10,7 @@ use super::dto::OrderView;
 use super::models::OrderLine;
 use super::queries;
 use crate::cache::{Cache, CacheWrite};
+use crate::db;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::idempotency::{self, IdempotencyKey};
@@ -37,10 +38,13 @@ pub async fn place(
     let placed = async {
         let mut conn = state.conn().await?;
         let cache = &state.cache;
-        AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+        let placed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            db::commit_without_waiting(conn).await?;
             place_in(conn, cache, &mut writes, user_id, &request, key.as_ref()).await
         })
-        .await
+        .await?;
+        db::wait_for_disk(&mut conn).await?;
+        AppResult::Ok(placed)
     }
     .await;
     let finished = finish(writes).await;
@@ -81,6 +85,19 @@ async fn place_in(
     let sums = summed(lines.into_iter());
     check_sums_fit(&sums, field)?;
     let items: Vec<Item> = sums.keys().copied().collect();
+    // Retired before any product row is locked, so that the round trip to
+    // Redis is not part of the time a hot product's buyers wait for each
+    // other; the one thing only the locked rows tell (whether a product's
+    // stock reaches zero, which `inStock` lists show) retires further below,
+    // still before the commit.
+    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
+    product_ids.dedup();
+    let mut retired =
+        cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, false));
+    if *source == OrderSource::Cart {
+        retired = retired.and(crate::cart::cache::cart_changed(user_id));
+    }
+    writes.push(cache.begin_write(retired).await?);
     let available = inventory::resolve(conn, &items, Locking::ForUpdate)
         .await
         .map_err(|error| {
@@ -92,38 +109,27 @@ async fn place_in(
     if let Some(expected) = request.expected_total {
         refuse_unexpected_total(&available, wanted, total, expected)?;
     }
-    // What the order retires is known only now (a cart's lines locked, the
-    // products' rows locked): retired before the stock moves, in one
-    // round trip to Redis.
-    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
-    product_ids.dedup();
-    let emptied = inventory::empties_a_product(&available, wanted);
-    let mut retired =
-        cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, emptied));
-    if *source == OrderSource::Cart {
-        retired = retired.and(crate::cart::cache::cart_changed(user_id));
+    if inventory::empties_a_product(&available, wanted) {
+        writes.push(
+            cache
+                .begin_write(inventory::stock_changed(&[], true))
+                .await?,
+        );
     }
-    writes.push(cache.begin_write(retired).await?);
-    for purchasable in &available {
-        let quantity = wanted(purchasable) as i32;
-        if !inventory::take(conn, purchasable.item, quantity).await? {
-            return Err(AppError::conflict(format!(
-                "product {} does not have the stock its SKUs promise",
-                purchasable.item.product_id
-            )));
-        }
-    }
+    let taken: Vec<(Item, i32)> = available
+        .iter()
+        .map(|purchasable| (purchasable.item, wanted(purchasable) as i32))
+        .collect();
     let address = request
         .shipping_address
         .as_ref()
         .map(serde_json::to_value)
         .transpose()
         .map_err(anyhow::Error::from)?;
-    let order = queries::insert_order(conn, user_id, total.amount(), address).await?;
-    let new_lines: Vec<OrderLine> = available
+    let mut lines: Vec<OrderLine> = available
         .iter()
         .map(|purchasable| OrderLine {
-            order_id: order.id,
+            order_id: 0,
             product_id: Some(purchasable.item.product_id),
             line: StoredLine {
                 sku_id: purchasable.item.sku_id,
@@ -135,7 +141,20 @@ async fn place_in(
             },
         })
         .collect();
-    let lines = queries::insert_lines(conn, &new_lines).await?;
+    // Sent together (one round trip: diesel-async pipelines futures polled
+    // at once); should a line turn out short, the transaction rolls back
+    // both.
+    let (short, order) = tokio::join!(
+        inventory::take(conn, &taken),
+        queries::insert_order(conn, user_id, total.amount(), address, &mut lines),
+    );
+    if let Some(short) = short? {
+        return Err(AppError::conflict(format!(
+            "product {} does not have the stock its SKUs promise",
+            short.product_id
+        )));
+    }
+    let order = order?;
     if *source == OrderSource::Cart {
         crate::cart::queries::clear(conn, user_id).await?;
     }
@@ -250,10 +269,13 @@ pub async fn change_status(
     let changed = async {
         let mut conn = state.conn().await?;
         let cache = &state.cache;
-        AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+        let changed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            db::commit_without_waiting(conn).await?;
             change_in(conn, cache, &mut writes, actor, id, next).await
         })
-        .await
+        .await?;
+        db::wait_for_disk(&mut conn).await?;
+        AppResult::Ok(changed)
     }
     .await;
     let finished = finish(writes).await;
