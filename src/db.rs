@@ -196,12 +196,18 @@ pub async fn commit_without_waiting(conn: &mut AsyncPgConnection) -> QueryResult
         .await
 }
 
-/// Returns once everything this connection committed is on disk: a
-/// transaction that commits synchronously flushes the WAL up to its own
-/// commit record, which lies past every earlier one. Concurrent orders
-/// share these flushes (group commit), none of them holding a row lock.
+/// Returns once everything this connection committed is on disk. A
+/// transaction that has an id and wrote to the WAL commits synchronously:
+/// it flushes the WAL up to its own commit record, which lies past every
+/// earlier one. A transactional logical message is the smallest such
+/// write (it touches no table and no lock). A bare `SELECT
+/// pg_current_xact_id()` is not enough: a transaction that wrote nothing
+/// but its commit record is not flushed (the crash test of `reliability`
+/// lost an order answered 201 that way). Concurrent orders share these
+/// flushes (group commit), none of them holding a row lock.
 pub async fn wait_for_disk(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("SELECT pg_current_xact_id()").await
+    conn.batch_execute("SELECT pg_logical_emit_message(true, 'emporium', 'durable')")
+        .await
 }
 
 /// Whether `error` says that the connection to PostgreSQL is gone (closed

@@ -136,6 +136,12 @@ impl ThrowawayPostgres {
         self.pg_ctl(&["-m", "fast", "-w", "stop"]);
     }
 
+    /// Stops the server the way a crash does (`-m immediate`: no checkpoint,
+    /// and what sits in its WAL buffers, not yet written out, is gone).
+    pub fn crash(&self) {
+        self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    }
+
     /// Starts it again and waits until it accepts connections.
     pub fn start_again(&self) {
         self.pg_ctl(&["-w", "-t", "30", "start"]);

@@ -272,6 +272,91 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_order_answered_201_survives_a_crash_of_postgres() {
+    // Checkout commits without waiting for the disk, so that a hot
+    // product's buyers do not queue behind each flush; it waits for the
+    // disk before it answers. A crash loses what was not yet written: any
+    // order answered 201 must not be among it.
+    let postgres = ThrowawayPostgres::start(&[]);
+    let app = Arc::new(
+        TestApp::on_database(&postgres.url("emporium"), |config| {
+            config.database_pool_size = 8;
+        })
+        .await,
+    );
+    app.seed().await;
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    let initial_stock = 1_000_000;
+    let created = app
+        .client(Some(&admin))
+        .send_json(
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "Crash Socks", "price": "3.00", "stock": initial_stock}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let product_id = created.json()["data"]["id"].as_i64().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let placed = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let mut buyers = Vec::new();
+    for n in 0..6 {
+        let token = app
+            .quick_account(&format!("crash{n}@example.com"), Role::Customer)
+            .await
+            .1;
+        let (app, stop, placed) = (app.clone(), stop.clone(), placed.clone());
+        buyers.push(tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let response = app
+                    .client(Some(&token))
+                    .send_json(
+                        Method::POST,
+                        "/api/orders",
+                        json!({"items": [{"product_id": product_id, "quantity": 1}]}),
+                    )
+                    .await;
+                if response.status == StatusCode::CREATED {
+                    placed
+                        .lock()
+                        .await
+                        .push(response.json()["data"]["id"].as_i64().unwrap());
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    postgres.crash();
+    stop.store(true, Ordering::Relaxed);
+    for buyer in buyers {
+        buyer.await.unwrap();
+    }
+    postgres.start_again();
+    let placed = placed.lock().await;
+    assert!(placed.len() > 20, "too few orders placed: {}", placed.len());
+    let (stored, stock, sold) = orders_and_stock(&app, product_id as i32).await;
+    let lost: Vec<&i64> = placed
+        .iter()
+        .filter(|id| !stored.contains(&(**id as i32)))
+        .collect();
+    eprintln!(
+        "crash run: {} orders answered 201, {} stored, lost: {}",
+        placed.len(),
+        stored.len(),
+        lost.len()
+    );
+    assert!(
+        lost.is_empty(),
+        "orders answered 201 but lost in the crash: {lost:?}"
+    );
+    assert_eq!(
+        i64::from(stock) + sold,
+        i64::from(initial_stock),
+        "stock plus units sold must be the starting stock"
+    );
+}
+
 /// Every order's id, and the product's stock and units sold, as stored.
 async fn orders_and_stock(app: &TestApp, product_id: i32) -> (Vec<i32>, i32, i64) {
     use diesel::prelude::*;
