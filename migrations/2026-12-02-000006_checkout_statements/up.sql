@@ -59,3 +59,24 @@ BEGIN
          AS l(product_id, sku_id, product_name, unit_price, quantity, style_name, size, n)
     ORDER BY l.n;
 END $$;
+
+-- Queues the transaction behind the others that buy these products, first
+-- come first served: an advisory lock per product (class 1 of the
+-- two-key form, apart from the one-key locks of idempotency), taken in id
+-- order, held until the transaction ends. PostgreSQL grants a row lock
+-- that many wait for in no particular order (at a hot product's sale some
+-- buyers waited a second while others went through); its advisory locks
+-- queue in order. Answers how many products it waited for.
+CREATE FUNCTION queue_for_products(product_ids integer[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    product integer;
+    queued integer := 0;
+BEGIN
+    FOREACH product IN ARRAY coalesce(
+        (SELECT array_agg(DISTINCT id ORDER BY id) FROM unnest(product_ids) AS id), '{}') LOOP
+        PERFORM pg_advisory_xact_lock(1, product);
+        queued := queued + 1;
+    END LOOP;
+    RETURN queued;
+END $$;

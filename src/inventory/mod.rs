@@ -160,12 +160,21 @@ pub async fn resolve(
     let mut product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
     product_ids.sort_unstable();
     product_ids.dedup();
+    // Buyers of a product queue for it before they lock its row (one
+    // round trip with the lock: the two statements are pipelined).
+    let rows = match locking {
+        Locking::None => queries::products(conn, &product_ids, locking).await?,
+        Locking::ForUpdate => {
+            let (queued, rows) = tokio::join!(
+                queries::queue(conn, &product_ids),
+                queries::products(conn, &product_ids, locking)
+            );
+            queued?;
+            rows?
+        }
+    };
     let products: HashMap<i32, queries::ProductRow> =
-        queries::products(conn, &product_ids, locking)
-            .await?
-            .into_iter()
-            .map(|row| (row.id, row))
-            .collect();
+        rows.into_iter().map(|row| (row.id, row)).collect();
     let mut sku_ids: Vec<i32> = items.iter().filter_map(|item| item.sku_id).collect();
     sku_ids.sort_unstable();
     sku_ids.dedup();

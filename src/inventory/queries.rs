@@ -25,6 +25,8 @@ extern "SQL" {
         sku_ids: Array<Nullable<Int4>>,
         quantities: Array<Int4>,
     ) -> Int4;
+    /// Waits in turn for these products (migration `checkout_statements`).
+    fn queue_for_products(product_ids: Array<Int4>) -> Int4;
 }
 
 #[derive(Queryable)]
@@ -58,8 +60,18 @@ const SKUS_LOCKED: &str = "SELECT o.sku_id, o.product_id, o.available, o.price, 
      FROM sku_offers o JOIN skus k ON k.id = o.sku_id \
      WHERE o.sku_id = ANY($1) ORDER BY o.sku_id FOR UPDATE OF k";
 
+/// Waits until the transactions ahead of this one that lock any of `ids`
+/// are done (first come, first served), so that the row locks after it
+/// are granted in order.
+pub(super) async fn queue(mut conn: &AsyncPgConnection, ids: &[i32]) -> diesel::QueryResult<()> {
+    diesel::select(queue_for_products(ids))
+        .get_result::<i32>(&mut conn)
+        .await
+        .map(drop)
+}
+
 pub(super) async fn products(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     ids: &[i32],
     locking: Locking,
 ) -> diesel::QueryResult<Vec<ProductRow>> {
@@ -77,8 +89,8 @@ pub(super) async fn products(
             sold_by_sku(products::id),
         ));
     match locking {
-        Locking::None => query.load(conn).await,
-        Locking::ForUpdate => query.for_update().load(conn).await,
+        Locking::None => query.load(&mut conn).await,
+        Locking::ForUpdate => query.for_update().load(&mut conn).await,
     }
 }
 
