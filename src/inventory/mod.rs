@@ -153,7 +153,7 @@ pub enum Locking {
 
 /// `items` as they can be bought now, in the order given.
 pub async fn resolve(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     items: &[Item],
     locking: Locking,
 ) -> Result<Vec<Purchasable>, ResolveError> {

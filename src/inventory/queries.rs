@@ -95,7 +95,7 @@ pub(super) async fn products(
 }
 
 pub(super) async fn skus(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     ids: &[i32],
     locking: Locking,
 ) -> diesel::QueryResult<Vec<SkuRow>> {
@@ -108,7 +108,7 @@ pub(super) async fn skus(
     };
     diesel::sql_query(sql)
         .bind::<Array<Int4>, _>(ids)
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 

@@ -39,7 +39,6 @@ pub async fn place(
         let mut conn = state.conn().await?;
         let cache = &state.cache;
         let placed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            db::commit_without_waiting(conn).await?;
             place_in(conn, cache, &mut writes, user_id, &request, key.as_ref()).await
         })
         .await?;
@@ -98,11 +97,15 @@ async fn place_in(
         retired = retired.and(crate::cart::cache::cart_changed(user_id));
     }
     writes.push(cache.begin_write(retired).await?);
-    let available = inventory::resolve(conn, &items, Locking::ForUpdate)
-        .await
-        .map_err(|error| {
-            error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
-        })?;
+    // The commit's mode travels with the lock (one round trip).
+    let (deferred, available) = tokio::join!(
+        db::commit_without_waiting(conn),
+        inventory::resolve(conn, &items, Locking::ForUpdate)
+    );
+    deferred?;
+    let available = available.map_err(|error| {
+        error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
+    })?;
     let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
     refuse_short_lines(&available, wanted)?;
     let total = total_of(&available, wanted, field)?;
