@@ -72,19 +72,7 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
         })
         .await,
     );
-    app.seed().await;
-    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
-    let initial_stock = 1_000_000;
-    let created = app
-        .client(Some(&admin))
-        .send_json(
-            Method::POST,
-            "/api/products",
-            json!({"product_name": "Restart Socks", "price": "3.00", "stock": initial_stock}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let product_id = created.json()["data"]["id"].as_i64().unwrap();
+    let product_id = seeded_with_socks(&app).await;
     let mut buyers = Vec::new();
     for n in 0..4 {
         buyers.push(
@@ -250,26 +238,9 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     );
     assert!(tally.faults.is_empty(), "{:#?}", tally.faults);
     assert!(during > 0, "the outage was not seen: {:?}", tally.by_status);
-    // No order answered 201 is missing, and stock adds up.
     let placed = placed.lock().await;
     assert!(!placed.is_empty());
-    let (stored, stock, sold) = orders_and_stock(&app, product_id as i32).await;
-    let lost: Vec<&i64> = placed
-        .iter()
-        .filter(|id| !stored.contains(&(**id as i32)))
-        .collect();
-    eprintln!(
-        "fault run: {} orders answered 201, {} stored, lost: {}",
-        placed.len(),
-        stored.len(),
-        lost.len()
-    );
-    assert!(lost.is_empty(), "orders answered 201 but lost: {lost:?}");
-    assert_eq!(
-        i64::from(stock) + sold,
-        i64::from(initial_stock),
-        "stock plus units sold must be the starting stock"
-    );
+    assert_no_order_lost(&app, product_id, &placed).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -285,19 +256,7 @@ async fn every_order_answered_201_survives_a_crash_of_postgres() {
         })
         .await,
     );
-    app.seed().await;
-    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
-    let initial_stock = 1_000_000;
-    let created = app
-        .client(Some(&admin))
-        .send_json(
-            Method::POST,
-            "/api/products",
-            json!({"product_name": "Crash Socks", "price": "3.00", "stock": initial_stock}),
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-    let product_id = created.json()["data"]["id"].as_i64().unwrap();
+    let product_id = seeded_with_socks(&app).await;
     let stop = Arc::new(AtomicBool::new(false));
     let placed = Arc::new(Mutex::new(Vec::<i64>::new()));
     let mut buyers = Vec::new();
@@ -335,24 +294,46 @@ async fn every_order_answered_201_survives_a_crash_of_postgres() {
     postgres.start_again();
     let placed = placed.lock().await;
     assert!(placed.len() > 20, "too few orders placed: {}", placed.len());
-    let (stored, stock, sold) = orders_and_stock(&app, product_id as i32).await;
+    assert_no_order_lost(&app, product_id, &placed).await;
+}
+
+/// The stock every order of these tests buys from.
+const SOCKS_STOCK: i32 = 1_000_000;
+
+/// Seeds the app and adds a product with [`SOCKS_STOCK`] units: its id.
+async fn seeded_with_socks(app: &TestApp) -> i64 {
+    app.seed().await;
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    let created = app
+        .client(Some(&admin))
+        .send_json(
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "Fault Socks", "price": "3.00", "stock": SOCKS_STOCK}),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    created.json()["data"]["id"].as_i64().unwrap()
+}
+
+/// No order answered 201 (`placed`) is missing, and the product's stock
+/// plus the units sold is the stock it started with.
+async fn assert_no_order_lost(app: &TestApp, product_id: i64, placed: &[i64]) {
+    let (stored, stock, sold) = orders_and_stock(app, product_id as i32).await;
     let lost: Vec<&i64> = placed
         .iter()
         .filter(|id| !stored.contains(&(**id as i32)))
         .collect();
     eprintln!(
-        "crash run: {} orders answered 201, {} stored, lost: {}",
+        "fault run: {} orders answered 201, {} stored, lost: {}",
         placed.len(),
         stored.len(),
         lost.len()
     );
-    assert!(
-        lost.is_empty(),
-        "orders answered 201 but lost in the crash: {lost:?}"
-    );
+    assert!(lost.is_empty(), "orders answered 201 but lost: {lost:?}");
     assert_eq!(
         i64::from(stock) + sold,
-        i64::from(initial_stock),
+        i64::from(SOCKS_STOCK),
         "stock plus units sold must be the starting stock"
     );
 }
