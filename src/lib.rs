@@ -34,3 +34,4 @@ pub mod seed;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod views;

@@ -5,59 +5,51 @@
 
 use std::collections::HashMap;
 
-use diesel::QueryableByName;
-use diesel::sql_types::{Array, Bool, Int4, Nullable, Numeric, Text};
+use diesel::expression::functions::declare_sql_function;
+use diesel::prelude::*;
+use diesel::sql_types::Numeric;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use crate::catalog::models::{Variant, VariantPhoto, VariantSku};
+use crate::schema::photos;
+use crate::views::{sku_offers, style_offers};
 
-#[derive(QueryableByName)]
+#[declare_sql_function]
+extern "SQL" {
+    /// `min(numeric)` (diesel orders no `Numeric` of its own).
+    #[aggregate]
+    #[sql_name = "min"]
+    fn lowest(price: Numeric) -> Nullable<Numeric>;
+    /// `max(numeric)`.
+    #[aggregate]
+    #[sql_name = "max"]
+    fn highest(price: Numeric) -> Nullable<Numeric>;
+}
+
+#[derive(Queryable)]
 struct StyleRow {
-    #[diesel(sql_type = Int4)]
     style_id: i32,
-    #[diesel(sql_type = Text)]
     name: String,
-    #[diesel(sql_type = Numeric)]
     original_price: Decimal,
-    #[diesel(sql_type = Nullable<Numeric>)]
     sale_price: Option<Decimal>,
-    #[diesel(sql_type = Numeric)]
     price: Decimal,
-    #[diesel(sql_type = Bool)]
     is_default: bool,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable)]
 struct PhotoRow {
-    #[diesel(sql_type = Int4)]
     style_id: i32,
-    #[diesel(sql_type = Nullable<Text>)]
     thumbnail_url: Option<String>,
-    #[diesel(sql_type = Nullable<Text>)]
     url: Option<String>,
 }
 
-#[derive(QueryableByName)]
+#[derive(Queryable)]
 struct SkuRow {
-    #[diesel(sql_type = Int4)]
     sku_id: i32,
-    #[diesel(sql_type = Int4)]
     style_id: i32,
-    #[diesel(sql_type = Text)]
     size: String,
-    #[diesel(sql_type = Int4)]
     available: i32,
-}
-
-#[derive(QueryableByName)]
-struct RangeRow {
-    #[diesel(sql_type = Int4)]
-    product_id: i32,
-    #[diesel(sql_type = Numeric)]
-    min_price: Decimal,
-    #[diesel(sql_type = Numeric)]
-    max_price: Decimal,
 }
 
 /// Product `product_id`'s styles, lowest ids first, each with its photos and
@@ -66,31 +58,40 @@ pub async fn variants_of(
     conn: &mut AsyncPgConnection,
     product_id: i32,
 ) -> diesel::QueryResult<Vec<Variant>> {
-    let styles: Vec<StyleRow> = diesel::sql_query(
-        "SELECT style_id, name, original_price, sale_price, price, is_default \
-         FROM style_offers WHERE product_id = $1 ORDER BY style_id",
-    )
-    .bind::<Int4, _>(product_id)
-    .load(conn)
-    .await?;
+    let styles: Vec<StyleRow> = style_offers::table
+        .filter(style_offers::product_id.eq(product_id))
+        .order(style_offers::style_id)
+        .select((
+            style_offers::style_id,
+            style_offers::name,
+            style_offers::original_price,
+            style_offers::sale_price,
+            style_offers::price,
+            style_offers::is_default,
+        ))
+        .load(conn)
+        .await?;
     if styles.is_empty() {
         return Ok(Vec::new());
     }
     let style_ids: Vec<i32> = styles.iter().map(|style| style.style_id).collect();
-    let photos: Vec<PhotoRow> = diesel::sql_query(
-        "SELECT style_id, thumbnail_url, url FROM photos \
-         WHERE style_id = ANY($1) ORDER BY style_id, id",
-    )
-    .bind::<Array<Int4>, _>(&style_ids)
-    .load(conn)
-    .await?;
-    let skus: Vec<SkuRow> = diesel::sql_query(
-        "SELECT sku_id, style_id, size, available FROM sku_offers \
-         WHERE product_id = $1 ORDER BY sku_id",
-    )
-    .bind::<Int4, _>(product_id)
-    .load(conn)
-    .await?;
+    let photos: Vec<PhotoRow> = photos::table
+        .filter(photos::style_id.eq_any(&style_ids))
+        .order((photos::style_id, photos::id))
+        .select((photos::style_id, photos::thumbnail_url, photos::url))
+        .load(conn)
+        .await?;
+    let skus: Vec<SkuRow> = sku_offers::table
+        .filter(sku_offers::product_id.eq(product_id))
+        .order(sku_offers::sku_id)
+        .select((
+            sku_offers::sku_id,
+            sku_offers::style_id,
+            sku_offers::size,
+            sku_offers::available,
+        ))
+        .load(conn)
+        .await?;
     let mut photos_of: HashMap<i32, Vec<VariantPhoto>> = HashMap::new();
     for photo in photos {
         photos_of
@@ -130,15 +131,18 @@ pub async fn price_ranges(
     conn: &mut AsyncPgConnection,
     product_ids: &[i32],
 ) -> diesel::QueryResult<HashMap<i32, (Decimal, Decimal)>> {
-    let rows: Vec<RangeRow> = diesel::sql_query(
-        "SELECT product_id, min(price) AS min_price, max(price) AS max_price \
-         FROM sku_offers WHERE product_id = ANY($1) GROUP BY product_id",
-    )
-    .bind::<Array<Int4>, _>(product_ids)
-    .load(conn)
-    .await?;
+    let rows: Vec<(i32, Option<Decimal>, Option<Decimal>)> = sku_offers::table
+        .filter(sku_offers::product_id.eq_any(product_ids))
+        .group_by(sku_offers::product_id)
+        .select((
+            sku_offers::product_id,
+            lowest(sku_offers::price),
+            highest(sku_offers::price),
+        ))
+        .load(conn)
+        .await?;
     Ok(rows
         .into_iter()
-        .map(|row| (row.product_id, (row.min_price, row.max_price)))
+        .filter_map(|(product_id, low, high)| Some((product_id, (low?, high?))))
         .collect())
 }
