@@ -41,7 +41,7 @@ pub struct LineView {
 
 /// What a line holds, as an order line stores it (and a cart's query
 /// answers it, under the same column names).
-#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
 pub struct StoredLine {
     pub sku_id: Option<i32>,

@@ -23,8 +23,9 @@ pub struct Order {
     pub history: serde_json::Value,
 }
 
-/// A line of an order: as written at checkout and as read back.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+/// A line of an order, as read back (checkout writes its lines with
+/// `record_order`, see `queries::insert_order`).
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
 pub struct OrderLine {
     pub order_id: i32,
