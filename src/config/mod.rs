@@ -36,17 +36,20 @@
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
 mod proxies;
 mod reader;
+mod values;
 
 pub use proxies::TrustedProxies;
+pub use reader::{ConfigError, Environment, Source};
+pub use values::{CacheLimits, LogFormat, RateLimit, SeedAccount};
 
 use reader::Reader;
+use values::list_of;
 
 /// Default values, named so the table above and the code agree.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:3000";
@@ -68,38 +71,6 @@ pub const DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT: u32 = 60;
 pub const DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS: u64 = 300;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
-
-/// How log lines are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    /// Human-readable, coloured when on a terminal.
-    Pretty,
-    /// One JSON object per line, for log shippers.
-    Json,
-}
-
-impl FromStr for LogFormat {
-    type Err = String;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        match value.to_ascii_lowercase().as_str() {
-            "pretty" => Ok(Self::Pretty),
-            "json" => Ok(Self::Json),
-            _ => Err("expected `pretty` or `json`".into()),
-        }
-    }
-}
-
-/// A comma-separated list of URLs (blank entries ignored).
-fn list_of(value: Option<String>) -> Vec<SecretString> {
-    value
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(|url| SecretString::from(url.to_owned()))
-        .collect()
-}
 
 /// How long a replica read waits for the replica to catch up (ms).
 const DEFAULT_REPLICA_WAIT_MS: u64 = 20;
@@ -147,62 +118,6 @@ pub struct Config {
     pub password_hash_wait: Duration,
     /// What one client can make the cache hold.
     pub cache_limits: CacheLimits,
-}
-
-/// Bounds on what the cache admits (see `docs/cache.md`, "What a client can
-/// make the cache hold").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheLimits {
-    /// List pages past this are not cached.
-    pub max_page: i64,
-    /// Open-ended documents one client may add per minute.
-    pub open_queries_per_client: u32,
-    /// Life of an open-ended document.
-    pub open_query_ttl: Duration,
-}
-
-/// How many sign-up and sign-in attempts a window lets through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub per_address: u32,
-    pub per_email: u32,
-    pub window: Duration,
-}
-
-/// A demo account the seed command creates (both variables set, or neither).
-#[derive(Debug, Clone)]
-pub struct SeedAccount {
-    pub email: String,
-    pub password: SecretString,
-}
-
-/// A setting that is missing or does not parse; the message names the variable.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{0} is not set; see .env.example")]
-    Missing(&'static str),
-    #[error("{name} is invalid: {reason}")]
-    Invalid { name: &'static str, reason: String },
-}
-
-/// Where settings come from: the process environment, or a map in tests.
-pub trait Source {
-    fn get(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct Environment;
-
-impl Source for Environment {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok()
-    }
-}
-
-impl<F: Fn(&str) -> Option<String>> Source for F {
-    fn get(&self, name: &str) -> Option<String> {
-        self(name)
-    }
 }
 
 impl Config {

@@ -1,9 +1,39 @@
-//! Reading one setting: required, optional, parsed, positive, a list of
-//! origins, a pair of seed-account variables. Every failure names the variable.
+//! Where settings come from (the environment, or a map in tests) and reading
+//! one setting: required, optional, parsed, positive, a list of origins, a
+//! pair of seed-account variables. Every failure names the variable.
 
 use std::str::FromStr;
 
-use super::{ConfigError, SeedAccount, Source};
+use super::SeedAccount;
+
+/// A setting that is missing or does not parse; the message names the variable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0} is not set; see .env.example")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Where settings come from: the process environment, or a map in tests.
+pub trait Source {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct Environment;
+
+impl Source for Environment {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Source for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
 
 /// Reads settings from a [`Source`].
 pub(super) struct Reader<'a, S>(pub(super) &'a S);
