@@ -10,7 +10,7 @@ use super::dto::CartView;
 use super::queries;
 use crate::domain::Quantity;
 use crate::error::{AppError, AppResult};
-use crate::inventory::{self, Item, Locking, Purchasable};
+use crate::inventory::{self, Item, Purchasable};
 use crate::state::{AppState, DbWork};
 
 /// The cart as it is now, at today's prices.
@@ -92,7 +92,7 @@ async fn in_transaction<T: Send>(
 
 /// The item as it can be bought now; an item that is not buyable is a 422.
 async fn purchasable(conn: &mut AsyncPgConnection, item: Item) -> AppResult<Purchasable> {
-    inventory::resolve(conn, &[item], Locking::None)
+    inventory::resolve(conn, &[item])
         .await
         .map(|mut resolved| resolved.remove(0))
         .map_err(|error| error.into_field_errors(|_| String::new()))

@@ -3,11 +3,12 @@
 //! reads a SKU's price or moves stock.
 //!
 //! - [`resolve`] turns requested items (a product, or one SKU of a product
-//!   sold by SKU) into [`Purchasable`]s with today's price and availability,
-//!   optionally locking their rows. Checkout and cancellation lock products
-//!   by id, then SKUs by id: every writer of stock takes them in that order,
-//!   so no two can wait on each other in a cycle.
-//! - [`take`] and [`restore`] move stock with guarded updates.
+//!   sold by SKU) into [`Purchasable`]s with today's price and availability.
+//! - Checkout takes stock in the database, in one statement with the order
+//!   it writes (the SQL function `place_order`, through the inventory's
+//!   `take_stock`); [`restore`] puts it back. Both lock products by id, then
+//!   SKUs by id: every writer of stock takes them in that order, so no two
+//!   can wait on each other in a cycle.
 //!
 //! Two rules live in the database itself (migration `inventory_rules`): a
 //! SKU's price (`sku_offers`: the sale price when set, else the original),
@@ -43,8 +44,6 @@ pub struct Purchasable {
     pub unit_price: Money,
     /// The SKU's quantity, or the product's stock.
     pub available: i32,
-    /// The product's stock (for a SKU, the sum of its SKUs').
-    pub product_stock: i32,
     /// For a SKU: its style's name and its size.
     pub style_name: Option<String>,
     pub size: Option<String>,
@@ -106,36 +105,59 @@ impl ResolveError {
     }
 }
 
-/// The one answer to a request for more than is available, from the cart
-/// and from checkout alike: a 409 whose `lines` name each short line as
-/// `{product_id, sku_id, requested, available}` (API.md). `wanted` says how
-/// many of each item the request asks for; nothing short is `Ok`.
+/// A line that asks for more than is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shortage {
+    pub item: Item,
+    pub requested: i64,
+    pub available: i32,
+}
+
+/// The lines of `purchasables` that ask for more than is available
+/// (`wanted` says how many of each item the request asks for) refused, as
+/// [`refuse_shortages`] does; nothing short is `Ok`.
 pub fn refuse_short(
     purchasables: &[Purchasable],
     wanted: impl Fn(&Purchasable) -> i64,
     detail: &str,
 ) -> Result<(), crate::error::AppError> {
-    let short: Vec<serde_json::Value> = purchasables
+    let short: Vec<Shortage> = purchasables
         .iter()
         .filter(|purchasable| wanted(purchasable) > i64::from(purchasable.available))
-        .map(|purchasable| {
-            serde_json::json!({
-                "product_id": purchasable.item.product_id,
-                "sku_id": purchasable.item.sku_id,
-                "requested": wanted(purchasable),
-                "available": purchasable.available,
-            })
+        .map(|purchasable| Shortage {
+            item: purchasable.item,
+            requested: wanted(purchasable),
+            available: purchasable.available,
         })
         .collect();
     if short.is_empty() {
-        return Ok(());
+        Ok(())
+    } else {
+        Err(refuse_shortages(&short, detail))
     }
+}
+
+/// The one answer to a request for more than is available, from the cart
+/// and from checkout alike: a 409 whose `lines` name each short line as
+/// `{product_id, sku_id, requested, available}` (API.md).
+pub fn refuse_shortages(short: &[Shortage], detail: &str) -> crate::error::AppError {
+    let lines: Vec<serde_json::Value> = short
+        .iter()
+        .map(|shortage| {
+            serde_json::json!({
+                "product_id": shortage.item.product_id,
+                "sku_id": shortage.item.sku_id,
+                "requested": shortage.requested,
+                "available": shortage.available,
+            })
+        })
+        .collect();
     let mut extensions = serde_json::Map::new();
-    extensions.insert("lines".into(), serde_json::Value::Array(short));
-    Err(crate::error::AppError::Conflict {
+    extensions.insert("lines".into(), serde_json::Value::Array(lines));
+    crate::error::AppError::Conflict {
         detail: detail.to_owned(),
         extensions,
-    })
+    }
 }
 
 impl From<diesel::result::Error> for ResolveError {
@@ -144,45 +166,26 @@ impl From<diesel::result::Error> for ResolveError {
     }
 }
 
-/// Whether to lock the rows read (checkout does).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Locking {
-    None,
-    ForUpdate,
-}
-
 /// `items` as they can be bought now, in the order given.
 pub async fn resolve(
     conn: &AsyncPgConnection,
     items: &[Item],
-    locking: Locking,
 ) -> Result<Vec<Purchasable>, ResolveError> {
     let mut product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
     product_ids.sort_unstable();
     product_ids.dedup();
-    // Buyers of a product queue for it before they lock its row (one
-    // round trip with the lock: the two statements are pipelined).
-    let rows = match locking {
-        Locking::None => queries::products(conn, &product_ids, locking).await?,
-        Locking::ForUpdate => {
-            let (queued, rows) = tokio::join!(
-                queries::queue(conn, &product_ids),
-                queries::products(conn, &product_ids, locking)
-            );
-            queued?;
-            rows?
-        }
-    };
-    let products: HashMap<i32, queries::ProductRow> =
-        rows.into_iter().map(|row| (row.id, row)).collect();
     let mut sku_ids: Vec<i32> = items.iter().filter_map(|item| item.sku_id).collect();
     sku_ids.sort_unstable();
     sku_ids.dedup();
-    let skus: HashMap<i32, queries::SkuRow> = queries::skus(conn, &sku_ids, locking)
-        .await?
-        .into_iter()
-        .map(|row| (row.sku_id, row))
-        .collect();
+    // One round trip: the two reads are pipelined.
+    let (products, skus) = tokio::join!(
+        queries::products(conn, &product_ids),
+        queries::skus(conn, &sku_ids)
+    );
+    let products: HashMap<i32, queries::ProductRow> =
+        products?.into_iter().map(|row| (row.id, row)).collect();
+    let skus: HashMap<i32, queries::SkuRow> =
+        skus?.into_iter().map(|row| (row.sku_id, row)).collect();
 
     let mut problems = Vec::new();
     let mut resolved = Vec::with_capacity(items.len());
@@ -214,7 +217,6 @@ pub async fn resolve(
             product_name: product.product_name.clone(),
             unit_price: Money::from_stored(unit_price),
             available,
-            product_stock: product.stock,
             style_name: variant.as_ref().map(|(style, _)| style.clone()),
             size: variant.map(|(_, size)| size),
         });
@@ -224,16 +226,6 @@ pub async fn resolve(
     } else {
         Err(ResolveError::Lines(problems))
     }
-}
-
-/// Takes each line's quantity of its item if that much is there: from the
-/// SKU (whose product's stock follows it) or from the product, in one
-/// statement. The first item that was short, if any (the caller rolls
-/// back). The rows must be locked already ([`resolve`] with
-/// [`Locking::ForUpdate`]). It borrows the connection shared, so that a
-/// caller can send another statement in the same round trip.
-pub async fn take(conn: &AsyncPgConnection, lines: &[(Item, i32)]) -> QueryResult<Option<Item>> {
-    queries::take(conn, lines).await
 }
 
 /// Puts back what `lines` took (an order's cancellation); rows deleted
@@ -251,19 +243,6 @@ pub async fn restore(
         queries::put_back(conn, *product_id, *sku_id, *quantity).await?;
     }
     Ok(())
-}
-
-/// Whether taking `wanted` of each of `lines` leaves some product with no
-/// stock (which moves it out of `inStock` lists).
-pub fn empties_a_product(lines: &[Purchasable], wanted: impl Fn(&Purchasable) -> i64) -> bool {
-    let mut taken: HashMap<i32, (i64, i64)> = HashMap::new();
-    for line in lines {
-        let entry = taken
-            .entry(line.item.product_id)
-            .or_insert((i64::from(line.product_stock), 0));
-        entry.1 += wanted(line);
-    }
-    taken.values().any(|(stock, wanted)| stock - wanted <= 0)
 }
 
 /// What a change of these products' stock retires in the cache.

@@ -7,82 +7,114 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use diesel::expression::functions::declare_sql_function;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Int4, Jsonb, Nullable, Numeric, Text};
+use diesel::sql_types::{Array, Int4, Jsonb, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use super::domain::{OrderFilter, Status};
 use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
+use crate::inventory::Item;
 use crate::schema::{order_lines, orders};
 
 #[declare_sql_function]
 extern "SQL" {
-    /// Inserts an order and its lines; its id and time (migration
-    /// `checkout_statements`).
-    #[allow(clippy::too_many_arguments)]
-    fn record_order(
+    /// Checkout's locked part in one statement (migration
+    /// `checkout_in_one_statement`).
+    fn place_order(
         buyer: Int4,
-        order_total: Numeric,
         address: Nullable<Jsonb>,
-        line_products: Array<Nullable<Int4>>,
+        line_products: Array<Int4>,
         line_skus: Array<Nullable<Int4>>,
-        line_names: Array<Text>,
-        line_prices: Array<Numeric>,
         line_quantities: Array<Int4>,
-        line_styles: Array<Nullable<Text>>,
-        line_sizes: Array<Nullable<Text>>,
-    ) -> Record<(Int4, Timestamptz)>;
+    ) -> Record<(
+        Array<Int4>,
+        Array<Int4>,
+        Nullable<Int4>,
+        Nullable<Timestamptz>,
+        Nullable<Numeric>,
+        Nullable<Array<Numeric>>,
+        Nullable<Bool>,
+    )>;
 }
 
-/// A new order, `placed` at the transaction's time, with `lines` (whose
-/// `order_id` is set here), in one statement: the order as stored.
-pub async fn insert_order(
+/// What [`place`] did.
+pub enum Placed {
+    /// Nothing: these lines (indexes into the lines given) ask for more
+    /// than is left, which is this much.
+    Short(Vec<(usize, i32)>),
+    /// The order, as stored, each line's unit price as charged, and
+    /// whether some product's stock reached zero.
+    Order {
+        order: Order,
+        unit_prices: Vec<Decimal>,
+        emptied: bool,
+    },
+}
+
+/// Row shape of `place_order`'s answer.
+type PlaceOrderAnswer = (
+    Vec<i32>,
+    Vec<i32>,
+    Option<i32>,
+    Option<DateTime<Utc>>,
+    Option<Decimal>,
+    Option<Vec<Decimal>>,
+    Option<bool>,
+);
+
+/// Queues for the lines' products, locks them, and either takes every
+/// line's stock and writes the order (at today's prices) or, when some
+/// lines are short, nothing; one statement. `lines` name distinct items.
+/// It borrows the connection shared, so that the caller can send its reads
+/// in the same round trip.
+pub async fn place(
     mut conn: &AsyncPgConnection,
     user_id: i32,
-    total: Decimal,
     shipping_address: Option<serde_json::Value>,
-    lines: &mut [OrderLine],
-) -> QueryResult<Order> {
-    let products: Vec<Option<i32>> = lines.iter().map(|line| line.product_id).collect();
-    let skus: Vec<Option<i32>> = lines.iter().map(|line| line.line.sku_id).collect();
-    let names: Vec<&str> = lines
-        .iter()
-        .map(|line| line.line.product_name.as_str())
-        .collect();
-    let prices: Vec<Decimal> = lines.iter().map(|line| line.line.unit_price).collect();
-    let quantities: Vec<i32> = lines.iter().map(|line| line.line.quantity).collect();
-    let styles: Vec<Option<&str>> = lines
-        .iter()
-        .map(|line| line.line.style_name.as_deref())
-        .collect();
-    let sizes: Vec<Option<&str>> = lines.iter().map(|line| line.line.size.as_deref()).collect();
-    let (id, placed_at): (i32, DateTime<Utc>) = diesel::select(record_order(
-        user_id,
-        total,
-        shipping_address.clone(),
-        products,
-        skus,
-        names,
-        prices,
-        quantities,
-        styles,
-        sizes,
-    ))
-    .get_result(&mut conn)
-    .await?;
-    for line in lines.iter_mut() {
-        line.order_id = id;
+    lines: &[(Item, i32)],
+) -> QueryResult<Placed> {
+    let products: Vec<i32> = lines.iter().map(|(item, _)| item.product_id).collect();
+    let skus: Vec<Option<i32>> = lines.iter().map(|(item, _)| item.sku_id).collect();
+    let quantities: Vec<i32> = lines.iter().map(|(_, quantity)| *quantity).collect();
+    let (short_lines, short_available, id, placed_at, total, unit_prices, emptied): PlaceOrderAnswer =
+        diesel::select(place_order(
+            user_id,
+            shipping_address.clone(),
+            products,
+            skus,
+            quantities,
+        ))
+        .get_result(&mut conn)
+        .await?;
+    if !short_lines.is_empty() {
+        let short = short_lines
+            .into_iter()
+            .zip(short_available)
+            .filter_map(|(line, left)| Some((usize::try_from(line).ok()?.checked_sub(1)?, left)))
+            .collect();
+        return Ok(Placed::Short(short));
     }
-    Ok(Order {
-        id,
-        user_id,
-        status: Status::Placed,
-        total,
-        created_at: placed_at,
-        updated_at: placed_at,
-        shipping_address,
-        history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
+    let (Some(id), Some(placed_at), Some(total), Some(unit_prices)) =
+        (id, placed_at, total, unit_prices)
+    else {
+        return Err(diesel::result::Error::DeserializationError(
+            "place_order answered neither short lines nor an order".into(),
+        ));
+    };
+    Ok(Placed::Order {
+        order: Order {
+            id,
+            user_id,
+            status: Status::Placed,
+            total,
+            created_at: placed_at,
+            updated_at: placed_at,
+            shipping_address,
+            history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
+        },
+        unit_prices,
+        emptied: emptied.unwrap_or(false),
     })
 }
 

@@ -14,7 +14,7 @@ use crate::db;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::idempotency::{self, IdempotencyKey};
-use crate::inventory::{self, Item, Locking, Purchasable, StoredLine};
+use crate::inventory::{self, Item, Purchasable, StoredLine};
 use crate::response::Envelope;
 use crate::state::AppState;
 
@@ -84,12 +84,13 @@ async fn place_in(
     let sums = summed(lines.into_iter());
     check_sums_fit(&sums, field)?;
     let items: Vec<Item> = sums.keys().copied().collect();
+    let wanted = |item: &Item| sums[item].0;
     // Retired before any product row is locked, so that the round trip to
     // Redis is not part of the time a hot product's buyers wait for each
     // other; the one thing only the locked rows tell (whether a product's
     // stock reaches zero, which `inStock` lists show) retires further below,
     // still before the commit.
-    let mut product_ids: Vec<i32> = sums.keys().map(|item| item.product_id).collect();
+    let mut product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
     product_ids.dedup();
     let mut retired =
         cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, false));
@@ -97,42 +98,69 @@ async fn place_in(
         retired = retired.and(crate::cart::cache::cart_changed(user_id));
     }
     writes.push(cache.begin_write(retired).await?);
-    // The commit's mode travels with the lock (one round trip).
-    let (deferred, available) = tokio::join!(
-        db::commit_without_waiting(conn),
-        inventory::resolve(conn, &items, Locking::ForUpdate)
-    );
-    deferred?;
-    let available = available.map_err(|error| {
-        error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
-    })?;
-    let wanted = |purchasable: &Purchasable| sums[&purchasable.item].0;
-    refuse_short_lines(&available, wanted)?;
-    let total = total_of(&available, wanted, field)?;
-    if let Some(expected) = request.expected_total {
-        refuse_unexpected_total(&available, wanted, total, expected)?;
-    }
-    if inventory::empties_a_product(&available, wanted) {
-        writes.push(
-            cache
-                .begin_write(inventory::stock_changed(&[], true))
-                .await?,
-        );
-    }
-    let taken: Vec<(Item, i32)> = available
-        .iter()
-        .map(|purchasable| (purchasable.item, wanted(purchasable) as i32))
-        .collect();
     let address = request
         .shipping_address
         .as_ref()
         .map(serde_json::to_value)
         .transpose()
         .map_err(anyhow::Error::from)?;
-    let mut lines: Vec<OrderLine> = available
+    let taken: Vec<(Item, i32)> = items
+        .iter()
+        .map(|item| (*item, wanted(item) as i32))
+        .collect();
+    // One round trip: the commit's mode, the reads of what the lines are
+    // (names, prices: not locked, not their stock) and the locked part,
+    // which takes the stock and writes the order in one statement
+    // (`queries::place`). Whatever the answer, an error below rolls it back.
+    let (deferred, available, placed) = tokio::join!(
+        db::commit_without_waiting(conn),
+        inventory::resolve(conn, &items),
+        queries::place(conn, user_id, address, &taken),
+    );
+    deferred?;
+    let available = available.map_err(|error| {
+        error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
+    })?;
+    let wanted = |purchasable: &Purchasable| wanted(&purchasable.item);
+    let total = total_of(&available, wanted, field);
+    let (order, unit_prices, emptied) = match placed {
+        Ok(queries::Placed::Order {
+            order,
+            unit_prices,
+            emptied,
+        }) => (order, unit_prices, emptied),
+        Ok(queries::Placed::Short(short)) => return Err(refuse_short_lines(&taken, &short)),
+        Err(error) => {
+            total?;
+            return Err(error.into());
+        }
+    };
+    total?;
+    // Charged at the prices the locked part read (an edit may have landed
+    // since this request's own read).
+    let available: Vec<Purchasable> = available
+        .into_iter()
+        .zip(unit_prices)
+        .map(|(purchasable, unit_price)| Purchasable {
+            unit_price: Money::from_stored(unit_price),
+            ..purchasable
+        })
+        .collect();
+    if let Some(expected) = request.expected_total {
+        let total = Money::from_stored(order.total);
+        refuse_unexpected_total(&available, wanted, total, expected)?;
+    }
+    if emptied {
+        writes.push(
+            cache
+                .begin_write(inventory::stock_changed(&[], true))
+                .await?,
+        );
+    }
+    let lines: Vec<OrderLine> = available
         .iter()
         .map(|purchasable| OrderLine {
-            order_id: 0,
+            order_id: order.id,
             product_id: Some(purchasable.item.product_id),
             line: StoredLine {
                 sku_id: purchasable.item.sku_id,
@@ -144,20 +172,6 @@ async fn place_in(
             },
         })
         .collect();
-    // Sent together (one round trip: diesel-async pipelines futures polled
-    // at once); should a line turn out short, the transaction rolls back
-    // both.
-    let (short, order) = tokio::join!(
-        inventory::take(conn, &taken),
-        queries::insert_order(conn, user_id, total.amount(), address, &mut lines),
-    );
-    if let Some(short) = short? {
-        return Err(AppError::conflict(format!(
-            "product {} does not have the stock its SKUs promise",
-            short.product_id
-        )));
-    }
-    let order = order?;
     if *source == OrderSource::Cart {
         crate::cart::queries::clear(conn, user_id).await?;
     }
@@ -227,17 +241,25 @@ fn refuse_unexpected_total(
     })
 }
 
-/// 409 naming every line that asks for more than is left.
-fn refuse_short_lines(
-    available: &[Purchasable],
-    wanted: impl Fn(&Purchasable) -> i64,
-) -> AppResult<()> {
-    inventory::refuse_short(
-        available,
-        wanted,
+/// 409 naming every line that asks for more than is left (`short`:
+/// indexes into `lines` with what is left), as the cart answers (API.md).
+fn refuse_short_lines(lines: &[(Item, i32)], short: &[(usize, i32)]) -> AppError {
+    let short: Vec<inventory::Shortage> = short
+        .iter()
+        .filter_map(|(index, left)| {
+            let (item, requested) = lines.get(*index)?;
+            Some(inventory::Shortage {
+                item: *item,
+                requested: i64::from(*requested),
+                available: *left,
+            })
+        })
+        .collect();
+    metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
+    inventory::refuse_shortages(
+        &short,
         "not enough stock for some lines; nothing was ordered",
     )
-    .inspect_err(|_| metrics::counter!("orders_refused_total", "reason" => "stock").increment(1))
 }
 
 /// The order's total, or a 422 when it would not fit the money type.
