@@ -107,8 +107,9 @@ async fn run(
     let load_started = Instant::now();
     let mut loaded = Loaded::default();
     let mut files = Vec::new();
+    schema::stage_products(&transaction).await?;
     let targets = [
-        "products (id, product_name, slogan, description, category_id, price, stock)",
+        schema::STAGED_PRODUCTS,
         "features (id, product_id, feature, value)",
         "styles (id, product_id, name, sale_price, original_price, is_default)",
         "photos (id, style_id, url, thumbnail_url)",
@@ -153,15 +154,12 @@ async fn run(
         }
         files.push(report);
     }
+    schema::write_staged_products(&transaction).await?;
     let load_seconds = load_started.elapsed().as_secs_f64();
 
     let index_started = Instant::now();
     schema::rebuild(&transaction, &dropped).await?;
     transaction.commit().await?;
-    // Loading the SKUs updated every product once (its stock, by the
-    // statement trigger): the old versions go now, not at some later
-    // vacuum (autovacuum may be off), and the statistics see the result.
-    client.batch_execute("VACUUM (ANALYZE) products").await?;
     let index_seconds = index_started.elapsed().as_secs_f64();
     Ok(ImportReport {
         files,

@@ -82,8 +82,8 @@ impl Loaded {
                 nullable(&fields[3]),
                 category_id.as_deref(),
                 Some(&price),
-                // A product sold by SKU gets its stock from its SKUs (the
-                // `skus` triggers), as it is loaded.
+                // A product sold by SKU gets its stock from its SKUs when
+                // it is written, after them (`schema::write_staged_products`).
                 Some("0"),
             ],
         );

@@ -2,7 +2,7 @@
 //! indexes and foreign keys dropped before the load and rebuilt after from
 //! the definitions PostgreSQL holds (so they always match the migrations,
 //! which own them), emptied for `--replace`, their id sequences set past the
-//! loaded ids.
+//! loaded ids; products staged and written once, with their stock.
 
 use tokio_postgres::Transaction;
 
@@ -30,7 +30,8 @@ pub(super) struct Dropped {
 pub(super) async fn lock(transaction: &Transaction<'_>) -> anyhow::Result<i64> {
     transaction
         .batch_execute(&format!(
-            "SET LOCAL maintenance_work_mem = '256MB'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            "SET LOCAL maintenance_work_mem = '256MB'; SET LOCAL work_mem = '256MB'; \
+             LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
             CATALOG_TABLES.join(", ")
         ))
         .await?;
@@ -132,6 +133,43 @@ pub(super) async fn rebuild(
             "ANALYZE {}, search_words",
             CATALOG_TABLES.join(", ")
         ))
+        .await?;
+    Ok(())
+}
+
+/// Where the products are loaded first: a temporary table of the columns
+/// loaded, dropped at the commit.
+pub(super) const STAGED_PRODUCTS: &str =
+    "import_products (id, product_name, slogan, description, category_id, price, stock)";
+
+/// Stages the products: they are written to `products` once, after the
+/// SKUs, with their stock ([`write_staged_products`]). Until then the SKUs'
+/// per-statement stock trigger is off (it would update every product a
+/// second time); the transaction turns it back on, or rolls back.
+pub(super) async fn stage_products(transaction: &Transaction<'_>) -> anyhow::Result<()> {
+    transaction
+        .batch_execute(
+            "CREATE TEMPORARY TABLE import_products ON COMMIT DROP AS \
+               SELECT id, product_name, slogan, description, category_id, price, stock \
+               FROM products WITH NO DATA; \
+             ALTER TABLE skus DISABLE TRIGGER skus_stock_on_insert",
+        )
+        .await?;
+    Ok(())
+}
+
+/// Writes the staged products, each with the stock the inventory's rule
+/// gives it (the `sku_stock` view: the sum of its SKUs), and turns the
+/// SKUs' stock trigger back on.
+pub(super) async fn write_staged_products(transaction: &Transaction<'_>) -> anyhow::Result<()> {
+    transaction
+        .batch_execute(
+            "INSERT INTO products (id, product_name, slogan, description, category_id, price, stock) \
+             SELECT p.id, p.product_name, p.slogan, p.description, p.category_id, p.price, \
+                    coalesce(k.units, p.stock) \
+             FROM import_products p LEFT JOIN sku_stock k ON k.product_id = p.id; \
+             ALTER TABLE skus ENABLE TRIGGER skus_stock_on_insert",
+        )
         .await?;
     Ok(())
 }

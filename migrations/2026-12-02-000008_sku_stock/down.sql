@@ -1,0 +1,1 @@
+DROP VIEW sku_stock;
