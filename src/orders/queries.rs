@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use super::domain::{OrderFilter, Status};
 use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
-use crate::inventory::Item;
+use crate::inventory::{Item, Shortage};
 use crate::schema::{order_lines, orders};
 
 #[declare_sql_function]
@@ -40,9 +40,8 @@ extern "SQL" {
 
 /// What [`place`] did.
 pub enum Placed {
-    /// Nothing: these lines (indexes into the lines given) ask for more
-    /// than is left, which is this much.
-    Short(Vec<(usize, i32)>),
+    /// Nothing: these lines ask for more than is left.
+    Short(Vec<Shortage>),
     /// The order, as stored, each line's unit price as charged, and
     /// whether some product's stock reached zero.
     Order {
@@ -88,10 +87,18 @@ pub async fn place(
         .get_result(&mut conn)
         .await?;
     if !short_lines.is_empty() {
+        // 1-based indexes into `lines`, with what is left of each.
         let short = short_lines
             .into_iter()
             .zip(short_available)
-            .filter_map(|(line, left)| Some((usize::try_from(line).ok()?.checked_sub(1)?, left)))
+            .filter_map(|(line, available)| {
+                let (item, requested) = lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+                Some(Shortage {
+                    item: *item,
+                    requested: i64::from(*requested),
+                    available,
+                })
+            })
             .collect();
         return Ok(Placed::Short(short));
     }

@@ -129,7 +129,7 @@ async fn place_in(
             unit_prices,
             emptied,
         }) => (order, unit_prices, emptied),
-        Ok(queries::Placed::Short(short)) => return Err(refuse_short_lines(&taken, &short)),
+        Ok(queries::Placed::Short(short)) => return Err(refuse_short_lines(&short)),
         Err(error) => {
             total?;
             return Err(error.into());
@@ -241,23 +241,12 @@ fn refuse_unexpected_total(
     })
 }
 
-/// 409 naming every line that asks for more than is left (`short`:
-/// indexes into `lines` with what is left), as the cart answers (API.md).
-fn refuse_short_lines(lines: &[(Item, i32)], short: &[(usize, i32)]) -> AppError {
-    let short: Vec<inventory::Shortage> = short
-        .iter()
-        .filter_map(|(index, left)| {
-            let (item, requested) = lines.get(*index)?;
-            Some(inventory::Shortage {
-                item: *item,
-                requested: i64::from(*requested),
-                available: *left,
-            })
-        })
-        .collect();
+/// 409 naming every line that asks for more than is left, as the cart
+/// answers (API.md).
+fn refuse_short_lines(short: &[inventory::Shortage]) -> AppError {
     metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
     inventory::refuse_shortages(
-        &short,
+        short,
         "not enough stock for some lines; nothing was ordered",
     )
 }
