@@ -94,9 +94,7 @@ impl ParseBody for RenameBody {
     type Parsed = Name;
 
     fn parse(self, errors: &mut FieldErrors) -> Option<Name> {
-        errors
-            .required("name", self.name)
-            .and_then(|name| errors.check("name", Name::parse(&name)))
+        errors.parse_required("name", self.name, |name| Name::parse(&name))
     }
 }
 
@@ -115,9 +113,9 @@ impl ParseBody for PasswordBody {
 
     fn parse(self, errors: &mut FieldErrors) -> Option<PasswordChange> {
         let current = errors.required("current_password", self.current_password);
-        let new = errors
-            .required("new_password", self.new_password)
-            .and_then(|password| errors.check("new_password", Password::parse(password.into())));
+        let new = errors.parse_required("new_password", self.new_password, |password| {
+            Password::parse(password.into())
+        });
         Some(PasswordChange {
             current: current?.into(),
             new: new?,
@@ -148,15 +146,11 @@ impl ParseBody for SignupBody {
     type Parsed = NewAccount;
 
     fn parse(self, errors: &mut FieldErrors) -> Option<NewAccount> {
-        let email = errors
-            .required("email", self.email)
-            .and_then(|email| errors.check("email", Email::parse(&email)));
-        let password = errors
-            .required("password", self.password)
-            .and_then(|password| errors.check("password", Password::parse(password.into())));
-        let name = errors
-            .required("name", self.name)
-            .and_then(|name| errors.check("name", Name::parse(&name)));
+        let email = errors.parse_required("email", self.email, |email| Email::parse(&email));
+        let password = errors.parse_required("password", self.password, |password| {
+            Password::parse(password.into())
+        });
+        let name = errors.parse_required("name", self.name, |name| Name::parse(&name));
         Some(NewAccount {
             email: email?,
             password: password?,

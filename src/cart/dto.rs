@@ -58,8 +58,6 @@ impl ParseBody for SetQuantityBody {
     type Parsed = Quantity;
 
     fn parse(self, errors: &mut FieldErrors) -> Option<Quantity> {
-        errors
-            .required("quantity", self.quantity)
-            .and_then(|quantity| errors.check("quantity", Quantity::parse(quantity)))
+        errors.parse_required("quantity", self.quantity, Quantity::parse)
     }
 }

@@ -50,6 +50,18 @@ impl FieldErrors {
         value
     }
 
+    /// A field the body must have, parsed: records "is required" when it is
+    /// absent, or the parse's error when it does not read.
+    pub fn parse_required<R, T>(
+        &mut self,
+        field: &str,
+        value: Option<R>,
+        parse: impl FnOnce(R) -> Result<T, String>,
+    ) -> Option<T> {
+        let raw = self.required(field, value)?;
+        self.check(field, parse(raw))
+    }
+
     /// Whether `field` has an error already.
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)

@@ -81,16 +81,12 @@ impl LineBody {
                 format!("{field}.{member}")
             }
         };
-        let product_id = errors
-            .required(&name("product_id"), self.product_id)
-            .and_then(|id| errors.check(&name("product_id"), RowId::parse(id)));
+        let product_id = errors.parse_required(&name("product_id"), self.product_id, RowId::parse);
         let sku_id = match self.sku_id {
             None => Some(None),
             Some(id) => errors.check(&name("sku_id"), RowId::parse(id)).map(Some),
         };
-        let quantity = errors
-            .required(&name("quantity"), self.quantity)
-            .and_then(|quantity| errors.check(&name("quantity"), Quantity::parse(quantity)));
+        let quantity = errors.parse_required(&name("quantity"), self.quantity, Quantity::parse);
         Some((
             Item {
                 product_id: product_id?.get(),

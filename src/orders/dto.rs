@@ -122,8 +122,7 @@ impl ShippingAddressBody {
         let mut text = |field: &str, raw: Option<String>| {
             let name = format!("shipping_address.{field}");
             errors
-                .required(&name, raw)
-                .and_then(|raw| errors.check(&name, Name::parse(&raw)))
+                .parse_required(&name, raw, |raw| Name::parse(&raw))
                 .map(|checked| checked.as_str().to_owned())
         };
         let name = text("name", self.name);
@@ -136,9 +135,9 @@ impl ShippingAddressBody {
                 .check("shipping_address.line2", Name::parse(&raw))
                 .map(|checked| Some(checked.as_str().to_owned())),
         };
-        let country = errors
-            .required("shipping_address.country", self.country)
-            .and_then(|raw| errors.check("shipping_address.country", parse_country(&raw)));
+        let country = errors.parse_required("shipping_address.country", self.country, |raw| {
+            parse_country(&raw)
+        });
         Some(ShippingAddress {
             name: name?,
             line1: line1?,

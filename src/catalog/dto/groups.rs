@@ -76,9 +76,7 @@ pub struct TagChangesBody {
 
 /// A required name, or its errors.
 fn required_name(errors: &mut FieldErrors, field: &str, raw: Option<String>) -> Option<Name> {
-    errors
-        .required(field, raw)
-        .and_then(|raw| errors.check(field, Name::parse(&raw)))
+    errors.parse_required(field, raw, |raw| Name::parse(&raw))
 }
 
 /// A name that may be left out (`Some(None)`), or its errors (`None`).

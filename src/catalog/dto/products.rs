@@ -282,12 +282,9 @@ impl ParseBody for CreateProductBody {
 
     /// Checks every field of a new product, reporting all that are wrong.
     fn parse(self, errors: &mut FieldErrors) -> Option<ValidNewProduct> {
-        let product_name = errors
-            .required("product_name", self.product_name)
-            .and_then(|name| errors.check("product_name", Name::parse(&name)));
-        let price = errors
-            .required("price", self.price)
-            .and_then(|price| errors.check("price", Money::parse(price.0)));
+        let product_name =
+            errors.parse_required("product_name", self.product_name, |name| Name::parse(&name));
+        let price = errors.parse_required("price", self.price, |price| Money::parse(price.0));
         let stock = errors.check("stock", Stock::parse(self.stock.unwrap_or(JsonInteger(0))));
         let slogan = errors.check("slogan", parse_text(self.slogan, MAX_SLOGAN_CHARS));
         let description = errors.check(
