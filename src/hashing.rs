@@ -4,7 +4,7 @@
 //! memory: a burst queues for a slot, and a request that cannot get one
 //! within `PASSWORD_HASH_WAIT_MS` is answered 503 with `Retry-After`
 //! instead of waiting without end. (The 19 MiB of each hash is given back to
-//! the system when it is done: see `release_large_allocations` in `main.rs`.)
+//! the system when it is done: see `give_memory_back_at_once` in `main.rs`.)
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

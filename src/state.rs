@@ -14,17 +14,30 @@ use crate::response::{Document, Framing};
 use diesel_async::pooled_connection::PoolableConnection;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 
-/// Configuration and pools. Every field is an `Arc` or a pool handle.
+/// Configuration and pools, behind one `Arc`: axum clones the state for
+/// every request (each handler and middleware that takes it), and one
+/// reference count is cheaper to bump and drop than one per field.
 #[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
+pub struct AppState(Arc<Parts>);
+
+/// What [`AppState`] holds; its fields are reached through `state.field`.
+pub struct Parts {
+    pub config: Config,
     pub db: Database,
     pub redis: Redis,
-    pub tokens: Arc<TokenKeys>,
-    pub cache: Arc<Cache>,
+    pub tokens: TokenKeys,
+    pub cache: Cache,
     /// Streaming replicas for cacheable reads (often none).
-    pub replicas: Arc<Replicas>,
+    pub replicas: Replicas,
     pub hasher: Hasher,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -37,20 +50,20 @@ impl AppState {
             redis.clone()
         };
         let db = Database::new(&config);
-        let replicas = Arc::new(Replicas::new(&config));
+        let replicas = Replicas::new(&config);
         let mut cache = Cache::new(&config, cache_redis);
         if !replicas.is_empty() {
             cache = cache.recording_wal_positions(db.clone());
         }
-        Ok(Self {
+        Ok(Self(Arc::new(Parts {
             db,
-            cache: Arc::new(cache),
+            cache,
             replicas,
             redis,
-            tokens: Arc::new(TokenKeys::new(&config.jwt_secret)),
+            tokens: TokenKeys::new(&config.jwt_secret),
             hasher: Hasher::new(config.password_hash_wait),
-            config: Arc::new(config),
-        })
+            config,
+        })))
     }
 
     /// Borrows a PostgreSQL connection, or answers 503 when none can be had.

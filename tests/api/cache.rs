@@ -309,7 +309,7 @@ async fn seed_retires_the_documents_it_adds_to() {
 #[tokio::test]
 async fn a_load_that_races_a_write_is_never_stored() {
     let app = TestApp::seeded().await;
-    let cache = app.state.cache.clone();
+    let cache = &app.state.cache;
     let key = catalog_cache::product_api(1);
     // The classic race, made deterministic: the reader misses and loads the
     // old row; meanwhile a writer commits and retires; the reader must not

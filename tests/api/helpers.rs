@@ -376,7 +376,7 @@ impl TestApp {
     /// be: its own pool and Redis connections, on the same database and the
     /// same Redis key prefix. (The first instance cleans both up.)
     pub fn second_instance(&self) -> Self {
-        let state = AppState::new((*self.state.config).clone()).unwrap();
+        let state = AppState::new(self.state.config.clone()).unwrap();
         Self {
             router: emporium::router::build(state.clone()),
             state,
