@@ -53,6 +53,45 @@ pub fn build(state: AppState) -> Router {
     let cors_origins = state.config.cors_allowed_origins.clone();
     let request_timeout = state.config.request_timeout;
     let trusted_proxies = state.config.trusted_proxies.clone();
+    // Every middleware but the per-route metrics, in one `layer`: each
+    // `Router::layer` wraps every route in one more boxed service, and every
+    // request clones each box (an allocation a layer a request; see
+    // docs/performance.md). Listed from the outside in: the peers that may
+    // name the client (`ClientAddress`); request ids, then the request log
+    // with the id (kept or replaced) known; CORS and compression; the
+    // problem+json dressing of bare answers; panics, the timeout and the
+    // body limit next to the handlers.
+    let around = ServiceBuilder::new()
+        .layer(axum::Extension(trusted_proxies))
+        .layer(axum::middleware::from_fn(crate::request_id::assign))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(cors_layer(&cors_origins))
+        // Large JSON leaves compressed when the client asks (gzip or br);
+        // small answers are not worth the CPU.
+        .layer(
+            CompressionLayer::new()
+                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+        )
+        .layer(axum::middleware::from_fn(not_modified))
+        .layer(axum::middleware::map_response(problem_for_bare_error))
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        // tower-http's limit answers an oversized Content-Length at once and
+        // caps streamed bodies; axum's own default is off so that one
+        // setting rules.
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(DefaultBodyLimit::disable());
     routes
         .route(
             "/api/openapi.json",
@@ -82,46 +121,7 @@ pub fn build(state: AppState) -> Router {
         // Layered per route, so it sees the matched route template.
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        // Router::layer wraps what came before, so the innermost layers come
-        // first here: body limit and timeout next to the handlers, then the
-        // problem+json dressing of their bare answers, then request ids and
-        // the request log around everything.
-        .layer(
-            ServiceBuilder::new()
-                .layer(CatchPanicLayer::custom(|_| {
-                    AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
-                }))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    request_timeout,
-                ))
-                // tower-http's limit answers an oversized Content-Length at
-                // once and caps streamed bodies; axum's own default is off so
-                // that one setting rules.
-                .layer(RequestBodyLimitLayer::new(body_limit))
-                .layer(DefaultBodyLimit::disable()),
-        )
-        .layer(axum::middleware::map_response(problem_for_bare_error))
-        .layer(axum::middleware::from_fn(not_modified))
-        // Large JSON leaves compressed when the client asks (gzip or br);
-        // small answers are not worth the CPU.
-        .layer(
-            CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
-        )
-        .layer(cors_layer(&cors_origins))
-        // The request log outside everything, with the request id (kept
-        // or replaced) known before it is logged.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_request(())
-                .on_response(log_response)
-                .on_failure(()),
-        )
-        .layer(axum::middleware::from_fn(crate::request_id::assign))
-        // Which peers may name the client (`ClientAddress`).
-        .layer(axum::Extension(trusted_proxies))
+        .layer(around)
         .with_state(state)
 }
 
@@ -189,7 +189,11 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
 
 /// tower-http's timeout and body limit answer with their own bodies; every
 /// error leaves as problem+json, so dress those here.
-async fn problem_for_bare_error(response: axum::response::Response) -> axum::response::Response {
+async fn problem_for_bare_error<B>(response: Response<B>) -> axum::response::Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     let status = response.status();
     // A layer's own answer has no body type (the timeout) or plain text (the
     // body limit, when the request declared its length); handlers answer
@@ -199,7 +203,7 @@ async fn problem_for_bare_error(response: axum::response::Response) -> axum::res
         .get(header::CONTENT_TYPE)
         .is_none_or(|value| value.as_bytes().starts_with(b"text/plain"));
     if !(status.is_client_error() || status.is_server_error()) || !is_bare {
-        return response;
+        return response.map(axum::body::Body::new);
     }
     match status {
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable {
