@@ -16,13 +16,15 @@
 //! - `orders_placed_total`, `orders_refused_total{reason}`,
 //!   `signins_total{outcome}` (accepted, refused, rate_limited).
 
-use std::sync::OnceLock;
+use std::collections::HashSet;
+use std::sync::{LazyLock, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -136,21 +138,72 @@ pub fn spawn_upkeep() {
     });
 }
 
-/// Counts each request by its route template and status class.
+/// Counts each request by its route template and status class. The label
+/// values are static strings (route templates interned once each, standard
+/// methods and status classes as constants), so counting a request
+/// allocates nothing for them.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().to_string();
+        .map_or("unmatched", |path| route_label(path.as_str()));
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = format!("{}xx", response.status().as_u16() / 100);
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    let status = match response.status().as_u16() / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        5 => "5xx",
+        _ => "other",
+    };
+    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route, "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// A route template as a `'static` label: the router's templates are a
+/// fixed set, each leaked once, the first time it is matched.
+fn route_label(template: &str) -> &'static str {
+    static TEMPLATES: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    if let Some(known) = TEMPLATES
+        .read()
+        .ok()
+        .and_then(|set| set.get(template).copied())
+    {
+        return known;
+    }
+    let Ok(mut templates) = TEMPLATES.write() else {
+        return "unmatched";
+    };
+    if let Some(known) = templates.get(template) {
+        return known;
+    }
+    let leaked: &'static str = Box::leak(template.to_owned().into_boxed_str());
+    templates.insert(leaked);
+    leaked
+}
+
+/// The standard methods without an allocation; any other by its name.
+fn method_label(method: &Method) -> SharedString {
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::HEAD, "HEAD"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(standard, _)| standard == method)
+        .map_or_else(|| method.to_string().into(), |(_, name)| (*name).into())
 }
 
 /// The Prometheus text exposition.
