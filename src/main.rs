@@ -40,7 +40,7 @@ async fn run() -> std::process::ExitCode {
 /// kept 70-84 MiB resident that way (glibc: 47-56). Purging at once, with
 /// transparent huge pages off for this process (the crate's `no_thp` stops
 /// mimalloc asking for them; `prctl` stops a kernel set to `always`), brings
-/// it to 43 MiB after a sign-in case and 16 MiB idle.
+/// it to 43-55 MiB right after a sign-in case and 16-17 MiB idle.
 fn give_memory_back_at_once() {
     /// `mi_option_purge_delay` (milliseconds) in mimalloc's `mi_option_t`,
     /// which `libmimalloc-sys` does not name.

@@ -24,7 +24,6 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use metrics::SharedString;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::state::AppState;
@@ -140,8 +139,8 @@ pub fn spawn_upkeep() {
 
 /// Counts each request by its route template and status class. The label
 /// values are static strings (route templates interned once each, standard
-/// methods and status classes as constants), so counting a request
-/// allocates nothing for them.
+/// methods and status classes as constants, anything else `other`), so
+/// counting a request allocates nothing for them.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -158,7 +157,7 @@ pub async fn track_requests(request: Request, next: Next) -> Response {
         5 => "5xx",
         _ => "other",
     };
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route, "status" => status)
+    metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
@@ -187,8 +186,9 @@ fn route_label(template: &str) -> &'static str {
     leaked
 }
 
-/// The standard methods without an allocation; any other by its name.
-fn method_label(method: &Method) -> SharedString {
+/// The standard methods by name; any other is `other`, so that clients
+/// inventing methods cannot grow the number of series without end.
+fn method_label(method: &Method) -> &'static str {
     const STANDARD: [(Method, &str); 9] = [
         (Method::GET, "GET"),
         (Method::HEAD, "HEAD"),
@@ -203,7 +203,7 @@ fn method_label(method: &Method) -> SharedString {
     STANDARD
         .iter()
         .find(|(standard, _)| standard == method)
-        .map_or_else(|| method.to_string().into(), |(_, name)| (*name).into())
+        .map_or("other", |(_, name)| name)
 }
 
 /// The Prometheus text exposition.
@@ -241,4 +241,25 @@ pub async fn metrics_text(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_method_outside_the_standard_ones_is_labelled_other() {
+        assert_eq!(method_label(&Method::GET), "GET");
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
+        let invented = Method::from_bytes(b"BREW").unwrap();
+        assert_eq!(method_label(&invented), "other");
+    }
+
+    #[test]
+    fn a_route_template_is_interned_once() {
+        let first = route_label("/api/products/{id}");
+        let again = route_label(&String::from("/api/products/{id}"));
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(again, "/api/products/{id}");
+    }
 }
