@@ -1,14 +1,12 @@
 //! The OpenAPI document's frame; its paths and schemas come from the handlers'
 //! `#[utoipa::path]` annotations as [`crate::router::api_routes`] registers them.
 
-use std::collections::BTreeMap;
-
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr};
-use utoipa::{IntoResponses, Modify, OpenApi};
+use utoipa::{Modify, OpenApi};
 
 use crate::error::ProblemSchema;
 
@@ -50,7 +48,7 @@ impl Modify for BearerScheme {
 }
 
 /// A problem+json answer with `status`, as documented.
-fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
+pub fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
     let mut response = ResponseBuilder::new().description(description).content(
         crate::error::PROBLEM_JSON,
         ContentBuilder::new()
@@ -75,20 +73,29 @@ fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
 
 /// Declares a set of problem answers that many operations share, so that
 /// each operation lists only what is its own.
+/// A domain's own sets (no `Retry-After`) fit on one line each:
+/// `problems!(NoSuchThing: "404" => "No such thing");`.
 macro_rules! problems {
+    ($(#[$doc:meta])* $name:ident: $($status:literal => $description:literal),+ $(,)?) => {
+        $crate::openapi::problems! { $(#[$doc])* $name { $($status => ($description, false)),+ } }
+    };
     ($(#[$doc:meta])* $name:ident { $($status:literal => ($description:literal, $retry:literal)),+ $(,)? }) => {
         $(#[$doc])*
         pub struct $name;
 
-        impl IntoResponses for $name {
-            fn responses() -> BTreeMap<String, RefOr<Response>> {
-                BTreeMap::from([
-                    $(($status.to_string(), problem($description, $retry))),+
+        impl ::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                String,
+                ::utoipa::openapi::RefOr<::utoipa::openapi::response::Response>,
+            > {
+                ::std::collections::BTreeMap::from([
+                    $(($status.to_string(), $crate::openapi::problem($description, $retry))),+
                 ])
             }
         }
     };
 }
+pub(crate) use problems;
 
 problems! {
     /// What any read of PostgreSQL can answer besides its own.

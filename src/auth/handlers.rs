@@ -6,22 +6,25 @@ use super::dto::{
 };
 use super::extract::{AuthUser, UserAgent};
 use super::{service, sessions};
-use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::error::{AppError, AppResult};
 use crate::extract::{ClientAddress, Lenient, Valid};
-use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems};
+use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems, problems};
 use crate::response::Envelope;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 
+problems!(SignupProblems: "409" => "The email is taken (in any case)", "422" => "Invalid email, password or name");
+problems!(SigninProblems: "401" => "Unknown email or wrong password (one answer for both)", "422" => "A field missing, of the wrong type, or not part of the body");
+problems!(PasswordProblems: "422" => "`current_password` is wrong, or `new_password` breaks the password rules");
+problems!(NoSuchSession: "404" => "No live session of this user has this id");
+
 /// Creates a customer account and opens its first session.
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupBody,
-    responses(ReadProblems, BodyProblems, RateLimited,
+    responses(ReadProblems, BodyProblems, RateLimited, SignupProblems,
         (status = 201, description = "The new account, with the token of its first session", body = Envelope<SignupView>),
-        (status = 409, description = "The email is taken (in any case)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid email, password or name", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn signup(
@@ -40,10 +43,8 @@ pub async fn signup(
 #[utoipa::path(
     post, path = "/auth/signin", tag = "auth",
     request_body = SigninBody,
-    responses(ReadProblems, BodyProblems, RateLimited,
+    responses(ReadProblems, BodyProblems, RateLimited, SigninProblems,
         (status = 200, description = "A session token", body = Envelope<SessionView>),
-        (status = 401, description = "Unknown email or wrong password (one answer for both)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "A field missing, of the wrong type, or not part of the body", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn signin(
@@ -109,9 +110,8 @@ pub async fn rename_me(
 #[utoipa::path(
     post, path = "/auth/password", tag = "auth", security(("bearer" = [])),
     request_body = PasswordBody,
-    responses(ReadProblems, BodyProblems, SessionProblems, RateLimited,
+    responses(ReadProblems, BodyProblems, SessionProblems, RateLimited, PasswordProblems,
         (status = 204, description = "Changed; every other session is dead"),
-        (status = 422, description = "`current_password` is wrong, or `new_password` breaks the password rules", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn change_password(
@@ -167,9 +167,8 @@ pub async fn list_sessions(
 #[utoipa::path(
     delete, path = "/auth/sessions/{id}", tag = "auth", security(("bearer" = [])),
     params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
-    responses(ReadProblems, SessionProblems,
+    responses(ReadProblems, SessionProblems, NoSuchSession,
         (status = 204, description = "The session is dead"),
-        (status = 404, description = "No live session of this user has this id", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn revoke_session(

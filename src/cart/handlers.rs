@@ -10,12 +10,16 @@ use super::dto::{CartView, SetQuantityBody};
 use super::{cache, service};
 use crate::auth::AuthUser;
 use crate::catalog;
-use crate::error::{AppResult, ProblemSchema};
+use crate::error::AppResult;
 use crate::extract::{ResourceId, Valid};
 use crate::inventory::LineBody;
-use crate::openapi::{BodyProblems, ReadProblems, SessionProblems};
+use crate::openapi::{BodyProblems, ReadProblems, SessionProblems, problems};
 use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
 use crate::state::AppState;
+
+problems!(AddProblems: "409" => "More than is available (`lines` names the line with `requested` and `available`)", "422" => "Unknown product, wrong SKU, quantity out of range");
+problems!(ChangeProblems: "404" => "No such line in this user's cart", "409" => "More than is available (`lines`, as on a 409 of checkout)");
+problems!(NoSuchLine: "404" => "No such line in this user's cart");
 
 /// The signed-in user's cart, at today's prices.
 #[utoipa::path(
@@ -44,10 +48,8 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
 #[utoipa::path(
     post, path = "/cart/items", tag = "cart", security(("bearer" = [])),
     request_body = LineBody,
-    responses(ReadProblems, BodyProblems, SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems, AddProblems,
         (status = 201, description = "The cart after the change", body = Envelope<CartView>),
-        (status = 409, description = "More than is available (`lines` names the line with `requested` and `available`)", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown product, wrong SKU, quantity out of range", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn add_item(
@@ -64,10 +66,8 @@ pub async fn add_item(
     put, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
     request_body = SetQuantityBody,
-    responses(ReadProblems, BodyProblems, SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems, ChangeProblems,
         (status = 200, description = "The cart after the change", body = Envelope<CartView>),
-        (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "More than is available (`lines`, as on a 409 of checkout)", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_item(
@@ -84,9 +84,8 @@ pub async fn update_item(
 #[utoipa::path(
     delete, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
-    responses(ReadProblems, SessionProblems,
+    responses(ReadProblems, SessionProblems, NoSuchLine,
         (status = 204, description = "Removed"),
-        (status = 404, description = "No such line in this user's cart", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn remove_item(

@@ -71,17 +71,27 @@ impl std::fmt::Display for Name {
     }
 }
 
-impl utoipa::PartialSchema for Name {
-    fn schema() -> RefOr<Schema> {
-        string_schema(
-            "1 to 255 characters once trimmed, no control characters",
-            Some(Self::pattern()),
-            "Shirts",
-        )
-    }
-}
+/// Gives a type the OpenAPI schema of a string ([`string_schema`]): for the
+/// query parameters that a handler reads as text and checks itself.
+macro_rules! string_schema_of {
+    ($type:ty, $description:expr, $pattern:expr, $example:expr $(,)?) => {
+        impl utoipa::PartialSchema for $type {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                $crate::domain::text::string_schema($description, $pattern, $example)
+            }
+        }
 
-impl utoipa::ToSchema for Name {}
+        impl utoipa::ToSchema for $type {}
+    };
+}
+pub(crate) use string_schema_of;
+
+string_schema_of!(
+    Name,
+    "1 to 255 characters once trimmed, no control characters",
+    Some(Name::pattern()),
+    "Shirts",
+);
 
 /// A name search (`q`): blank means none, anything else follows the rule of
 /// a name. As a regular expression:

@@ -13,12 +13,20 @@ use super::queries;
 use super::reading;
 use super::service::{self, Placement};
 use crate::auth::{AdminUser, AuthUser};
-use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
+use crate::error::{AppError, AppResult, FieldErrors};
 use crate::extract::{ApiQuery, ResourceId, Valid};
 use crate::idempotency::{self, IdempotencyKey};
-use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems};
+use crate::openapi::{
+    AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems, problems,
+};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
+
+problems!(CheckoutProblems: "409" => "Not enough stock (`lines` lists every short line as `{product_id, sku_id, requested, available}`), or a total that differs from `expected_total` (`lines` as `{product_id, sku_id, unit_price, quantity}` and `total`, as they are now); nothing changed", "422" => "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body");
+problems!(OthersOrders: "403" => "A customer asked for another customer's orders");
+problems!(NoSuchOrder: "404" => "No such order of this user");
+problems!(CancelProblems: "404" => "No such order of this user", "409" => "The order is no longer `placed`");
+problems!(StatusProblems: "404" => "No such order", "409" => "Not a legal transition");
 
 /// Places an order from the cart (no body, or `{}`) or from `items`.
 #[utoipa::path(
@@ -26,11 +34,9 @@ use crate::state::AppState;
     params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
             description = "1 to 255 visible ASCII characters; retries with the same key replay the first answer for 24 h")),
     request_body(content = Option<PlaceOrderBody>, description = "Absent or `{}`: order the cart"),
-    responses(ReadProblems, BodyProblems, SessionProblems,
+    responses(ReadProblems, BodyProblems, SessionProblems, CheckoutProblems,
         (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
          headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
-        (status = 409, description = "Not enough stock (`lines` lists every short line as `{product_id, sku_id, requested, available}`), or a total that differs from `expected_total` (`lines` as `{product_id, sku_id, unit_price, quantity}` and `total`, as they are now); nothing changed", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 422, description = "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn place_order(
@@ -74,8 +80,7 @@ fn viewer(auth: &AuthUser) -> Viewer {
 #[utoipa::path(
     get, path = "/orders", tag = "orders", security(("bearer" = [])),
     params(OrderListQuery),
-    responses(ReadProblems, QueryProblems, SessionProblems,
-        (status = 403, description = "A customer asked for another customer's orders", body = ProblemSchema, content_type = "application/problem+json"),
+    responses(ReadProblems, QueryProblems, SessionProblems, OthersOrders,
         (status = 200, description = "A page of orders, newest first (an admin's name each order's `customer`)", body = ListEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
 )]
@@ -94,9 +99,8 @@ pub async fn list_orders(
 #[utoipa::path(
     get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
-    responses(ReadProblems, SessionProblems,
+    responses(ReadProblems, SessionProblems, NoSuchOrder,
         (status = 200, description = "The order", body = SourcedEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_order(
@@ -133,10 +137,8 @@ pub async fn get_order(
 #[utoipa::path(
     post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
-    responses(ReadProblems, SessionProblems,
+    responses(ReadProblems, SessionProblems, CancelProblems,
         (status = 200, description = "The cancelled order", body = Envelope<OrderView>),
-        (status = 404, description = "No such order of this user", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "The order is no longer `placed`", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn cancel_order(
@@ -159,10 +161,8 @@ pub async fn cancel_order(
     patch, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
     request_body = StatusBody,
-    responses(ReadProblems, BodyProblems, AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems, StatusProblems,
         (status = 200, description = "The order as it is now", body = Envelope<OrderView>),
-        (status = 404, description = "No such order", body = ProblemSchema, content_type = "application/problem+json"),
-        (status = 409, description = "Not a legal transition", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_status(

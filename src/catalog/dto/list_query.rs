@@ -2,12 +2,10 @@
 //! value that does not parse is a 400, one out of range a 422.
 
 use serde::Deserialize;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
-use crate::domain::text::string_schema;
+use crate::domain::text::string_schema_of;
 use crate::domain::{Cursor, JsonDecimal, Money, Name, Pagination};
 use crate::error::{AppError, FieldErrors};
 
@@ -56,63 +54,39 @@ pub struct ProductListQuery {
 
 /// A price in a query: a decimal string (schema only).
 pub struct MoneyText;
-
-impl utoipa::PartialSchema for MoneyText {
-    fn schema() -> RefOr<Schema> {
-        string_schema(
-            "An amount from 0 to 99999999.99 with at most two places",
-            Some(Money::INPUT_PATTERN.to_owned()),
-            "20",
-        )
-    }
-}
-
-impl ToSchema for MoneyText {}
+string_schema_of!(
+    MoneyText,
+    "An amount from 0 to 99999999.99 with at most two places",
+    Some(Money::INPUT_PATTERN.to_owned()),
+    "20"
+);
 
 /// A name search: blank, or what a name may be (schema only).
 pub struct SearchText;
-
-impl utoipa::PartialSchema for SearchText {
-    fn schema() -> RefOr<Schema> {
-        string_schema(
-            "Part of a name: at most 255 characters once trimmed, no control characters; blank means no search",
-            Some(crate::domain::text::search_pattern()),
-            "shirt",
-        )
-    }
-}
-
-impl ToSchema for SearchText {}
+string_schema_of!(
+    SearchText,
+    "Part of a name: at most 255 characters once trimmed, no control characters; blank means no search",
+    Some(crate::domain::text::search_pattern()),
+    "shirt"
+);
 
 /// `createdAt`, `price` or `name`, in any case (schema only).
 pub struct SortByText;
-
-impl utoipa::PartialSchema for SortByText {
-    fn schema() -> RefOr<Schema> {
-        string_schema(
-            "`createdAt`, `price` or `name` (case does not matter)",
-            Some(any_case_choice(&SortBy::CHOICES)),
-            "price",
-        )
-    }
-}
-
-impl ToSchema for SortByText {}
+string_schema_of!(
+    SortByText,
+    "`createdAt`, `price` or `name` (case does not matter)",
+    Some(any_case_choice(&SortBy::CHOICES)),
+    "price"
+);
 
 /// `ASC` or `DESC`, in any case (schema only).
 pub struct OrderText;
-
-impl utoipa::PartialSchema for OrderText {
-    fn schema() -> RefOr<Schema> {
-        string_schema(
-            "`ASC` or `DESC` (case does not matter)",
-            Some(any_case_choice(&SortOrder::CHOICES)),
-            "ASC",
-        )
-    }
-}
-
-impl ToSchema for OrderText {}
+string_schema_of!(
+    OrderText,
+    "`ASC` or `DESC` (case does not matter)",
+    Some(any_case_choice(&SortOrder::CHOICES)),
+    "ASC"
+);
 
 /// `^(?:[aA][sS][cC]|...)$`: one of `choices`, in any case.
 fn any_case_choice(choices: &[&str]) -> String {

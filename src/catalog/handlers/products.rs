@@ -10,11 +10,13 @@ use crate::catalog::dto::{
     CreateProductBody, ProductDetail, ProductListQuery, ProductView, UpdateProductBody,
 };
 use crate::catalog::{cache, queries, service};
-use crate::error::{AppError, AppResult, ProblemSchema};
+use crate::error::{AppError, AppResult};
 use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid};
-use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
+use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
+
+problems!(NoSuchProduct: "404" => "No such product");
 
 /// Lists products with their category and tags; filters, sorts and pages.
 #[utoipa::path(
@@ -49,9 +51,8 @@ pub async fn list_products(
 #[utoipa::path(
     get, path = "/products/{id}", tag = "catalog",
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
-    responses(ReadProblems,
+    responses(ReadProblems, NoSuchProduct,
         (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn get_product(
@@ -103,9 +104,8 @@ pub async fn create_product(
     put, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
     request_body = UpdateProductBody,
-    responses(ReadProblems, BodyProblems, AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems, NoSuchProduct,
         (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn update_product(
@@ -124,9 +124,8 @@ pub async fn update_product(
 #[utoipa::path(
     delete, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
     params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
-    responses(ReadProblems, AdminProblems,
+    responses(ReadProblems, AdminProblems, NoSuchProduct,
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),
     )
 )]
 pub async fn delete_product(
