@@ -29,3 +29,7 @@ diesel::table! {
         available -> Int4,
     }
 }
+
+// Checkout asks, of each product it reads, whether any SKU is offered for it.
+use crate::schema::products;
+diesel::allow_tables_to_appear_in_same_query!(products, sku_offers);

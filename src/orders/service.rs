@@ -113,7 +113,7 @@ async fn place_in(
     // which takes the stock and writes the order in one statement
     // (`queries::place`). Whatever the answer, an error below rolls it back.
     let (deferred, available, placed) = tokio::join!(
-        db::commit_without_waiting(conn),
+        db::hot_write_settings(conn),
         inventory::resolve(conn, &items),
         queries::place(conn, user_id, address, &taken),
     );
@@ -284,7 +284,7 @@ pub async fn change_status(
         let mut conn = state.conn().await?;
         let cache = &state.cache;
         let changed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            db::commit_without_waiting(conn).await?;
+            db::hot_write_settings(conn).await?;
             change_in(conn, cache, &mut writes, actor, id, next).await
         })
         .await?;
