@@ -123,7 +123,10 @@ pub(super) async fn put_back(
         }
         (None, Some(product_id)) => {
             diesel::update(products::table.find(product_id))
-                .set(products::stock.eq(products::stock + quantity))
+                .set((
+                    products::stock.eq(products::stock + quantity),
+                    products::updated_at.eq(diesel::dsl::now),
+                ))
                 .execute(conn)
                 .await?;
         }

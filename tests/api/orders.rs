@@ -396,6 +396,39 @@ async fn cancelling_puts_the_stock_back_exactly() {
         .problem(400);
 }
 
+/// `products` keeps `updated_at` without a trigger (its writers set it):
+/// taking stock and putting it back still move it.
+#[tokio::test]
+async fn taking_and_restoring_stock_moves_the_products_updated_at() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("joy@example.com", Role::Customer).await;
+    let updated_at = async || {
+        app.anon().get("/api/products/1").await.json()["data"]["updated_at"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let before = updated_at().await;
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 1, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let after_order = updated_at().await;
+    assert!(after_order > before, "{after_order} > {before}");
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    let cancelled = app
+        .client(Some(&token))
+        .request(Method::POST, &format!("/api/orders/{id}/cancel"))
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    let after_cancel = updated_at().await;
+    assert!(after_cancel > after_order, "{after_cancel} > {after_order}");
+}
+
 #[tokio::test]
 async fn admins_move_orders_through_the_documented_transitions_only() {
     let app = TestApp::seeded().await;

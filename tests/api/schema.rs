@@ -28,6 +28,22 @@ async fn migrations_revert_cleanly_and_apply_again() {
     assert!(emporium::db::run_migrations(&url).await.unwrap().is_empty());
 }
 
+/// A `BEFORE UPDATE` row trigger on `products` would make PostgreSQL compute
+/// `search_document` (`to_tsvector` of the name, slogan and description)
+/// again at every stock change of every order: `products` has none.
+#[tokio::test]
+async fn stock_writes_leave_the_search_document_alone() {
+    let app = TestApp::spawn().await;
+    // pg_trigger.tgtype bits: 1 row, 2 before, 16 update.
+    let before_update_row_triggers = app
+        .count(
+            "pg_trigger WHERE tgrelid = 'products'::regclass AND NOT tgisinternal \
+             AND tgtype & (1 | 2 | 16) = (1 | 2 | 16)",
+        )
+        .await;
+    assert_eq!(before_update_row_triggers, 0);
+}
+
 /// Rows for the constraints below to be broken against: a style with a SKU,
 /// a cart line, an order with a line and an idempotency key of the first user.
 const ARRANGE: &str = "

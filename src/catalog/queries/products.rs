@@ -108,8 +108,10 @@ pub async fn update_product(
             .await
             .optional();
     }
+    // `products` has no `updated_at` trigger (migration
+    // `products_updated_at_without_trigger`): its writers set it.
     diesel::update(products::table.find(id))
-        .set(changes)
+        .set((changes, products::updated_at.eq(diesel::dsl::now)))
         .returning(Product::as_returning())
         .get_result(conn)
         .await
