@@ -34,22 +34,13 @@ pub async fn place(
     request: OrderRequest,
     key: Option<IdempotencyKey>,
 ) -> AppResult<Placement> {
-    let mut writes = Vec::new();
-    let placed = async {
-        let mut conn = state.conn().await?;
-        let cache = &state.cache;
-        let placed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            place_in(conn, cache, &mut writes, user_id, &request, key.as_ref()).await
-        })
-        .await?;
-        db::wait_for_disk(&mut conn).await?;
-        AppResult::Ok(placed)
-    }
-    .await;
-    let finished = finish(writes).await;
-    let placed = placed?;
-    finished?;
-    Ok(placed)
+    durably(
+        state,
+        async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
+            place_in(conn, &state.cache, writes, user_id, &request, key.as_ref()).await
+        },
+    )
+    .await
 }
 
 async fn place_in(
@@ -279,23 +270,14 @@ pub async fn change_status(
     id: i32,
     next: Status,
 ) -> AppResult<OrderView> {
-    let mut writes = Vec::new();
-    let changed = async {
-        let mut conn = state.conn().await?;
-        let cache = &state.cache;
-        let changed = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+    durably(
+        state,
+        async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
             db::hot_write_settings(conn).await?;
-            change_in(conn, cache, &mut writes, actor, id, next).await
-        })
-        .await?;
-        db::wait_for_disk(&mut conn).await?;
-        AppResult::Ok(changed)
-    }
-    .await;
-    let finished = finish(writes).await;
-    let changed = changed?;
-    finished?;
-    Ok(changed)
+            change_in(conn, &state.cache, writes, actor, id, next).await
+        },
+    )
+    .await
 }
 
 async fn change_in(
@@ -336,15 +318,51 @@ async fn change_in(
         .remove(0))
 }
 
-/// Retires again and uncounts every write begun, after the commit (or
-/// the rollback); the first failure, after finishing them all.
-async fn finish(writes: Vec<CacheWrite>) -> AppResult<()> {
-    let mut outcome = Ok(());
+/// Runs `work` in a transaction on a pooled connection, waits for the disk
+/// after the commit (`work` lets the commit skip it: see
+/// [`db::hot_write_settings`]), and finishes every cache write `work`
+/// began, after the commit or the rollback, whatever happened: the first
+/// failure is the answer.
+async fn durably<T: Send>(
+    state: &AppState,
+    work: impl for<'c> WriteWork<'c, T> + Send,
+) -> AppResult<T> {
+    let mut writes = Vec::new();
+    let outcome = async {
+        let mut conn = state.conn().await?;
+        let value = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
+            work(conn, &mut writes).await
+        })
+        .await?;
+        db::wait_for_disk(&mut conn).await?;
+        AppResult::Ok(value)
+    }
+    .await;
+    let mut finished = Ok(());
     for write in writes {
-        let finished = write.finish().await;
-        if outcome.is_ok() {
-            outcome = finished;
+        let result = write.finish().await;
+        if finished.is_ok() {
+            finished = result;
         }
     }
-    outcome
+    let value = outcome?;
+    finished?;
+    Ok(value)
+}
+
+/// What [`durably`] runs: a transaction's work on `conn`, which pushes the
+/// cache writes it begins onto `writes`. A trait so that its future can be
+/// required to be `Send` (see [`crate::state::DbWork`]).
+trait WriteWork<'c, T>:
+    FnOnce(&'c mut AsyncPgConnection, &'c mut Vec<CacheWrite>) -> <Self as WriteWork<'c, T>>::Fut
+{
+    type Fut: Future<Output = AppResult<T>> + Send;
+}
+
+impl<'c, T, F, Fut> WriteWork<'c, T> for F
+where
+    F: FnOnce(&'c mut AsyncPgConnection, &'c mut Vec<CacheWrite>) -> Fut,
+    Fut: Future<Output = AppResult<T>> + Send,
+{
+    type Fut = Fut;
 }
