@@ -71,6 +71,8 @@ fn now_ms() -> u64 {
 pub struct Cache {
     redis: Redis,
     prefix: String,
+    /// The names of `clock` and `versions`, made once.
+    bookkeeping: [String; 2],
     ttl: Duration,
     limits: CacheLimits,
     /// How long a writer counts as in flight if it never says it finished:
@@ -117,11 +119,21 @@ enum Stored {
     Stale,
 }
 
+/// The bookkeeping keys share one hash tag (one slot of a cluster).
+fn bookkeeping_key(prefix: &str, name: &str) -> String {
+    format!("{prefix}{{{prefix}cache}}:{name}")
+}
+
 impl Cache {
     pub fn new(config: &Config, redis: Redis) -> Self {
+        let prefix = &config.redis_key_prefix;
         Self {
             redis,
-            prefix: config.redis_key_prefix.clone(),
+            prefix: prefix.clone(),
+            bookkeeping: [
+                bookkeeping_key(prefix, "clock"),
+                bookkeeping_key(prefix, "versions"),
+            ],
             ttl: config.cache_ttl,
             limits: config.cache_limits,
             pending_ttl: config.request_timeout * 2 + Duration::from_secs(5),
@@ -149,21 +161,16 @@ impl Cache {
         &self.redis
     }
 
-    /// The bookkeeping keys share one hash tag (one slot of a cluster).
-    fn bookkeeping_key(&self, name: &str) -> String {
-        format!("{prefix}{{{prefix}cache}}:{name}", prefix = self.prefix)
+    fn clock_key(&self) -> &str {
+        &self.bookkeeping[0]
     }
 
-    fn clock_key(&self) -> String {
-        self.bookkeeping_key("clock")
-    }
-
-    fn versions_key(&self) -> String {
-        self.bookkeeping_key("versions")
+    fn versions_key(&self) -> &str {
+        &self.bookkeeping[1]
     }
 
     fn pending_key(&self, namespace: &str) -> String {
-        self.bookkeeping_key(&format!("pending:{namespace}"))
+        bookkeeping_key(&self.prefix, &format!("pending:{namespace}"))
     }
 
     /// Answers `key` from Redis when it holds a current copy, else from

@@ -37,7 +37,7 @@ impl Cache {
             redis: self.redis.clone(),
             wal: self.wal.clone(),
             plan: Arc::new(Plan {
-                bookkeeping: [self.clock_key(), self.versions_key()],
+                bookkeeping: self.bookkeeping.clone(),
                 pending: retired
                     .namespaces
                     .iter()
