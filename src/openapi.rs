@@ -48,7 +48,7 @@ impl Modify for BearerScheme {
 }
 
 /// A problem+json answer with `status`, as documented.
-pub fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
+pub(crate) fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
     let mut response = ResponseBuilder::new().description(description).content(
         crate::error::PROBLEM_JSON,
         ContentBuilder::new()
@@ -73,6 +73,7 @@ pub fn problem(description: &str, retry_after: bool) -> RefOr<Response> {
 
 /// Declares a set of problem answers that many operations share, so that
 /// each operation lists only what is its own.
+///
 /// A domain's own sets (no `Retry-After`) fit on one line each:
 /// `problems!(NoSuchThing: "404" => "No such thing");`.
 macro_rules! problems {

@@ -3,6 +3,8 @@
 //! prepared once per connection instead of planned on every call. Their
 //! columns come from `NOT NULL` columns of the tables below them.
 
+use crate::schema::products;
+
 diesel::table! {
     /// Every style with what a shopper pays for it (migration `variants_on_api`).
     style_offers (style_id) {
@@ -31,5 +33,4 @@ diesel::table! {
 }
 
 // Checkout asks, of each product it reads, whether any SKU is offered for it.
-use crate::schema::products;
 diesel::allow_tables_to_appear_in_same_query!(products, sku_offers);
