@@ -17,10 +17,6 @@ use crate::config::Config;
 /// The pool every request borrows its connection from.
 pub type DbPool = bb8::Pool<AsyncDieselConnectionManager<AsyncPgConnection>>;
 
-/// How long a checkout waits while PostgreSQL was unreachable a moment ago:
-/// long enough to open a connection to a server that is back, short enough
-/// that an outage answers 503 at once instead of after the connect timeout.
-const RECENTLY_UNREACHABLE_WAIT: Duration = Duration::from_millis(250);
 /// How long a failed connection attempt counts as recent.
 const UNREACHABLE_MEMORY: Duration = Duration::from_secs(1);
 
@@ -57,21 +53,19 @@ impl Database {
 
     /// A connection. bb8 waits for one up to the connect timeout even when
     /// every attempt to open one fails at once, so a checkout here also
-    /// ends (503) as soon as an attempt fails while it waits, and while the
-    /// last failure is recent it waits only briefly: an outage is answered
-    /// at once, and a server that is back is used at once.
+    /// ends (503) as soon as an attempt fails while it waits: an outage is
+    /// answered at once. It does not end sooner for a failure that came
+    /// before it: the first requests after PostgreSQL is back wait, like
+    /// any other, for the connections being opened to the fresh server,
+    /// which on a loaded machine (a pool refilling at once, the server's
+    /// caches cold) can take longer than an outage's answers do.
     pub async fn get(&self) -> Result<DbConn<'_>, Unavailable> {
         let failed = self.failures.notify.notified();
         tokio::pin!(failed);
         failed.as_mut().enable();
-        let wait = if self.failures.recent() {
-            RECENTLY_UNREACHABLE_WAIT.min(self.connect_timeout)
-        } else {
-            self.connect_timeout
-        };
         tokio::select! {
             biased;
-            conn = tokio::time::timeout(wait, self.pool.get()) => match conn {
+            conn = tokio::time::timeout(self.connect_timeout, self.pool.get()) => match conn {
                 Ok(Ok(conn)) => Ok(conn),
                 Ok(Err(error)) => Err(Unavailable(error.to_string())),
                 Err(_) => Err(Unavailable("no connection within the wait".into())),
