@@ -143,21 +143,13 @@ impl Retirement {
 
     #[must_use]
     pub fn and_namespaces(mut self, namespaces: impl IntoIterator<Item = Namespace>) -> Self {
-        for namespace in namespaces {
-            if !self.namespaces.contains(&namespace) {
-                self.namespaces.push(namespace);
-            }
-        }
+        push_new(&mut self.namespaces, namespaces);
         self
     }
 
     #[must_use]
     pub fn and_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
-        for key in keys {
-            if !self.keys.contains(&key) {
-                self.keys.push(key);
-            }
-        }
+        push_new(&mut self.keys, keys);
         self
     }
 
@@ -165,6 +157,16 @@ impl Retirement {
     #[must_use]
     pub fn and(self, other: Retirement) -> Self {
         self.and_namespaces(other.namespaces).and_keys(other.keys)
+    }
+}
+
+/// Appends each of `items` that `list` does not hold yet (a write set is a
+/// handful of entries: a scan beats hashing).
+fn push_new<T: PartialEq>(list: &mut Vec<T>, items: impl IntoIterator<Item = T>) {
+    for item in items {
+        if !list.contains(&item) {
+            list.push(item);
+        }
     }
 }
 

@@ -6,23 +6,23 @@ use rust_decimal::Decimal;
 
 use crate::schema::{categories, features, products, tags};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = categories, check_for_backend(diesel::pg::Pg))]
-pub struct Category {
-    pub id: i32,
-    pub category_name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// A group's row: categories and tags differ only in their table and the
+/// name of their name column.
+macro_rules! group_row {
+    ($row:ident in $table:ident($name:ident)) => {
+        #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+        #[diesel(table_name = $table, check_for_backend(diesel::pg::Pg))]
+        pub struct $row {
+            pub id: i32,
+            pub $name: String,
+            pub created_at: DateTime<Utc>,
+            pub updated_at: DateTime<Utc>,
+        }
+    };
 }
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = tags, check_for_backend(diesel::pg::Pg))]
-pub struct Tag {
-    pub id: i32,
-    pub tag_name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+group_row!(Category in categories(category_name));
+group_row!(Tag in tags(tag_name));
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Identifiable)]
 #[diesel(table_name = products, check_for_backend(diesel::pg::Pg))]

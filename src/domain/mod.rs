@@ -17,7 +17,7 @@ pub use cursor::Cursor;
 pub use email::Email;
 pub use money::{JsonDecimal, Money, MoneyInput};
 pub use numbers::{JsonInteger, Quantity, RowId, Stock};
-pub use pagination::{PageQuery, Pagination};
+pub use pagination::Pagination;
 pub use password::Password;
 pub use role::Role;
 pub use text::{Name, parse_free_text};

@@ -2,26 +2,10 @@
 //! Values that do not parse were already refused (400) by the query extractor;
 //! values out of range are a 422 here, never silently clamped.
 
-use serde::Deserialize;
-use utoipa::IntoParams;
-
 use crate::error::FieldErrors;
 
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
-
-/// The raw paging parameters of a query string.
-#[derive(Debug, Default, Clone, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct PageQuery {
-    /// 1-based page number.
-    #[param(minimum = 1, maximum = 2147483647, default = 1)]
-    pub page: Option<i64>,
-    /// Rows per page.
-    #[param(minimum = 1, maximum = 100, default = 20)]
-    pub limit: Option<i64>,
-}
 
 /// A checked page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,11 +31,5 @@ impl Pagination {
     /// Rows to skip.
     pub fn offset(self) -> i64 {
         (self.page - 1) * self.limit
-    }
-}
-
-impl PageQuery {
-    pub fn parse(&self, errors: &mut FieldErrors) -> Pagination {
-        Pagination::parse(self.page, self.limit, errors)
     }
 }

@@ -10,35 +10,38 @@ use crate::domain::Name;
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 
-/// A category with its first 100 products (lowest ids first), unless a list
-/// was asked for with `products=false`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct CategoryView {
-    pub id: i32,
-    pub category_name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Absent when the list was asked for with `products=false`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub products: Option<Vec<ProductFields>>,
-    /// How many products the category has in all.
-    pub products_total: i64,
+/// A group as the API shows it: categories and tags differ only in the
+/// name of their name field and in their docs.
+macro_rules! group_view {
+    ($(#[$doc:meta])* $view:ident { $name:ident }, $(#[$total:meta])*) => {
+        $(#[$doc])*
+        #[derive(Debug, Serialize, ToSchema)]
+        pub struct $view {
+            pub id: i32,
+            pub $name: String,
+            pub created_at: DateTime<Utc>,
+            pub updated_at: DateTime<Utc>,
+            /// Absent when the list was asked for with `products=false`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub products: Option<Vec<ProductFields>>,
+            $(#[$total])*
+            pub products_total: i64,
+        }
+    };
 }
 
-/// A tag with its first 100 products (lowest ids first), unless a list was
-/// asked for with `products=false`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TagView {
-    pub id: i32,
-    pub tag_name: String,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    /// Absent when the list was asked for with `products=false`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub products: Option<Vec<ProductFields>>,
+group_view!(
+    /// A category with its first 100 products (lowest ids first), unless a list
+    /// was asked for with `products=false`.
+    CategoryView { category_name },
+    /// How many products the category has in all.
+);
+group_view!(
+    /// A tag with its first 100 products (lowest ids first), unless a list was
+    /// asked for with `products=false`.
+    TagView { tag_name },
     /// How many products carry the tag in all.
-    pub products_total: i64,
-}
+);
 
 /// `POST /api/categories`.
 #[derive(Debug, Deserialize, ToSchema)]
