@@ -214,18 +214,41 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
     .map(drop)
 }
 
-/// Returns once everything this connection committed is on disk. A
-/// transaction that has an id and wrote to the WAL commits synchronously:
-/// it flushes the WAL up to its own commit record, which lies past every
-/// earlier one. A transactional logical message is the smallest such
+/// Commits the transaction `conn` is in (opened by diesel's transaction
+/// manager) and returns once the commit is on disk, in one round trip: one
+/// message of two statements, `COMMIT` and then a transaction that writes
+/// to the WAL and commits synchronously (the session's setting, not the
+/// transaction's), which flushes the WAL up to its own commit record, past
+/// the first one. A transactional logical message is the smallest such
 /// write (it touches no table and no lock). A bare `SELECT
 /// pg_current_xact_id()` is not enough: a transaction that wrote nothing
 /// but its commit record is not flushed (the crash test of `reliability`
 /// lost an order answered 201 that way). Concurrent orders share these
 /// flushes (group commit), none of them holding a row lock.
-pub async fn wait_for_disk(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("SELECT pg_logical_emit_message(true, 'emporium', 'durable')")
-        .await
+///
+/// diesel's bookkeeping follows: the transaction is closed once both have
+/// run. When they fail, or when this is cancelled half-way, the connection
+/// still counts as inside a transaction or in error, and the pool drops it
+/// instead of lending it again.
+pub async fn commit_and_wait_for_disk(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    use diesel::connection::TransactionDepthChange;
+    use diesel_async::{AnsiTransactionManager, TransactionManager};
+    let done = conn
+        .batch_execute("COMMIT; SELECT pg_logical_emit_message(true, 'emporium', 'durable')")
+        .await;
+    let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
+    if let Err(error) = done {
+        status.set_in_error();
+        return Err(error);
+    }
+    match status
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::DecreaseDepth)
+    {
+        // The connection may have seen the transaction end by itself.
+        Ok(()) | Err(diesel::result::Error::NotInTransaction) => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// Whether `error` says that the connection to PostgreSQL is gone (closed

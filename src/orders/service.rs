@@ -2,7 +2,7 @@
 //! placing an order (from the cart or from lines), and changing an order's
 //! status (cancelling puts the stock back). Reading orders: [`super::reading`].
 
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use super::cache;
 use super::domain::{Actor, OrderRequest, OrderSource, Status, summed};
@@ -318,9 +318,9 @@ async fn change_in(
         .remove(0))
 }
 
-/// Runs `work` in a transaction on a pooled connection, waits for the disk
-/// after the commit (`work` lets the commit skip it: see
-/// [`db::hot_write_settings`]), and finishes every cache write `work`
+/// Runs `work` in a transaction on a pooled connection, commits and waits
+/// for the disk in one round trip (`work` lets the commit itself skip the
+/// wait: see [`db::hot_write_settings`]), and finishes every cache write `work`
 /// began, after the commit or the rollback, whatever happened: the first
 /// failure is the answer.
 async fn durably<T: Send>(
@@ -330,12 +330,20 @@ async fn durably<T: Send>(
     let mut writes = Vec::new();
     let outcome = async {
         let mut conn = state.conn().await?;
-        let value = AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            work(conn, &mut writes).await
-        })
-        .await?;
-        db::wait_for_disk(&mut conn).await?;
-        AppResult::Ok(value)
+        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
+        match work(&mut conn, &mut writes).await {
+            Ok(value) => {
+                db::commit_and_wait_for_disk(&mut conn).await?;
+                AppResult::Ok(value)
+            }
+            // As diesel's own `transaction` does: a failed rollback leaves
+            // the connection marked broken (the pool drops it), and its
+            // error is the answer unless the manager was broken already.
+            Err(error) => match AnsiTransactionManager::rollback_transaction(&mut *conn).await {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
+                Err(rollback) => Err(rollback.into()),
+            },
+        }
     }
     .await;
     let mut finished = Ok(());
