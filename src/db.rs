@@ -325,40 +325,48 @@ fn split_database_url(url: &str) -> Option<(String, String)> {
 
 /// Applies every pending migration; returns the versions applied.
 pub async fn run_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
-    with_migration_connection(database_url, |connection| {
-        let applied = connection
-            .run_pending_migrations(MIGRATIONS)
-            .map_err(|error| anyhow::anyhow!("migration failed: {error}"))?;
-        Ok(applied.iter().map(ToString::to_string).collect())
+    migrate(database_url, "migration failed", |connection| {
+        connection.run_pending_migrations(MIGRATIONS).map(names)
     })
     .await
 }
 
 /// Reverts every applied migration (used by the migration tests).
 pub async fn revert_all_migrations(database_url: &str) -> anyhow::Result<Vec<String>> {
-    with_migration_connection(database_url, |connection| {
-        let reverted = connection
-            .revert_all_migrations(MIGRATIONS)
-            .map_err(|error| anyhow::anyhow!("reverting migrations failed: {error}"))?;
-        Ok(reverted.iter().map(ToString::to_string).collect())
+    migrate(database_url, "reverting migrations failed", |connection| {
+        connection.revert_all_migrations(MIGRATIONS).map(names)
     })
     .await
 }
 
-/// diesel's migration harness is synchronous: run it on a blocking thread
+/// Runs one of diesel's migration steps; the versions it went through.
+/// diesel's migration harness is synchronous: it runs on a blocking thread
 /// over an async connection wrapped to look synchronous.
-async fn with_migration_connection<T, F>(database_url: &str, work: F) -> anyhow::Result<T>
+async fn migrate<F>(
+    database_url: &str,
+    failed: &'static str,
+    step: F,
+) -> anyhow::Result<Vec<String>>
 where
-    T: Send + 'static,
-    F: FnOnce(&mut AsyncConnectionWrapper<AsyncPgConnection>) -> anyhow::Result<T> + Send + 'static,
+    F: FnOnce(
+            &mut AsyncConnectionWrapper<AsyncPgConnection>,
+        ) -> diesel::migration::Result<Vec<String>>
+        + Send
+        + 'static,
 {
     let url = database_url.to_owned();
     tokio::task::spawn_blocking(move || {
         let mut connection = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
             .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
-        work(&mut connection)
+        let versions =
+            step(&mut connection).map_err(|error| anyhow::anyhow!("{failed}: {error}"))?;
+        Ok(versions.iter().map(ToString::to_string).collect())
     })
     .await?
+}
+
+fn names(versions: Vec<diesel::migration::MigrationVersion<'_>>) -> Vec<String> {
+    versions.iter().map(ToString::to_string).collect()
 }
 
 #[cfg(test)]

@@ -155,11 +155,8 @@ impl Redis {
 
     /// Runs one command.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisFailure> {
-        self.bounded(async {
-            let mut conn = self.connection.clone();
-            Ok(command.query_async(&mut conn).await?)
-        })
-        .await
+        self.bounded(async |mut conn| command.query_async(&mut conn).await)
+            .await
     }
 
     /// Runs a pipeline (a `MULTI` one when built with `.atomic()`).
@@ -167,11 +164,8 @@ impl Redis {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisFailure> {
-        self.bounded(async {
-            let mut conn = self.connection.clone();
-            Ok(pipeline.query_async(&mut conn).await?)
-        })
-        .await
+        self.bounded(async |mut conn| pipeline.query_async(&mut conn).await)
+            .await
     }
 
     /// Runs a Lua script (EVALSHA, loading it on first use).
@@ -179,11 +173,8 @@ impl Redis {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisFailure> {
-        self.bounded(async {
-            let mut conn = self.connection.clone();
-            Ok(invocation.invoke_async(&mut conn).await?)
-        })
-        .await
+        self.bounded(async |mut conn| invocation.invoke_async(&mut conn).await)
+            .await
     }
 
     /// On a cluster, waits (for at most half the Redis timeout) until a
@@ -241,8 +232,7 @@ impl Redis {
             self.each::<Value>(then).await?;
             return Ok(reply);
         }
-        self.bounded(async {
-            let mut conn = self.connection.clone();
+        self.bounded(async |mut conn| {
             let mut pipeline = redis::pipe();
             pipeline.invoke_script(invocation);
             for command in then {
@@ -258,18 +248,21 @@ impl Redis {
                     let (reply,) = pipeline.query_async(&mut conn).await?;
                     Ok(reply)
                 }
-                sent => Ok(sent?.0),
+                sent => sent.map(|(reply,)| reply),
             }
         })
         .await
     }
 
+    /// Runs `call` on a handle of the shared connection, for at most the
+    /// Redis timeout.
     async fn bounded<T>(
         &self,
-        call: impl Future<Output = Result<T, RedisFailure>>,
+        call: impl AsyncFnOnce(Connection) -> redis::RedisResult<T>,
     ) -> Result<T, RedisFailure> {
-        tokio::time::timeout(self.timeout, call)
-            .await
-            .unwrap_or(Err(RedisFailure::Timeout(self.timeout)))
+        match tokio::time::timeout(self.timeout, call(self.connection.clone())).await {
+            Ok(done) => Ok(done?),
+            Err(_) => Err(RedisFailure::Timeout(self.timeout)),
+        }
     }
 }
