@@ -191,8 +191,8 @@ fn build_pool(
 /// - its commit does not wait for the disk: its row locks are released as
 ///   soon as its commit record is written, not after the flush (about 3 ms
 ///   on this machine's disk, which every buyer of a hot product would
-///   otherwise wait through in turn). Whoever calls this must call
-///   [`wait_for_disk`] after the commit and before acknowledging anything.
+///   otherwise wait through in turn). Whoever calls this must commit with
+///   [`commit_and_wait_for_disk`] before acknowledging anything.
 /// - its prepared statements run on their generic plan, planned once per
 ///   connection. With the default (`auto`), a statement that takes an
 ///   array (`id = ANY($1)`) is planned again at every execution: the
