@@ -176,6 +176,23 @@ fn build_pool(
                 }
             })
         }));
+    // An attempt that hangs (a host that drops packets, a server that
+    // accepts and never answers) fails at the connect timeout, so that it
+    // reaches the error sink and ends the checkouts waiting on it (see
+    // `Database::get`) instead of holding a slot of the pool for minutes.
+    let attempt_timeout = config.database_connect_timeout;
+    manager_config.custom_setup = Box::new(move |url| {
+        use diesel_async::AsyncConnection;
+        Box::pin(async move {
+            tokio::time::timeout(attempt_timeout, AsyncPgConnection::establish(url))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(diesel::ConnectionError::BadConnection(format!(
+                        "no connection within {attempt_timeout:?}"
+                    )))
+                })
+        })
+    });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     bb8::Pool::builder()
@@ -217,8 +234,7 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
 /// Commits the transaction `conn` is in (opened by diesel's transaction
 /// manager) and returns once the commit is on disk, in one round trip: one
 /// message of two statements, `COMMIT` and then a transaction that writes
-/// to the WAL and commits synchronously (the session's setting, not the
-/// transaction's), which flushes the WAL up to its own commit record, past
+/// to the WAL and commits synchronously (it sets so itself), which flushes the WAL up to its own commit record, past
 /// the first one. A transactional logical message is the smallest such
 /// write (it touches no table and no lock). A bare `SELECT
 /// pg_current_xact_id()` is not enough: a transaction that wrote nothing
@@ -233,8 +249,20 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
 pub async fn commit_and_wait_for_disk(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     use diesel::connection::TransactionDepthChange;
     use diesel_async::{AnsiTransactionManager, TransactionManager};
+    // Only a transaction of one level, not in error: `COMMIT` would commit
+    // whatever is open, savepoints and all. Anything else is left open,
+    // for the pool to drop (closing it rolls it back).
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth()?;
+    if depth.map(std::num::NonZeroU32::get) != Some(1) {
+        return Err(diesel::result::Error::NotInTransaction);
+    }
+    // The flush's transaction says `synchronous_commit = on` itself, so a
+    // server or database default of `off` cannot skip the wait.
     let done = conn
-        .batch_execute("COMMIT; SELECT pg_logical_emit_message(true, 'emporium', 'durable')")
+        .batch_execute(
+            "COMMIT; SELECT set_config('synchronous_commit', 'on', true), \
+             pg_logical_emit_message(true, 'emporium', 'durable')",
+        )
         .await;
     let status = AnsiTransactionManager::transaction_manager_status_mut(conn);
     if let Err(error) = done {
@@ -358,9 +386,7 @@ where
     tokio::task::spawn_blocking(move || {
         let mut connection = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
             .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
-        let versions =
-            step(&mut connection).map_err(|error| anyhow::anyhow!("{failed}: {error}"))?;
-        Ok(versions.iter().map(ToString::to_string).collect())
+        step(&mut connection).map_err(|error| anyhow::anyhow!("{failed}: {error}"))
     })
     .await?
 }
