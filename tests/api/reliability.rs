@@ -243,6 +243,43 @@ async fn a_postgres_restart_under_load_answers_503s_loses_no_order_and_recovers_
     assert_no_order_lost(&app, product_id, &placed).await;
 }
 
+#[tokio::test]
+async fn a_postgres_that_accepts_and_never_answers_costs_a_503_and_the_attempt_is_given_up() {
+    // A server that takes the connection and then says nothing (a hung
+    // host, a proxy whose backend is gone): no attempt fails by itself.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let connect_timeout = Duration::from_millis(300);
+    let app = TestApp::with_config(|config| {
+        config.database_url = format!("postgres://postgres@127.0.0.1:{port}/silent").into();
+        config.database_connect_timeout = connect_timeout;
+    })
+    .await;
+    let started = Instant::now();
+    let read = app.anon().get("/api/products").await;
+    read.problem(503);
+    assert!(read.header("retry-after").is_some());
+    assert!(started.elapsed() < connect_timeout + Duration::from_secs(1));
+    // The attempt behind it is given up at the connect timeout: its socket
+    // is closed, not left to the operating system's minutes-long timeout
+    // holding one of the pool's places.
+    let (mut attempt, _) = tokio::time::timeout(Duration::from_secs(1), silent.accept())
+        .await
+        .expect("the app tried to connect")
+        .unwrap();
+    let closed = tokio::time::timeout(connect_timeout + Duration::from_secs(2), async {
+        let mut buffer = [0_u8; 512];
+        while let Ok(read) = attempt.read(&mut buffer).await
+            && read > 0
+        {}
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the hung connection attempt was never given up"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_order_answered_201_survives_a_crash_of_postgres() {
     // Checkout commits without waiting for the disk, so that a hot
