@@ -8,8 +8,7 @@
 //! server agree (see `Email::pattern`). Case is kept as given; uniqueness
 //! ignores it (see the `users` index).
 
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use super::text::string_schema_of;
 
 /// The longest address, in characters (RFC 5321's path limit less the brackets).
 pub const MAX_EMAIL_CHARS: usize = 254;
@@ -72,21 +71,13 @@ impl std::fmt::Display for Email {
     }
 }
 
-impl utoipa::PartialSchema for Email {
-    fn schema() -> RefOr<Schema> {
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .description(Some(
-                "An address of the form local@domain (ASCII), at most 254 characters",
-            ))
-            .max_length(Some(MAX_EMAIL_CHARS))
-            .pattern(Some(Self::pattern()))
-            .examples([serde_json::Value::from("ada@example.com")])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Email {}
+string_schema_of!(
+    Email,
+    "An address of the form local@domain (ASCII), at most 254 characters",
+    Some(Email::pattern()),
+    "ada@example.com",
+    lengths = (None, Some(MAX_EMAIL_CHARS)),
+);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,8 @@
 
 use secrecy::{ExposeSecret, SecretString};
 
+use super::text::string_schema_of;
+
 /// Password length bounds, in characters.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 pub const MAX_PASSWORD_CHARS: usize = 128;
@@ -28,20 +30,14 @@ impl Password {
     }
 }
 
-/// A new password as the OpenAPI document states it.
-impl utoipa::PartialSchema for Password {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        utoipa::openapi::schema::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .description(Some("8 to 128 characters"))
-            .min_length(Some(MIN_PASSWORD_CHARS))
-            .max_length(Some(MAX_PASSWORD_CHARS))
-            .examples([serde_json::Value::from("correct horse battery staple")])
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for Password {}
+// A new password as the OpenAPI document states it.
+string_schema_of!(
+    Password,
+    "8 to 128 characters",
+    None,
+    "correct horse battery staple",
+    lengths = (Some(MIN_PASSWORD_CHARS), Some(MAX_PASSWORD_CHARS)),
+);
 
 #[cfg(test)]
 mod tests {

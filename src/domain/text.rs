@@ -73,11 +73,15 @@ impl std::fmt::Display for Name {
 
 /// Gives a type the OpenAPI schema of a string ([`string_schema`]): for the
 /// query parameters that a handler reads as text and checks itself.
+/// `lengths = (min, max)` adds the bounds on its length in characters.
 macro_rules! string_schema_of {
-    ($type:ty, $description:expr, $pattern:expr, $example:expr $(,)?) => {
+    ($type:ty, $description:expr, $pattern:expr, $example:expr
+        $(, lengths = ($min:expr, $max:expr))? $(,)?) => {
         impl utoipa::PartialSchema for $type {
             fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-                $crate::domain::text::string_schema($description, $pattern, $example)
+                $crate::domain::text::string_schema_builder($description, $pattern, $example)
+                    $(.min_length($min).max_length($max))?
+                    .into()
             }
         }
 
@@ -145,12 +149,20 @@ fn trimmed_pattern(inner: &str, max_chars: usize, blank_allowed: bool) -> String
 
 /// A string schema with a description, a pattern and an example.
 pub fn string_schema(description: &str, pattern: Option<String>, example: &str) -> RefOr<Schema> {
+    string_schema_builder(description, pattern, example).into()
+}
+
+/// [`string_schema`], still open to more (see `string_schema_of!`).
+pub fn string_schema_builder(
+    description: &str,
+    pattern: Option<String>,
+    example: &str,
+) -> ObjectBuilder {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .description(Some(description))
         .pattern(pattern)
         .examples([serde_json::Value::from(example)])
-        .into()
 }
 
 /// A string schema with a format (`date-time`, say).
