@@ -280,6 +280,45 @@ async fn a_postgres_that_accepts_and_never_answers_costs_a_503_and_the_attempt_i
     );
 }
 
+#[tokio::test]
+async fn the_commit_that_waits_for_the_disk_commits_only_a_whole_transaction() {
+    use diesel_async::pooled_connection::PoolableConnection;
+    use diesel_async::{AnsiTransactionManager, SimpleAsyncConnection, TransactionManager};
+    let app = TestApp::spawn().await;
+    let mut conn = app.db().await;
+    // One level: committed, and diesel's bookkeeping closed (the connection
+    // is fit to lend again, and can begin another transaction).
+    AnsiTransactionManager::begin_transaction(&mut conn)
+        .await
+        .unwrap();
+    conn.batch_execute("CREATE TABLE kept (n int); INSERT INTO kept VALUES (1)")
+        .await
+        .unwrap();
+    emporium::db::commit_and_wait_for_disk(&mut conn)
+        .await
+        .unwrap();
+    assert!(!conn.is_broken());
+    // A savepoint still open inside: refused, and left for the pool to drop
+    // (closing the connection rolls all of it back).
+    AnsiTransactionManager::begin_transaction(&mut conn)
+        .await
+        .unwrap();
+    AnsiTransactionManager::begin_transaction(&mut conn)
+        .await
+        .unwrap();
+    conn.batch_execute("INSERT INTO kept VALUES (2)")
+        .await
+        .unwrap();
+    assert!(
+        emporium::db::commit_and_wait_for_disk(&mut conn)
+            .await
+            .is_err()
+    );
+    assert!(conn.is_broken());
+    drop(conn);
+    assert_eq!(app.count("kept").await, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_order_answered_201_survives_a_crash_of_postgres() {
     // Checkout commits without waiting for the disk, so that a hot
