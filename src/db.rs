@@ -234,8 +234,8 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
 /// Commits the transaction `conn` is in (opened by diesel's transaction
 /// manager) and returns once the commit is on disk, in one round trip: one
 /// message of two statements, `COMMIT` and then a transaction that writes
-/// to the WAL and commits synchronously (it sets so itself), which flushes the WAL up to its own commit record, past
-/// the first one. A transactional logical message is the smallest such
+/// to the WAL and commits synchronously (it says so itself), which flushes
+/// the WAL up to its own commit record, past the first one. A transactional logical message is the smallest such
 /// write (it touches no table and no lock). A bare `SELECT
 /// pg_current_xact_id()` is not enough: a transaction that wrote nothing
 /// but its commit record is not flushed (the crash test of `reliability`

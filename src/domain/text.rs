@@ -71,8 +71,9 @@ impl std::fmt::Display for Name {
     }
 }
 
-/// Gives a type the OpenAPI schema of a string ([`string_schema`]): for the
-/// query parameters that a handler reads as text and checks itself.
+/// Gives a type the OpenAPI schema of a string ([`string_schema`]): the
+/// query parameters that a handler reads as text and checks itself, and the
+/// newtypes that parse a string field (`Name`, `Email`, `Password`).
 /// `lengths = (min, max)` adds the bounds on its length in characters.
 macro_rules! string_schema_of {
     ($type:ty, $description:expr, $pattern:expr, $example:expr
