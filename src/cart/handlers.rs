@@ -11,11 +11,16 @@ use super::{cache, service};
 use crate::auth::AuthUser;
 use crate::catalog;
 use crate::error::AppResult;
-use crate::extract::{ResourceId, Valid};
+use crate::extract::{ResourceId, Valid, path_id};
 use crate::inventory::LineBody;
 use crate::openapi::{BodyProblems, ReadProblems, SessionProblems, problems};
 use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
 use crate::state::AppState;
+
+path_id!(
+    /// Cart line id
+    CartLinePath(id)
+);
 
 problems!(AddProblems: "409" => "More than is available (`lines` names the line with `requested` and `available`)", "422" => "Unknown product, wrong SKU, quantity out of range");
 problems!(ChangeProblems: "404" => "No such line in this user's cart", "409" => "More than is available (`lines`, as on a 409 of checkout)");
@@ -64,7 +69,7 @@ pub async fn add_item(
 /// Sets the quantity of one of the user's lines.
 #[utoipa::path(
     put, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
+    params(CartLinePath),
     request_body = SetQuantityBody,
     responses(ReadProblems, BodyProblems, SessionProblems, ChangeProblems,
         (status = 200, description = "The cart after the change", body = Envelope<CartView>),
@@ -83,7 +88,7 @@ pub async fn update_item(
 /// Removes one of the user's lines.
 #[utoipa::path(
     delete, path = "/cart/items/{id}", tag = "cart", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Cart line id")),
+    params(CartLinePath),
     responses(ReadProblems, SessionProblems, NoSuchLine,
         (status = 204, description = "Removed"),
     )

@@ -10,11 +10,13 @@ use super::queries::{self, ProductDocument};
 use super::schemas::{CatwalkListProduct, CatwalkProduct, CatwalkStyles};
 use crate::catalog::cache as catalog_cache;
 use crate::error::{AppError, AppResult, FieldErrors, ProblemSchema};
-use crate::extract::{ApiQuery, ResourceId};
+use crate::extract::{ApiQuery, ResourceId, path_id};
 use crate::openapi::{QueryProblems, ReadProblems};
 use crate::response::{Document, Framing};
 use crate::state::AppState;
 use diesel_async::AsyncPgConnection;
+
+path_id!(CatwalkProductPath(product_id));
 
 /// The most products one page may hold.
 pub const MAX_COUNT: i64 = 100;
@@ -90,7 +92,7 @@ macro_rules! product_document_route {
         $(#[$doc])*
         #[utoipa::path(
             get, path = $path, tag = "catwalk", operation_id = $operation,
-            params(("product_id" = i32, Path, minimum = 1, maximum = 2147483647)),
+            params(CatwalkProductPath),
             responses(ReadProblems,
                 (status = 200, description = $shape, body = $body, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
                 (status = 404, description = "No such product", body = ProblemSchema, content_type = "application/problem+json"),

@@ -8,38 +8,40 @@ use std::collections::BTreeMap;
 
 use utoipa::ToSchema;
 
-/// A product of a `/catwalk/products` page.
-#[derive(ToSchema)]
-pub struct CatwalkListProduct {
-    #[schema(example = 1)]
-    id: i32,
-    #[schema(example = "Camo Onesie")]
-    name: String,
-    slogan: Option<String>,
-    description: Option<String>,
-    /// The category's name.
-    #[schema(example = "Jackets")]
-    category: Option<String>,
-    /// A decimal string.
-    #[schema(example = "140.00")]
-    default_price: String,
+/// A Catwalk product document: the fields every one has, then its own.
+macro_rules! catwalk_product {
+    ($(#[$doc:meta])* $name:ident { $($own:tt)* }) => {
+        $(#[$doc])*
+        #[derive(ToSchema)]
+        pub struct $name {
+            #[schema(example = 1)]
+            id: i32,
+            #[schema(example = "Camo Onesie")]
+            name: String,
+            slogan: Option<String>,
+            description: Option<String>,
+            /// The category's name.
+            #[schema(example = "Jackets")]
+            category: Option<String>,
+            /// A decimal string.
+            #[schema(example = "140.00")]
+            default_price: String,
+            $($own)*
+        }
+    };
 }
 
-/// `/catwalk/products/{product_id}`: a product with its features.
-#[derive(ToSchema)]
-pub struct CatwalkProduct {
-    #[schema(example = 1)]
-    id: i32,
-    #[schema(example = "Camo Onesie")]
-    name: String,
-    slogan: Option<String>,
-    description: Option<String>,
-    #[schema(example = "Jackets")]
-    category: Option<String>,
-    #[schema(example = "140.00")]
-    default_price: String,
-    features: Vec<CatwalkFeature>,
-}
+catwalk_product!(
+    /// A product of a `/catwalk/products` page.
+    CatwalkListProduct {}
+);
+
+catwalk_product!(
+    /// `/catwalk/products/{product_id}`: a product with its features.
+    CatwalkProduct {
+        features: Vec<CatwalkFeature>,
+    }
+);
 
 #[derive(ToSchema)]
 pub struct CatwalkFeature {

@@ -141,6 +141,23 @@ impl<S: Send + Sync> FromRequestParts<S> for ResourceId {
     }
 }
 
+/// Declares a resource's `{id}` path parameter for OpenAPI, named as
+/// `#[utoipa::path(params(ProductPath))]` names it: what [`ResourceId`]
+/// accepts (a positive 32-bit integer), with the field's name and
+/// description.
+macro_rules! path_id {
+    ($(#[$doc:meta])* $name:ident($field:ident)) => {
+        #[derive(utoipa::IntoParams)]
+        #[into_params(parameter_in = Path)]
+        pub struct $name {
+            $(#[$doc])*
+            #[param(minimum = 1, maximum = 2147483647)]
+            pub $field: i32,
+        }
+    };
+}
+pub(crate) use path_id;
+
 /// The address of the client, as the TCP peer (the server is started with
 /// connect info). A proxy in front would make every client look alike; this
 /// service is meant to be reached directly or through a proxy that limits on

@@ -14,13 +14,18 @@ use super::reading;
 use super::service::{self, Placement};
 use crate::auth::{AdminUser, AuthUser};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::extract::{ApiQuery, ResourceId, Valid};
+use crate::extract::{ApiQuery, ResourceId, Valid, path_id};
 use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{
     AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems, problems,
 };
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
+
+path_id!(
+    /// Order id
+    OrderPath(id)
+);
 
 problems!(CheckoutProblems: "409" => "Not enough stock (`lines` lists every short line as `{product_id, sku_id, requested, available}`), or a total that differs from `expected_total` (`lines` as `{product_id, sku_id, unit_price, quantity}` and `total`, as they are now); nothing changed", "422" => "Empty cart, unknown product, wrong SKU, a total too large, or the key reused with another body");
 problems!(OthersOrders: "403" => "A customer asked for another customer's orders");
@@ -98,7 +103,7 @@ pub async fn list_orders(
 /// One order: the user's own (another user's is a 404), or any for an admin.
 #[utoipa::path(
     get, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
+    params(OrderPath),
     responses(ReadProblems, SessionProblems, NoSuchOrder,
         (status = 200, description = "The order", body = SourcedEnvelope<OrderView>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
@@ -136,7 +141,7 @@ pub async fn get_order(
 /// while `placed` or `paid`); the stock goes back.
 #[utoipa::path(
     post, path = "/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
+    params(OrderPath),
     responses(ReadProblems, SessionProblems, CancelProblems,
         (status = 200, description = "The cancelled order", body = Envelope<OrderView>),
     )
@@ -159,7 +164,7 @@ pub async fn cancel_order(
 /// cancels it from `placed` or `paid` (the stock goes back). Admins only.
 #[utoipa::path(
     patch, path = "/orders/{id}", tag = "orders", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Order id")),
+    params(OrderPath),
     request_body = StatusBody,
     responses(ReadProblems, BodyProblems, AdminProblems, StatusProblems,
         (status = 200, description = "The order as it is now", body = Envelope<OrderView>),

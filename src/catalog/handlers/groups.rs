@@ -12,15 +12,15 @@ use crate::catalog::dto::{
 };
 use crate::catalog::groups::{self, Categories, GroupListQuery, Tags};
 use crate::error::{AppResult, ProblemSchema};
-use crate::extract::{ApiQuery, ResourceId, Valid};
+use crate::extract::{ApiQuery, ResourceId, Valid, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
 use crate::response::{Envelope, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 macro_rules! group_handlers {
     (
-        $group:ident: $view:ident, $body:ident, $changes:ident at $all:literal, $one:literal;
-        words: $page_of:literal, $the:literal, $no_such:literal, $id_is:literal, $as_now:literal;
+        $group:ident: $view:ident, $body:ident, $changes:ident at $all:literal, $one:literal by $id_param:ident;
+        words: $page_of:literal, $the:literal, $no_such:literal, $as_now:literal;
         $(#[$list_doc:meta])* list: $list:ident;
         $(#[$get_doc:meta])* get: $get:ident;
         $(#[$create_doc:meta])* create: $create:ident;
@@ -45,7 +45,7 @@ macro_rules! group_handlers {
         $(#[$get_doc])*
         #[utoipa::path(
             get, path = $one, tag = "catalog",
-            params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
+            params($id_param),
             responses(ReadProblems,
                 (status = 200, description = $the, body = SourcedEnvelope<$view>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
                 (status = 404, description = $no_such, body = ProblemSchema, content_type = "application/problem+json"),
@@ -75,7 +75,7 @@ macro_rules! group_handlers {
         $(#[$update_doc])*
         #[utoipa::path(
             put, path = $one, tag = "catalog", security(("bearer" = [])),
-            params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
+            params($id_param),
             request_body = $changes,
             responses(ReadProblems, BodyProblems, AdminProblems,
                 (status = 200, description = $as_now, body = Envelope<$view>),
@@ -95,7 +95,7 @@ macro_rules! group_handlers {
         $(#[$delete_doc])*
         #[utoipa::path(
             delete, path = $one, tag = "catalog", security(("bearer" = [])),
-            params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = $id_is)),
+            params($id_param),
             responses(ReadProblems, AdminProblems,
                 (status = 204, description = "Deleted"),
                 (status = 404, description = $no_such, body = ProblemSchema, content_type = "application/problem+json"),
@@ -111,10 +111,18 @@ macro_rules! group_handlers {
     };
 }
 
+path_id!(
+    /// Category id
+    CategoryPath(id)
+);
+path_id!(
+    /// Tag id
+    TagPath(id)
+);
+
 group_handlers! {
-    Categories: CategoryView, CategoryBody, CategoryChangesBody at "/categories", "/categories/{id}";
-    words: "A page of categories", "The category", "No such category", "Category id",
-        "The category as it is now";
+    Categories: CategoryView, CategoryBody, CategoryChangesBody at "/categories", "/categories/{id}" by CategoryPath;
+    words: "A page of categories", "The category", "No such category", "The category as it is now";
     /// Lists categories, each with its first 100 products.
     list: list_categories;
     /// One category with its first 100 products.
@@ -128,8 +136,8 @@ group_handlers! {
 }
 
 group_handlers! {
-    Tags: TagView, TagBody, TagChangesBody at "/tags", "/tags/{id}";
-    words: "A page of tags", "The tag", "No such tag", "Tag id", "The tag as it is now";
+    Tags: TagView, TagBody, TagChangesBody at "/tags", "/tags/{id}" by TagPath;
+    words: "A page of tags", "The tag", "No such tag", "The tag as it is now";
     /// Lists tags, each with its first 100 products.
     list: list_tags;
     /// One tag with its first 100 products.

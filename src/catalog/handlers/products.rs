@@ -11,10 +11,15 @@ use crate::catalog::dto::{
 };
 use crate::catalog::{cache, queries, service};
 use crate::error::{AppError, AppResult};
-use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid};
+use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
+
+path_id!(
+    /// Product id
+    ProductPath(id)
+);
 
 problems!(NoSuchProduct: "404" => "No such product");
 
@@ -50,7 +55,7 @@ pub async fn list_products(
 /// One product with its category, tags and features.
 #[utoipa::path(
     get, path = "/products/{id}", tag = "catalog",
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    params(ProductPath),
     responses(ReadProblems, NoSuchProduct,
         (status = 200, description = "The product", body = SourcedEnvelope<ProductDetail>, headers(("X-Data-Source" = String, description = "`redis` or `postgres`"))),
     )
@@ -102,7 +107,7 @@ pub async fn create_product(
 /// Changes a product; fields left out stay, `tagIds` replaces the tag set.
 #[utoipa::path(
     put, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    params(ProductPath),
     request_body = UpdateProductBody,
     responses(ReadProblems, BodyProblems, AdminProblems, NoSuchProduct,
         (status = 200, description = "The product as it is now", body = Envelope<ProductView>),
@@ -123,7 +128,7 @@ pub async fn update_product(
 /// Deletes a product (its ProductTag rows and features go with it).
 #[utoipa::path(
     delete, path = "/products/{id}", tag = "catalog", security(("bearer" = [])),
-    params(("id" = i32, Path, minimum = 1, maximum = 2147483647, description = "Product id")),
+    params(ProductPath),
     responses(ReadProblems, AdminProblems, NoSuchProduct,
         (status = 204, description = "Deleted"),
     )

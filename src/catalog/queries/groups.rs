@@ -144,42 +144,52 @@ macro_rules! group_table {
     };
 }
 
+/// An [`Embedding`] from `members`, the products of the group `g.id` in id
+/// order (as a subquery), and `links(column)`, the table with a row per
+/// product of a group, named in `column`. LATERAL walks the members' index
+/// once per group and stops after the limit.
+macro_rules! embedding {
+    (members: $members:literal, links: $links:literal($column:literal)) => {
+        Embedding {
+            first_products: concat!(
+                "SELECT g.id AS group_id, ",
+                product_columns!(),
+                " FROM unnest($1) AS g(id) CROSS JOIN LATERAL (",
+                $members,
+                " LIMIT $2) AS p ORDER BY g.id, p.id"
+            ),
+            totals: concat!(
+                "SELECT ",
+                $column,
+                " AS group_id, count(*) AS total FROM ",
+                $links,
+                " WHERE ",
+                $column,
+                " = ANY($1) GROUP BY ",
+                $column
+            ),
+        }
+    };
+}
+
 group_table!(
     /// The `categories` table; a category's products name it in `category_id`.
     Categories: Category in categories(category_name),
-    Embedding {
-        // LATERAL walks the (category_id, id) index once per category and
-        // stops after the limit.
-        first_products: concat!(
-            "SELECT c.id AS group_id, ",
-            product_columns!(),
-            " FROM unnest($1) AS c(id) \
-            CROSS JOIN LATERAL (SELECT * FROM products WHERE products.category_id = c.id \
-                                ORDER BY products.id LIMIT $2) AS p \
-            ORDER BY c.id, p.id"
-        ),
-        totals: "SELECT category_id AS group_id, count(*) AS total FROM products \
-            WHERE category_id = ANY($1) GROUP BY category_id",
-    }
+    embedding!(
+        members: "SELECT * FROM products WHERE products.category_id = g.id ORDER BY products.id",
+        links: "products"("category_id")
+    )
 );
 
 group_table!(
     /// The `tags` table; a tag's products are linked through `product_tags`.
     Tags: Tag in tags(tag_name),
-    Embedding {
-        first_products: concat!(
-            "SELECT t.id AS group_id, ",
-            product_columns!(),
-            " FROM unnest($1) AS t(id) \
-            CROSS JOIN LATERAL (SELECT products.* FROM product_tags \
-                                JOIN products ON products.id = product_tags.product_id \
-                                WHERE product_tags.tag_id = t.id \
-                                ORDER BY product_tags.product_id LIMIT $2) AS p \
-            ORDER BY t.id, p.id"
-        ),
-        totals: "SELECT tag_id AS group_id, count(*) AS total FROM product_tags \
-            WHERE tag_id = ANY($1) GROUP BY tag_id",
-    }
+    embedding!(
+        members: "SELECT products.* FROM product_tags \
+            JOIN products ON products.id = product_tags.product_id \
+            WHERE product_tags.tag_id = g.id ORDER BY product_tags.product_id",
+        links: "product_tags"("tag_id")
+    )
 );
 
 pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
