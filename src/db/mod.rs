@@ -231,6 +231,23 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
     .map(drop)
 }
 
+/// Until [`plan_as_usual`], `conn`'s prepared statements run on their
+/// generic plans, as in a transaction after [`hot_write_settings`], for
+/// statements that run outside one (checkout's reads beside the call that
+/// commits an order by itself). A simple query, sent as soon as it is
+/// polled, so that it keeps its place in a pipeline (a prepared statement
+/// not yet in the connection's cache would go out after its preparation's
+/// round trip, behind what was sent after it).
+pub async fn plan_generically(mut conn: &AsyncPgConnection) -> QueryResult<()> {
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
+}
+
+/// Undoes [`plan_generically`]: the server's setting again.
+pub async fn plan_as_usual(mut conn: &AsyncPgConnection) -> QueryResult<()> {
+    conn.batch_execute("RESET plan_cache_mode").await
+}
+
 /// Commits the transaction `conn` is in (opened by diesel's transaction
 /// manager) and returns once the commit is on disk, in one round trip: one
 /// message of two statements, `COMMIT` and then a transaction that writes

@@ -6,6 +6,7 @@ pub mod domain;
 pub mod dto;
 pub mod handlers;
 pub mod models;
+mod placement;
 pub mod queries;
 pub mod reading;
 pub mod service;

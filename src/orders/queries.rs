@@ -73,9 +73,7 @@ pub async fn place(
     shipping_address: Option<serde_json::Value>,
     lines: &[(Item, i32)],
 ) -> QueryResult<Placed> {
-    let products: Vec<i32> = lines.iter().map(|(item, _)| item.product_id).collect();
-    let skus: Vec<Option<i32>> = lines.iter().map(|(item, _)| item.sku_id).collect();
-    let quantities: Vec<i32> = lines.iter().map(|(_, quantity)| *quantity).collect();
+    let (products, skus, quantities) = line_columns(lines);
     let (short_lines, short_available, id, placed_at, total, unit_prices, emptied): PlaceOrderAnswer =
         diesel::select(place_order(
             user_id,
@@ -87,21 +85,167 @@ pub async fn place(
         .get_result(&mut conn)
         .await?;
     if !short_lines.is_empty() {
-        // 1-based indexes into `lines`, with what is left of each.
-        let short = short_lines
-            .into_iter()
-            .zip(short_available)
-            .filter_map(|(line, available)| {
-                let (item, requested) = lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
-                Some(Shortage {
-                    item: *item,
-                    requested: i64::from(*requested),
-                    available,
-                })
-            })
-            .collect();
-        return Ok(Placed::Short(short));
+        return Ok(Placed::Short(shortages(
+            lines,
+            short_lines,
+            short_available,
+        )));
     }
+    let (order, unit_prices) =
+        placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
+    Ok(Placed::Order {
+        order,
+        unit_prices,
+        emptied: emptied.unwrap_or(false),
+    })
+}
+
+/// What [`place_at_once`] did.
+pub enum PlacedAtOnce {
+    /// The order, committed and on disk, and each line's unit price as
+    /// charged.
+    Placed {
+        order: Order,
+        unit_prices: Vec<Decimal>,
+    },
+    /// Nothing: these lines ask for more than is left.
+    Short(Vec<Shortage>),
+    /// Nothing, and the order needs a transaction of its own: a line names
+    /// nothing buyable, or the order would leave a product with no stock.
+    NeedsItsOwnTransaction,
+}
+
+/// `CALL place_order_at_once(...)`, as a query of its own type so that it
+/// is prepared once per connection (`diesel::sql_query` is prepared again
+/// at every call: one round trip more).
+#[derive(diesel::query_builder::QueryId)]
+struct CallPlaceOrderAtOnce {
+    buyer: i32,
+    address: Option<serde_json::Value>,
+    products: Vec<i32>,
+    skus: Vec<Option<i32>>,
+    quantities: Vec<i32>,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CallPlaceOrderAtOnce {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("CALL place_order_at_once(");
+        out.push_bind_param::<Int4, _>(&self.buyer)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Jsonb>, _>(&self.address)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Int4>, _>(&self.products)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Nullable<Int4>>, _>(&self.skus)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Array<Int4>, _>(&self.quantities)?;
+        // The OUT parameters.
+        out.push_sql(", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for CallPlaceOrderAtOnce {
+    type SqlType = (
+        Nullable<Array<Int4>>,
+        Nullable<Array<Int4>>,
+        Nullable<Int4>,
+        Nullable<diesel::sql_types::Timestamptz>,
+        Nullable<diesel::sql_types::Numeric>,
+        Nullable<Array<diesel::sql_types::Numeric>>,
+        Nullable<diesel::sql_types::Bool>,
+        Nullable<diesel::sql_types::Bool>,
+    );
+}
+
+/// Row shape of `place_order_at_once`'s answer.
+type AtOnceAnswer = (
+    Option<Vec<i32>>,
+    Option<Vec<i32>>,
+    Option<i32>,
+    Option<DateTime<Utc>>,
+    Option<Decimal>,
+    Option<Vec<Decimal>>,
+    Option<bool>,
+    Option<bool>,
+);
+
+/// A plain order (see [`place`] for `lines`) placed, committed and flushed
+/// in one call (the procedure `place_order_at_once`), outside any
+/// transaction of the connection's: it commits only a whole order that
+/// takes no product's last unit, and rolls back anything else. It borrows
+/// the connection shared, so that the caller can send its reads in the
+/// same round trip.
+pub async fn place_at_once(
+    mut conn: &AsyncPgConnection,
+    user_id: i32,
+    shipping_address: Option<serde_json::Value>,
+    lines: &[(Item, i32)],
+) -> QueryResult<PlacedAtOnce> {
+    let (products, skus, quantities) = line_columns(lines);
+    let call = CallPlaceOrderAtOnce {
+        buyer: user_id,
+        address: shipping_address.clone(),
+        products,
+        skus,
+        quantities,
+    };
+    let (short_lines, short_available, id, placed_at, total, unit_prices, unbuyable, would_empty): AtOnceAnswer =
+        call.get_result(&mut conn).await?;
+    if unbuyable.unwrap_or(false) || would_empty.unwrap_or(false) {
+        return Ok(PlacedAtOnce::NeedsItsOwnTransaction);
+    }
+    let short_lines = short_lines.unwrap_or_default();
+    if !short_lines.is_empty() {
+        let available = short_available.unwrap_or_default();
+        return Ok(PlacedAtOnce::Short(shortages(
+            lines,
+            short_lines,
+            available,
+        )));
+    }
+    let (order, unit_prices) =
+        placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
+    Ok(PlacedAtOnce::Placed { order, unit_prices })
+}
+
+/// The lines as the SQL functions take them: products, SKUs, quantities.
+fn line_columns(lines: &[(Item, i32)]) -> (Vec<i32>, Vec<Option<i32>>, Vec<i32>) {
+    let products = lines.iter().map(|(item, _)| item.product_id).collect();
+    let skus = lines.iter().map(|(item, _)| item.sku_id).collect();
+    let quantities = lines.iter().map(|(_, quantity)| *quantity).collect();
+    (products, skus, quantities)
+}
+
+/// The short lines `place_order` answers (1-based indexes into `lines`,
+/// with what is left of each).
+fn shortages(lines: &[(Item, i32)], short_lines: Vec<i32>, available: Vec<i32>) -> Vec<Shortage> {
+    short_lines
+        .into_iter()
+        .zip(available)
+        .filter_map(|(line, available)| {
+            let (item, requested) = lines.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+            Some(Shortage {
+                item: *item,
+                requested: i64::from(*requested),
+                available,
+            })
+        })
+        .collect()
+}
+
+/// The order `place_order` wrote, from its answer's columns.
+fn placed_order(
+    user_id: i32,
+    shipping_address: Option<serde_json::Value>,
+    id: Option<i32>,
+    placed_at: Option<DateTime<Utc>>,
+    total: Option<Decimal>,
+    unit_prices: Option<Vec<Decimal>>,
+) -> QueryResult<(Order, Vec<Decimal>)> {
     let (Some(id), Some(placed_at), Some(total), Some(unit_prices)) =
         (id, placed_at, total, unit_prices)
     else {
@@ -109,20 +253,17 @@ pub async fn place(
             "place_order answered neither short lines nor an order".into(),
         ));
     };
-    Ok(Placed::Order {
-        order: Order {
-            id,
-            user_id,
-            status: Status::Placed,
-            total,
-            created_at: placed_at,
-            updated_at: placed_at,
-            shipping_address,
-            history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
-        },
-        unit_prices,
-        emptied: emptied.unwrap_or(false),
-    })
+    let order = Order {
+        id,
+        user_id,
+        status: Status::Placed,
+        total,
+        created_at: placed_at,
+        updated_at: placed_at,
+        shipping_address,
+        history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
+    };
+    Ok((order, unit_prices))
 }
 
 /// `[{status, at: now()}]`: one step of an order's history.

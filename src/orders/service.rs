@@ -5,35 +5,41 @@
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use super::cache;
-use super::domain::{Actor, OrderRequest, OrderSource, Status, summed};
+use super::domain::{Actor, OrderRequest, OrderSource, Status};
 use super::dto::OrderView;
-use super::models::OrderLine;
-use super::queries;
+pub use super::placement::Placement;
+use super::placement::{
+    Wanted, refuse_short_lines, refuse_unexpected_total, shipping_address, stored_answer, total_of,
+};
+use super::queries::{self, PlacedAtOnce};
 use crate::cache::{Cache, CacheWrite};
 use crate::db;
 use crate::domain::Money;
-use crate::error::{AppError, AppResult, FieldErrors};
+use crate::error::{AppError, AppResult};
 use crate::idempotency::{self, IdempotencyKey};
-use crate::inventory::{self, Item, Purchasable, StoredLine};
-use crate::response::Envelope;
+use crate::inventory::{self, Item, Purchasable};
 use crate::state::AppState;
-
-/// The answer to a placement: a new order's body, or the first answer's.
-pub enum Placement {
-    Placed(String),
-    Replayed(String),
-}
 
 /// Places an order for `user_id`, in one transaction: replays the first
 /// answer of a known `key`; takes every line's stock with a guarded
 /// decrement (409 naming every short line, nothing changed); snapshots the
 /// prices into the lines; empties the cart when the order came from it.
+/// A plain order (items, no key, no expected total) is placed in one call
+/// that commits it ([`place_at_once`]) unless it needs a transaction of
+/// its own.
 pub async fn place(
     state: &AppState,
     user_id: i32,
     request: OrderRequest,
     key: Option<IdempotencyKey>,
 ) -> AppResult<Placement> {
+    if key.is_none()
+        && request.expected_total.is_none()
+        && let OrderSource::Items(lines) = &request.source
+        && let Some(placement) = place_at_once(state, user_id, &request, lines).await?
+    {
+        return Ok(placement);
+    }
     durably(
         state,
         async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
@@ -41,6 +47,57 @@ pub async fn place(
         },
     )
     .await
+}
+
+/// A plain order placed, committed and flushed in one round trip to
+/// PostgreSQL (the procedure `place_order_at_once`), beside the read of what
+/// its lines are: `None` when it needs a transaction of its own (a line
+/// names nothing buyable, or a product would run out: the `inStock` lists
+/// are retired before such a commit), and nothing was changed.
+async fn place_at_once(
+    state: &AppState,
+    user_id: i32,
+    request: &OrderRequest,
+    lines: &[(Item, i32)],
+) -> AppResult<Option<Placement>> {
+    let field = request.source.field();
+    let wanted = Wanted::of(lines.to_vec(), &request.source)?;
+    let address = shipping_address(request)?;
+    let conn = state.conn().await?;
+    let write = state.cache.begin_write(wanted.retired(user_id)).await?;
+    // One round trip. The reads run on generic plans (see
+    // `db::hot_write_settings`); the settings' statements only choose
+    // plans, so whether they succeed decides nothing.
+    let (_, available, placed, _) = tokio::join!(
+        db::plan_generically(&conn),
+        inventory::resolve(&conn, &wanted.items),
+        queries::place_at_once(&conn, user_id, address, &wanted.taken),
+        db::plan_as_usual(&conn),
+    );
+    drop(conn);
+    let placed_body = |body| Some(Placement::Placed(body));
+    let outcome = match (placed, available) {
+        (Ok(PlacedAtOnce::Placed { order, unit_prices }), Ok(available)) => wanted
+            .answer(order, available, unit_prices)
+            .map(placed_body),
+        // Committed, though the read beside it refused a line (the catalog
+        // changed in between): the order as stored is the answer.
+        (Ok(PlacedAtOnce::Placed { order, .. }), Err(_)) => {
+            stored_answer(state, order).await.map(placed_body)
+        }
+        // Nothing was changed. As in a transaction: the read's refusal
+        // first, then the statement's.
+        (_, Err(error)) => Err(error.into_field_errors(|index| wanted.line_field(field, index))),
+        (Ok(PlacedAtOnce::NeedsItsOwnTransaction), Ok(_)) => Ok(None),
+        (Ok(PlacedAtOnce::Short(short)), Ok(_)) => Err(refuse_short_lines(&short)),
+        (Err(error), Ok(available)) => {
+            total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
+        }
+    };
+    let finished = write.finish().await;
+    let placement = outcome?;
+    finished?;
+    Ok(placement)
 }
 
 async fn place_in(
@@ -63,57 +120,27 @@ async fn place_in(
         OrderSource::Items(items) => items.clone(),
         OrderSource::Cart => crate::cart::queries::lock_lines(conn, user_id).await?,
     };
-    if lines.is_empty() {
-        return Err(AppError::validation(
-            field,
-            match source {
-                OrderSource::Cart => "the cart is empty",
-                OrderSource::Items(_) => "must name at least one item",
-            },
-        ));
-    }
-    let sums = summed(lines.into_iter());
-    check_sums_fit(&sums, field)?;
-    let items: Vec<Item> = sums.keys().copied().collect();
-    let wanted = |item: &Item| sums[item].0;
-    // Retired before any product row is locked, so that the round trip to
-    // Redis is not part of the time a hot product's buyers wait for each
-    // other; the one thing only the locked rows tell (whether a product's
-    // stock reaches zero, which `inStock` lists show) retires further below,
-    // still before the commit.
-    let mut product_ids: Vec<i32> = items.iter().map(|item| item.product_id).collect();
-    product_ids.dedup();
-    let mut retired =
-        cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, false));
+    let wanted = Wanted::of(lines, source)?;
+    let mut retired = wanted.retired(user_id);
     if *source == OrderSource::Cart {
         retired = retired.and(crate::cart::cache::cart_changed(user_id));
     }
     writes.push(cache.begin_write(retired).await?);
-    let address = request
-        .shipping_address
-        .as_ref()
-        .map(serde_json::to_value)
-        .transpose()
-        .map_err(anyhow::Error::from)?;
-    let taken: Vec<(Item, i32)> = items
-        .iter()
-        .map(|item| (*item, wanted(item) as i32))
-        .collect();
+    let address = shipping_address(request)?;
     // One round trip: the commit's mode, the reads of what the lines are
     // (names, prices: not locked, not their stock) and the locked part,
     // which takes the stock and writes the order in one statement
     // (`queries::place`). Whatever the answer, an error below rolls it back.
     let (deferred, available, placed) = tokio::join!(
         db::hot_write_settings(conn),
-        inventory::resolve(conn, &items),
-        queries::place(conn, user_id, address, &taken),
+        inventory::resolve(conn, &wanted.items),
+        queries::place(conn, user_id, address, &wanted.taken),
     );
     deferred?;
-    let available = available.map_err(|error| {
-        error.into_field_errors(|index| format!("{field}[{}]", sums[&items[index]].1))
-    })?;
-    let wanted = |purchasable: &Purchasable| wanted(&purchasable.item);
-    let total = total_of(&available, wanted, field);
+    let available = available
+        .map_err(|error| error.into_field_errors(|index| wanted.line_field(field, index)))?;
+    let quantity = |purchasable: &Purchasable| wanted.quantity(&purchasable.item);
+    let total = total_of(&available, quantity, field);
     let (order, unit_prices, emptied) = match placed {
         Ok(queries::Placed::Order {
             order,
@@ -127,19 +154,18 @@ async fn place_in(
         }
     };
     total?;
-    // Charged at the prices the locked part read (an edit may have landed
-    // since this request's own read).
-    let available: Vec<Purchasable> = available
-        .into_iter()
-        .zip(unit_prices)
-        .map(|(purchasable, unit_price)| Purchasable {
-            unit_price: Money::from_stored(unit_price),
-            ..purchasable
-        })
-        .collect();
     if let Some(expected) = request.expected_total {
+        // Checked at the prices the locked part charged.
+        let charged: Vec<Purchasable> = available
+            .iter()
+            .zip(&unit_prices)
+            .map(|(purchasable, unit_price)| Purchasable {
+                unit_price: Money::from_stored(*unit_price),
+                ..purchasable.clone()
+            })
+            .collect();
         let total = Money::from_stored(order.total);
-        refuse_unexpected_total(&available, wanted, total, expected)?;
+        refuse_unexpected_total(&charged, quantity, total, expected)?;
     }
     if emptied {
         writes.push(
@@ -148,117 +174,15 @@ async fn place_in(
                 .await?,
         );
     }
-    let lines: Vec<OrderLine> = available
-        .iter()
-        .map(|purchasable| OrderLine {
-            order_id: order.id,
-            product_id: Some(purchasable.item.product_id),
-            line: StoredLine {
-                sku_id: purchasable.item.sku_id,
-                product_name: purchasable.product_name.clone(),
-                unit_price: purchasable.unit_price.amount(),
-                quantity: wanted(purchasable) as i32,
-                style_name: purchasable.style_name.clone(),
-                size: purchasable.size.clone(),
-            },
-        })
-        .collect();
     if *source == OrderSource::Cart {
         crate::cart::queries::clear(conn, user_id).await?;
     }
     let order_id = order.id;
-    let view = OrderView::new(order, lines);
-    let body = serde_json::to_string(&Envelope { data: view }).map_err(anyhow::Error::from)?;
+    let body = wanted.answer(order, available, unit_prices)?;
     if let Some(key) = key {
         idempotency::remember(conn, user_id, key, &digest, order_id, &body).await?;
     }
     Ok(Placement::Placed(body))
-}
-
-/// The same item named on several lines must add up to a quantity.
-fn check_sums_fit(
-    sums: &std::collections::BTreeMap<Item, (i64, usize)>,
-    field: &str,
-) -> AppResult<()> {
-    let mut errors = FieldErrors::new();
-    for (item, (quantity, index)) in sums {
-        if *quantity > i64::from(i32::MAX) {
-            errors.add(
-                format!("{field}[{index}].quantity"),
-                format!(
-                    "the quantities of product {} add up to more than {}",
-                    item.product_id,
-                    i32::MAX
-                ),
-            );
-        }
-    }
-    errors.into_result(())
-}
-
-/// The price guard: a 409 with the lines and the total as they are now
-/// when the total differs from what the shopper saw (API.md).
-fn refuse_unexpected_total(
-    available: &[Purchasable],
-    wanted: impl Fn(&Purchasable) -> i64,
-    total: Money,
-    expected: Money,
-) -> AppResult<()> {
-    if total == expected {
-        return Ok(());
-    }
-    let lines: Vec<serde_json::Value> = available
-        .iter()
-        .map(|purchasable| {
-            serde_json::json!({
-                "product_id": purchasable.item.product_id,
-                "sku_id": purchasable.item.sku_id,
-                "unit_price": purchasable.unit_price,
-                "quantity": wanted(purchasable),
-            })
-        })
-        .collect();
-    let mut extensions = serde_json::Map::new();
-    extensions.insert("lines".into(), serde_json::Value::Array(lines));
-    extensions.insert("total".into(), serde_json::json!(total));
-    metrics::counter!("orders_refused_total", "reason" => "price").increment(1);
-    Err(AppError::Conflict {
-        detail: format!(
-            "the total is {} now, not the expected {}; nothing was ordered",
-            total.shortest(),
-            expected.shortest()
-        ),
-        extensions,
-    })
-}
-
-/// 409 naming every line that asks for more than is left, as the cart
-/// answers (API.md).
-fn refuse_short_lines(short: &[inventory::Shortage]) -> AppError {
-    metrics::counter!("orders_refused_total", "reason" => "stock").increment(1);
-    inventory::refuse_shortages(
-        short,
-        "not enough stock for some lines; nothing was ordered",
-    )
-}
-
-/// The order's total, or a 422 when it would not fit the money type.
-fn total_of(
-    available: &[Purchasable],
-    wanted: impl Fn(&Purchasable) -> i64,
-    field: &str,
-) -> AppResult<Money> {
-    available
-        .iter()
-        .try_fold(Money::ZERO, |total, purchasable| {
-            purchasable
-                .unit_price
-                .times(wanted(purchasable))
-                .and_then(|line_total| total.plus(line_total))
-                .ok_or_else(|| {
-                    AppError::validation(field, "the order's total would exceed 99999999.99")
-                })
-        })
 }
 
 /// Moves order `id` to `next` on behalf of `actor`, putting the stock back

@@ -935,3 +935,105 @@ async fn admins_list_every_order_by_status_customer_and_time_naming_the_customer
     assert_eq!(after["source"], "postgres");
     assert_eq!(after["data"][0]["customer"]["name"], "Bo Renamed");
 }
+
+#[tokio::test]
+async fn items_that_name_nothing_buyable_are_refused_whole_and_take_nothing() {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (_, token) = app.quick_account("ivo@example.com", Role::Customer).await;
+    let refused = |lines: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move { order(app, &token, Some(json!({ "items": lines })), None).await }
+    };
+    // Product 1 is sold by SKU (1 and 2); product 3 is not.
+    refused(json!([{"product_id": 3, "quantity": 1}, {"product_id": 1, "quantity": 1}]))
+        .await
+        .field_error("items[1].sku_id");
+    refused(json!([{"product_id": 2, "sku_id": 1, "quantity": 1}]))
+        .await
+        .field_error("items[0].sku_id");
+    refused(json!([{"product_id": 1, "sku_id": 99, "quantity": 1}]))
+        .await
+        .field_error("items[0].sku_id");
+    refused(json!([{"product_id": 3, "quantity": 1}, {"product_id": 999, "quantity": 1}]))
+        .await
+        .field_error("items[1].product_id");
+    assert_eq!(
+        (
+            stock_of(&app, 1).await,
+            stock_of(&app, 2).await,
+            stock_of(&app, 3).await
+        ),
+        (14, 25, 12)
+    );
+    assert_eq!(app.count("orders").await, 0);
+    // Its own SKU is bought, and the product's stock follows.
+    let placed = refused(json!([{"product_id": 1, "sku_id": 2, "quantity": 3}])).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(placed.json()["data"]["items"][0]["unit_price"], "12.50");
+    assert_eq!(stock_of(&app, 1).await, 11);
+}
+
+/// What `CALL place_order_at_once` answered, and whether it committed.
+#[derive(diesel::QueryableByName, Debug)]
+struct AtOnce {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Int4>>)]
+    short_lines: Option<Vec<i32>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int4>)]
+    order_id: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    unbuyable: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    would_empty: Option<bool>,
+}
+
+#[tokio::test]
+async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_stock() {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (buyer, _) = app.quick_account("ola@example.com", Role::Customer).await;
+    set_stock(&app, 3, 2).await;
+    let mut conn = app.db().await;
+    let mut call = async |product: i32, sku: Option<i32>, quantity: i32| -> AtOnce {
+        diesel::sql_query(
+            "CALL place_order_at_once($1, NULL, ARRAY[$2], ARRAY[$3], ARRAY[$4], \
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        )
+        .bind::<diesel::sql_types::Int4, _>(buyer)
+        .bind::<diesel::sql_types::Int4, _>(product)
+        .bind::<diesel::sql_types::Nullable<diesel::sql_types::Int4>, _>(sku)
+        .bind::<diesel::sql_types::Int4, _>(quantity)
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+    };
+    // More than is left, the last units, and a line that names nothing
+    // buyable: nothing is taken or written.
+    let short = call(3, None, 3).await;
+    assert_eq!((short.short_lines, short.order_id), (Some(vec![1]), None));
+    let last = call(3, None, 2).await;
+    assert_eq!((last.would_empty, last.order_id), (Some(true), None));
+    let unbuyable = call(1, None, 1).await;
+    assert_eq!(
+        (unbuyable.unbuyable, unbuyable.order_id),
+        (Some(true), None)
+    );
+    let not_its_sku = call(2, Some(1), 1).await;
+    assert_eq!(not_its_sku.unbuyable, Some(true));
+    assert_eq!((stock_of(&app, 3).await, stock_of(&app, 1).await), (2, 14));
+    assert_eq!(app.count("orders").await, 0);
+    // A whole order that leaves stock is committed: another connection sees
+    // it while this one is still open, and this one is in no transaction.
+    let placed = call(3, None, 1).await;
+    assert!(placed.order_id.is_some(), "{placed:?}");
+    let by_sku = call(1, Some(1), 3).await;
+    assert!(by_sku.order_id.is_some(), "{by_sku:?}");
+    assert_eq!((stock_of(&app, 3).await, stock_of(&app, 1).await), (1, 11));
+    assert_eq!(app.count("orders").await, 2);
+    diesel::sql_query("ROLLBACK")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(app.count("orders").await, 2);
+}
