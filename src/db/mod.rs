@@ -231,21 +231,34 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
     .map(drop)
 }
 
-/// Until [`plan_as_usual`], `conn`'s prepared statements run on their
-/// generic plans, as in a transaction after [`hot_write_settings`], for
-/// statements that run outside one (checkout's reads beside the call that
-/// commits an order by itself). A simple query, sent as soon as it is
-/// polled, so that it keeps its place in a pipeline (a prepared statement
-/// not yet in the connection's cache would go out after its preparation's
-/// round trip, behind what was sent after it).
-pub async fn plan_generically(mut conn: &AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
+/// Settings for statements that run outside a transaction, until
+/// [`usual_settings`] (checkout's reads beside the call that commits a
+/// plain order by itself):
+/// - prepared statements run on their generic plans, as in a transaction
+///   after [`hot_write_settings`];
+/// - a wait for a lock ends at `lock_timeout` (an error, so nothing is
+///   committed), before the request's own timeout: a request answered 503
+///   must not commit afterwards.
+///
+/// A simple query, sent as soon as it is polled, so that it keeps its
+/// place in a pipeline (a prepared statement not yet in the connection's
+/// cache goes out after its preparation's round trip, behind what was sent
+/// after it; then the reads run once on a custom plan, and nothing worse).
+pub async fn checkout_settings(
+    mut conn: &AsyncPgConnection,
+    lock_timeout: Duration,
+) -> QueryResult<()> {
+    let millis = lock_timeout.as_millis().max(1);
+    conn.batch_execute(&format!(
+        "SET plan_cache_mode = force_generic_plan; SET lock_timeout = {millis}"
+    ))
+    .await
 }
 
-/// Undoes [`plan_generically`]: the server's setting again.
-pub async fn plan_as_usual(mut conn: &AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("RESET plan_cache_mode").await
+/// Undoes [`checkout_settings`]: the server's settings again.
+pub async fn usual_settings(mut conn: &AsyncPgConnection) -> QueryResult<()> {
+    conn.batch_execute("RESET plan_cache_mode; RESET lock_timeout")
+        .await
 }
 
 /// Commits the transaction `conn` is in (opened by diesel's transaction

@@ -13,7 +13,6 @@ use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::inventory::{self, Item, Purchasable, StoredLine};
 use crate::response::Envelope;
-use crate::state::AppState;
 
 /// The answer to a placement: a new order's body, or the first answer's.
 pub enum Placement {
@@ -103,9 +102,11 @@ pub(super) fn body_of(view: OrderView) -> AppResult<String> {
 }
 
 /// A placed order's answer read back from PostgreSQL, its lines as stored.
-pub(super) async fn stored_answer(state: &AppState, order: Order) -> AppResult<String> {
-    let mut conn = state.conn().await?;
-    let mut lines = queries::lines_of(&mut conn, &[order.id]).await?;
+pub(super) async fn stored_answer(
+    conn: &mut diesel_async::AsyncPgConnection,
+    order: Order,
+) -> AppResult<String> {
+    let mut lines = queries::lines_of(conn, &[order.id]).await?;
     let lines = lines.remove(&order.id).unwrap_or_default();
     body_of(OrderView::new(order, lines))
 }

@@ -17,7 +17,7 @@ use crate::db;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult};
 use crate::idempotency::{self, IdempotencyKey};
-use crate::inventory::{self, Item, Purchasable};
+use crate::inventory::{self, Purchasable};
 use crate::state::AppState;
 
 /// Places an order for `user_id`, in one transaction: replays the first
@@ -36,9 +36,21 @@ pub async fn place(
     if key.is_none()
         && request.expected_total.is_none()
         && let OrderSource::Items(lines) = &request.source
-        && let Some(placement) = place_at_once(state, user_id, &request, lines).await?
     {
-        return Ok(placement);
+        let wanted = Wanted::of(lines.clone(), &request.source)?;
+        // A task of its own: the call may commit after this request is
+        // dropped (a client gone, the request timeout), and its cache write
+        // must then finish after the commit, not at the drop, and its
+        // connection go back idle.
+        let placing = tokio::spawn(place_at_once(
+            state.clone(),
+            user_id,
+            request.clone(),
+            wanted,
+        ));
+        if let Some(placement) = placing.await.map_err(anyhow::Error::from)?? {
+            return Ok(placement);
+        }
     }
     durably(
         state,
@@ -55,26 +67,25 @@ pub async fn place(
 /// names nothing buyable, or a product would run out: the `inStock` lists
 /// are retired before such a commit), and nothing was changed.
 async fn place_at_once(
-    state: &AppState,
+    state: AppState,
     user_id: i32,
-    request: &OrderRequest,
-    lines: &[(Item, i32)],
+    request: OrderRequest,
+    wanted: Wanted,
 ) -> AppResult<Option<Placement>> {
     let field = request.source.field();
-    let wanted = Wanted::of(lines.to_vec(), &request.source)?;
-    let address = shipping_address(request)?;
-    let conn = state.conn().await?;
+    let address = shipping_address(&request)?;
+    let mut conn = state.conn().await?;
     let write = state.cache.begin_write(wanted.retired(user_id)).await?;
-    // One round trip. The reads run on generic plans (see
-    // `db::hot_write_settings`); the settings' statements only choose
-    // plans, so whether they succeed decides nothing.
+    // One round trip. The session's settings around the call (see
+    // `db::checkout_settings`) are simple queries that only bound waits and
+    // choose plans, so whether they succeed decides nothing.
+    let lock_timeout = state.config.request_timeout * 2 / 3;
     let (_, available, placed, _) = tokio::join!(
-        db::plan_generically(&conn),
+        db::checkout_settings(&conn, lock_timeout),
         inventory::resolve(&conn, &wanted.items),
         queries::place_at_once(&conn, user_id, address, &wanted.taken),
-        db::plan_as_usual(&conn),
+        db::usual_settings(&conn),
     );
-    drop(conn);
     let placed_body = |body| Some(Placement::Placed(body));
     let outcome = match (placed, available) {
         (Ok(PlacedAtOnce::Placed { order, unit_prices }), Ok(available)) => wanted
@@ -83,7 +94,7 @@ async fn place_at_once(
         // Committed, though the read beside it refused a line (the catalog
         // changed in between): the order as stored is the answer.
         (Ok(PlacedAtOnce::Placed { order, .. }), Err(_)) => {
-            stored_answer(state, order).await.map(placed_body)
+            stored_answer(&mut conn, order).await.map(placed_body)
         }
         // Nothing was changed. As in a transaction: the read's refusal
         // first, then the statement's.
@@ -94,6 +105,7 @@ async fn place_at_once(
             total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
         }
     };
+    drop(conn);
     let finished = write.finish().await;
     let placement = outcome?;
     finished?;

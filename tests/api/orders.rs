@@ -1037,3 +1037,40 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
         .unwrap();
     assert_eq!(app.count("orders").await, 2);
 }
+
+#[tokio::test]
+async fn a_plain_order_given_up_while_it_waits_leaves_no_stale_document_behind() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("una@example.com", Role::Customer).await;
+    let detail = "/api/products/4";
+    app.anon().get(detail).await;
+    assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
+    // Another writer holds the product's row.
+    let mut holder = app.db().await;
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM products WHERE id = 4 FOR UPDATE")
+        .await
+        .unwrap();
+    let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let placing = order(&app, &token, Some(body), None);
+    // The buyer gives up while the order waits for the row...
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(500), placing).await;
+    assert!(gave_up.is_err(), "the order did not wait for the row");
+    // ... and a reader loads the product meanwhile, before any commit.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.anon().get(detail).await.json()["data"]["stock"], 50);
+    holder.batch_execute("COMMIT").await.unwrap();
+    // The order goes through once the row is free (its buyer will find it
+    // in their orders), and no read shows the stock from before it.
+    let mut waited = 0;
+    while app.count("orders").await == 0 && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(app.count("orders").await, 1);
+    for _ in 0..2 {
+        let read = app.anon().get(detail).await.json();
+        assert_eq!(read["data"]["stock"], 49, "{read}");
+    }
+}
