@@ -1074,3 +1074,49 @@ async fn a_plain_order_given_up_while_it_waits_leaves_no_stale_document_behind()
         assert_eq!(read["data"]["stock"], 49, "{read}");
     }
 }
+
+#[tokio::test]
+async fn an_order_that_takes_a_products_last_units_is_placed_once_and_leaves_the_in_stock_lists() {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (_, token) = app.quick_account("vic@example.com", Role::Customer).await;
+    let in_stock = "/api/products?inStock=true&limit=100";
+    let listed = |response: TestResponse| -> Vec<i64> {
+        response.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|product| product["id"].as_i64().unwrap())
+            .collect()
+    };
+    let before = listed(app.anon().get(in_stock).await);
+    assert!(before.contains(&1) && before.contains(&5), "{before:?}");
+    // A page after product 1 that shows none of the products ordered, cached.
+    let second_page = "/api/products?inStock=true&limit=2&page=2";
+    app.anon().get(second_page).await;
+    let cached = app.anon().get(second_page).await;
+    assert_eq!(cached.json()["source"], "redis");
+    // Product 5's last units on the second line; product 1's through both
+    // of its SKUs.
+    for lines in [
+        json!([{"product_id": 2, "quantity": 1}, {"product_id": 5, "quantity": 22}]),
+        json!([{"product_id": 1, "sku_id": 1, "quantity": 4}, {"product_id": 1, "sku_id": 2, "quantity": 10}]),
+    ] {
+        let placed = order(&app, &token, Some(json!({ "items": lines })), None).await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    }
+    assert_eq!(app.count("orders").await, 2);
+    assert_eq!(
+        (
+            stock_of(&app, 2).await,
+            stock_of(&app, 5).await,
+            stock_of(&app, 1).await
+        ),
+        (24, 0, 0)
+    );
+    let after = listed(app.anon().get(in_stock).await);
+    assert!(!after.contains(&1) && !after.contains(&5), "{after:?}");
+    assert!(after.contains(&3));
+    // Its members moved up by one: the page is not served as it was.
+    assert_eq!(listed(app.anon().get(second_page).await), after[2..]);
+}
