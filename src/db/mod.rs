@@ -180,11 +180,23 @@ fn build_pool(
     // accepts and never answers) fails at the connect timeout, so that it
     // reaches the error sink and ends the checkouts waiting on it (see
     // `Database::get`) instead of holding a slot of the pool for minutes.
+    // Every wait for a lock ends at two thirds of the request timeout (an
+    // error, a 503, nothing committed), before the request's own timeout:
+    // a request answered 503 must not commit afterwards (a plain order is
+    // one call that commits by itself, `orders::service`).
     let attempt_timeout = config.database_connect_timeout;
+    let lock_timeout_ms = (config.request_timeout * 2 / 3).as_millis().max(1);
     manager_config.custom_setup = Box::new(move |url| {
         use diesel_async::AsyncConnection;
         Box::pin(async move {
-            tokio::time::timeout(attempt_timeout, AsyncPgConnection::establish(url))
+            let attempt = async {
+                let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.batch_execute(&format!("SET lock_timeout = {lock_timeout_ms}"))
+                    .await
+                    .map_err(|error| diesel::ConnectionError::BadConnection(error.to_string()))?;
+                Ok(conn)
+            };
+            tokio::time::timeout(attempt_timeout, attempt)
                 .await
                 .unwrap_or_else(|_| {
                     Err(diesel::ConnectionError::BadConnection(format!(
@@ -231,34 +243,22 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
     .map(drop)
 }
 
-/// Settings for statements that run outside a transaction, until
-/// [`usual_settings`] (checkout's reads beside the call that commits a
-/// plain order by itself):
-/// - prepared statements run on their generic plans, as in a transaction
-///   after [`hot_write_settings`];
-/// - a wait for a lock ends at `lock_timeout` (an error, so nothing is
-///   committed), before the request's own timeout: a request answered 503
-///   must not commit afterwards.
-///
-/// A simple query, sent as soon as it is polled, so that it keeps its
-/// place in a pipeline (a prepared statement not yet in the connection's
-/// cache goes out after its preparation's round trip, behind what was sent
-/// after it; then the reads run once on a custom plan, and nothing worse).
-pub async fn checkout_settings(
-    mut conn: &AsyncPgConnection,
-    lock_timeout: Duration,
-) -> QueryResult<()> {
-    let millis = lock_timeout.as_millis().max(1);
-    conn.batch_execute(&format!(
-        "SET plan_cache_mode = force_generic_plan; SET lock_timeout = {millis}"
-    ))
-    .await
+/// Until [`usual_settings`], `conn`'s prepared statements run on their
+/// generic plans, as in a transaction after [`hot_write_settings`], for
+/// statements that run outside one (checkout's reads beside the call that
+/// commits a plain order by itself). A simple query, sent as soon as it is
+/// polled, before the `RESET` that follows it; a prepared statement not
+/// yet in the connection's cache goes out after its preparation's round
+/// trip, possibly behind the `RESET`, and then runs once on a custom plan:
+/// a plan, nothing that decides an answer.
+pub async fn checkout_settings(mut conn: &AsyncPgConnection) -> QueryResult<()> {
+    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
+        .await
 }
 
-/// Undoes [`checkout_settings`]: the server's settings again.
+/// Undoes [`checkout_settings`]: the server's setting again.
 pub async fn usual_settings(mut conn: &AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("RESET plan_cache_mode; RESET lock_timeout")
-        .await
+    conn.batch_execute("RESET plan_cache_mode").await
 }
 
 /// Commits the transaction `conn` is in (opened by diesel's transaction

@@ -49,7 +49,7 @@ impl From<DieselError> for AppError {
                 (DatabaseErrorKind::SerializationFailure, None) => {
                     return Self::unavailable("the request clashed with another; retry it");
                 }
-                // `lock_timeout` (checkout's call, `db::checkout_settings`).
+                // `lock_timeout`, set on every pooled connection (`db`).
                 (_, None) if info.message().contains("lock timeout") => {
                     return Self::unavailable(
                         "what the request needs is held by others for too long; retry it",

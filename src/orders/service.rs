@@ -77,11 +77,11 @@ async fn place_at_once(
     let mut conn = state.conn().await?;
     let write = state.cache.begin_write(wanted.retired(user_id)).await?;
     // One round trip. The session's settings around the call (see
-    // `db::checkout_settings`) are simple queries that only bound waits and
-    // choose plans, so whether they succeed decides nothing.
-    let lock_timeout = state.config.request_timeout * 2 / 3;
+    // `db::checkout_settings`) only choose plans, so whether they succeed
+    // decides nothing. (Lock waits end before the request's timeout on
+    // every pooled connection: `db`.)
     let (_, available, placed, _) = tokio::join!(
-        db::checkout_settings(&conn, lock_timeout),
+        db::checkout_settings(&conn),
         inventory::resolve(&conn, &wanted.items),
         queries::place_at_once(&conn, user_id, address, &wanted.taken),
         db::usual_settings(&conn),

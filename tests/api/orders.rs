@@ -1120,3 +1120,33 @@ async fn an_order_that_takes_a_products_last_units_is_placed_once_and_leaves_the
     // Its members moved up by one: the page is not served as it was.
     assert_eq!(listed(app.anon().get(second_page).await), after[2..]);
 }
+
+#[tokio::test]
+async fn a_plain_order_that_waits_too_long_for_a_lock_is_a_503_and_orders_nothing() {
+    use diesel_async::SimpleAsyncConnection;
+    // Lock waits end at two thirds of the request timeout: here 1 s.
+    let app = TestApp::with_config(|config| {
+        config.request_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    app.seed().await;
+    let (_, token) = app.quick_account("wes@example.com", Role::Customer).await;
+    let mut holder = app.db().await;
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM products WHERE id = 4 FOR UPDATE")
+        .await
+        .unwrap();
+    let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let refused = order(&app, &token, Some(body), None).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    assert!(refused.header("retry-after").is_some());
+    holder.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(stock_of(&app, 4).await, 50);
+}
