@@ -52,6 +52,20 @@ async fn set_stock(app: &TestApp, product_id: i32, stock: i32) {
         .unwrap();
 }
 
+/// A connection in a transaction that holds `product_id`'s row, as a
+/// slow writer would; `COMMIT` on it lets go.
+async fn holding_the_row_of(app: &TestApp, product_id: i32) -> diesel_async::AsyncPgConnection {
+    use diesel_async::SimpleAsyncConnection;
+    let mut holder = app.db().await;
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM products WHERE id = {product_id} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    holder
+}
+
 async fn add_to_cart(app: &TestApp, token: &str, product_id: i32, quantity: i32) {
     let response = app
         .client(Some(token))
@@ -1047,11 +1061,7 @@ async fn a_plain_order_given_up_while_it_waits_leaves_no_stale_document_behind()
     app.anon().get(detail).await;
     assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
     // Another writer holds the product's row.
-    let mut holder = app.db().await;
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM products WHERE id = 4 FOR UPDATE")
-        .await
-        .unwrap();
+    let mut holder = holding_the_row_of(&app, 4).await;
     let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
     let placing = order(&app, &token, Some(body), None);
     // The buyer gives up while the order waits for the row...
@@ -1131,11 +1141,7 @@ async fn a_plain_order_that_waits_too_long_for_a_lock_is_a_503_and_orders_nothin
     .await;
     app.seed().await;
     let (_, token) = app.quick_account("wes@example.com", Role::Customer).await;
-    let mut holder = app.db().await;
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM products WHERE id = 4 FOR UPDATE")
-        .await
-        .unwrap();
+    let mut holder = holding_the_row_of(&app, 4).await;
     let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
     let refused = order(&app, &token, Some(body), None).await;
     assert_eq!(
