@@ -40,8 +40,16 @@ impl<'a> Header<'a> {
 
 /// The entry of `document`, loaded under `epoch` and `seq`.
 pub(super) fn encode(epoch: &str, seq: u64, document: &Document) -> Vec<u8> {
+    let mut value = format!("{epoch}:{seq}").into_bytes();
+    value.extend_from_slice(&after_clock(document));
+    value
+}
+
+/// The entry of `document` after its clock, `|<shown>|<etag>|<body>`: what
+/// the store script puts behind the clock it reads.
+pub(super) fn after_clock(document: &Document) -> Vec<u8> {
     let shows: Vec<&str> = document.shows.iter().map(Namespace::name).collect();
-    let header = format!("{epoch}:{seq}|{}|{}|", shows.join(","), document.etag);
+    let header = format!("|{}|{}|", shows.join(","), document.etag);
     let mut value = Vec::with_capacity(header.len() + document.bytes.len());
     value.extend_from_slice(header.as_bytes());
     value.extend_from_slice(&document.bytes);

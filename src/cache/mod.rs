@@ -169,6 +169,11 @@ impl Cache {
         &self.bookkeeping[1]
     }
 
+    /// Where `key`'s entry is kept.
+    fn entry_key(&self, key: &CacheKey) -> String {
+        format!("{}{}", self.prefix, key.key)
+    }
+
     fn pending_key(&self, namespace: &str) -> String {
         bookkeeping_key(&self.prefix, &format!("pending:{namespace}"))
     }
@@ -258,7 +263,7 @@ impl Cache {
     /// a cluster, the entry and the bookkeeping live in different slots:
     /// two calls, at once).
     async fn lookup(&self, key: &CacheKey) -> Result<Lookup, RedisFailure> {
-        let full_key = format!("{}{}", self.prefix, key.key);
+        let full_key = self.entry_key(key);
         let entry = match key.field {
             Some(field) => redis::Cmd::hget(&full_key, field),
             None => redis::Cmd::get(&full_key),

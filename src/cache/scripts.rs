@@ -55,11 +55,18 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// shows was written since (each version at most `seq`), and no writer of
 /// one is in flight. Answers the epoch to store it under, or false.
 ///
+/// On a single server the entry's key is passed too, and the script stores
+/// the entry itself when it may (one round trip for the check and the
+/// store); on a cluster the entry lives in another slot, and the caller
+/// stores it after.
+///
 /// A lookup that found no epoch (`''`: Redis has no cache bookkeeping yet)
 /// may store only if no write happened since: every write sets the epoch
 /// first, so the epoch being still unset (and set here) says so.
-/// KEYS: clock, versions, pending (n). ARGV: epoch or '', seq, a fresh
-/// epoch, namespaces (n).
+/// KEYS: clock, versions, pending (n), and to store: the entry's key.
+/// ARGV: epoch or '', seq, a fresh epoch, n, namespaces (n), and to store:
+/// the entry after its clock (`|<shown>|<etag>|<body>`), its TTL in ms,
+/// its hash field or ''.
 pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
@@ -71,10 +78,21 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
             return false
         end
         local seen = tonumber(ARGV[2])
-        for i = 4, #ARGV do
-            local version = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or '0')
+        local n = tonumber(ARGV[4])
+        for i = 1, n do
+            local version = tonumber(redis.call('HGET', KEYS[2], ARGV[4 + i]) or '0')
             if version > seen then return false end
-            if tonumber(redis.call('GET', KEYS[i - 1]) or '0') > 0 then return false end
+            if tonumber(redis.call('GET', KEYS[2 + i]) or '0') > 0 then return false end
+        end
+        if #ARGV > 4 + n then
+            local entry = KEYS[3 + n]
+            local value = epoch .. ':' .. ARGV[2] .. ARGV[5 + n]
+            if ARGV[7 + n] == '' then
+                redis.call('SET', entry, value, 'PX', ARGV[6 + n])
+            else
+                redis.call('HSET', entry, ARGV[7 + n], value)
+                redis.call('PEXPIRE', entry, ARGV[6 + n])
+            end
         end
         return epoch
         ",

@@ -28,11 +28,11 @@ impl Cache {
                 self.limits.open_query_ttl
             }
         };
-        let Some(epoch) = self.may_store(key, lookup, document).await? else {
-            return Ok(Stored::Stale);
-        };
-        self.store(key, &epoch, lookup.seq, document, ttl).await?;
-        Ok(Stored::Yes)
+        if self.store_if_current(key, lookup, document, ttl).await? {
+            Ok(Stored::Yes)
+        } else {
+            Ok(Stored::Stale)
+        }
     }
 
     /// Counts one more open-ended document for `client`; false past its budget.
@@ -51,14 +51,17 @@ impl Cache {
         Ok(admitted <= u64::from(self.limits.open_queries_per_client))
     }
 
-    /// The epoch to store the document under, when nothing it depends on
-    /// was written since the lookup.
-    async fn may_store(
+    /// Stores the document when nothing it depends on was written since
+    /// the lookup; false when something was. On a single server the check
+    /// stores it too (one round trip); on a cluster, where the entry and
+    /// the bookkeeping live in different slots, the store follows it.
+    async fn store_if_current(
         &self,
         key: &CacheKey,
         lookup: &Lookup,
         document: &Document,
-    ) -> Result<Option<String>, RedisFailure> {
+        ttl: Duration,
+    ) -> Result<bool, RedisFailure> {
         let names: Vec<&str> = key
             .depends_on
             .iter()
@@ -73,11 +76,28 @@ impl Cache {
         invocation
             .arg(lookup.epoch.as_deref().unwrap_or(""))
             .arg(lookup.seq)
-            .arg(fresh_epoch());
+            .arg(fresh_epoch())
+            .arg(names.len());
         for name in &names {
             invocation.arg(*name);
         }
-        self.redis.script(&invocation).await
+        let stores_too = !self.redis.is_cluster();
+        if stores_too {
+            invocation
+                .key(self.entry_key(key))
+                .arg(entry::after_clock(document))
+                .arg(ttl_ms(ttl))
+                .arg(key.field.unwrap_or(""));
+        }
+        let epoch: Option<String> = self.redis.script(&invocation).await?;
+        match epoch {
+            None => Ok(false),
+            Some(_) if stores_too => Ok(true),
+            Some(epoch) => {
+                self.store(key, &epoch, lookup.seq, document, ttl).await?;
+                Ok(true)
+            }
+        }
     }
 
     async fn store(
@@ -89,8 +109,8 @@ impl Cache {
         ttl: Duration,
     ) -> Result<(), RedisFailure> {
         let value = entry::encode(epoch, seq, document);
-        let full_key = format!("{}{}", self.prefix, key.key);
-        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        let full_key = self.entry_key(key);
+        let ttl_ms = ttl_ms(ttl);
         let mut pipeline = redis::pipe();
         match key.field {
             None => {
@@ -108,4 +128,8 @@ impl Cache {
         }
         self.redis.pipeline::<()>(&pipeline).await
     }
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)
 }
