@@ -39,27 +39,31 @@ pub async fn product_page(
 /// is kept byte for byte. (serde-transcode would re-spell numbers through
 /// serde_json's `arbitrary_precision` marker, and a `Value` would sort keys.)
 fn compact(text: String) -> String {
-    let mut out = String::with_capacity(text.len());
+    let mut out = Vec::with_capacity(text.len());
     let mut in_string = false;
     let mut escaped = false;
-    for character in text.chars() {
+    // Byte by byte: `"`, `\\` and the whitespace are ASCII, and no byte of a
+    // multi-byte UTF-8 character is.
+    for &byte in text.as_bytes() {
         if in_string {
-            out.push(character);
+            out.push(byte);
             if escaped {
                 escaped = false;
-            } else if character == '\\' {
+            } else if byte == b'\\' {
                 escaped = true;
-            } else if character == '"' {
+            } else if byte == b'"' {
                 in_string = false;
             }
-        } else if character == '"' {
+        } else if byte == b'"' {
             in_string = true;
-            out.push(character);
-        } else if !character.is_ascii_whitespace() {
-            out.push(character);
+            out.push(byte);
+        } else if !byte.is_ascii_whitespace() {
+            out.push(byte);
         }
     }
-    out
+    // Dropping ASCII bytes from UTF-8 text leaves UTF-8 text; were it not
+    // so, the document as PostgreSQL spelled it is still the same JSON.
+    String::from_utf8(out).unwrap_or(text)
 }
 
 /// One of a product's documents.
