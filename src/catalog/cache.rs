@@ -76,17 +76,42 @@ pub fn product_deletions() -> Namespace {
 /// within `client`'s budget.
 pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
     let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
-    let open_ended = filter.search.is_some()
-        || filter.min_price.is_some()
-        || filter.max_price.is_some()
-        || !filter.tags.is_empty()
-        || several_categories(filter)
-        || filter.after.is_some();
-    if open_ended {
+    if open_ended(filter) {
         key.open_for(client)
     } else {
         key
     }
+}
+
+/// `products-total:<category>:<inStock>`: how many products a list of one
+/// category (or all) matches, capped, kept apart from its pages. It depends
+/// on what decides the members (as the pages do) and not on the stock the
+/// pages show, so an order that retires a page leaves its count standing.
+/// `None` for an open-ended list, whose count is loaded with its page.
+pub fn product_total(filter: &ProductFilter) -> Option<CacheKey> {
+    if open_ended(filter) {
+        return None;
+    }
+    let [category, _, _, in_stock, ..] = list_parts(filter);
+    Some(
+        CacheKey::new(
+            format!("products-total:{category}:{in_stock}"),
+            "products-total",
+            list_depends_on(filter),
+        )
+        .readable_on_replica(),
+    )
+}
+
+/// A list any client can vary without end (a search, a price range, tags,
+/// several categories, a cursor).
+fn open_ended(filter: &ProductFilter) -> bool {
+    filter.search.is_some()
+        || filter.min_price.is_some()
+        || filter.max_price.is_some()
+        || !filter.tags.is_empty()
+        || several_categories(filter)
+        || filter.after.is_some()
 }
 
 /// Whether the list names more than one category (or a value with a comma,
@@ -99,27 +124,11 @@ fn several_categories(filter: &ProductFilter) -> bool {
             .any(|name| name.as_str().contains(','))
 }
 
-fn product_list_key(filter: &ProductFilter) -> CacheKey {
+/// The parts of a `products:` key after its name, normalized (API.md).
+fn list_parts(filter: &ProductFilter) -> [String; 8] {
     let any = || "any".to_owned();
-    // Names are compared without case: `Shirts` and `shirts` are one query.
-    // Each value lower-cased, its comma-separated parts in order; the values
-    // in order, apart (`|`): `a,b` and `b,a` are one query, while `a,b` and
-    // `a`+`b` stay two (a name may hold a comma).
-    let lowered = |names: &[Name]| {
-        let mut values: Vec<String> = names
-            .iter()
-            .map(|name| {
-                let lower = name.as_str().to_lowercase();
-                let mut parts: Vec<&str> = lower.split(',').map(str::trim).collect();
-                parts.sort_unstable();
-                key_part(&parts.join(","))
-            })
-            .collect();
-        values.sort();
-        values.join("|")
-    };
     let categories = lowered(&filter.categories);
-    let parts = [
+    [
         if categories.is_empty() {
             any()
         } else {
@@ -134,15 +143,42 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         filter.page.limit.to_string(),
         filter.sort_by.as_str().to_owned(),
         filter.order.as_str().to_owned(),
-    ];
-    let list = parts.join(":");
-    // A page depends on what decides its members and order (`products`; and
-    // for `inStock`, `in-stock`), and shows its products' own namespaces
-    // (their stock): an order retires only the pages that show its products.
+    ]
+}
+
+/// Names as a key holds them, compared without case: `Shirts` and `shirts`
+/// are one query. Each value lower-cased, its comma-separated parts in
+/// order; the values in order, apart (`|`): `a,b` and `b,a` are one query,
+/// while `a,b` and `a`+`b` stay two (a name may hold a comma).
+fn lowered(names: &[Name]) -> String {
+    let mut values: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let lower = name.as_str().to_lowercase();
+            let mut parts: Vec<&str> = lower.split(',').map(str::trim).collect();
+            parts.sort_unstable();
+            key_part(&parts.join(","))
+        })
+        .collect();
+    values.sort();
+    values.join("|")
+}
+
+/// What decides a list's members and order (`products`; and for
+/// `inStock`, `in-stock`). Its pages also show their products' own
+/// namespaces (their stock): an order retires only the pages that show its
+/// products.
+fn list_depends_on(filter: &ProductFilter) -> Vec<Namespace> {
     let mut depends_on = vec![products()];
     if filter.in_stock.is_some() {
         depends_on.push(in_stock());
     }
+    depends_on
+}
+
+fn product_list_key(filter: &ProductFilter) -> CacheKey {
+    let list = list_parts(filter).join(":");
+    let depends_on = list_depends_on(filter);
     let plain = filter.search.is_none()
         && filter.tags.is_empty()
         && !several_categories(filter)

@@ -2,13 +2,15 @@
 //! retires: create (with its tags), change (a partial update; `tagIds`
 //! replaces the tag set), delete; and the product list's read.
 
+use axum::response::Response;
 use diesel_async::AsyncPgConnection;
 
 use super::cache;
 use super::domain::{ProductFilter, ValidNewProduct, ValidProductChanges};
 use super::dto::ProductView;
 use super::models::ProductRecord;
-use super::queries::{self, Categories, GroupTable, ListScope, Tags};
+use super::queries::{self, Categories, GroupTable, ListScope, Tags, Total};
+use crate::cache::{CacheKey, Document, Framing};
 use crate::domain::Name;
 use crate::error::{AppError, AppResult, FieldErrors};
 use crate::response::ListPage;
@@ -77,11 +79,68 @@ pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
 }
 
 /// A page of products matching `filter` (a category or tag named but
-/// missing is a 422), with the URL of the next page.
-pub async fn list_products(
-    conn: &mut AsyncPgConnection,
+/// missing is a 422), with the URL of the next page, answered through the
+/// cache. A miss takes the list's count from the cache too, where it is
+/// kept apart ([`cache::product_total`]): an order retires the pages that
+/// show its product, and the count, which it does not change, need not be
+/// taken again (it is most of a page's load).
+pub async fn product_list(
+    state: &AppState,
     filter: &ProductFilter,
-) -> AppResult<ListPage<ProductView>> {
+    client: &str,
+) -> AppResult<Response> {
+    let key = cache::product_list(filter, &state.config.cache_limits, client);
+    state
+        .cache
+        .respond(&key, Framing::Envelope, async |at| {
+            let total = match cache::product_total(filter) {
+                Some(key) => cached_total(state, &key, filter).await?,
+                None => None,
+            };
+            state
+                .read_replayed(at, async |conn: &mut AsyncPgConnection| {
+                    let scope = list_scope(conn, filter).await?;
+                    let page = queries::list_products(conn, filter, &scope, total).await?;
+                    let data = page.records.into_iter().map(ProductView::from).collect();
+                    let page = ListPage {
+                        total_capped: page.total_capped,
+                        has_next: page.has_next,
+                        next: page.next.map(|cursor| next_url(filter, &cursor)),
+                        ..ListPage::of(data, filter.page, page.total)
+                    };
+                    let shows =
+                        cache::showing_products(page.data.iter().map(|product| product.fields.id));
+                    Ok(Document::envelope_of(&page)?.showing(shows))
+                })
+                .await
+        })
+        .await
+}
+
+/// The count of a list through the cache; `None` (count it with the page)
+/// when the entry is not one this version wrote.
+async fn cached_total(
+    state: &AppState,
+    key: &CacheKey,
+    filter: &ProductFilter,
+) -> AppResult<Option<Total>> {
+    let (document, _) = state
+        .cache
+        .read(key, Framing::Bare, |at| {
+            state.read_replayed(at, async |conn: &mut AsyncPgConnection| {
+                let scope = list_scope(conn, filter).await?;
+                let total = queries::count_products(conn, filter, &scope).await?;
+                Ok(Document::bare(&total).map_err(anyhow::Error::from)?)
+            })
+        })
+        .await?;
+    Ok(serde_json::from_slice(&document.bytes).ok())
+}
+
+/// What `filter` names, resolved: its categories and tags (every unknown
+/// name is a 422, all at once) and, for a search, the categories whose
+/// names match and the words as names spell them.
+async fn list_scope(conn: &mut AsyncPgConnection, filter: &ProductFilter) -> AppResult<ListScope> {
     let mut errors = FieldErrors::new();
     let scope = ListScope {
         category_ids: group_ids::<Categories>(conn, "category", &filter.categories, &mut errors)
@@ -96,15 +155,7 @@ pub async fn list_products(
             None => None,
         },
     };
-    errors.into_result(())?;
-    let page = queries::list_products(conn, filter, &scope).await?;
-    let data = page.records.into_iter().map(ProductView::from).collect();
-    Ok(ListPage {
-        total_capped: page.total_capped,
-        has_next: page.has_next,
-        next: page.next.map(|cursor| next_url(filter, &cursor)),
-        ..ListPage::of(data, filter.page, page.total)
-    })
+    errors.into_result(scope)
 }
 
 /// The ids of the groups `names` names (`None` when it names none); each

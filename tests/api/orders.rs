@@ -1156,3 +1156,67 @@ async fn a_plain_order_that_waits_too_long_for_a_lock_is_a_503_and_orders_nothin
     assert_eq!(app.count("orders").await, 0);
     assert_eq!(stock_of(&app, 4).await, 50);
 }
+
+#[tokio::test]
+async fn an_order_retires_the_pages_that_show_its_product_and_leaves_their_count() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("xan@example.com", Role::Customer).await;
+    let all = "/api/products?limit=100";
+    let in_stock = "/api/products?inStock=true&limit=100";
+    let stock_listed = |page: &Value, id: i64| -> Value {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|product| product["id"] == id)
+            .map(|product| product["stock"].clone())
+            .unwrap()
+    };
+    let listed = app.anon().get(all).await.json();
+    let total = listed["total"].as_i64().unwrap();
+    let in_stock_total = app.anon().get(in_stock).await.json()["total"]
+        .as_i64()
+        .unwrap();
+    let counts = app.state.cache.stats().of("products-total");
+    let counted = || AtomicU64::load(&counts.misses, Ordering::Relaxed);
+    assert_eq!(counted(), 2);
+
+    // The page shows product 2's stock: it is loaded again, with its count
+    // as it was kept.
+    let one = json!({"items": [{"product_id": 2, "quantity": 1}]});
+    assert_eq!(
+        order(&app, &token, Some(one), None).await.status,
+        StatusCode::CREATED
+    );
+    let again = app.anon().get(all).await.json();
+    assert_eq!(again["source"], "postgres");
+    assert_eq!(
+        stock_listed(&again, 2),
+        stock_listed(&listed, 2).as_i64().unwrap() - 1
+    );
+    assert_eq!(again["total"], total);
+    assert_eq!(counted(), 2);
+
+    // The last units of product 5: the inStock lists lose it, and are
+    // counted again.
+    let last = stock_of(&app, 5).await;
+    let all_of_it = json!({"items": [{"product_id": 5, "quantity": last}]});
+    assert_eq!(
+        order(&app, &token, Some(all_of_it), None).await.status,
+        StatusCode::CREATED
+    );
+    let emptied = app.anon().get(in_stock).await.json();
+    assert_eq!(emptied["total"], in_stock_total - 1);
+    assert_eq!(counted(), 3);
+    assert_eq!(app.anon().get(all).await.json()["total"], total);
+
+    // A new product is in every count at once.
+    app.create_product(json!({"product_name": "Scarf", "price": 12, "stock": 3}))
+        .await;
+    assert_eq!(app.anon().get(all).await.json()["total"], total + 1);
+    assert_eq!(
+        app.anon().get(in_stock).await.json()["total"],
+        in_stock_total
+    );
+}

@@ -37,19 +37,7 @@ pub async fn list_products(
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
     let filter = query.parse()?;
-    let key = cache::product_list(&filter, &state.config.cache_limits, &client);
-    state
-        .cached(
-            &key,
-            Framing::Envelope,
-            async |conn: &mut AsyncPgConnection| {
-                let page = service::list_products(conn, &filter).await?;
-                let shows =
-                    cache::showing_products(page.data.iter().map(|product| product.fields.id));
-                Ok(Document::envelope_of(&page)?.showing(shows))
-            },
-        )
-        .await
+    service::product_list(&state, &filter, &client).await
 }
 
 /// One product with its category, tags and features.

@@ -6,6 +6,7 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Numeric, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
 
 use super::TOTAL_CAP;
 use super::products::with_category_and_tags;
@@ -177,14 +178,44 @@ fn sort_expression(sort_by: SortBy, search: Option<&Search>) -> (String, &'stati
     }
 }
 
-/// A page of products matching `filter` within `scope`, and how many match
-/// (capped at [`TOTAL_CAP`]). Equal sort values are ordered by id, in the
-/// same direction, so pages never overlap and a (column, id) index serves
-/// either direction; a page `after` a cursor seeks to it, with no OFFSET.
+/// How many products a list matches, counted up to one past [`TOTAL_CAP`]
+/// (so no request counts a million rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Total {
+    pub total: i64,
+    pub capped: bool,
+}
+
+/// How many products match `filter` within `scope` (its page and order
+/// aside).
+pub async fn count_products(
+    conn: &mut AsyncPgConnection,
+    filter: &ProductFilter,
+    scope: &ListScope,
+) -> QueryResult<Total> {
+    let mut count = Statement::default();
+    let search = count.bind_search(filter, scope);
+    count.push("SELECT count(*) AS total FROM (SELECT 1 FROM products p");
+    conditions(&mut count, filter, scope, search.as_ref());
+    let cap = count.bind(Param::Int(i32::try_from(TOTAL_CAP + 1).unwrap_or(i32::MAX)));
+    count.push(&format!(" LIMIT {cap}) matched"));
+    let matched = count.query().get_result::<Counted>(conn).await?.total;
+    Ok(Total {
+        total: matched.min(TOTAL_CAP),
+        capped: matched > TOTAL_CAP,
+    })
+}
+
+/// A page of products matching `filter` within `scope`, with how many
+/// match: `total` when it is known, else counted here. Equal sort values
+/// are ordered by id, in the same direction, so pages never overlap and a
+/// (column, id) index serves either direction; a page `after` a cursor
+/// seeks to it, with no OFFSET.
 pub async fn list_products(
     conn: &mut AsyncPgConnection,
     filter: &ProductFilter,
     scope: &ListScope,
+    total: Option<Total>,
 ) -> QueryResult<ProductPage> {
     let mut page = Statement::default();
     let search = page.bind_search(filter, scope);
@@ -234,14 +265,10 @@ pub async fn list_products(
     }
     let mut rows: Vec<ListedRow> = page.query().load(conn).await?;
 
-    // Counting stops one past the cap, so no request counts a million rows.
-    let mut count = Statement::default();
-    let search = count.bind_search(filter, scope);
-    count.push("SELECT count(*) AS total FROM (SELECT 1 FROM products p");
-    conditions(&mut count, filter, scope, search.as_ref());
-    let cap = count.bind(Param::Int(i32::try_from(TOTAL_CAP + 1).unwrap_or(i32::MAX)));
-    count.push(&format!(" LIMIT {cap}) matched"));
-    let matched = count.query().get_result::<Counted>(conn).await?.total;
+    let total = match total {
+        Some(total) => total,
+        None => count_products(conn, filter, scope).await?,
+    };
 
     let has_next = rows.len() as i64 > filter.page.limit;
     rows.truncate(usize::try_from(filter.page.limit).unwrap_or(usize::MAX));
@@ -255,8 +282,8 @@ pub async fn list_products(
         records,
         has_next,
         next,
-        total: matched.min(TOTAL_CAP),
-        total_capped: matched > TOTAL_CAP,
+        total: total.total,
+        total_capped: total.capped,
     })
 }
 
