@@ -57,11 +57,14 @@ pub async fn get_product(
             &cache::product_api(id),
             Framing::Envelope,
             async |conn: &mut AsyncPgConnection| {
-                let record = queries::find_product(conn, id)
-                    .await?
-                    .ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
-                let features = queries::features_of_product(conn, id).await?;
-                let variants = queries::variants_of(conn, id).await?;
+                // Every query of the document in one round trip.
+                let (record, features, variants) = futures_util::try_join!(
+                    queries::find_product(conn, id),
+                    queries::features_of_product(conn, id),
+                    queries::variants_of(conn, id),
+                )?;
+                let record =
+                    record.ok_or_else(|| AppError::not_found(format!("no product has id {id}")))?;
                 Document::envelope_of(&Envelope {
                     data: ProductDetail::new(record, features, variants),
                 })

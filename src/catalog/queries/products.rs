@@ -12,31 +12,61 @@ use crate::schema::{categories, features, product_tags, products, tags};
 
 // ---- products ------------------------------------------------------------
 
-pub async fn find_product(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-) -> QueryResult<Option<ProductRecord>> {
-    let Some(product) = products::table
-        .find(id)
-        .select(Product::as_select())
-        .first(conn)
-        .await
-        .optional()?
-    else {
-        return Ok(None);
+/// Product `id` with its category, its tags and, sold by SKU, its price
+/// range; `None` if there is no such product. Its four queries travel
+/// together (pipelined on `conn`: one round trip), and each asks about this
+/// one product, with no array, so each keeps one plan per connection
+/// instead of being planned again at every call.
+pub async fn find_product(conn: &AsyncPgConnection, id: i32) -> QueryResult<Option<ProductRecord>> {
+    let product = async {
+        let mut conn = conn;
+        products::table
+            .find(id)
+            .select(Product::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
     };
-    Ok(with_category_and_tags(conn, vec![product]).await?.pop())
+    let category = async {
+        let mut conn = conn;
+        products::table
+            .inner_join(categories::table)
+            .filter(products::id.eq(id))
+            .select(Category::as_select())
+            .first(&mut conn)
+            .await
+            .optional()
+    };
+    let tags = async {
+        let mut conn = conn;
+        product_tags::table
+            .inner_join(tags::table)
+            .filter(product_tags::product_id.eq(id))
+            .order(tags::id)
+            .select(Tag::as_select())
+            .load(&mut conn)
+            .await
+    };
+    let (product, category, tags, sku_prices) =
+        futures_util::try_join!(product, category, tags, super::price_range(conn, id))?;
+    Ok(product.map(|product| ProductRecord {
+        product,
+        category,
+        tags,
+        sku_prices,
+    }))
 }
 
 pub async fn features_of_product(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     product_id: i32,
 ) -> QueryResult<Vec<Feature>> {
+    let mut conn = conn;
     features::table
         .filter(features::product_id.eq(product_id))
         .order(features::id)
         .select(Feature::as_select())
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 

@@ -12,7 +12,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
 use crate::catalog::models::{Variant, VariantPhoto, VariantSku};
-use crate::schema::photos;
+use crate::schema::{photos, styles};
 use crate::views::{sku_offers, style_offers};
 
 #[declare_sql_function]
@@ -53,45 +53,53 @@ struct SkuRow {
 }
 
 /// Product `product_id`'s styles, lowest ids first, each with its photos and
-/// SKUs (empty for a product without styles).
+/// SKUs (empty for a product without styles): three queries on this one
+/// product, sent together (pipelined on `conn`).
 pub async fn variants_of(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     product_id: i32,
 ) -> diesel::QueryResult<Vec<Variant>> {
-    let styles: Vec<StyleRow> = style_offers::table
-        .filter(style_offers::product_id.eq(product_id))
-        .order(style_offers::style_id)
-        .select((
-            style_offers::style_id,
-            style_offers::name,
-            style_offers::original_price,
-            style_offers::sale_price,
-            style_offers::price,
-            style_offers::is_default,
-        ))
-        .load(conn)
-        .await?;
-    if styles.is_empty() {
-        return Ok(Vec::new());
-    }
-    let style_ids: Vec<i32> = styles.iter().map(|style| style.style_id).collect();
-    let photos: Vec<PhotoRow> = photos::table
-        .filter(photos::style_id.eq_any(&style_ids))
-        .order((photos::style_id, photos::id))
-        .select((photos::style_id, photos::thumbnail_url, photos::url))
-        .load(conn)
-        .await?;
-    let skus: Vec<SkuRow> = sku_offers::table
-        .filter(sku_offers::product_id.eq(product_id))
-        .order(sku_offers::sku_id)
-        .select((
-            sku_offers::sku_id,
-            sku_offers::style_id,
-            sku_offers::size,
-            sku_offers::available,
-        ))
-        .load(conn)
-        .await?;
+    let styles = async {
+        let mut conn = conn;
+        style_offers::table
+            .filter(style_offers::product_id.eq(product_id))
+            .order(style_offers::style_id)
+            .select((
+                style_offers::style_id,
+                style_offers::name,
+                style_offers::original_price,
+                style_offers::sale_price,
+                style_offers::price,
+                style_offers::is_default,
+            ))
+            .load::<StyleRow>(&mut conn)
+            .await
+    };
+    let photos = async {
+        let mut conn = conn;
+        photos::table
+            .inner_join(styles::table)
+            .filter(styles::product_id.eq(product_id))
+            .order((photos::style_id, photos::id))
+            .select((photos::style_id, photos::thumbnail_url, photos::url))
+            .load::<PhotoRow>(&mut conn)
+            .await
+    };
+    let skus = async {
+        let mut conn = conn;
+        sku_offers::table
+            .filter(sku_offers::product_id.eq(product_id))
+            .order(sku_offers::sku_id)
+            .select((
+                sku_offers::sku_id,
+                sku_offers::style_id,
+                sku_offers::size,
+                sku_offers::available,
+            ))
+            .load::<SkuRow>(&mut conn)
+            .await
+    };
+    let (styles, photos, skus) = futures_util::try_join!(styles, photos, skus)?;
     let mut photos_of: HashMap<i32, Vec<VariantPhoto>> = HashMap::new();
     for photo in photos {
         photos_of
@@ -123,6 +131,21 @@ pub async fn variants_of(
             is_default: style.is_default,
         })
         .collect())
+}
+
+/// For product `product_id`, sold by SKU: the lowest and the highest price
+/// a shopper pays for one of its SKUs (`None` for a product without SKUs).
+pub async fn price_range(
+    conn: &AsyncPgConnection,
+    product_id: i32,
+) -> diesel::QueryResult<Option<(Decimal, Decimal)>> {
+    let mut conn = conn;
+    let (low, high): (Option<Decimal>, Option<Decimal>) = sku_offers::table
+        .filter(sku_offers::product_id.eq(product_id))
+        .select((lowest(sku_offers::price), highest(sku_offers::price)))
+        .get_result(&mut conn)
+        .await?;
+    Ok(low.zip(high))
 }
 
 /// For each of `product_ids` sold by SKU: the lowest and the highest price
