@@ -108,13 +108,19 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _slot = tokio::time::timeout(self.wait, self.slots.acquire())
+        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
-        Ok(tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| anyhow::anyhow!("the hashing task failed: {error}"))??)
+        // The slot goes with the hash, not with the request: a request
+        // dropped while its hash runs (its client gone, the request timeout)
+        // must not let another hash start beside it, and its memory.
+        Ok(tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            work()
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("the hashing task failed: {error}"))??)
     }
 }
 
@@ -171,6 +177,24 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_hash_given_up_by_its_request_keeps_its_slot_until_it_ends() {
+        let hasher = Hasher::new(Duration::from_secs(5));
+        let slots = hasher.slots.available_permits();
+        let given_up = tokio::time::timeout(
+            Duration::from_millis(5),
+            hasher.hash_password("correct horse".to_owned().into()),
+        )
+        .await;
+        assert!(given_up.is_err(), "the hash ended within 5 ms");
+        assert_eq!(hasher.slots.available_permits(), slots - 1);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while hasher.slots.available_permits() < slots {
+            assert!(std::time::Instant::now() < deadline, "the slot never came back");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     #[tokio::test]
