@@ -192,7 +192,10 @@ mod tests {
         assert_eq!(hasher.slots.available_permits(), slots - 1);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while hasher.slots.available_permits() < slots {
-            assert!(std::time::Instant::now() < deadline, "the slot never came back");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the slot never came back"
+            );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
