@@ -13,27 +13,20 @@ use crate::schema::{categories, features, product_tags, products, tags};
 // ---- products ------------------------------------------------------------
 
 /// Product `id` with its category, its tags and, sold by SKU, its price
-/// range; `None` if there is no such product. Its four queries travel
+/// range; `None` if there is no such product. Its three queries travel
 /// together (pipelined on `conn`: one round trip), and each asks about this
 /// one product, with no array, so each keeps one plan per connection
 /// instead of being planned again at every call.
 pub async fn find_product(conn: &AsyncPgConnection, id: i32) -> QueryResult<Option<ProductRecord>> {
+    // The category in the same statement as the row that names it, so
+    // that the two always agree.
     let product = async {
         let mut conn = conn;
         products::table
-            .find(id)
-            .select(Product::as_select())
-            .first(&mut conn)
-            .await
-            .optional()
-    };
-    let category = async {
-        let mut conn = conn;
-        products::table
-            .inner_join(categories::table)
+            .left_join(categories::table)
             .filter(products::id.eq(id))
-            .select(Category::as_select())
-            .first(&mut conn)
+            .select((Product::as_select(), Option::<Category>::as_select()))
+            .first::<(Product, Option<Category>)>(&mut conn)
             .await
             .optional()
     };
@@ -47,9 +40,9 @@ pub async fn find_product(conn: &AsyncPgConnection, id: i32) -> QueryResult<Opti
             .load(&mut conn)
             .await
     };
-    let (product, category, tags, sku_prices) =
-        futures_util::try_join!(product, category, tags, super::price_range(conn, id))?;
-    Ok(product.map(|product| ProductRecord {
+    let (product, tags, sku_prices) =
+        futures_util::try_join!(product, tags, super::price_range(conn, id))?;
+    Ok(product.map(|(product, category)| ProductRecord {
         product,
         category,
         tags,
