@@ -1,4 +1,5 @@
-//! Streaming one file into `COPY ... FROM STDIN`, line by line.
+//! Streaming one file into a new table with `COPY ... FROM STDIN (FREEZE)`,
+//! line by line.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -7,7 +8,7 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use futures_util::SinkExt;
-use tokio_postgres::Transaction;
+use tokio_postgres::Client;
 
 use super::csv::LineSplitter;
 use super::report::{FileReport, RejectLog};
@@ -16,16 +17,20 @@ use crate::progress::Progress;
 /// COPY data is sent in chunks of about this size.
 const CHUNK: usize = 1 << 20;
 
-/// Streams one file through `check` into `COPY <target> FROM STDIN`.
-/// `check` turns a line's fields into a row (values in target column order)
-/// or a reason to reject it.
+/// Streams one file through `check` into `COPY <table> (<columns>) FROM
+/// STDIN`, in a transaction of its own that empties `table` first (so its
+/// rows are written frozen: nothing reads or vacuums them again to learn
+/// they are visible). `check` turns a line's fields into a row (values in
+/// column order) or a reason to reject it.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn load_file(
-    transaction: &Transaction<'_>,
+    client: &mut Client,
     path: &Path,
     file: &'static str,
     header: &str,
-    target: &str,
-    rejects: &mut RejectLog,
+    table: &str,
+    columns: &str,
+    rejects: &RejectLog,
     mut check: impl FnMut(&[String], &mut BytesMut) -> Result<(), String>,
 ) -> anyhow::Result<FileReport> {
     let started = Instant::now();
@@ -51,8 +56,12 @@ pub(super) async fn load_file(
     if found_fields != expected_fields {
         anyhow::bail!("{file}: the header is {found:?}, expected {header:?}");
     }
+    let transaction = client.transaction().await?;
+    transaction
+        .batch_execute(&format!("TRUNCATE {table}"))
+        .await?;
     let sink = transaction
-        .copy_in(&format!("COPY {target} FROM STDIN"))
+        .copy_in(&format!("COPY {table} ({columns}) FROM STDIN (FREEZE)"))
         .await?;
     futures_util::pin_mut!(sink);
     let mut progress = Progress::new(file, size);
@@ -95,6 +104,7 @@ pub(super) async fn load_file(
         sink.send(buffer.split().freeze()).await?;
     }
     let copied = sink.finish().await?;
+    transaction.commit().await?;
     anyhow::ensure!(
         copied == report.loaded,
         "{file}: COPY took {copied} rows of {}",

@@ -1,5 +1,6 @@
 //! `emporium import-catwalk DIR`: the SDC CSV files into the catalog, with
-//! PostgreSQL `COPY`, in one transaction.
+//! PostgreSQL `COPY`, on several connections at once, swapped in at the end
+//! in one short transaction.
 //!
 //! Each file is read line by line (never whole) and each line parsed on its
 //! own, so a broken quote costs that line only instead of swallowing the
@@ -7,29 +8,35 @@
 //! ids they point to were loaded: products for features, styles and related
 //! rows; styles for photos and SKUs) and only good ones are streamed into
 //! `COPY ... FROM STDIN`; PostgreSQL 15's COPY would stop at the first bad
-//! row. The catalog's secondary indexes and foreign keys are dropped first
-//! and rebuilt after (their definitions are read from the catalog, so they
-//! always match the migrations), so the load is sequential writes only. A
-//! product's stock follows its SKUs by the database's own rule (the `skus`
-//! triggers), as for every other writer.
-//! Everything is one transaction: a failed import leaves the catalog as it
-//! was. The CSV ids are kept, so the catalog must be empty, or `--replace`
-//! empties it in the same transaction.
+//! row. The rows go into new tables, built like the live ones but without
+//! their indexes, keys and triggers, which are added after the rows
+//! ([`stage`]); the products are written once, after the SKUs, with the
+//! stock the inventory's rule gives them. Two connections share the work
+//! ([`jobs`]): the machine's cores, not one backend, set the pace.
+//!
+//! Readers and buyers use the live catalog meanwhile. Nothing live changes
+//! until the swap commits, so a failed import leaves the catalog as it was.
+//! The CSV ids are kept, so the catalog must be empty, or `--replace`
+//! empties it in the swap's transaction.
 
 mod csv;
+mod jobs;
 mod load;
 mod report;
 mod rows;
-mod schema;
+mod stage;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+use std::sync::Arc;
 
 use tokio_postgres::{Client, NoTls};
 
 use load::load_file;
 pub use report::{FileReport, ImportReport, REJECTS_FILE};
-use rows::Loaded;
+use report::{IdSet, RejectLog};
+use stage::{Plan, STAGE};
 
 use crate::state::AppState;
 
@@ -52,6 +59,48 @@ pub const FILES: [(&str, &str); 6] = [
 /// How long readers skip the cache while an import runs, at most.
 const IMPORT_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
+/// The columns each file is copied into, in [`FILES`]' order.
+const COLUMNS: [&str; 6] = [
+    "id, product_name, slogan, description, category_id, price, stock",
+    "id, product_id, feature, value",
+    "id, product_id, name, sale_price, original_price, is_default",
+    "id, style_id, url, thumbnail_url",
+    "id, style_id, size, quantity",
+    "id, product_id, related_product_id",
+];
+
+/// The table each file is copied into, in [`FILES`]' order.
+const TABLES: [&str; 6] = [
+    "product_rows",
+    "features",
+    "styles",
+    "photos",
+    "skus",
+    "related_products",
+];
+
+/// A connection of the import's own, and the task that drives it.
+struct Connection {
+    client: Client,
+    driver: tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>,
+}
+
+impl Connection {
+    async fn open(url: &str, settings: &str) -> anyhow::Result<Self> {
+        let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|error| {
+            anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL): {error}")
+        })?;
+        let driver = tokio::spawn(connection);
+        client.batch_execute(settings).await?;
+        Ok(Self { client, driver })
+    }
+
+    async fn close(self) {
+        drop(self.client);
+        let _ = self.driver.await;
+    }
+}
+
 /// Runs the import (see the module documentation).
 pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Result<ImportReport> {
     let started = Instant::now();
@@ -59,11 +108,65 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
     for path in &paths {
         anyhow::ensure!(path.is_file(), "{} is missing", path.display());
     }
-    let (mut client, connection) = tokio_postgres::connect(state.config.database_url(), NoTls)
-        .await
-        .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL (DATABASE_URL): {error}"))?;
-    let driver = tokio::spawn(connection);
+    let url = state.config.database_url();
+    let mut coordinator = Connection::open(url, "SET lock_timeout = 0").await?;
+    let locked: bool = coordinator
+        .client
+        .query_one("SELECT pg_try_advisory_lock($1)", &[&stage::IMPORT_LOCK])
+        .await?
+        .get(0);
+    anyhow::ensure!(
+        locked,
+        "another import is running on this database; nothing was changed"
+    );
+    let outcome = run(state, &mut coordinator.client, url, &paths, replace, dir).await;
+    if outcome.is_err()
+        && let Err(error) = stage::discard(&coordinator.client).await
+    {
+        tracing::warn!(%error, "the import's new tables were left in the schema {STAGE}");
+    }
+    coordinator.close().await;
+    let mut report = outcome?;
+    report.total_seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
 
+async fn run(
+    state: &AppState,
+    coordinator: &mut Client,
+    url: &str,
+    paths: &[PathBuf],
+    replace: bool,
+    dir: &Path,
+) -> anyhow::Result<ImportReport> {
+    let existing: i64 = coordinator
+        .query_one("SELECT count(*) FROM products", &[])
+        .await?
+        .get(0);
+    if existing > 0 && !replace {
+        anyhow::bail!(
+            "the catalog already holds {existing} products; the import keeps the files' ids, \
+             so it needs an empty catalog: run it with --replace to replace the catalog \
+             (in the transaction that swaps the new one in)"
+        );
+    }
+    let plan = Plan::read(coordinator).await?;
+    stage::create(coordinator, &plan).await?;
+    let rejects = RejectLog::in_dir(dir)?;
+    let mut first = Connection::open(url, stage::BUILDER_SETTINGS).await?;
+    let mut second = Connection::open(url, stage::BUILDER_SETTINGS).await?;
+
+    let load_started = Instant::now();
+    let loaded = load(&mut first.client, &mut second.client, paths, &rejects).await;
+    let (files, categories) = loaded?;
+    let load_seconds = load_started.elapsed().as_secs_f64();
+
+    let index_started = Instant::now();
+    let jobs = jobs::plan(&plan);
+    let built = jobs::run(&[&first.client, &second.client], &jobs).await;
+    first.close().await;
+    second.close().await;
+    built?;
     let write = state
         .cache
         .begin_write_for(crate::catalog::cache::bulk_change(), IMPORT_PENDING_TTL)
@@ -73,100 +176,141 @@ pub async fn import(state: &AppState, dir: &Path, replace: bool) -> anyhow::Resu
                 "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
             )
         })?;
-    let outcome = run(&mut client, &paths, replace, started, dir).await;
+    let swapped = stage::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
-    drop(client);
-    let _ = driver.await;
-    let outcome = outcome?;
+    swapped?;
     finished.map_err(|error| anyhow::anyhow!("{error}"))?;
-    Ok(outcome)
-}
-
-async fn run(
-    client: &mut Client,
-    paths: &[PathBuf],
-    replace: bool,
-    started: Instant,
-    dir: &Path,
-) -> anyhow::Result<ImportReport> {
-    let mut rejects = report::RejectLog::in_dir(dir)?;
-    let transaction = client.transaction().await?;
-    let existing = schema::lock(&transaction).await?;
-    if existing > 0 && !replace {
-        anyhow::bail!(
-            "the catalog already holds {existing} products; the import keeps the files' ids, \
-             so it needs an empty catalog: run it with --replace to empty the catalog first \
-             (in the same transaction)"
-        );
-    }
-    let dropped = schema::drop_indexes_and_keys(&transaction).await?;
-    if replace {
-        schema::empty(&transaction).await?;
-    }
-
-    let load_started = Instant::now();
-    let mut loaded = Loaded::default();
-    let mut files = Vec::new();
-    schema::stage_products(&transaction).await?;
-    let targets = [
-        schema::STAGED_PRODUCTS,
-        "features (id, product_id, feature, value)",
-        "styles (id, product_id, name, sale_price, original_price, is_default)",
-        "photos (id, style_id, url, thumbnail_url)",
-        "skus (id, style_id, size, quantity)",
-        "related_products (id, product_id, related_product_id)",
-    ];
-    for (index, ((file, header), target)) in FILES.iter().zip(targets).enumerate() {
-        let report = load_file(
-            &transaction,
-            &paths[index],
-            file,
-            header,
-            target,
-            &mut rejects,
-            |fields, buffer| match index {
-                0 => loaded.product(fields, buffer),
-                1 => loaded.feature(fields, buffer),
-                2 => loaded.style(fields, buffer),
-                3 => loaded.photo(fields, buffer),
-                4 => loaded.sku(fields, buffer),
-                _ => loaded.related(fields, buffer),
-            },
-        )
-        .await?;
-        if index == 0 {
-            // A product file with nothing usable in it is a mistake (a wrong
-            // file, a wrong format), not an empty catalog to commit over the old one.
-            anyhow::ensure!(
-                report.loaded > 0,
-                "product.csv has no loadable rows ({} rejected); nothing was changed",
-                report.rejected
-            );
-            // Categories, with the ids the products were given.
-            for (id, name) in loaded.categories.values() {
-                transaction
-                    .execute(
-                        "INSERT INTO categories (id, category_name) VALUES ($1, $2)",
-                        &[id, name],
-                    )
-                    .await?;
-            }
-        }
-        files.push(report);
-    }
-    schema::write_staged_products(&transaction).await?;
-    let load_seconds = load_started.elapsed().as_secs_f64();
-
-    let index_started = Instant::now();
-    schema::rebuild(&transaction, &dropped).await?;
-    transaction.commit().await?;
     let index_seconds = index_started.elapsed().as_secs_f64();
     Ok(ImportReport {
         files,
-        categories: loaded.categories.len(),
+        categories,
         load_seconds,
         index_seconds,
-        total_seconds: started.elapsed().as_secs_f64(),
+        total_seconds: 0.0,
         rejects_file: rejects.finish()?,
     })
 }
+
+/// Loads the six files into the new tables: the products first (every other
+/// file points to them), then two connections at once: features, related
+/// rows and photos on one, styles and SKUs on the other (the photos wait
+/// for the styles). Answers each file's report and how many categories the
+/// products named.
+async fn load(
+    first: &mut Client,
+    second: &mut Client,
+    paths: &[PathBuf],
+    rejects: &RejectLog,
+) -> anyhow::Result<(Vec<FileReport>, usize)> {
+    let file = |index: usize| (&paths[index], FILES[index].0, FILES[index].1);
+    let table = |index: usize| format!("{STAGE}.{}", TABLES[index]);
+    let mut products = rows::Products::default();
+    let (path, name, header) = file(0);
+    let report = load_file(
+        first,
+        path,
+        name,
+        header,
+        &table(0),
+        COLUMNS[0],
+        rejects,
+        |fields, buffer| products.row(fields, buffer),
+    )
+    .await?;
+    // A product file with nothing usable in it is a mistake (a wrong file,
+    // a wrong format), not an empty catalog to swap in for the old one.
+    anyhow::ensure!(
+        report.loaded > 0,
+        "product.csv has no loadable rows ({} rejected); nothing was changed",
+        report.rejected
+    );
+    // Categories, with the ids the products were given.
+    for (id, category) in products.categories.values() {
+        first
+            .execute(
+                "INSERT INTO import_stage.categories (id, category_name) VALUES ($1, $2)",
+                &[id, category],
+            )
+            .await?;
+    }
+    let ids = &products.ids;
+    let (styles_loaded, styles_known) = tokio::sync::oneshot::channel::<Arc<IdSet>>();
+    let one = async {
+        let mut reports = Vec::new();
+        for (index, check) in [(1, rows::feature as RowCheck), (5, rows::related)] {
+            let (path, name, header) = file(index);
+            let report = load_file(
+                first,
+                path,
+                name,
+                header,
+                &table(index),
+                COLUMNS[index],
+                rejects,
+                |fields, buffer| check(ids, fields, buffer),
+            )
+            .await?;
+            reports.push((index, report));
+        }
+        let styles = styles_known
+            .await
+            .map_err(|_| anyhow::anyhow!("styles.csv did not load"))?;
+        let (path, name, header) = file(3);
+        let report = load_file(
+            first,
+            path,
+            name,
+            header,
+            &table(3),
+            COLUMNS[3],
+            rejects,
+            |fields, buffer| rows::photo(&styles, fields, buffer),
+        )
+        .await?;
+        reports.push((3, report));
+        anyhow::Ok(reports)
+    };
+    let other = async {
+        let mut styles = IdSet::default();
+        let (path, name, header) = file(2);
+        let report = load_file(
+            second,
+            path,
+            name,
+            header,
+            &table(2),
+            COLUMNS[2],
+            rejects,
+            |fields, buffer| rows::style(ids, &mut styles, fields, buffer),
+        )
+        .await?;
+        let styles = Arc::new(styles);
+        let _ = styles_loaded.send(Arc::clone(&styles));
+        let (path, name, header) = file(4);
+        let skus = load_file(
+            second,
+            path,
+            name,
+            header,
+            &table(4),
+            COLUMNS[4],
+            rejects,
+            |fields, buffer| rows::sku(&styles, fields, buffer),
+        )
+        .await?;
+        anyhow::Ok(vec![(2, report), (4, skus)])
+    };
+    let (one, other) = tokio::join!(one, other);
+    // The styles' own failure says more than the photos' wait for them.
+    let mut reports = other?;
+    reports.extend(one?);
+    reports.push((0, report));
+    reports.sort_by_key(|(index, _)| *index);
+    Ok((
+        reports.into_iter().map(|(_, report)| report).collect(),
+        products.categories.len(),
+    ))
+}
+
+/// A check of a line that points to a product.
+type RowCheck = fn(&IdSet, &[String], &mut bytes::BytesMut) -> Result<(), String>;

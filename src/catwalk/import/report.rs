@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 pub const REJECTS_FILE: &str = "rejected-rows.txt";
 
 /// Every rejected line, written as it is found (a file with millions of bad
-/// lines costs no memory).
+/// lines costs no memory); files loading at once share it.
 pub(super) struct RejectLog {
     path: PathBuf,
-    out: Option<std::io::BufWriter<std::fs::File>>,
-    written: u64,
+    out: std::sync::Mutex<Option<std::io::BufWriter<std::fs::File>>>,
 }
 
 impl RejectLog {
@@ -28,29 +27,35 @@ impl RejectLog {
         }
         Ok(Self {
             path,
-            out: None,
-            written: 0,
+            out: std::sync::Mutex::new(None),
         })
     }
 
-    pub(super) fn write(&mut self, file: &str, line: u64, reason: &str) -> anyhow::Result<()> {
-        let out = match &mut self.out {
+    pub(super) fn write(&self, file: &str, line: u64, reason: &str) -> anyhow::Result<()> {
+        let mut out = self
+            .out
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the rejected rows' list was left broken"))?;
+        let out = match &mut *out {
             Some(out) => out,
             None => {
                 let created = std::fs::File::create(&self.path)
                     .map_err(|error| anyhow::anyhow!("{}: {error}", self.path.display()))?;
-                self.out.insert(std::io::BufWriter::new(created))
+                out.insert(std::io::BufWriter::new(created))
             }
         };
         let reason = reason.replace(['\n', '\r'], " ");
         writeln!(out, "{file}:{line}: {reason}")?;
-        self.written += 1;
         Ok(())
     }
 
     /// Flushes the file; its path when anything was written.
     pub(super) fn finish(self) -> anyhow::Result<Option<PathBuf>> {
-        match self.out {
+        let out = self
+            .out
+            .into_inner()
+            .map_err(|_| anyhow::anyhow!("the rejected rows' list was left broken"))?;
+        match out {
             Some(mut out) => {
                 out.flush()?;
                 Ok(Some(self.path))
@@ -167,7 +172,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let empty = RejectLog::in_dir(&dir).unwrap();
         assert_eq!(empty.finish().unwrap(), None);
-        let mut log = RejectLog::in_dir(&dir).unwrap();
+        let log = RejectLog::in_dir(&dir).unwrap();
         log.write("photos.csv", 3, "broken\nquoting").unwrap();
         log.write("skus.csv", 9, "size is empty").unwrap();
         let path = log.finish().unwrap().unwrap();

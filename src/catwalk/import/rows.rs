@@ -3,6 +3,10 @@
 //! (products for features, styles and related rows; styles for photos and
 //! SKUs), so that rows are rejected with their line instead of failing the
 //! foreign keys at the end.
+//!
+//! The products are read first and their ids are then only read, so the
+//! other files can load at the same time on separate connections; the
+//! styles' ids likewise for photos and SKUs.
 
 use std::collections::HashMap;
 
@@ -12,49 +16,33 @@ use super::csv::{copy_row, nullable, parse_id, parse_price};
 use super::report::IdSet;
 use crate::domain::Name;
 
-/// What a row points to.
-#[derive(Clone, Copy)]
-enum Parent {
-    Product,
-    Style,
+/// The line's own id (its first field) and its parent's (the second, named
+/// `parent_field`), as text to copy; the parent must be in `parents`.
+fn ids(
+    fields: &[String],
+    parent_field: &str,
+    parents: &IdSet,
+    what: &str,
+) -> Result<(String, String), String> {
+    let id = parse_id(&fields[0], "id")?;
+    let parent_id = parse_id(&fields[1], parent_field)?;
+    if !parents.contains(parent_id) {
+        return Err(format!("{parent_field} {parent_id} names no loaded {what}"));
+    }
+    Ok((id.to_string(), parent_id.to_string()))
 }
 
-/// The ids loaded so far, and the categories named by products.
+/// The products loaded, and the categories they name.
 #[derive(Default)]
-pub(super) struct Loaded {
-    products: IdSet,
-    styles: IdSet,
+pub(super) struct Products {
+    pub(super) ids: IdSet,
     /// Lower-cased name -> (id, first spelling): names are unique regardless of case.
     pub(super) categories: HashMap<String, (i32, String)>,
 }
 
-impl Loaded {
-    /// The line's own id (its first field) and its parent's (the second,
-    /// named `parent_field`), as text to copy; the parent must be loaded.
-    fn ids(
-        &self,
-        fields: &[String],
-        parent_field: &str,
-        parent: Parent,
-    ) -> Result<(String, String), String> {
-        let id = parse_id(&fields[0], "id")?;
-        let parent_id = parse_id(&fields[1], parent_field)?;
-        let (loaded, what) = match parent {
-            Parent::Product => (&self.products, "product"),
-            Parent::Style => (&self.styles, "style"),
-        };
-        if !loaded.contains(parent_id) {
-            return Err(format!("{parent_field} {parent_id} names no loaded {what}"));
-        }
-        Ok((id.to_string(), parent_id.to_string()))
-    }
-
+impl Products {
     /// `id,name,slogan,description,category,default_price`.
-    pub(super) fn product(
-        &mut self,
-        fields: &[String],
-        buffer: &mut BytesMut,
-    ) -> Result<(), String> {
+    pub(super) fn row(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
         let id = parse_id(&fields[0], "id")?;
         let name = Name::parse(&fields[1])
             .map(Name::into_inner)
@@ -72,7 +60,7 @@ impl Loaded {
                 .or_insert_with(|| (next, category.to_owned()));
             Some(id.to_string())
         };
-        self.products.insert(id);
+        self.ids.insert(id);
         copy_row(
             buffer,
             &[
@@ -83,118 +71,128 @@ impl Loaded {
                 category_id.as_deref(),
                 Some(&price),
                 // A product sold by SKU gets its stock from its SKUs when
-                // it is written, after them (`schema::write_staged_products`).
+                // it is written, after them (`stage::write_products`).
                 Some("0"),
             ],
         );
         Ok(())
     }
+}
 
-    /// `id,product_id,feature,value`.
-    pub(super) fn feature(
-        &mut self,
-        fields: &[String],
-        buffer: &mut BytesMut,
-    ) -> Result<(), String> {
-        let (id, product_id) = self.ids(fields, "product_id", Parent::Product)?;
-        let row = [
+/// `id,product_id,feature,value`.
+pub(super) fn feature(
+    products: &IdSet,
+    fields: &[String],
+    buffer: &mut BytesMut,
+) -> Result<(), String> {
+    let (id, product_id) = ids(fields, "product_id", products, "product")?;
+    let row = [
+        Some(&*id),
+        Some(&product_id),
+        Some(&fields[2]),
+        nullable(&fields[3]),
+    ];
+    copy_row(buffer, &row);
+    Ok(())
+}
+
+/// `id,productId,name,sale_price,original_price,default_style`; the style's
+/// id joins `styles`.
+pub(super) fn style(
+    products: &IdSet,
+    styles: &mut IdSet,
+    fields: &[String],
+    buffer: &mut BytesMut,
+) -> Result<(), String> {
+    let (id, product_id) = ids(fields, "productId", products, "product")?;
+    let sale_price = parse_price(&fields[3], "sale_price")?;
+    let original_price = parse_price(&fields[4], "original_price")?
+        .ok_or_else(|| "original_price is missing".to_owned())?;
+    let is_default = match fields[5].trim() {
+        "1" | "true" | "t" => "t",
+        "0" | "false" | "f" => "f",
+        other => return Err(format!("default_style {other:?} is not 0 or 1")),
+    };
+    styles.insert(parse_id(&fields[0], "id")?);
+    let name = Some(fields[2].as_str());
+    let prices = [sale_price.as_deref(), Some(&*original_price)];
+    copy_row(
+        buffer,
+        &[
             Some(&*id),
             Some(&product_id),
-            Some(&fields[2]),
+            name,
+            prices[0],
+            prices[1],
+            Some(is_default),
+        ],
+    );
+    Ok(())
+}
+
+/// `id,styleId,url,thumbnail_url`.
+pub(super) fn photo(
+    styles: &IdSet,
+    fields: &[String],
+    buffer: &mut BytesMut,
+) -> Result<(), String> {
+    let (id, style_id) = ids(fields, "styleId", styles, "style")?;
+    copy_row(
+        buffer,
+        &[
+            Some(&*id),
+            Some(&style_id),
+            nullable(&fields[2]),
             nullable(&fields[3]),
-        ];
-        copy_row(buffer, &row);
-        Ok(())
-    }
+        ],
+    );
+    Ok(())
+}
 
-    /// `id,productId,name,sale_price,original_price,default_style`.
-    pub(super) fn style(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let (id, product_id) = self.ids(fields, "productId", Parent::Product)?;
-        let sale_price = parse_price(&fields[3], "sale_price")?;
-        let original_price = parse_price(&fields[4], "original_price")?
-            .ok_or_else(|| "original_price is missing".to_owned())?;
-        let is_default = match fields[5].trim() {
-            "1" | "true" | "t" => "t",
-            "0" | "false" | "f" => "f",
-            other => return Err(format!("default_style {other:?} is not 0 or 1")),
-        };
-        self.styles.insert(parse_id(&fields[0], "id")?);
-        let name = Some(fields[2].as_str());
-        let prices = [sale_price.as_deref(), Some(&*original_price)];
-        copy_row(
-            buffer,
-            &[
-                Some(&*id),
-                Some(&product_id),
-                name,
-                prices[0],
-                prices[1],
-                Some(is_default),
-            ],
-        );
-        Ok(())
-    }
-
-    /// `id,styleId,url,thumbnail_url`.
-    pub(super) fn photo(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let (id, style_id) = self.ids(fields, "styleId", Parent::Style)?;
-        copy_row(
-            buffer,
-            &[
-                Some(&*id),
-                Some(&style_id),
-                nullable(&fields[2]),
-                nullable(&fields[3]),
-            ],
-        );
-        Ok(())
-    }
-
-    /// `id,styleId,size,quantity`.
-    pub(super) fn sku(&mut self, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-        let (id, style_id) = self.ids(fields, "styleId", Parent::Style)?;
-        let quantity = match fields[3].trim().parse::<i32>() {
-            Ok(quantity) if quantity >= 0 => quantity.to_string(),
-            _ => {
-                let raw = &fields[3];
-                return Err(format!("quantity {raw:?} is not a non-negative integer"));
-            }
-        };
-        copy_row(
-            buffer,
-            &[
-                Some(&*id),
-                Some(&style_id),
-                Some(&fields[2]),
-                Some(&quantity),
-            ],
-        );
-        Ok(())
-    }
-
-    /// `id,current_product_id,related_product_id`.
-    pub(super) fn related(
-        &mut self,
-        fields: &[String],
-        buffer: &mut BytesMut,
-    ) -> Result<(), String> {
-        let (id, product_id) = self.ids(fields, "current_product_id", Parent::Product)?;
-        let related = fields[2]
-            .trim()
-            .parse::<i32>()
-            .map_err(|_| format!("related_product_id {:?} is not an integer", fields[2]))?;
-        if related <= 0 {
-            return Err(format!("related_product_id is {related}"));
+/// `id,styleId,size,quantity`.
+pub(super) fn sku(styles: &IdSet, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
+    let (id, style_id) = ids(fields, "styleId", styles, "style")?;
+    let quantity = match fields[3].trim().parse::<i32>() {
+        Ok(quantity) if quantity >= 0 => quantity.to_string(),
+        _ => {
+            let raw = &fields[3];
+            return Err(format!("quantity {raw:?} is not a non-negative integer"));
         }
-        if !self.products.contains(related) {
-            return Err(format!(
-                "related_product_id {related} names no loaded product"
-            ));
-        }
-        copy_row(
-            buffer,
-            &[Some(&*id), Some(&product_id), Some(&related.to_string())],
-        );
-        Ok(())
+    };
+    copy_row(
+        buffer,
+        &[
+            Some(&*id),
+            Some(&style_id),
+            Some(&fields[2]),
+            Some(&quantity),
+        ],
+    );
+    Ok(())
+}
+
+/// `id,current_product_id,related_product_id`.
+pub(super) fn related(
+    products: &IdSet,
+    fields: &[String],
+    buffer: &mut BytesMut,
+) -> Result<(), String> {
+    let (id, product_id) = ids(fields, "current_product_id", products, "product")?;
+    let related = fields[2]
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| format!("related_product_id {:?} is not an integer", fields[2]))?;
+    if related <= 0 {
+        return Err(format!("related_product_id is {related}"));
     }
+    if !products.contains(related) {
+        return Err(format!(
+            "related_product_id {related} names no loaded product"
+        ));
+    }
+    copy_row(
+        buffer,
+        &[Some(&*id), Some(&product_id), Some(&related.to_string())],
+    );
+    Ok(())
 }

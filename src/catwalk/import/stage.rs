@@ -1,0 +1,358 @@
+//! The catalog's tables as an import sees them. The files are loaded into
+//! new tables in a schema of their own ([`STAGE`]), on several connections
+//! at once; readers and buyers keep the live catalog meanwhile. The new
+//! tables are built exactly like the live ones: their columns, defaults and
+//! checks by `LIKE`, and their indexes, keys, triggers and views from the
+//! definitions PostgreSQL holds for the live ones (so they always match the
+//! migrations, which own them). One short transaction then swaps them in
+//! ([`swap`]); until it commits, nothing live has changed.
+
+use tokio_postgres::{Client, GenericClient};
+
+/// The schema the new tables are built in.
+pub(super) const STAGE: &str = "import_stage";
+
+/// The tables an import writes whole: built in [`STAGE`] and swapped in.
+pub(super) const LOADED: [&str; 7] = [
+    "categories",
+    "products",
+    "features",
+    "styles",
+    "photos",
+    "skus",
+    "related_products",
+];
+
+/// The rest of the catalog, which `--replace` empties in place.
+const EMPTIED: [&str; 2] = ["product_tags", "tags"];
+
+/// One import at a time (a session advisory lock's key).
+pub(super) const IMPORT_LOCK: i64 = 0x0e6d_706f_7274;
+
+/// A foreign key: `ALTER TABLE <table> ADD CONSTRAINT <name> <definition>`.
+#[derive(Clone)]
+pub(super) struct Key {
+    pub(super) table: String,
+    pub(super) references: String,
+    name: String,
+    definition: String,
+}
+
+impl Key {
+    fn add(&self, schema: &str) -> String {
+        format!(
+            "ALTER TABLE {schema}.{} ADD CONSTRAINT {} {}",
+            self.table, self.name, self.definition
+        )
+    }
+}
+
+/// What the live catalog is made of, read before the load.
+pub(super) struct Plan {
+    /// The live schema.
+    live: String,
+    /// Per loaded table: `(table, statement)`, key-backing indexes first.
+    pub(super) indexes: Vec<(String, String)>,
+    /// Keys between loaded tables, built on the new ones before the swap.
+    pub(super) keys: Vec<Key>,
+    /// Keys from the rest of the database into loaded tables: dropped and
+    /// added again by the swap.
+    outside_keys: Vec<Key>,
+    /// `(table, statement)`: the triggers, created on the new tables.
+    pub(super) triggers: Vec<(String, String)>,
+    /// Views over loaded tables, `(name, definition)`, each after those it reads.
+    views: Vec<(String, String)>,
+    /// `(table, sequence)`: the id sequences the loaded tables own.
+    sequences: Vec<(String, String)>,
+}
+
+fn names() -> Vec<String> {
+    LOADED.iter().map(|table| (*table).to_owned()).collect()
+}
+
+/// Moves `ON <live>.<table> ` in a definition to the stage.
+fn staged(definition: &str, live: &str, table: &str) -> anyhow::Result<String> {
+    let from = format!(" ON {live}.{table} ");
+    anyhow::ensure!(
+        definition.contains(&from),
+        "cannot stage {definition:?}: it does not name {live}.{table}"
+    );
+    Ok(definition.replacen(&from, &format!(" ON {STAGE}.{table} "), 1))
+}
+
+impl Plan {
+    pub(super) async fn read(client: &Client) -> anyhow::Result<Plan> {
+        let tables = names();
+        let live: String = client
+            .query_one("SELECT current_schema()::text", &[])
+            .await?
+            .get(0);
+        let mut indexes = Vec::new();
+        for row in client
+            .query(
+                "SELECT t.relname::text, pg_get_indexdef(i.indexrelid), c.conname::text, \
+                        pg_get_constraintdef(c.oid) \
+                 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid \
+                 LEFT JOIN pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = t.oid \
+                      AND c.contype IN ('p', 'u', 'x') \
+                 WHERE t.relnamespace = current_schema()::regnamespace AND t.relname = ANY($1) \
+                 ORDER BY t.relname, c.contype = 'p' DESC NULLS LAST, c.conname NULLS LAST, i.indexrelid",
+                &[&tables],
+            )
+            .await?
+        {
+            let (table, definition): (String, String) = (row.get(0), row.get(1));
+            let statement = match row.get::<_, Option<String>>(2) {
+                Some(name) => format!(
+                    "ALTER TABLE {STAGE}.{table} ADD CONSTRAINT {name} {}",
+                    row.get::<_, String>(3)
+                ),
+                None => staged(&definition, &live, &table)?,
+            };
+            indexes.push((table, statement));
+        }
+        let (mut keys, mut outside_keys) = (Vec::new(), Vec::new());
+        for row in client
+            .query(
+                "SELECT conrelid::regclass::text, confrelid::regclass::text, conname::text, \
+                        pg_get_constraintdef(oid) \
+                 FROM pg_constraint WHERE contype = 'f' \
+                   AND (conrelid::regclass::text = ANY($1) OR confrelid::regclass::text = ANY($1)) \
+                 ORDER BY conrelid::regclass::text, conname",
+                &[&tables],
+            )
+            .await?
+        {
+            let key = Key {
+                table: row.get(0),
+                references: row.get(1),
+                name: row.get(2),
+                definition: row.get(3),
+            };
+            if tables.contains(&key.table) {
+                keys.push(key);
+            } else {
+                outside_keys.push(key);
+            }
+        }
+        let mut triggers = Vec::new();
+        for row in client
+            .query(
+                "SELECT tgrelid::regclass::text, pg_get_triggerdef(oid) FROM pg_trigger \
+                 WHERE NOT tgisinternal AND tgrelid::regclass::text = ANY($1) ORDER BY tgname",
+                &[&tables],
+            )
+            .await?
+        {
+            let table: String = row.get(0);
+            let statement = staged(row.get(1), &live, &table)?;
+            triggers.push((table, statement));
+        }
+        let sequences = client
+            .query(
+                "SELECT t.relname::text, s.oid::regclass::text FROM pg_depend d \
+                 JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+                 JOIN pg_class t ON t.oid = d.refobjid \
+                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+                   AND d.deptype = 'a' AND t.relnamespace = current_schema()::regnamespace \
+                   AND t.relname = ANY($1)",
+                &[&tables],
+            )
+            .await?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        Ok(Plan {
+            views: views(client, &tables).await?,
+            live,
+            indexes,
+            keys,
+            outside_keys,
+            triggers,
+            sequences,
+        })
+    }
+}
+
+/// The views that read loaded tables (directly or through other views),
+/// each after the views it reads.
+async fn views(client: &Client, tables: &[String]) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = client
+        .query(
+            "WITH RECURSIVE reads(view, source) AS ( \
+                 SELECT DISTINCT r.ev_class, d.refobjid FROM pg_depend d \
+                 JOIN pg_rewrite r ON r.oid = d.objid \
+                 WHERE d.classid = 'pg_rewrite'::regclass AND d.refclassid = 'pg_class'::regclass \
+                   AND r.ev_class <> d.refobjid), \
+             dependent(view, depth) AS ( \
+                 SELECT view, 1 FROM reads \
+                 WHERE source IN (SELECT oid FROM pg_class \
+                                  WHERE relnamespace = current_schema()::regnamespace AND relname = ANY($1)) \
+                 UNION ALL \
+                 SELECT reads.view, dependent.depth + 1 FROM reads \
+                 JOIN dependent ON reads.source = dependent.view WHERE dependent.depth < 32) \
+             SELECT view::regclass::text, pg_get_viewdef(view) FROM dependent \
+             GROUP BY view ORDER BY max(depth), view::regclass::text",
+            &[&tables],
+        )
+        .await?;
+    // pg_get_viewdef ends its query with a semicolon.
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let definition: String = row.get(1);
+            (
+                row.get(0),
+                definition.trim_end().trim_end_matches(';').to_owned(),
+            )
+        })
+        .collect())
+}
+
+/// Session settings of a connection that builds the new tables: its
+/// unqualified names (in the keys', triggers' and views' definitions, and
+/// in the trigger functions) find the new tables first.
+pub(super) const BUILDER_SETTINGS: &str = "SET search_path = import_stage, public; \
+     SET maintenance_work_mem = '256MB'; SET work_mem = '256MB'; \
+     SET max_parallel_maintenance_workers = 0; SET synchronous_commit = off; SET jit = off";
+
+/// Drops whatever an earlier import left in the stage.
+pub(super) async fn discard(client: &impl GenericClient) -> anyhow::Result<()> {
+    client
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {STAGE} CASCADE"))
+        .await?;
+    Ok(())
+}
+
+/// Creates the stage: the loaded tables as the live ones are, without
+/// their indexes, keys and triggers (those come after the rows); the
+/// products' rows as loaded; the word list the products' triggers fill
+/// (without its unique index, so that writers never wait on each other;
+/// [`swap`] adds the words to the live list); and the views.
+pub(super) async fn create(client: &Client, plan: &Plan) -> anyhow::Result<()> {
+    let live = &plan.live;
+    let mut script = format!(
+        "DROP SCHEMA IF EXISTS {STAGE} CASCADE; CREATE SCHEMA {STAGE}; SET LOCAL search_path = {STAGE}, {live};"
+    );
+    for table in LOADED {
+        script.push_str(&format!(
+            "CREATE TABLE {STAGE}.{table} (LIKE {live}.{table} INCLUDING ALL EXCLUDING INDEXES);"
+        ));
+    }
+    script.push_str(&format!(
+        "CREATE TABLE {STAGE}.product_rows AS \
+           SELECT id, product_name, slogan, description, category_id, price, stock \
+           FROM {live}.products WITH NO DATA; \
+         CREATE TABLE {STAGE}.search_words \
+           (LIKE {live}.search_words INCLUDING DEFAULTS INCLUDING CONSTRAINTS);"
+    ));
+    for (name, definition) in &plan.views {
+        let name = name.rsplit('.').next().unwrap_or(name);
+        script.push_str(&format!("CREATE VIEW {STAGE}.{name} AS {definition};"));
+    }
+    client
+        .batch_execute(&format!("BEGIN; {script} COMMIT"))
+        .await?;
+    Ok(())
+}
+
+/// Counts every loaded product's stock once, by the inventory's rule (the
+/// `sku_stock` view, here over the new tables: the sum of a product's SKUs),
+/// for [`write_products`].
+pub(super) fn count_stock() -> String {
+    format!("CREATE TABLE {STAGE}.stock AS SELECT product_id, units FROM {STAGE}.sku_stock")
+}
+
+/// Writes the loaded products with their stock ([`count_stock`]), those
+/// whose id leaves `remainder` when divided by `parts` (parts of the
+/// products can be written on several connections at once).
+pub(super) fn write_products(parts: i32, remainder: i32) -> String {
+    format!(
+        "INSERT INTO {STAGE}.products (id, product_name, slogan, description, category_id, price, stock) \
+         SELECT p.id, p.product_name, p.slogan, p.description, p.category_id, p.price, \
+                coalesce(k.units, p.stock) \
+         FROM {STAGE}.product_rows p LEFT JOIN {STAGE}.stock k ON k.product_id = p.id \
+         WHERE p.id % {parts} = {remainder}"
+    )
+}
+
+/// Swaps the new tables in, in one transaction: checks the catalog is
+/// still empty (or empties it, with `replace`: past orders keep their
+/// snapshots, carts lose what is going away), drops the live tables and
+/// what reads them, moves the new ones in with their id sequences, and adds
+/// back the views and the keys from the rest of the database.
+pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> anyhow::Result<()> {
+    let live = &plan.live;
+    let transaction = client.transaction().await?;
+    let all: Vec<&str> = LOADED.iter().chain(EMPTIED.iter()).copied().collect();
+    transaction
+        .batch_execute(&format!(
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            all.join(", ")
+        ))
+        .await?;
+    let existing: i64 = transaction
+        .query_one("SELECT count(*) FROM products", &[])
+        .await?
+        .get(0);
+    anyhow::ensure!(
+        existing == 0 || replace,
+        "the catalog gained {existing} products while the files loaded; nothing was changed"
+    );
+    let mut script = String::new();
+    if replace {
+        script.push_str(&format!(
+            "UPDATE order_lines SET product_id = NULL, sku_id = NULL \
+               WHERE product_id IS NOT NULL OR sku_id IS NOT NULL; \
+             DELETE FROM cart_items; \
+             TRUNCATE {} RESTART IDENTITY;",
+            EMPTIED.join(", ")
+        ));
+    }
+    for key in &plan.outside_keys {
+        script.push_str(&format!(
+            "ALTER TABLE {live}.{} DROP CONSTRAINT {};",
+            key.table, key.name
+        ));
+    }
+    if !plan.views.is_empty() {
+        let views: Vec<&str> = plan.views.iter().map(|(name, _)| name.as_str()).collect();
+        script.push_str(&format!("DROP VIEW {};", views.join(", ")));
+    }
+    for (_, sequence) in &plan.sequences {
+        script.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY NONE;"));
+    }
+    let tables: Vec<String> = LOADED.iter().map(|t| format!("{live}.{t}")).collect();
+    script.push_str(&format!("DROP TABLE {};", tables.join(", ")));
+    for table in LOADED {
+        script.push_str(&format!("ALTER TABLE {STAGE}.{table} SET SCHEMA {live};"));
+    }
+    for (table, sequence) in &plan.sequences {
+        script.push_str(&format!(
+            "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.id; \
+             SELECT setval('{sequence}', COALESCE((SELECT max(id) FROM {live}.{table}), 0) + 1, false);"
+        ));
+    }
+    for (name, definition) in &plan.views {
+        script.push_str(&format!("CREATE VIEW {name} AS {definition};"));
+    }
+    for key in &plan.outside_keys {
+        script.push_str(&key.add(live));
+        script.push(';');
+    }
+    // The word list grew with the names (migration `search_words`).
+    script.push_str(&format!(
+        "INSERT INTO {live}.search_words SELECT DISTINCT word FROM {STAGE}.search_words \
+           ON CONFLICT DO NOTHING; \
+         DROP SCHEMA {STAGE} CASCADE; \
+         ANALYZE {live}.search_words;"
+    ));
+    transaction.batch_execute(&script).await?;
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// The statement that adds `key` to the new tables.
+pub(super) fn add_key(key: &Key) -> String {
+    key.add(STAGE)
+}
