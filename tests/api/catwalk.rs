@@ -12,10 +12,10 @@ use serde_json::{Value, json};
 use crate::helpers::TestApp;
 
 /// A directory of its own under the system's temp dir, removed on drop.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let path =
             std::env::temp_dir().join(format!("emporium-test-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path).unwrap();
@@ -72,7 +72,7 @@ id,current_product_id,related_product_id
 5,1,77
 ";
 
-fn write_fixture(dir: &Path) {
+pub(crate) fn write_fixture(dir: &Path) {
     for (name, text) in [
         ("product.csv", PRODUCTS),
         ("features.csv", FEATURES),
@@ -85,7 +85,7 @@ fn write_fixture(dir: &Path) {
     }
 }
 
-async fn imported_fixture() -> (TestApp, TempDir) {
+pub(crate) async fn imported_fixture() -> (TestApp, TempDir) {
     let app = TestApp::spawn().await;
     let dir = TempDir::new();
     write_fixture(&dir.0);

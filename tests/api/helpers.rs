@@ -554,6 +554,12 @@ impl TestApp {
         response.json()["data"]["id"].as_i64().unwrap() as i32
     }
 
+    /// Runs SQL statements on the test's database, as an operator would.
+    pub async fn sql(&self, statements: &str) {
+        use diesel_async::SimpleAsyncConnection;
+        self.db().await.batch_execute(statements).await.unwrap();
+    }
+
     /// The number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

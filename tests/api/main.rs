@@ -10,6 +10,7 @@ mod catwalk;
 mod harness;
 mod helpers;
 mod http;
+mod import;
 mod operations;
 mod orders;
 mod products;

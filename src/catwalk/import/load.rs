@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -12,10 +12,42 @@ use tokio_postgres::Client;
 
 use super::csv::LineSplitter;
 use super::report::{FileReport, RejectLog};
+use super::stage::STAGE;
+use super::{FILES, TARGETS};
 use crate::progress::Progress;
 
 /// COPY data is sent in chunks of about this size.
 const CHUNK: usize = 1 << 20;
+
+/// The files of one import, and the list of their rejected lines.
+pub(super) struct Files<'a> {
+    pub(super) paths: &'a [PathBuf],
+    pub(super) rejects: &'a RejectLog,
+}
+
+impl Files<'_> {
+    /// Loads the file `index` of [`FILES`] into its new table ([`TARGETS`]).
+    pub(super) async fn load(
+        &self,
+        client: &mut Client,
+        index: usize,
+        check: impl FnMut(&[String], &mut BytesMut) -> Result<(), String>,
+    ) -> anyhow::Result<FileReport> {
+        let (file, header) = FILES[index];
+        let (table, columns) = TARGETS[index];
+        load_file(
+            client,
+            &self.paths[index],
+            file,
+            header,
+            &format!("{STAGE}.{table}"),
+            columns,
+            self.rejects,
+            check,
+        )
+        .await
+    }
+}
 
 /// Streams one file through `check` into `COPY <table> (<columns>) FROM
 /// STDIN`, in a transaction of its own that empties `table` first (so its
@@ -23,7 +55,7 @@ const CHUNK: usize = 1 << 20;
 /// they are visible). `check` turns a line's fields into a row (values in
 /// column order) or a reason to reject it.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn load_file(
+async fn load_file(
     client: &mut Client,
     path: &Path,
     file: &'static str,

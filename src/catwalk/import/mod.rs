@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use tokio_postgres::{Client, NoTls};
 
-use load::load_file;
+use load::Files;
 pub use report::{FileReport, ImportReport, REJECTS_FILE};
 use report::{IdSet, RejectLog};
 use stage::{Plan, STAGE};
@@ -59,24 +59,21 @@ pub const FILES: [(&str, &str); 6] = [
 /// How long readers skip the cache while an import runs, at most.
 const IMPORT_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
 
-/// The columns each file is copied into, in [`FILES`]' order.
-const COLUMNS: [&str; 6] = [
-    "id, product_name, slogan, description, category_id, price, stock",
-    "id, product_id, feature, value",
-    "id, product_id, name, sale_price, original_price, is_default",
-    "id, style_id, url, thumbnail_url",
-    "id, style_id, size, quantity",
-    "id, product_id, related_product_id",
-];
-
-/// The table each file is copied into, in [`FILES`]' order.
-const TABLES: [&str; 6] = [
-    "product_rows",
-    "features",
-    "styles",
-    "photos",
-    "skus",
-    "related_products",
+/// The new table each file is copied into, and its columns, in [`FILES`]'
+/// order (the products wait in `product_rows` for their stock).
+const TARGETS: [(&str, &str); 6] = [
+    (
+        "product_rows",
+        "id, product_name, slogan, description, category_id, price, stock",
+    ),
+    ("features", "id, product_id, feature, value"),
+    (
+        "styles",
+        "id, product_id, name, sale_price, original_price, is_default",
+    ),
+    ("photos", "id, style_id, url, thumbnail_url"),
+    ("skus", "id, style_id, size, quantity"),
+    ("related_products", "id, product_id, related_product_id"),
 ];
 
 /// A connection of the import's own, and the task that drives it.
@@ -157,7 +154,11 @@ async fn run(
     let mut second = Connection::open(url, stage::BUILDER_SETTINGS).await?;
 
     let load_started = Instant::now();
-    let loaded = load(&mut first.client, &mut second.client, paths, &rejects).await;
+    let files = Files {
+        paths,
+        rejects: &rejects,
+    };
+    let loaded = load(&mut first.client, &mut second.client, &files).await;
     let (files, categories) = loaded?;
     let load_seconds = load_started.elapsed().as_secs_f64();
 
@@ -199,24 +200,12 @@ async fn run(
 async fn load(
     first: &mut Client,
     second: &mut Client,
-    paths: &[PathBuf],
-    rejects: &RejectLog,
+    files: &Files<'_>,
 ) -> anyhow::Result<(Vec<FileReport>, usize)> {
-    let file = |index: usize| (&paths[index], FILES[index].0, FILES[index].1);
-    let table = |index: usize| format!("{STAGE}.{}", TABLES[index]);
     let mut products = rows::Products::default();
-    let (path, name, header) = file(0);
-    let report = load_file(
-        first,
-        path,
-        name,
-        header,
-        &table(0),
-        COLUMNS[0],
-        rejects,
-        |fields, buffer| products.row(fields, buffer),
-    )
-    .await?;
+    let report = files
+        .load(first, 0, |fields, buffer| products.row(fields, buffer))
+        .await?;
     // A product file with nothing usable in it is a mistake (a wrong file,
     // a wrong format), not an empty catalog to swap in for the old one.
     anyhow::ensure!(
@@ -238,66 +227,36 @@ async fn load(
     let one = async {
         let mut reports = Vec::new();
         for (index, check) in [(1, rows::feature as RowCheck), (5, rows::related)] {
-            let (path, name, header) = file(index);
-            let report = load_file(
-                first,
-                path,
-                name,
-                header,
-                &table(index),
-                COLUMNS[index],
-                rejects,
-                |fields, buffer| check(ids, fields, buffer),
-            )
-            .await?;
+            let report = files
+                .load(first, index, |fields, buffer| check(ids, fields, buffer))
+                .await?;
             reports.push((index, report));
         }
         let styles = styles_known
             .await
             .map_err(|_| anyhow::anyhow!("styles.csv did not load"))?;
-        let (path, name, header) = file(3);
-        let report = load_file(
-            first,
-            path,
-            name,
-            header,
-            &table(3),
-            COLUMNS[3],
-            rejects,
-            |fields, buffer| rows::photo(&styles, fields, buffer),
-        )
-        .await?;
-        reports.push((3, report));
+        let photos = files
+            .load(first, 3, |fields, buffer| {
+                rows::photo(&styles, fields, buffer)
+            })
+            .await?;
+        reports.push((3, photos));
         anyhow::Ok(reports)
     };
     let other = async {
         let mut styles = IdSet::default();
-        let (path, name, header) = file(2);
-        let report = load_file(
-            second,
-            path,
-            name,
-            header,
-            &table(2),
-            COLUMNS[2],
-            rejects,
-            |fields, buffer| rows::style(ids, &mut styles, fields, buffer),
-        )
-        .await?;
+        let report = files
+            .load(second, 2, |fields, buffer| {
+                rows::style(ids, &mut styles, fields, buffer)
+            })
+            .await?;
         let styles = Arc::new(styles);
         let _ = styles_loaded.send(Arc::clone(&styles));
-        let (path, name, header) = file(4);
-        let skus = load_file(
-            second,
-            path,
-            name,
-            header,
-            &table(4),
-            COLUMNS[4],
-            rejects,
-            |fields, buffer| rows::sku(&styles, fields, buffer),
-        )
-        .await?;
+        let skus = files
+            .load(second, 4, |fields, buffer| {
+                rows::sku(&styles, fields, buffer)
+            })
+            .await?;
         anyhow::Ok(vec![(2, report), (4, skus)])
     };
     let (one, other) = tokio::join!(one, other);

@@ -1,0 +1,138 @@
+//! The importer builds new tables beside the live catalog and swaps them in
+//! at the end: the tables it swaps in are built exactly as the migrations
+//! build them, readers keep the live catalog until the swap, one import
+//! runs at a time, and what a failed or killed import leaves is cleaned up.
+
+use axum::http::StatusCode;
+use diesel_async::RunQueryDsl;
+use emporium::catwalk::import::import;
+
+use crate::catwalk::{TempDir, imported_fixture, write_fixture};
+use crate::helpers::TestApp;
+
+/// The database's schema as text, one line per column, index, constraint,
+/// trigger, view, sequence owner and schema, sorted.
+async fn schema(app: &TestApp) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Text {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        text: String,
+    }
+    let mut conn = app.db().await;
+    diesel::sql_query(
+        "SELECT string_agg(line, E'\\n' ORDER BY line) AS text FROM ( \
+           SELECT format('column %s.%s %s %s %s %s %s', table_name, ordinal_position, column_name, \
+                         data_type, is_nullable, column_default, generation_expression) \
+           FROM information_schema.columns WHERE table_schema = 'public' \
+           UNION ALL SELECT 'index ' || indexdef FROM pg_indexes WHERE schemaname = 'public' \
+           UNION ALL SELECT format('constraint %s %s %s %s', conrelid::regclass, conname, \
+                                   pg_get_constraintdef(oid), convalidated) \
+           FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+           UNION ALL SELECT 'trigger ' || pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal \
+           UNION ALL SELECT format('view %s %s', viewname, definition) FROM pg_views \
+           WHERE schemaname = 'public' \
+           UNION ALL SELECT format('sequence %s of %s.%s', s.oid::regclass, t.relname, d.refobjsubid) \
+           FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a' \
+                JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' \
+           UNION ALL SELECT 'schema ' || nspname FROM pg_namespace \
+           WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
+         ) lines (line)",
+    )
+    .get_result::<Text>(&mut conn)
+    .await
+    .unwrap()
+    .text
+}
+
+/// Asserts two schemas are the same, naming only the lines that differ.
+fn assert_same_schema(found: &str, expected: &str) {
+    let found: std::collections::BTreeSet<&str> = found.split('\n').collect();
+    let expected: std::collections::BTreeSet<&str> = expected.split('\n').collect();
+    let missing: Vec<_> = expected.difference(&found).collect();
+    let extra: Vec<_> = found.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing: {missing:#?}\nextra: {extra:#?}"
+    );
+}
+
+#[tokio::test]
+async fn the_tables_an_import_swaps_in_are_built_as_the_migrations_build_them() {
+    let app = TestApp::spawn().await;
+    let migrated = schema(&app).await;
+    assert!(migrated.contains("trigger CREATE TRIGGER skus_stock_on_insert"));
+    assert!(migrated.contains("view sku_stock"));
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    import(&app.state, &dir.0, false).await.unwrap();
+    assert_same_schema(&schema(&app).await, &migrated);
+    import(&app.state, &dir.0, true).await.unwrap();
+    assert_same_schema(&schema(&app).await, &migrated);
+    // The swapped-in tables keep the database's rules: a new SKU adds to
+    // its product's stock (a trigger), ids go on after the loaded ones (the
+    // sequences), and deleting a product deletes its styles (the keys).
+    app.sql("INSERT INTO skus (style_id, size, quantity) VALUES (1, 'XXL', 5)")
+        .await;
+    let product = app.anon().get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(product["stock"], 29);
+    app.sql("INSERT INTO categories (category_name) VALUES ('Hats')")
+        .await;
+    assert_eq!(app.count("categories WHERE id = 3").await, 1);
+    app.sql("DELETE FROM products WHERE id = 1").await;
+    assert_eq!(app.count("styles WHERE product_id = 1").await, 0);
+}
+
+#[tokio::test]
+async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
+    let (app, _fixture) = imported_fixture().await;
+    let dir = TempDir::new();
+    emporium::catwalk::generate::generate(&dir.0, 2_000, 42).unwrap();
+    let state = app.state.clone();
+    let path = dir.0.clone();
+    let importing = tokio::spawn(async move { import(&state, &path, true).await });
+    // While the files load, the live catalog answers at once, as it was.
+    let product = app.anon().get("/api/products/1").await;
+    assert!(!importing.is_finished(), "the import ended before the read");
+    assert_eq!(product.status, StatusCode::OK);
+    assert_eq!(product.json()["data"]["product_name"], "Camo Onesie");
+    assert_eq!(app.count("products").await, 3);
+
+    importing.await.unwrap().unwrap();
+    assert_eq!(app.count("products").await, 2_000);
+    let product = app.anon().get("/api/products/1").await;
+    assert_ne!(product.json()["data"]["product_name"], "Camo Onesie");
+}
+
+#[tokio::test]
+async fn one_import_runs_at_a_time() {
+    let (app, _fixture) = imported_fixture().await;
+    let dir = TempDir::new();
+    emporium::catwalk::generate::generate(&dir.0, 2_000, 7).unwrap();
+    let (first, second) = tokio::join!(
+        import(&app.state, &dir.0, true),
+        import(&app.state, &dir.0, true)
+    );
+    let refused = match (first, second) {
+        (Ok(_), Err(refused)) | (Err(refused), Ok(_)) => refused,
+        (first, second) => panic!("expected one import and one refusal: {first:?} {second:?}"),
+    };
+    assert!(
+        refused.to_string().contains("another import is running"),
+        "{refused}"
+    );
+    assert_eq!(app.count("products").await, 2_000);
+}
+
+#[tokio::test]
+async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
+    let (app, dir) = imported_fixture().await;
+    let migrated = schema(&app).await;
+    // A killed import's new tables.
+    app.sql("CREATE SCHEMA import_stage; CREATE TABLE import_stage.products (id int)")
+        .await;
+    std::fs::write(dir.0.join("product.csv"), "id,name\n").unwrap();
+    let failed = import(&app.state, &dir.0, true).await.unwrap_err();
+    assert!(failed.to_string().contains("header"), "{failed}");
+    assert_same_schema(&schema(&app).await, &migrated);
+    assert_eq!(app.count("products").await, 3);
+}
