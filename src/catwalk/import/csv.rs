@@ -70,10 +70,13 @@ impl LineSplitter {
                 | csv_core::ReadRecordResult::OutputEndsFull => return None,
             }
         }
-        fields.clear();
+        // The fields' strings are kept from line to line: no allocation
+        // once they have grown to the file's longest fields.
+        fields.resize_with(ends_at, String::new);
         let mut start = 0;
-        for end in &self.ends[..ends_at] {
-            fields.push(String::from_utf8_lossy(&self.output[start..*end]).into_owned());
+        for (field, end) in fields.iter_mut().zip(&self.ends[..ends_at]) {
+            field.clear();
+            field.push_str(&String::from_utf8_lossy(&self.output[start..*end]));
             start = *end;
         }
         Some(())
@@ -84,6 +87,13 @@ impl LineSplitter {
 fn copy_value(buffer: &mut BytesMut, value: Option<&str>) {
     match value {
         None => buffer.put_slice(b"\\N"),
+        Some(text)
+            if !text
+                .bytes()
+                .any(|byte| matches!(byte, b'\\' | b'\t' | b'\n' | b'\r')) =>
+        {
+            buffer.put_slice(text.as_bytes());
+        }
         Some(text) => {
             for byte in text.bytes() {
                 match byte {
