@@ -37,10 +37,10 @@ pub enum Command {
         #[arg(long)]
         name: String,
     },
-    /// Load the Project Catwalk SDC CSV files from DIR (COPY, one transaction).
+    /// Load the Project Catwalk SDC CSV files from DIR (COPY into new tables, swapped in at the end).
     ImportCatwalk {
         dir: std::path::PathBuf,
-        /// Empty the catalog first (in the same transaction) instead of refusing a non-empty one.
+        /// Replace the catalog (in the swap's transaction) instead of refusing a non-empty one.
         #[arg(long)]
         replace: bool,
     },

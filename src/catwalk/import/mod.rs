@@ -56,8 +56,9 @@ pub const FILES: [(&str, &str); 6] = [
     ("related.csv", "id,current_product_id,related_product_id"),
 ];
 
-/// How long readers skip the cache while an import runs, at most.
-const IMPORT_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(2 * 3600);
+/// How long readers skip the cache while an import swaps its tables in, at
+/// most (if the import dies between its commit and the cache's finish).
+const IMPORT_PENDING_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The new table each file is copied into, and its columns, in [`FILES`]'
 /// order (the products wait in `product_rows` for their stock).
