@@ -11,7 +11,8 @@ use crate::catwalk::{TempDir, imported_fixture, write_fixture};
 use crate::helpers::TestApp;
 
 /// The database's schema as text, one line per column, index, constraint,
-/// trigger, view, sequence owner and schema, sorted.
+/// trigger, view, sequence owner, relation (its kind, options, owner and
+/// grants) and schema, sorted.
 async fn schema(app: &TestApp) -> String {
     #[derive(diesel::QueryableByName)]
     struct Text {
@@ -34,6 +35,9 @@ async fn schema(app: &TestApp) -> String {
            UNION ALL SELECT format('sequence %s of %s.%s', s.oid::regclass, t.relname, d.refobjsubid) \
            FROM pg_class s JOIN pg_depend d ON d.objid = s.oid AND d.deptype = 'a' \
                 JOIN pg_class t ON t.oid = d.refobjid WHERE s.relkind = 'S' \
+           UNION ALL SELECT format('relation %s %s %s %s %s', relname, relkind, reloptions, \
+                                   pg_get_userbyid(relowner), relacl) \
+           FROM pg_class WHERE relnamespace = 'public'::regnamespace \
            UNION ALL SELECT 'schema ' || nspname FROM pg_namespace \
            WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema' \
          ) lines (line)",
@@ -97,10 +101,25 @@ async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
     assert_eq!(product.json()["data"]["product_name"], "Camo Onesie");
     assert_eq!(app.count("products").await, 3);
 
+    // Through the load and the swap, every read is answered, from the old
+    // catalog or the new one.
+    let mut names = std::collections::BTreeSet::new();
+    while !importing.is_finished() {
+        let product = app.anon().get("/catwalk/products/1").await;
+        assert_eq!(product.status, StatusCode::OK, "{}", product.text());
+        names.insert(product.json()["name"].as_str().unwrap().to_owned());
+    }
     importing.await.unwrap().unwrap();
     assert_eq!(app.count("products").await, 2_000);
     let product = app.anon().get("/api/products/1").await;
-    assert_ne!(product.json()["data"]["product_name"], "Camo Onesie");
+    let new_name = product.json()["data"]["product_name"].clone();
+    assert_ne!(new_name, "Camo Onesie");
+    names.remove("Camo Onesie");
+    names.remove(new_name.as_str().unwrap());
+    assert!(
+        names.is_empty(),
+        "neither the old nor the new name: {names:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,4 +154,15 @@ async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
     assert!(failed.to_string().contains("header"), "{failed}");
     assert_same_schema(&schema(&app).await, &migrated);
     assert_eq!(app.count("products").await, 3);
+}
+
+#[tokio::test]
+async fn an_import_refuses_a_catalog_whose_grants_it_would_lose() {
+    let (app, dir) = imported_fixture().await;
+    app.sql("GRANT SELECT ON skus TO PUBLIC").await;
+    let refused = import(&app.state, &dir.0, true).await.unwrap_err();
+    assert!(refused.to_string().contains("grants"), "{refused}");
+    assert_eq!(app.count("skus").await, 3);
+    app.sql("REVOKE SELECT ON skus FROM PUBLIC").await;
+    import(&app.state, &dir.0, true).await.unwrap();
 }

@@ -62,8 +62,11 @@ pub(super) struct Plan {
     pub(super) triggers: Vec<(String, String)>,
     /// Views over loaded tables, `(name, definition)`, each after those it reads.
     views: Vec<(String, String)>,
-    /// `(table, sequence)`: the id sequences the loaded tables own.
-    sequences: Vec<(String, String)>,
+    /// `(table, column, sequence)`: the sequences the loaded tables own.
+    sequences: Vec<(String, String, String)>,
+    /// Per loaded table: the statements that give the new table the live
+    /// one's owner and storage options.
+    settings: Vec<String>,
 }
 
 fn names() -> Vec<String> {
@@ -150,9 +153,10 @@ impl Plan {
         }
         let sequences = client
             .query(
-                "SELECT t.relname::text, s.oid::regclass::text FROM pg_depend d \
+                "SELECT t.relname::text, a.attname::text, s.oid::regclass::text FROM pg_depend d \
                  JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
                  JOIN pg_class t ON t.oid = d.refobjid \
+                 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
                  WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
                    AND d.deptype = 'a' AND t.relnamespace = current_schema()::regnamespace \
                    AND t.relname = ANY($1)",
@@ -160,9 +164,10 @@ impl Plan {
             )
             .await?
             .iter()
-            .map(|row| (row.get(0), row.get(1)))
+            .map(|row| (row.get(0), row.get(1), row.get(2)))
             .collect();
         Ok(Plan {
+            settings: settings(client, &tables).await?,
             views: views(client, &tables).await?,
             live,
             indexes,
@@ -172,6 +177,36 @@ impl Plan {
             sequences,
         })
     }
+}
+
+/// The statements that give each new table the live one's owner and
+/// storage options. Grants and row security are not carried over: a live
+/// table with either stops the import before it starts.
+async fn settings(client: &Client, tables: &[String]) -> anyhow::Result<Vec<String>> {
+    let mut statements = Vec::new();
+    for row in client
+        .query(
+            "SELECT relname::text, pg_get_userbyid(relowner)::text, \
+                    array_to_string(reloptions, ', '), \
+                    coalesce(relacl <> acldefault('r', relowner), false) OR relrowsecurity \
+             FROM pg_class WHERE relnamespace = current_schema()::regnamespace \
+               AND relname = ANY($1)",
+            &[&tables],
+        )
+        .await?
+    {
+        let (table, owner): (String, String) = (row.get(0), row.get(1));
+        anyhow::ensure!(
+            !row.get::<_, bool>(3),
+            "the table {table} has grants or row security, which the import does not carry \
+             over to the tables it swaps in; nothing was changed"
+        );
+        statements.push(format!("ALTER TABLE {STAGE}.{table} OWNER TO \"{owner}\""));
+        if let Some(options) = row.get::<_, Option<String>>(2) {
+            statements.push(format!("ALTER TABLE {STAGE}.{table} SET ({options})"));
+        }
+    }
+    Ok(statements)
 }
 
 /// The views that read loaded tables (directly or through other views),
@@ -238,6 +273,10 @@ pub(super) async fn create(client: &Client, plan: &Plan) -> anyhow::Result<()> {
         script.push_str(&format!(
             "CREATE TABLE {STAGE}.{table} (LIKE {live}.{table} INCLUDING ALL EXCLUDING INDEXES);"
         ));
+    }
+    for statement in &plan.settings {
+        script.push_str(statement);
+        script.push(';');
     }
     script.push_str(&format!(
         "CREATE TABLE {STAGE}.product_rows AS \
@@ -319,7 +358,7 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
         let views: Vec<&str> = plan.views.iter().map(|(name, _)| name.as_str()).collect();
         script.push_str(&format!("DROP VIEW {};", views.join(", ")));
     }
-    for (_, sequence) in &plan.sequences {
+    for (_, _, sequence) in &plan.sequences {
         script.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY NONE;"));
     }
     let tables: Vec<String> = LOADED.iter().map(|t| format!("{live}.{t}")).collect();
@@ -327,10 +366,11 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
     for table in LOADED {
         script.push_str(&format!("ALTER TABLE {STAGE}.{table} SET SCHEMA {live};"));
     }
-    for (table, sequence) in &plan.sequences {
+    for (table, column, sequence) in &plan.sequences {
         script.push_str(&format!(
-            "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.id; \
-             SELECT setval('{sequence}', COALESCE((SELECT max(id) FROM {live}.{table}), 0) + 1, false);"
+            "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.{column}; \
+             SELECT setval('{sequence}', \
+                           COALESCE((SELECT max({column}) FROM {live}.{table}), 0) + 1, false);"
         ));
     }
     for (name, definition) in &plan.views {
