@@ -10,12 +10,13 @@
 //! `COPY ... FROM STDIN`; PostgreSQL 15's COPY would stop at the first bad
 //! row. The rows go into new tables, built like the live ones but without
 //! their indexes, keys and triggers, which are added after the rows
-//! ([`stage`]); the products are written once, after the SKUs, with the
+//! (`stage`); the products are written once, after the SKUs, with the
 //! stock the inventory's rule gives them. Two connections share the work
-//! ([`jobs`]): the machine's cores, not one backend, set the pace.
+//! (`jobs`): the machine's cores, not one backend, set the pace.
 //!
 //! Readers and buyers use the live catalog meanwhile. Nothing live changes
-//! until the swap commits, so a failed import leaves the catalog as it was.
+//! until the swap (`swap`) commits, so a failed import leaves the catalog
+//! as it was.
 //! The CSV ids are kept, so the catalog must be empty, or `--replace`
 //! empties it in the swap's transaction.
 
@@ -25,6 +26,7 @@ mod load;
 mod report;
 mod rows;
 mod stage;
+mod swap;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -178,7 +180,7 @@ async fn run(
                 "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
             )
         })?;
-    let swapped = stage::swap(coordinator, &plan, replace).await;
+    let swapped = swap::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
     swapped?;
     finished.map_err(|error| anyhow::anyhow!("{error}"))?;

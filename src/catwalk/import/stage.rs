@@ -5,7 +5,7 @@
 //! checks by `LIKE`, and their indexes, keys, triggers and views from the
 //! definitions PostgreSQL holds for the live ones (so they always match the
 //! migrations, which own them). One short transaction then swaps them in
-//! ([`swap`]); until it commits, nothing live has changed.
+//! ([`super::swap`]); until it commits, nothing live has changed.
 
 use tokio_postgres::{Client, GenericClient};
 
@@ -24,7 +24,7 @@ pub(super) const LOADED: [&str; 7] = [
 ];
 
 /// The rest of the catalog, which `--replace` empties in place.
-const EMPTIED: [&str; 2] = ["product_tags", "tags"];
+pub(super) const EMPTIED: [&str; 2] = ["product_tags", "tags"];
 
 /// One import at a time (a session advisory lock's key).
 pub(super) const IMPORT_LOCK: i64 = 0x0e6d_706f_7274;
@@ -34,12 +34,12 @@ pub(super) const IMPORT_LOCK: i64 = 0x0e6d_706f_7274;
 pub(super) struct Key {
     pub(super) table: String,
     pub(super) references: String,
-    name: String,
+    pub(super) name: String,
     definition: String,
 }
 
 impl Key {
-    fn add(&self, schema: &str) -> String {
+    pub(super) fn add(&self, schema: &str) -> String {
         format!(
             "ALTER TABLE {schema}.{} ADD CONSTRAINT {} {}",
             self.table, self.name, self.definition
@@ -50,20 +50,20 @@ impl Key {
 /// What the live catalog is made of, read before the load.
 pub(super) struct Plan {
     /// The live schema.
-    live: String,
+    pub(super) live: String,
     /// Per loaded table: `(table, statement)`, key-backing indexes first.
     pub(super) indexes: Vec<(String, String)>,
-    /// Keys between loaded tables, built on the new ones before the swap.
+    /// The loaded tables' own keys, built on the new tables before the swap.
     pub(super) keys: Vec<Key>,
     /// Keys from the rest of the database into loaded tables: dropped and
     /// added again by the swap.
-    outside_keys: Vec<Key>,
+    pub(super) outside_keys: Vec<Key>,
     /// `(table, statement)`: the triggers, created on the new tables.
     pub(super) triggers: Vec<(String, String)>,
     /// Views over loaded tables, `(name, definition)`, each after those it reads.
-    views: Vec<(String, String)>,
+    pub(super) views: Vec<(String, String)>,
     /// `(table, column, sequence)`: the sequences the loaded tables own.
-    sequences: Vec<(String, String, String)>,
+    pub(super) sequences: Vec<(String, String, String)>,
     /// Per loaded table: the statements that give the new table the live
     /// one's owner and storage options.
     settings: Vec<String>,
@@ -313,83 +313,6 @@ pub(super) fn write_products(parts: i32, remainder: i32) -> String {
          FROM {STAGE}.product_rows p LEFT JOIN {STAGE}.stock k ON k.product_id = p.id \
          WHERE p.id % {parts} = {remainder}"
     )
-}
-
-/// Swaps the new tables in, in one transaction: checks the catalog is
-/// still empty (or empties it, with `replace`: past orders keep their
-/// snapshots, carts lose what is going away), drops the live tables and
-/// what reads them, moves the new ones in with their id sequences, and adds
-/// back the views and the keys from the rest of the database.
-pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> anyhow::Result<()> {
-    let live = &plan.live;
-    let transaction = client.transaction().await?;
-    let all: Vec<&str> = LOADED.iter().chain(EMPTIED.iter()).copied().collect();
-    transaction
-        .batch_execute(&format!(
-            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-            all.join(", ")
-        ))
-        .await?;
-    let existing: i64 = transaction
-        .query_one("SELECT count(*) FROM products", &[])
-        .await?
-        .get(0);
-    anyhow::ensure!(
-        existing == 0 || replace,
-        "the catalog gained {existing} products while the files loaded; nothing was changed"
-    );
-    let mut script = String::new();
-    if replace {
-        script.push_str(&format!(
-            "UPDATE order_lines SET product_id = NULL, sku_id = NULL \
-               WHERE product_id IS NOT NULL OR sku_id IS NOT NULL; \
-             DELETE FROM cart_items; \
-             TRUNCATE {} RESTART IDENTITY;",
-            EMPTIED.join(", ")
-        ));
-    }
-    for key in &plan.outside_keys {
-        script.push_str(&format!(
-            "ALTER TABLE {live}.{} DROP CONSTRAINT {};",
-            key.table, key.name
-        ));
-    }
-    if !plan.views.is_empty() {
-        let views: Vec<&str> = plan.views.iter().map(|(name, _)| name.as_str()).collect();
-        script.push_str(&format!("DROP VIEW {};", views.join(", ")));
-    }
-    for (_, _, sequence) in &plan.sequences {
-        script.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY NONE;"));
-    }
-    let tables: Vec<String> = LOADED.iter().map(|t| format!("{live}.{t}")).collect();
-    script.push_str(&format!("DROP TABLE {};", tables.join(", ")));
-    for table in LOADED {
-        script.push_str(&format!("ALTER TABLE {STAGE}.{table} SET SCHEMA {live};"));
-    }
-    for (table, column, sequence) in &plan.sequences {
-        script.push_str(&format!(
-            "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.{column}; \
-             SELECT setval('{sequence}', \
-                           COALESCE((SELECT max({column}) FROM {live}.{table}), 0) + 1, false);"
-        ));
-    }
-    for (name, definition) in &plan.views {
-        script.push_str(&format!("CREATE VIEW {name} AS {definition};"));
-    }
-    for key in &plan.outside_keys {
-        script.push_str(&key.add(live));
-        script.push(';');
-    }
-    // The word list grew with the names (migration `search_words`).
-    script.push_str(&format!(
-        "INSERT INTO {live}.search_words SELECT DISTINCT word FROM {STAGE}.search_words \
-           ON CONFLICT DO NOTHING; \
-         DROP SCHEMA {STAGE} CASCADE; \
-         ANALYZE {live}.search_words;"
-    ));
-    transaction.batch_execute(&script).await?;
-    transaction.commit().await?;
-    Ok(())
 }
 
 /// The statement that adds `key` to the new tables.
