@@ -86,23 +86,55 @@ async fn the_tables_an_import_swaps_in_are_built_as_the_migrations_build_them() 
     assert_eq!(app.count("styles WHERE product_id = 1").await, 0);
 }
 
+/// Holds a lock on the carts, the first table the import's swap locks, so
+/// that the import stops right before its swap; released on `COMMIT`.
+async fn hold_the_swap(app: &TestApp) -> diesel_async::AsyncPgConnection {
+    use diesel_async::SimpleAsyncConnection;
+    let mut holder = app.db().await;
+    holder
+        .batch_execute("BEGIN; LOCK TABLE cart_items IN ACCESS SHARE MODE")
+        .await
+        .unwrap();
+    holder
+}
+
+/// Waits until the import's swap waits for the carts' lock: the files are
+/// loaded and the new tables built.
+async fn wait_for_the_swap(app: &TestApp) {
+    let waiting = "pg_locks WHERE relation = 'cart_items'::regclass AND NOT granted \
+                   AND mode = 'AccessExclusiveLock'";
+    for _ in 0..3_000 {
+        if app.count(waiting).await > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the import never reached its swap");
+}
+
 #[tokio::test]
 async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
+    use diesel_async::SimpleAsyncConnection;
     let (app, _fixture) = imported_fixture().await;
     let dir = TempDir::new();
     emporium::catwalk::generate::generate(&dir.0, 2_000, 42).unwrap();
+    let mut holder = hold_the_swap(&app).await;
     let state = app.state.clone();
     let path = dir.0.clone();
     let importing = tokio::spawn(async move { import(&state, &path, true).await });
-    // While the files load, the live catalog answers at once, as it was.
+    wait_for_the_swap(&app).await;
+    // Every file is loaded and every index built: the live catalog still
+    // answers, at once (no lock to wait for), as it was.
+    app.sql("SET lock_timeout = '100ms'; SELECT * FROM products, skus, styles LIMIT 1")
+        .await;
     let product = app.anon().get("/api/products/1").await;
-    assert!(!importing.is_finished(), "the import ended before the read");
     assert_eq!(product.status, StatusCode::OK);
     assert_eq!(product.json()["data"]["product_name"], "Camo Onesie");
     assert_eq!(app.count("products").await, 3);
 
-    // Through the load and the swap, every read is answered, from the old
-    // catalog or the new one.
+    holder.batch_execute("COMMIT").await.unwrap();
+    // Through the swap, every read is answered, from the old catalog or
+    // the new one.
     let mut names = std::collections::BTreeSet::new();
     while !importing.is_finished() {
         let product = app.anon().get("/catwalk/products/1").await;
@@ -120,6 +152,38 @@ async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
         names.is_empty(),
         "neither the old nor the new name: {names:?}"
     );
+}
+
+#[tokio::test]
+async fn a_catalog_changed_while_the_files_load_is_not_overwritten() {
+    use diesel_async::SimpleAsyncConnection;
+    let (app, dir) = imported_fixture().await;
+    let mut holder = hold_the_swap(&app).await;
+    let state = app.state.clone();
+    let path = dir.0.clone();
+    let importing = tokio::spawn(async move { import(&state, &path, true).await });
+    wait_for_the_swap(&app).await;
+    // A deploy migrates the catalog meanwhile.
+    app.sql("ALTER TABLE products ADD COLUMN brand TEXT").await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    let refused = importing.await.unwrap().unwrap_err();
+    assert!(refused.to_string().contains("changed while"), "{refused}");
+    assert_eq!(app.count("products WHERE brand IS NULL").await, 3);
+    assert_eq!(
+        app.count("pg_namespace WHERE nspname = 'import_stage'")
+            .await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn the_new_names_are_searchable_with_typos_after_an_import() {
+    let (app, _fixture) = imported_fixture().await;
+    for query in ["onesie", "onesei", "sunglases"] {
+        let found = app.anon().get(&format!("/api/products?q={query}")).await;
+        assert_eq!(found.status, StatusCode::OK);
+        assert_eq!(found.json()["data"].as_array().unwrap().len(), 1, "{query}");
+    }
 }
 
 #[tokio::test]
@@ -149,6 +213,17 @@ async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
     // A killed import's new tables.
     app.sql("CREATE SCHEMA import_stage; CREATE TABLE import_stage.products (id int)")
         .await;
+    // Two features with one id: the new table's key fails once loaded.
+    let features = std::fs::read_to_string(dir.0.join("features.csv")).unwrap();
+    std::fs::write(
+        dir.0.join("features.csv"),
+        format!("{features}1,2,\"Fabric\",\"Twin\"\n"),
+    )
+    .unwrap();
+    let failed = import(&app.state, &dir.0, true).await.unwrap_err();
+    assert!(failed.to_string().contains("features_pkey"), "{failed}");
+    assert_same_schema(&schema(&app).await, &migrated);
+    assert_eq!(app.count("features").await, 3);
     std::fs::write(dir.0.join("product.csv"), "id,name\n").unwrap();
     let failed = import(&app.state, &dir.0, true).await.unwrap_err();
     assert!(failed.to_string().contains("header"), "{failed}");
@@ -157,11 +232,26 @@ async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
 }
 
 #[tokio::test]
+async fn an_import_without_replace_needs_every_loaded_table_empty() {
+    let app = TestApp::spawn().await;
+    app.sql("INSERT INTO categories (category_name) VALUES ('Hats')")
+        .await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    let refused = import(&app.state, &dir.0, false).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("categories") && refused.to_string().contains("--replace"),
+        "{refused}"
+    );
+    assert_eq!(app.count("categories").await, 1);
+}
+
+#[tokio::test]
 async fn an_import_refuses_a_catalog_whose_grants_it_would_lose() {
     let (app, dir) = imported_fixture().await;
     app.sql("GRANT SELECT ON skus TO PUBLIC").await;
     let refused = import(&app.state, &dir.0, true).await.unwrap_err();
-    assert!(refused.to_string().contains("grants"), "{refused}");
+    assert!(refused.to_string().contains("has grants"), "{refused}");
     assert_eq!(app.count("skus").await, 3);
     app.sql("REVOKE SELECT ON skus FROM PUBLIC").await;
     import(&app.state, &dir.0, true).await.unwrap();

@@ -10,7 +10,8 @@ use std::time::Instant;
 use tokio::sync::{Mutex, Notify};
 use tokio_postgres::Client;
 
-use super::stage::{self, Plan};
+use super::plan::Plan;
+use super::stage;
 
 /// One statement, and the jobs (by index) that must be done before it.
 pub(super) struct Job {
@@ -38,6 +39,7 @@ pub(super) fn plan(plan: &Plan) -> Vec<Job> {
         .map(|half| push(&mut jobs, stage::write_products(2, half), before.clone()))
         .collect();
     on_table.entry("products").or_default().extend(&halves);
+    push(&mut jobs, stage::distinct_words(), halves.clone());
     for (table, statement) in &plan.indexes {
         let after = if table == "products" {
             halves.clone()

@@ -23,6 +23,7 @@
 mod csv;
 mod jobs;
 mod load;
+mod plan;
 mod report;
 mod rows;
 mod stage;
@@ -36,9 +37,10 @@ use std::sync::Arc;
 use tokio_postgres::{Client, NoTls};
 
 use load::Files;
+use plan::Plan;
 pub use report::{FileReport, ImportReport, REJECTS_FILE};
 use report::{IdSet, RejectLog};
-use stage::{Plan, STAGE};
+use stage::STAGE;
 
 use crate::state::AppState;
 
@@ -139,15 +141,13 @@ async fn run(
     replace: bool,
     dir: &Path,
 ) -> anyhow::Result<ImportReport> {
-    let existing: i64 = coordinator
-        .query_one("SELECT count(*) FROM products", &[])
-        .await?
-        .get(0);
-    if existing > 0 && !replace {
+    let holding = stage::holding_rows(&*coordinator).await?;
+    if !holding.is_empty() && !replace {
         anyhow::bail!(
-            "the catalog already holds {existing} products; the import keeps the files' ids, \
+            "the catalog already holds rows (in {}); the import keeps the files' ids, \
              so it needs an empty catalog: run it with --replace to replace the catalog \
-             (in the transaction that swaps the new one in)"
+             (in the transaction that swaps the new one in)",
+            holding.join(", ")
         );
     }
     let plan = Plan::read(coordinator).await?;
@@ -180,10 +180,16 @@ async fn run(
                 "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
             )
         })?;
+    let rejects_file = rejects.finish()?;
     let swapped = swap::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
     swapped?;
-    finished.map_err(|error| anyhow::anyhow!("{error}"))?;
+    finished.map_err(|error| {
+        anyhow::anyhow!(
+            "the new catalog is in place, but the cache could not record the end of the \
+             write ({error}): readers store no document for up to ten minutes"
+        )
+    })?;
     let index_seconds = index_started.elapsed().as_secs_f64();
     Ok(ImportReport {
         files,
@@ -191,7 +197,7 @@ async fn run(
         load_seconds,
         index_seconds,
         total_seconds: 0.0,
-        rejects_file: rejects.finish()?,
+        rejects_file,
     })
 }
 

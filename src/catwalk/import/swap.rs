@@ -1,32 +1,93 @@
 //! The one transaction that puts an import's new tables in place of the
 //! live ones ([`swap`]).
 
-use tokio_postgres::Client;
+use std::time::Duration;
 
-use super::stage::{EMPTIED, LOADED, Plan, STAGE};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{Client, Transaction};
 
-/// Swaps the new tables in, in one transaction: checks the catalog is
-/// still empty (or empties it, with `replace`: past orders keep their
-/// snapshots, carts lose what is going away), drops the live tables and
-/// what reads them, moves the new ones in with their id sequences, and adds
-/// back the views and the keys from the rest of the database.
+use super::plan::Plan;
+use super::stage::{self, EMPTIED, LOADED, STAGE};
+
+/// How long the swap waits for its locks before it steps back (readers
+/// queue behind a lock it waits for) and tries again, and how many times.
+const LOCK_WAIT: &str = "5s";
+const ATTEMPTS: u32 = 12;
+
+/// Swaps the new tables in, in one transaction (see [`swap_once`]). When
+/// it cannot get its locks in time, or PostgreSQL picks it to break a
+/// deadlock with a buyer, it rolls back and tries again: the new tables
+/// stay built meanwhile.
 pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> anyhow::Result<()> {
+    let mut attempt = 1;
+    loop {
+        let transaction = client.transaction().await?;
+        let outcome = swap_once(&transaction, plan, replace).await;
+        let outcome = match outcome {
+            Ok(()) => transaction.commit().await.map_err(anyhow::Error::from),
+            Err(error) => Err(error),
+        };
+        match outcome {
+            Err(error) if attempt < ATTEMPTS && waited_too_long(&error) => {
+                tracing::warn!(%error, attempt, "the import's swap steps back and tries again");
+                tokio::time::sleep(Duration::from_millis(200) * attempt).await;
+                attempt += 1;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+fn waited_too_long(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<tokio_postgres::Error>()
+        .and_then(tokio_postgres::Error::code)
+        .is_some_and(|code| {
+            *code == SqlState::LOCK_NOT_AVAILABLE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        })
+}
+
+/// Locks every table it changes at once, in the order buyers do; checks the
+/// catalog's shape did not change while the files loaded and that it is
+/// still empty (or empties it, with `replace`: past orders keep their
+/// snapshots, carts lose what is going away); drops the live tables and
+/// what reads them; moves the new ones in with their id sequences; and adds
+/// back the views, the keys from the rest of the database and the words.
+async fn swap_once(
+    transaction: &Transaction<'_>,
+    plan: &Plan,
+    replace: bool,
+) -> anyhow::Result<()> {
     let live = &plan.live;
-    let transaction = client.transaction().await?;
-    let all: Vec<&str> = LOADED.iter().chain(EMPTIED.iter()).copied().collect();
+    // A buyer locks their cart's lines, then the products, then writes the
+    // order's lines: the swap takes its locks in that order.
+    let mut locked: Vec<&str> = vec!["cart_items"];
+    for table in EMPTIED
+        .into_iter()
+        .chain(LOADED)
+        .chain(plan.outside_keys.iter().map(|key| key.table.as_str()))
+        .chain(["order_lines"])
+    {
+        if !locked.contains(&table) {
+            locked.push(table);
+        }
+    }
     transaction
         .batch_execute(&format!(
-            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
-            all.join(", ")
+            "SET LOCAL lock_timeout = '{LOCK_WAIT}'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            locked.join(", ")
         ))
         .await?;
-    let existing: i64 = transaction
-        .query_one("SELECT count(*) FROM products", &[])
-        .await?
-        .get(0);
     anyhow::ensure!(
-        existing == 0 || replace,
-        "the catalog gained {existing} products while the files loaded; nothing was changed"
+        Plan::read(transaction).await? == *plan,
+        "the catalog's tables changed while the files loaded (a migration?); nothing was \
+         changed: run the import again"
+    );
+    let holding = stage::holding_rows(transaction).await?;
+    anyhow::ensure!(
+        holding.is_empty() || replace,
+        "the catalog gained rows in {} while the files loaded; nothing was changed",
+        holding.join(", ")
     );
     let mut script = String::new();
     if replace {
@@ -40,12 +101,12 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
     }
     for key in &plan.outside_keys {
         script.push_str(&format!(
-            "ALTER TABLE {live}.{} DROP CONSTRAINT {};",
+            "ALTER TABLE {} DROP CONSTRAINT {};",
             key.table, key.name
         ));
     }
     if !plan.views.is_empty() {
-        let views: Vec<&str> = plan.views.iter().map(|(name, _)| name.as_str()).collect();
+        let views: Vec<&str> = plan.views.iter().map(|(name, ..)| name.as_str()).collect();
         script.push_str(&format!("DROP VIEW {};", views.join(", ")));
     }
     for (_, _, sequence) in &plan.sequences {
@@ -57,27 +118,28 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
         script.push_str(&format!("ALTER TABLE {STAGE}.{table} SET SCHEMA {live};"));
     }
     for (table, column, sequence) in &plan.sequences {
+        let literal = sequence.replace('\'', "''");
         script.push_str(&format!(
             "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.{column}; \
-             SELECT setval('{sequence}', \
+             SELECT setval('{literal}', \
                            COALESCE((SELECT max({column}) FROM {live}.{table}), 0) + 1, false);"
         ));
     }
-    for (name, definition) in &plan.views {
-        script.push_str(&format!("CREATE VIEW {name} AS {definition};"));
+    for (name, definition, owner) in &plan.views {
+        script.push_str(&format!(
+            "CREATE VIEW {name} AS {definition}; ALTER VIEW {name} OWNER TO {owner};"
+        ));
     }
     for key in &plan.outside_keys {
-        script.push_str(&key.add(live));
+        script.push_str(&key.add_to(&key.table));
         script.push(';');
     }
     // The word list grew with the names (migration `search_words`).
     script.push_str(&format!(
-        "INSERT INTO {live}.search_words SELECT DISTINCT word FROM {STAGE}.search_words \
-           ON CONFLICT DO NOTHING; \
+        "INSERT INTO {live}.search_words SELECT word FROM {STAGE}.words ON CONFLICT DO NOTHING; \
          DROP SCHEMA {STAGE} CASCADE; \
          ANALYZE {live}.search_words;"
     ));
     transaction.batch_execute(&script).await?;
-    transaction.commit().await?;
     Ok(())
 }
