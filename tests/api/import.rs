@@ -256,3 +256,23 @@ async fn an_import_refuses_a_catalog_whose_grants_it_would_lose() {
     app.sql("REVOKE SELECT ON skus FROM PUBLIC").await;
     import(&app.state, &dir.0, true).await.unwrap();
 }
+
+#[tokio::test]
+async fn the_swap_outwaits_a_long_transaction_without_blocking_readers_for_long() {
+    use diesel_async::SimpleAsyncConnection;
+    let (app, dir) = imported_fixture().await;
+    let mut holder = hold_the_swap(&app).await;
+    let state = app.state.clone();
+    let path = dir.0.clone();
+    let importing = tokio::spawn(async move { import(&state, &path, true).await });
+    wait_for_the_swap(&app).await;
+    // Longer than the swap waits for a lock: it steps back (readers go on)
+    // and tries again.
+    tokio::time::sleep(std::time::Duration::from_secs(7)).await;
+    app.sql("SET lock_timeout = '100ms'; SELECT * FROM products LIMIT 1")
+        .await;
+    assert!(!importing.is_finished());
+    holder.batch_execute("COMMIT").await.unwrap();
+    importing.await.unwrap().unwrap();
+    assert_eq!(app.count("products").await, 3);
+}
