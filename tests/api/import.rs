@@ -276,3 +276,28 @@ async fn the_swap_outwaits_a_long_transaction_without_blocking_readers_for_long(
     importing.await.unwrap().unwrap();
     assert_eq!(app.count("products").await, 3);
 }
+
+#[tokio::test]
+async fn without_the_caches_redis_an_import_stops_before_loading_anything() {
+    let mut redis = crate::harness::ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| {
+        config.cache_redis_url = Some(redis.url().into());
+        config.redis_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let dir = TempDir::new();
+    emporium::catwalk::generate::generate(&dir.0, 2_000, 3).unwrap();
+    redis.kill();
+    let refused = import(&app.state, &dir.0, false).await.unwrap_err();
+    assert!(refused.to_string().contains("cache's Redis"), "{refused}");
+    // Before the load: the files' dirty lines were never read (their list
+    // is written as the files load).
+    let rejects = dir.0.join(emporium::catwalk::import::REJECTS_FILE);
+    assert!(!rejects.exists());
+    assert_eq!(app.count("products").await, 0);
+    assert_eq!(
+        app.count("pg_namespace WHERE nspname = 'import_stage'")
+            .await,
+        0
+    );
+}

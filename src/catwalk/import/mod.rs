@@ -141,6 +141,13 @@ async fn run(
     replace: bool,
     dir: &Path,
 ) -> anyhow::Result<ImportReport> {
+    // The swap needs the cache's Redis: find out now, not after the load.
+    state
+        .cache
+        .redis()
+        .query::<String>(&redis::cmd("PING"))
+        .await
+        .map_err(|_| unreachable_cache())?;
     let holding = stage::holding_rows(&*coordinator).await?;
     if !holding.is_empty() && !replace {
         anyhow::bail!(
@@ -175,11 +182,7 @@ async fn run(
         .cache
         .begin_write_for(crate::catalog::cache::bulk_change(), IMPORT_PENDING_TTL)
         .await
-        .map_err(|_| {
-            anyhow::anyhow!(
-                "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire cached documents"
-            )
-        })?;
+        .map_err(|_| unreachable_cache())?;
     let rejects_file = rejects.finish()?;
     let swapped = swap::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
@@ -199,6 +202,13 @@ async fn run(
         total_seconds: 0.0,
         rejects_file,
     })
+}
+
+fn unreachable_cache() -> anyhow::Error {
+    anyhow::anyhow!(
+        "cannot reach the cache's Redis (CACHE_REDIS_URL, or REDIS_URL when unset) to retire \
+         cached documents; nothing was changed"
+    )
 }
 
 /// Loads the six files into the new tables: the products first (every other
