@@ -10,7 +10,7 @@ use std::time::Instant;
 use tokio::sync::{Mutex, Notify};
 use tokio_postgres::Client;
 
-use super::plan::Plan;
+use super::plan::{LOADED, Plan, STAGE};
 use super::stage;
 
 /// One statement, and the jobs (by index) that must be done before it.
@@ -76,13 +76,9 @@ pub(super) fn plan(plan: &Plan) -> Vec<Job> {
         let job = push(&mut jobs, statement.clone(), after);
         on_table.entry(table).or_default().push(job);
     }
-    for table in stage::LOADED {
+    for table in LOADED {
         let after = on_table.get(table).cloned().unwrap_or_default();
-        push(
-            &mut jobs,
-            format!("ANALYZE {}.{table}", stage::STAGE),
-            after,
-        );
+        push(&mut jobs, format!("ANALYZE {}.{table}", STAGE), after);
     }
     jobs
 }

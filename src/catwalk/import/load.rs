@@ -11,8 +11,8 @@ use futures_util::SinkExt;
 use tokio_postgres::Client;
 
 use super::csv::LineSplitter;
+use super::plan::STAGE;
 use super::report::{FileReport, RejectLog};
-use super::stage::STAGE;
 use super::{FILES, TARGETS};
 use crate::progress::Progress;
 

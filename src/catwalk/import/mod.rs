@@ -38,9 +38,9 @@ use tokio_postgres::{Client, NoTls};
 
 use load::Files;
 use plan::Plan;
+use plan::STAGE;
 pub use report::{FileReport, ImportReport, REJECTS_FILE};
 use report::{IdSet, RejectLog};
-use stage::STAGE;
 
 use crate::state::AppState;
 

@@ -6,7 +6,22 @@
 
 use tokio_postgres::GenericClient;
 
-use super::stage::{LOADED, STAGE};
+/// The schema the new tables are built in.
+pub(super) const STAGE: &str = "import_stage";
+
+/// The tables an import writes whole: built in [`STAGE`] and swapped in.
+pub(super) const LOADED: [&str; 7] = [
+    "categories",
+    "products",
+    "features",
+    "styles",
+    "photos",
+    "skus",
+    "related_products",
+];
+
+/// The rest of the catalog, which `--replace` empties in place.
+pub(super) const EMPTIED: [&str; 2] = ["product_tags", "tags"];
 
 /// A foreign key: `ALTER TABLE <table> ADD CONSTRAINT <name> <definition>`
 /// (`table` as PostgreSQL names it, quoted and qualified where needed).

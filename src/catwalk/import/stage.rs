@@ -9,24 +9,7 @@
 
 use tokio_postgres::{Client, GenericClient};
 
-use super::plan::{Key, Plan};
-
-/// The schema the new tables are built in.
-pub(super) const STAGE: &str = "import_stage";
-
-/// The tables an import writes whole: built in [`STAGE`] and swapped in.
-pub(super) const LOADED: [&str; 7] = [
-    "categories",
-    "products",
-    "features",
-    "styles",
-    "photos",
-    "skus",
-    "related_products",
-];
-
-/// The rest of the catalog, which `--replace` empties in place.
-pub(super) const EMPTIED: [&str; 2] = ["product_tags", "tags"];
+use super::plan::{Key, LOADED, Plan, STAGE};
 
 /// One import at a time (a session advisory lock's key).
 pub(super) const IMPORT_LOCK: i64 = 0x0e6d_706f_7274;

@@ -6,8 +6,8 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
-use super::plan::Plan;
-use super::stage::{self, EMPTIED, LOADED, STAGE};
+use super::plan::{EMPTIED, LOADED, Plan, STAGE};
+use super::stage;
 
 /// How long the swap waits for its locks before it steps back (readers
 /// queue behind a lock it waits for) and tries again, and how many times.
