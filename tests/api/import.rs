@@ -112,17 +112,31 @@ async fn wait_for_the_swap(app: &TestApp) {
     panic!("the import never reached its swap");
 }
 
+/// Starts an import of `dir` with `--replace` and returns once it waits
+/// for its swap (everything loaded and built), with the connection whose
+/// lock holds it there (`COMMIT` lets it go on) and the import's task.
+async fn import_paused_before_its_swap(
+    app: &TestApp,
+    dir: &std::path::Path,
+) -> (
+    diesel_async::AsyncPgConnection,
+    tokio::task::JoinHandle<anyhow::Result<emporium::catwalk::import::ImportReport>>,
+) {
+    let holder = hold_the_swap(app).await;
+    let state = app.state.clone();
+    let path = dir.to_owned();
+    let importing = tokio::spawn(async move { import(&state, &path, true).await });
+    wait_for_the_swap(app).await;
+    (holder, importing)
+}
+
 #[tokio::test]
 async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
     use diesel_async::SimpleAsyncConnection;
     let (app, _fixture) = imported_fixture().await;
     let dir = TempDir::new();
     emporium::catwalk::generate::generate(&dir.0, 2_000, 42).unwrap();
-    let mut holder = hold_the_swap(&app).await;
-    let state = app.state.clone();
-    let path = dir.0.clone();
-    let importing = tokio::spawn(async move { import(&state, &path, true).await });
-    wait_for_the_swap(&app).await;
+    let (mut holder, importing) = import_paused_before_its_swap(&app, &dir.0).await;
     // Every file is loaded and every index built: the live catalog still
     // answers, at once (no lock to wait for), as it was.
     app.sql("SET lock_timeout = '100ms'; SELECT * FROM products, skus, styles LIMIT 1")
@@ -158,11 +172,7 @@ async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
 async fn a_catalog_changed_while_the_files_load_is_not_overwritten() {
     use diesel_async::SimpleAsyncConnection;
     let (app, dir) = imported_fixture().await;
-    let mut holder = hold_the_swap(&app).await;
-    let state = app.state.clone();
-    let path = dir.0.clone();
-    let importing = tokio::spawn(async move { import(&state, &path, true).await });
-    wait_for_the_swap(&app).await;
+    let (mut holder, importing) = import_paused_before_its_swap(&app, &dir.0).await;
     // A deploy migrates the catalog meanwhile.
     app.sql("ALTER TABLE products ADD COLUMN brand TEXT").await;
     holder.batch_execute("COMMIT").await.unwrap();
@@ -261,11 +271,7 @@ async fn an_import_refuses_a_catalog_whose_grants_it_would_lose() {
 async fn the_swap_outwaits_a_long_transaction_without_blocking_readers_for_long() {
     use diesel_async::SimpleAsyncConnection;
     let (app, dir) = imported_fixture().await;
-    let mut holder = hold_the_swap(&app).await;
-    let state = app.state.clone();
-    let path = dir.0.clone();
-    let importing = tokio::spawn(async move { import(&state, &path, true).await });
-    wait_for_the_swap(&app).await;
+    let (mut holder, importing) = import_paused_before_its_swap(&app, &dir.0).await;
     // Longer than the swap waits for a lock: it steps back (readers go on)
     // and tries again.
     tokio::time::sleep(std::time::Duration::from_secs(7)).await;

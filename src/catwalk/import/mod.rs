@@ -30,9 +30,8 @@ mod stage;
 mod swap;
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
-
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio_postgres::{Client, NoTls};
 

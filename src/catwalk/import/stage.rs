@@ -3,8 +3,8 @@
 //! at once; readers and buyers keep the live catalog meanwhile. The new
 //! tables are built exactly like the live ones: their columns, defaults and
 //! checks by `LIKE`, and their indexes, keys, triggers and views from the
-//! definitions PostgreSQL holds for the live ones ([`super::plan`]: so they always match the
-//! migrations, which own them). One short transaction then swaps them in
+//! definitions PostgreSQL holds for the live ones ([`super::plan`]), so
+//! they always match the migrations, which own them. One short transaction then swaps them in
 //! ([`super::swap`]); until it commits, nothing live has changed.
 
 use tokio_postgres::{Client, GenericClient};
