@@ -307,3 +307,96 @@ async fn without_the_caches_redis_an_import_stops_before_loading_anything() {
         0
     );
 }
+
+#[tokio::test]
+async fn the_keys_into_the_catalog_are_checked_after_the_swap_even_after_an_import_that_stopped_between()
+ {
+    let (app, dir) = imported_fixture().await;
+    let migrated = schema(&app).await;
+    let (_, token) = app
+        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+        .await;
+    let order = serde_json::json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 1}]});
+    let placed = app.user(&token).post("/api/orders", order).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    // What an import that stopped between its swap and its checks leaves
+    // behind: a key into the catalog added back unchecked.
+    app.sql(
+        "DO $$ DECLARE definition text; BEGIN \
+           SELECT pg_get_constraintdef(oid) INTO definition FROM pg_constraint \
+            WHERE conname = 'order_lines_product_id_fkey'; \
+           ALTER TABLE order_lines DROP CONSTRAINT order_lines_product_id_fkey; \
+           EXECUTE 'ALTER TABLE order_lines ADD CONSTRAINT order_lines_product_id_fkey ' \
+                   || definition || ' NOT VALID'; \
+         END $$",
+    )
+    .await;
+    assert_eq!(
+        app.count(
+            "pg_constraint WHERE conname = 'order_lines_product_id_fkey' AND NOT convalidated"
+        )
+        .await,
+        1
+    );
+    import(&app.state, &dir.0, true).await.unwrap();
+    // Every key checked again, the same schema as the migrations', and the
+    // past order kept, no longer linked to the replaced catalog.
+    assert_same_schema(&schema(&app).await, &migrated);
+    assert_eq!(
+        app.count("order_lines WHERE product_id IS NULL AND sku_id IS NULL")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn with_replace_past_orders_are_unlinked_while_readers_and_buyers_go_on() {
+    use diesel_async::SimpleAsyncConnection;
+    let (app, dir) = imported_fixture().await;
+    let (_, token) = app
+        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+        .await;
+    let order = serde_json::json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 1}]});
+    let placed = app.user(&token).post("/api/orders", order.clone()).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    // A lock on the past order's line holds the import where it cuts the
+    // past orders' links, before it locks any table.
+    let mut holder = app.db().await;
+    holder
+        .batch_execute("BEGIN; SELECT 1 FROM order_lines FOR UPDATE")
+        .await
+        .unwrap();
+    let state = app.state.clone();
+    let path = dir.0.clone();
+    let importing = tokio::spawn(async move { import(&state, &path, true).await });
+    let unlinking = "pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND query LIKE 'UPDATE order_lines SET product_id = NULL%'";
+    for _ in 0..3_000 {
+        if app.count(unlinking).await > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        app.count(unlinking).await,
+        1,
+        "the import never cut the links"
+    );
+    // Meanwhile the catalog is read and bought from as before.
+    app.sql("SET lock_timeout = '100ms'; SELECT * FROM products, skus, cart_items LIMIT 1")
+        .await;
+    let product = app.anon().get("/api/products/1").await;
+    assert_eq!(product.status, StatusCode::OK);
+    let placed = app.user(&token).post("/api/orders", order).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    holder.batch_execute("COMMIT").await.unwrap();
+    importing.await.unwrap().unwrap();
+    // Both orders kept, neither linked to the replaced catalog: the one
+    // placed while the import ran was cut under the swap's locks.
+    assert_eq!(app.count("order_lines").await, 2);
+    assert_eq!(
+        app.count("order_lines WHERE product_id IS NOT NULL OR sku_id IS NOT NULL")
+            .await,
+        0
+    );
+}

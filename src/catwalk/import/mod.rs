@@ -186,10 +186,17 @@ async fn run(
     let swapped = swap::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
     swapped?;
+    let validated = swap::validate_outside_keys(coordinator, &plan).await;
     finished.map_err(|error| {
         anyhow::anyhow!(
             "the new catalog is in place, but the cache could not record the end of the \
              write ({error}): readers store no document for up to ten minutes"
+        )
+    })?;
+    validated.map_err(|error| {
+        anyhow::anyhow!(
+            "the new catalog is in place, but checking the rows that point into it failed \
+             ({error}): PostgreSQL checks every row written, and the next import checks the rest"
         )
     })?;
     let index_seconds = index_started.elapsed().as_secs_f64();

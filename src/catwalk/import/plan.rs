@@ -41,6 +41,22 @@ impl Key {
             self.name, self.definition
         )
     }
+
+    /// The statement that adds the key back without reading the rows it
+    /// covers (the swap's, under its locks): PostgreSQL checks every row
+    /// written from then on, [`Key::validate`] the rows already there.
+    pub(super) fn add_unchecked(&self) -> String {
+        format!("{} NOT VALID", self.add_to(&self.table))
+    }
+
+    /// The statement that checks the rows already there against the key,
+    /// while buyers go on writing (it blocks no reads and no row writes).
+    pub(super) fn validate(&self) -> String {
+        format!(
+            "ALTER TABLE {} VALIDATE CONSTRAINT {}",
+            self.table, self.name
+        )
+    }
 }
 
 /// What the live catalog is made of, read before the load (and again by
@@ -129,11 +145,16 @@ impl Plan {
             )
             .await?
         {
+            let definition: String = row.get(3);
             let key = Key {
                 table: row.get(0),
                 references: row.get(1),
                 name: row.get(2),
-                definition: row.get(3),
+                // A key an earlier import added back but could not check
+                // (it stopped in between) is added and checked again.
+                definition: definition
+                    .strip_suffix(" NOT VALID")
+                    .map_or_else(|| definition.clone(), str::to_owned),
             };
             if tables.contains(&key.table) {
                 keys.push(key);

@@ -47,18 +47,33 @@ fn waited_too_long(error: &anyhow::Error) -> bool {
         })
 }
 
-/// Locks every table it changes at once, in the order buyers do; checks the
-/// catalog's shape did not change while the files loaded and that it is
-/// still empty (or empties it, with `replace`: past orders keep their
-/// snapshots, carts lose what is going away); drops the live tables and
-/// what reads them; moves the new ones in with their id sequences; and adds
-/// back the views, the keys from the rest of the database and the words.
+/// Past orders keep their snapshots (name, price, style, size) but lose
+/// their links into the catalog that goes away (the new one reuses its ids).
+const UNLINK_PAST_ORDERS: &str = "UPDATE order_lines SET product_id = NULL, sku_id = NULL \
+                                  WHERE product_id IS NOT NULL OR sku_id IS NOT NULL;";
+
+/// With `replace`, first cuts the past orders' links into the catalog,
+/// before any table is locked: rewriting every order line takes as long as
+/// there are lines, and readers and buyers go on meanwhile (the lines
+/// written meanwhile are cut under the locks). Then locks every table it
+/// changes at once, in the order buyers do; checks the catalog's shape did
+/// not change while the files loaded and that it is still empty (or
+/// empties it, with `replace`: carts lose what is going away); drops the
+/// live tables and what reads them; moves the new ones in with their id
+/// sequences; and adds back the views, the keys from the rest of the
+/// database (checked after the commit) and the words.
 async fn swap_once(
     transaction: &Transaction<'_>,
     plan: &Plan,
     replace: bool,
 ) -> anyhow::Result<()> {
     let live = &plan.live;
+    transaction
+        .batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+        .await?;
+    if replace {
+        transaction.batch_execute(UNLINK_PAST_ORDERS).await?;
+    }
     // A buyer locks their cart's lines, then the products, then writes the
     // order's lines: the swap takes its locks in that order.
     let mut locked: Vec<&str> = vec!["cart_items"];
@@ -74,7 +89,7 @@ async fn swap_once(
     }
     transaction
         .batch_execute(&format!(
-            "SET LOCAL lock_timeout = '{LOCK_WAIT}'; LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            "LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
             locked.join(", ")
         ))
         .await?;
@@ -92,10 +107,7 @@ async fn swap_once(
     let mut script = String::new();
     if replace {
         script.push_str(&format!(
-            "UPDATE order_lines SET product_id = NULL, sku_id = NULL \
-               WHERE product_id IS NOT NULL OR sku_id IS NOT NULL; \
-             DELETE FROM cart_items; \
-             TRUNCATE {} RESTART IDENTITY;",
+            "{UNLINK_PAST_ORDERS} DELETE FROM cart_items; TRUNCATE {} RESTART IDENTITY;",
             EMPTIED.join(", ")
         ));
     }
@@ -130,8 +142,10 @@ async fn swap_once(
             "CREATE VIEW {name} AS {definition}; ALTER VIEW {name} OWNER TO {owner};"
         ));
     }
+    // Checked after the commit (`validate_outside_keys`): checking them
+    // here would read every order line and cart line under the locks.
     for key in &plan.outside_keys {
-        script.push_str(&key.add_to(&key.table));
+        script.push_str(&key.add_unchecked());
         script.push(';');
     }
     // The word list grew with the names (migration `search_words`).
@@ -141,5 +155,16 @@ async fn swap_once(
          ANALYZE {live}.search_words;"
     ));
     transaction.batch_execute(&script).await?;
+    Ok(())
+}
+
+/// Checks the rows already there against the keys the swap added back
+/// unchecked, one key at a time, while buyers go on: `VALIDATE CONSTRAINT`
+/// blocks no reads and no row writes. None can fail: the swap found the
+/// catalog empty, or (with `replace`) cut every link into it.
+pub(super) async fn validate_outside_keys(client: &Client, plan: &Plan) -> anyhow::Result<()> {
+    for key in &plan.outside_keys {
+        client.batch_execute(&key.validate()).await?;
+    }
     Ok(())
 }
