@@ -1,7 +1,9 @@
 //! How PostgreSQL's errors read to a client: a named constraint a client
 //! can trip becomes a 409 or a 422 naming the field (the migrations name
 //! every such constraint); a lost connection or an unreachable server is a
-//! 503; anything else is our fault (500, the cause logged, never sent).
+//! 503, and so is a clash with other transactions (a serialization failure,
+//! a deadlock, a lock held too long): retry it; anything else is our fault
+//! (500, the cause logged, never sent).
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -47,6 +49,11 @@ impl From<DieselError> for AppError {
                     return Self::validation(field, message);
                 }
                 (DatabaseErrorKind::SerializationFailure, None) => {
+                    return Self::unavailable("the request clashed with another; retry it");
+                }
+                // PostgreSQL broke a circle of transactions waiting for each
+                // other by failing this one (diesel has no kind for it).
+                (_, None) if info.message().contains("deadlock detected") => {
                     return Self::unavailable("the request clashed with another; retry it");
                 }
                 // `lock_timeout`, set on every pooled connection (`db`).

@@ -950,3 +950,42 @@ async fn small_things_are_refused_clearly() {
         .await;
     assert_eq!(kept.header("x-request-id"), Some("trace-42"));
 }
+
+#[tokio::test]
+async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothing() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("buyer@example.com", Role::Customer).await;
+    let order = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let placed = app.user(&token).post("/api/orders", order).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    // Another transaction holds the order's line, then waits for product 4,
+    // which the admin's delete holds while it waits for the line (to cut
+    // its link): PostgreSQL breaks the circle by failing the delete, the
+    // first of the two to wait.
+    let mut other = app.db().await;
+    other
+        .batch_execute("BEGIN; SELECT 1 FROM order_lines WHERE product_id = 4 FOR UPDATE")
+        .await
+        .unwrap();
+    let crossing = async {
+        let waiting = "pg_locks WHERE locktype = 'transactionid' AND NOT granted";
+        while app.count(waiting).await == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        other
+            .batch_execute("SELECT 1 FROM products WHERE id = 4 FOR UPDATE")
+            .await
+    };
+    let admin = app.admin();
+    let (deleted, crossed) = tokio::join!(admin.delete("/api/products/4"), crossing);
+    crossed.unwrap();
+    other.batch_execute("ROLLBACK").await.unwrap();
+    deleted.problem(503);
+    assert!(deleted.header("retry-after").is_some());
+    assert_eq!(app.count("products WHERE id = 4").await, 1);
+    assert_eq!(
+        app.admin().delete("/api/products/4").await.status,
+        StatusCode::NO_CONTENT
+    );
+}
