@@ -225,21 +225,29 @@ impl Cache {
             .as_ref()
             .filter(|_| key.replica_ok)
             .and_then(|lookup| lookup.lsn);
-        let document = self
-            .flights
-            .load_once(flight, || load(replayed), &counters)
-            .await?;
-        if let Some(lookup) = &lookup {
-            match self.admit_and_store(key, lookup, &document).await {
-                Ok(Stored::Yes) => {}
-                Ok(Stored::OverBudget) => CacheStats::bump(&counters.over_budget),
-                Ok(Stored::Stale) => CacheStats::bump(&counters.stale_skips),
-                Err(failure) => {
-                    CacheStats::bump(&counters.errors);
-                    self.warn(&failure);
+        // The loader stores inside the flight: a reader that misses while
+        // the document is being stored shares this load rather than
+        // starting another, and the readers who shared it (their view of
+        // the versions was the loader's) have nothing left to store.
+        let load_and_store = || async {
+            let document = load(replayed).await?;
+            if let Some(lookup) = &lookup {
+                match self.admit_and_store(key, lookup, &document).await {
+                    Ok(Stored::Yes) => {}
+                    Ok(Stored::OverBudget) => CacheStats::bump(&counters.over_budget),
+                    Ok(Stored::Stale) => CacheStats::bump(&counters.stale_skips),
+                    Err(failure) => {
+                        CacheStats::bump(&counters.errors);
+                        self.warn(&failure);
+                    }
                 }
             }
-        }
+            Ok(document)
+        };
+        let document = self
+            .flights
+            .load_once(flight, load_and_store, &counters)
+            .await?;
         Ok((document, DataSource::Postgres))
     }
 
