@@ -48,12 +48,13 @@ impl From<DieselError> for AppError {
                 (_, Some(ConstraintMeaning::Field(field, message))) => {
                     return Self::validation(field, message);
                 }
-                (DatabaseErrorKind::SerializationFailure, None) => {
-                    return Self::unavailable("the request clashed with another; retry it");
-                }
-                // PostgreSQL broke a circle of transactions waiting for each
-                // other by failing this one (diesel has no kind for it).
-                (_, None) if info.message().contains("deadlock detected") => {
+                // A serialization failure, or PostgreSQL breaking a circle of
+                // transactions waiting for each other by failing this one
+                // (diesel has no kind for a deadlock).
+                (kind, None)
+                    if matches!(kind, DatabaseErrorKind::SerializationFailure)
+                        || info.message().contains("deadlock detected") =>
+                {
                     return Self::unavailable("the request clashed with another; retry it");
                 }
                 // `lock_timeout`, set on every pooled connection (`db`).

@@ -460,6 +460,18 @@ impl TestApp {
         self.sign_in(email, TEST_PASSWORD).await
     }
 
+    /// A new customer (see [`TestApp::quick_account`]) who has placed an
+    /// order of `items`; returns the customer's token.
+    pub async fn customer_with_an_order(&self, email: &str, items: serde_json::Value) -> String {
+        let (_, token) = self.quick_account(email, Role::Customer).await;
+        let placed = self
+            .user(&token)
+            .post("/api/orders", serde_json::json!({ "items": items }))
+            .await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+        token
+    }
+
     /// An account made without the API: its row is inserted with a hash
     /// computed once per test process, and its session opened directly in
     /// Redis (as sign-in would). For tests that need many users quickly.

@@ -313,12 +313,8 @@ async fn the_keys_into_the_catalog_are_checked_after_the_swap_even_after_an_impo
  {
     let (app, dir) = imported_fixture().await;
     let migrated = schema(&app).await;
-    let (_, token) = app
-        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
-        .await;
-    let order = serde_json::json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 1}]});
-    let placed = app.user(&token).post("/api/orders", order).await;
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let line = serde_json::json!([{"product_id": 1, "sku_id": 1, "quantity": 1}]);
+    app.customer_with_an_order("buyer@example.com", line).await;
     // What an import that stopped between its swap and its checks leaves
     // behind: a key into the catalog added back unchecked.
     app.sql(
@@ -353,12 +349,10 @@ async fn the_keys_into_the_catalog_are_checked_after_the_swap_even_after_an_impo
 async fn with_replace_past_orders_are_unlinked_while_readers_and_buyers_go_on() {
     use diesel_async::SimpleAsyncConnection;
     let (app, dir) = imported_fixture().await;
-    let (_, token) = app
-        .quick_account("buyer@example.com", emporium::domain::Role::Customer)
+    let line = serde_json::json!([{"product_id": 1, "sku_id": 1, "quantity": 1}]);
+    let token = app
+        .customer_with_an_order("buyer@example.com", line.clone())
         .await;
-    let order = serde_json::json!({"items": [{"product_id": 1, "sku_id": 1, "quantity": 1}]});
-    let placed = app.user(&token).post("/api/orders", order.clone()).await;
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     // A lock on the past order's line holds the import where it cuts the
     // past orders' links, before it locks any table.
     let mut holder = app.db().await;
@@ -387,6 +381,7 @@ async fn with_replace_past_orders_are_unlinked_while_readers_and_buyers_go_on() 
         .await;
     let product = app.anon().get("/api/products/1").await;
     assert_eq!(product.status, StatusCode::OK);
+    let order = serde_json::json!({ "items": line });
     let placed = app.user(&token).post("/api/orders", order).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     holder.batch_execute("COMMIT").await.unwrap();

@@ -955,10 +955,11 @@ async fn small_things_are_refused_clearly() {
 async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothing() {
     use diesel_async::SimpleAsyncConnection;
     let app = TestApp::seeded_with_admin().await;
-    let (_, token) = app.quick_account("buyer@example.com", Role::Customer).await;
-    let order = json!({"items": [{"product_id": 4, "quantity": 1}]});
-    let placed = app.user(&token).post("/api/orders", order).await;
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    app.customer_with_an_order(
+        "buyer@example.com",
+        json!([{"product_id": 4, "quantity": 1}]),
+    )
+    .await;
     // Another transaction holds the order's line, then waits for product 4,
     // which the admin's delete holds while it waits for the line (to cut
     // its link): PostgreSQL breaks the circle by failing the delete, the

@@ -154,7 +154,8 @@ impl Plan {
                 // (it stopped in between) is added and checked again.
                 definition: definition
                     .strip_suffix(" NOT VALID")
-                    .map_or_else(|| definition.clone(), str::to_owned),
+                    .unwrap_or(&definition)
+                    .to_owned(),
             };
             if tables.contains(&key.table) {
                 keys.push(key);
