@@ -243,24 +243,6 @@ pub async fn hot_write_settings(mut conn: &AsyncPgConnection) -> QueryResult<()>
     .map(drop)
 }
 
-/// Until [`usual_settings`], `conn`'s prepared statements run on their
-/// generic plans, as in a transaction after [`hot_write_settings`], for
-/// statements that run outside one (checkout's reads beside the call that
-/// commits a plain order by itself). A simple query, sent as soon as it is
-/// polled, before the `RESET` that follows it; a prepared statement not
-/// yet in the connection's cache goes out after its preparation's round
-/// trip, possibly behind the `RESET`, and then runs once on a custom plan:
-/// a plan, nothing that decides an answer.
-pub async fn checkout_settings(mut conn: &AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("SET plan_cache_mode = force_generic_plan")
-        .await
-}
-
-/// Undoes [`checkout_settings`]: the server's setting again.
-pub async fn usual_settings(mut conn: &AsyncPgConnection) -> QueryResult<()> {
-    conn.batch_execute("RESET plan_cache_mode").await
-}
-
 /// Commits the transaction `conn` is in (opened by diesel's transaction
 /// manager) and returns once the commit is on disk, in one round trip: one
 /// message of two statements, `COMMIT` and then a transaction that writes

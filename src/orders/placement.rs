@@ -4,10 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use super::cache;
 use super::domain::{OrderRequest, OrderSource, summed};
 use super::dto::OrderView;
 use super::models::{Order, OrderLine};
-use super::{cache, queries};
 use crate::cache::Retirement;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult, FieldErrors};
@@ -99,16 +99,6 @@ impl Wanted {
 
 pub(super) fn body_of(view: OrderView) -> AppResult<String> {
     Ok(serde_json::to_string(&Envelope { data: view }).map_err(anyhow::Error::from)?)
-}
-
-/// A placed order's answer read back from PostgreSQL, its lines as stored.
-pub(super) async fn stored_answer(
-    conn: &mut diesel_async::AsyncPgConnection,
-    order: Order,
-) -> AppResult<String> {
-    let mut lines = queries::lines_of(conn, &[order.id]).await?;
-    let lines = lines.remove(&order.id).unwrap_or_default();
-    body_of(OrderView::new(order, lines))
 }
 
 /// The request's shipping address as the order stores it.

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use super::domain::{OrderFilter, Status};
 use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
-use crate::inventory::{Item, Shortage};
+use crate::inventory::{Item, Shortage, StoredLine};
 use crate::schema::{order_lines, orders};
 
 #[declare_sql_function]
@@ -35,6 +35,9 @@ extern "SQL" {
         Nullable<Numeric>,
         Nullable<Array<Numeric>>,
         Nullable<Bool>,
+        Nullable<Array<Nullable<Text>>>,
+        Nullable<Array<Nullable<Text>>>,
+        Nullable<Array<Nullable<Text>>>,
     )>;
 }
 
@@ -60,7 +63,14 @@ type PlaceOrderAnswer = (
     Option<Decimal>,
     Option<Vec<Decimal>>,
     Option<bool>,
+    LineNames,
+    LineNames,
+    LineNames,
 );
+
+/// What `place_order` and `place_order_at_once` answer of each line: its
+/// product's name, its style's, its size (one column each).
+type LineNames = Option<Vec<Option<String>>>;
 
 /// Queues for the lines' products, locks them, and either takes every
 /// line's stock and writes the order (at today's prices) or, when some
@@ -74,7 +84,8 @@ pub async fn place(
     lines: &[(Item, i32)],
 ) -> QueryResult<Placed> {
     let (products, skus, quantities) = line_columns(lines);
-    let (short_lines, short_available, id, placed_at, total, unit_prices, emptied): PlaceOrderAnswer =
+    // (What each line is, the caller has read beside the call.)
+    let (short_lines, short_available, id, placed_at, total, unit_prices, emptied, _, _, _): PlaceOrderAnswer =
         diesel::select(place_order(
             user_id,
             shipping_address.clone(),
@@ -102,12 +113,9 @@ pub async fn place(
 
 /// What [`place_at_once`] did.
 pub enum PlacedAtOnce {
-    /// The order, committed and on disk, and each line's unit price as
-    /// charged.
-    Placed {
-        order: Order,
-        unit_prices: Vec<Decimal>,
-    },
+    /// The order, committed and on disk, and its lines as stored (each at
+    /// the unit price charged).
+    Placed { order: Order, lines: Vec<OrderLine> },
     /// Nothing: these lines ask for more than is left.
     Short(Vec<Shortage>),
     /// Nothing, and the order needs a transaction of its own: a line names
@@ -143,7 +151,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CallPlaceOrderAtOn
         out.push_sql(", ");
         out.push_bind_param::<Array<Int4>, _>(&self.quantities)?;
         // The OUT parameters.
-        out.push_sql(", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
+        out.push_sql(", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)");
         Ok(())
     }
 }
@@ -158,6 +166,9 @@ impl diesel::query_builder::Query for CallPlaceOrderAtOnce {
         Nullable<Array<diesel::sql_types::Numeric>>,
         Nullable<diesel::sql_types::Bool>,
         Nullable<diesel::sql_types::Bool>,
+        Nullable<Array<Nullable<diesel::sql_types::Text>>>,
+        Nullable<Array<Nullable<diesel::sql_types::Text>>>,
+        Nullable<Array<Nullable<diesel::sql_types::Text>>>,
     );
 }
 
@@ -171,6 +182,9 @@ type AtOnceAnswer = (
     Option<Vec<Decimal>>,
     Option<bool>,
     Option<bool>,
+    LineNames,
+    LineNames,
+    LineNames,
 );
 
 /// A plain order (see [`place`] for `lines`) placed, committed and flushed
@@ -193,8 +207,19 @@ pub async fn place_at_once(
         skus,
         quantities,
     };
-    let (short_lines, short_available, id, placed_at, total, unit_prices, unbuyable, would_empty): AtOnceAnswer =
-        call.get_result(&mut conn).await?;
+    let (
+        short_lines,
+        short_available,
+        id,
+        placed_at,
+        total,
+        unit_prices,
+        unbuyable,
+        would_empty,
+        product_names,
+        style_names,
+        sizes,
+    ): AtOnceAnswer = call.get_result(&mut conn).await?;
     if unbuyable.unwrap_or(false) || would_empty.unwrap_or(false) {
         return Ok(PlacedAtOnce::NeedsItsOwnTransaction);
     }
@@ -209,7 +234,64 @@ pub async fn place_at_once(
     }
     let (order, unit_prices) =
         placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
-    Ok(PlacedAtOnce::Placed { order, unit_prices })
+    let names = [product_names, style_names, sizes].map(Option::unwrap_or_default);
+    let lines = stored_lines(order.id, lines, unit_prices, names)?;
+    Ok(PlacedAtOnce::Placed { order, lines })
+}
+
+/// The lines an order was written with (`lines` as given to the call), from
+/// the columns it answered: each line's unit price, product name, style
+/// name and size.
+fn stored_lines(
+    order_id: i32,
+    lines: &[(Item, i32)],
+    unit_prices: Vec<Decimal>,
+    [product_names, style_names, sizes]: [Vec<Option<String>>; 3],
+) -> QueryResult<Vec<OrderLine>> {
+    let answered = [
+        unit_prices.len(),
+        product_names.len(),
+        style_names.len(),
+        sizes.len(),
+    ];
+    if answered.iter().any(|count| *count != lines.len()) {
+        return Err(diesel::result::Error::DeserializationError(
+            format!(
+                "place_order answered {answered:?} values for {} lines",
+                lines.len()
+            )
+            .into(),
+        ));
+    }
+    let columns = unit_prices
+        .into_iter()
+        .zip(product_names)
+        .zip(style_names.into_iter().zip(sizes));
+    lines
+        .iter()
+        .zip(columns)
+        .map(
+            |((item, quantity), ((unit_price, product_name), (style_name, size)))| {
+                let product_name = product_name.ok_or_else(|| {
+                    diesel::result::Error::DeserializationError(
+                        "a line without its product's name".into(),
+                    )
+                })?;
+                Ok(OrderLine {
+                    order_id,
+                    product_id: Some(item.product_id),
+                    line: StoredLine {
+                        sku_id: item.sku_id,
+                        product_name,
+                        style_name,
+                        size,
+                        unit_price,
+                        quantity: *quantity,
+                    },
+                })
+            },
+        )
+        .collect()
 }
 
 /// The lines as the SQL functions take them: products, SKUs, quantities.

@@ -9,7 +9,7 @@ use super::domain::{Actor, OrderRequest, OrderSource, Status};
 use super::dto::OrderView;
 pub use super::placement::Placement;
 use super::placement::{
-    Wanted, refuse_short_lines, refuse_unexpected_total, shipping_address, stored_answer, total_of,
+    Wanted, body_of, refuse_short_lines, refuse_unexpected_total, shipping_address, total_of,
 };
 use super::queries::{self, PlacedAtOnce};
 use crate::cache::{Cache, CacheWrite};
@@ -62,10 +62,11 @@ pub async fn place(
 }
 
 /// A plain order placed, committed and flushed in one round trip to
-/// PostgreSQL (the procedure `place_order_at_once`), beside the read of what
-/// its lines are: `None` when it needs a transaction of its own (a line
-/// names nothing buyable, or a product would run out: the `inStock` lists
-/// are retired before such a commit), and nothing was changed.
+/// PostgreSQL, one statement (the procedure `place_order_at_once`, which
+/// answers the lines as it stored them): `None` when it needs a
+/// transaction of its own (a line names nothing buyable, or a product would
+/// run out: the `inStock` lists are retired before such a commit), and
+/// nothing was changed.
 async fn place_at_once(
     state: AppState,
     user_id: i32,
@@ -74,42 +75,45 @@ async fn place_at_once(
 ) -> AppResult<Option<Placement>> {
     let field = request.source.field();
     let address = shipping_address(&request)?;
-    let mut conn = state.conn().await?;
+    let conn = state.conn().await?;
     let write = state.cache.begin_write(wanted.retired(user_id)).await?;
-    // One round trip. The session's settings around the call (see
-    // `db::checkout_settings`) only choose plans, so whether they succeed
-    // decides nothing. (Lock waits end before the request's timeout on
-    // every pooled connection: `db`.)
-    let (_, available, placed, _) = tokio::join!(
-        db::checkout_settings(&conn),
-        inventory::resolve(&conn, &wanted.items),
-        queries::place_at_once(&conn, user_id, address, &wanted.taken),
-        db::usual_settings(&conn),
-    );
-    let placed_body = |body| Some(Placement::Placed(body));
-    let outcome = match (placed, available) {
-        (Ok(PlacedAtOnce::Placed { order, unit_prices }), Ok(available)) => wanted
-            .answer(order, available, unit_prices)
-            .map(placed_body),
-        // Committed, though the read beside it refused a line (the catalog
-        // changed in between): the order as stored is the answer.
-        (Ok(PlacedAtOnce::Placed { order, .. }), Err(_)) => {
-            stored_answer(&mut conn, order).await.map(placed_body)
+    // (Lock waits end before the request's timeout on every pooled
+    // connection: `db`.)
+    let placed = queries::place_at_once(&conn, user_id, address, &wanted.taken).await;
+    let outcome = match placed {
+        Ok(PlacedAtOnce::Placed { order, lines }) => {
+            body_of(OrderView::new(order, lines)).map(|body| Some(Placement::Placed(body)))
         }
-        // Nothing was changed. As in a transaction: the read's refusal
-        // first, then the statement's.
-        (_, Err(error)) => Err(error.into_field_errors(|index| wanted.line_field(field, index))),
-        (Ok(PlacedAtOnce::NeedsItsOwnTransaction), Ok(_)) => Ok(None),
-        (Ok(PlacedAtOnce::Short(short)), Ok(_)) => Err(refuse_short_lines(&short)),
-        (Err(error), Ok(available)) => {
-            total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
-        }
+        Ok(PlacedAtOnce::NeedsItsOwnTransaction) => Ok(None),
+        // Nothing was changed. As a transaction answers: the refusal of
+        // the read of what the lines are first, then the call's.
+        Ok(PlacedAtOnce::Short(short)) => read_lines(&conn, &wanted, field)
+            .await
+            .and_then(|_| Err(refuse_short_lines(&short))),
+        Err(error) => read_lines(&conn, &wanted, field)
+            .await
+            .and_then(|available| {
+                total_of(&available, |line| wanted.quantity(&line.item), field)
+                    .and(Err(error.into()))
+            }),
     };
     drop(conn);
     let finished = write.finish().await;
     let placement = outcome?;
     finished?;
     Ok(placement)
+}
+
+/// What the wanted lines are (names, prices, what is left), or the
+/// inventory's refusal of them as field errors.
+async fn read_lines(
+    conn: &AsyncPgConnection,
+    wanted: &Wanted,
+    field: &str,
+) -> AppResult<Vec<Purchasable>> {
+    inventory::resolve(conn, &wanted.items)
+        .await
+        .map_err(|error| error.into_field_errors(|index| wanted.line_field(field, index)))
 }
 
 async fn place_in(

@@ -1012,7 +1012,7 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
     let mut call = async |product: i32, sku: Option<i32>, quantity: i32| -> AtOnce {
         diesel::sql_query(
             "CALL place_order_at_once($1, NULL, ARRAY[$2], ARRAY[$3], ARRAY[$4], \
-             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         )
         .bind::<diesel::sql_types::Int4, _>(buyer)
         .bind::<diesel::sql_types::Int4, _>(product)
@@ -1050,6 +1050,59 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
         .await
         .unwrap();
     assert_eq!(app.count("orders").await, 2);
+}
+
+#[tokio::test]
+async fn a_plain_order_answers_its_lines_as_they_are_stored() {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (_, token) = app.quick_account("pia@example.com", Role::Customer).await;
+    // Two lines that name one SKU are one line of the order; a product sold
+    // without SKUs has no style or size.
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [
+            {"product_id": 3, "quantity": 2},
+            {"product_id": 1, "sku_id": 2, "quantity": 1},
+            {"product_id": 1, "sku_id": 2, "quantity": 2},
+        ]})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let answered = placed.json()["data"].clone();
+    let id = answered["id"].as_i64().unwrap();
+    let stored = app
+        .client(Some(&token))
+        .request(Method::GET, &format!("/api/orders/{id}"))
+        .await
+        .json()["data"]
+        .clone();
+    assert_eq!(answered, stored);
+    let lines: Vec<Value> = answered["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            json!([
+                line["product_id"],
+                line["product_name"],
+                line["sku_id"],
+                line["style_name"],
+                line["size"],
+                line["unit_price"],
+                line["quantity"]
+            ])
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            json!([1, "Plain T-Shirt", 2, "Red", "L", "12.50", 3]),
+            json!([3, "Branded Baseball Hat", null, null, null, "22.99", 2]),
+        ]
+    );
 }
 
 #[tokio::test]
