@@ -19,9 +19,9 @@ use crate::schema::{order_lines, orders};
 
 #[declare_sql_function]
 extern "SQL" {
-    /// Checkout's locked part in one statement (migration
-    /// `checkout_in_one_statement`).
-    fn place_order(
+    /// Checkout's locked part in one statement (migrations
+    /// `checkout_in_one_statement` and `checkout_answers_its_lines`).
+    fn place_order_with_lines(
         buyer: Int4,
         address: Nullable<Jsonb>,
         line_products: Array<Int4>,
@@ -54,7 +54,7 @@ pub enum Placed {
     },
 }
 
-/// Row shape of `place_order`'s answer.
+/// Row shape of `place_order_with_lines`'s answer.
 type PlaceOrderAnswer = (
     Vec<i32>,
     Vec<i32>,
@@ -68,7 +68,7 @@ type PlaceOrderAnswer = (
     LineNames,
 );
 
-/// What `place_order` and `place_order_at_once` answer of each line: its
+/// What `place_order_with_lines` and `place_plain_order` answer of each line: its
 /// product's name, its style's, its size (one column each).
 type LineNames = Option<Vec<Option<String>>>;
 
@@ -86,7 +86,7 @@ pub async fn place(
     let (products, skus, quantities) = line_columns(lines);
     // (What each line is, the caller has read beside the call.)
     let (short_lines, short_available, id, placed_at, total, unit_prices, emptied, _, _, _): PlaceOrderAnswer =
-        diesel::select(place_order(
+        diesel::select(place_order_with_lines(
             user_id,
             shipping_address.clone(),
             products,
@@ -114,20 +114,27 @@ pub async fn place(
 /// What [`place_at_once`] did.
 pub enum PlacedAtOnce {
     /// The order, committed and on disk, and its lines as stored (each at
-    /// the unit price charged).
-    Placed { order: Order, lines: Vec<OrderLine> },
+    /// the unit price charged); `None` when the answer did not hold them
+    /// whole (never seen: they are then read back).
+    Placed {
+        order: Order,
+        lines: Option<Vec<OrderLine>>,
+    },
     /// Nothing: these lines ask for more than is left.
     Short(Vec<Shortage>),
-    /// Nothing, and the order needs a transaction of its own: a line names
-    /// nothing buyable, or the order would leave a product with no stock.
-    NeedsItsOwnTransaction,
+    /// Nothing: a line names nothing buyable (the inventory's read says
+    /// which and why).
+    Unbuyable,
+    /// Nothing, and the order needs a transaction of its own: it would
+    /// leave a product with no stock.
+    WouldEmpty,
 }
 
-/// `CALL place_order_at_once(...)`, as a query of its own type so that it
+/// `CALL place_plain_order(...)`, as a query of its own type so that it
 /// is prepared once per connection (`diesel::sql_query` is prepared again
 /// at every call: one round trip more).
 #[derive(diesel::query_builder::QueryId)]
-struct CallPlaceOrderAtOnce {
+struct CallPlacePlainOrder {
     buyer: i32,
     address: Option<serde_json::Value>,
     products: Vec<i32>,
@@ -135,12 +142,12 @@ struct CallPlaceOrderAtOnce {
     quantities: Vec<i32>,
 }
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CallPlaceOrderAtOnce {
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CallPlacePlainOrder {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        out.push_sql("CALL place_order_at_once(");
+        out.push_sql("CALL place_plain_order(");
         out.push_bind_param::<Int4, _>(&self.buyer)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Jsonb>, _>(&self.address)?;
@@ -156,7 +163,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CallPlaceOrderAtOn
     }
 }
 
-impl diesel::query_builder::Query for CallPlaceOrderAtOnce {
+impl diesel::query_builder::Query for CallPlacePlainOrder {
     type SqlType = (
         Nullable<Array<Int4>>,
         Nullable<Array<Int4>>,
@@ -172,7 +179,7 @@ impl diesel::query_builder::Query for CallPlaceOrderAtOnce {
     );
 }
 
-/// Row shape of `place_order_at_once`'s answer.
+/// Row shape of `place_plain_order`'s answer.
 type AtOnceAnswer = (
     Option<Vec<i32>>,
     Option<Vec<i32>>,
@@ -188,7 +195,7 @@ type AtOnceAnswer = (
 );
 
 /// A plain order (see [`place`] for `lines`) placed, committed and flushed
-/// in one call (the procedure `place_order_at_once`), outside any
+/// in one call (the procedure `place_plain_order`), outside any
 /// transaction of the connection's: it commits only a whole order that
 /// takes no product's last unit, and rolls back anything else. It borrows
 /// the connection shared, so that the caller can send its reads in the
@@ -200,7 +207,7 @@ pub async fn place_at_once(
     lines: &[(Item, i32)],
 ) -> QueryResult<PlacedAtOnce> {
     let (products, skus, quantities) = line_columns(lines);
-    let call = CallPlaceOrderAtOnce {
+    let call = CallPlacePlainOrder {
         buyer: user_id,
         address: shipping_address.clone(),
         products,
@@ -220,8 +227,11 @@ pub async fn place_at_once(
         style_names,
         sizes,
     ): AtOnceAnswer = call.get_result(&mut conn).await?;
-    if unbuyable.unwrap_or(false) || would_empty.unwrap_or(false) {
-        return Ok(PlacedAtOnce::NeedsItsOwnTransaction);
+    if unbuyable.unwrap_or(false) {
+        return Ok(PlacedAtOnce::Unbuyable);
+    }
+    if would_empty.unwrap_or(false) {
+        return Ok(PlacedAtOnce::WouldEmpty);
     }
     let short_lines = short_lines.unwrap_or_default();
     if !short_lines.is_empty() {
@@ -235,19 +245,19 @@ pub async fn place_at_once(
     let (order, unit_prices) =
         placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
     let names = [product_names, style_names, sizes].map(Option::unwrap_or_default);
-    let lines = stored_lines(order.id, lines, unit_prices, names)?;
+    let lines = stored_lines(order.id, lines, unit_prices, names);
     Ok(PlacedAtOnce::Placed { order, lines })
 }
 
 /// The lines an order was written with (`lines` as given to the call), from
 /// the columns it answered: each line's unit price, product name, style
-/// name and size.
+/// name and size; `None` unless it answered each of them for every line.
 fn stored_lines(
     order_id: i32,
     lines: &[(Item, i32)],
     unit_prices: Vec<Decimal>,
     [product_names, style_names, sizes]: [Vec<Option<String>>; 3],
-) -> QueryResult<Vec<OrderLine>> {
+) -> Option<Vec<OrderLine>> {
     let answered = [
         unit_prices.len(),
         product_names.len(),
@@ -255,13 +265,7 @@ fn stored_lines(
         sizes.len(),
     ];
     if answered.iter().any(|count| *count != lines.len()) {
-        return Err(diesel::result::Error::DeserializationError(
-            format!(
-                "place_order answered {answered:?} values for {} lines",
-                lines.len()
-            )
-            .into(),
-        ));
+        return None;
     }
     let columns = unit_prices
         .into_iter()
@@ -272,17 +276,12 @@ fn stored_lines(
         .zip(columns)
         .map(
             |((item, quantity), ((unit_price, product_name), (style_name, size)))| {
-                let product_name = product_name.ok_or_else(|| {
-                    diesel::result::Error::DeserializationError(
-                        "a line without its product's name".into(),
-                    )
-                })?;
-                Ok(OrderLine {
+                Some(OrderLine {
                     order_id,
                     product_id: Some(item.product_id),
                     line: StoredLine {
                         sku_id: item.sku_id,
-                        product_name,
+                        product_name: product_name?,
                         style_name,
                         size,
                         unit_price,

@@ -7,6 +7,7 @@ use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager
 use super::cache;
 use super::domain::{Actor, OrderRequest, OrderSource, Status};
 use super::dto::OrderView;
+use super::models::{Order, OrderLine};
 pub use super::placement::Placement;
 use super::placement::{
     Wanted, body_of, refuse_short_lines, refuse_unexpected_total, shipping_address, total_of,
@@ -62,7 +63,7 @@ pub async fn place(
 }
 
 /// A plain order placed, committed and flushed in one round trip to
-/// PostgreSQL, one statement (the procedure `place_order_at_once`, which
+/// PostgreSQL, one statement (the procedure `place_plain_order`, which
 /// answers the lines as it stored them): `None` when it needs a
 /// transaction of its own (a line names nothing buyable, or a product would
 /// run out: the `inStock` lists are retired before such a commit), and
@@ -75,18 +76,21 @@ async fn place_at_once(
 ) -> AppResult<Option<Placement>> {
     let field = request.source.field();
     let address = shipping_address(&request)?;
-    let conn = state.conn().await?;
+    let mut conn = state.conn().await?;
     let write = state.cache.begin_write(wanted.retired(user_id)).await?;
     // (Lock waits end before the request's timeout on every pooled
     // connection: `db`.)
     let placed = queries::place_at_once(&conn, user_id, address, &wanted.taken).await;
     let outcome = match placed {
-        Ok(PlacedAtOnce::Placed { order, lines }) => {
-            body_of(OrderView::new(order, lines)).map(|body| Some(Placement::Placed(body)))
-        }
-        Ok(PlacedAtOnce::NeedsItsOwnTransaction) => Ok(None),
+        Ok(PlacedAtOnce::Placed { order, lines }) => placed_answer(&mut conn, order, lines)
+            .await
+            .map(|body| Some(Placement::Placed(body))),
+        Ok(PlacedAtOnce::WouldEmpty) => Ok(None),
         // Nothing was changed. As a transaction answers: the refusal of
-        // the read of what the lines are first, then the call's.
+        // the read of what the lines are first, then the call's. (A line
+        // the call found unbuyable and the read did not: the catalog
+        // changed in between; the transaction decides.)
+        Ok(PlacedAtOnce::Unbuyable) => read_lines(&conn, &wanted, field).await.map(|_| None),
         Ok(PlacedAtOnce::Short(short)) => read_lines(&conn, &wanted, field)
             .await
             .and_then(|_| Err(refuse_short_lines(&short))),
@@ -102,6 +106,23 @@ async fn place_at_once(
     let placement = outcome?;
     finished?;
     Ok(placement)
+}
+
+/// A placed order's answer: its lines as the call answered them, or else
+/// as stored.
+async fn placed_answer(
+    conn: &mut AsyncPgConnection,
+    order: Order,
+    lines: Option<Vec<OrderLine>>,
+) -> AppResult<String> {
+    let lines = match lines {
+        Some(lines) => lines,
+        None => queries::lines_of(conn, &[order.id])
+            .await?
+            .remove(&order.id)
+            .unwrap_or_default(),
+    };
+    body_of(OrderView::new(order, lines))
 }
 
 /// What the wanted lines are (names, prices, what is left), or the

@@ -989,7 +989,7 @@ async fn items_that_name_nothing_buyable_are_refused_whole_and_take_nothing() {
     assert_eq!(stock_of(&app, 1).await, 11);
 }
 
-/// What `CALL place_order_at_once` answered, and whether it committed.
+/// What `CALL place_plain_order` answered, and whether it committed.
 #[derive(diesel::QueryableByName, Debug)]
 struct AtOnce {
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Int4>>)]
@@ -1011,7 +1011,7 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
     let mut conn = app.db().await;
     let mut call = async |product: i32, sku: Option<i32>, quantity: i32| -> AtOnce {
         diesel::sql_query(
-            "CALL place_order_at_once($1, NULL, ARRAY[$2], ARRAY[$3], ARRAY[$4], \
+            "CALL place_plain_order($1, NULL, ARRAY[$2], ARRAY[$3], ARRAY[$4], \
              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         )
         .bind::<diesel::sql_types::Int4, _>(buyer)
@@ -1050,6 +1050,45 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
         .await
         .unwrap();
     assert_eq!(app.count("orders").await, 2);
+}
+
+#[tokio::test]
+async fn a_server_of_the_release_before_still_places_orders_during_a_deploy() {
+    let app = TestApp::seeded().await;
+    let (buyer, _) = app.quick_account("rui@example.com", Role::Customer).await;
+    let mut conn = app.db().await;
+    // The procedure as that release calls it (eight answers), and the
+    // function its transactions call (seven).
+    let placed: AtOnce = diesel::sql_query(
+        "CALL place_order_at_once($1, NULL, ARRAY[3], ARRAY[NULL]::int[], ARRAY[2], \
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    )
+    .bind::<diesel::sql_types::Int4, _>(buyer)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(placed.order_id.is_some(), "{placed:?}");
+    #[derive(diesel::QueryableByName, Debug)]
+    struct Placed {
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int4>)]
+        order_id: Option<i32>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Numeric>>)]
+        unit_prices: Option<Vec<rust_decimal::Decimal>>,
+    }
+    let in_a_transaction: Placed = diesel::sql_query(
+        "SELECT * FROM place_order($1, NULL, ARRAY[3], ARRAY[NULL]::int[], ARRAY[1])",
+    )
+    .bind::<diesel::sql_types::Int4, _>(buyer)
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    assert!(in_a_transaction.order_id.is_some(), "{in_a_transaction:?}");
+    assert_eq!(
+        in_a_transaction.unit_prices,
+        Some(vec![rust_decimal::Decimal::new(2299, 2)])
+    );
+    assert_eq!(stock_of(&app, 3).await, 9);
+    assert_eq!(app.count("order_lines").await, 2);
 }
 
 #[tokio::test]

@@ -1,17 +1,20 @@
--- `place_order` and `place_order_at_once` also answer what each line is:
--- its product's name and, for a SKU, its style's name and size, as the
--- order's lines store them. A plain order's answer is then the procedure's
--- alone: the server no longer reads the lines' products and SKUs beside
--- the call (two statements, and two more that set and reset the plan mode
--- for them), only when the call places nothing, to say why
--- (`orders::service`). The bodies are otherwise those of the migrations
--- `checkout_in_one_statement` and `place_order_at_once`, whose comments
--- say why they are written so.
+-- Checkout's routines also answer what each line is: its product's name
+-- and, for a SKU, its style's name and size, as the order's lines store
+-- them. A plain order's answer is then the procedure's alone: the server no
+-- longer reads the lines' products and SKUs beside the call (two
+-- statements, and two more that set and reset the plan mode for them),
+-- only when the call places nothing, to say why (`orders::service`).
+--
+-- New names, so that a server of the release before, still running during
+-- a deploy, keeps working against this schema: `place_order_with_lines`
+-- and `place_plain_order` are `place_order` and `place_order_at_once` (the
+-- migrations `checkout_in_one_statement` and `place_order_at_once` say why
+-- they are written so) with the three arrays more; `place_order` is now
+-- `place_order_with_lines` without them, and `place_order_at_once` is left
+-- as it was (it calls `place_order`). A later migration drops both once no
+-- server of that release runs.
 
-DROP PROCEDURE place_order_at_once(integer, jsonb, integer[], integer[], integer[]);
-DROP FUNCTION place_order(integer, jsonb, integer[], integer[], integer[]);
-
-CREATE FUNCTION place_order(
+CREATE FUNCTION place_order_with_lines(
     buyer integer, address jsonb,
     line_products integer[], line_skus integer[], line_quantities integer[],
     OUT short_lines integer[], OUT short_available integer[],
@@ -83,7 +86,19 @@ BEGIN
     emptied := EXISTS (SELECT 1 FROM products p WHERE p.id = ANY(line_products) AND p.stock = 0);
 END $$;
 
-CREATE PROCEDURE place_order_at_once(
+CREATE OR REPLACE FUNCTION place_order(
+    buyer integer, address jsonb,
+    line_products integer[], line_skus integer[], line_quantities integer[],
+    OUT short_lines integer[], OUT short_available integer[],
+    OUT order_id integer, OUT placed_at timestamptz, OUT order_total numeric,
+    OUT unit_prices numeric[], OUT emptied boolean)
+LANGUAGE sql AS $$
+    SELECT p.short_lines, p.short_available, p.order_id, p.placed_at, p.order_total,
+           p.unit_prices, p.emptied
+    FROM place_order_with_lines(buyer, address, line_products, line_skus, line_quantities) AS p
+$$;
+
+CREATE PROCEDURE place_plain_order(
     buyer integer, address jsonb,
     line_products integer[], line_skus integer[], line_quantities integer[],
     OUT short_lines integer[], OUT short_available integer[],
@@ -113,7 +128,7 @@ BEGIN
            p.unit_prices, p.emptied, p.product_names, p.style_names, p.sizes
     INTO short_lines, short_available, order_id, placed_at, order_total, unit_prices, emptied,
          product_names, style_names, sizes
-    FROM place_order(buyer, address, line_products, line_skus, line_quantities) AS p;
+    FROM place_order_with_lines(buyer, address, line_products, line_skus, line_quantities) AS p;
     IF order_id IS NULL OR emptied THEN
         would_empty := coalesce(emptied, false);
         order_id := NULL;
