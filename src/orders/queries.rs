@@ -197,9 +197,9 @@ type AtOnceAnswer = (
 /// A plain order (see [`place`] for `lines`) placed, committed and flushed
 /// in one call (the procedure `place_plain_order`), outside any
 /// transaction of the connection's: it commits only a whole order that
-/// takes no product's last unit, and rolls back anything else. It borrows
-/// the connection shared, so that the caller can send its reads in the
-/// same round trip.
+/// takes no product's last unit, and rolls back anything else. Its answer
+/// holds the order's lines as written, so a placed order needs no other
+/// statement.
 pub async fn place_at_once(
     mut conn: &AsyncPgConnection,
     user_id: i32,
