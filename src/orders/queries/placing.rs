@@ -1,8 +1,7 @@
-//! Every query on `orders` and `order_lines` (stock moves through the
-//! inventory, cart lines through the cart, idempotency keys through
-//! `idempotency`).
-
-use std::collections::HashMap;
+//! Checkout's SQL routines, called: `place_order_with_lines` inside an
+//! order's transaction, `place_plain_order` for a plain order on its own
+//! (migrations `checkout_in_one_statement`, `place_order_at_once` and
+//! `checkout_answers_its_lines`), and what their answers mean.
 
 use chrono::{DateTime, Utc};
 use diesel::expression::functions::declare_sql_function;
@@ -11,11 +10,9 @@ use diesel::sql_types::{Array, Int4, Jsonb, Nullable};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
-use super::domain::{OrderFilter, Status};
-use super::models::{Order, OrderLine};
-use crate::domain::Pagination;
 use crate::inventory::{Item, Shortage, StoredLine};
-use crate::schema::{order_lines, orders};
+use crate::orders::domain::Status;
+use crate::orders::models::{Order, OrderLine};
 
 #[declare_sql_function]
 extern "SQL" {
@@ -345,107 +342,4 @@ fn placed_order(
         history: serde_json::json!([{"status": Status::Placed.as_str(), "at": placed_at}]),
     };
     Ok((order, unit_prices))
-}
-
-/// `[{status, at: now()}]`: one step of an order's history.
-fn history_step(
-    status: Status,
-) -> diesel::expression::SqlLiteral<
-    diesel::sql_types::Jsonb,
-    impl diesel::query_builder::QueryFragment<diesel::pg::Pg>,
-> {
-    diesel::dsl::sql::<diesel::sql_types::Jsonb>("jsonb_build_array(jsonb_build_object('status', ")
-        .bind::<diesel::sql_types::Text, _>(status.as_str())
-        .sql("::text, 'at', now()))")
-}
-
-pub async fn find_order(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<Order>> {
-    orders::table
-        .find(id)
-        .select(Order::as_select())
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn lock_order(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<Order>> {
-    orders::table
-        .find(id)
-        .select(Order::as_select())
-        .for_update()
-        .first(conn)
-        .await
-        .optional()
-}
-
-pub async fn set_status(
-    conn: &mut AsyncPgConnection,
-    id: i32,
-    status: Status,
-) -> QueryResult<Order> {
-    diesel::update(orders::table.find(id))
-        .set((
-            orders::status.eq(status),
-            orders::history.eq(orders::history.concat(history_step(status))),
-        ))
-        .returning(Order::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// The lines of `order_ids`, by order.
-pub async fn lines_of(
-    conn: &mut AsyncPgConnection,
-    order_ids: &[i32],
-) -> QueryResult<HashMap<i32, Vec<OrderLine>>> {
-    let lines: Vec<OrderLine> = order_lines::table
-        .filter(order_lines::order_id.eq_any(order_ids))
-        .order((order_lines::order_id, order_lines::id))
-        .select(OrderLine::as_select())
-        .load(conn)
-        .await?;
-    let mut by_order: HashMap<i32, Vec<OrderLine>> = HashMap::new();
-    for line in lines {
-        by_order.entry(line.order_id).or_default().push(line);
-    }
-    Ok(by_order)
-}
-
-/// A page of orders, newest first: one user's, or everybody's.
-/// A page of the orders `filter` names (of `filter.user_id`'s alone when
-/// set), newest first: one past the limit.
-pub async fn list_orders(
-    conn: &mut AsyncPgConnection,
-    filter: &OrderFilter,
-    page: Pagination,
-) -> QueryResult<(Vec<Order>, i64)> {
-    let filtered = || {
-        let mut query = orders::table.into_boxed();
-        if let Some(user_id) = filter.user_id {
-            query = query.filter(orders::user_id.eq(user_id));
-        }
-        if let Some(status) = filter.status {
-            query = query.filter(orders::status.eq(status));
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(orders::created_at.ge(from));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(orders::created_at.lt(to));
-        }
-        query
-    };
-    let count = filtered().count();
-    // One past the limit, to tell whether more follow; after a cursor by
-    // id instead of an OFFSET.
-    let mut query = filtered()
-        .select(Order::as_select())
-        .order(orders::id.desc())
-        .limit(page.limit + 1);
-    query = match filter.after {
-        Some(after) => query.filter(orders::id.lt(after)),
-        None => query.offset(page.offset()),
-    };
-    let rows = query.load(conn).await?;
-    Ok((rows, count.get_result(conn).await?))
 }
