@@ -37,27 +37,37 @@ pub async fn cart_lines(
     .await
 }
 
+/// The cart lines a checkout locked: what it orders, and which rows it
+/// removes once the order is placed (only those: a line added meanwhile
+/// stays in the cart).
+#[derive(Debug, Clone, Default)]
+pub struct LockedLines {
+    pub ids: Vec<i32>,
+    pub lines: Vec<(Item, i32)>,
+}
+
 /// A user's cart lines, locked for the checkout that orders them, oldest first.
-pub async fn lock_lines(
-    conn: &mut AsyncPgConnection,
-    user_id: i32,
-) -> QueryResult<Vec<(Item, i32)>> {
-    cart_items::table
+pub async fn lock_lines(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<LockedLines> {
+    let rows = cart_items::table
         .filter(cart_items::user_id.eq(user_id))
         .order(cart_items::id)
         .select((
+            cart_items::id,
             cart_items::product_id,
             cart_items::sku_id,
             cart_items::quantity,
         ))
         .for_update()
-        .load::<(i32, Option<i32>, i32)>(conn)
-        .await
-        .map(|rows| {
-            rows.into_iter()
-                .map(|(product_id, sku_id, quantity)| (Item { product_id, sku_id }, quantity))
-                .collect()
-        })
+        .load::<(i32, i32, Option<i32>, i32)>(conn)
+        .await?;
+    Ok(rows.into_iter().fold(
+        LockedLines::default(),
+        |mut locked, (id, product_id, sku_id, quantity)| {
+            locked.ids.push(id);
+            locked.lines.push((Item { product_id, sku_id }, quantity));
+            locked
+        },
+    ))
 }
 
 /// Adds `quantity` of `item` to the user's cart: a new line, or more of the
@@ -127,4 +137,21 @@ pub async fn clear(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<us
     diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user_id)))
         .execute(conn)
         .await
+}
+
+/// Removes the user's lines `ids` (the ones a checkout locked and ordered).
+pub async fn remove_lines(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    ids: &[i32],
+) -> QueryResult<usize> {
+    diesel::delete(
+        cart_items::table.filter(
+            cart_items::user_id
+                .eq(user_id)
+                .and(cart_items::id.eq_any(ids)),
+        ),
+    )
+    .execute(conn)
+    .await
 }

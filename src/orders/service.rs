@@ -153,9 +153,12 @@ async fn place_in(
         return Ok(Placement::Replayed(body));
     }
     let field = source.field();
-    let lines = match source {
-        OrderSource::Items(items) => items.clone(),
-        OrderSource::Cart => crate::cart::queries::lock_lines(conn, user_id).await?,
+    let (lines, cart_lines) = match source {
+        OrderSource::Items(items) => (items.clone(), Vec::new()),
+        OrderSource::Cart => {
+            let locked = crate::cart::queries::lock_lines(conn, user_id).await?;
+            (locked.lines, locked.ids)
+        }
     };
     let wanted = Wanted::of(lines, source)?;
     let mut retired = wanted.retired(user_id);
@@ -212,7 +215,8 @@ async fn place_in(
         );
     }
     if *source == OrderSource::Cart {
-        crate::cart::queries::clear(conn, user_id).await?;
+        // The lines it ordered, not a line added since they were locked.
+        crate::cart::queries::remove_lines(conn, user_id, &cart_lines).await?;
     }
     let order_id = order.id;
     let body = wanted.answer(order, available, unit_prices)?;

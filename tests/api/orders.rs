@@ -1312,3 +1312,60 @@ async fn an_order_retires_the_pages_that_show_its_product_and_leaves_their_count
         in_stock_total
     );
 }
+
+/// Waits until a request of this test's database waits for a row's lock.
+async fn until_one_waits_for_a_lock(app: &TestApp) {
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        if app.count(waiting).await > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nothing ever waited for a lock");
+}
+
+#[tokio::test]
+async fn a_line_added_to_the_cart_while_the_cart_is_ordered_stays_in_the_cart() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded().await);
+    let (_, token) = app.quick_account("cal@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 4, 1).await;
+    // The checkout locks the cart's line, then waits for product 4's row.
+    let mut holder = holding_the_row_of(&app, 4).await;
+    let checkout = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, None, None).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    // Meanwhile, from another tab: a line the checkout never saw.
+    add_to_cart(&app, &token, 5, 2).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let ordered: Vec<i64> = placed.json()["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line["product_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ordered, [4]);
+    let cart = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/cart")
+        .await
+        .json();
+    let kept: Vec<(i64, i64)> = cart["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| {
+            (
+                line["product_id"].as_i64().unwrap(),
+                line["quantity"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kept, [(5, 2)], "{cart}");
+}
