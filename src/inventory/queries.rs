@@ -105,26 +105,36 @@ pub(super) async fn lock(
 }
 
 /// Puts `quantity` back into the SKU (the product follows) or the product.
+/// A stock that would pass `i32::MAX` (an admin may set a product's stock
+/// near it) stays at `i32::MAX`, as the SKUs' sum does in the product: a
+/// cancellation never fails on an overflow.
 pub(super) async fn put_back(
     conn: &mut AsyncPgConnection,
     product_id: Option<i32>,
     sku_id: Option<i32>,
     quantity: i32,
 ) -> diesel::QueryResult<()> {
+    use diesel::dsl::sql;
+    use diesel::sql_types::Int4;
     use diesel::{ExpressionMethods, QueryDsl};
 
     use crate::schema::{products, skus};
+    let capped = |column: &str| {
+        sql::<Int4>(&format!("LEAST({column}::bigint + "))
+            .bind::<Int4, _>(quantity)
+            .sql(", 2147483647)::int4")
+    };
     match (sku_id, product_id) {
         (Some(sku_id), _) => {
             diesel::update(skus::table.find(sku_id))
-                .set(skus::quantity.eq(skus::quantity + quantity))
+                .set(skus::quantity.eq(capped("quantity")))
                 .execute(conn)
                 .await?;
         }
         (None, Some(product_id)) => {
             diesel::update(products::table.find(product_id))
                 .set((
-                    products::stock.eq(products::stock + quantity),
+                    products::stock.eq(capped("stock")),
                     products::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)

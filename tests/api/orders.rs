@@ -356,6 +356,33 @@ async fn an_idempotency_key_replays_the_first_answer() {
 }
 
 #[tokio::test]
+async fn a_cancellation_never_fails_on_a_stock_that_would_overflow() {
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("max@example.com", Role::Customer).await;
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 2, "quantity": 5}]})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    // Meanwhile an admin sets the stock as high as it goes.
+    let restocked = app
+        .admin()
+        .put("/api/products/2", json!({"stock": i32::MAX}))
+        .await;
+    assert_eq!(restocked.status, StatusCode::OK, "{}", restocked.text());
+    let cancelled = app
+        .client(Some(&token))
+        .request(Method::POST, &format!("/api/orders/{id}/cancel"))
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    assert_eq!(stock_of(&app, 2).await, i64::from(i32::MAX));
+}
+
+#[tokio::test]
 async fn cancelling_puts_the_stock_back_exactly() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("hal@example.com", Role::Customer).await;

@@ -292,6 +292,33 @@ async fn following_next_walks_every_order_without_gaps_or_repeats() {
             .await
             .field_error("after");
     }
+    // A value Rust reads and PostgreSQL would refuse: a year 0, an offset
+    // past PostgreSQL's 15:59, a score that underflows. The year is out of
+    // any list (422); the others are read as what they mean (200).
+    for (order, made_up, status) in [
+        (
+            "sortBy=createdAt&order=DESC",
+            r#"{"o":"createdAt:DESC","v":"0000-01-01T00:00:00Z","i":1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "sortBy=createdAt&order=DESC",
+            r#"{"o":"createdAt:DESC","v":"2030-01-01T00:00:00+20:00","i":1}"#,
+            StatusCode::OK,
+        ),
+        (
+            "q=wind&sortBy=relevance&order=DESC",
+            r#"{"o":"relevance:DESC","v":"1e-400","i":1}"#,
+            StatusCode::OK,
+        ),
+    ] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(made_up);
+        let answer = app
+            .anon()
+            .get(&format!("/api/products?{order}&after={cursor}"))
+            .await;
+        assert_eq!(answer.status, status, "{made_up}: {}", answer.text());
+    }
 }
 
 #[tokio::test]

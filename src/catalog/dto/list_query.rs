@@ -181,20 +181,42 @@ impl ProductListQuery {
 }
 
 /// A cursor's sort value must be one of its order's (a timestamp, a price,
-/// a name, a score): a cursor that was made up is a 422, never a query
-/// that fails in PostgreSQL.
-fn sort_value_fits(sort_by: SortBy, cursor: Cursor) -> Result<Cursor, String> {
+/// a name, a score), spelled as PostgreSQL reads it: a cursor that was made
+/// up is a 422, never a query that fails in PostgreSQL. A timestamp goes in
+/// UTC (PostgreSQL refuses offsets past 15:59 that RFC 3339 allows) and
+/// within years 1 to 9999; a score as Rust read it (`1e-400` is 0, where
+/// PostgreSQL refuses the underflow).
+fn sort_value_fits(sort_by: SortBy, mut cursor: Cursor) -> Result<Cursor, String> {
     let value = cursor.value.as_deref().unwrap_or("");
-    let fits = match sort_by {
-        SortBy::CreatedAt => chrono::DateTime::parse_from_rfc3339(value).is_ok(),
-        SortBy::Price => value.parse::<rust_decimal::Decimal>().is_ok(),
-        SortBy::Name => cursor.value.is_some(),
-        SortBy::Relevance => value.parse::<f64>().is_ok_and(f64::is_finite),
+    let spelled = match sort_by {
+        SortBy::CreatedAt => chrono::DateTime::parse_from_rfc3339(value)
+            .ok()
+            .map(|time| time.with_timezone(&chrono::Utc))
+            .filter(|time| (1..=9999).contains(&chrono::Datelike::year(time)))
+            .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        SortBy::Price => value
+            .parse::<rust_decimal::Decimal>()
+            .ok()
+            .map(|price| price.to_string()),
+        SortBy::Name => cursor.value.clone(),
+        SortBy::Relevance => value
+            .parse::<f64>()
+            .ok()
+            .filter(|score| score.is_finite())
+            .map(|score| {
+                if score.abs() < f64::MIN_POSITIVE {
+                    "0".to_owned()
+                } else {
+                    format!("{score:e}")
+                }
+            }),
     };
-    if fits {
-        Ok(cursor)
-    } else {
-        Err("is not a cursor of this list: copy it from a `next` URL".to_owned())
+    match spelled {
+        Some(spelled) => {
+            cursor.value = Some(spelled);
+            Ok(cursor)
+        }
+        None => Err("is not a cursor of this list: copy it from a `next` URL".to_owned()),
     }
 }
 
