@@ -2,10 +2,14 @@
 //! token (at most [`MAX_REQUEST_ID_CHARS`] of letters, digits and `-_.:`),
 //! otherwise a fresh UUID; echoed on the response, logged with the request,
 //! and put in every problem body. A client cannot make us echo or log
-//! kilobytes of header, or control characters.
+//! kilobytes of header, or control characters. Beside it, when the
+//! request arrived ([`Arrived`]): what is left of its time.
 
-use axum::extract::Request;
+use std::time::Instant;
+
+use axum::extract::{FromRequestParts, Request};
 use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 
@@ -32,9 +36,29 @@ fn is_sane(value: &HeaderValue) -> bool {
             .all(|byte| byte.is_ascii_alphanumeric() || b"-_.:".contains(byte))
 }
 
-/// Keeps a sane incoming id or replaces it with a new one, and runs the
-/// rest of the request with it known (outermost layer but the log).
+/// When the request arrived (its head read), before its body and before
+/// the request timeout began to count.
+#[derive(Debug, Clone, Copy)]
+pub struct Arrived(pub Instant);
+
+impl<S: Send + Sync> FromRequestParts<S> for Arrived {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // (Only a router without `assign` has none: now is the best guess.)
+        Ok(parts
+            .extensions
+            .get::<Self>()
+            .copied()
+            .unwrap_or_else(|| Self(Instant::now())))
+    }
+}
+
+/// Keeps a sane incoming id or replaces it with a new one, notes when the
+/// request arrived, and runs the rest of the request with both known
+/// (outermost layer but the log).
 pub async fn assign(mut request: Request, next: Next) -> Response {
+    request.extensions_mut().insert(Arrived(Instant::now()));
     let id = match request.headers().get(X_REQUEST_ID) {
         Some(value) if is_sane(value) => value.clone(),
         _ => {

@@ -121,6 +121,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// How long any one request may wait for PostgreSQL's locks, all waits
+    /// together: two thirds of the request timeout, so that a request that
+    /// waited in vain is answered 503 with nothing committed, before its own
+    /// timeout answers for it (`db`, `orders::service`).
+    pub fn lock_timeout(&self) -> Duration {
+        self.request_timeout * 2 / 3
+    }
+
     /// Loads `.env` (when present) and reads the environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         // A missing .env file is normal (production, CI); a broken one is not.

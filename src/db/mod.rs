@@ -185,7 +185,7 @@ fn build_pool(
     // a request answered 503 must not commit afterwards (a plain order is
     // one call that commits by itself, `orders::service`).
     let attempt_timeout = config.database_connect_timeout;
-    let lock_timeout_ms = (config.request_timeout * 2 / 3).as_millis().max(1);
+    let lock_timeout_ms = config.lock_timeout().as_millis().max(1);
     manager_config.custom_setup = Box::new(move |url| {
         use diesel_async::AsyncConnection;
         Box::pin(async move {

@@ -19,6 +19,7 @@ use crate::idempotency::{self, IdempotencyKey};
 use crate::openapi::{
     AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems, problems,
 };
+use crate::request_id::Arrived;
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
@@ -48,9 +49,10 @@ pub async fn place_order(
     State(state): State<AppState>,
     auth: AuthUser,
     key: Option<IdempotencyKey>,
+    Arrived(arrived): Arrived,
     OrderRequestBody(request): OrderRequestBody,
 ) -> AppResult<Response> {
-    let (body, replayed) = match service::place(&state, auth.id(), request, key).await? {
+    let (body, replayed) = match service::place(&state, auth.id(), request, key, arrived).await? {
         Placement::Placed(body) => {
             metrics::counter!("orders_placed_total").increment(1);
             (body, false)

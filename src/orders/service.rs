@@ -2,6 +2,8 @@
 //! placing an order (from the cart or from lines), and changing an order's
 //! status (cancelling puts the stock back). Reading orders: [`super::reading`].
 
+use std::time::Instant;
+
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
 
 use super::cache;
@@ -14,6 +16,7 @@ use super::placement::{
 };
 use super::queries::{self, PlacedAtOnce};
 use crate::cache::{Cache, CacheWrite};
+use crate::config::Config;
 use crate::db;
 use crate::domain::Money;
 use crate::error::{AppError, AppResult};
@@ -33,6 +36,7 @@ pub async fn place(
     user_id: i32,
     request: OrderRequest,
     key: Option<IdempotencyKey>,
+    arrived: Instant,
 ) -> AppResult<Placement> {
     if key.is_none()
         && request.expected_total.is_none()
@@ -48,6 +52,7 @@ pub async fn place(
             user_id,
             request.clone(),
             wanted,
+            arrived,
         ));
         if let Some(placement) = placing.await.map_err(anyhow::Error::from)?? {
             return Ok(placement);
@@ -73,16 +78,51 @@ async fn place_at_once(
     user_id: i32,
     request: OrderRequest,
     wanted: Wanted,
+    arrived: Instant,
 ) -> AppResult<Option<Placement>> {
     let field = request.source.field();
     let address = shipping_address(&request)?;
     let mut conn = state.conn().await?;
     let write = state.cache.begin_write(wanted.retired(user_id)).await?;
-    // (Lock waits end before the request's timeout on every pooled
-    // connection: `db`.)
-    let placed = queries::place_at_once(&conn, user_id, address, &wanted.taken).await;
-    let outcome = match placed {
-        Ok(PlacedAtOnce::Placed { order, lines }) => placed_answer(&mut conn, order, lines)
+    let outcome = if in_time_to_place(&state.config, arrived) {
+        placed_at_once(&mut conn, user_id, address, &wanted, field).await
+    } else {
+        Err(AppError::Unavailable {
+            detail:
+                "the server is too busy to place this order in time; nothing was ordered: retry it"
+                    .into(),
+            retry_after_seconds: 1,
+        })
+    };
+    drop(conn);
+    let finished = write.finish().await;
+    let placement = outcome?;
+    finished?;
+    Ok(placement)
+}
+
+/// Whether the call may still wait for its locks as long as they allow
+/// (`Config::lock_timeout`, all waits together: `lock_for_order`) and
+/// commit before the request's timeout answers 503 for it, with a tenth of
+/// that timeout to spare. A call that began later could commit after its
+/// client was told to retry: the call commits by itself, whatever becomes
+/// of the request.
+fn in_time_to_place(config: &Config, arrived: Instant) -> bool {
+    arrived.elapsed() + config.lock_timeout() + config.request_timeout / 10 < config.request_timeout
+}
+
+/// The call, and its answer: the order, `None` (a transaction of its own
+/// decides), or the refusal.
+async fn placed_at_once(
+    conn: &mut AsyncPgConnection,
+    user_id: i32,
+    address: Option<serde_json::Value>,
+    wanted: &Wanted,
+    field: &str,
+) -> AppResult<Option<Placement>> {
+    let placed = queries::place_at_once(conn, user_id, address, &wanted.taken).await;
+    match placed {
+        Ok(PlacedAtOnce::Placed { order, lines }) => placed_answer(conn, order, lines)
             .await
             .map(|body| Some(Placement::Placed(body))),
         Ok(PlacedAtOnce::WouldEmpty) => Ok(None),
@@ -90,22 +130,14 @@ async fn place_at_once(
         // the read of what the lines are first, then the call's. (A line
         // the call found unbuyable and the read did not: the catalog
         // changed in between; the transaction decides.)
-        Ok(PlacedAtOnce::Unbuyable) => read_lines(&conn, &wanted, field).await.map(|_| None),
-        Ok(PlacedAtOnce::Short(short)) => read_lines(&conn, &wanted, field)
+        Ok(PlacedAtOnce::Unbuyable) => read_lines(conn, wanted, field).await.map(|_| None),
+        Ok(PlacedAtOnce::Short(short)) => read_lines(conn, wanted, field)
             .await
             .and_then(|_| Err(refuse_short_lines(&short))),
-        Err(error) => read_lines(&conn, &wanted, field)
-            .await
-            .and_then(|available| {
-                total_of(&available, |line| wanted.quantity(&line.item), field)
-                    .and(Err(error.into()))
-            }),
-    };
-    drop(conn);
-    let finished = write.finish().await;
-    let placement = outcome?;
-    finished?;
-    Ok(placement)
+        Err(error) => read_lines(conn, wanted, field).await.and_then(|available| {
+            total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
+        }),
+    }
 }
 
 /// A placed order's answer: its lines as the call answered them, or else

@@ -1277,6 +1277,88 @@ async fn a_plain_order_that_waits_too_long_for_a_lock_is_a_503_and_orders_nothin
 }
 
 #[tokio::test]
+async fn a_plain_order_waiting_for_one_lock_after_another_ends_before_its_timeout() {
+    use diesel_async::SimpleAsyncConnection;
+    // Lock waits end at two thirds of the request timeout, all together:
+    // here 1 s from the call's start.
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.request_timeout = std::time::Duration::from_millis(1500);
+        })
+        .await,
+    );
+    app.seed().await;
+    let (_, token) = app.quick_account("wyn@example.com", Role::Customer).await;
+    // Two slow writers: one lets product 1 go at 0.7 s, the other product
+    // 4 at 1.6 s. Each wait alone is shorter than a second; together they
+    // end past the request's timeout (1.5 s), where the order would commit
+    // after its client was answered 503.
+    let mut first = holding_the_row_of(&app, 1).await;
+    let mut second = holding_the_row_of(&app, 4).await;
+    let body =
+        json!({"items": [{"product_id": 1, "quantity": 1}, {"product_id": 4, "quantity": 1}]});
+    let ordering = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, Some(body), None).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    first.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(880)).await;
+    second.batch_execute("COMMIT").await.unwrap();
+    let refused = ordering.await.unwrap();
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    // Told to retry, the client must find that nothing was ordered, even
+    // once every lock is free.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 4).await), (14, 50));
+}
+
+#[tokio::test]
+async fn a_plain_order_that_would_start_too_late_to_wait_for_its_locks_is_not_placed() {
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.request_timeout = std::time::Duration::from_millis(1500);
+            config.database_pool_size = 1;
+        })
+        .await,
+    );
+    app.seed().await;
+    let (_, token) = app.quick_account("zed@example.com", Role::Customer).await;
+    // The pool's only connection is busy for 0.6 s: the call could then
+    // start only with less than its locks' second left before the timeout.
+    let state = app.state.clone();
+    let busy = state.conn().await.unwrap();
+    let ordering = {
+        let (app, token) = (app.clone(), token.clone());
+        let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+        tokio::spawn(async move { order(&app, &token, Some(body), None).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    drop(busy);
+    let refused = ordering.await.unwrap();
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    assert!(refused.header("retry-after").is_some());
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(stock_of(&app, 4).await, 50);
+    // With the pool free again, the same order is placed.
+    let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let placed = order(&app, &token, Some(body), None).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+}
+
+#[tokio::test]
 async fn an_order_retires_the_pages_that_show_its_product_and_leaves_their_count() {
     use std::sync::atomic::{AtomicU64, Ordering};
     let app = TestApp::seeded_with_admin().await;
