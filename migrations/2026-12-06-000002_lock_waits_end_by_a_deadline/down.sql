@@ -72,4 +72,4 @@ BEGIN
 END $$;
 
 DROP FUNCTION lock_for_order(integer[], integer[]);
-DROP FUNCTION wait_for_locks_until(timestamptz);
+DROP FUNCTION lock_ms_left(timestamptz, integer);

@@ -6,49 +6,59 @@
 -- by itself, `orders::service`) could then commit after its client was
 -- answered 503 and told to retry. `lock_for_order` takes the same locks
 -- in the same order as before (the products' queue, the products' rows,
--- the SKUs' rows, each by id), one at a time, each wait given what is left
--- of the deadline, and sets `lock_timeout` back as it was. The server
--- calls it only with time enough left (`orders::service`).
+-- the SKUs' rows, each by id), no wait given more than what is left of
+-- the deadline, and sets `lock_timeout` back as it was. The server calls
+-- it only with time enough left (`orders::service`).
 --
 -- `place_order_with_lines` keeps its signature and its body but for its
 -- first three statements, so a server of the release before is served by
 -- it as well (`place_order` and `place_order_at_once` call it).
 
--- The next lock wait ends at `deadline` (at once when it has passed: 1 ms);
--- no deadline, no change.
-CREATE FUNCTION wait_for_locks_until(deadline timestamptz) RETURNS void
+-- What is left until `deadline`, in whole milliseconds (at least 1: a
+-- deadline passed ends the next wait at once), shared by `waits` waits, as
+-- `lock_timeout` takes it. (One expression: PostgreSQL inlines it.)
+CREATE FUNCTION lock_ms_left(deadline timestamptz, waits integer) RETURNS text
 LANGUAGE sql AS $$
-    SELECT set_config('lock_timeout',
-        greatest(1, ceil(extract(epoch FROM deadline - clock_timestamp()) * 1000))::bigint::text,
-        true)
-    WHERE deadline IS NOT NULL;
+    SELECT greatest(1, ceil(extract(epoch FROM deadline - clock_timestamp()) * 1000
+                            / greatest(waits, 1)))::bigint::text
 $$;
 
+-- The locks of a checkout, in the order every checkout takes them: each
+-- product's queue (an advisory lock, by id), the products' rows, the SKUs'
+-- rows (by id). An uncontended queue is taken without touching
+-- `lock_timeout`; a wait for one is given what is left; each statement that
+-- locks rows shares what is left among its rows (one row: all of it).
 CREATE FUNCTION lock_for_order(line_products integer[], line_skus integer[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
     configured text := current_setting('lock_timeout');
     deadline timestamptz;
-    row_id integer;
+    product integer;
 BEGIN
     -- ('0': no limit, as in psql or pgbench.)
     IF configured <> '0' THEN
         deadline := statement_timestamp() + configured::interval;
     END IF;
-    FOR row_id IN SELECT DISTINCT id FROM unnest(line_products) AS id
-                  WHERE id IS NOT NULL ORDER BY id LOOP
-        PERFORM wait_for_locks_until(deadline);
-        PERFORM pg_advisory_xact_lock(1, row_id);
+    FOREACH product IN ARRAY coalesce(
+        (SELECT array_agg(DISTINCT id ORDER BY id) FROM unnest(line_products) AS id), '{}') LOOP
+        IF NOT pg_try_advisory_xact_lock(1, product) THEN
+            IF deadline IS NOT NULL THEN
+                PERFORM set_config('lock_timeout', lock_ms_left(deadline, 1), true);
+            END IF;
+            PERFORM pg_advisory_xact_lock(1, product);
+        END IF;
     END LOOP;
-    FOR row_id IN SELECT p.id FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id LOOP
-        PERFORM wait_for_locks_until(deadline);
-        PERFORM 1 FROM products p WHERE p.id = row_id FOR UPDATE;
-    END LOOP;
-    FOR row_id IN SELECT k.id FROM skus k WHERE k.id = ANY(line_skus) ORDER BY k.id LOOP
-        PERFORM wait_for_locks_until(deadline);
-        PERFORM 1 FROM skus k WHERE k.id = row_id FOR UPDATE;
-    END LOOP;
-    PERFORM set_config('lock_timeout', configured, true);
+    IF deadline IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', lock_ms_left(deadline, cardinality(line_products)), true);
+    END IF;
+    PERFORM 1 FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id FOR UPDATE;
+    IF deadline IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', lock_ms_left(deadline, cardinality(line_skus)), true);
+    END IF;
+    PERFORM 1 FROM skus k WHERE k.id = ANY(line_skus) ORDER BY k.id FOR UPDATE;
+    IF deadline IS NOT NULL THEN
+        PERFORM set_config('lock_timeout', configured, true);
+    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION place_order_with_lines(
