@@ -78,14 +78,16 @@ pub fn order_page(
     }
 }
 
-/// `orders:<user_id>:<id>`.
+/// `orders:<user_id>:<id>` for its owner, `orders:<user_id>:all:<id>` for
+/// an admin: the two renderings differ (an admin's names the customer), and
+/// a user whose role changed must never be served the other one.
 pub fn order(viewer: Viewer, id: i32) -> CacheKey {
-    let (user_id, namespace, _) = viewer.scope();
-    CacheKey::new(
-        format!("orders:{user_id}:{id}"),
-        "orders",
-        depends_on(viewer, namespace),
-    )
+    let (user_id, namespace, scope) = viewer.scope();
+    let key = match viewer {
+        Viewer::Owner(_) => format!("orders:{user_id}:{id}"),
+        Viewer::Admin(_) => format!("orders:{user_id}:{scope}:{id}"),
+    };
+    CacheKey::new(key, "orders", depends_on(viewer, namespace))
 }
 
 /// An order of `owner` placed or changed: the owner's documents and the admins'.

@@ -383,6 +383,33 @@ async fn a_cancellation_never_fails_on_a_stock_that_would_overflow() {
 }
 
 #[tokio::test]
+async fn an_admin_demoted_is_never_served_the_order_an_admin_could_read() {
+    let app = TestApp::seeded().await;
+    let (_, customer) = app.quick_account("cy@example.com", Role::Customer).await;
+    let (admin_id, admin) = app.quick_account("ada@example.com", Role::Admin).await;
+    let placed = order(
+        &app,
+        &customer,
+        Some(json!({"items": [{"product_id": 1, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    let path = format!("/api/orders/{id}");
+    // Read twice as an admin: the second answer comes from Redis.
+    app.user(&admin).get(&path).await;
+    let read = app.user(&admin).get(&path).await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    assert_eq!(read.header("x-data-source"), Some("redis"));
+    // Demoted (by hand, in the database), the same user sees only their own.
+    app.sql(&format!(
+        "UPDATE users SET role = 'customer' WHERE id = {admin_id}"
+    ))
+    .await;
+    app.user(&admin).get(&path).await.problem(404);
+}
+
+#[tokio::test]
 async fn cancelling_puts_the_stock_back_exactly() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("hal@example.com", Role::Customer).await;
