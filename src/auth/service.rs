@@ -23,18 +23,50 @@ pub async fn create_account(
     hasher: &Hasher,
     account: NewAccount,
 ) -> Result<User, AppError> {
-    let password_hash = hasher.hash_password(account.password.into_secret()).await?;
-    let user = queries::insert_user(
-        conn,
-        &NewUser {
-            email: account.email.as_str(),
-            password_hash: &password_hash,
-            name: account.name.as_str(),
-            role: account.role,
-        },
-    )
-    .await?;
-    Ok(user)
+    let hashed = HashedAccount::of(hasher, account).await?;
+    hashed.insert(conn).await
+}
+
+/// An account whose password is hashed: hashed before a connection is
+/// taken, since hashing may queue for one of the hasher's slots.
+pub struct HashedAccount {
+    email: crate::domain::Email,
+    name: Name,
+    role: crate::domain::Role,
+    password_hash: String,
+}
+
+impl HashedAccount {
+    pub async fn of(hasher: &Hasher, account: NewAccount) -> Result<Self, AppError> {
+        let NewAccount {
+            email,
+            password,
+            name,
+            role,
+        } = account;
+        let password_hash = hasher.hash_password(password.into_secret()).await?;
+        Ok(Self {
+            email,
+            name,
+            role,
+            password_hash,
+        })
+    }
+
+    /// Stores it; 409 when the email is taken.
+    pub async fn insert(&self, conn: &mut AsyncPgConnection) -> Result<User, AppError> {
+        let user = queries::insert_user(
+            conn,
+            &NewUser {
+                email: self.email.as_str(),
+                password_hash: &self.password_hash,
+                name: self.name.as_str(),
+                role: self.role,
+            },
+        )
+        .await?;
+        Ok(user)
+    }
 }
 
 /// Counts a sign-up or sign-in attempt against the client's address and the
@@ -155,11 +187,13 @@ pub async fn sign_up(
     account: NewAccount,
     user_agent: Option<&str>,
 ) -> AppResult<SignupView> {
+    // The hash before the connection: a burst of sign-ups queueing for the
+    // hasher does not hold the pool's connections meanwhile.
+    let hashed = HashedAccount::of(&state.hasher, account).await?;
     let mut conn = state.conn().await?;
-    let hasher = &state.hasher;
     let session =
         diesel_async::AsyncConnection::transaction::<_, AppError, _>(&mut *conn, async |conn| {
-            let user = create_account(conn, hasher, account).await?;
+            let user = hashed.insert(conn).await?;
             open_session(state, user, user_agent).await
         })
         .await?;

@@ -476,6 +476,34 @@ async fn signin_is_limited_per_email_and_the_limit_resets() {
 }
 
 #[tokio::test]
+async fn only_signup_and_signin_are_rate_limited() {
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_email = 1;
+        config.auth_rate_limit.per_address = 1;
+    })
+    .await;
+    let (_, token) = app.quick_account("pat@example.com", Role::Customer).await;
+    // Password changes, right or wrong, past both limits: never a 429.
+    for _ in 0..3 {
+        app.user(&token)
+            .post(
+                "/api/auth/password",
+                json!({"current_password": "not it at all", "new_password": "a new long password"}),
+            )
+            .await
+            .field_error("current_password");
+    }
+    let changed = app
+        .user(&token)
+        .post(
+            "/api/auth/password",
+            json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text());
+}
+
+#[tokio::test]
 async fn signup_and_signin_are_limited_per_client_address() {
     let app = TestApp::with_config(|config| config.auth_rate_limit.per_address = 4).await;
     for n in 0..4 {
