@@ -73,10 +73,20 @@ pub async fn replay_or_lock(
     digest: &str,
 ) -> Result<Option<String>, AppError> {
     let lock = xxhash_rust::xxh3::xxh3_64(format!("{user_id}:{}", key.0).as_bytes());
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+    let waited = diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<BigInt, _>(lock as i64)
         .execute(conn)
-        .await?;
+        .await;
+    match waited {
+        // The first request with this key is still being answered, for
+        // longer than this one can wait: a 409, and it may be retried.
+        Err(error) if crate::error::is_lock_timeout(&error) => {
+            return Err(AppError::conflict(
+                "a request with this Idempotency-Key is still being answered; retry it",
+            ));
+        }
+        waited => waited?,
+    };
     // Expired keys are forgotten first, so that they can be used afresh.
     diesel::sql_query(
         "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 \

@@ -35,6 +35,12 @@ fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
     })
 }
 
+/// Whether a statement gave up waiting for a lock (`lock_timeout`, set on
+/// every pooled connection: `db`).
+pub fn is_lock_timeout(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(_, info) if info.message().contains("lock timeout"))
+}
+
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         if crate::db::is_connection_lost(&error) {
@@ -58,7 +64,7 @@ impl From<DieselError> for AppError {
                     return Self::unavailable("the request clashed with another; retry it");
                 }
                 // `lock_timeout`, set on every pooled connection (`db`).
-                (_, None) if info.message().contains("lock timeout") => {
+                (_, None) if is_lock_timeout(&error) => {
                     return Self::unavailable(
                         "what the request needs is held by others for too long; retry it",
                     );

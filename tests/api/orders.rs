@@ -316,6 +316,33 @@ async fn prices_are_snapshotted_and_deleted_products_leave_orders_intact() {
 }
 
 #[tokio::test]
+async fn a_retry_that_cannot_wait_for_its_first_request_is_a_409() {
+    use diesel_async::SimpleAsyncConnection;
+    // Lock waits end at two thirds of the request timeout: here 1 s.
+    let app = TestApp::with_config(|config| {
+        config.request_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    app.seed().await;
+    let (user_id, token) = app.quick_account("ida@example.com", Role::Customer).await;
+    // The first request with the key, still being answered: it holds the
+    // key's lock (as `idempotency::replay_or_lock` takes it).
+    let lock = xxhash_rust::xxh3::xxh3_64(format!("{user_id}:first-try").as_bytes()) as i64;
+    let mut first = app.db().await;
+    first
+        .batch_execute(&format!("BEGIN; SELECT pg_advisory_xact_lock({lock})"))
+        .await
+        .unwrap();
+    let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let retry = order(&app, &token, Some(body.clone()), Some("first-try")).await;
+    assert_eq!(retry.status, StatusCode::CONFLICT, "{}", retry.text());
+    assert_eq!(app.count("orders").await, 0);
+    first.batch_execute("COMMIT").await.unwrap();
+    let again = order(&app, &token, Some(body), Some("first-try")).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+}
+
+#[tokio::test]
 async fn an_idempotency_key_replays_the_first_answer() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("flo@example.com", Role::Customer).await;
