@@ -46,6 +46,7 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn build(state: AppState) -> Router {
     crate::metrics::handle();
     let (routes, openapi) = api_routes().split_for_parts();
+    let query_free = crate::extract::QueryFreeRoutes::of(&openapi);
     let openapi_json: Arc<[u8]> = serde_json::to_vec(&openapi)
         .expect("the OpenAPI document serializes")
         .into();
@@ -118,7 +119,11 @@ pub fn build(state: AppState) -> Router {
                 .config(SwaggerConfig::from("/api/openapi.json").validator_url("none")),
         )
         .fallback(|| async { AppError::not_found("no route matches this path") })
-        // Layered per route, so it sees the matched route template.
+        // Layered per route, so that they see the matched route template.
+        .layer(axum::middleware::from_fn_with_state(
+            query_free,
+            crate::extract::refuse_query_where_none_is_taken,
+        ))
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(around)

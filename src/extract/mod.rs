@@ -8,7 +8,9 @@
 //!   not JSON is a 415. [`Lenient`] is the same in two steps.
 //! - [`ApiQuery`]: a query string; a value that does not parse, or a
 //!   parameter the route does not take, is a 400 naming every such
-//!   parameter in `errors`.
+//!   parameter in `errors`. A route that takes no query at all (by its
+//!   OpenAPI operation) refuses any the same way, before its handler
+//!   ([`refuse_query_where_none_is_taken`]).
 //! - [`ResourceId`]: a path id; anything but a positive 32-bit integer is a 400.
 //! - [`ClientAddress`]: the client's IP address (the peer's, or behind a
 //!   trusted proxy the one it forwards), for rate limits and the cache's
@@ -23,7 +25,9 @@ mod json;
 mod query;
 
 pub use json::{parse_json, parse_json_leniently};
-pub use query::{ApiQuery, REPEAT_SEPARATOR, parse_query};
+pub use query::{
+    ApiQuery, QueryFreeRoutes, REPEAT_SEPARATOR, parse_query, refuse_query_where_none_is_taken,
+};
 
 use crate::error::{AppError, FieldErrors};
 

@@ -1,8 +1,16 @@
 //! Query strings: every bad or unknown parameter named at once.
 
-use axum::extract::FromRequestParts;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::http::Method;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::{OpenApi, RefOr};
 
 use crate::error::{AppError, FieldErrors};
 
@@ -61,6 +69,84 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
         errors.add("query", "the parameters do not fit together");
     }
     Err(AppError::BadQuery(errors))
+}
+
+/// The routes that take no query parameter at all, read off the OpenAPI
+/// document (route template -> methods): the routes that take some read
+/// their query with [`ApiQuery`], which refuses the others.
+#[derive(Debug, Clone, Default)]
+pub struct QueryFreeRoutes(Arc<HashMap<String, Vec<Method>>>);
+
+impl QueryFreeRoutes {
+    pub fn of(openapi: &OpenApi) -> Self {
+        let takes_query = |operation: &Operation| {
+            operation.parameters.iter().flatten().any(|parameter| {
+                matches!(parameter, RefOr::T(parameter) if parameter.parameter_in == ParameterIn::Query)
+            })
+        };
+        let mut routes: HashMap<String, Vec<Method>> = HashMap::new();
+        for (path, item) in &openapi.paths.paths {
+            let operations = [
+                (Method::GET, &item.get),
+                (Method::PUT, &item.put),
+                (Method::POST, &item.post),
+                (Method::DELETE, &item.delete),
+                (Method::PATCH, &item.patch),
+            ];
+            for (method, operation) in operations {
+                if operation
+                    .as_ref()
+                    .is_some_and(|operation| !takes_query(operation))
+                {
+                    routes.entry(path.clone()).or_default().push(method);
+                }
+            }
+        }
+        Self(Arc::new(routes))
+    }
+
+    fn takes_none(&self, route: &str, method: &Method) -> bool {
+        // (A HEAD is answered by the GET route.)
+        let method = if method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.0
+            .get(route)
+            .is_some_and(|methods| methods.contains(method))
+    }
+}
+
+/// A query parameter on a route that takes none is a 400 naming every
+/// such parameter (API.md), before the handler runs.
+pub async fn refuse_query_where_none_is_taken(
+    State(routes): State<QueryFreeRoutes>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let refused = match (
+        request.uri().query(),
+        request.extensions().get::<MatchedPath>(),
+    ) {
+        (Some(query), Some(route)) if routes.takes_none(route.as_str(), request.method()) => {
+            let mut names: Vec<String> = form_urlencoded::parse(query.as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .collect();
+            names.sort();
+            names.dedup();
+            let mut errors = FieldErrors::new();
+            for name in names {
+                errors.add(name, "this route takes no such parameter");
+            }
+            (!errors.is_empty()).then_some(errors)
+        }
+        _ => None,
+    };
+    match refused {
+        Some(errors) => AppError::BadQuery(errors).into_response(),
+        None => next.run(request).await,
+    }
 }
 
 /// Between the values of a repeated parameter once joined: a control

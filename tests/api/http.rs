@@ -461,6 +461,42 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
 }
 
 #[tokio::test]
+async fn a_route_that_takes_no_query_parameter_refuses_every_one_by_name() {
+    let app = TestApp::seeded_with_admin().await;
+    for (method, path, named) in [
+        (Method::GET, "/api/products/1?foo=1", vec!["foo"]),
+        (Method::GET, "/api/products/1?a=1&b&a=2", vec!["a", "b"]),
+        (Method::GET, "/api/cart?x=1", vec!["x"]),
+        (Method::POST, "/api/orders?x=1", vec!["x"]),
+        (Method::DELETE, "/api/products/1?force=true", vec!["force"]),
+        (
+            Method::GET,
+            "/catwalk/products/1/styles?page=2",
+            vec!["page"],
+        ),
+        (Method::GET, "/api/auth/me?verbose", vec!["verbose"]),
+    ] {
+        let response = app.admin().request(method.clone(), path).await;
+        let body = response.problem(400);
+        for parameter in named {
+            assert!(
+                body["errors"].get(parameter).is_some(),
+                "{method} {path}: {parameter} not named: {body}"
+            );
+        }
+    }
+    // Nothing was deleted; without the parameter, as before.
+    assert_eq!(
+        app.anon().get("/api/products/1").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.anon().get("/catwalk/products/1/styles?").await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn every_problem_type_resolves_to_a_page_that_explains_it() {
     let app = TestApp::seeded().await;
     let answers = [
