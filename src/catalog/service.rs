@@ -52,6 +52,9 @@ pub async fn change_product(
                 queries::update_product(conn, id, &valid.changes)
                     .await?
                     .ok_or_else(|| no_product(id))?;
+                if valid.changes.stock.is_some() {
+                    crate::inventory::refuse_stock_of_sku_product(conn, id).await?;
+                }
                 if let Some(tag_ids) = &valid.tag_ids {
                     queries::replace_product_tags(conn, id, tag_ids).await?;
                     queries::touch_product(conn, id).await?;

@@ -19,6 +19,23 @@ pub(super) struct ProductRow {
     pub has_skus: bool,
 }
 
+/// Whether product `id` is sold by SKU (some style of it has one).
+pub(super) async fn sold_by_sku(
+    mut conn: &AsyncPgConnection,
+    id: i32,
+) -> diesel::QueryResult<bool> {
+    use diesel::{ExpressionMethods, QueryDsl};
+
+    use crate::views::sku_offers;
+    diesel::select(diesel::dsl::exists(
+        sku_offers::table
+            .filter(sku_offers::product_id.eq(id))
+            .select(sku_offers::sku_id),
+    ))
+    .get_result(&mut conn)
+    .await
+}
+
 #[derive(Queryable)]
 pub(super) struct SkuRow {
     pub sku_id: i32,

@@ -435,6 +435,32 @@ async fn a_failed_update_changes_nothing() {
 }
 
 #[tokio::test]
+async fn the_stock_of_a_product_sold_by_sku_follows_its_skus_only() {
+    let app = TestApp::seeded_with_admin().await;
+    crate::cart::make_sku_product(&app).await;
+    let before = app.admin().get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(before["stock"], 14);
+    app.admin()
+        .put("/api/products/1", json!({"stock": 1000, "price": 99}))
+        .await
+        .field_error("stock");
+    let after = app.admin().get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(before, after);
+    // Its other fields change as for any product; another product's stock too.
+    let renamed = app
+        .admin()
+        .put("/api/products/1", json!({"product_name": "Plain Tee"}))
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.text());
+    assert_eq!(renamed.json()["data"]["stock"], 14);
+    let restocked = app
+        .admin()
+        .put("/api/products/2", json!({"stock": 7}))
+        .await;
+    assert_eq!(restocked.json()["data"]["stock"], 7);
+}
+
+#[tokio::test]
 async fn deleting_a_product_removes_its_tags_and_features() {
     let app = TestApp::seeded_with_admin().await;
     assert_eq!(
