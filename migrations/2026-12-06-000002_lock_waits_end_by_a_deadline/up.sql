@@ -1,64 +1,53 @@
--- Every lock a checkout waits for is waited for until one deadline: the
--- statement's start plus the session's `lock_timeout` (two thirds of the
--- request timeout, `db`). Until now `lock_timeout` bounded each wait
--- alone, and an order of several products could wait for one after the
--- other past the request's timeout: a plain order (one call that commits
--- by itself, `orders::service`) could then commit after its client was
--- answered 503 and told to retry. `lock_for_order` takes the same locks
--- in the same order as before (the products' queue, the products' rows,
--- the SKUs' rows, each by id), no wait given more than what is left of
--- the deadline, and sets `lock_timeout` back as it was. The server calls
--- it only with time enough left (`orders::service`).
+-- A plain order never commits after its client may have been answered 503.
+-- It is one call that commits by itself (`orders::service`), and the
+-- request's timeout cannot roll it back. Until now each of its lock waits
+-- ended at `lock_timeout` (two thirds of the request timeout, `db`), but an
+-- order could wait for one lock after another, each under the limit, and
+-- commit after the timeout had answered 503 and told the client to retry.
 --
--- `place_order_with_lines` keeps its signature and its body but for its
--- first three statements, so a server of the release before is served by
--- it as well (`place_order` and `place_order_at_once` call it).
+-- - `call_deadline`: the statement's start plus the session's
+--   `lock_timeout` (none when it is 0, as in psql or pgbench).
+-- - `place_plain_order` commits only before that deadline; past it, it
+--   raises a lock timeout and nothing is ordered. The server starts the
+--   call only while the deadline falls before the request's own timeout
+--   with a tenth of it to spare (`orders::service::in_time_to_place`).
+-- - `queue_within_deadline`: the products' queue (`queue_for_products`),
+--   each wait for a busy product ending at the deadline rather than a whole
+--   `lock_timeout` later, so that a call past its deadline does not hold a
+--   connection for long. An uncontended queue is taken as before, without
+--   touching `lock_timeout` (the locked part of a hot product's checkout is
+--   serial: every microsecond in it counts). `place_order_with_lines`'s
+--   SET clause puts `lock_timeout` back when it returns.
+--
+-- The routines keep their signatures, so a server of the release before
+-- is served by them as well (`place_order` and `place_order_at_once` call
+-- `place_order_with_lines`).
 
--- What is left until `deadline`, in whole milliseconds (at least 1: a
--- deadline passed ends the next wait at once), shared by `waits` waits, as
--- `lock_timeout` takes it. (One expression: PostgreSQL inlines it.)
-CREATE FUNCTION lock_ms_left(deadline timestamptz, waits integer) RETURNS text
-LANGUAGE sql AS $$
-    SELECT greatest(1, ceil(extract(epoch FROM deadline - clock_timestamp()) * 1000
-                            / greatest(waits, 1)))::bigint::text
+CREATE FUNCTION call_deadline() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN current_setting('lock_timeout') <> '0'
+                THEN statement_timestamp() + current_setting('lock_timeout')::interval END
 $$;
 
--- The locks of a checkout, in the order every checkout takes them: each
--- product's queue (an advisory lock, by id), the products' rows, the SKUs'
--- rows (by id). An uncontended queue is taken without touching
--- `lock_timeout`; a wait for one is given what is left; each statement that
--- locks rows shares what is left among its rows (one row: all of it).
-CREATE FUNCTION lock_for_order(line_products integer[], line_skus integer[]) RETURNS void
+CREATE FUNCTION queue_within_deadline(product_ids integer[]) RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
-    configured text := current_setting('lock_timeout');
-    deadline timestamptz;
     product integer;
+    deadline timestamptz;
 BEGIN
-    -- ('0': no limit, as in psql or pgbench.)
-    IF configured <> '0' THEN
-        deadline := statement_timestamp() + configured::interval;
-    END IF;
     FOREACH product IN ARRAY coalesce(
-        (SELECT array_agg(DISTINCT id ORDER BY id) FROM unnest(line_products) AS id), '{}') LOOP
+        (SELECT array_agg(DISTINCT id ORDER BY id) FROM unnest(product_ids) AS id), '{}') LOOP
+        -- (pg_try_advisory_xact_lock does not jump the queue of waiters.)
         IF NOT pg_try_advisory_xact_lock(1, product) THEN
+            deadline := call_deadline();
             IF deadline IS NOT NULL THEN
-                PERFORM set_config('lock_timeout', lock_ms_left(deadline, 1), true);
+                PERFORM set_config('lock_timeout',
+                    greatest(1, ceil(extract(epoch FROM deadline - clock_timestamp()) * 1000))::bigint::text,
+                    true);
             END IF;
             PERFORM pg_advisory_xact_lock(1, product);
         END IF;
     END LOOP;
-    IF deadline IS NOT NULL THEN
-        PERFORM set_config('lock_timeout', lock_ms_left(deadline, cardinality(line_products)), true);
-    END IF;
-    PERFORM 1 FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id FOR UPDATE;
-    IF deadline IS NOT NULL THEN
-        PERFORM set_config('lock_timeout', lock_ms_left(deadline, cardinality(line_skus)), true);
-    END IF;
-    PERFORM 1 FROM skus k WHERE k.id = ANY(line_skus) ORDER BY k.id FOR UPDATE;
-    IF deadline IS NOT NULL THEN
-        PERFORM set_config('lock_timeout', configured, true);
-    END IF;
 END $$;
 
 CREATE OR REPLACE FUNCTION place_order_with_lines(
@@ -78,7 +67,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     short_take integer;
 BEGIN
-    PERFORM lock_for_order(line_products, line_skus);
+    PERFORM queue_within_deadline(line_products);
+    PERFORM 1 FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id FOR UPDATE;
+    PERFORM 1 FROM skus k WHERE k.id = ANY(line_skus) ORDER BY k.id FOR UPDATE;
     SELECT coalesce(array_agg(l.n ORDER BY l.n), '{}'),
            coalesce(array_agg(coalesce(l.left_over, 0) ORDER BY l.n), '{}')
     INTO short_lines, short_available
@@ -129,4 +120,64 @@ BEGIN
                          array_agg(size ORDER BY n) AS sizes
                   FROM priced) AS per_line;
     emptied := EXISTS (SELECT 1 FROM products p WHERE p.id = ANY(line_products) AND p.stock = 0);
+END $$;
+
+CREATE OR REPLACE PROCEDURE place_plain_order(
+    buyer integer, address jsonb,
+    line_products integer[], line_skus integer[], line_quantities integer[],
+    OUT short_lines integer[], OUT short_available integer[],
+    OUT order_id integer, OUT placed_at timestamptz, OUT order_total numeric,
+    OUT unit_prices numeric[], OUT unbuyable boolean, OUT would_empty boolean,
+    OUT product_names text[], OUT style_names text[], OUT sizes text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+    emptied boolean;
+    -- (Computed before any lock is held: the check below is one comparison.)
+    deadline timestamptz := call_deadline();
+BEGIN
+    -- (A procedure that commits may not carry SET clauses: these hold
+    -- until its first commit.)
+    PERFORM set_config('synchronous_commit', 'off', true),
+            set_config('plan_cache_mode', 'force_generic_plan', true);
+    unbuyable := EXISTS (
+        SELECT 1 FROM unnest(line_products, line_skus) AS u(product, sku)
+        WHERE CASE WHEN u.sku IS NULL
+                   THEN EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = u.product)
+                   ELSE NOT EXISTS (SELECT 1 FROM sku_offers o
+                                    WHERE o.sku_id = u.sku AND o.product_id = u.product) END);
+    would_empty := false;
+    IF unbuyable THEN
+        ROLLBACK;
+        RETURN;
+    END IF;
+    SELECT p.short_lines, p.short_available, p.order_id, p.placed_at, p.order_total,
+           p.unit_prices, p.emptied, p.product_names, p.style_names, p.sizes
+    INTO short_lines, short_available, order_id, placed_at, order_total, unit_prices, emptied,
+         product_names, style_names, sizes
+    FROM place_order_with_lines(buyer, address, line_products, line_skus, line_quantities) AS p;
+    IF order_id IS NULL OR emptied THEN
+        would_empty := coalesce(emptied, false);
+        order_id := NULL;
+        placed_at := NULL;
+        order_total := NULL;
+        unit_prices := NULL;
+        product_names := NULL;
+        style_names := NULL;
+        sizes := NULL;
+        ROLLBACK;
+        RETURN;
+    END IF;
+    IF clock_timestamp() > deadline THEN
+        -- Too late to commit: the request may have been answered 503
+        -- already. Nothing is ordered (the error rolls it all back).
+        RAISE EXCEPTION 'lock timeout: the order''s locks came too late to commit it; nothing was ordered'
+            USING ERRCODE = 'lock_not_available';
+    END IF;
+    COMMIT;
+    PERFORM set_config('synchronous_commit', 'on', true),
+            pg_logical_emit_message(true, 'emporium', 'durable');
+    -- Here, not at the end of `CALL`: the answer's row is sent when the
+    -- procedure returns, and the client may read it before the statement's
+    -- own end, so the flush is over before there is an answer.
+    COMMIT;
 END $$;

@@ -121,10 +121,12 @@ pub struct Config {
 }
 
 impl Config {
-    /// How long any one request may wait for PostgreSQL's locks, all waits
-    /// together: two thirds of the request timeout, so that a request that
-    /// waited in vain is answered 503 with nothing committed, before its own
-    /// timeout answers for it (`db`, `orders::service`).
+    /// How long a wait for one of PostgreSQL's locks may last (`lock_timeout`
+    /// on every pooled connection: `db`), and how long after its start a
+    /// plain order's call may still commit (`orders::service`): two thirds
+    /// of the request timeout, so that a request that waited in vain is
+    /// answered 503 with nothing committed, before its own timeout answers
+    /// for it.
     pub fn lock_timeout(&self) -> Duration {
         self.request_timeout * 2 / 3
     }

@@ -101,12 +101,12 @@ async fn place_at_once(
     Ok(placement)
 }
 
-/// Whether the call may still wait for its locks as long as they allow
-/// (`Config::lock_timeout`, all waits together: `lock_for_order`) and
-/// commit before the request's timeout answers 503 for it, with a tenth of
-/// that timeout to spare. A call that began later could commit after its
-/// client was told to retry: the call commits by itself, whatever becomes
-/// of the request.
+/// Whether the call may still start: it commits only before its deadline
+/// (its start plus `Config::lock_timeout`; past it, it orders nothing:
+/// migration `lock_waits_end_by_a_deadline`), and that deadline must fall
+/// before the request's timeout answers 503, with a tenth of that timeout
+/// to spare. A call that commits after the 503 would charge a client told
+/// to retry: the call commits by itself, whatever becomes of the request.
 fn in_time_to_place(config: &Config, arrived: Instant) -> bool {
     arrived.elapsed() + config.lock_timeout() + config.request_timeout / 10 < config.request_timeout
 }
