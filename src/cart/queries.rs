@@ -1,5 +1,6 @@
-//! Every query on `cart_items`: the cart is their one owner (checkout reads
-//! and empties a cart through [`lock_lines`] and [`clear`]).
+//! Every query on `cart_items`: the cart is their one owner (checkout locks
+//! a cart's lines through [`lock_lines`] and removes the ones it ordered
+//! through [`remove_lines`]).
 
 use diesel::prelude::*;
 use diesel::sql_types::Int4;

@@ -49,12 +49,12 @@ pub async fn change_product(
                     valid.tag_ids.as_deref(),
                 )
                 .await?;
+                if let Some(stock) = valid.changes.stock {
+                    crate::inventory::refuse_stock_of_sku_product(conn, id, stock).await?;
+                }
                 queries::update_product(conn, id, &valid.changes)
                     .await?
                     .ok_or_else(|| no_product(id))?;
-                if valid.changes.stock.is_some() {
-                    crate::inventory::refuse_stock_of_sku_product(conn, id).await?;
-                }
                 if let Some(tag_ids) = &valid.tag_ids {
                     queries::replace_product_tags(conn, id, tag_ids).await?;
                     queries::touch_product(conn, id).await?;

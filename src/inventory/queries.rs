@@ -19,21 +19,29 @@ pub(super) struct ProductRow {
     pub has_skus: bool,
 }
 
-/// Whether product `id` is sold by SKU (some style of it has one).
-pub(super) async fn sold_by_sku(
+/// Product `id`'s stock when it is sold by SKU (some style of it has one);
+/// `None` when it is not, or there is no such product.
+pub(super) async fn stock_kept_by_skus(
     mut conn: &AsyncPgConnection,
     id: i32,
-) -> diesel::QueryResult<bool> {
-    use diesel::{ExpressionMethods, QueryDsl};
+) -> diesel::QueryResult<Option<i32>> {
+    use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
 
+    use crate::schema::products;
     use crate::views::sku_offers;
-    diesel::select(diesel::dsl::exists(
-        sku_offers::table
-            .filter(sku_offers::product_id.eq(id))
-            .select(sku_offers::sku_id),
-    ))
-    .get_result(&mut conn)
-    .await
+    products::table
+        .filter(products::id.eq(id))
+        .filter(diesel::dsl::exists(
+            sku_offers::table
+                .filter(sku_offers::product_id.eq(products::id))
+                .select(sku_offers::sku_id),
+        ))
+        .select(products::stock)
+        // Locked: no order moves it between this read and the caller's write.
+        .for_update()
+        .first(&mut conn)
+        .await
+        .optional()
 }
 
 #[derive(Queryable)]

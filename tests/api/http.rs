@@ -497,6 +497,80 @@ async fn a_route_that_takes_no_query_parameter_refuses_every_one_by_name() {
 }
 
 #[tokio::test]
+async fn a_nul_in_any_text_of_a_body_is_refused_by_name() {
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("nul@example.com", Role::Customer).await;
+    let address = json!({"name": "N\u{0}", "line1": "1 Road", "city": "Town",
+                         "postal_code": "1", "country": "GB"});
+    for (token, method, path, body, field) in [
+        (
+            None,
+            Method::POST,
+            "/api/auth/signup",
+            json!({"email": "a\u{0}@example.com", "password": "long enough", "name": "A"}),
+            "email",
+        ),
+        (
+            None,
+            Method::POST,
+            "/api/auth/signup",
+            json!({"email": "b@example.com", "password": "long enough", "name": "B\u{0}"}),
+            "name",
+        ),
+        (
+            None,
+            Method::POST,
+            "/api/auth/signin",
+            json!({"email": "c\u{0}@example.com", "password": "long enough"}),
+            "",
+        ),
+        (
+            Some(app.admin_token()),
+            Method::POST,
+            "/api/products",
+            json!({"product_name": "P\u{0}", "price": "1.00"}),
+            "product_name",
+        ),
+        (
+            Some(app.admin_token()),
+            Method::POST,
+            "/api/categories",
+            json!({"category_name": "C\u{0}"}),
+            "category_name",
+        ),
+        (
+            Some(token.as_str()),
+            Method::POST,
+            "/api/orders",
+            json!({"items": [{"product_id": 1, "quantity": 1}], "shipping_address": address}),
+            "",
+        ),
+        (
+            Some(token.as_str()),
+            Method::PUT,
+            "/api/auth/me",
+            json!({"name": "M\u{0}"}),
+            "name",
+        ),
+    ] {
+        let answer = app
+            .client(token)
+            .send_json(method.clone(), path, body)
+            .await;
+        assert!(
+            answer.status.is_client_error(),
+            "{method} {path}: {} {}",
+            answer.status,
+            answer.text()
+        );
+        if !field.is_empty() {
+            answer.field_error(field);
+        }
+    }
+    assert_eq!(app.count("orders").await, 0);
+}
+
+#[tokio::test]
 async fn every_problem_type_resolves_to_a_page_that_explains_it() {
     let app = TestApp::seeded().await;
     let answers = [

@@ -446,7 +446,13 @@ async fn the_stock_of_a_product_sold_by_sku_follows_its_skus_only() {
         .field_error("stock");
     let after = app.admin().get("/api/products/1").await.json()["data"].clone();
     assert_eq!(before, after);
-    // Its other fields change as for any product; another product's stock too.
+    // Its other fields change as for any product, its stock sent back as it
+    // is included; another product's stock changes too.
+    let sent_back = app
+        .admin()
+        .put("/api/products/1", json!({"stock": 14, "price": 21}))
+        .await;
+    assert_eq!(sent_back.status, StatusCode::OK, "{}", sent_back.text());
     let renamed = app
         .admin()
         .put("/api/products/1", json!({"product_name": "Plain Tee"}))

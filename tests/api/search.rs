@@ -292,6 +292,25 @@ async fn following_next_walks_every_order_without_gaps_or_repeats() {
             .await
             .field_error("after");
     }
+    // A NUL, which no PostgreSQL text holds, anywhere a list reads text:
+    // refused by name, never a 500.
+    let nul_cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(r#"{"o":"name:ASC","v":"a\u0000b","i":1}"#);
+    for path in [
+        format!("/api/products?sortBy=name&order=ASC&after={nul_cursor}"),
+        "/api/products?q=wind%00".to_owned(),
+        "/api/products?category=a%00b".to_owned(),
+        "/api/products?tag=%00".to_owned(),
+        "/api/categories?q=%00".to_owned(),
+    ] {
+        let answer = app.anon().get(&path).await;
+        assert!(
+            answer.status.is_client_error(),
+            "{path}: {} {}",
+            answer.status,
+            answer.text()
+        );
+    }
     // A value Rust reads and PostgreSQL would refuse: a year 0, an offset
     // past PostgreSQL's 15:59, a score that underflows. The year is out of
     // any list (422); the others are read as what they mean (200).

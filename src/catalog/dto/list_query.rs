@@ -185,7 +185,7 @@ impl ProductListQuery {
 /// up is a 422, never a query that fails in PostgreSQL. A timestamp goes in
 /// UTC (PostgreSQL refuses offsets past 15:59 that RFC 3339 allows) and
 /// within years 1 to 9999; a score as Rust read it (`1e-400` is 0, where
-/// PostgreSQL refuses the underflow).
+/// PostgreSQL refuses the underflow); a name without a NUL.
 fn sort_value_fits(sort_by: SortBy, mut cursor: Cursor) -> Result<Cursor, String> {
     let value = cursor.value.as_deref().unwrap_or("");
     let spelled = match sort_by {
@@ -211,7 +211,8 @@ fn sort_value_fits(sort_by: SortBy, mut cursor: Cursor) -> Result<Cursor, String
                 }
             }),
     };
-    match spelled {
+    // (No PostgreSQL text holds a NUL.)
+    match spelled.filter(|spelled| !spelled.contains('\0')) {
         Some(spelled) => {
             cursor.value = Some(spelled);
             Ok(cursor)
