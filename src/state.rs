@@ -67,7 +67,7 @@ impl AppState {
     }
 
     /// Borrows a PostgreSQL connection, or answers 503 when none can be had.
-    pub async fn conn(&self) -> Result<DbConn<'_>, AppError> {
+    pub async fn conn(&self) -> Result<DbConn<'static>, AppError> {
         Ok(self.db.get().await?)
     }
 

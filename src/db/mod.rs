@@ -62,13 +62,15 @@ impl Database {
     /// any other, for the connections being opened to the fresh server,
     /// which on a loaded machine (a pool refilling at once, the server's
     /// caches cold) can take longer than an outage's answers do.
-    pub async fn get(&self) -> Result<DbConn<'_>, Unavailable> {
+    /// The connection owns its share of the pool (`'static`), so that the
+    /// end of a transaction can run in a task of its own (`orders::service`).
+    pub async fn get(&self) -> Result<DbConn<'static>, Unavailable> {
         let failed = self.failures.notify.notified();
         tokio::pin!(failed);
         failed.as_mut().enable();
         tokio::select! {
             biased;
-            conn = tokio::time::timeout(self.connect_timeout, self.pool.get()) => match conn {
+            conn = tokio::time::timeout(self.connect_timeout, self.pool.get_owned()) => match conn {
                 Ok(Ok(conn)) => Ok(conn),
                 Ok(Err(error)) => Err(Unavailable(error.to_string())),
                 Err(_) => Err(Unavailable("no connection within the wait".into())),

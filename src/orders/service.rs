@@ -320,19 +320,27 @@ async fn change_in(
 /// wait: see [`db::hot_write_settings`]), and finishes every cache write `work`
 /// began, after the commit or the rollback, whatever happened: the first
 /// failure is the answer.
-async fn durably<T: Send>(
+///
+/// The transaction's end and the writes' finish run in a task of their own:
+/// a request dropped once its `COMMIT` is on its way (a client gone, the
+/// request timeout) would otherwise finish the writes at the drop, before
+/// the commit lands, and a reader could store what it read in between. A
+/// request dropped before that rolls back, as before (its connection,
+/// still in its transaction, is not taken back by the pool).
+async fn durably<T: Send + 'static>(
     state: &AppState,
     work: impl for<'c> WriteWork<'c, T> + Send,
 ) -> AppResult<T> {
     let mut writes = Vec::new();
-    let outcome = async {
-        let mut conn = state.conn().await?;
-        AnsiTransactionManager::begin_transaction(&mut *conn).await?;
-        match work(&mut conn, &mut writes).await {
-            Ok(value) => {
-                db::commit_and_wait_for_disk(&mut conn).await?;
-                AppResult::Ok(value)
-            }
+    let mut conn = state.conn().await?;
+    AnsiTransactionManager::begin_transaction(&mut *conn).await?;
+    let worked = work(&mut conn, &mut writes).await;
+    let ending = tokio::spawn(async move {
+        let outcome = match worked {
+            Ok(value) => db::commit_and_wait_for_disk(&mut conn)
+                .await
+                .map(|()| value)
+                .map_err(AppError::from),
             // As diesel's own `transaction` does: a failed rollback leaves
             // the connection marked broken (the pool drops it), and its
             // error is the answer unless the manager was broken already.
@@ -340,19 +348,20 @@ async fn durably<T: Send>(
                 Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(error),
                 Err(rollback) => Err(rollback.into()),
             },
+        };
+        drop(conn);
+        let mut finished = Ok(());
+        for write in writes {
+            let result = write.finish().await;
+            if finished.is_ok() {
+                finished = result;
+            }
         }
-    }
-    .await;
-    let mut finished = Ok(());
-    for write in writes {
-        let result = write.finish().await;
-        if finished.is_ok() {
-            finished = result;
-        }
-    }
-    let value = outcome?;
-    finished?;
-    Ok(value)
+        let value = outcome?;
+        finished?;
+        Ok(value)
+    });
+    ending.await.map_err(anyhow::Error::from)?
 }
 
 /// What [`durably`] runs: a transaction's work on `conn`, which pushes the

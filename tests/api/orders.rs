@@ -1259,6 +1259,44 @@ async fn a_plain_order_given_up_while_it_waits_leaves_no_stale_document_behind()
 }
 
 #[tokio::test]
+async fn an_order_given_up_while_it_commits_leaves_no_stale_document_behind() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("ula@example.com", Role::Customer).await;
+    let detail = "/api/products/4";
+    app.anon().get(detail).await;
+    assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
+    // Every commit of an order takes a second (a deferred trigger sleeps).
+    app.sql(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON orders \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+    )
+    .await;
+    // An order in a transaction of its own (it has a key), given up by its
+    // buyer while its COMMIT is on its way...
+    let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
+    let placing = order(&app, &token, Some(body), Some("slow-commit"));
+    let gave_up = tokio::time::timeout(std::time::Duration::from_millis(500), placing).await;
+    assert!(gave_up.is_err(), "the order did not wait for its commit");
+    // ... and a reader loads the product meanwhile, before the commit lands.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(app.anon().get(detail).await.json()["data"]["stock"], 50);
+    // The order is placed, and no read shows the stock from before it.
+    let mut waited = 0;
+    while app.count("orders").await == 0 && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(app.count("orders").await, 1);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    for _ in 0..2 {
+        let read = app.anon().get(detail).await.json();
+        assert_eq!(read["data"]["stock"], 49, "{read}");
+    }
+}
+
+#[tokio::test]
 async fn an_order_that_takes_a_products_last_units_is_placed_once_and_leaves_the_in_stock_lists() {
     let app = TestApp::seeded().await;
     crate::cart::make_sku_product(&app).await;
