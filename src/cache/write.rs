@@ -1,7 +1,8 @@
 //! The write side: a write moves the versions of the namespaces it touches
 //! and counts itself in flight before its transaction, and moves them again
 //! and uncounts itself after the commit (or rollback), in a task that runs
-//! to the end even if the request is dropped. Exact keys (a product's
+//! to the end even if the request is dropped then; a write dropped before
+//! it finishes stays in flight until its marker lapses. Exact keys (a product's
 //! documents, a cart) are also deleted outright, so that `redis-cli` shows
 //! them gone.
 
@@ -61,9 +62,9 @@ impl Cache {
             Ok(()) => Ok(write),
             Err(failure) => {
                 // Some of it may have been applied (a timeout after the
-                // script ran): dropping the unfinished write finishes it in
-                // the background, which is always safe.
-                drop(write);
+                // script ran): finishing it in the background is safe, since
+                // nothing was written.
+                write.finish_in_background();
                 tracing::warn!(error = %failure, "write refused: the cache cannot be retired");
                 Err(AppError::unavailable(
                     "the cache cannot be updated right now; retry shortly",
@@ -206,19 +207,37 @@ impl CacheWrite {
     }
 }
 
-impl Drop for CacheWrite {
-    fn drop(&mut self) {
-        if self.done {
-            return;
-        }
-        // Dropped between begin and finish (the request was cancelled):
-        // finish in the background.
+impl CacheWrite {
+    /// Finishes a write that changed nothing (its begin failed half-way),
+    /// in the background.
+    fn finish_in_background(mut self) {
+        self.done = true;
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
                 let position = wal_position(wal.as_ref()).await;
                 let _ = plan.finish(&redis, position).await;
             });
+        }
+    }
+}
+
+impl Drop for CacheWrite {
+    fn drop(&mut self) {
+        if !self.done {
+            // Dropped between begin and finish: its request was dropped (a
+            // client gone, the request timeout), maybe while its COMMIT was
+            // on its way, to land later still. Finishing now would let a
+            // reader store what it read before that commit, and serve it
+            // after. The write stays in flight until its marker lapses
+            // (`pending_ttl`, longer than any request runs), as a write of
+            // a server that died would: what it touched is answered from
+            // PostgreSQL meanwhile, never stale. (Orders end their
+            // transactions in a task of their own, so they finish.)
+            tracing::info!(
+                namespaces = ?self.plan.namespaces,
+                "a write was dropped unfinished: its namespaces are not cached until its marker lapses"
+            );
         }
     }
 }

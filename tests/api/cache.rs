@@ -606,3 +606,48 @@ async fn a_product_page_loaded_all_at_once_is_cached_whole() {
         assert_eq!(data_source(&again), "redis", "{path} was stored");
     }
 }
+
+#[tokio::test]
+async fn a_write_given_up_while_it_commits_leaves_no_stale_document_behind() {
+    let app = TestApp::seeded_with_admin().await;
+    let detail = "/api/products/4";
+    let list = "/api/products?limit=100";
+    for path in [detail, list] {
+        app.anon().get(path).await;
+        assert_eq!(app.anon().get(path).await.json()["source"], "redis");
+    }
+    // Every commit that changes a product takes a second (a deferred
+    // trigger sleeps).
+    app.sql(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON products \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+    )
+    .await;
+    // An admin's change, given up while its COMMIT is on its way...
+    let admin = app.admin();
+    let changing = admin.put(detail, json!({"stock": 10}));
+    let gave_up = tokio::time::timeout(Duration::from_millis(500), changing).await;
+    assert!(gave_up.is_err(), "the change did not wait for its commit");
+    // ... and readers load the product and the list meanwhile, before the
+    // commit lands.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(app.anon().get(detail).await.json()["data"]["stock"], 50);
+    app.anon().get(list).await;
+    // Once it has landed, nothing shows the stock from before it.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for _ in 0..2 {
+        let read = app.anon().get(detail).await.json();
+        assert_eq!(read["data"]["stock"], 10, "{read}");
+        let listed = app.anon().get(list).await.json();
+        let four = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|product| product["id"] == 4)
+            .unwrap()
+            .clone();
+        assert_eq!(four["stock"], 10, "{four}");
+    }
+}
