@@ -2,7 +2,8 @@
 //! and counts itself in flight before its transaction, and moves them again
 //! and uncounts itself after the commit (or rollback), in a task that runs
 //! to the end even if the request is dropped then; a write dropped before
-//! it finishes stays in flight until its marker lapses. Exact keys (a product's
+//! it finishes, or whose commit's fate is unknown (PostgreSQL lost on the
+//! way), finishes later, once the commit surely landed. Exact keys (a product's
 //! documents, a cart) are also deleted outright, so that `redis-cli` shows
 //! them gone.
 
@@ -82,7 +83,7 @@ impl Cache {
     ) -> AppResult<T> {
         let write = self.begin_write(retired).await?;
         let result = work.await;
-        let finished = write.finish().await;
+        let finished = write.finish_after(&result).await;
         let value = result?;
         finished?;
         Ok(value)
@@ -208,13 +209,47 @@ impl CacheWrite {
 }
 
 impl CacheWrite {
+    /// [`CacheWrite::finish`] once the write's outcome is known: at once
+    /// after a commit or a rollback; after a grace period when PostgreSQL
+    /// was lost on the way (the commit may have happened, or may still
+    /// land), as for a dropped write.
+    pub fn finish_after<T>(
+        self,
+        outcome: &AppResult<T>,
+    ) -> impl Future<Output = AppResult<()>> + Send + use<T> {
+        let unknown = matches!(outcome, Err(error) if error.is_database_unavailable());
+        async move {
+            if unknown {
+                self.finish_later();
+                Ok(())
+            } else {
+                self.finish().await
+            }
+        }
+    }
+
     /// Finishes a write that changed nothing (its begin failed half-way),
     /// in the background.
     fn finish_in_background(mut self) {
         self.done = true;
+        self.spawn_finish(Duration::ZERO);
+    }
+
+    /// Finishes a write whose commit may still land, once it surely has:
+    /// after half the in-flight marker's life (longer than any request, so
+    /// longer than a commit on its way). Meanwhile the marker keeps readers
+    /// from storing; and should it be evicted, the finish still retires
+    /// whatever was stored before it.
+    fn finish_later(mut self) {
+        self.done = true;
+        self.spawn_finish(self.plan.pending_ttl / 2);
+    }
+
+    fn spawn_finish(&self, after: Duration) {
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
+                tokio::time::sleep(after).await;
                 let position = wal_position(wal.as_ref()).await;
                 let _ = plan.finish(&redis, position).await;
             });
@@ -228,16 +263,16 @@ impl Drop for CacheWrite {
             // Dropped between begin and finish: its request was dropped (a
             // client gone, the request timeout), maybe while its COMMIT was
             // on its way, to land later still. Finishing now would let a
-            // reader store what it read before that commit, and serve it
-            // after. The write stays in flight until its marker lapses
-            // (`pending_ttl`, longer than any request runs), as a write of
-            // a server that died would: what it touched is answered from
-            // PostgreSQL meanwhile, never stale. (Orders end their
-            // transactions in a task of their own, so they finish.)
+            // reader store what it read before that commit and serve it
+            // after; it finishes later instead (`finish_later`), and what it
+            // touched is answered from PostgreSQL meanwhile. (Orders end
+            // their transactions in a task of their own, so theirs finish
+            // after the commit.)
             tracing::info!(
                 namespaces = ?self.plan.namespaces,
-                "a write was dropped unfinished: its namespaces are not cached until its marker lapses"
+                "a write was dropped unfinished: its namespaces are not cached until it finishes later"
             );
+            self.spawn_finish(self.plan.pending_ttl / 2);
         }
     }
 }

@@ -95,7 +95,7 @@ async fn place_at_once(
         })
     };
     drop(conn);
-    let finished = write.finish().await;
+    let finished = write.finish_after(&outcome).await;
     let placement = outcome?;
     finished?;
     Ok(placement)
@@ -352,7 +352,7 @@ async fn durably<T: Send + 'static>(
         drop(conn);
         let mut finished = Ok(());
         for write in writes {
-            let result = write.finish().await;
+            let result = write.finish_after(&outcome).await;
             if finished.is_ok() {
                 finished = result;
             }

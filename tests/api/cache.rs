@@ -651,3 +651,62 @@ async fn a_write_given_up_while_it_commits_leaves_no_stale_document_behind() {
         assert_eq!(four["stock"], 10, "{four}");
     }
 }
+
+#[tokio::test]
+async fn a_write_whose_connection_is_lost_while_it_commits_leaves_no_stale_document_behind() {
+    use secrecy::ExposeSecret;
+    // The app reaches PostgreSQL through a proxy that can cut its
+    // connections.
+    let admin = crate::helpers::admin_url();
+    let server = admin
+        .split_once('@')
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(server, _)| server.to_owned())
+        .unwrap();
+    let proxy = crate::harness::CuttableProxy::to(server.clone()).await;
+    let app = TestApp::with_config(|config| {
+        let url = config.database_url.expose_secret().replacen(
+            &format!("@{server}/"),
+            &format!("@127.0.0.1:{}/", proxy.port),
+            1,
+        );
+        config.database_url = url.into();
+    })
+    .await
+    .and_admin()
+    .await;
+    app.seed().await;
+    let detail = "/api/products/4";
+    app.anon().get(detail).await;
+    assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
+    app.sql(
+        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON products \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
+    )
+    .await;
+    // An admin's change whose connection is cut while its COMMIT runs: it
+    // is answered 503, and PostgreSQL commits it all the same.
+    let admin = app.admin();
+    let changing = admin.put(detail, json!({"stock": 10}));
+    let cutting = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        proxy.cut();
+    };
+    let (changed, ()) = tokio::join!(changing, cutting);
+    changed.problem(503);
+    // A reader loads the product before the commit lands...
+    assert_eq!(app.anon().get(detail).await.json()["data"]["stock"], 50);
+    // ... and once it has landed, nothing shows the stock from before it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(
+        app.count("products WHERE id = 4 AND stock = 10").await,
+        1,
+        "the change did not commit"
+    );
+    for _ in 0..2 {
+        let read = app.anon().get(detail).await.json();
+        assert_eq!(read["data"]["stock"], 10, "{read}");
+    }
+}

@@ -521,3 +521,54 @@ impl Drop for TestServer {
         }
     }
 }
+
+/// A TCP proxy on a free loopback port to `upstream`, whose open
+/// connections can all be cut at once, as a restarting pooler or a broken
+/// network path would: the client sees its connection lost while the
+/// server goes on with what it was sent.
+pub struct CuttableProxy {
+    pub port: u16,
+    cuts: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+    accepting: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableProxy {
+    pub async fn to(upstream: String) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cuts = std::sync::Arc::new(tokio::sync::watch::channel(0_u64).0);
+        let watched = cuts.clone();
+        let accepting = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut cut = watched.subscribe();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        Self {
+            port,
+            cuts,
+            accepting,
+        }
+    }
+
+    /// Closes every connection open now; new ones still go through.
+    pub fn cut(&self) {
+        self.cuts.send_modify(|count| *count += 1);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.accepting.abort();
+        self.cut();
+    }
+}
