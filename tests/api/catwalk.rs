@@ -94,6 +94,65 @@ pub(crate) async fn imported_fixture() -> (TestApp, TempDir) {
 }
 
 #[tokio::test]
+async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    // A repeated id in each file, a NUL byte, a category name too long, an
+    // id as high as an integer goes: each once failed the whole import.
+    let append = |name: &str, lines: &str| {
+        let path = dir.0.join(name);
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str(lines);
+        std::fs::write(&path, text).unwrap();
+    };
+    append(
+        "product.csv",
+        "1,\"Again\",\"s\",\"d\",\"Jackets\",1\n\
+         5,\"Nul\",\"a\u{0}b\",\"d\",\"Jackets\",1\n\
+         6,\"Long\",\"s\",\"d\",\"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC\",1\n\
+         2147483647,\"Last\",\"s\",\"d\",\"Jackets\",1\n",
+    );
+    append("features.csv", "1,2,\"Fabric\",\"Again\"\n");
+    append("styles.csv", "3,2,Again,null,69,0\n");
+    append(
+        "photos.csv",
+        "1,2,\"https://img.example/again.jpg\",\"t\"\n",
+    );
+    append("skus.csv", "2,2,\"S\",1\n");
+    append("related.csv", "1,2,3\n");
+    let report = import(&app.state, &dir.0, false).await.unwrap();
+    let counts: Vec<_> = report
+        .files
+        .iter()
+        .map(|file| (file.file, file.loaded, file.rejected))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("product.csv", 4, 4),
+            ("features.csv", 3, 2),
+            ("styles.csv", 3, 1),
+            ("photos.csv", 2, 2),
+            ("skus.csv", 3, 3),
+            ("related.csv", 3, 3),
+        ]
+    );
+    let listed = std::fs::read_to_string(report.rejects_file.as_ref().unwrap()).unwrap();
+    for reason in [
+        "product.csv:6: id 1 came before",
+        "product.csv:7: holds a NUL byte",
+        "product.csv:8: category is longer than 255 characters",
+        "styles.csv:5: id 3 came before",
+    ] {
+        assert!(listed.contains(reason), "{reason} not in {listed}");
+    }
+    // The catalog is the fixture's and the last product.
+    assert_eq!(app.count("products").await, 4);
+    assert_eq!(app.count("products WHERE id = 2147483647").await, 1);
+}
+
+#[tokio::test]
 async fn the_importer_loads_good_rows_and_reports_the_others() {
     let app = TestApp::spawn().await;
     let dir = TempDir::new();

@@ -223,15 +223,22 @@ async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
     // A killed import's new tables.
     app.sql("CREATE SCHEMA import_stage; CREATE TABLE import_stage.products (id int)")
         .await;
-    // Two features with one id: the new table's key fails once loaded.
-    let features = std::fs::read_to_string(dir.0.join("features.csv")).unwrap();
-    std::fs::write(
-        dir.0.join("features.csv"),
-        format!("{features}1,2,\"Fabric\",\"Twin\"\n"),
+    // An index of the new tables fails once they are loaded (an event
+    // trigger refuses it).
+    app.sql(
+        "CREATE FUNCTION refuse_indexes() RETURNS event_trigger LANGUAGE plpgsql AS \
+           $$ BEGIN RAISE EXCEPTION 'no index today'; END $$; \
+         CREATE EVENT TRIGGER refuse_indexes ON ddl_command_end \
+           WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION refuse_indexes();",
     )
-    .unwrap();
+    .await;
     let failed = import(&app.state, &dir.0, true).await.unwrap_err();
-    assert!(failed.to_string().contains("features_pkey"), "{failed}");
+    assert!(
+        format!("{failed:?}").contains("no index today"),
+        "{failed:?}"
+    );
+    app.sql("DROP EVENT TRIGGER refuse_indexes; DROP FUNCTION refuse_indexes();")
+        .await;
     assert_same_schema(&schema(&app).await, &migrated);
     assert_eq!(app.count("features").await, 3);
     std::fs::write(dir.0.join("product.csv"), "id,name\n").unwrap();

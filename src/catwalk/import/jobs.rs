@@ -161,7 +161,13 @@ async fn worker(
                     }
                 }
                 changed.notify_waiters();
-                outcome.map_err(|error| anyhow::anyhow!("{}: {error}", jobs[job].statement))?;
+                // PostgreSQL's own words, not only "db error".
+                outcome.map_err(|error| {
+                    let reason = error
+                        .as_db_error()
+                        .map_or_else(|| error.to_string(), |db| db.message().to_owned());
+                    anyhow::anyhow!("{}: {reason}", jobs[job].statement)
+                })?;
             }
         }
     }

@@ -113,6 +113,8 @@ async fn load_file(
         }
         report.read += 1;
         let outcome = match splitter.split(&line, &mut fields) {
+            // (No PostgreSQL text holds one: COPY would refuse the load.)
+            _ if line.contains(&0) => Err("holds a NUL byte".to_owned()),
             None => Err("broken quoting".to_owned()),
             Some(()) if fields.len() != expected_fields.len() => Err(format!(
                 "{} fields, expected {}",

@@ -252,17 +252,21 @@ async fn load(
     let one = async {
         let mut reports = Vec::new();
         for (index, check) in [(1, rows::feature as RowCheck), (5, rows::related)] {
+            let mut seen = IdSet::default();
             let report = files
-                .load(first, index, |fields, buffer| check(ids, fields, buffer))
+                .load(first, index, |fields, buffer| {
+                    check(ids, &mut seen, fields, buffer)
+                })
                 .await?;
             reports.push((index, report));
         }
         let styles = styles_known
             .await
             .map_err(|_| anyhow::anyhow!("styles.csv did not load"))?;
+        let mut photos_seen = IdSet::default();
         let photos = files
             .load(first, 3, |fields, buffer| {
-                rows::photo(&styles, fields, buffer)
+                rows::photo(&styles, &mut photos_seen, fields, buffer)
             })
             .await?;
         reports.push((3, photos));
@@ -277,9 +281,10 @@ async fn load(
             .await?;
         let styles = Arc::new(styles);
         let _ = styles_loaded.send(Arc::clone(&styles));
+        let mut skus_seen = IdSet::default();
         let skus = files
             .load(second, 4, |fields, buffer| {
-                rows::sku(&styles, fields, buffer)
+                rows::sku(&styles, &mut skus_seen, fields, buffer)
             })
             .await?;
         anyhow::Ok(vec![(2, report), (4, skus)])
@@ -297,4 +302,4 @@ async fn load(
 }
 
 /// A check of a line that points to a product.
-type RowCheck = fn(&IdSet, &[String], &mut bytes::BytesMut) -> Result<(), String>;
+type RowCheck = fn(&IdSet, &mut IdSet, &[String], &mut bytes::BytesMut) -> Result<(), String>;

@@ -129,12 +129,16 @@ pub struct ImportReport {
 pub(super) struct IdSet(Vec<u64>);
 
 impl IdSet {
-    pub(super) fn insert(&mut self, id: i32) {
+    /// Adds `id`; `false` when it was there already.
+    pub(super) fn insert(&mut self, id: i32) -> bool {
         let id = id as usize;
         if id / 64 >= self.0.len() {
             self.0.resize(id / 64 + 1, 0);
         }
-        self.0[id / 64] |= 1 << (id % 64);
+        let bit = 1 << (id % 64);
+        let new = self.0[id / 64] & bit == 0;
+        self.0[id / 64] |= bit;
+        new
     }
 
     pub(super) fn contains(&self, id: i32) -> bool {

@@ -20,6 +20,7 @@ use crate::domain::Name;
 /// `parent_field`), as text to copy; the parent must be in `parents`.
 fn ids(
     fields: &[String],
+    seen: &mut IdSet,
     parent_field: &str,
     parents: &IdSet,
     what: &str,
@@ -29,7 +30,20 @@ fn ids(
     if !parents.contains(parent_id) {
         return Err(format!("{parent_field} {parent_id} names no loaded {what}"));
     }
+    // (Its caller checks the rest of the row first.)
+    once(seen, id)?;
     Ok((id.to_string(), parent_id.to_string()))
+}
+
+/// A row's own id, the first time it comes (a repeat is refused, as the
+/// table's key would refuse the whole load). Called once every other check
+/// of the row has passed: an id is taken only by a row that is loaded.
+fn once(seen: &mut IdSet, id: i32) -> Result<(), String> {
+    if seen.insert(id) {
+        Ok(())
+    } else {
+        Err(format!("id {id} came before"))
+    }
 }
 
 /// The products loaded, and the categories they name.
@@ -49,9 +63,15 @@ impl Products {
             .map_err(|message| format!("name {message}"))?;
         let price = parse_price(&fields[5], "default_price")?
             .ok_or_else(|| "default_price is missing".to_owned())?;
+        if self.ids.contains(id) {
+            return Err(format!("id {id} came before"));
+        }
         let category = fields[4].trim();
         let category_id = if category.is_empty() || category.eq_ignore_ascii_case("null") {
             None
+        } else if category.chars().count() > 255 {
+            // (As a category's name must be: the whole load would fail.)
+            return Err("category is longer than 255 characters".to_owned());
         } else {
             let next = self.categories.len() as i32 + 1;
             let (id, _) = self
@@ -60,7 +80,7 @@ impl Products {
                 .or_insert_with(|| (next, category.to_owned()));
             Some(id.to_string())
         };
-        self.ids.insert(id);
+        once(&mut self.ids, id)?;
         copy_row(
             buffer,
             &[
@@ -82,10 +102,11 @@ impl Products {
 /// `id,product_id,feature,value`.
 pub(super) fn feature(
     products: &IdSet,
+    seen: &mut IdSet,
     fields: &[String],
     buffer: &mut BytesMut,
 ) -> Result<(), String> {
-    let (id, product_id) = ids(fields, "product_id", products, "product")?;
+    let (id, product_id) = ids(fields, seen, "product_id", products, "product")?;
     let row = [
         Some(&*id),
         Some(&product_id),
@@ -104,7 +125,6 @@ pub(super) fn style(
     fields: &[String],
     buffer: &mut BytesMut,
 ) -> Result<(), String> {
-    let (id, product_id) = ids(fields, "productId", products, "product")?;
     let sale_price = parse_price(&fields[3], "sale_price")?;
     let original_price = parse_price(&fields[4], "original_price")?
         .ok_or_else(|| "original_price is missing".to_owned())?;
@@ -113,7 +133,8 @@ pub(super) fn style(
         "0" | "false" | "f" => "f",
         other => return Err(format!("default_style {other:?} is not 0 or 1")),
     };
-    styles.insert(parse_id(&fields[0], "id")?);
+    // Last: a style is known (to its photos and SKUs) only once accepted.
+    let (id, product_id) = ids(fields, styles, "productId", products, "product")?;
     let name = Some(fields[2].as_str());
     let prices = [sale_price.as_deref(), Some(&*original_price)];
     copy_row(
@@ -133,10 +154,11 @@ pub(super) fn style(
 /// `id,styleId,url,thumbnail_url`.
 pub(super) fn photo(
     styles: &IdSet,
+    seen: &mut IdSet,
     fields: &[String],
     buffer: &mut BytesMut,
 ) -> Result<(), String> {
-    let (id, style_id) = ids(fields, "styleId", styles, "style")?;
+    let (id, style_id) = ids(fields, seen, "styleId", styles, "style")?;
     copy_row(
         buffer,
         &[
@@ -150,8 +172,12 @@ pub(super) fn photo(
 }
 
 /// `id,styleId,size,quantity`.
-pub(super) fn sku(styles: &IdSet, fields: &[String], buffer: &mut BytesMut) -> Result<(), String> {
-    let (id, style_id) = ids(fields, "styleId", styles, "style")?;
+pub(super) fn sku(
+    styles: &IdSet,
+    seen: &mut IdSet,
+    fields: &[String],
+    buffer: &mut BytesMut,
+) -> Result<(), String> {
     let quantity = match fields[3].trim().parse::<i32>() {
         Ok(quantity) if quantity >= 0 => quantity.to_string(),
         _ => {
@@ -159,6 +185,7 @@ pub(super) fn sku(styles: &IdSet, fields: &[String], buffer: &mut BytesMut) -> R
             return Err(format!("quantity {raw:?} is not a non-negative integer"));
         }
     };
+    let (id, style_id) = ids(fields, seen, "styleId", styles, "style")?;
     copy_row(
         buffer,
         &[
@@ -174,10 +201,10 @@ pub(super) fn sku(styles: &IdSet, fields: &[String], buffer: &mut BytesMut) -> R
 /// `id,current_product_id,related_product_id`.
 pub(super) fn related(
     products: &IdSet,
+    seen: &mut IdSet,
     fields: &[String],
     buffer: &mut BytesMut,
 ) -> Result<(), String> {
-    let (id, product_id) = ids(fields, "current_product_id", products, "product")?;
     let related = fields[2]
         .trim()
         .parse::<i32>()
@@ -190,6 +217,7 @@ pub(super) fn related(
             "related_product_id {related} names no loaded product"
         ));
     }
+    let (id, product_id) = ids(fields, seen, "current_product_id", products, "product")?;
     copy_row(
         buffer,
         &[Some(&*id), Some(&product_id), Some(&related.to_string())],

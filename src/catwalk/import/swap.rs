@@ -133,8 +133,9 @@ async fn swap_once(
         let literal = sequence.replace('\'', "''");
         script.push_str(&format!(
             "ALTER SEQUENCE {sequence} OWNED BY {live}.{table}.{column}; \
-             SELECT setval('{literal}', \
-                           COALESCE((SELECT max({column}) FROM {live}.{table}), 0) + 1, false);"
+             SELECT CASE WHEN m IS NULL THEN setval('{literal}', 1, false) \
+                         ELSE setval('{literal}', m, true) END \
+             FROM (SELECT max({column}) AS m FROM {live}.{table}) AS loaded;"
         ));
     }
     for (name, definition, owner) in &plan.views {
