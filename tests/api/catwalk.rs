@@ -113,6 +113,15 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
          6,\"Long\",\"s\",\"d\",\"CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC\",1\n\
          2147483647,\"Last\",\"s\",\"d\",\"Jackets\",1\n",
     );
+    // A line of 1.5 MiB, skipped without being held whole; the next one
+    // loads.
+    append(
+        "product.csv",
+        &format!(
+            "7,\"Huge\",\"s\",\"{}\",\"Jackets\",1\n8,\"Eight\",\"s\",\"d\",\"Jackets\",1\n",
+            "x".repeat(3 << 19)
+        ),
+    );
     append("features.csv", "1,2,\"Fabric\",\"Again\"\n");
     append("styles.csv", "3,2,Again,null,69,0\n");
     append(
@@ -130,7 +139,7 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     assert_eq!(
         counts,
         [
-            ("product.csv", 4, 4),
+            ("product.csv", 5, 5),
             ("features.csv", 3, 2),
             ("styles.csv", 3, 1),
             ("photos.csv", 2, 2),
@@ -143,12 +152,13 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
         "product.csv:6: id 1 came before",
         "product.csv:7: holds a NUL byte",
         "product.csv:8: category is longer than 255 characters",
+        "product.csv:10: longer than 1048576 bytes",
         "styles.csv:5: id 3 came before",
     ] {
         assert!(listed.contains(reason), "{reason} not in {listed}");
     }
-    // The catalog is the fixture's and the last product.
-    assert_eq!(app.count("products").await, 4);
+    // The catalog is the fixture's and the last two products.
+    assert_eq!(app.count("products").await, 5);
     assert_eq!(app.count("products WHERE id = 2147483647").await, 1);
 }
 

@@ -18,6 +18,9 @@ use crate::progress::Progress;
 
 /// COPY data is sent in chunks of about this size.
 const CHUNK: usize = 1 << 20;
+/// The longest line read (an SDC line is well under a kilobyte); a longer
+/// one is rejected without being held whole.
+const MAX_LINE_BYTES: usize = 1 << 20;
 
 /// The files of one import, and the list of their rejected lines.
 pub(super) struct Files<'a> {
@@ -103,8 +106,15 @@ async fn load_file(
     let mut number = 1u64;
     loop {
         line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
+        // At most a line's worth held at once: a longer one is skipped.
+        let read = std::io::Read::take(&mut reader, MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
             break;
+        }
+        let too_long = line.len() > MAX_LINE_BYTES;
+        if too_long && line.last() != Some(&b'\n') {
+            progress.row(reader.skip_until(b'\n')?);
         }
         number += 1;
         progress.row(line.len());
@@ -113,6 +123,7 @@ async fn load_file(
         }
         report.read += 1;
         let outcome = match splitter.split(&line, &mut fields) {
+            _ if too_long => Err(format!("longer than {MAX_LINE_BYTES} bytes")),
             // (No PostgreSQL text holds one: COPY would refuse the load.)
             _ if line.contains(&0) => Err("holds a NUL byte".to_owned()),
             None => Err("broken quoting".to_owned()),

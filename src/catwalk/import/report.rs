@@ -124,34 +124,60 @@ pub struct ImportReport {
     pub rejects_file: Option<PathBuf>,
 }
 
-/// A set of ids, as a bitmap (the ids are dense).
+/// A set of ids: a bitmap for the ids SDC writes (dense, from 1), a hash
+/// set for any far beyond them, so that one id of 2,147,483,647 costs an
+/// entry, not a 256 MiB bitmap.
 #[derive(Default)]
-pub(super) struct IdSet(Vec<u64>);
+pub(super) struct IdSet {
+    dense: Vec<u64>,
+    sparse: std::collections::HashSet<i32>,
+}
+
+/// Ids below this are kept in the bitmap (at most 8 MiB).
+const DENSE_IDS: usize = 1 << 26;
 
 impl IdSet {
     /// Adds `id`; `false` when it was there already.
     pub(super) fn insert(&mut self, id: i32) -> bool {
-        let id = id as usize;
-        if id / 64 >= self.0.len() {
-            self.0.resize(id / 64 + 1, 0);
+        let Some(at) = usize::try_from(id).ok().filter(|at| *at < DENSE_IDS) else {
+            return self.sparse.insert(id);
+        };
+        if at / 64 >= self.dense.len() {
+            self.dense.resize(at / 64 + 1, 0);
         }
-        let bit = 1 << (id % 64);
-        let new = self.0[id / 64] & bit == 0;
-        self.0[id / 64] |= bit;
+        let bit = 1 << (at % 64);
+        let new = self.dense[at / 64] & bit == 0;
+        self.dense[at / 64] |= bit;
         new
     }
 
     pub(super) fn contains(&self, id: i32) -> bool {
-        let id = id as usize;
-        self.0
-            .get(id / 64)
-            .is_some_and(|word| word & (1 << (id % 64)) != 0)
+        match usize::try_from(id).ok().filter(|at| *at < DENSE_IDS) {
+            Some(at) => self
+                .dense
+                .get(at / 64)
+                .is_some_and(|word| word & (1 << (at % 64)) != 0),
+            None => self.sparse.contains(&id),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_set_holds_dense_and_far_ids_alike() {
+        let mut ids = IdSet::default();
+        for id in [1, 64, 65, i32::MAX, 1 << 27] {
+            assert!(!ids.contains(id));
+            assert!(ids.insert(id));
+            assert!(!ids.insert(id));
+            assert!(ids.contains(id));
+        }
+        assert!(!ids.contains(2) && !ids.contains(i32::MAX - 1));
+        assert!(ids.dense.len() <= 2, "far ids stay out of the bitmap");
+    }
 
     #[test]
     fn a_report_quotes_a_few_rejected_lines_and_says_how_many_more_and_where() {
