@@ -57,6 +57,10 @@ pub const DEFAULT_CACHE_TTL_SECONDS: u64 = 1800;
 pub const DEFAULT_DATABASE_POOL_SIZE: u32 = 16;
 pub const DEFAULT_DATABASE_CONNECT_TIMEOUT_MS: u64 = 5000;
 pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 250;
+/// The longest a request may run, a rate-limit window last (a day).
+const DAY_SECONDS: u64 = 24 * 3600;
+/// The longest a session or a cached document may live (a year).
+const YEAR_SECONDS: u64 = 365 * DAY_SECONDS;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_JWT_TTL_SECONDS: u64 = 7 * 24 * 3600;
@@ -173,9 +177,11 @@ impl Config {
             cache_redis_url: reader.optional("CACHE_REDIS_URL").map(Into::into),
             jwt_secret: jwt_secret.into(),
             bind_addr: reader.parsed("BIND_ADDR", DEFAULT_BIND_ADDR.parse().expect("valid"))?,
-            cache_ttl: Duration::from_secs(
-                reader.positive("CACHE_TTL_SECONDS", DEFAULT_CACHE_TTL_SECONDS)?,
-            ),
+            cache_ttl: Duration::from_secs(reader.up_to(
+                "CACHE_TTL_SECONDS",
+                DEFAULT_CACHE_TTL_SECONDS,
+                YEAR_SECONDS,
+            )?),
             redis_key_prefix: source.get("REDIS_KEY_PREFIX").unwrap_or_default(),
             database_pool_size: reader
                 .positive("DATABASE_POOL_SIZE", DEFAULT_DATABASE_POOL_SIZE)?,
@@ -186,14 +192,18 @@ impl Config {
             redis_timeout: Duration::from_millis(
                 reader.positive("REDIS_TIMEOUT_MS", DEFAULT_REDIS_TIMEOUT_MS)?,
             ),
-            request_timeout: Duration::from_secs(
-                reader.positive("REQUEST_TIMEOUT_SECONDS", DEFAULT_REQUEST_TIMEOUT_SECONDS)?,
-            ),
+            request_timeout: Duration::from_secs(reader.up_to(
+                "REQUEST_TIMEOUT_SECONDS",
+                DEFAULT_REQUEST_TIMEOUT_SECONDS,
+                DAY_SECONDS,
+            )?),
             body_limit_bytes: reader.positive("BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
             log_format: reader.parsed("LOG_FORMAT", LogFormat::Pretty)?,
-            jwt_ttl: Duration::from_secs(
-                reader.positive("JWT_TTL_SECONDS", DEFAULT_JWT_TTL_SECONDS)?,
-            ),
+            jwt_ttl: Duration::from_secs(reader.up_to(
+                "JWT_TTL_SECONDS",
+                DEFAULT_JWT_TTL_SECONDS,
+                YEAR_SECONDS,
+            )?),
             auth_rate_limit: RateLimit {
                 per_address: reader.positive(
                     "AUTH_RATE_LIMIT_PER_ADDRESS",
@@ -203,9 +213,10 @@ impl Config {
                     "AUTH_RATE_LIMIT_PER_EMAIL",
                     DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL,
                 )?,
-                window: Duration::from_secs(reader.positive(
+                window: Duration::from_secs(reader.up_to(
                     "AUTH_RATE_LIMIT_WINDOW_SECONDS",
                     DEFAULT_AUTH_RATE_LIMIT_WINDOW_SECONDS,
+                    DAY_SECONDS,
                 )?),
             },
             seed_admin: reader.seed_account("SEED_ADMIN_EMAIL", "SEED_ADMIN_PASSWORD")?,
@@ -221,7 +232,7 @@ impl Config {
             header_read_timeout: Duration::from_millis(
                 reader.positive("HEADER_READ_TIMEOUT_MS", DEFAULT_HEADER_READ_TIMEOUT_MS)?,
             ),
-            max_connections: reader.positive("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS)?,
+            max_connections: reader.up_to("MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1_000_000)?,
             password_hash_wait: Duration::from_millis(
                 reader.positive("PASSWORD_HASH_WAIT_MS", DEFAULT_PASSWORD_HASH_WAIT_MS)?,
             ),
@@ -231,9 +242,10 @@ impl Config {
                     "CACHE_OPEN_QUERIES_PER_CLIENT",
                     DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT,
                 )?,
-                open_query_ttl: Duration::from_secs(reader.positive(
+                open_query_ttl: Duration::from_secs(reader.up_to(
                     "CACHE_OPEN_QUERY_TTL_SECONDS",
                     DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS,
+                    YEAR_SECONDS,
                 )?),
             },
         };
@@ -329,6 +341,13 @@ mod tests {
             ("BIND_ADDR", "localhost"),
             ("LOG_FORMAT", "xml"),
             ("DATABASE_POOL_SIZE", "-1"),
+            // Past what PostgreSQL's lock_timeout, Redis' expiries or the
+            // runtime take: named at start-up, not failing later.
+            ("REQUEST_TIMEOUT_SECONDS", "3221226"),
+            ("REQUEST_TIMEOUT_SECONDS", "18446744073709551615"),
+            ("MAX_CONNECTIONS", "2305843009213693952"),
+            ("AUTH_RATE_LIMIT_WINDOW_SECONDS", "9223372036854775807"),
+            ("JWT_TTL_SECONDS", "9223372036854775807"),
         ] {
             let mut pairs = minimal();
             pairs.push((name, value));

@@ -131,4 +131,21 @@ impl<S: Source> Reader<'_, S> {
         }
         Ok(value)
     }
+
+    /// [`Reader::positive`], and at most `most` (past it a duration or a
+    /// count would overflow what Redis, PostgreSQL or the runtime take).
+    pub(super) fn up_to<T>(&self, name: &'static str, default: T, most: T) -> Result<T, ConfigError>
+    where
+        T: FromStr + PartialOrd + Default + std::fmt::Display,
+        T::Err: std::fmt::Display,
+    {
+        let value = self.positive(name, default)?;
+        if value > most {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be at most {most}"),
+            });
+        }
+        Ok(value)
+    }
 }
