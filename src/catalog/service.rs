@@ -50,7 +50,7 @@ pub async fn change_product(
                 )
                 .await?;
                 if let Some(stock) = valid.changes.stock {
-                    crate::inventory::refuse_stock_of_sku_product(conn, id, stock).await?;
+                    refuse_stock_of_sku_product(conn, id, stock).await?;
                 }
                 queries::update_product(conn, id, &valid.changes)
                     .await?
@@ -257,4 +257,22 @@ async fn check_references(
         }
     }
     errors.into_result(())
+}
+
+/// Refuses a stock set by hand for a product sold by SKU: its stock is the
+/// sum of its SKUs' quantities (API.md), kept by the database as they
+/// change (the inventory's rule); a 422 naming `stock`. The stock it has
+/// already (a product read and sent back whole) is no change.
+async fn refuse_stock_of_sku_product(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    stock: i32,
+) -> AppResult<()> {
+    match queries::stock_kept_by_skus(conn, id).await? {
+        Some(kept) if kept != stock => Err(AppError::validation(
+            "stock",
+            "is the sum of this product's SKUs' quantities: it changes with them",
+        )),
+        _ => Ok(()),
+    }
 }

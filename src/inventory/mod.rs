@@ -228,24 +228,6 @@ pub async fn resolve(
     }
 }
 
-/// Refuses a stock set by hand for a product sold by SKU: its stock is the
-/// sum of its SKUs' quantities (API.md), kept by the database as they
-/// change; a 422 naming `stock`. The stock it has already (a product read
-/// and sent back whole) is no change.
-pub async fn refuse_stock_of_sku_product(
-    conn: &AsyncPgConnection,
-    product_id: i32,
-    stock: i32,
-) -> Result<(), crate::error::AppError> {
-    match queries::stock_kept_by_skus(conn, product_id).await? {
-        Some(kept) if kept != stock => Err(crate::error::AppError::validation(
-            "stock",
-            "is the sum of this product's SKUs' quantities: it changes with them",
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// Puts back what `lines` took (an order's cancellation); rows deleted
 /// meanwhile are skipped. Locks in the order checkout does first.
 pub async fn restore(

@@ -19,31 +19,6 @@ pub(super) struct ProductRow {
     pub has_skus: bool,
 }
 
-/// Product `id`'s stock when it is sold by SKU (some style of it has one);
-/// `None` when it is not, or there is no such product.
-pub(super) async fn stock_kept_by_skus(
-    mut conn: &AsyncPgConnection,
-    id: i32,
-) -> diesel::QueryResult<Option<i32>> {
-    use diesel::{ExpressionMethods, OptionalExtension, QueryDsl};
-
-    use crate::schema::products;
-    use crate::views::sku_offers;
-    products::table
-        .filter(products::id.eq(id))
-        .filter(diesel::dsl::exists(
-            sku_offers::table
-                .filter(sku_offers::product_id.eq(products::id))
-                .select(sku_offers::sku_id),
-        ))
-        .select(products::stock)
-        // Locked: no order moves it between this read and the caller's write.
-        .for_update()
-        .first(&mut conn)
-        .await
-        .optional()
-}
-
 #[derive(Queryable)]
 pub(super) struct SkuRow {
     pub sku_id: i32,

@@ -205,3 +205,25 @@ pub async fn find_product_id_by_name(
         .await
         .optional()
 }
+
+/// Product `id`'s stock when it is sold by SKU (some style of it has one);
+/// `None` when it is not, or there is no such product.
+pub async fn stock_kept_by_skus(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> diesel::QueryResult<Option<i32>> {
+    use crate::views::sku_offers;
+    products::table
+        .filter(products::id.eq(id))
+        .filter(diesel::dsl::exists(
+            sku_offers::table
+                .filter(sku_offers::product_id.eq(products::id))
+                .select(sku_offers::sku_id),
+        ))
+        .select(products::stock)
+        // Locked: no order moves it between this read and the caller's write.
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
