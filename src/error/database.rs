@@ -63,6 +63,11 @@ impl From<DieselError> for AppError {
                 {
                     return Self::unavailable("the request clashed with another; retry it");
                 }
+                // A table's ids used up (an import can bring ids up to the
+                // integer's limit): the request is fine, the catalog full.
+                (_, None) if info.message().contains("reached maximum value of sequence") => {
+                    return Self::conflict("no new id is left for this kind of record");
+                }
                 // `lock_timeout`, set on every pooled connection (`db`).
                 (_, None) if is_lock_timeout(&error) => {
                     return Self::unavailable(

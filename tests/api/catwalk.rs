@@ -160,6 +160,15 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     // The catalog is the fixture's and the last two products.
     assert_eq!(app.count("products").await, 5);
     assert_eq!(app.count("products WHERE id = 2147483647").await, 1);
+    // With the ids used up, a new product is a conflict, not a 500.
+    let app = app.and_admin().await;
+    app.admin()
+        .post(
+            "/api/products",
+            serde_json::json!({"product_name": "One more", "price": "1.00"}),
+        )
+        .await
+        .problem(409);
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ path_id!(
 );
 
 problems!(NoSuchProduct: "404" => "No such product");
+problems!(IdsUsedUp: "409" => "No new product id is left");
 
 /// Lists products with their category and tags; filters, sorts and pages.
 #[utoipa::path(
@@ -77,7 +78,7 @@ pub async fn get_product(
 #[utoipa::path(
     post, path = "/products", tag = "catalog", security(("bearer" = [])),
     request_body = CreateProductBody,
-    responses(ReadProblems, BodyProblems, AdminProblems,
+    responses(ReadProblems, BodyProblems, AdminProblems, IdsUsedUp,
         (status = 201, description = "Created", body = Envelope<ProductView>),
     )
 )]
