@@ -235,14 +235,19 @@ impl CacheWrite {
         self.spawn_finish(Duration::ZERO);
     }
 
-    /// Finishes a write whose commit may still land, once it surely has:
-    /// after half the in-flight marker's life (longer than any request, so
-    /// longer than a commit on its way). Meanwhile the marker keeps readers
+    /// Finishes a write whose commit may still land, once it surely has
+    /// (after [`CacheWrite::grace`]). Meanwhile the marker keeps readers
     /// from storing; and should it be evicted, the finish still retires
     /// whatever was stored before it.
     fn finish_later(mut self) {
         self.done = true;
-        self.spawn_finish(self.plan.pending_ttl / 2);
+        self.spawn_finish(self.grace());
+    }
+
+    /// How long a commit on its way may still take to land: half the
+    /// in-flight marker's life, longer than any request runs.
+    fn grace(&self) -> Duration {
+        self.plan.pending_ttl / 2
     }
 
     fn spawn_finish(&self, after: Duration) {
@@ -272,7 +277,7 @@ impl Drop for CacheWrite {
                 namespaces = ?self.plan.namespaces,
                 "a write was dropped unfinished: its namespaces are not cached until it finishes later"
             );
-            self.spawn_finish(self.plan.pending_ttl / 2);
+            self.spawn_finish(self.grace());
         }
     }
 }

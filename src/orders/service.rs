@@ -87,12 +87,9 @@ async fn place_at_once(
     let outcome = if in_time_to_place(&state.config, arrived) {
         placed_at_once(&mut conn, user_id, address, &wanted, field).await
     } else {
-        Err(AppError::Unavailable {
-            detail:
-                "the server is too busy to place this order in time; nothing was ordered: retry it"
-                    .into(),
-            retry_after_seconds: 1,
-        })
+        Err(AppError::unavailable(
+            "the server is too busy to place this order in time; nothing was ordered: retry it",
+        ))
     };
     drop(conn);
     let finished = write.finish_after(&outcome).await;

@@ -618,13 +618,7 @@ async fn a_write_given_up_while_it_commits_leaves_no_stale_document_behind() {
     }
     // Every commit that changes a product takes a second (a deferred
     // trigger sleeps).
-    app.sql(
-        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON products \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
-    )
-    .await;
+    app.slow_commits_on("products", "UPDATE").await;
     // An admin's change, given up while its COMMIT is on its way...
     let admin = app.admin();
     let changing = admin.put(detail, json!({"stock": 10}));
@@ -679,13 +673,7 @@ async fn a_write_whose_connection_is_lost_while_it_commits_leaves_no_stale_docum
     let detail = "/api/products/4";
     app.anon().get(detail).await;
     assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
-    app.sql(
-        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON products \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
-    )
-    .await;
+    app.slow_commits_on("products", "UPDATE").await;
     // An admin's change whose connection is cut while its COMMIT runs: it
     // is answered 503, and PostgreSQL commits it all the same.
     let admin = app.admin();

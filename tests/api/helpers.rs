@@ -572,6 +572,19 @@ impl TestApp {
         self.db().await.batch_execute(statements).await.unwrap();
     }
 
+    /// Makes every commit that inserted or updated a row of `table` take a
+    /// second (a deferred trigger sleeps), so that a test can act while a
+    /// COMMIT is on its way.
+    pub async fn slow_commits_on(&self, table: &str, event: &str) {
+        self.sql(&format!(
+            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
+               $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
+             CREATE CONSTRAINT TRIGGER slow_commit AFTER {event} ON {table} \
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"
+        ))
+        .await;
+    }
+
     /// The number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

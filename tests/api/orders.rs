@@ -1266,13 +1266,7 @@ async fn an_order_given_up_while_it_commits_leaves_no_stale_document_behind() {
     app.anon().get(detail).await;
     assert_eq!(app.anon().get(detail).await.json()["source"], "redis");
     // Every commit of an order takes a second (a deferred trigger sleeps).
-    app.sql(
-        "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow_commit AFTER INSERT ON orders \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();",
-    )
-    .await;
+    app.slow_commits_on("orders", "INSERT").await;
     // An order in a transaction of its own (it has a key), given up by its
     // buyer while its COMMIT is on its way...
     let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
