@@ -8,6 +8,7 @@
 //! balancer would multiply; the Redis-backed crates we found are not kept up,
 //! and this is twenty lines.
 
+use std::net::IpAddr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -30,6 +31,23 @@ static COUNT_IN_WINDOW: LazyLock<redis::Script> = LazyLock::new(|| {
         ",
     )
 });
+
+/// What a client address is counted as: an IPv4 address itself, an IPv6
+/// address by its /64 network (the block one subscriber is given, RFC 6177,
+/// whose addresses a client may switch between at will; an IPv4-mapped one
+/// as its IPv4 address). Anything else, as sent.
+pub fn client_network(address: &str) -> String {
+    match address.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        _ => address.to_owned(),
+    }
+}
 
 /// One counter: `key` (already prefixed) may be hit `limit` times per `window`.
 pub struct Bucket {
@@ -85,4 +103,21 @@ pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFai
             retry_after_seconds: (u64::try_from(ms).unwrap_or(1)).div_ceil(1000),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_network;
+
+    #[test]
+    fn an_ipv6_address_counts_as_its_network_and_an_ipv4_one_as_itself() {
+        assert_eq!(client_network("198.51.100.7"), "198.51.100.7");
+        assert_eq!(client_network("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_network("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            "2001:db8:1:2::/64"
+        );
+        assert_eq!(client_network("::ffff:198.51.100.7"), "198.51.100.7");
+        assert_eq!(client_network("unknown"), "unknown");
+    }
 }

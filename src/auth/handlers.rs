@@ -5,7 +5,8 @@ use super::dto::{
     UserView,
 };
 use super::extract::{AuthUser, UserAgent};
-use super::{service, sessions};
+use super::service::{self, Uncounted};
+use super::sessions;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ClientAddress, Lenient, Valid};
 use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems, problems};
@@ -33,7 +34,14 @@ pub async fn signup(
     UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<SignupView>)> {
-    service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await?;
+    service::limit_attempts(
+        &state,
+        "signup",
+        &address,
+        body.0.email_as_sent(),
+        Uncounted::Allowed,
+    )
+    .await?;
     let account = body.parse()?;
     let created = service::sign_up(&state, account, agent.as_deref()).await?;
     Ok((StatusCode::CREATED, Envelope { data: created }))
@@ -53,8 +61,14 @@ pub async fn signin(
     UserAgent(agent): UserAgent,
     body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    if let Err(error) =
-        service::limit_attempts(&state, "signin", &address, body.0.email_as_sent()).await
+    if let Err(error) = service::limit_attempts(
+        &state,
+        "signin",
+        &address,
+        body.0.email_as_sent(),
+        Uncounted::Refused,
+    )
+    .await
     {
         metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
         return Err(error);

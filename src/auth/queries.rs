@@ -54,6 +54,22 @@ pub async fn update_name(
         .optional()
 }
 
+/// The account's password hash, its row locked until the transaction ends
+/// (against other changes of it, not against orders' key checks); `None`
+/// when the account is gone.
+pub async fn lock_password_hash(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+) -> QueryResult<Option<String>> {
+    users::table
+        .find(id)
+        .select(users::password_hash)
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Replaces the account's password hash; false when the account is gone.
 pub async fn update_password_hash(
     conn: &mut AsyncPgConnection,

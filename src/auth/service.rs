@@ -69,24 +69,36 @@ impl HashedAccount {
     }
 }
 
-/// Counts a sign-up or sign-in attempt against the client's address and the
-/// email; refuses it with 429 past either limit. When Redis cannot count,
-/// the attempt goes through: sign-in fails on the session store anyway, and
-/// sign-up is meant to work without Redis.
+/// What becomes of an attempt that Redis cannot count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uncounted {
+    /// It goes through: sign-up is meant to work without Redis.
+    Allowed,
+    /// A 503 before any hash is spent: a sign-in could not open its session
+    /// anyway, and one let through would be a guess without limit whose
+    /// answer (401 for a wrong password, 503 for the right one) tells.
+    Refused,
+}
+
+/// Counts a sign-up or sign-in attempt against the client's address (an
+/// IPv6 address by its /64 network: see [`rate_limit::client_network`]) and
+/// the email; refuses it with 429 past either limit.
 pub async fn limit_attempts(
     state: &AppState,
     action: &str,
     address: &str,
     email: &str,
+    uncounted: Uncounted,
 ) -> AppResult<()> {
     let limits = state.config.auth_rate_limit;
     // The email is hashed so that Redis holds no address in clear.
     let email_digest = xxhash_rust::xxh3::xxh3_64(email.trim().to_lowercase().as_bytes());
     let buckets = [
         Bucket {
-            key: state
-                .config
-                .redis_key(format!("ratelimit:{action}:address:{address}")),
+            key: state.config.redis_key(format!(
+                "ratelimit:{action}:address:{}",
+                rate_limit::client_network(address)
+            )),
             limit: limits.per_address,
             window: limits.window,
         },
@@ -105,6 +117,7 @@ pub async fn limit_attempts(
         }) => Err(AppError::RateLimited {
             retry_after_seconds,
         }),
+        Err(failure) if uncounted == Uncounted::Refused => Err(failure.into()),
         Err(failure) => {
             tracing::warn!(error = %failure, "rate limit not counted: Redis is unavailable");
             Ok(())
@@ -224,7 +237,10 @@ pub async fn rename(state: &AppState, user_id: i32, name: &Name) -> AppResult<Us
 /// `current_password` when it is wrong), and ends every other session of
 /// the user at once: before the change, so that nothing signed in with the
 /// old password outlives it, and again after it, for a sign-in that
-/// checked the old password meanwhile. The calling session stays.
+/// checked the old password meanwhile. The calling session stays. The
+/// account's row is locked from the check of the hash to the change, so of
+/// two changes at once the second finds the password changed (422) and
+/// ends no session.
 pub async fn change_password(
     state: &AppState,
     user: &User,
@@ -239,13 +255,25 @@ pub async fn change_password(
         ));
     }
     let new_hash = state.hasher.hash_password(change.new.into_secret()).await?;
-    sessions::close_all(state, user.id, Some(current_session)).await?;
-    let mut conn = state.conn().await?;
-    if !queries::update_password_hash(&mut conn, user.id, &new_hash).await? {
-        return Err(AppError::Unauthorized(
-            "the account no longer exists".into(),
-        ));
-    }
-    sessions::close_all(state, user.id, Some(current_session)).await?;
+    let (user_id, checked) = (user.id, user.password_hash.as_str());
+    state
+        .transaction(async |conn: &mut AsyncPgConnection| {
+            match queries::lock_password_hash(conn, user_id).await? {
+                None => Err(AppError::Unauthorized(
+                    "the account no longer exists".into(),
+                )),
+                Some(hash) if hash != checked => Err(AppError::validation(
+                    "current_password",
+                    "is not the account's password",
+                )),
+                Some(_) => {
+                    sessions::close_all(state, user_id, Some(current_session)).await?;
+                    queries::update_password_hash(conn, user_id, &new_hash).await?;
+                    Ok(())
+                }
+            }
+        })
+        .await?;
+    sessions::close_all(state, user_id, Some(current_session)).await?;
     Ok(())
 }

@@ -7,6 +7,7 @@ use axum::http::{Method, StatusCode};
 use emporium::domain::Role;
 use serde_json::{Value, json};
 
+use crate::harness::ThrowawayRedis;
 use crate::helpers::{TEST_PASSWORD, TestApp, TestResponse};
 
 async fn sign_in(app: &TestApp, email: &str, password: &str, agent: &str) -> TestResponse {
@@ -149,6 +150,50 @@ async fn a_password_change_ends_every_other_session_at_once_on_every_instance() 
 }
 
 #[tokio::test]
+async fn of_two_password_changes_at_once_one_wins_and_its_session_lives() {
+    let app = TestApp::spawn().await;
+    app.quick_account("ida@example.com", Role::Customer).await;
+    let desk = token_of(&app, "ida@example.com", TEST_PASSWORD, "desk").await;
+    let phone = token_of(&app, "ida@example.com", TEST_PASSWORD, "phone").await;
+    let change = |token: &str, new_password: &str| {
+        let body = json!({"current_password": TEST_PASSWORD, "new_password": new_password});
+        let (app, token) = (&app, token.to_owned());
+        async move { app.user(&token).post("/api/auth/password", body).await }
+    };
+    let (from_desk, from_phone) = tokio::join!(
+        change(&desk, "the desk's new password"),
+        change(&phone, "the phone's new password")
+    );
+    let statuses = [from_desk.status, from_phone.status];
+    let won: Vec<bool> = statuses
+        .iter()
+        .map(|status| *status == StatusCode::NO_CONTENT)
+        .collect();
+    assert_eq!(
+        won.iter().filter(|won| **won).count(),
+        1,
+        "{statuses:?}: {} / {}",
+        from_desk.text(),
+        from_phone.text()
+    );
+    // The loser was told its password was not current, or was signed out.
+    let lost = if won[0] { &from_phone } else { &from_desk };
+    assert!(
+        [StatusCode::UNPROCESSABLE_ENTITY, StatusCode::UNAUTHORIZED].contains(&lost.status),
+        "{}",
+        lost.text()
+    );
+    let (winner, loser, password) = if won[0] {
+        (&desk, &phone, "the desk's new password")
+    } else {
+        (&phone, &desk, "the phone's new password")
+    };
+    assert_eq!(status_of_me(&app, winner).await, StatusCode::OK);
+    assert_eq!(status_of_me(&app, loser).await, StatusCode::UNAUTHORIZED);
+    token_of(&app, "ida@example.com", password, "x").await;
+}
+
+#[tokio::test]
 async fn signing_out_everywhere_ends_every_session_of_the_user_only() {
     let app = TestApp::spawn().await;
     let other_node = app.second_instance();
@@ -168,6 +213,29 @@ async fn signing_out_everywhere_ends_every_session_of_the_user_only() {
     // A new sign-in works as before.
     let again = token_of(&app, "di@example.com", TEST_PASSWORD, "tablet").await;
     assert_eq!(sessions_of(&app, &again).await.len(), 1);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_that_fails_half_way_ends_every_session_when_retried() {
+    let redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
+    let (_, first) = app.quick_account("gu@example.com", Role::Customer).await;
+    let second = token_of(&app, "gu@example.com", TEST_PASSWORD, "tablet").await;
+    // Redis deletes no key: the call fails once it has begun.
+    redis.refuse("del");
+    app.user(&first)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await
+        .problem(503);
+    redis.allow("del");
+    // The retry the 503 asks for ends what the first call did not.
+    let retried = app
+        .user(&first)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await;
+    assert_eq!(retried.status, StatusCode::NO_CONTENT, "{}", retried.text());
+    assert_eq!(status_of_me(&app, &first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_of_me(&app, &second).await, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]

@@ -561,6 +561,13 @@ async fn without_redis_signin_and_signup_are_503_and_leave_nothing_behind() {
     let response = sign_in_raw(&app, "lee@example.com", "long enough").await;
     response.problem(503);
     assert!(response.header("retry-after").is_some());
+    // Uncounted, a wrong password gets the same 503: no guess goes unlimited,
+    // and none is told apart from the right one.
+    for _ in 0..3 {
+        sign_in_raw(&app, "lee@example.com", "not the password")
+            .await
+            .problem(503);
+    }
     // A request with a token cannot be checked either: 503, not 401 or 500.
     let token = sign(&json!({"sub": "1", "jti": "x", "role": "admin", "iat": 0,
                              "exp": chrono::Utc::now().timestamp() + 600}));
@@ -701,4 +708,31 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_el
         .send_request(forwarded("203.0.113.5", "192.0.2.77", attempt(7)))
         .await
         .problem(429);
+}
+
+#[tokio::test]
+async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses() {
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_address = 2;
+        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let attempt = |n: u32| json!({"email": format!("v{n}@example.com"), "password": "wrong-pass"});
+    // A subscriber's /64 holds more addresses than any limit: a new one for
+    // each attempt buys nothing.
+    for (n, client) in ["2001:db8:1:2::1", "2001:db8:1:2::2"].iter().enumerate() {
+        app.anon()
+            .send_request(forwarded("127.0.0.1", client, attempt(n as u32)))
+            .await
+            .problem(401);
+    }
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:1:2:ffff::3", attempt(9)))
+        .await
+        .problem(429);
+    // The next network is another client.
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:1:3::1", attempt(9)))
+        .await
+        .problem(401);
 }

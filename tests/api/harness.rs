@@ -321,6 +321,26 @@ impl ThrowawayRedis {
         self.signal(libc::SIGCONT);
     }
 
+    /// Makes it refuse `command` (an ACL rule on its default user) until
+    /// [`ThrowawayRedis::allow`]: a server that fails one step of several.
+    pub fn refuse(&self, command: &str) {
+        self.acl(&format!("-{command}"));
+    }
+
+    /// Undoes [`ThrowawayRedis::refuse`].
+    pub fn allow(&self, command: &str) {
+        self.acl(&format!("+{command}"));
+    }
+
+    fn acl(&self, rule: &str) {
+        let port = self.port.to_string();
+        let output = Command::new("redis-cli")
+            .args(["-p", &port, "ACL", "SETUSER", "default", rule])
+            .output()
+            .expect("redis-cli is installed with redis-server");
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "OK");
+    }
+
     fn signal(&self, signal: libc::c_int) {
         let child = self.child.as_ref().expect("the server runs");
         let pid = libc::pid_t::try_from(child.id()).unwrap();

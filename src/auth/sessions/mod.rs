@@ -14,14 +14,16 @@
 //! keeps revocation instant all the same:
 //!
 //! - the session key alone says whether a token is honoured ([`is_open`]);
-//! - ending sessions ([`close`], [`close_all`]) takes them off the list
-//!   first, then deletes their keys;
+//! - ending all of a user's sessions ([`close_all`]) marks each as closing
+//!   on the list (`closing:<jti>`), then deletes their keys, then takes
+//!   them off the list. A failure half way leaves them listed, so the
+//!   retry the client is told to make finds and ends them;
 //! - opening one ([`open`]) lists it first, then writes its key, then
-//!   checks that it is still listed: if a [`close_all`] took it off in
-//!   between, that [`close_all`] may have deleted the key before it was
-//!   written, so [`open`] deletes it itself and fails (the client retries).
-//!   A session whose key was written is therefore either still listed, and
-//!   any later [`close_all`] ends it, or ended.
+//!   checks that it is still listed and not closing: if a [`close_all`]
+//!   marked it in between, that [`close_all`] may have deleted the key
+//!   before it was written, so [`open`] deletes it itself and fails (the
+//!   client retries). A session whose key was written is therefore either
+//!   still listed, and any later [`close_all`] ends it, or ended.
 
 use std::sync::LazyLock;
 
@@ -102,7 +104,7 @@ pub async fn open(
         .arg(&list)
         .arg(&claims.jti)
         .arg(entry)
-        .arg(format!("used:{}", claims.jti))
+        .arg(used_field(&claims.jti))
         .arg(now)
         .ignore()
         // The list lives as long as the newest session (GT: never shortened).
@@ -128,11 +130,16 @@ pub async fn open(
                 .arg(remaining),
         )
         .await?;
-    let listed: bool = state
+    let (listed, closing): (Option<String>, Option<String>) = state
         .redis
-        .query(redis::cmd("HEXISTS").arg(&list).arg(&claims.jti))
+        .query(
+            redis::cmd("HMGET")
+                .arg(&list)
+                .arg(&claims.jti)
+                .arg(closing_field(&claims.jti)),
+        )
         .await?;
-    if !listed {
+    if listed.is_none() || closing.is_some() {
         state.redis.query::<i64>(&redis::Cmd::del(&key)).await?;
         return Err(RedisFailure::Raced(
             "every session of this account was ended while this one opened",
@@ -249,15 +256,17 @@ pub async fn close(state: &AppState, user_id: i32, jti: &str) -> Result<bool, Re
             redis::cmd("HDEL")
                 .arg(list_key(state, user_id))
                 .arg(jti)
-                .arg(format!("used:{jti}")),
+                .arg(used_field(jti)),
         )
         .await?;
     Ok(deleted > 0)
 }
 
 /// Ends every session of the user but `keep` (all of them for `None`), at
-/// once; answers how many were open. Each is taken off the list, then its
-/// key is deleted (see the module's notes for a session opening meanwhile).
+/// once; answers how many were open. Each is marked as closing on the list,
+/// then its key is deleted, then it is taken off the list (see the module's
+/// notes): a call that fails half way leaves every session it did not end
+/// listed, and a retry ends them.
 pub async fn close_all(
     state: &AppState,
     user_id: i32,
@@ -265,30 +274,52 @@ pub async fn close_all(
 ) -> Result<i64, RedisFailure> {
     let list = list_key(state, user_id);
     let fields: Vec<String> = state.redis.query(redis::cmd("HKEYS").arg(&list)).await?;
-    let ending: Vec<&String> = fields
+    let ending: Vec<&str> = fields
         .iter()
-        .filter(|field| !field.starts_with("used:") && Some(field.as_str()) != keep)
+        .map(String::as_str)
+        .filter(|field| is_session_field(field) && Some(*field) != keep)
         .collect();
     if ending.is_empty() {
         return Ok(0);
     }
-    let mut unlist = redis::cmd("HDEL");
-    unlist.arg(&list);
+    let mut mark = redis::cmd("HSET");
+    mark.arg(&list);
     for jti in &ending {
-        unlist.arg(jti.as_str()).arg(format!("used:{jti}"));
+        mark.arg(closing_field(jti)).arg(1);
     }
-    state.redis.query::<i64>(&unlist).await?;
-    let deletions: Vec<redis::Cmd> = ending
-        .iter()
-        .map(|jti| redis::Cmd::del(session_key(state, user_id, jti)))
-        .collect();
-    let deleted: Vec<i64> = state.redis.each(&deletions).await?;
+    state.redis.query::<i64>(&mark).await?;
     let keys: Vec<String> = ending
         .iter()
         .map(|jti| session_key(state, user_id, jti))
         .collect();
+    let deletions: Vec<redis::Cmd> = keys.iter().map(redis::Cmd::del).collect();
+    let deleted: Vec<i64> = state.redis.each(&deletions).await?;
     revoked_everywhere(state, &keys).await?;
+    let mut unlist = redis::cmd("HDEL");
+    unlist.arg(&list);
+    for jti in &ending {
+        unlist
+            .arg(*jti)
+            .arg(used_field(jti))
+            .arg(closing_field(jti));
+    }
+    state.redis.query::<i64>(&unlist).await?;
     Ok(deleted.iter().sum())
+}
+
+/// The list's field that says when a session was last used.
+fn used_field(jti: &str) -> String {
+    format!("used:{jti}")
+}
+
+/// The list's field that marks a session [`close_all`] is ending.
+fn closing_field(jti: &str) -> String {
+    format!("closing:{jti}")
+}
+
+/// Whether a field of the list is a session's own (not a note about one).
+fn is_session_field(field: &str) -> bool {
+    !field.starts_with("used:") && !field.starts_with("closing:")
 }
 
 /// On a Redis Cluster, waits until each deleted session key's deletion has
@@ -313,7 +344,7 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
         state.redis.query(redis::cmd("HGETALL").arg(&list)).await?;
     let mut listed: Vec<(String, Entry)> = fields
         .iter()
-        .filter(|(field, _)| !field.starts_with("used:"))
+        .filter(|(field, _)| is_session_field(field))
         .filter_map(|(jti, json)| Some((jti.clone(), serde_json::from_str(json).ok()?)))
         .collect();
     if listed.is_empty() {
@@ -338,7 +369,7 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
             continue;
         }
         let used = fields
-            .get(&format!("used:{jti}"))
+            .get(&used_field(&jti))
             .and_then(|seconds| seconds.parse().ok())
             .unwrap_or(entry.created_at);
         sessions.push(Session {
@@ -352,7 +383,7 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
         let mut forget = redis::cmd("HDEL");
         forget.arg(&list);
         for jti in &ended {
-            forget.arg(jti).arg(format!("used:{jti}"));
+            forget.arg(jti).arg(used_field(jti)).arg(closing_field(jti));
         }
         // Only tidying: a failure leaves entries that the next read drops.
         let _ = state.redis.query::<i64>(&forget).await;
