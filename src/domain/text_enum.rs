@@ -39,6 +39,18 @@ macro_rules! text_enum {
 
             /// Every value, in declaration order.
             pub const ALL: &[Self] = &[$(Self::$variant),+];
+
+            /// The value a word names; any other word is an error that
+            /// lists the choices.
+            pub fn parse(word: &str) -> Result<Self, String> {
+                match word {
+                    $($word => Ok(Self::$variant),)+
+                    _ => Err(format!(
+                        "must be one of {}",
+                        [$($word),+].join(", ")
+                    )),
+                }
+            }
         }
 
         impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::pg::Pg> for $name {

@@ -28,6 +28,9 @@ fn constraint_meaning(name: &str) -> Option<ConstraintMeaning> {
         "products_product_name_length" => Field("product_name", "must be 1 to 255 characters"),
         "categories_category_name_length" => Field("category_name", "must be 1 to 255 characters"),
         "tags_tag_name_length" => Field("tag_name", "must be 1 to 255 characters"),
+        // A product or SKU deleted between a cart line's read and its write.
+        "cart_items_product_id_fkey" => Field("product_id", "no product has this id"),
+        "cart_items_sku_id_fkey" => Field("sku_id", "no SKU has this id"),
         "users_email_key" => Conflict("an account with this email already exists"),
         "users_email_length" => Field("email", "must be at most 254 characters"),
         "users_name_length" => Field("name", "must be 1 to 255 characters"),

@@ -251,8 +251,9 @@ pub struct OrderListQuery {
     /// Rows per page.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
-    /// Only orders in this status.
-    pub status: Option<Status>,
+    /// Only orders in this status (another word is a 422 naming `status`).
+    #[param(value_type = Option<Status>)]
+    pub status: Option<String>,
     /// Only this customer's orders (admins only: 403 for a customer).
     #[param(minimum = 1, maximum = 2147483647)]
     pub user_id: Option<i64>,
@@ -282,8 +283,11 @@ impl OrderListQuery {
             }
             errors.check("after", Cursor::decode(raw, ORDER_LIST_ORDER))
         });
+        let status = self
+            .status
+            .and_then(|word| errors.check("status", Status::parse(&word)));
         let filter = OrderFilter {
-            status: self.status,
+            status,
             user_id,
             from: self.from,
             to: self.to,

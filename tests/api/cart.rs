@@ -34,6 +34,29 @@ pub async fn make_sku_product(app: &TestApp) {
 }
 
 #[tokio::test]
+async fn a_line_added_while_its_product_is_deleted_is_refused_by_name() {
+    let app = std::sync::Arc::new(TestApp::seeded().await);
+    let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;
+    // An admin's deletion of product 4, not committed yet.
+    let mut deleting = app.db().await;
+    deleting
+        .batch_execute("BEGIN; DELETE FROM products WHERE id = 4")
+        .await
+        .unwrap();
+    // The line reads the product as it still is, then waits to write.
+    let adding = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(
+            async move { add(&app, &token, json!({"product_id": 4, "quantity": 1})).await },
+        )
+    };
+    crate::orders::until_one_waits_for_a_lock(&app).await;
+    deleting.batch_execute("COMMIT").await.unwrap();
+    adding.await.unwrap().field_error("product_id");
+    assert_eq!(app.count("cart_items").await, 0);
+}
+
+#[tokio::test]
 async fn add_update_remove_and_clear() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("cat@example.com", Role::Customer).await;

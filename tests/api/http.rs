@@ -441,10 +441,7 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
         ),
         ("/api/products?minPrice=abc", vec!["minPrice"]),
         ("/api/tags?foo=bar", vec!["foo"]),
-        (
-            "/api/orders?status=lost&from=yesterday",
-            vec!["status", "from"],
-        ),
+        ("/api/orders?from=yesterday", vec!["from"]),
         ("/api/orders?sort=id", vec!["sort"]),
         ("/api/categories?page=", vec!["page"]),
         ("/catwalk/products?page=&count=two", vec!["page", "count"]),

@@ -1009,6 +1009,14 @@ async fn admins_list_every_order_by_status_customer_and_time_naming_the_customer
         0
     );
     list("?user_id=0").await.field_error("user_id");
+    // A status that is none of the listed ones is a 422 that lists them.
+    let unknown = list("?status=lost&user_id=0").await;
+    let errors = &unknown.field_error("status")["errors"];
+    assert!(
+        errors["status"].to_string().contains("placed, paid"),
+        "{errors}"
+    );
+    assert!(errors.get("user_id").is_some(), "{errors}");
     // A customer sees their own, may filter them by status, and may not name another customer.
     let mine = app
         .user(&ann_token)
@@ -1509,7 +1517,7 @@ async fn an_order_retires_the_pages_that_show_its_product_and_leaves_their_count
 }
 
 /// Waits until a request of this test's database waits for a row's lock.
-async fn until_one_waits_for_a_lock(app: &TestApp) {
+pub async fn until_one_waits_for_a_lock(app: &TestApp) {
     let waiting = "pg_stat_activity WHERE datname = current_database() \
                    AND wait_event_type = 'Lock'";
     for _ in 0..500 {
