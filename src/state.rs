@@ -51,10 +51,12 @@ impl AppState {
         };
         let db = Database::new(&config);
         let replicas = Replicas::new(&config);
-        let mut cache = Cache::new(&config, cache_redis);
-        if !replicas.is_empty() {
-            cache = cache.recording_wal_positions(db.clone());
-        }
+        let cache = Cache::new(&config, cache_redis);
+        let cache = if replicas.is_empty() {
+            cache.knowing_the_primary(db.clone())
+        } else {
+            cache.recording_wal_positions(db.clone())
+        };
         Ok(Self(Arc::new(Parts {
             db,
             cache,

@@ -85,9 +85,11 @@ pub struct Cache {
     /// cannot tell us the versions.
     local_writes: AtomicU64,
     last_warning_ms: AtomicU64,
-    /// The primary, when replicas serve misses: each write records its WAL
-    /// position (see `crate::replicas`).
-    wal: Option<Database>,
+    /// The primary, to ask for a write's WAL position (see
+    /// `crate::replicas`): every write when this node's replicas serve
+    /// misses, else a write that finds positions recorded by another node.
+    primary: Option<Database>,
+    reads_replicas: bool,
 }
 
 /// What Redis said at a lookup: the entry, and the clock (to store with).
@@ -141,14 +143,25 @@ impl Cache {
             flights: flight::Flights::default(),
             local_writes: AtomicU64::new(0),
             last_warning_ms: AtomicU64::new(0),
-            wal: None,
+            primary: None,
+            reads_replicas: false,
         }
     }
 
-    /// Records every write's WAL position on `primary`, for replica reads.
+    /// Knows `primary`, to record a write's WAL position whenever another
+    /// node reads replicas (the clock holds an `lsn`).
+    #[must_use]
+    pub fn knowing_the_primary(mut self, primary: Database) -> Self {
+        self.primary = Some(primary);
+        self
+    }
+
+    /// Records every write's WAL position on `primary`, for this node's
+    /// replica reads.
     #[must_use]
     pub fn recording_wal_positions(mut self, primary: Database) -> Self {
-        self.wal = Some(primary);
+        self.primary = Some(primary);
+        self.reads_replicas = true;
         self
     }
 

@@ -11,7 +11,9 @@
 use std::sync::LazyLock;
 
 /// Before a write's transaction: a new `seq` for every namespace written,
-/// one more writer in flight for each.
+/// one more writer in flight for each. Answers 1 when the clock holds an
+/// `lsn` (some node reads replicas): then the write must record its WAL
+/// position too, wherever it runs.
 /// KEYS: clock, versions, pending (n). ARGV: pending ttl ms, a fresh epoch,
 /// namespaces (n).
 pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -24,22 +26,27 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
             redis.call('INCR', KEYS[i])
             redis.call('PEXPIRE', KEYS[i], ARGV[1])
         end
-        return seq
+        return redis.call('HEXISTS', KEYS[1], 'lsn')
         ",
     )
 });
 
 /// After the commit (or rollback): a new `seq` again, one writer fewer;
 /// and, with replicas, the primary's WAL position after the commit as the
-/// clock's `lsn` (it only moves forward).
+/// clock's `lsn` (it only moves forward). A write without a position while
+/// the clock holds one (it began before any node recorded one) cannot say
+/// how far a replica must have come: no replica is trusted again
+/// ([`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN)).
 /// KEYS: clock, versions, pending (n). ARGV: WAL position or '', namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+    redis::Script::new(&format!(
         r"
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
         if ARGV[1] ~= '' then
             local known = tonumber(redis.call('HGET', KEYS[1], 'lsn') or '0')
             if tonumber(ARGV[1]) > known then redis.call('HSET', KEYS[1], 'lsn', ARGV[1]) end
+        elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
+            redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         end
         for i = 2, #ARGV do
             redis.call('HSET', KEYS[2], ARGV[i], seq)
@@ -47,7 +54,8 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         return seq
         ",
-    )
+        unknown = crate::replicas::Lsn::UNKNOWN.0
+    ))
 });
 
 /// May a document loaded after the lookup that saw (`epoch`, `seq`) be

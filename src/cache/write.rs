@@ -35,9 +35,10 @@ impl Cache {
         pending_ttl: Duration,
     ) -> AppResult<CacheWrite> {
         self.local_writes.fetch_add(1, Ordering::SeqCst);
-        let write = CacheWrite {
+        let mut write = CacheWrite {
             redis: self.redis.clone(),
-            wal: self.wal.clone(),
+            wal: self.primary.clone().filter(|_| self.reads_replicas),
+            replicas_read: self.reads_replicas,
             plan: Arc::new(Plan {
                 bookkeeping: self.bookkeeping.clone(),
                 pending: retired
@@ -60,7 +61,13 @@ impl Cache {
             done: false,
         };
         match write.plan.begin(&write.redis).await {
-            Ok(()) => Ok(write),
+            Ok(positions_recorded) => {
+                // Another node reads replicas: this write's position counts too.
+                if positions_recorded && write.wal.is_none() {
+                    write.wal = self.primary.clone();
+                }
+                Ok(write)
+            }
             Err(failure) => {
                 // Some of it may have been applied (a timeout after the
                 // script ran): finishing it in the background is safe, since
@@ -114,12 +121,14 @@ impl Plan {
         invocation
     }
 
-    async fn begin(&self, redis: &Redis) -> Result<(), RedisFailure> {
+    /// Answers whether the clock holds WAL positions (some node reads
+    /// replicas).
+    async fn begin(&self, redis: &Redis) -> Result<bool, RedisFailure> {
         let mut invocation = self.invocation(&BEGIN_WRITE);
         invocation
             .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(fresh_epoch());
-        self.run(redis, invocation).await
+        Ok(self.run(redis, invocation).await? == 1)
     }
 
     /// `wal`: the primary's WAL position after the commit, when replicas
@@ -138,19 +147,18 @@ impl Plan {
     }
 
     /// Runs the script with the namespaces as its last arguments, and the
-    /// exact keys' deletions, in one round trip.
+    /// exact keys' deletions, in one round trip; answers the script's answer.
     async fn run(
         &self,
         redis: &Redis,
         mut invocation: redis::ScriptInvocation<'_>,
-    ) -> Result<(), RedisFailure> {
+    ) -> Result<i64, RedisFailure> {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
         redis
             .script_then::<i64>(&invocation, &self.delete_exact_keys())
             .await
-            .map(drop)
     }
 
     /// The documents live under keys of their own (other hash slots on a
@@ -164,9 +172,12 @@ impl Plan {
 /// A write in progress: finish it after the transaction.
 pub struct CacheWrite {
     redis: Redis,
-    /// The primary, to learn the WAL position after the commit (only when
-    /// replicas are read).
+    /// The primary, to learn the WAL position after the commit (when this
+    /// node reads replicas, or another does).
     wal: Option<Database>,
+    /// This node reads replicas: a write whose position went unrecorded is
+    /// not acknowledged.
+    replicas_read: bool,
     plan: Arc<Plan>,
     done: bool,
 }
@@ -183,7 +194,7 @@ impl CacheWrite {
     pub async fn finish(mut self) -> AppResult<()> {
         self.done = true;
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
-        let replicas_read = wal.is_some();
+        let replicas_read = self.replicas_read;
         let task = tokio::spawn(async move {
             let position = wal_position(wal.as_ref()).await;
             let mut outcome = plan.finish(&redis, position).await;

@@ -376,7 +376,14 @@ impl TestApp {
     /// be: its own pool and Redis connections, on the same database and the
     /// same Redis key prefix. (The first instance cleans both up.)
     pub fn second_instance(&self) -> Self {
-        let state = AppState::new(self.state.config.clone()).unwrap();
+        self.second_instance_with(|_| {})
+    }
+
+    /// [`TestApp::second_instance`], configured apart by `adjust`.
+    pub fn second_instance_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.state.config.clone();
+        adjust(&mut config);
+        let state = AppState::new(config).unwrap();
         Self {
             router: emporium::router::build(state.clone()),
             state,
@@ -598,6 +605,25 @@ impl TestApp {
             .await
             .unwrap()
             .count
+    }
+
+    /// The first column of what `query` answers, as text.
+    pub async fn strings(&self, query: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            value: String,
+        }
+        let mut conn = self.db().await;
+        diesel::sql_query(format!(
+            "SELECT value::text AS value FROM ({query}) AS answer(value)"
+        ))
+        .load::<Row>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.value)
+        .collect()
     }
 }
 

@@ -125,6 +125,28 @@ async fn a_replica_seconds_behind_is_passed_over_until_it_has_caught_up() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_writer_without_replicas_records_where_its_writes_got_to_for_the_nodes_with_them() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, _replica) = app_with_replica(&primary, &["recovery_min_apply_delay = '2s'"]).await;
+    // A write from the node with the replica records a position, which the
+    // replica has replayed two seconds later.
+    let first = app
+        .admin()
+        .put("/api/products/2", json!({"price": "31.00"}))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Writes from a node (or a command) set up without the replica, read on
+    // the node with it.
+    let writer = Arc::new(app.second_instance_with(|config| config.database_replica_urls.clear()));
+    let token = app.admin_token().to_owned();
+    let race = price_race(writer, vec![app.clone()], &token, Duration::from_secs(2)).await;
+    assert_eq!(race.stale, 0, "stale reads of writes made without replicas");
+    let (_, passed_over) = app.state.replicas.counts();
+    assert!(passed_over > 0, "the lagging replica was never passed over");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_that_is_down_is_skipped_and_readiness_says_so() {
     let primary = ThrowawayPostgres::start(&[]);
