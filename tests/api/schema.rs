@@ -28,6 +28,29 @@ async fn migrations_revert_cleanly_and_apply_again() {
     assert!(emporium::db::run_migrations(&url).await.unwrap().is_empty());
 }
 
+/// Deleting a row finds what refers to it through an index, never by
+/// reading a whole table under the row's lock: every foreign key's columns
+/// lead an index of their table.
+#[tokio::test]
+async fn every_foreign_key_is_found_by_an_index() {
+    let app = TestApp::spawn().await;
+    let foreign_keys = app
+        .count("pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace")
+        .await;
+    assert!(foreign_keys >= 10, "{foreign_keys} foreign keys");
+    let unindexed: Vec<String> = app
+        .strings(
+            "SELECT conname FROM pg_constraint c \
+             WHERE contype = 'f' AND connamespace = 'public'::regnamespace \
+             AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.conrelid \
+                 AND array_to_string((i.indkey::int2[])[0:cardinality(c.conkey) - 1], ',') \
+                     = array_to_string(c.conkey, ',')) \
+             ORDER BY conname",
+        )
+        .await;
+    assert!(unindexed.is_empty(), "without an index: {unindexed:?}");
+}
+
 /// A `BEFORE UPDATE` row trigger on `products` would make PostgreSQL compute
 /// `search_document` (`to_tsvector` of the name, slogan and description)
 /// again at every stock change of every order: `products` has none.

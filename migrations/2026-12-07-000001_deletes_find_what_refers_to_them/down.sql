@@ -1,0 +1,6 @@
+DROP INDEX idempotency_keys_order_id_idx;
+DROP INDEX cart_items_sku_id_idx;
+DROP INDEX cart_items_product_id_idx;
+DROP INDEX order_lines_sku_id_idx;
+DROP INDEX order_lines_product_id_idx;
+DROP INDEX related_products_related_product_id_idx;
