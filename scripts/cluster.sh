@@ -74,8 +74,19 @@ http {
     fastcgi_temp_path $dir/nginx-temp/fastcgi;
     uwsgi_temp_path $dir/nginx-temp/uwsgi;
     scgi_temp_path $dir/nginx-temp/scgi;
+    # The client's request id when it sent one, else NGINX's own: a request
+    # retried on another node is logged under one id.
+    map \$http_x_request_id \$emporium_request_id {
+        default \$request_id;
+        "~^[A-Za-z0-9._:-]{1,128}\$" \$http_x_request_id;
+    }
     upstream emporium {
 $upstream        keepalive 32;
+        # Idle connections are closed here before a node's own timeouts
+        # (5 s) could: a POST sent on a connection the node is closing at
+        # that moment would not be retried. (NGINX already drops a cached
+        # connection a node closed; this leaves no moment for the race.)
+        keepalive_timeout 4s;
     }
     server {
         listen 127.0.0.1:$proxy_port;
@@ -85,7 +96,21 @@ $upstream        keepalive 32;
             proxy_set_header Connection "";
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+            proxy_set_header X-Request-Id \$emporium_request_id;
+            # Only what never reached a node is tried on the next one
+            # (NGINX never resends a POST or PATCH once sent); a dead host
+            # is given up on quickly.
             proxy_next_upstream error timeout;
+            proxy_connect_timeout 2s;
+            proxy_intercept_errors off;
+            error_page 502 504 = @unavailable;
+        }
+        # No node could answer: the API's problem+json 503, not NGINX's page.
+        location @unavailable {
+            default_type application/problem+json;
+            add_header Retry-After 1 always;
+            add_header X-Request-Id \$emporium_request_id always;
+            return 503 '{"type":"/problems/unavailable","title":"Service Unavailable","status":503,"detail":"no instance could answer; retry shortly","request_id":"\$emporium_request_id"}';
         }
     }
 }

@@ -8,13 +8,17 @@ one database and one Redis. Exits non-zero on the first broken guarantee.
 - rate limits are shared: attempts counted on any node add up;
 - a write acknowledged by one node is never read stale through the other
   (readers on the other node and through NGINX, while a writer writes);
-- checkouts racing across the nodes never oversell.
+- checkouts racing across the nodes never oversell;
+- NGINX passes the client's request id on (or makes one), and answers the
+  API's problem+json 503 when no node can answer.
 """
 import http.client
 import json
 import os
+import signal
 import sys
 import threading
+import time
 import urllib.parse
 
 PROXY = os.environ["CLUSTER_URL"]
@@ -23,7 +27,8 @@ ADMIN = (os.environ["SEED_ADMIN_EMAIL"], os.environ["SEED_ADMIN_PASSWORD"])
 PER_EMAIL = int(os.environ["AUTH_RATE_LIMIT_PER_EMAIL"])
 
 
-def call(base, method, path, body=None, token=None, headers=None):
+def exchange(base, method, path, body=None, token=None, headers=None):
+    """The status, the headers and the body (JSON) of one request."""
     url = urllib.parse.urlsplit(base)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     sent = dict(headers or {})
@@ -35,7 +40,16 @@ def call(base, method, path, body=None, token=None, headers=None):
     response = conn.getresponse()
     text = response.read().decode()
     conn.close()
-    return response.status, (json.loads(text) if text else None)
+    try:
+        parsed = json.loads(text) if text else None
+    except ValueError:
+        parsed = text
+    return response.status, response.headers, parsed
+
+
+def call(base, method, path, body=None, token=None, headers=None):
+    status, _, parsed = exchange(base, method, path, body, token, headers)
+    return status, parsed
 
 
 def check(condition, message):
@@ -144,6 +158,34 @@ def no_oversell(a, b, admin):
     print("cluster: 30 buyers racing over both nodes for 10 units: 10 orders, 20 refused, stock 0")
 
 
+def request_ids_pass_through():
+    _, headers, _ = exchange(PROXY, "GET", "/api/categories", headers={"X-Request-Id": "trace-42"})
+    check(headers.get("X-Request-Id") == "trace-42",
+          f"the client's request id through NGINX: {headers.get('X-Request-Id')}")
+    _, headers, _ = exchange(PROXY, "GET", "/api/categories", headers={"X-Request-Id": 'x"y'})
+    made = headers.get("X-Request-Id") or ""
+    check(made and made != 'x"y', f"an insane request id was passed on: {made!r}")
+    print("cluster: request ids pass through NGINX (a sane one as sent)")
+
+
+def no_node_left_is_a_problem_503():
+    for pid in os.environ["CLUSTER_PIDS"].split()[:len(NODES)]:
+        os.kill(int(pid), signal.SIGTERM)
+    for base in NODES:
+        for _ in range(100):
+            try:
+                call(base, "GET", "/health/live")
+            except OSError:
+                break
+            time.sleep(0.1)
+    status, headers, body = exchange(PROXY, "GET", "/api/products", headers={"X-Request-Id": "down-1"})
+    check(status == 503 and headers.get("Content-Type") == "application/problem+json"
+          and headers.get("Retry-After") == "1" and isinstance(body, dict)
+          and body.get("request_id") == "down-1",
+          f"no node left: {status} {dict(headers)} {body}")
+    print("cluster: with every node down, NGINX answers a problem+json 503 with Retry-After")
+
+
 def main():
     a, b = NODES[0], NODES[1]
     admin = sign_in(a, *ADMIN)
@@ -151,6 +193,8 @@ def main():
     rate_limits_shared(a, b)
     no_stale_reads(a, b, admin)
     no_oversell(a, b, admin)
+    request_ids_pass_through()
+    no_node_left_is_a_problem_503()
     print("cluster: every guarantee held across the nodes")
 
 
