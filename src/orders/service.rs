@@ -60,11 +60,21 @@ pub async fn place(
     }
     durably(
         state,
+        Some(commit_deadline(&state.config, arrived)),
         async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
             place_in(conn, &state.cache, writes, user_id, &request, key.as_ref()).await
         },
     )
     .await
+}
+
+/// When an order's transaction may still commit: a tenth of the request
+/// timeout before it answers 503, so that a commit begun in time lands
+/// before the client is told to retry, and one that would begin later
+/// rolls back instead (a retry without an `Idempotency-Key` would be a
+/// second order).
+fn commit_deadline(config: &Config, arrived: Instant) -> Instant {
+    arrived + config.request_timeout - config.request_timeout / 10
 }
 
 /// A plain order placed, committed and flushed in one round trip to
@@ -264,8 +274,11 @@ pub async fn change_status(
     id: i32,
     next: Status,
 ) -> AppResult<OrderView> {
+    // A status change told 503 after it committed is retried harmlessly
+    // (the order is found in its new status): no deadline.
     durably(
         state,
+        None,
         async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
             db::hot_write_settings(conn).await?;
             change_in(conn, &state.cache, writes, actor, id, next).await
@@ -323,15 +336,22 @@ async fn change_in(
 /// request timeout) would otherwise finish the writes at the drop, before
 /// the commit lands, and a reader could store what it read in between. A
 /// request dropped before that rolls back, as before (its connection,
-/// still in its transaction, is not taken back by the pool).
+/// still in its transaction, is not taken back by the pool). Past
+/// `commit_before`, the work is rolled back instead of committed (503).
 async fn durably<T: Send + 'static>(
     state: &AppState,
+    commit_before: Option<Instant>,
     work: impl for<'c> WriteWork<'c, T> + Send,
 ) -> AppResult<T> {
     let mut writes = Vec::new();
     let mut conn = state.conn().await?;
     AnsiTransactionManager::begin_transaction(&mut *conn).await?;
-    let worked = work(&mut conn, &mut writes).await;
+    let mut worked = work(&mut conn, &mut writes).await;
+    if worked.is_ok() && commit_before.is_some_and(|deadline| Instant::now() >= deadline) {
+        worked = Err(AppError::unavailable(
+            "the order could not be placed in time; nothing was ordered: retry it",
+        ));
+    }
     let ending = tokio::spawn(async move {
         let outcome = match worked {
             Ok(value) => db::commit_and_wait_for_disk(&mut conn)

@@ -1415,6 +1415,53 @@ async fn a_plain_order_waiting_for_one_lock_after_another_ends_before_its_timeou
 }
 
 #[tokio::test]
+async fn an_order_in_a_transaction_that_finishes_too_late_to_commit_in_time_is_not_placed() {
+    use diesel_async::SimpleAsyncConnection;
+    // Commits may begin until a tenth of the request timeout (5 s) is left.
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.request_timeout = std::time::Duration::from_secs(5);
+        })
+        .await,
+    );
+    app.seed().await;
+    let (_, token) = app.quick_account("xia@example.com", Role::Customer).await;
+    // Its commit takes a second (a deferred trigger), as a stalled disk's may.
+    app.slow_commits_on("orders", "INSERT").await;
+    // Two slow writers: product 1 free at 2.2 s, product 4 at 4.7 s; each
+    // wait alone shorter than the lock timeout (3.3 s). The transaction's
+    // work then ends at 4.7 s: a commit begun then would land after the
+    // 503 at 5 s.
+    let mut first = holding_the_row_of(&app, 1).await;
+    let mut second = holding_the_row_of(&app, 4).await;
+    let body =
+        json!({"items": [{"product_id": 1, "quantity": 1}, {"product_id": 4, "quantity": 1}]});
+    let started = std::time::Instant::now();
+    let ordering = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, Some(body), Some("late-1")).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200).saturating_sub(started.elapsed()))
+        .await;
+    first.batch_execute("COMMIT").await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(4700).saturating_sub(started.elapsed()))
+        .await;
+    second.batch_execute("COMMIT").await.unwrap();
+    let refused = ordering.await.unwrap();
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text()
+    );
+    // Told to retry, the client must find that nothing was ordered.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 4).await), (14, 50));
+}
+
+#[tokio::test]
 async fn a_plain_order_that_would_start_too_late_to_wait_for_its_locks_is_not_placed() {
     let app = Arc::new(
         TestApp::with_config(|config| {
