@@ -147,18 +147,15 @@ fn list_parts(filter: &ProductFilter) -> [String; 8] {
 }
 
 /// Names as a key holds them, compared without case: `Shirts` and `shirts`
-/// are one query. Each value lower-cased, its comma-separated parts in
-/// order; the values in order, apart (`|`): `a,b` and `b,a` are one query,
-/// while `a,b` and `a`+`b` stay two (a name may hold a comma).
+/// are one query. Each value lower-cased and otherwise as sent, since what
+/// it means depends on what exists: `Tops, Tees` is one category when one
+/// is called that, else two (`group_ids`), so neither its commas nor its
+/// spaces are normalized away; the values (a repeated parameter) in order,
+/// apart (`|`, encoded within a value: a name may hold one).
 fn lowered(names: &[Name]) -> String {
     let mut values: Vec<String> = names
         .iter()
-        .map(|name| {
-            let lower = name.as_str().to_lowercase();
-            let mut parts: Vec<&str> = lower.split(',').map(str::trim).collect();
-            parts.sort_unstable();
-            key_part(&parts.join(","))
-        })
+        .map(|name| key_part(&name.as_str().to_lowercase()).replace('|', "%7C"))
         .collect();
     values.sort();
     values.join("|")
@@ -327,9 +324,16 @@ pub fn product_deleted(id: i32) -> Retirement {
     products_changed(&[id]).and_namespaces([product_deletions()])
 }
 
-/// A new category (`categories`) or tag (`tags`): only its own list.
-pub fn group_created(kind: &'static str) -> Retirement {
-    Retirement::of([Namespace::fixed(kind)])
+/// A new category (`categories`) or tag (`tags`): its own list; and, when
+/// its name holds a comma, every product list, since a filter by that name
+/// meant the groups its parts name until now.
+pub fn group_created(kind: &'static str, name: &Name) -> Retirement {
+    let retired = Retirement::of([Namespace::fixed(kind)]);
+    if name.as_str().contains(',') {
+        retired.and_namespaces([products()])
+    } else {
+        retired
+    }
 }
 
 /// A category or tag renamed or deleted: the groups, every list (filters

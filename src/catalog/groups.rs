@@ -143,7 +143,7 @@ pub async fn create<G: Group>(
     state: &AppState,
     name: Name,
 ) -> AppResult<(StatusCode, Envelope<G::View>)> {
-    let retired = cache::group_created(G::KIND);
+    let retired = cache::group_created(G::KIND, &name);
     let record = state
         .cache
         .write(retired, async {

@@ -467,6 +467,30 @@ async fn the_stock_of_a_product_sold_by_sku_follows_its_skus_only() {
 }
 
 #[tokio::test]
+async fn a_tags_change_racing_the_products_deletion_is_a_404() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = std::sync::Arc::new(TestApp::seeded_with_admin().await);
+    // An admin's deletion of product 4, not committed yet.
+    let mut deleting = app.db().await;
+    deleting
+        .batch_execute("BEGIN; DELETE FROM products WHERE id = 4")
+        .await
+        .unwrap();
+    let changing = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.admin()
+                .put("/api/products/4", json!({"tagIds": [1]}))
+                .await
+        })
+    };
+    crate::orders::until_one_waits_for_a_lock(&app).await;
+    deleting.batch_execute("COMMIT").await.unwrap();
+    changing.await.unwrap().problem(404);
+    assert_eq!(app.count("product_tags WHERE product_id = 4").await, 0);
+}
+
+#[tokio::test]
 async fn deleting_a_product_removes_its_tags_and_features() {
     let app = TestApp::seeded_with_admin().await;
     assert_eq!(

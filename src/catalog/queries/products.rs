@@ -123,10 +123,14 @@ pub async fn update_product(
     changes: &ProductChanges,
 ) -> QueryResult<Option<Product>> {
     if changes.is_empty() {
-        // diesel refuses an empty SET; only the existence question remains.
+        // diesel refuses an empty SET; only the existence question remains,
+        // asked with the row locked as an update would lock it, so that a
+        // deletion is either seen (404) or waits for the tags' change (it
+        // used to slip in between and fail the tags' insert: a 500).
         return products::table
             .find(id)
             .select(Product::as_select())
+            .for_no_key_update()
             .first(conn)
             .await
             .optional();
