@@ -15,6 +15,7 @@
 use super::domain::ProductFilter;
 use crate::cache::{CacheKey, Namespace, Retirement, key_part};
 use crate::config::CacheLimits;
+use crate::domain::text::lower_as_postgres;
 use crate::domain::{Cursor, Name, Pagination};
 
 /// Every product list (and every Catwalk page of products).
@@ -155,7 +156,7 @@ fn list_parts(filter: &ProductFilter) -> [String; 8] {
 fn lowered(names: &[Name]) -> String {
     let mut values: Vec<String> = names
         .iter()
-        .map(|name| key_part(&name.as_str().to_lowercase()).replace('|', "%7C"))
+        .map(|name| key_part(&lower_as_postgres(name.as_str())).replace('|', "%7C"))
         .collect();
     values.sort();
     values.join("|")
@@ -187,7 +188,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
         let search = filter
             .search
             .as_ref()
-            .map(|search| search.as_str().to_lowercase())
+            .map(|search| lower_as_postgres(search.as_str()))
             .unwrap_or_default();
         let after = filter
             .after

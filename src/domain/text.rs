@@ -104,6 +104,25 @@ pub fn search_pattern() -> String {
     trimmed_pattern(&format!("[^{CONTROL}]"), MAX_NAME_CHARS, true)
 }
 
+/// `text` lower-cased as PostgreSQL's `lower()` does it here (`C.UTF-8`:
+/// one character at a time, Unicode's simple mapping), which is what the
+/// unique indexes on names compare. Rust's `str::to_lowercase` differs: it
+/// writes a final `Σ` as `ς` (so `ΟΔΟΣ` and `οδος`, two names to
+/// PostgreSQL, would be one to it), and `İ` as two characters.
+pub fn lower_as_postgres(text: &str) -> String {
+    text.chars()
+        .map(|character| {
+            let mut lower = character.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(single), None) => single,
+                // Only `İ` maps to more than one character: its simple mapping.
+                _ if character == '\u{130}' => 'i',
+                _ => character,
+            }
+        })
+        .collect()
+}
+
 /// Optional free text of at most `max_chars` characters once trimmed; blank
 /// means none; line breaks and tabs are allowed, other control characters not.
 pub fn parse_free_text(raw: &str, max_chars: usize) -> Result<Option<String>, String> {
@@ -177,6 +196,16 @@ pub fn formatted_string_schema(description: &str, format: SchemaFormat) -> RefOr
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_are_lower_cased_as_postgresql_does_one_character_at_a_time() {
+        use super::lower_as_postgres;
+        assert_eq!(lower_as_postgres("Shirts"), "shirts");
+        assert_eq!(lower_as_postgres("ΟΔΟΣ"), "οδοσ");
+        assert_ne!(lower_as_postgres("ΟΔΟΣ"), lower_as_postgres("οδος"));
+        assert_eq!(lower_as_postgres("İstanbul"), "istanbul");
+        assert_eq!(lower_as_postgres("ÉTÉ"), "été");
+    }
+
     use super::*;
 
     fn matches(pattern: &str, text: &str) -> bool {

@@ -229,6 +229,30 @@ async fn a_name_with_a_comma_and_the_names_it_lists_are_never_one_cached_list() 
     assert_eq!(names(&get(&app, parts).await), ["Boxy Tee"]);
 }
 
+#[tokio::test]
+async fn names_postgresql_tells_apart_are_never_one_cached_list() {
+    let app = TestApp::seeded_with_admin().await;
+    // Two categories to PostgreSQL's lower() (a final capital sigma is `σ`
+    // to it), one to Rust's to_lowercase (`ς`).
+    let mut lists = Vec::new();
+    for (name, product) in [("ΟΔΟΣ", "Road Sign"), ("οδος", "Street Map")] {
+        let created = app
+            .admin()
+            .post("/api/categories", json!({"category_name": name}))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let id = created.json()["data"]["id"].as_i64().unwrap();
+        app.create_product(json!({"product_name": product, "price": 5, "category_id": id}))
+            .await;
+        lists.push((format!("/api/products?category={name}"), product));
+    }
+    for _ in 0..2 {
+        for (list, product) in &lists {
+            assert_eq!(names(&get(&app, list).await), [*product], "{list}");
+        }
+    }
+}
+
 /// Follows `next` from `first` to the end; every page's rows, in order.
 async fn follow(app: &TestApp, first: &str) -> (Vec<i64>, usize) {
     follow_as(app, None, first).await

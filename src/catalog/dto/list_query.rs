@@ -5,7 +5,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
-use crate::domain::text::string_schema_of;
+use crate::domain::text::{lower_as_postgres, string_schema_of};
 use crate::domain::{Cursor, JsonDecimal, Money, Name, Pagination};
 use crate::error::{AppError, FieldErrors};
 
@@ -233,8 +233,8 @@ fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> 
         .split(crate::extract::REPEAT_SEPARATOR)
         .filter_map(|value| errors.check(field, Name::parse(value)))
         .collect();
-    names.sort_by_key(|name| name.as_str().to_lowercase());
-    names.dedup_by_key(|name| name.as_str().to_lowercase());
+    names.sort_by_key(|name| lower_as_postgres(name.as_str()));
+    names.dedup_by_key(|name| lower_as_postgres(name.as_str()));
     names
 }
 

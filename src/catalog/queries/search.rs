@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{Array, Int4, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::domain::text::lower_as_postgres;
+
 /// At most this many close spellings are tried for each word.
 const SPELLINGS_PER_WORD: i64 = 3;
 
@@ -94,7 +96,7 @@ fn uses_search_syntax(q: &str) -> bool {
 /// The lower-case runs of letters and digits of `q`, as `name_words` splits
 /// a name.
 fn words_of(q: &str) -> Vec<String> {
-    q.to_lowercase()
+    lower_as_postgres(q)
         .split(|c: char| !c.is_alphanumeric())
         .filter(|word| !word.is_empty())
         .map(str::to_owned)

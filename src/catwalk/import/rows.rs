@@ -15,6 +15,7 @@ use bytes::BytesMut;
 use super::csv::{copy_row, nullable, parse_id, parse_price};
 use super::report::IdSet;
 use crate::domain::Name;
+use crate::domain::text::lower_as_postgres;
 
 /// The line's own id (its first field) and its parent's (the second, named
 /// `parent_field`), as text to copy; the parent must be in `parents`.
@@ -76,7 +77,7 @@ impl Products {
             let next = self.categories.len() as i32 + 1;
             let (id, _) = self
                 .categories
-                .entry(category.to_lowercase())
+                .entry(lower_as_postgres(category))
                 .or_insert_with(|| (next, category.to_owned()));
             Some(id.to_string())
         };
