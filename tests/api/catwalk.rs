@@ -122,6 +122,8 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
             "x".repeat(3 << 19)
         ),
     );
+    // A category no filter could name (API.md: names hold no control character).
+    append("product.csv", "9,\"Tab\",\"s\",\"d\",\"Jack\tets\",1\n");
     append("features.csv", "1,2,\"Fabric\",\"Again\"\n");
     append("styles.csv", "3,2,Again,null,69,0\n");
     append(
@@ -139,7 +141,7 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     assert_eq!(
         counts,
         [
-            ("product.csv", 5, 5),
+            ("product.csv", 5, 6),
             ("features.csv", 3, 2),
             ("styles.csv", 3, 1),
             ("photos.csv", 2, 2),
@@ -151,7 +153,8 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     for reason in [
         "product.csv:6: id 1 came before",
         "product.csv:7: holds a NUL byte",
-        "product.csv:8: category is longer than 255 characters",
+        "product.csv:8: category must be at most 255 characters",
+        "product.csv:12: category must not contain control characters",
         "product.csv:10: longer than 1048576 bytes",
         "styles.csv:5: id 3 came before",
     ] {

@@ -70,10 +70,11 @@ impl Products {
         let category = fields[4].trim();
         let category_id = if category.is_empty() || category.eq_ignore_ascii_case("null") {
             None
-        } else if category.chars().count() > 255 {
-            // (As a category's name must be: the whole load would fail.)
-            return Err("category is longer than 255 characters".to_owned());
         } else {
+            // A category's name as the API takes one (1 to 255 characters,
+            // no control character): else a category no filter could name,
+            // or one the table refuses, failing the whole load.
+            Name::parse(category).map_err(|message| format!("category {message}"))?;
             let next = self.categories.len() as i32 + 1;
             let (id, _) = self
                 .categories
