@@ -177,12 +177,15 @@ async fn run(
     first.close().await;
     second.close().await;
     built?;
+    // Before the cache's write begins: nothing that can fail comes between
+    // its beginning and the swap (a write dropped unfinished would keep
+    // catalog documents out of the cache for its markers' ten minutes).
+    let rejects_file = rejects.finish()?;
     let write = state
         .cache
         .begin_write_for(crate::catalog::cache::bulk_change(), IMPORT_PENDING_TTL)
         .await
         .map_err(|_| unreachable_cache())?;
-    let rejects_file = rejects.finish()?;
     let swapped = swap::swap(coordinator, &plan, replace).await;
     let finished = write.finish().await;
     swapped?;
