@@ -167,11 +167,19 @@ fn join_repeated(query: &str) -> String {
     let repeated = REPEATABLE
         .iter()
         .any(|name| pairs.iter().filter(|(key, _)| key == name).count() > 1);
-    if !repeated {
+    let holds_separator = pairs.iter().any(|(name, value)| {
+        REPEATABLE.contains(&name.as_str()) && value.contains(REPEAT_SEPARATOR)
+    });
+    if !repeated && !holds_separator {
         return query.to_owned();
     }
     let mut merged: Vec<(String, String)> = Vec::new();
-    for (name, value) in pairs {
+    for (name, mut value) in pairs {
+        if REPEATABLE.contains(&name.as_str()) {
+            // Sent within a value, the separator stays a control character
+            // (refused in a name: a 422), not a split into two values.
+            value = value.replace(REPEAT_SEPARATOR, "\u{1e}");
+        }
         match merged.iter_mut().find(|(key, _)| *key == name) {
             Some((_, values)) if REPEATABLE.contains(&name.as_str()) => {
                 values.push(REPEAT_SEPARATOR);

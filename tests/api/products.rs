@@ -171,6 +171,9 @@ async fn refuses_malformed_and_out_of_range_filters() {
         ("page=0", "page"),
         ("category=Nowhere", "category"),
         ("category=", "category"),
+        // A control character in a name, the one repeated values are joined with too.
+        ("category=Shirts%1FHats", "category"),
+        ("tag=Red%1FWhite&tag=Blue", "tag"),
     ] {
         app.admin()
             .get(&format!("/api/products?{bad}"))
