@@ -111,18 +111,20 @@ fn open_ended(filter: &ProductFilter) -> bool {
         || filter.min_price.is_some()
         || filter.max_price.is_some()
         || !filter.tags.is_empty()
-        || several_categories(filter)
+        || categories_beyond_the_key(filter)
         || filter.after.is_some()
 }
 
-/// Whether the list names more than one category (or a value with a comma,
-/// which may name several).
-fn several_categories(filter: &ProductFilter) -> bool {
+/// Whether the list's categories cannot stand in a nine-part key: more
+/// than one, a value with a comma (which may name several), or a category
+/// called like the key's placeholder for none (`any`: `category=Any` and no
+/// category would share a key).
+fn categories_beyond_the_key(filter: &ProductFilter) -> bool {
     filter.categories.len() > 1
         || filter
             .categories
             .iter()
-            .any(|name| name.as_str().contains(','))
+            .any(|name| name.as_str().contains(',') || lower_as_postgres(name.as_str()) == "any")
 }
 
 /// The parts of a `products:` key after its name, normalized (API.md).
@@ -179,7 +181,7 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let depends_on = list_depends_on(filter);
     let plain = filter.search.is_none()
         && filter.tags.is_empty()
-        && !several_categories(filter)
+        && !categories_beyond_the_key(filter)
         && filter.after.is_none();
     let key = if plain {
         CacheKey::new(format!("products:{list}"), "products", depends_on)

@@ -196,15 +196,15 @@ async fn group_ids<G: GroupTable>(
 }
 
 /// `/api/products?...&after=<cursor>`: the same query, from the row after
-/// `cursor` (normalized: every value as the filter holds it).
+/// `cursor` (normalized: every value as the filter holds it, each a
+/// parameter of its own, since a value's commas are read by what exists).
 fn next_url(filter: &ProductFilter, cursor: &crate::domain::Cursor) -> String {
-    let joined = |names: &[Name]| names.iter().map(Name::as_str).collect::<Vec<_>>().join(",");
     let mut query = form_urlencoded::Serializer::new(String::new());
-    if !filter.categories.is_empty() {
-        query.append_pair("category", &joined(&filter.categories));
+    for category in &filter.categories {
+        query.append_pair("category", category.as_str());
     }
-    if !filter.tags.is_empty() {
-        query.append_pair("tag", &joined(&filter.tags));
+    for tag in &filter.tags {
+        query.append_pair("tag", tag.as_str());
     }
     if let Some(min) = filter.min_price {
         query.append_pair("minPrice", &min.shortest());

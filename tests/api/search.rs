@@ -227,6 +227,13 @@ async fn a_name_with_a_comma_and_the_names_it_lists_are_never_one_cached_list() 
         ["Branded Baseball Hat", "Cargo Shorts"]
     );
     assert_eq!(names(&get(&app, parts).await), ["Boxy Tee"]);
+    // Page by page, `next` keeps each value apart, commas and all.
+    let (ids, pages) = follow(
+        &app,
+        "/api/products?category=Shorts,%20Hats&category=hats&limit=1&sortBy=name&order=ASC",
+    )
+    .await;
+    assert_eq!((ids.len(), pages), (2, 2), "{ids:?}");
 }
 
 #[tokio::test]
@@ -251,6 +258,29 @@ async fn names_postgresql_tells_apart_are_never_one_cached_list() {
             assert_eq!(names(&get(&app, list).await), [*product], "{list}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_category_called_any_is_not_the_list_of_every_category() {
+    let app = TestApp::seeded_with_admin().await;
+    let created = app
+        .admin()
+        .post("/api/categories", json!({"category_name": "Any"}))
+        .await;
+    let id = created.json()["data"]["id"].as_i64().unwrap();
+    app.create_product(json!({"product_name": "Wildcard", "price": 5, "category_id": id}))
+        .await;
+    let everything = names(&get(&app, "/api/products?sortBy=name&order=ASC").await);
+    assert!(everything.len() > 1, "{everything:?}");
+    for _ in 0..2 {
+        let any = get(&app, "/api/products?category=ANY&sortBy=name&order=ASC").await;
+        assert_eq!(names(&any), ["Wildcard"]);
+        assert_eq!(any["total"], 1);
+    }
+    assert_eq!(
+        names(&get(&app, "/api/products?sortBy=name&order=ASC").await),
+        everything
+    );
 }
 
 /// Follows `next` from `first` to the end; every page's rows, in order.
