@@ -94,7 +94,7 @@ start_postgres_locally() {
   [ "$(id -u)" -eq 0 ] && chown postgres "$data" "$data/postgres"
   if [ ! -f "$data/postgres/PG_VERSION" ]; then
     say "initialising a PostgreSQL cluster in .data/postgres"
-    "${as[@]}" "$bin/initdb" -D "$data/postgres" -U postgres --auth=trust -E UTF8 >/dev/null
+    "${as[@]}" "$bin/initdb" -D "$data/postgres" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
   fi
   say "starting PostgreSQL on 127.0.0.1:$pg_port"
   "${as[@]}" "$bin/pg_ctl" -D "$data/postgres" -l "$data/postgres/server.log" -w \

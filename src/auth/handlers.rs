@@ -70,7 +70,9 @@ pub async fn signin(
     )
     .await
     {
-        metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
+        if matches!(error, AppError::RateLimited { .. }) {
+            metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
+        }
         return Err(error);
     }
     let session = service::sign_in(&state, body.parse()?, agent.as_deref()).await?;

@@ -38,7 +38,6 @@ impl Cache {
         let mut write = CacheWrite {
             redis: self.redis.clone(),
             wal: self.primary.clone().filter(|_| self.reads_replicas),
-            replicas_read: self.reads_replicas,
             plan: Arc::new(Plan {
                 bookkeeping: self.bookkeeping.clone(),
                 pending: retired
@@ -71,7 +70,12 @@ impl Cache {
             Err(failure) => {
                 // Some of it may have been applied (a timeout after the
                 // script ran): finishing it in the background is safe, since
-                // nothing was written.
+                // nothing was written. With its position, in case positions
+                // are recorded: a finish without one would turn replica reads
+                // off for good.
+                if write.wal.is_none() {
+                    write.wal = self.primary.clone();
+                }
                 write.finish_in_background();
                 tracing::warn!(error = %failure, "write refused: the cache cannot be retired");
                 Err(AppError::unavailable(
@@ -173,11 +177,9 @@ impl Plan {
 pub struct CacheWrite {
     redis: Redis,
     /// The primary, to learn the WAL position after the commit (when this
-    /// node reads replicas, or another does).
+    /// node reads replicas, or another does): then a write whose position
+    /// went unrecorded is not acknowledged.
     wal: Option<Database>,
-    /// This node reads replicas: a write whose position went unrecorded is
-    /// not acknowledged.
-    replicas_read: bool,
     plan: Arc<Plan>,
     done: bool,
 }
@@ -194,7 +196,7 @@ impl CacheWrite {
     pub async fn finish(mut self) -> AppResult<()> {
         self.done = true;
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
-        let replicas_read = self.replicas_read;
+        let replicas_read = wal.is_some();
         let task = tokio::spawn(async move {
             let position = wal_position(wal.as_ref()).await;
             let mut outcome = plan.finish(&redis, position).await;

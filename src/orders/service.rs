@@ -58,11 +58,19 @@ pub async fn place(
             return Ok(placement);
         }
     }
+    let commit_before = commit_deadline(&state.config, arrived);
     durably(
         state,
-        Some(commit_deadline(&state.config, arrived)),
         async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
-            place_in(conn, &state.cache, writes, user_id, &request, key.as_ref()).await
+            let placement =
+                place_in(conn, &state.cache, writes, user_id, &request, key.as_ref()).await?;
+            // A replay changed nothing: it is answered whenever it comes.
+            if matches!(placement, Placement::Placed(_)) && Instant::now() >= commit_before {
+                return Err(AppError::unavailable(
+                    "the order could not be placed in time; nothing was ordered: retry it",
+                ));
+            }
+            Ok(placement)
         },
     )
     .await
@@ -274,11 +282,8 @@ pub async fn change_status(
     id: i32,
     next: Status,
 ) -> AppResult<OrderView> {
-    // A status change told 503 after it committed is retried harmlessly
-    // (the order is found in its new status): no deadline.
     durably(
         state,
-        None,
         async |conn: &mut AsyncPgConnection, writes: &mut Vec<CacheWrite>| {
             db::hot_write_settings(conn).await?;
             change_in(conn, &state.cache, writes, actor, id, next).await
@@ -336,22 +341,15 @@ async fn change_in(
 /// request timeout) would otherwise finish the writes at the drop, before
 /// the commit lands, and a reader could store what it read in between. A
 /// request dropped before that rolls back, as before (its connection,
-/// still in its transaction, is not taken back by the pool). Past
-/// `commit_before`, the work is rolled back instead of committed (503).
+/// still in its transaction, is not taken back by the pool).
 async fn durably<T: Send + 'static>(
     state: &AppState,
-    commit_before: Option<Instant>,
     work: impl for<'c> WriteWork<'c, T> + Send,
 ) -> AppResult<T> {
     let mut writes = Vec::new();
     let mut conn = state.conn().await?;
     AnsiTransactionManager::begin_transaction(&mut *conn).await?;
-    let mut worked = work(&mut conn, &mut writes).await;
-    if worked.is_ok() && commit_before.is_some_and(|deadline| Instant::now() >= deadline) {
-        worked = Err(AppError::unavailable(
-            "the order could not be placed in time; nothing was ordered: retry it",
-        ));
-    }
+    let worked = work(&mut conn, &mut writes).await;
     let ending = tokio::spawn(async move {
         let outcome = match worked {
             Ok(value) => db::commit_and_wait_for_disk(&mut conn)

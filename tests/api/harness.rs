@@ -56,7 +56,10 @@ impl ThrowawayPostgres {
             Command::new(bin.join("initdb"))
                 .arg("-D")
                 .arg(dir.join("data"))
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"]),
+                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+                // As scripts/services.sh: lower() as the server maps names
+                // (domain::text::lower_as_postgres).
+                .arg("--locale=C.UTF-8"),
         );
         let mut conf = String::from("fsync = off\nlisten_addresses = '127.0.0.1'\n");
         for setting in settings {

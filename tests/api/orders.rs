@@ -1428,10 +1428,10 @@ async fn an_order_in_a_transaction_that_finishes_too_late_to_commit_in_time_is_n
     let (_, token) = app.quick_account("xia@example.com", Role::Customer).await;
     // Its commit takes a second (a deferred trigger), as a stalled disk's may.
     app.slow_commits_on("orders", "INSERT").await;
-    // Two slow writers: product 1 free at 2.2 s, product 4 at 4.7 s; each
+    // Two slow writers: product 1 free at 2.2 s, product 4 at 4.85 s; each
     // wait alone shorter than the lock timeout (3.3 s). The transaction's
-    // work then ends at 4.7 s: a commit begun then would land after the
-    // 503 at 5 s.
+    // work then ends at 4.85 s (at most: the request arrived after `started`):
+    // a commit begun then would land after the 503 at 5 s.
     let mut first = holding_the_row_of(&app, 1).await;
     let mut second = holding_the_row_of(&app, 4).await;
     let body =
@@ -1445,7 +1445,7 @@ async fn an_order_in_a_transaction_that_finishes_too_late_to_commit_in_time_is_n
     tokio::time::sleep(std::time::Duration::from_millis(2200).saturating_sub(started.elapsed()))
         .await;
     first.batch_execute("COMMIT").await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(4700).saturating_sub(started.elapsed()))
+    tokio::time::sleep(std::time::Duration::from_millis(4850).saturating_sub(started.elapsed()))
         .await;
     second.batch_execute("COMMIT").await.unwrap();
     let refused = ordering.await.unwrap();

@@ -256,7 +256,8 @@ pub async fn close(state: &AppState, user_id: i32, jti: &str) -> Result<bool, Re
             redis::cmd("HDEL")
                 .arg(list_key(state, user_id))
                 .arg(jti)
-                .arg(used_field(jti)),
+                .arg(used_field(jti))
+                .arg(closing_field(jti)),
         )
         .await?;
     Ok(deleted > 0)
