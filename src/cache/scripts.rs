@@ -31,18 +31,25 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
+/// What [`FINISH_WRITE`] is told of a write that changed nothing.
+pub const UNCHANGED: &str = "-";
+
 /// After the commit (or rollback): a new `seq` again, one writer fewer;
 /// and, with replicas, the primary's WAL position after the commit as the
 /// clock's `lsn` (it only moves forward). A write without a position while
 /// the clock holds one (it began before any node recorded one) cannot say
 /// how far a replica must have come: no replica is trusted again
 /// ([`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN)).
-/// KEYS: clock, versions, pending (n). ARGV: WAL position or '', namespaces (n).
+/// A write that changed nothing ([`UNCHANGED`]) leaves `lsn` as it is.
+/// KEYS: clock, versions, pending (n). ARGV: WAL position, '' or
+/// [`UNCHANGED`], namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         r"
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-        if ARGV[1] ~= '' then
+        if ARGV[1] == '{unchanged}' then
+            -- changed nothing: where writes got to is as it was
+        elseif ARGV[1] ~= '' then
             local known = tonumber(redis.call('HGET', KEYS[1], 'lsn') or '0')
             if tonumber(ARGV[1]) > known then redis.call('HSET', KEYS[1], 'lsn', ARGV[1]) end
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
@@ -54,7 +61,8 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         return seq
         ",
-        unknown = crate::replicas::Lsn::UNKNOWN.0
+        unknown = crate::replicas::Lsn::UNKNOWN.0,
+        unchanged = UNCHANGED,
     ))
 });
 

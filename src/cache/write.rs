@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::scripts::{BEGIN_WRITE, FINISH_WRITE};
+use super::scripts::{BEGIN_WRITE, FINISH_WRITE, UNCHANGED};
 use super::{Cache, Retirement, fresh_epoch};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
@@ -70,12 +70,7 @@ impl Cache {
             Err(failure) => {
                 // Some of it may have been applied (a timeout after the
                 // script ran): finishing it in the background is safe, since
-                // nothing was written. With its position, in case positions
-                // are recorded: a finish without one would turn replica reads
-                // off for good.
-                if write.wal.is_none() {
-                    write.wal = self.primary.clone();
-                }
+                // nothing was written.
                 write.finish_in_background();
                 tracing::warn!(error = %failure, "write refused: the cache cannot be retired");
                 Err(AppError::unavailable(
@@ -141,8 +136,20 @@ impl Plan {
     /// bookkeeping's master before the write is acknowledged, so that a
     /// failover cannot roll them back under documents stored since.
     async fn finish(&self, redis: &Redis, wal: Option<Lsn>) -> Result<(), RedisFailure> {
+        self.finish_at(redis, wal.map(|lsn| lsn.0.to_string()).unwrap_or_default())
+            .await
+    }
+
+    /// [`Plan::finish`] for a write that changed nothing (its begin
+    /// failed): where writes got to stays as it was, whether or not
+    /// positions are recorded.
+    async fn finish_unchanged(&self, redis: &Redis) -> Result<(), RedisFailure> {
+        self.finish_at(redis, UNCHANGED.to_owned()).await
+    }
+
+    async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
-        invocation.arg(wal.map(|lsn| lsn.0.to_string()).unwrap_or_default());
+        invocation.arg(position);
         self.run(redis, invocation).await?;
         if !redis.replicated(&self.bookkeeping[0]).await? {
             tracing::warn!("a write's cache versions reached no replica in time");
@@ -245,7 +252,12 @@ impl CacheWrite {
     /// in the background.
     fn finish_in_background(mut self) {
         self.done = true;
-        self.spawn_finish(Duration::ZERO);
+        let (redis, plan) = (self.redis.clone(), self.plan.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = plan.finish_unchanged(&redis).await;
+            });
+        }
     }
 
     /// Finishes a write whose commit may still land, once it surely has

@@ -124,7 +124,7 @@ fn categories_beyond_the_key(filter: &ProductFilter) -> bool {
         || filter
             .categories
             .iter()
-            .any(|name| name.as_str().contains(',') || lower_as_postgres(name.as_str()) == "any")
+            .any(|name| name.as_str().contains(',') || name.as_str().eq_ignore_ascii_case("any"))
 }
 
 /// The parts of a `products:` key after its name, normalized (API.md).
