@@ -133,10 +133,19 @@ pub async fn rename_me(
 pub async fn change_password(
     State(state): State<AppState>,
     auth: AuthUser,
-    Valid(change): Valid<PasswordBody>,
+    body: Lenient<PasswordBody>,
 ) -> AppResult<StatusCode> {
     // Not rate limited (API.md: sign-up and sign-in only): the caller holds
     // a live session, and each check waits for one of the hasher's slots.
+    let sent_current = body.0.current_password.clone();
+    let change = match body.parse() {
+        Ok(change) => change,
+        Err(problem) => {
+            return Err(
+                service::current_password_too(&state, &auth.user, sent_current, problem).await,
+            );
+        }
+    };
     service::change_password(&state, &auth.user, &auth.session.jti, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -241,17 +241,50 @@ pub async fn rename(state: &AppState, user_id: i32, name: &Name) -> AppResult<Us
 /// account's row is locked from the check of the hash to the change, so of
 /// two changes at once the second finds the password changed (422) and
 /// ends no session.
+const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
+
+/// A password change's body that broke a rule (`problem`) is also checked
+/// for a wrong `current_password`, so that the 422 names every bad field at
+/// once (API.md); the problem as it was when that cannot be told.
+pub async fn current_password_too(
+    state: &AppState,
+    user: &User,
+    sent_current: Option<String>,
+    problem: AppError,
+) -> AppError {
+    let AppError::Validation(mut errors) = problem else {
+        return problem;
+    };
+    let Some(current) = sent_current.filter(|_| !errors.has("current_password")) else {
+        return AppError::Validation(errors);
+    };
+    match is_current_password(state, user, current.into()).await {
+        Ok(true) => {}
+        Ok(false) => errors.add("current_password", WRONG_CURRENT_PASSWORD),
+        Err(error) => return error,
+    }
+    AppError::Validation(errors)
+}
+
+async fn is_current_password(
+    state: &AppState,
+    user: &User,
+    current: secrecy::SecretString,
+) -> AppResult<bool> {
+    let stored = Some(user.password_hash.clone());
+    Ok(state.hasher.verify_password(current, stored).await?)
+}
+
 pub async fn change_password(
     state: &AppState,
     user: &User,
     current_session: &str,
     change: PasswordChange,
 ) -> AppResult<()> {
-    let stored = Some(user.password_hash.clone());
-    if !state.hasher.verify_password(change.current, stored).await? {
+    if !is_current_password(state, user, change.current).await? {
         return Err(AppError::validation(
             "current_password",
-            "is not the account's password",
+            WRONG_CURRENT_PASSWORD,
         ));
     }
     let new_hash = state.hasher.hash_password(change.new.into_secret()).await?;
@@ -264,7 +297,7 @@ pub async fn change_password(
                 )),
                 Some(hash) if hash != checked => Err(AppError::validation(
                     "current_password",
-                    "is not the account's password",
+                    WRONG_CURRENT_PASSWORD,
                 )),
                 Some(_) => {
                     sessions::close_all(state, user_id, Some(current_session)).await?;

@@ -105,6 +105,25 @@ async fn a_user_renames_themselves_and_a_bad_name_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_password_change_names_a_wrong_current_password_and_a_weak_new_one_at_once() {
+    let app = TestApp::spawn().await;
+    let (_, token) = app.quick_account("di@example.com", Role::Customer).await;
+    let change = async |current: &str, new: &str| {
+        let body = json!({"current_password": current, "new_password": new});
+        app.user(&token).post("/api/auth/password", body).await
+    };
+    let both = change("nope", "short").await.field_error("new_password");
+    assert!(both["errors"].get("current_password").is_some(), "{both}");
+    // The right current password with a weak new one: only the new one.
+    let weak = change(TEST_PASSWORD, "short")
+        .await
+        .field_error("new_password");
+    assert!(weak["errors"].get("current_password").is_none(), "{weak}");
+    // Neither changed anything.
+    token_of(&app, "di@example.com", TEST_PASSWORD, "x").await;
+}
+
+#[tokio::test]
 async fn a_password_change_ends_every_other_session_at_once_on_every_instance() {
     let app = TestApp::spawn().await;
     let other_node = app.second_instance();
