@@ -97,11 +97,15 @@ $upstream        keepalive 32;
             proxy_set_header Host \$host;
             proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
             proxy_set_header X-Request-Id \$emporium_request_id;
-            # Only what never reached a node is tried on the next one
-            # (NGINX never resends a POST or PATCH once sent); a dead host
-            # is given up on quickly.
+            # A request that could not reach a node is tried on the next
+            # one. NGINX never resends a POST or PATCH once sent; a GET, PUT
+            # or DELETE that a node took and then died on is sent again (so
+            # a DELETE done by the node that died may answer 404). A dead
+            # host is given up on quickly.
             proxy_next_upstream error timeout;
             proxy_connect_timeout 2s;
+            # A node's own 502 or 504 goes to the client as it is; only
+            # NGINX's (no node answered) becomes the 503 below.
             proxy_intercept_errors off;
             error_page 502 504 = @unavailable;
         }
