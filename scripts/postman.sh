@@ -45,9 +45,10 @@ trap cleanup EXIT
 "$binary" seed
 "$binary" serve >"$log" 2>&1 &
 server=$!
-for _ in $(seq 1 100); do
+# A minute at most (migrations on a busy machine), then the log.
+for attempt in $(seq 1 600); do
   if "$binary" healthcheck 2>/dev/null; then break; fi
-  if ! kill -0 "$server" 2>/dev/null; then
+  if ! kill -0 "$server" 2>/dev/null || [ "$attempt" = 600 ]; then
     echo "postman: the server did not start:" >&2
     cat "$log" >&2
     exit 1

@@ -36,7 +36,10 @@ token() {
 }
 
 # Operations that end the session they are called with run last, alone.
-session_enders=(--exclude-path /api/auth/signout --exclude-path /api/auth/signout-all)
+# (schemathesis learns a session's id from GET /api/auth/sessions and then
+# ends that session with DELETE /api/auth/sessions/{id}: the run's own.)
+session_enders=(--exclude-path /api/auth/signout --exclude-path /api/auth/signout-all
+  --exclude-path "/api/auth/sessions/{id}")
 
 # One worker: with two threads, Python 3.11's ast module can fail at random
 # inside hypothesis ("AST constructor recursion depth mismatch", CPython
@@ -53,13 +56,38 @@ run() {
     --suppress-health-check all --workers 1 "$@"
 }
 
+# Every token is taken before the fuzzing starts: the fuzzer's own sign-ins
+# soon use up this address's attempts (429), and an assignment stops the
+# script (set -e) where a token could not be had, instead of a run going on
+# unauthenticated.
+customer=("${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")
+admin=("${SEED_ADMIN_EMAIL:-admin@emporium.test}" "${SEED_ADMIN_PASSWORD:-admin-password-123}")
+customer_token=$(token "${customer[@]}")
+admin_token=$(token "${admin[@]}")
+signout_token=$(token "${customer[@]}")
+revoke_token=$(token "${customer[@]}")
+signout_all_token=$(token "${customer[@]}")
+
+# A run with a token fuzzes what that account may do only while the token
+# lives: checked after the run.
+still_signed_in() {
+  local status
+  status=$(curl -s -o /dev/null -w '%{http_code}' "$base/api/auth/me" -H "Authorization: Bearer $2")
+  if [ "$status" != 200 ]; then
+    echo "schemathesis: $1's token died during its run (GET /api/auth/me: $status)" >&2
+    exit 1
+  fi
+}
+
 run "no token"
-run "the demo customer" "${session_enders[@]}" \
-  -H "Authorization: Bearer $(token "${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")"
-run "the demo admin" "${session_enders[@]}" \
-  -H "Authorization: Bearer $(token "${SEED_ADMIN_EMAIL:-admin@emporium.test}" "${SEED_ADMIN_PASSWORD:-admin-password-123}")"
-for ender in /api/auth/signout /api/auth/signout-all; do
-  run "$ender, which ends the session it is called with" --include-path "$ender" \
-    -H "Authorization: Bearer $(token "${SEED_CUSTOMER_EMAIL:-customer@emporium.test}" "${SEED_CUSTOMER_PASSWORD:-customer-password-123}")"
-done
+run "the demo customer" "${session_enders[@]}" -H "Authorization: Bearer $customer_token"
+still_signed_in "the demo customer" "$customer_token"
+run "the demo admin" "${session_enders[@]}" -H "Authorization: Bearer $admin_token"
+still_signed_in "the demo admin" "$admin_token"
+run "/api/auth/signout, which ends the session it is called with" \
+  --include-path /api/auth/signout -H "Authorization: Bearer $signout_token"
+run "/api/auth/sessions/{id}, which may end the session it is called with" \
+  --include-path "/api/auth/sessions/{id}" -H "Authorization: Bearer $revoke_token"
+run "/api/auth/signout-all, which ends every session of its user" \
+  --include-path /api/auth/signout-all -H "Authorization: Bearer $signout_all_token"
 echo "schemathesis: no failure"

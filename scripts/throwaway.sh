@@ -1,7 +1,7 @@
 # Sourced by scripts that run the service against a database and a Redis
 # key prefix of their own (postman.sh, cluster-test.sh):
 #
-#   . scripts/throwaway.sh NAME    # exports DATABASE_URL, REDIS_*, JWT_SECRET, SEED_*, LOG_FORMAT
+#   . scripts/throwaway.sh NAME    # exports DATABASE_URL, REDIS_* (a 2 s timeout), JWT_SECRET, SEED_*, LOG_FORMAT
 #   throwaway_cleanup              # drops the database and deletes the prefix's keys
 PG_PORT=${PG_PORT:-5432}
 REDIS_PORT=${REDIS_PORT:-6379}
@@ -17,6 +17,9 @@ export JWT_SECRET="throwaway-run-secret-that-is-long-enough-for-hs256"
 export SEED_ADMIN_EMAIL=admin@emporium.test SEED_ADMIN_PASSWORD=admin-password-123
 export SEED_CUSTOMER_EMAIL=customer@emporium.test SEED_CUSTOMER_PASSWORD=customer-password-123
 export LOG_FORMAT=json RUST_LOG=${RUST_LOG:-warn}
+# These runs fail on any 503, and a Redis reply later than the default
+# 250 ms is one by design: CI's shared machine may be that busy.
+export REDIS_TIMEOUT_MS=${REDIS_TIMEOUT_MS:-2000}
 
 throwaway_cleanup() {
   psql -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres \

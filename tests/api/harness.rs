@@ -370,7 +370,19 @@ pub struct ThrowawayRedisCluster {
 }
 
 impl ThrowawayRedisCluster {
+    /// A cluster whose nodes are failed over only after 5 s of silence: a
+    /// busy machine's pauses do not fail them over by chance.
     pub fn start() -> Self {
+        Self::start_with_node_timeout("5000")
+    }
+
+    /// A cluster that fails a silent master over after 1 s, for the tests
+    /// of a failover.
+    pub fn start_for_failover() -> Self {
+        Self::start_with_node_timeout("1000")
+    }
+
+    fn start_with_node_timeout(milliseconds: &str) -> Self {
         let dir = std::env::temp_dir().join(format!(
             "emporium-redis-cluster-{}",
             uuid::Uuid::new_v4().simple()
@@ -385,7 +397,7 @@ impl ThrowawayRedisCluster {
                     "--cluster-config-file",
                     config.to_str().unwrap(),
                     "--cluster-node-timeout",
-                    "1000",
+                    milliseconds,
                     // A replica of an idle master may take over however
                     // long ago it last heard from it (else it refuses).
                     "--cluster-replica-validity-factor",

@@ -592,6 +592,26 @@ impl TestApp {
         .await;
     }
 
+    /// Returns once a commit of this test's database sleeps in the trigger
+    /// of [`TestApp::slow_commits_on`] (ten seconds at most): a test that
+    /// gives up a write or cuts its connection does it then, however long
+    /// a busy machine took to get there.
+    pub async fn until_a_commit_sleeps(&self) {
+        self.until_counted(
+            "pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep'",
+        )
+        .await;
+    }
+
+    /// Returns once `SELECT count(*) FROM {table}` finds a row (ten seconds
+    /// at most; the caller asserts what it needs).
+    pub async fn until_counted(&self, table: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.count(table).await == 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// The number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

@@ -101,8 +101,11 @@ async fn hold_the_swap(app: &TestApp) -> diesel_async::AsyncPgConnection {
 /// Waits until the import's swap waits for the carts' lock: the files are
 /// loaded and the new tables built.
 async fn wait_for_the_swap(app: &TestApp) {
+    // Of this test's database: a table's oid is the same in every database
+    // made from one template, and other tests run beside it.
     let waiting = "pg_locks WHERE relation = 'cart_items'::regclass AND NOT granted \
-                   AND mode = 'AccessExclusiveLock'";
+                   AND mode = 'AccessExclusiveLock' \
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
     for _ in 0..3_000 {
         if app.count(waiting).await > 0 {
             return;
@@ -371,6 +374,7 @@ async fn with_replace_past_orders_are_unlinked_while_readers_and_buyers_go_on() 
     let path = dir.0.clone();
     let importing = tokio::spawn(async move { import(&state, &path, true).await });
     let unlinking = "pg_stat_activity WHERE wait_event_type = 'Lock' \
+                     AND datname = current_database() \
                      AND query LIKE 'UPDATE order_lines SET product_id = NULL%'";
     for _ in 0..3_000 {
         if app.count(unlinking).await > 0 {

@@ -1465,15 +1465,16 @@ async fn an_order_in_a_transaction_that_finishes_too_late_to_commit_in_time_is_n
 async fn a_plain_order_that_would_start_too_late_to_wait_for_its_locks_is_not_placed() {
     let app = Arc::new(
         TestApp::with_config(|config| {
-            config.request_timeout = std::time::Duration::from_millis(1500);
+            config.request_timeout = std::time::Duration::from_secs(6);
             config.database_pool_size = 1;
         })
         .await,
     );
     app.seed().await;
     let (_, token) = app.quick_account("zed@example.com", Role::Customer).await;
-    // The pool's only connection is busy for 0.6 s: the call could then
-    // start only with less than its locks' second left before the timeout.
+    // A call may start until 1.4 s after the request came (its locks may
+    // take 4 s, and 0.6 s is kept to spare). The pool's only connection is
+    // busy for 2 s: the call could then start only too late.
     let state = app.state.clone();
     let busy = state.conn().await.unwrap();
     let ordering = {
@@ -1481,7 +1482,7 @@ async fn a_plain_order_that_would_start_too_late_to_wait_for_its_locks_is_not_pl
         let body = json!({"items": [{"product_id": 4, "quantity": 1}]});
         tokio::spawn(async move { order(&app, &token, Some(body), None).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     drop(busy);
     let refused = ordering.await.unwrap();
     assert_eq!(

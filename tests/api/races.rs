@@ -30,7 +30,7 @@ pub struct Race {
     pub stale: u64,
 }
 
-/// Runs the race for `length`: `writer` writes with `token` (an admin's),
+/// Runs the race for `length` (or until it has 21 writes and 101 reads): `writer` writes with `token` (an admin's),
 /// six readers spread over `readers` read with the same token.
 pub async fn price_race(
     writer: Arc<TestApp>,
@@ -102,7 +102,15 @@ pub async fn price_race(
             }
         }));
     }
+    // `length` at least, and longer (a minute at most) until the race has
+    // enough writes and reads to test anything on a busy machine.
+    let started = std::time::Instant::now();
     tokio::time::sleep(length).await;
+    while (acknowledged.load(Ordering::SeqCst) - 1499 <= 20 || reads.load(Ordering::Relaxed) <= 100)
+        && started.elapsed() < Duration::from_secs(60)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     stop.store(true, Ordering::Relaxed);
     let writes = writing.await.unwrap();
     for reader in reading {

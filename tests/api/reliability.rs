@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use emporium::domain::Role;
+use emporium::health::PROBE_TIMEOUT;
 use emporium::server::ConnectionLimits;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -361,7 +362,13 @@ async fn every_order_answered_201_survives_a_crash_of_postgres() {
             }
         }));
     }
+    // 1.5 s at least, longer (half a minute at most) until enough orders
+    // are placed to test anything on a busy machine.
+    let started = Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    while placed.lock().await.len() <= 30 && started.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     postgres.crash();
     stop.store(true, Ordering::Relaxed);
     for buyer in buyers {
@@ -493,11 +500,14 @@ async fn after_a_restart_a_warm_pool_serves_concurrent_reads_without_an_error() 
 }
 
 #[tokio::test]
-async fn readiness_answers_within_half_a_second_whatever_is_down() {
+async fn readiness_answers_in_its_probe_time_whatever_is_down() {
     let postgres = ThrowawayPostgres::start(&[]);
     let mut redis = ThrowawayRedis::start(&[]);
+    // Redis's own timeout far above the probe's: only the probe's bound can
+    // make the answer come in time.
     let app = TestApp::on_database(&postgres.url("emporium"), |config| {
         config.redis_url = redis.url().into();
+        config.redis_timeout = Duration::from_secs(10);
     })
     .await;
     let ready = app.anon().get("/health/ready").await;
@@ -512,7 +522,12 @@ async fn readiness_answers_within_half_a_second_whatever_is_down() {
     assert!(down.header("retry-after").is_some());
     assert_eq!(down.json()["postgres"], "down");
     assert_eq!(down.json()["redis"], "down");
-    assert!(took < Duration::from_millis(500), "took {took:?}");
+    // Half a second on a quiet machine (the probe's 400 ms and the
+    // answer); a second more of slack for a busy one running other tests.
+    assert!(
+        took < PROBE_TIMEOUT + Duration::from_secs(1),
+        "took {took:?}"
+    );
     redis.thaw();
     redis.kill();
     postgres.start_again();
@@ -727,12 +742,14 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
     )
     .await;
     // Two silent clients take both slots...
+    let started = Instant::now();
     let _silent: Vec<_> =
         futures_util::future::join_all((0..2).map(|_| tokio::net::TcpStream::connect(server.addr)))
             .await;
     tokio::time::sleep(Duration::from_millis(100)).await;
-    // ...so a third, complete request waits for the timeout to free one.
-    let started = Instant::now();
+    // ...so a third, complete request waits for the timeout to free one:
+    // a second after they were accepted at the earliest, so a second after
+    // `started`, however late the third came.
     let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     stream
         .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -746,7 +763,7 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
     let took = started.elapsed();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
-        took >= Duration::from_millis(700),
+        took >= Duration::from_millis(950),
         "answered after {took:?}: the bound did not hold"
     );
 }
@@ -815,6 +832,7 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
         );
     }
     // 3,000 distinct queries: searches, price ranges, deep pages.
+    let started = Instant::now();
     let flood: Vec<_> = (0..8)
         .map(|worker| {
             let app = app.clone();
@@ -833,6 +851,9 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
     for worker in flood {
         worker.await.unwrap();
     }
+    // The budget is per minute from the first document: a flood that took
+    // longer (a busy machine) may have had a budget a minute.
+    let budgets = 1 + started.elapsed().as_secs() / 60;
     // Every session still opens, and a new one can still be made.
     for token in &tokens {
         let me = app
@@ -842,7 +863,7 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
         assert_eq!(me.status, StatusCode::OK, "{}", me.text());
     }
     app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
-    // The flood's documents are bounded by one client's budget.
+    // The flood's documents are bounded by one client's budget(s).
     let client = redis::Client::open(cache.url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let documents: Vec<String> =
@@ -853,7 +874,7 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
             .filter(|key| key.starts_with("search:") || key.starts_with("products:"))
             .collect();
     assert!(
-        !documents.is_empty() && documents.len() <= 50,
+        !documents.is_empty() && documents.len() as u64 <= 50 * budgets,
         "{} documents kept: {documents:?}",
         documents.len()
     );
@@ -970,7 +991,10 @@ async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothi
         .await
         .unwrap();
     let crossing = async {
-        let waiting = "pg_locks WHERE locktype = 'transactionid' AND NOT granted";
+        // Of this test's database: other tests run beside it.
+        let waiting = "pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
+                       WHERE a.datname = current_database() \
+                       AND l.locktype = 'transactionid' AND NOT l.granted";
         while app.count(waiting).await == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
