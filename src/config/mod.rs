@@ -8,7 +8,8 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `DATABASE_URL` | required | PostgreSQL URL |
-//! | `REDIS_URL` | required | Redis URL: sessions, rate limits and (unless `CACHE_REDIS_URL` is set) the cache |
+//! | `REDIS_URL` | required unless `REDIS_CLUSTER_NODES` is set | Redis URL: sessions, rate limits and (unless `CACHE_REDIS_URL` is set) the cache |
+//! | `REDIS_CLUSTER_NODES` | empty | comma-separated seed nodes of a Redis Cluster that every Redis use goes to instead |
 //! | `CACHE_REDIS_URL` | `REDIS_URL` | a Redis of its own for cached documents, so that they can never push out sessions |
 //! | `JWT_SECRET` | required | HS256 signing key, at least 32 bytes |
 //! | `BIND_ADDR` | `127.0.0.1:3000` | address the HTTP server listens on |
@@ -16,6 +17,8 @@
 //! | `REDIS_KEY_PREFIX` | empty | put before every Redis key |
 //! | `DATABASE_POOL_SIZE` | `16` | PostgreSQL connections at most |
 //! | `DATABASE_CONNECT_TIMEOUT_MS` | `5000` | wait for a pooled PostgreSQL connection |
+//! | `DATABASE_REPLICA_URLS` | empty | comma-separated URLs of streaming replicas that cache misses of catalog and Catwalk reads may read |
+//! | `REPLICA_WAIT_MS` | `20` | how long such a read waits for a replica to catch up before it reads the primary |
 //! | `REDIS_TIMEOUT_MS` | `250` | wait for a Redis connection or reply before giving up on it |
 //! | `REQUEST_TIMEOUT_SECONDS` | `15` | a request still running after this answers 503 |
 //! | `BODY_LIMIT_BYTES` | `1048576` | larger request bodies answer 413 |
@@ -34,6 +37,9 @@
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
+//!
+//! Read elsewhere: `RUST_LOG` (the log filter, `telemetry.rs`) and
+//! `EMPORIUM_ADMIN_PASSWORD` (`emporium create-admin`, `cli.rs`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,7 +83,7 @@ pub const DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS: u64 = 300;
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 /// How long a replica read waits for the replica to catch up (ms).
-const DEFAULT_REPLICA_WAIT_MS: u64 = 20;
+pub const DEFAULT_REPLICA_WAIT_MS: u64 = 20;
 
 /// Everything the service needs to know about its surroundings.
 #[derive(Debug, Clone)]
