@@ -263,10 +263,15 @@ pub struct ThrowawayRedis {
 }
 
 /// A free port whose cluster bus port (the port + 10000) exists too.
+/// A free port whose cluster bus port (+10000) is free too: a cluster node
+/// listens on both.
 fn free_redis_port() -> u16 {
     loop {
         let port = free_port();
-        if port.checked_add(10_000).is_some() {
+        if port
+            .checked_add(10_000)
+            .is_some_and(|bus| std::net::TcpListener::bind(("127.0.0.1", bus)).is_ok())
+        {
             return port;
         }
     }
