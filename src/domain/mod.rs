@@ -12,6 +12,7 @@ pub mod password;
 pub mod role;
 pub mod text;
 pub mod text_enum;
+pub mod time;
 
 pub use cursor::Cursor;
 pub use email::Email;

@@ -9,7 +9,7 @@ use super::domain::{
     Status, order_number, parse_country,
 };
 use super::models::{Order, OrderLine};
-use crate::domain::{Cursor, Money, Name, Pagination};
+use crate::domain::{Cursor, Money, Name, Pagination, time};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use crate::inventory::{LineBody, LineView};
@@ -257,9 +257,9 @@ pub struct OrderListQuery {
     /// Only this customer's orders (admins only: 403 for a customer).
     #[param(minimum = 1, maximum = 2147483647)]
     pub user_id: Option<i64>,
-    /// Only orders created at or after this time (RFC 3339).
+    /// Only orders created at or after this time (RFC 3339, a year from 1 to 9999).
     pub from: Option<DateTime<Utc>>,
-    /// Only orders created before this time (RFC 3339).
+    /// Only orders created before this time (RFC 3339, a year from 1 to 9999).
     pub to: Option<DateTime<Utc>>,
     /// An opaque cursor from a `next` URL: the page starts after it (with no `page`).
     pub after: Option<String>,
@@ -286,11 +286,20 @@ impl OrderListQuery {
         let status = self
             .status
             .and_then(|word| errors.check("status", Status::parse(&word)));
+        let [from, to] = [("from", self.from), ("to", self.to)].map(|(field, sent)| {
+            sent.filter(|at| {
+                let storable = time::in_range(at);
+                if !storable {
+                    errors.add(field, time::out_of_range());
+                }
+                storable
+            })
+        });
         let filter = OrderFilter {
             status,
             user_id,
-            from: self.from,
-            to: self.to,
+            from,
+            to,
             after: after.map(|cursor| cursor.id),
         };
         (page, filter)

@@ -943,6 +943,21 @@ async fn a_bad_address_names_every_bad_field_and_orders_nothing() {
 }
 
 #[tokio::test]
+async fn an_order_list_time_postgresql_cannot_store_is_a_422_naming_it() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("tim@example.com", Role::Customer).await;
+    // chrono reads signed years of any width; PostgreSQL stores from 4713 BC.
+    let far = app
+        .user(&token)
+        .get("/api/orders?from=-5000-01-01T00:00:00Z&to=%2B10000-01-01T00:00:00Z")
+        .await
+        .field_error("from");
+    assert!(far["errors"].get("to").is_some(), "{far}");
+    let edges = "/api/orders?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z";
+    assert_eq!(app.user(&token).get(edges).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn admins_list_every_order_by_status_customer_and_time_naming_the_customer() {
     let app = TestApp::seeded_with_admin().await;
     let (ann, ann_token) = app.quick_account("ann@example.com", Role::Customer).await;

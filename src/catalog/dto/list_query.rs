@@ -192,7 +192,7 @@ fn sort_value_fits(sort_by: SortBy, mut cursor: Cursor) -> Result<Cursor, String
         SortBy::CreatedAt => chrono::DateTime::parse_from_rfc3339(value)
             .ok()
             .map(|time| time.with_timezone(&chrono::Utc))
-            .filter(|time| (1..=9999).contains(&chrono::Datelike::year(time)))
+            .filter(crate::domain::time::in_range)
             .map(|time| time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
         SortBy::Price => value
             .parse::<rust_decimal::Decimal>()
