@@ -120,7 +120,10 @@ async fn cache_state(state: &AppState) -> Option<DependencyState> {
 pub async fn log_dependencies(state: &AppState) {
     let (postgres, redis) = tokio::join!(postgres_state(state), redis_state(&state.redis));
     match postgres {
-        DependencyState::Up => tracing::info!("PostgreSQL answers (DATABASE_URL)"),
+        DependencyState::Up => {
+            tracing::info!("PostgreSQL answers (DATABASE_URL)");
+            check_message_language(state).await;
+        }
         DependencyState::Down => tracing::error!(
             "PostgreSQL does not answer (DATABASE_URL): every request that needs it answers 503 until it does"
         ),
@@ -172,6 +175,36 @@ async fn check_eviction(redis: &crate::redis::Redis, variable: &str, holds: Hold
     }
     if holds == Holds::Cache && unsafe_for_cache {
         tracing::warn!(policy = %policy, "the cache's Redis ({variable}) may evict the versions that keep entries fresh; use maxmemory-policy volatile-lru");
+    }
+}
+
+/// Some of PostgreSQL's errors are told apart by their English text (a lock
+/// timeout, a deadlock, a cancelled statement: `error::database`); in
+/// another language they would be 500s instead of 503s.
+async fn check_message_language(state: &AppState) {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        lc_messages: String,
+    }
+    let Ok(mut conn) = state.db.get().await else {
+        return;
+    };
+    let Ok(setting) = diesel::sql_query("SELECT current_setting('lc_messages') AS lc_messages")
+        .get_result::<Setting>(&mut *conn)
+        .await
+    else {
+        return;
+    };
+    let language = setting.lc_messages;
+    let english = language.is_empty()
+        || ["C", "POSIX"].contains(&language.split('.').next().unwrap_or_default())
+        || language.starts_with("en");
+    if !english {
+        tracing::warn!(
+            lc_messages = %language,
+            "PostgreSQL's messages are not in English: lock timeouts and deadlocks will answer 500 instead of 503; set lc_messages = 'C' for this database (ALTER DATABASE ... SET lc_messages = 'C')"
+        );
     }
 }
 

@@ -44,6 +44,29 @@ pub fn is_lock_timeout(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
 
+/// The 503 of a statement PostgreSQL failed for reasons of its own (the
+/// connection was fine, and nothing the statement did is left behind).
+const SERVERS_TROUBLE: &str = "the database could not run the request just now; retry it";
+
+/// Whether PostgreSQL failed a statement for reasons of its own, not of
+/// the request's: a statement cancelled (`statement_timeout`, an operator's
+/// `pg_cancel_backend`), a read-only server, a disk or memory that ran out.
+/// (Its messages are matched in English: `db` warns at start when
+/// `lc_messages` says otherwise.)
+fn is_the_servers_trouble(message: &str) -> bool {
+    [
+        "canceling statement due to",
+        "read-only transaction",
+        "No space left on device",
+        "could not extend file",
+        "out of memory",
+        "could not write to file",
+        "could not resize shared memory",
+    ]
+    .iter()
+    .any(|cause| message.contains(cause))
+}
+
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         if crate::db::is_connection_lost(&error) {
@@ -76,6 +99,16 @@ impl From<DieselError> for AppError {
                     return Self::unavailable(
                         "what the request needs is held by others for too long; retry it",
                     );
+                }
+                // A server that takes no writes (a primary demoted by a
+                // failover, a standby named as the primary).
+                (DatabaseErrorKind::ReadOnlyTransaction, None) => {
+                    tracing::warn!(error = %error, "PostgreSQL refused a write: read-only");
+                    return Self::unavailable(SERVERS_TROUBLE);
+                }
+                (_, None) if is_the_servers_trouble(info.message()) => {
+                    tracing::warn!(error = %error, "PostgreSQL could not run a statement");
+                    return Self::unavailable(SERVERS_TROUBLE);
                 }
                 _ => {}
             }

@@ -973,6 +973,42 @@ async fn small_things_are_refused_clearly() {
 }
 
 #[tokio::test]
+async fn a_statement_postgresql_fails_for_its_own_reasons_is_a_503_to_retry() {
+    let app = TestApp::seeded_with_admin().await;
+    // PostgreSQL's own refusals, raised as it raises them (SQLSTATE and
+    // text): a cancelled statement, a server that takes no writes, a full disk.
+    for (code, text) in [
+        ("57014", "canceling statement due to statement timeout"),
+        ("25006", "cannot execute UPDATE in a read-only transaction"),
+        (
+            "53100",
+            "could not extend file \"base/16384/16385\": No space left on device",
+        ),
+    ] {
+        app.sql(&format!(
+            "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+               $$ BEGIN RAISE EXCEPTION '{text}' USING ERRCODE = '{code}'; END $$; \
+             CREATE OR REPLACE TRIGGER refuse BEFORE UPDATE ON products \
+               FOR EACH ROW EXECUTE FUNCTION refuse();"
+        ))
+        .await;
+        let refused = app
+            .admin()
+            .put("/api/products/4", json!({"stock": 7}))
+            .await;
+        refused.problem(503);
+        assert!(refused.header("retry-after").is_some(), "{code}");
+        assert_eq!(app.count("products WHERE id = 4 AND stock = 7").await, 0);
+    }
+    app.sql("DROP TRIGGER refuse ON products").await;
+    let changed = app
+        .admin()
+        .put("/api/products/4", json!({"stock": 7}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+}
+
+#[tokio::test]
 async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothing() {
     use diesel_async::SimpleAsyncConnection;
     let app = TestApp::seeded_with_admin().await;
