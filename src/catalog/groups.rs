@@ -146,13 +146,18 @@ pub async fn create<G: Group>(
     let retired = cache::group_created(G::KIND, &name);
     let record = state
         .cache
-        .write(retired, async {
-            let mut conn = state.conn().await?;
-            let id = G::insert(&mut conn, &name).await?;
-            G::find(&mut conn, id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("{} {id} vanished after insert", G::ONE).into())
-        })
+        .write(
+            retired,
+            // One transaction: the row answered is the row inserted, and a
+            // failure before the commit leaves nothing to be refused (409)
+            // on a retry.
+            state.transaction(async |conn: &mut AsyncPgConnection| {
+                let id = G::insert(conn, &name).await?;
+                G::find(conn, id)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("{} {id} vanished after insert", G::ONE).into())
+            }),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -170,17 +175,17 @@ pub async fn rename<G: Group>(
 ) -> AppResult<Envelope<G::View>> {
     let record = state
         .cache
-        .write(cache::group_changed(), async {
-            let mut conn = state.conn().await?;
-            if let Some(name) = &name
-                && !G::rename(&mut conn, id, name).await?
-            {
-                return Err(not_found::<G>(id));
-            }
-            G::find(&mut conn, id)
-                .await?
-                .ok_or_else(|| not_found::<G>(id))
-        })
+        .write(
+            cache::group_changed(),
+            state.transaction(async |conn: &mut AsyncPgConnection| {
+                if let Some(name) = &name
+                    && !G::rename(conn, id, name).await?
+                {
+                    return Err(not_found::<G>(id));
+                }
+                G::find(conn, id).await?.ok_or_else(|| not_found::<G>(id))
+            }),
+        )
         .await?;
     Ok(Envelope {
         data: record.into(),
