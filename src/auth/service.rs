@@ -167,13 +167,24 @@ pub async fn sign_in(
     // A password change may have ended every session while this one was
     // being checked against the old password: then this one ends too.
     let user_id = session.user.id;
-    let now = state
+    let close_it = async || match state.tokens.verify(&session.token) {
+        Some(claims) => sessions::close(state, user_id, &claims.jti).await.map(drop),
+        None => Ok(()),
+    };
+    let now = match state
         .read(async |conn: &mut AsyncPgConnection| Ok(queries::find_user(conn, user_id).await?))
-        .await?;
-    if now.is_none_or(|user| user.password_hash != checked_hash) {
-        if let Some(claims) = state.tokens.verify(&session.token) {
-            sessions::close(state, user_id, &claims.jti).await?;
+        .await
+    {
+        Ok(now) => now,
+        // Unanswered, the token is never sent: its session must not live on
+        // (nor be listed) unheld.
+        Err(error) => {
+            let _ = close_it().await;
+            return Err(error);
         }
+    };
+    if now.is_none_or(|user| user.password_hash != checked_hash) {
+        close_it().await?;
         return Err(refused());
     }
     metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
@@ -307,6 +318,32 @@ pub async fn change_password(
             }
         })
         .await?;
-    sessions::close_all(state, user_id, Some(current_session)).await?;
+    // Again after the commit: a session signed in with the old password
+    // while the change ran. Should that fail, the password is changed all
+    // the same (a retry would be told it is wrong): the client is told what
+    // is left to do, and the call is tried again meanwhile.
+    if let Err(failure) = sessions::close_all(state, user_id, Some(current_session)).await {
+        tracing::warn!(error = %failure, user_id, "ending the other sessions after a password change failed; trying again");
+        let (state, keep) = (state.clone(), current_session.to_owned());
+        tokio::spawn(async move {
+            for wait in [200, 1_000, 5_000] {
+                tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                if sessions::close_all(&state, user_id, Some(&keep))
+                    .await
+                    .is_ok()
+                {
+                    return;
+                }
+            }
+            tracing::error!(
+                user_id,
+                "the other sessions of a changed password could not be ended"
+            );
+        });
+        return Err(AppError::unavailable(
+            "the password is changed, but not every other session could be ended yet: \
+             sign out everywhere (POST /api/auth/signout-all) once the service answers again",
+        ));
+    }
     Ok(())
 }
