@@ -65,7 +65,8 @@ admin=("${SEED_ADMIN_EMAIL:-admin@emporium.test}" "${SEED_ADMIN_PASSWORD:-admin-
 customer_token=$(token "${customer[@]}")
 admin_token=$(token "${admin[@]}")
 signout_token=$(token "${customer[@]}")
-revoke_token=$(token "${customer[@]}")
+# The admin's: the fuzzer may end every session of the account it lists.
+revoke_token=$(token "${admin[@]}")
 signout_all_token=$(token "${customer[@]}")
 
 # A run with a token fuzzes what that account may do only while the token
@@ -84,10 +85,17 @@ run "the demo customer" "${session_enders[@]}" -H "Authorization: Bearer $custom
 still_signed_in "the demo customer" "$customer_token"
 run "the demo admin" "${session_enders[@]}" -H "Authorization: Bearer $admin_token"
 still_signed_in "the demo admin" "$admin_token"
+# Each of these runs starts signed in (else it would pass on 401s alone).
+still_signed_in "the sign-out run" "$signout_token"
 run "/api/auth/signout, which ends the session it is called with" \
   --include-path /api/auth/signout -H "Authorization: Bearer $signout_token"
+# With the list, whose ids the fuzzer then ends (its own session among them:
+# the admin's, whose run is over, so that the customer's tokens live on).
+still_signed_in "the session-ending run" "$revoke_token"
 run "/api/auth/sessions/{id}, which may end the session it is called with" \
-  --include-path "/api/auth/sessions/{id}" -H "Authorization: Bearer $revoke_token"
+  --include-path /api/auth/sessions --include-path "/api/auth/sessions/{id}" \
+  -H "Authorization: Bearer $revoke_token"
+still_signed_in "the sign-out-everywhere run" "$signout_all_token"
 run "/api/auth/signout-all, which ends every session of its user" \
   --include-path /api/auth/signout-all -H "Authorization: Bearer $signout_all_token"
 echo "schemathesis: no failure"

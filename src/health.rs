@@ -122,7 +122,7 @@ pub async fn log_dependencies(state: &AppState) {
     match postgres {
         DependencyState::Up => {
             tracing::info!("PostgreSQL answers (DATABASE_URL)");
-            check_message_language(state).await;
+            let _ = tokio::time::timeout(PROBE_TIMEOUT, check_message_language(state)).await;
         }
         DependencyState::Down => tracing::error!(
             "PostgreSQL does not answer (DATABASE_URL): every request that needs it answers 503 until it does"
@@ -179,8 +179,8 @@ async fn check_eviction(redis: &crate::redis::Redis, variable: &str, holds: Hold
 }
 
 /// Some of PostgreSQL's errors are told apart by their English text (a lock
-/// timeout, a deadlock, a cancelled statement: `error::database`); in
-/// another language they would be 500s instead of 503s.
+/// timeout, a deadlock, a cancelled statement, a full disk:
+/// `error::database`); in another language they would be 500s, not 503s.
 async fn check_message_language(state: &AppState) {
     #[derive(diesel::QueryableByName)]
     struct Setting {
@@ -203,7 +203,7 @@ async fn check_message_language(state: &AppState) {
     if !english {
         tracing::warn!(
             lc_messages = %language,
-            "PostgreSQL's messages are not in English: lock timeouts and deadlocks will answer 500 instead of 503; set lc_messages = 'C' for this database (ALTER DATABASE ... SET lc_messages = 'C')"
+            "PostgreSQL's messages are not in English: lock timeouts, deadlocks, cancelled statements and a full disk will answer 500 instead of 503; set lc_messages = 'C' for this database (ALTER DATABASE ... SET lc_messages = 'C')"
         );
     }
 }

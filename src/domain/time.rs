@@ -1,11 +1,13 @@
-//! Points in time a client sends: only those PostgreSQL's `timestamptz` can
-//! hold pass (chrono reads years from -262144 to 262143; a year before
-//! 4713 BC or after 294276 AD would be refused by the database, a 500).
+//! Points in time a client sends: chrono reads years from -262144 to
+//! 262143, and PostgreSQL refuses one before 4713 BC or after 294276 AD
+//! (a 500 if it got there). The service takes the years RFC 3339 spells
+//! with four digits, year 0 (1 BC) left out with the other years BC: well
+//! inside what PostgreSQL stores, and what a store's records can mean.
 
 use chrono::{DateTime, Datelike, Utc};
 
-/// The years a time a client sends may fall in: what PostgreSQL stores, and
-/// what RFC 3339 spells (four digits).
+/// The years a time a client sends may fall in (the service's rule, inside
+/// what PostgreSQL stores).
 pub const YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
 /// Whether `time` falls in [`YEARS`].
@@ -27,7 +29,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_times_postgresql_can_store_and_rfc_3339_can_spell_are_in_range() {
+    fn only_years_1_to_9999_are_in_range() {
         let time = |text: &str| text.parse::<DateTime<Utc>>().unwrap();
         assert!(in_range(&time("0001-01-01T00:00:00Z")));
         assert!(in_range(&time("9999-12-31T23:59:59Z")));

@@ -2,8 +2,9 @@
 //! can trip becomes a 409 or a 422 naming the field (the migrations name
 //! every such constraint); a lost connection or an unreachable server is a
 //! 503, and so is a clash with other transactions (a serialization failure,
-//! a deadlock, a lock held too long): retry it; anything else is our fault
-//! (500, the cause logged, never sent).
+//! a deadlock, a lock held too long) or a statement the server itself
+//! failed (cancelled, read-only, out of disk or memory): retry it; anything
+//! else is our fault (500, the cause logged, never sent).
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
@@ -48,23 +49,17 @@ pub fn is_lock_timeout(error: &DieselError) -> bool {
 /// connection was fine, and nothing the statement did is left behind).
 const SERVERS_TROUBLE: &str = "the database could not run the request just now; retry it";
 
-/// Whether PostgreSQL failed a statement for reasons of its own, not of
-/// the request's: a statement cancelled (`statement_timeout`, an operator's
-/// `pg_cancel_backend`), a read-only server, a disk or memory that ran out.
-/// (Its messages are matched in English: `db` warns at start when
+/// Whether PostgreSQL failed a statement for reasons of its own: a
+/// statement cancelled (`statement_timeout`, an operator's
+/// `pg_cancel_backend`), a disk or memory that ran out. Matched at the
+/// message's start or end only, where no quoted value of the request can
+/// stand. (In English: `health::log_dependencies` warns at start when
 /// `lc_messages` says otherwise.)
 fn is_the_servers_trouble(message: &str) -> bool {
-    [
-        "canceling statement due to",
-        "read-only transaction",
-        "No space left on device",
-        "could not extend file",
-        "out of memory",
-        "could not write to file",
-        "could not resize shared memory",
-    ]
-    .iter()
-    .any(|cause| message.contains(cause))
+    message.starts_with("canceling statement due to")
+        || message.starts_with("could not extend file")
+        || message.ends_with("No space left on device")
+        || message == "out of memory"
 }
 
 impl From<DieselError> for AppError {
@@ -107,7 +102,7 @@ impl From<DieselError> for AppError {
                     return Self::unavailable(SERVERS_TROUBLE);
                 }
                 (_, None) if is_the_servers_trouble(info.message()) => {
-                    tracing::warn!(error = %error, "PostgreSQL could not run a statement");
+                    tracing::error!(error = %error, "PostgreSQL could not run a statement");
                     return Self::unavailable(SERVERS_TROUBLE);
                 }
                 _ => {}

@@ -262,7 +262,6 @@ pub struct ThrowawayRedis {
     child: Option<Child>,
 }
 
-/// A free port whose cluster bus port (the port + 10000) exists too.
 /// A free port whose cluster bus port (+10000) is free too: a cluster node
 /// listens on both.
 fn free_redis_port() -> u16 {

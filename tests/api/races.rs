@@ -30,7 +30,8 @@ pub struct Race {
     pub stale: u64,
 }
 
-/// Runs the race for `length` (or until it has 21 writes and 101 reads): `writer` writes with `token` (an admin's),
+/// Runs the race for `length` at least (longer, a minute at most, until it
+/// has 21 writes and 101 reads): `writer` writes with `token` (an admin's),
 /// six readers spread over `readers` read with the same token.
 pub async fn price_race(
     writer: Arc<TestApp>,

@@ -23,7 +23,7 @@ async fn app_on(cluster: &ThrowawayRedisCluster) -> TestApp {
         config.redis_cluster_nodes = seeds.into_iter().map(Into::into).collect();
         config.auth_rate_limit.per_email = 3;
         // A write's WAIT for a replica gets half of this: a busy machine's
-        // replica may take longer than the tests' usual 250 ms.
+        // replica may take longer than the tests' usual 250 ms (half of 500).
         config.redis_timeout = Duration::from_secs(2);
     })
     .await;
