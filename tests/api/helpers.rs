@@ -573,6 +573,14 @@ impl TestApp {
         response.json()["data"]["id"].as_i64().unwrap() as i32
     }
 
+    /// Creates a category as the admin (201 asserted); answers its id.
+    pub async fn create_category(&self, name: &str) -> i64 {
+        let body = serde_json::json!({ "category_name": name });
+        let response = self.admin().post("/api/categories", body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()["data"]["id"].as_i64().unwrap()
+    }
+
     /// Runs SQL statements on the test's database, as an operator would.
     pub async fn sql(&self, statements: &str) {
         use diesel_async::SimpleAsyncConnection;

@@ -167,11 +167,7 @@ async fn tags_and_several_categories_mean_any_of_them() {
         json!(["no category is named \"nowhere\""])
     );
     // A name may hold a comma: it is one name when a category is called so.
-    let created = app
-        .admin()
-        .post("/api/categories", json!({"category_name": "Tops, Tees"}))
-        .await;
-    let tops = created.json()["data"]["id"].as_i64().unwrap();
+    let tops = app.create_category("Tops, Tees").await;
     app.create_product(json!({"product_name": "Boxy Tee", "price": 9, "category_id": tops}))
         .await;
     assert_eq!(
@@ -200,11 +196,7 @@ async fn a_name_with_a_comma_and_the_names_it_lists_are_never_one_cached_list() 
     );
     assert_eq!(get(&app, list).await["source"], "redis");
     // A category now has that very name: the filter means it alone, at once.
-    let created = app
-        .admin()
-        .post("/api/categories", json!({"category_name": "Hats,Shorts"}))
-        .await;
-    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    app.create_category("Hats,Shorts").await;
     assert!(names(&get(&app, list).await).is_empty());
     // Another spelling of its parts still means the two categories, and is
     // not served the one category's list (nor the other way round).
@@ -213,11 +205,7 @@ async fn a_name_with_a_comma_and_the_names_it_lists_are_never_one_cached_list() 
         names(&get(&app, parts).await),
         ["Branded Baseball Hat", "Cargo Shorts"]
     );
-    let named = app
-        .admin()
-        .post("/api/categories", json!({"category_name": "Shorts, Hats"}))
-        .await;
-    let id = named.json()["data"]["id"].as_i64().unwrap();
+    let id = app.create_category("Shorts, Hats").await;
     app.create_product(json!({"product_name": "Boxy Tee", "price": 9, "category_id": id}))
         .await;
     assert_eq!(names(&get(&app, parts).await), ["Boxy Tee"]);
@@ -243,12 +231,7 @@ async fn names_postgresql_tells_apart_are_never_one_cached_list() {
     // to it), one to Rust's to_lowercase (`ς`).
     let mut lists = Vec::new();
     for (name, product) in [("ΟΔΟΣ", "Road Sign"), ("οδος", "Street Map")] {
-        let created = app
-            .admin()
-            .post("/api/categories", json!({"category_name": name}))
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
-        let id = created.json()["data"]["id"].as_i64().unwrap();
+        let id = app.create_category(name).await;
         app.create_product(json!({"product_name": product, "price": 5, "category_id": id}))
             .await;
         lists.push((format!("/api/products?category={name}"), product));
@@ -263,11 +246,7 @@ async fn names_postgresql_tells_apart_are_never_one_cached_list() {
 #[tokio::test]
 async fn a_category_called_any_is_not_the_list_of_every_category() {
     let app = TestApp::seeded_with_admin().await;
-    let created = app
-        .admin()
-        .post("/api/categories", json!({"category_name": "Any"}))
-        .await;
-    let id = created.json()["data"]["id"].as_i64().unwrap();
+    let id = app.create_category("Any").await;
     app.create_product(json!({"product_name": "Wildcard", "price": 5, "category_id": id}))
         .await;
     let everything = names(&get(&app, "/api/products?sortBy=name&order=ASC").await);
