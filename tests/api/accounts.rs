@@ -168,6 +168,77 @@ async fn a_password_change_ends_every_other_session_at_once_on_every_instance() 
     token_of(&app, "cy@example.com", "a new long password", "x").await;
 }
 
+/// Starts a password change of `email`'s account from `token`, and signs in
+/// with the old password while the change's commit is on its way (a
+/// trigger makes it take three seconds): the sign-in checks the old hash
+/// and opens a session the change's first ending of sessions cannot know.
+/// Answers the change's answer, once `meanwhile` has run after that
+/// sign-in, and the sign-in's token.
+async fn a_sign_in_during_a_password_change(
+    app: &TestApp,
+    email: &str,
+    token: &str,
+    meanwhile: impl FnOnce(),
+) -> (TestResponse, String) {
+    app.sql(
+        "CREATE FUNCTION slow_change() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slow_change AFTER UPDATE ON users \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_change();",
+    )
+    .await;
+    let body = json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"});
+    let client = app.user(token);
+    let change = client.post("/api/auth/password", body);
+    let late = async {
+        app.until_a_commit_sleeps().await;
+        let late = token_of(app, email, TEST_PASSWORD, "late").await;
+        meanwhile();
+        late
+    };
+    tokio::join!(change, late)
+}
+
+#[tokio::test]
+async fn a_session_signed_in_with_the_old_password_while_it_changes_is_ended_too() {
+    let app = TestApp::spawn().await;
+    let (_, desk) = app.quick_account("jo@example.com", Role::Customer).await;
+    let (changed, late) =
+        a_sign_in_during_a_password_change(&app, "jo@example.com", &desk, || {}).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text());
+    assert_eq!(status_of_me(&app, &late).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(status_of_me(&app, &desk).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_password_change_that_cannot_end_a_late_session_says_it_is_changed_and_what_is_left() {
+    let redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
+    let (_, desk) = app.quick_account("kit@example.com", Role::Customer).await;
+    // Redis deletes no key once the late sign-in is in: the second ending
+    // of sessions, after the commit, fails.
+    let (changed, late) =
+        a_sign_in_during_a_password_change(&app, "kit@example.com", &desk, || redis.refuse("del"))
+            .await;
+    redis.allow("del");
+    let problem = changed.problem(503);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("password is changed"), "{detail}");
+    assert!(detail.contains("/api/auth/signout-all"), "{detail}");
+    // It is changed: the old password is refused, the new one works.
+    sign_in(&app, "kit@example.com", TEST_PASSWORD, "x")
+        .await
+        .problem(401);
+    token_of(&app, "kit@example.com", "a new long password", "x").await;
+    // What the 503 asks for ends the late session.
+    let out = app
+        .user(&desk)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text());
+    assert_eq!(status_of_me(&app, &late).await, StatusCode::UNAUTHORIZED);
+}
+
 #[tokio::test]
 async fn of_two_password_changes_at_once_one_wins_and_its_session_lives() {
     let app = TestApp::spawn().await;

@@ -456,6 +456,62 @@ async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     );
 }
 
+#[tokio::test]
+async fn a_write_refused_half_way_through_its_cache_begin_changes_nothing_and_records_no_position()
+{
+    let redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into())
+        .await
+        .and_admin()
+        .await;
+    let id = app
+        .create_product(json!({"product_name": "Lamp", "price": "20.00", "stock": 5}))
+        .await;
+    let path = format!("/api/products/{id}");
+    // Redis runs the begin's script, then refuses to delete the product's
+    // documents: the write has begun half-way, and is refused.
+    redis.refuse("del");
+    app.admin()
+        .put(&path, json!({"price": "25.00"}))
+        .await
+        .problem(503);
+    redis.allow("del");
+    // Its finish uncounts it (reads may store again) and, since it changed
+    // nothing, leaves the clock without a WAL position: a fleet without
+    // replicas must not start asking PostgreSQL for one on every write.
+    let mut cached_again = false;
+    for _ in 0..50 {
+        app.anon().get(&path).await;
+        if source(&app.anon().get(&path).await) == "redis" {
+            cached_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cached_again,
+        "reads were never cached again after the refused write"
+    );
+    let prefix = &app.state.config.redis_key_prefix;
+    let positioned: bool = app
+        .state
+        .cache
+        .redis()
+        .query(
+            redis::cmd("HEXISTS")
+                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
+                .arg("lsn"),
+        )
+        .await
+        .unwrap();
+    assert!(!positioned, "a refused write recorded a WAL position");
+    let read = app.anon().get(&path).await;
+    assert_eq!(read.json()["data"]["price"], "20.00", "nothing was written");
+    let written = app.admin().put(&path, json!({"price": "25.00"})).await;
+    assert_eq!(written.status, StatusCode::OK, "{}", written.text());
+    assert_eq!(app.anon().get(&path).await.json()["data"]["price"], "25.00");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
     let app = Arc::new(TestApp::seeded_with_admin().await);
