@@ -500,6 +500,9 @@ async fn a_second_import_is_refused_or_replaces_cleanly() {
     assert_eq!(app.count("products").await, 3);
 
     app.anon().get("/catwalk/products/1/styles").await;
+    // Kept: the import must retire it.
+    let kept = app.anon().get("/catwalk/products/1/styles").await;
+    assert_eq!(kept.header("x-data-source"), Some("redis"));
     import(&app.state, &dir.0, true).await.unwrap();
     assert_eq!(app.count("products").await, 3);
     assert_eq!(app.count("skus").await, 3);

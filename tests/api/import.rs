@@ -149,15 +149,23 @@ async fn readers_keep_the_live_catalog_until_the_new_one_is_swapped_in() {
     assert_eq!(product.json()["data"]["product_name"], "Camo Onesie");
     assert_eq!(app.count("products").await, 3);
 
-    holder.batch_execute("COMMIT").await.unwrap();
-    // Through the swap, every read is answered, from the old catalog or
-    // the new one.
-    let mut names = std::collections::BTreeSet::new();
-    while !importing.is_finished() {
-        let product = app.anon().get("/catwalk/products/1").await;
-        assert_eq!(product.status, StatusCode::OK, "{}", product.text());
-        names.insert(product.json()["name"].as_str().unwrap().to_owned());
-    }
+    // Reads go on while the swap runs (begun before it is let go, so that
+    // one at least overlaps it, and on until it is over): every one is
+    // answered, from the old catalog or the new one.
+    let reads = async {
+        let mut names = std::collections::BTreeSet::new();
+        loop {
+            let product = app.anon().get("/catwalk/products/1").await;
+            assert_eq!(product.status, StatusCode::OK, "{}", product.text());
+            names.insert(product.json()["name"].as_str().unwrap().to_owned());
+            if importing.is_finished() {
+                return names;
+            }
+        }
+    };
+    let (mut names, _) = tokio::join!(reads, async {
+        holder.batch_execute("COMMIT").await.unwrap();
+    });
     importing.await.unwrap().unwrap();
     assert_eq!(app.count("products").await, 2_000);
     let product = app.anon().get("/api/products/1").await;

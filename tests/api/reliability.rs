@@ -668,6 +668,10 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
         tally.by_status.get(&503).copied().unwrap_or(0) > 0,
         "the outage was not seen"
     );
+    assert!(
+        acknowledged.load(Ordering::SeqCst) > 1500,
+        "no write was acknowledged: no read could have been stale"
+    );
     assert_eq!(stale.load(Ordering::Relaxed), 0, "stale reads");
     // After the restart the cache works again.
     let mut back = false;
@@ -920,6 +924,10 @@ async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
         assert!(matches!(status, 201 | 409 | 422), "{status}: {body}");
     }
     assert!(orders.iter().any(|(status, _)| *status == 201));
+    assert!(
+        adds.iter().any(|(status, _)| *status == 201),
+        "no add went through: nothing raced the checkouts"
+    );
 }
 
 #[tokio::test]

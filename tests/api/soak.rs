@@ -216,6 +216,10 @@ async fn soak_shoppers_browse_buy_and_cancel_and_the_books_balance() {
         eprintln!("soak:   {route:32} {status}  {count}");
     }
     assert!(books.faults.is_empty(), "{:#?}", books.faults);
+    assert!(
+        books.placed > 0,
+        "no order was placed: the books balance trivially"
+    );
     // The books balance: stock plus units sold in orders that stand.
     for (product, start) in starting {
         let (stock, sold) = stock_and_sold(&app, product).await;
