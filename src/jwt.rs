@@ -127,39 +127,38 @@ mod tests {
         assert_eq!(keys().verify(&unsigned), None);
         // Signed as it should be, with the right secret, by another algorithm.
         let keys = keys();
-        let claims = Claims {
-            sub: "7".into(),
-            jti: "x".into(),
-            role: Role::Admin,
-            iat: 0,
-            exp: 99_999_999_999,
-        };
-        let good =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &keys.encoding).unwrap();
+        let claims = claims(Role::Admin, 0, 99_999_999_999);
+        let good = signed(&keys, Algorithm::HS256, &claims);
         assert_eq!(
             keys.verify(&good),
             Some(claims.clone()),
             "the same, by HS256"
         );
         for algorithm in [Algorithm::HS384, Algorithm::HS512] {
-            let token =
-                jsonwebtoken::encode(&Header::new(algorithm), &claims, &keys.encoding).unwrap();
+            let token = signed(&keys, algorithm, &claims);
             assert_eq!(keys.verify(&token), None, "{algorithm:?}");
         }
+    }
+
+    fn claims(role: Role, iat: i64, exp: i64) -> Claims {
+        Claims {
+            sub: "7".into(),
+            jti: "x".into(),
+            role,
+            iat,
+            exp,
+        }
+    }
+
+    fn signed(keys: &TokenKeys, algorithm: Algorithm, claims: &Claims) -> String {
+        jsonwebtoken::encode(&Header::new(algorithm), claims, &keys.encoding).unwrap()
     }
 
     #[test]
     fn an_expired_token_fails() {
         let keys = keys();
-        let past = Claims {
-            sub: "7".into(),
-            jti: "x".into(),
-            role: Role::Customer,
-            iat: 1,
-            exp: Utc::now().timestamp() - 1,
-        };
-        let token =
-            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &past, &keys.encoding).unwrap();
+        let past = claims(Role::Customer, 1, Utc::now().timestamp() - 1);
+        let token = signed(&keys, Algorithm::HS256, &past);
         assert_eq!(keys.verify(&token), None);
     }
 }
