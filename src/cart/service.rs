@@ -98,19 +98,21 @@ async fn purchasable(conn: &mut AsyncPgConnection, item: Item) -> AppResult<Purc
         .map_err(|error| error.into_field_errors(|_| String::new()))
 }
 
-/// Refuses a line that asks for more than is available (409 naming the
-/// short line, as checkout does), or whose total would not fit the money type (422).
+/// Refuses a line whose total would not fit the money type (422: what
+/// the request itself asks is refused before what the stock allows, as
+/// API.md's "a huge quantity times a price" is a 422), or that asks for
+/// more than is available (409 naming the short line, as checkout does).
 fn check_line(purchasable: &Purchasable, quantity: i64) -> AppResult<i32> {
-    inventory::refuse_short(
-        std::slice::from_ref(purchasable),
-        |_| quantity,
-        &format!("only {} of this item are available", purchasable.available),
-    )?;
     if purchasable.unit_price.times(quantity).is_none() {
         return Err(AppError::validation(
             "quantity",
             "the line's total would exceed 99999999.99",
         ));
     }
+    inventory::refuse_short(
+        std::slice::from_ref(purchasable),
+        |_| quantity,
+        &format!("only {} of this item are available", purchasable.available),
+    )?;
     i32::try_from(quantity).map_err(|_| AppError::validation("quantity", "too large"))
 }

@@ -175,6 +175,13 @@ pub(super) fn refuse_short_lines(short: &[inventory::Shortage]) -> AppError {
     )
 }
 
+/// The refusal of an order with short lines: a total that would not fit
+/// first (422: what the request asks before what the stock allows, as
+/// API.md's "a huge quantity times a price"), else the short lines (409).
+pub(super) fn refuse_short(total: AppResult<Money>, short: &[inventory::Shortage]) -> AppError {
+    total.err().unwrap_or_else(|| refuse_short_lines(short))
+}
+
 /// The order's total, or a 422 when it would not fit the money type.
 pub(super) fn total_of(
     available: &[Purchasable],

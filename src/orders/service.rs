@@ -12,7 +12,7 @@ use super::dto::OrderView;
 use super::models::{Order, OrderLine};
 pub use super::placement::Placement;
 use super::placement::{
-    Wanted, body_of, refuse_short_lines, refuse_unexpected_total, shipping_address, total_of,
+    Wanted, body_of, refuse_short, refuse_unexpected_total, shipping_address, total_of,
 };
 use super::queries::{self, PlacedAtOnce};
 use crate::cache::{Cache, CacheWrite};
@@ -146,9 +146,12 @@ async fn placed_at_once(
         // the call found unbuyable and the read did not: the catalog
         // changed in between; the transaction decides.)
         Ok(PlacedAtOnce::Unbuyable) => read_lines(conn, wanted, field).await.map(|_| None),
-        Ok(PlacedAtOnce::Short(short)) => read_lines(conn, wanted, field)
-            .await
-            .and_then(|_| Err(refuse_short_lines(&short))),
+        Ok(PlacedAtOnce::Short(short)) => {
+            read_lines(conn, wanted, field).await.and_then(|available| {
+                let total = total_of(&available, |line| wanted.quantity(&line.item), field);
+                Err(refuse_short(total, &short))
+            })
+        }
         Err(error) => read_lines(conn, wanted, field).await.and_then(|available| {
             total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
         }),
@@ -234,7 +237,7 @@ async fn place_in(
             unit_prices,
             emptied,
         }) => (order, unit_prices, emptied),
-        Ok(queries::Placed::Short(short)) => return Err(refuse_short_lines(&short)),
+        Ok(queries::Placed::Short(short)) => return Err(refuse_short(total, &short)),
         Err(error) => {
             total?;
             return Err(error.into());

@@ -274,6 +274,20 @@ async fn hostile_and_malformed_order_bodies_change_nothing() {
     .await
     .field_error("items");
     assert_eq!(stock_of(&app, 2).await, 2147483647);
+    // So is a huge quantity times a price (API.md), more than is in stock
+    // or not: what the request asks is refused before what the stock
+    // allows, whether the order is one call or a transaction (a key).
+    for key in [None, Some("huge")] {
+        order(
+            &app,
+            &token,
+            Some(json!({"items": [{"product_id": 1, "quantity": 1_000_000_000}]})),
+            key,
+        )
+        .await
+        .field_error("items");
+    }
+    assert_eq!(app.count("orders").await, 0);
 }
 
 #[tokio::test]
