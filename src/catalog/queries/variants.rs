@@ -53,7 +53,8 @@ struct SkuRow {
 }
 
 /// Product `product_id`'s styles, lowest ids first, each with its photos and
-/// SKUs (empty for a product without styles): three queries on this one
+/// SKUs; none for a product without SKUs (API.md: its styles, if any, sell
+/// nothing: it is bought as a plain product). Three queries on this one
 /// product, sent together (pipelined on `conn`).
 pub async fn variants_of(
     conn: &AsyncPgConnection,
@@ -100,6 +101,9 @@ pub async fn variants_of(
             .await
     };
     let (styles, photos, skus) = futures_util::try_join!(styles, photos, skus)?;
+    if skus.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut photos_of: HashMap<i32, Vec<VariantPhoto>> = HashMap::new();
     for photo in photos {
         photos_of
