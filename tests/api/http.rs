@@ -366,6 +366,10 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
             vec!["page", "limit", "inStock"],
         ),
         ("/api/products?minPrice=abc", vec!["minPrice"]),
+        (
+            "/api/products?page=x&minPrice=abc&maxPrice=1.0.0&foo=1",
+            vec!["page", "minPrice", "maxPrice", "foo"],
+        ),
         ("/api/tags?foo=bar", vec!["foo"]),
         ("/api/orders?from=yesterday", vec!["from"]),
         ("/api/orders?sort=id", vec!["sort"]),

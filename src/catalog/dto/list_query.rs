@@ -24,10 +24,12 @@ pub struct ProductListQuery {
     pub tag: Option<String>,
     /// Lowest price, inclusive.
     #[param(value_type = Option<MoneyText>, inline)]
-    pub min_price: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
+    pub min_price: Option<JsonDecimal>,
     /// Highest price, inclusive.
     #[param(value_type = Option<MoneyText>, inline)]
-    pub max_price: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
+    pub max_price: Option<JsonDecimal>,
     /// `true`: only products in stock; `false`: only sold-out ones.
     pub in_stock: Option<bool>,
     /// Words to search for in the name, slogan, description and category:
@@ -112,23 +114,9 @@ impl ProductListQuery {
     /// A value that does not parse is a 400; one out of range is a 422.
     pub fn parse(&self) -> Result<ProductFilter, AppError> {
         let query = self;
-        let mut unreadable = FieldErrors::new();
         let mut errors = FieldErrors::new();
-        let min_price = parse_price_filter(
-            "minPrice",
-            query.min_price.as_deref(),
-            &mut unreadable,
-            &mut errors,
-        );
-        let max_price = parse_price_filter(
-            "maxPrice",
-            query.max_price.as_deref(),
-            &mut unreadable,
-            &mut errors,
-        );
-        if !unreadable.is_empty() {
-            return Err(AppError::BadQuery(unreadable));
-        }
+        let min_price = parse_price_filter("minPrice", query.min_price, &mut errors);
+        let max_price = parse_price_filter("maxPrice", query.max_price, &mut errors);
         if let (Some(min), Some(max)) = (min_price, max_price)
             && min > max
         {
@@ -238,16 +226,24 @@ fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> 
     names
 }
 
-/// A price filter: a value that is not a decimal is recorded in
-/// `unreadable` (a 400), one out of range in `errors` (a 422).
+/// A price in a query as read: text that is not a decimal fails the query's
+/// reading (a 400 naming it with every other parameter that does not
+/// parse); its range is checked after ([`parse_price_filter`], a 422).
+fn decimal_text<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<JsonDecimal>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse().map(Some).map_err(serde::de::Error::custom)
+}
+
+/// A price filter out of range (negative, too many places, too large) is
+/// recorded in `errors` (a 422).
 fn parse_price_filter(
     field: &str,
-    raw: Option<&str>,
-    unreadable: &mut FieldErrors,
+    decimal: Option<JsonDecimal>,
     errors: &mut FieldErrors,
 ) -> Option<Money> {
-    let decimal: JsonDecimal = unreadable.check(field, raw?.parse())?;
-    errors.check(field, Money::parse(decimal.0))
+    errors.check(field, Money::parse(decimal?.0))
 }
 
 #[cfg(test)]
@@ -255,7 +251,7 @@ mod tests {
     use super::*;
 
     fn query(pairs: &str) -> Result<ProductFilter, AppError> {
-        let query: ProductListQuery = serde_urlencoded::from_str(pairs).unwrap();
+        let query: ProductListQuery = crate::extract::parse_query(pairs)?;
         query.parse()
     }
 
@@ -282,6 +278,14 @@ mod tests {
                 matches!(query(unreadable), Err(AppError::BadQuery(_))),
                 "{unreadable} should be a 400"
             );
+        }
+        // Named with every other parameter that does not parse.
+        let Err(AppError::BadQuery(errors)) = query("page=x&minPrice=abc&maxPrice=1.0.0&foo=1")
+        else {
+            panic!("a 400")
+        };
+        for parameter in ["page", "minPrice", "maxPrice", "foo"] {
+            assert!(errors.has(parameter), "{parameter}: {errors:?}");
         }
         for bad in [
             "minPrice=-1",
