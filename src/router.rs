@@ -46,7 +46,12 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
 pub fn build(state: AppState) -> Router {
     crate::metrics::handle();
     let (routes, openapi) = api_routes().split_for_parts();
-    let query_free = crate::extract::QueryFreeRoutes::of(&openapi);
+    // (The Swagger UI's pages under /docs are left to it.)
+    let query_free = crate::extract::QueryFreeRoutes::of(&openapi).and_gets(&[
+        "/api/openapi.json",
+        "/problems",
+        "/problems/{slug}",
+    ]);
     let openapi_json: Arc<[u8]> = serde_json::to_vec(&openapi)
         .expect("the OpenAPI document serializes")
         .into();

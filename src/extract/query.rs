@@ -105,6 +105,18 @@ impl QueryFreeRoutes {
         Self(Arc::new(routes))
     }
 
+    /// These GET routes, served outside the document, take no query either.
+    pub fn and_gets(mut self, paths: &[&str]) -> Self {
+        let routes = Arc::make_mut(&mut self.0);
+        for path in paths {
+            routes
+                .entry((*path).to_owned())
+                .or_default()
+                .push(Method::GET);
+        }
+        self
+    }
+
     fn takes_none(&self, route: &str, method: &Method) -> bool {
         // (A HEAD is answered by the GET route.)
         let method = if method == Method::HEAD {

@@ -402,6 +402,10 @@ async fn a_route_that_takes_no_query_parameter_refuses_every_one_by_name() {
             vec!["page"],
         ),
         (Method::GET, "/api/auth/me?verbose", vec!["verbose"]),
+        // Routes outside the OpenAPI document too.
+        (Method::GET, "/api/openapi.json?v=2", vec!["v"]),
+        (Method::GET, "/problems?lang=de", vec!["lang"]),
+        (Method::GET, "/problems/not-found?x=1", vec!["x"]),
     ] {
         let response = app.admin().request(method.clone(), path).await;
         let body = response.problem(400);
