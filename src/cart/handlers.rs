@@ -11,7 +11,7 @@ use super::{cache, service};
 use crate::auth::AuthUser;
 use crate::catalog;
 use crate::error::AppResult;
-use crate::extract::{ResourceId, Valid, path_id};
+use crate::extract::{Checked, ResourceId, Valid, path_id};
 use crate::inventory::LineBody;
 use crate::openapi::{BodyProblems, ReadProblems, SessionProblems, problems};
 use crate::response::{Document, Envelope, Framing, SourcedEnvelope};
@@ -60,7 +60,7 @@ pub async fn get_cart(State(state): State<AppState>, auth: AuthUser) -> AppResul
 pub async fn add_item(
     State(state): State<AppState>,
     auth: AuthUser,
-    Valid((item, quantity)): Valid<LineBody>,
+    Checked((item, quantity)): Checked<LineBody>,
 ) -> AppResult<(StatusCode, Envelope<CartView>)> {
     let cart = service::add(&state, auth.id(), item, quantity).await?;
     Ok((StatusCode::CREATED, Envelope { data: cart }))

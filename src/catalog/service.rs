@@ -7,12 +7,13 @@ use diesel_async::AsyncPgConnection;
 
 use super::cache;
 use super::domain::{ProductFilter, ValidNewProduct, ValidProductChanges};
-use super::dto::ProductView;
+use super::dto::{CreateProductBody, ProductView, UpdateProductBody};
 use super::models::ProductRecord;
 use super::queries::{self, Categories, GroupTable, ListScope, Tags, Total};
 use crate::cache::{CacheKey, Document, Framing};
-use crate::domain::Name;
+use crate::domain::{JsonInteger, Name, RowId};
 use crate::error::{AppError, AppResult, FieldErrors};
+use crate::extract::NamesRows;
 use crate::response::ListPage;
 use crate::state::AppState;
 
@@ -244,19 +245,93 @@ async fn check_references(
     category_id: Option<i32>,
     tag_ids: Option<&[i32]>,
 ) -> AppResult<()> {
+    unknown_references(conn, category_id, tag_ids.unwrap_or_default())
+        .await?
+        .into_result(())
+}
+
+/// An error for the category and each tag that names nothing.
+async fn unknown_references(
+    conn: &mut AsyncPgConnection,
+    category_id: Option<i32>,
+    tag_ids: &[i32],
+) -> diesel::QueryResult<FieldErrors> {
     let mut errors = FieldErrors::new();
     if let Some(category_id) = category_id
         && !queries::category_exists(conn, category_id).await?
     {
         errors.add("category_id", format!("no category has id {category_id}"));
     }
-    if let Some(tag_ids) = tag_ids.filter(|ids| !ids.is_empty()) {
+    if !tag_ids.is_empty() {
         let existing = queries::existing_tag_ids(conn, tag_ids).await?;
         for missing in tag_ids.iter().filter(|id| !existing.contains(id)) {
             errors.add("tagIds", format!("no tag has id {missing}"));
         }
     }
-    errors.into_result(())
+    Ok(errors)
+}
+
+/// The category and tags a product body names, as far as they read.
+pub struct NamedGroups {
+    category_id: Option<i32>,
+    tag_ids: Vec<i32>,
+}
+
+impl NamedGroups {
+    fn read(category_id: Option<JsonInteger>, tag_ids: Option<&[JsonInteger]>) -> Self {
+        let id = |raw: JsonInteger| RowId::parse(raw).ok().map(RowId::get);
+        Self {
+            category_id: category_id.and_then(id),
+            tag_ids: tag_ids
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|raw| id(*raw))
+                .collect(),
+        }
+    }
+
+    /// Adds the unknown ones to a 422 that names other fields (unless their
+    /// own field is named already).
+    async fn name_unknown(self, state: &AppState, errors: &mut FieldErrors) {
+        let category_id = self.category_id.filter(|_| !errors.has("category_id"));
+        let tag_ids = if errors.has("tagIds") {
+            Vec::new()
+        } else {
+            self.tag_ids
+        };
+        let unknown = state
+            .read(async |conn: &mut AsyncPgConnection| {
+                Ok(unknown_references(conn, category_id, &tag_ids).await?)
+            })
+            .await;
+        if let Ok(unknown) = unknown {
+            errors.add_unnamed(unknown);
+        }
+    }
+}
+
+impl NamesRows<AppState> for CreateProductBody {
+    type Rows = NamedGroups;
+
+    fn rows(&self) -> NamedGroups {
+        NamedGroups::read(self.category_id, self.tag_ids.as_deref())
+    }
+
+    async fn name_unknown(state: &AppState, rows: NamedGroups, errors: &mut FieldErrors) {
+        rows.name_unknown(state, errors).await;
+    }
+}
+
+impl NamesRows<AppState> for UpdateProductBody {
+    type Rows = NamedGroups;
+
+    fn rows(&self) -> NamedGroups {
+        NamedGroups::read(self.category_id.flatten(), self.tag_ids.as_deref())
+    }
+
+    async fn name_unknown(state: &AppState, rows: NamedGroups, errors: &mut FieldErrors) {
+        rows.name_unknown(state, errors).await;
+    }
 }
 
 /// Refuses a stock set by hand for a product sold by SKU: its stock is the

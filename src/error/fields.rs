@@ -62,6 +62,13 @@ impl FieldErrors {
         self.check(field, parse(raw))
     }
 
+    /// Adds `other`'s errors of the fields that have none here yet.
+    pub fn add_unnamed(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_insert(messages);
+        }
+    }
+
     /// Whether `field` has an error already.
     pub fn has(&self, field: &str) -> bool {
         self.0.contains_key(field)

@@ -58,6 +58,43 @@ where
     }
 }
 
+/// A body whose fields name other rows by id (a category, tags, a product,
+/// a SKU), which only the store can check. When another field is bad, the
+/// ids that were read are checked too, so that the one 422 names every bad
+/// field at once (API.md), an id that names nothing among them; a body
+/// whose fields are all good has its ids checked by the write that uses
+/// them, as before.
+pub trait NamesRows<S>: ParseBody + Send {
+    /// The ids as sent, where they read.
+    type Rows: Send;
+    fn rows(&self) -> Self::Rows;
+    /// Records an error for each of `rows` that names nothing, under a
+    /// field that has none yet. A store that cannot answer records nothing
+    /// (the 422 names what it can).
+    fn name_unknown(
+        state: &S,
+        rows: Self::Rows,
+        errors: &mut FieldErrors,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+/// [`Valid`] for a body that names rows ([`NamesRows`]).
+#[derive(Debug)]
+pub struct Checked<T: ParseBody>(pub T::Parsed);
+
+impl<T, S> FromRequest<S> for Checked<T>
+where
+    T: NamesRows<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = Lenient::<T>::from_request(request, state).await?;
+        body.parse_naming_rows(state).await.map(Checked)
+    }
+}
+
 /// A JSON body read leniently but not yet checked: for a handler that must
 /// look at a field before the checks (the rate limit of sign-in counts the
 /// email as sent). [`Lenient::parse`] finishes the job.
@@ -77,6 +114,21 @@ impl<T: ParseBody> Lenient<T> {
             Some(parsed) if errors.is_empty() => Ok(parsed),
             _ => Err(AppError::Validation(errors)),
         }
+    }
+
+    /// [`Lenient::parse`], the 422 naming the ids that name nothing too
+    /// ([`NamesRows`]).
+    pub async fn parse_naming_rows<S>(self, state: &S) -> Result<T::Parsed, AppError>
+    where
+        T: NamesRows<S>,
+    {
+        let rows = self.0.rows();
+        let mut errors = match self.parse() {
+            Err(AppError::Validation(errors)) => errors,
+            parsed => return parsed,
+        };
+        T::name_unknown(state, rows, &mut errors).await;
+        Err(AppError::Validation(errors))
     }
 }
 

@@ -8,8 +8,9 @@ use utoipa::ToSchema;
 use super::Item;
 use crate::domain::{JsonInteger, Money, Quantity, RowId};
 use crate::error::FieldErrors;
-use crate::extract::ParseBody;
+use crate::extract::{NamesRows, ParseBody};
 use crate::schema::order_lines;
+use crate::state::AppState;
 
 /// One requested line: what the cart's `POST /api/cart/items` and each of
 /// an order's `items` send.
@@ -102,5 +103,28 @@ impl ParseBody for LineBody {
 
     fn parse(self, errors: &mut FieldErrors) -> Option<Self::Parsed> {
         self.parse_at("", errors)
+    }
+}
+
+impl LineBody {
+    /// The item, as far as its ids read (an unreadable `sku_id` is none).
+    pub fn item(&self) -> Option<Item> {
+        let id = |raw: JsonInteger| RowId::parse(raw).ok().map(RowId::get);
+        Some(Item {
+            product_id: id(self.product_id?)?,
+            sku_id: self.sku_id.and_then(id),
+        })
+    }
+}
+
+impl NamesRows<AppState> for LineBody {
+    type Rows = Vec<(usize, Item)>;
+
+    fn rows(&self) -> Self::Rows {
+        self.item().map(|item| (0, item)).into_iter().collect()
+    }
+
+    async fn name_unknown(state: &AppState, rows: Self::Rows, errors: &mut FieldErrors) {
+        super::name_unbuyable(state, rows, |_| String::new(), errors).await;
     }
 }

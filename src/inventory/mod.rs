@@ -27,6 +27,8 @@ pub use dto::{LineBody, LineView, StoredLine};
 
 use crate::cache::Retirement;
 use crate::domain::Money;
+use crate::error::FieldErrors;
+use crate::state::AppState;
 
 /// One thing a line asks for: a product and, for a product with SKUs, its SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,21 +89,50 @@ impl ResolveError {
     pub fn into_field_errors(self, line: impl Fn(usize) -> String) -> crate::error::AppError {
         match self {
             Self::Query(error) => error.into(),
-            Self::Lines(problems) => {
-                let mut errors = crate::error::FieldErrors::new();
-                for (index, problem) in problems {
-                    let (member, message) = problem.field_and_message();
-                    let prefix = line(index);
-                    let name = if prefix.is_empty() {
-                        member.to_owned()
-                    } else {
-                        format!("{prefix}.{member}")
-                    };
-                    errors.add(name, message);
-                }
-                crate::error::AppError::Validation(errors)
-            }
+            Self::Lines(problems) => crate::error::AppError::Validation(named(problems, line)),
         }
+    }
+}
+
+fn named(problems: Vec<(usize, LineProblem)>, line: impl Fn(usize) -> String) -> FieldErrors {
+    let mut errors = FieldErrors::new();
+    for (index, problem) in problems {
+        let (member, message) = problem.field_and_message();
+        let prefix = line(index);
+        let name = if prefix.is_empty() {
+            member.to_owned()
+        } else {
+            format!("{prefix}.{member}")
+        };
+        errors.add(name, message);
+    }
+    errors
+}
+
+/// Adds to a 422 that names other fields the `lines` (their index in the
+/// request, and the item as far as it read) that name nothing buyable, each
+/// under `line(index)`, unless that field is named already; so that the
+/// 422 names every bad field at once (API.md). A store that cannot answer
+/// adds nothing.
+pub async fn name_unbuyable(
+    state: &AppState,
+    lines: Vec<(usize, Item)>,
+    line: impl Fn(usize) -> String,
+    errors: &mut FieldErrors,
+) {
+    if lines.is_empty() {
+        return;
+    }
+    let items: Vec<Item> = lines.iter().map(|(_, item)| *item).collect();
+    let resolved = state
+        .read(async |conn: &mut AsyncPgConnection| Ok(resolve(conn, &items).await))
+        .await;
+    if let Ok(Err(ResolveError::Lines(problems))) = resolved {
+        let problems = problems
+            .into_iter()
+            .map(|(at, problem)| (lines[at].0, problem))
+            .collect();
+        errors.add_unnamed(named(problems, line));
     }
 }
 

@@ -11,8 +11,9 @@ use super::domain::{
 use super::models::{Order, OrderLine};
 use crate::domain::{Cursor, Money, Name, Pagination, time};
 use crate::error::FieldErrors;
-use crate::extract::ParseBody;
-use crate::inventory::{LineBody, LineView};
+use crate::extract::{NamesRows, ParseBody};
+use crate::inventory::{Item, LineBody, LineView};
+use crate::state::AppState;
 
 /// A line of an order, at the price paid.
 #[derive(Debug, Serialize, ToSchema)]
@@ -218,12 +219,12 @@ impl ParseBody for StatusBody {
 #[derive(Debug)]
 pub struct OrderRequestBody(pub OrderRequest);
 
-impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderRequestBody {
+impl axum::extract::FromRequest<AppState> for OrderRequestBody {
     type Rejection = crate::error::AppError;
 
     async fn from_request(
         request: axum::extract::Request,
-        state: &S,
+        state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let headers = request.headers().clone();
         let bytes = crate::extract::read_body(request, state).await?;
@@ -236,7 +237,27 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for OrderRequestBody {
         }
         crate::extract::require_json_content_type(&headers)?;
         let (body, errors) = crate::extract::parse_json_leniently::<PlaceOrderBody>(&bytes)?;
-        crate::extract::Lenient::new(body, errors).parse().map(Self)
+        crate::extract::Lenient::new(body, errors)
+            .parse_naming_rows(state)
+            .await
+            .map(Self)
+    }
+}
+
+impl NamesRows<AppState> for PlaceOrderBody {
+    type Rows = Vec<(usize, Item)>;
+
+    fn rows(&self) -> Self::Rows {
+        let lines = self.items.iter().flatten().take(MAX_ORDER_LINES);
+        let items = lines
+            .enumerate()
+            .filter_map(|(at, line)| Some((at, line.item()?)));
+        items.collect()
+    }
+
+    async fn name_unknown(state: &AppState, rows: Self::Rows, errors: &mut FieldErrors) {
+        let line = |at: usize| format!("items[{at}]");
+        crate::inventory::name_unbuyable(state, rows, line, errors).await;
     }
 }
 

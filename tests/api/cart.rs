@@ -107,6 +107,18 @@ async fn add_update_remove_and_clear() {
 }
 
 #[tokio::test]
+async fn a_bad_line_names_its_unknown_product_and_its_bad_quantity_at_once() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;
+    let refused = add(&app, &token, json!({"product_id": 999, "quantity": 0})).await;
+    let errors = refused.problem(422)["errors"].clone();
+    for field in ["product_id", "quantity"] {
+        assert!(errors.get(field).is_some(), "{field} not named: {errors}");
+    }
+    assert_eq!(app.count("cart_items").await, 0);
+}
+
+#[tokio::test]
 async fn bad_quantities_and_unknown_products_are_refused_without_a_write() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("dog@example.com", Role::Customer).await;

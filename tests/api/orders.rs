@@ -950,10 +950,16 @@ async fn a_bad_address_names_every_bad_field_and_orders_nothing() {
     let (_, token) = app.quick_account("ray@example.com", Role::Customer).await;
     let address = json!({"name": "", "line1": "1 Main St", "city": "Springfield\u{7}",
                          "country": "XX", "planet": "Earth"});
-    let body = json!({"items": [{"product_id": 2, "quantity": 1}], "shipping_address": address});
+    // ... with a line whose product does not exist and one whose quantity
+    // is bad: all named in one 422.
+    let items = json!([{"product_id": 2, "quantity": 1}, {"product_id": 999, "quantity": 1},
+                       {"product_id": 3, "quantity": 0}]);
+    let body = json!({"items": items, "shipping_address": address});
     let refused = order(&app, &token, Some(body), None).await;
     let errors = refused.problem(422)["errors"].clone();
     for field in [
+        "items[1].product_id",
+        "items[2].quantity",
         "shipping_address.name",
         "shipping_address.city",
         "shipping_address.postal_code",

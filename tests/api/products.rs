@@ -276,6 +276,35 @@ async fn an_unknown_category_or_tag_is_a_422_and_writes_nothing() {
 }
 
 #[tokio::test]
+async fn a_bad_product_names_its_unknown_category_and_tags_with_its_other_bad_fields() {
+    let app = TestApp::seeded_with_admin().await;
+    let bad = json!({"product_name": "", "price": -1, "category_id": 99, "tagIds": [1, 98]});
+    let created = app.admin().post("/api/products", bad.clone()).await;
+    let changed = app.admin().put("/api/products/1", bad).await;
+    for refused in [created, changed] {
+        let errors = refused.problem(422)["errors"].clone();
+        for field in ["product_name", "price", "category_id", "tagIds"] {
+            assert!(errors.get(field).is_some(), "{field} not named: {errors}");
+        }
+        assert_eq!(errors["tagIds"].as_array().unwrap().len(), 1, "{errors}");
+    }
+    // A field named for its own fault is not named again for the store's.
+    let errors = app
+        .admin()
+        .post("/api/products", json!({"price": 1, "tagIds": [0, 98]}))
+        .await
+        .problem(422)["errors"]
+        .clone();
+    assert_eq!(errors["tagIds"].as_array().unwrap().len(), 1, "{errors}");
+    assert!(errors.get("product_name").is_some(), "{errors}");
+    assert_eq!(app.count("products").await, 5);
+    assert_eq!(
+        app.admin().get("/api/products/1").await.json()["data"]["price"],
+        "14.99"
+    );
+}
+
+#[tokio::test]
 async fn refuses_invalid_product_fields_naming_each() {
     let app = TestApp::seeded_with_admin().await;
     let cases = [

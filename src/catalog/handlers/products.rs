@@ -11,7 +11,7 @@ use crate::catalog::dto::{
 };
 use crate::catalog::{cache, queries, service};
 use crate::error::{AppError, AppResult};
-use crate::extract::{ApiQuery, ClientAddress, ResourceId, Valid, path_id};
+use crate::extract::{ApiQuery, Checked, ClientAddress, ResourceId, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
 use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
@@ -85,7 +85,7 @@ pub async fn get_product(
 pub async fn create_product(
     State(state): State<AppState>,
     _admin: AdminUser,
-    Valid(valid): Valid<CreateProductBody>,
+    Checked(valid): Checked<CreateProductBody>,
 ) -> AppResult<(StatusCode, Envelope<ProductView>)> {
     let record = service::create_product(&state, valid).await?;
     Ok((
@@ -109,7 +109,7 @@ pub async fn update_product(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    Valid(valid): Valid<UpdateProductBody>,
+    Checked(valid): Checked<UpdateProductBody>,
 ) -> AppResult<Envelope<ProductView>> {
     let record = service::change_product(&state, id, valid).await?;
     Ok(Envelope {
