@@ -7,7 +7,7 @@ use diesel_async::AsyncPgConnection;
 
 use super::cache;
 use super::domain::{ProductFilter, ValidNewProduct, ValidProductChanges};
-use super::dto::{CreateProductBody, ProductView, UpdateProductBody};
+use super::dto::{CreateProductBody, ProductListQuery, ProductView, UpdateProductBody};
 use super::models::ProductRecord;
 use super::queries::{self, Categories, GroupTable, ListScope, Tags, Total};
 use crate::cache::{CacheKey, Document, Framing};
@@ -144,6 +144,37 @@ async fn cached_total(
 /// What `filter` names, resolved: its categories and tags (every unknown
 /// name is a 422, all at once) and, for a search, the categories whose
 /// names match and the words as names spell them.
+/// The filter a product list's query asks for. A 422 also names its
+/// categories and tags that name nothing (API.md: every bad parameter at
+/// once; a good query has them checked by the list itself).
+pub async fn list_filter(state: &AppState, query: &ProductListQuery) -> AppResult<ProductFilter> {
+    let mut errors = match query.parse() {
+        Err(AppError::Validation(errors)) => errors,
+        parsed => return parsed,
+    };
+    let (categories, tags) = query.group_names();
+    let (categories, tags) = (
+        if errors.has("category") {
+            Vec::new()
+        } else {
+            categories
+        },
+        if errors.has("tag") { Vec::new() } else { tags },
+    );
+    let unknown = state
+        .read(async |conn: &mut AsyncPgConnection| {
+            let mut unknown = FieldErrors::new();
+            group_ids::<Categories>(conn, "category", &categories, &mut unknown).await?;
+            group_ids::<Tags>(conn, "tag", &tags, &mut unknown).await?;
+            Ok(unknown)
+        })
+        .await;
+    if let Ok(unknown) = unknown {
+        errors.add_unnamed(unknown);
+    }
+    Err(AppError::Validation(errors))
+}
+
 async fn list_scope(conn: &mut AsyncPgConnection, filter: &ProductFilter) -> AppResult<ListScope> {
     let mut errors = FieldErrors::new();
     let scope = ListScope {

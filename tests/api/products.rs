@@ -186,6 +186,16 @@ async fn refuses_malformed_and_out_of_range_filters() {
         unknown.field_error("category")["errors"]["category"],
         json!(["no category is named \"Nowhere\""])
     );
+    // Named with the query's other bad parameters, all at once.
+    let errors = app
+        .admin()
+        .get("/api/products?category=Nowhere&tag=Nothing&limit=500&sortBy=drop")
+        .await
+        .problem(422)["errors"]
+        .clone();
+    for parameter in ["category", "tag", "limit", "sortBy"] {
+        assert!(errors.get(parameter).is_some(), "{parameter}: {errors}");
+    }
 }
 
 #[tokio::test]

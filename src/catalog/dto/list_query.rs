@@ -209,6 +209,17 @@ fn sort_value_fits(sort_by: SortBy, mut cursor: Cursor) -> Result<Cursor, String
     }
 }
 
+impl ProductListQuery {
+    /// The categories and the tags it names, as far as they read.
+    pub fn group_names(&self) -> (Vec<Name>, Vec<Name>) {
+        let mut ignored = FieldErrors::new();
+        (
+            names("category", self.category.as_deref(), &mut ignored),
+            names("tag", self.tag.as_deref(), &mut ignored),
+        )
+    }
+}
+
 /// The values of a repeatable name parameter, each checked; sorted
 /// case-insensitively, without repeats, so that equal queries are one query.
 fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> {

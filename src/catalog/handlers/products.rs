@@ -37,7 +37,7 @@ pub async fn list_products(
     ClientAddress(client): ClientAddress,
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
-    let filter = query.parse()?;
+    let filter = service::list_filter(&state, &query).await?;
     service::product_list(&state, &filter, &client).await
 }
 
