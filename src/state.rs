@@ -91,6 +91,24 @@ impl AppState {
         }
     }
 
+    /// A read that only adds to an answer already decided (the unknown ids
+    /// named in a 422 beside the fields that made it one): skipped while
+    /// PostgreSQL is known to be away, given at most [`AppState::BRIEF_READ`],
+    /// and `None` when it could not be done, so that the 422 never waits on
+    /// the database nor turns into a 503.
+    pub async fn read_briefly<T>(&self, work: impl for<'c> DbWork<'c, T>) -> Option<T> {
+        if self.db.unreachable_lately() {
+            return None;
+        }
+        match tokio::time::timeout(Self::BRIEF_READ, self.read(work)).await {
+            Ok(Ok(value)) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// How long [`AppState::read_briefly`] may take.
+    pub const BRIEF_READ: std::time::Duration = std::time::Duration::from_millis(250);
+
     /// Runs `work` in a transaction on a pooled connection: committed when
     /// it returns `Ok`, rolled back otherwise.
     pub async fn transaction<T: Send>(

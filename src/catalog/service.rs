@@ -141,9 +141,6 @@ async fn cached_total(
     Ok(serde_json::from_slice(&document.bytes).ok())
 }
 
-/// What `filter` names, resolved: its categories and tags (every unknown
-/// name is a 422, all at once) and, for a search, the categories whose
-/// names match and the words as names spell them.
 /// The filter a product list's query asks for. A 422 also names its
 /// categories and tags that name nothing (API.md: every bad parameter at
 /// once; a good query has them checked by the list itself).
@@ -153,28 +150,29 @@ pub async fn list_filter(state: &AppState, query: &ProductListQuery) -> AppResul
         parsed => return parsed,
     };
     let (categories, tags) = query.group_names();
-    let (categories, tags) = (
-        if errors.has("category") {
-            Vec::new()
-        } else {
-            categories
-        },
-        if errors.has("tag") { Vec::new() } else { tags },
-    );
+    let unnamed =
+        |field: &str, names: Vec<Name>| if errors.has(field) { Vec::new() } else { names };
+    let (categories, tags) = (unnamed("category", categories), unnamed("tag", tags));
+    if categories.is_empty() && tags.is_empty() {
+        return Err(AppError::Validation(errors));
+    }
     let unknown = state
-        .read(async |conn: &mut AsyncPgConnection| {
+        .read_briefly(async |conn: &mut AsyncPgConnection| {
             let mut unknown = FieldErrors::new();
             group_ids::<Categories>(conn, "category", &categories, &mut unknown).await?;
             group_ids::<Tags>(conn, "tag", &tags, &mut unknown).await?;
             Ok(unknown)
         })
         .await;
-    if let Ok(unknown) = unknown {
+    if let Some(unknown) = unknown {
         errors.add_unnamed(unknown);
     }
     Err(AppError::Validation(errors))
 }
 
+/// What `filter` names, resolved: its categories and tags (every unknown
+/// name is a 422, all at once) and, for a search, the categories whose
+/// names match and the words as names spell them.
 async fn list_scope(conn: &mut AsyncPgConnection, filter: &ProductFilter) -> AppResult<ListScope> {
     let mut errors = FieldErrors::new();
     let scope = ListScope {
@@ -330,12 +328,15 @@ impl NamedGroups {
         } else {
             self.tag_ids
         };
+        if category_id.is_none() && tag_ids.is_empty() {
+            return;
+        }
         let unknown = state
-            .read(async |conn: &mut AsyncPgConnection| {
+            .read_briefly(async |conn: &mut AsyncPgConnection| {
                 Ok(unknown_references(conn, category_id, &tag_ids).await?)
             })
             .await;
-        if let Ok(unknown) = unknown {
+        if let Some(unknown) = unknown {
             errors.add_unnamed(unknown);
         }
     }

@@ -5,7 +5,9 @@
 //!   Broken JSON is a 400; JSON of the wrong shape (a missing field, a wrong
 //!   type, an unknown field) or with bad values is a 422 naming every bad
 //!   field at once; a body over the limit is a 413; a body that says it is
-//!   not JSON is a 415. [`Lenient`] is the same in two steps.
+//!   not JSON is a 415. [`Lenient`] is the same in two steps. [`Checked`]
+//!   is [`Valid`] for a body that names other rows by id ([`NamesRows`]):
+//!   its 422 names the ids that name nothing too.
 //! - [`ApiQuery`]: a query string; a value that does not parse, or a
 //!   parameter the route does not take, is a 400 naming every such
 //!   parameter in `errors`. A route that takes no query at all (by its

@@ -125,9 +125,9 @@ pub async fn name_unbuyable(
     }
     let items: Vec<Item> = lines.iter().map(|(_, item)| *item).collect();
     let resolved = state
-        .read(async |conn: &mut AsyncPgConnection| Ok(resolve(conn, &items).await))
+        .read_briefly(async |conn: &mut AsyncPgConnection| Ok(resolve(conn, &items).await))
         .await;
-    if let Ok(Err(ResolveError::Lines(problems))) = resolved {
+    if let Some(Err(ResolveError::Lines(problems))) = resolved {
         let problems = problems
             .into_iter()
             .map(|(at, problem)| (lines[at].0, problem))

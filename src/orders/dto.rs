@@ -247,12 +247,17 @@ impl axum::extract::FromRequest<AppState> for OrderRequestBody {
 impl NamesRows<AppState> for PlaceOrderBody {
     type Rows = Vec<(usize, Item)>;
 
+    /// (None for more lines than an order takes: those are not read one
+    /// by one either.)
     fn rows(&self) -> Self::Rows {
-        let lines = self.items.iter().flatten().take(MAX_ORDER_LINES);
-        let items = lines
-            .enumerate()
-            .filter_map(|(at, line)| Some((at, line.item()?)));
-        items.collect()
+        let lines = self.items.as_deref().unwrap_or_default();
+        if lines.len() > MAX_ORDER_LINES {
+            return Vec::new();
+        }
+        let items = lines.iter().enumerate();
+        items
+            .filter_map(|(at, line)| Some((at, line.item()?)))
+            .collect()
     }
 
     async fn name_unknown(state: &AppState, rows: Self::Rows, errors: &mut FieldErrors) {

@@ -169,31 +169,44 @@ async fn a_password_change_ends_every_other_session_at_once_on_every_instance() 
 }
 
 /// Starts a password change of `email`'s account from `token`, and signs in
-/// with the old password while the change's commit is on its way (a
-/// trigger makes it take three seconds): the sign-in checks the old hash
-/// and opens a session the change's first ending of sessions cannot know.
-/// Answers the change's answer, once `meanwhile` has run after that
-/// sign-in, and the sign-in's token.
+/// with the old password while the change's commit is held (a trigger
+/// makes it wait for a lock this test holds until the sign-in is in): the
+/// sign-in checks the old hash and opens a session the change's first
+/// ending of sessions cannot know. Answers the change's answer, once
+/// `meanwhile` has run after that sign-in, and the sign-in's token.
 async fn a_sign_in_during_a_password_change(
     app: &TestApp,
     email: &str,
     token: &str,
     meanwhile: impl FnOnce(),
 ) -> (TestResponse, String) {
+    use diesel_async::RunQueryDsl;
     app.sql(
-        "CREATE FUNCTION slow_change() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_sleep(3); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slow_change AFTER UPDATE ON users \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_change();",
+        "CREATE FUNCTION held_change() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER held_change AFTER UPDATE ON users \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION held_change();",
     )
     .await;
+    let mut gate = app.db().await;
+    diesel::sql_query("SELECT pg_advisory_lock(4242)")
+        .execute(&mut gate)
+        .await
+        .unwrap();
     let body = json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"});
     let client = app.user(token);
     let change = client.post("/api/auth/password", body);
     let late = async {
-        app.until_a_commit_sleeps().await;
+        app.until_counted(
+            "pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'",
+        )
+        .await;
         let late = token_of(app, email, TEST_PASSWORD, "late").await;
         meanwhile();
+        diesel::sql_query("SELECT pg_advisory_unlock(4242)")
+            .execute(&mut gate)
+            .await
+            .unwrap();
         late
     };
     tokio::join!(change, late)

@@ -107,6 +107,25 @@ async fn add_update_remove_and_clear() {
 }
 
 #[tokio::test]
+async fn a_line_changed_to_a_huge_quantity_is_a_422_before_it_is_short() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("dan@example.com", Role::Customer).await;
+    let added = add(&app, &token, json!({"product_id": 1, "quantity": 1})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let line = added.json()["data"]["items"][0]["id"].as_i64().unwrap();
+    app.client(Some(&token))
+        .send_json(
+            Method::PUT,
+            &format!("/api/cart/items/{line}"),
+            json!({"quantity": 1_000_000_000}),
+        )
+        .await
+        .field_error("quantity");
+    let cart = app.client(Some(&token)).get("/api/cart").await.json();
+    assert_eq!(cart["data"]["items"][0]["quantity"], 1, "{cart}");
+}
+
+#[tokio::test]
 async fn a_bad_line_names_its_unknown_product_and_its_bad_quantity_at_once() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;
