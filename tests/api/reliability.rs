@@ -884,6 +884,44 @@ async fn a_flood_of_distinct_queries_signs_nobody_out() {
     );
 }
 
+#[tokio::test]
+async fn a_refused_query_is_a_422_at_once_with_postgresql_stuck_or_down() {
+    use diesel_async::SimpleAsyncConnection;
+    let postgres = ThrowawayPostgres::start(&[]);
+    let app = TestApp::on_database(&postgres.url("emporium"), |_| {}).await;
+    app.seed().await;
+    // Up: the unknown category is named with the bad limit.
+    let path = "/api/products?category=Nowhere&limit=500";
+    let errors = app.anon().get(path).await.problem(422)["errors"].clone();
+    assert!(
+        errors.get("category").is_some() && errors.get("limit").is_some(),
+        "{errors}"
+    );
+    // The categories locked (a stuck PostgreSQL, for this read), then
+    // PostgreSQL down: the 422 answers at once all the same, naming what
+    // it can.
+    let refused_at_once = async |fault: &str| {
+        let started = std::time::Instant::now();
+        let errors = app.anon().get(path).await.problem(422)["errors"].clone();
+        assert!(errors.get("limit").is_some(), "{fault}: {errors}");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{fault}: the 422 waited {:?} on PostgreSQL",
+            started.elapsed()
+        );
+    };
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE categories IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    refused_at_once("stuck").await;
+    locker.batch_execute("COMMIT").await.unwrap();
+    drop(locker);
+    postgres.stop();
+    refused_at_once("down").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn adding_to_the_cart_while_checking_out_is_never_a_503() {
     let app = Arc::new(TestApp::seeded().await);
