@@ -48,7 +48,7 @@ fn shown_products<R>(records: &[GroupRecord<R>]) -> Vec<crate::cache::Namespace>
     let ids = records
         .iter()
         .flat_map(|record| record.products.iter().flatten());
-    cache::showing_products(ids.map(|product| product.id))
+    cache::showing_products(ids.map(|priced| priced.product.id))
 }
 
 /// The query of a list of groups: a page, and whether each group shows its

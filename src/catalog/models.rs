@@ -132,6 +132,14 @@ pub struct GroupRecord<G> {
     pub id: i32,
     pub group: G,
     /// Its first products; `None` when they were not asked for.
-    pub products: Option<Vec<Product>>,
+    pub products: Option<Vec<PricedProduct>>,
     pub products_total: i64,
+}
+
+/// A product as a list shows it: with the range of what a shopper pays.
+#[derive(Debug, Clone)]
+pub struct PricedProduct {
+    pub product: Product,
+    /// For a product sold by SKU: the lowest and highest price of its SKUs.
+    pub sku_prices: Option<(Decimal, Decimal)>,
 }

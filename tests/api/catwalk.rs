@@ -679,6 +679,30 @@ async fn every_product_is_sold_through_api_at_the_price_it_shows() {
         (onesie["sold_by_sku"].clone(), onesie["min_price"].clone()),
         (json!(true), json!("100.00"))
     );
+    // So does every product object in a list, those a category or a tag
+    // embeds too (API.md).
+    for id in [1, 2] {
+        let product = app.anon().get(&format!("/api/products/{id}")).await.json()["data"].clone();
+        let category = product["category_id"].as_i64().unwrap();
+        let group = app
+            .anon()
+            .get(&format!("/api/categories/{category}"))
+            .await
+            .json();
+        let embedded = group["data"]["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|embedded| embedded["id"] == id)
+            .unwrap()
+            .clone();
+        for field in ["sold_by_sku", "min_price", "max_price"] {
+            assert_eq!(
+                embedded[field], product[field],
+                "{field} of {id}: {embedded}"
+            );
+        }
+    }
 
     // The price on the variant is the price of the cart line and of the order line.
     let (_, token) = app.quick_account("vic@example.com", Role::Customer).await;

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::products::ProductFields;
+use super::products::ListedProduct;
 use crate::catalog::models::{Category, GroupRecord, Tag};
 use crate::domain::Name;
 use crate::error::FieldErrors;
@@ -23,7 +23,7 @@ macro_rules! group_view {
             pub updated_at: DateTime<Utc>,
             /// Absent when the list was asked for with `products=false`.
             #[serde(skip_serializing_if = "Option::is_none")]
-            pub products: Option<Vec<ProductFields>>,
+            pub products: Option<Vec<ListedProduct>>,
             $(#[$total])*
             pub products_total: i64,
         }

@@ -10,13 +10,14 @@ use crate::catalog::domain::{
     parse_text,
 };
 use crate::catalog::models::{
-    Feature, NewProduct, Product, ProductChanges, ProductRecord, Variant,
+    Feature, NewProduct, PricedProduct, Product, ProductChanges, ProductRecord, Variant,
 };
 use crate::domain::text::{free_text_pattern, string_schema};
 use crate::domain::{JsonDecimal, JsonInteger, Money, MoneyInput, Name, RowId, Stock};
 use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 
 /// A category as embedded in a product.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,6 +46,43 @@ pub struct ProductFields {
     pub category_id: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A product as a category or a tag embeds it: its own fields, and what a
+/// shopper pays for it (API.md: every product object in a list).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListedProduct {
+    #[serde(flatten)]
+    pub fields: ProductFields,
+    /// Whether it is bought by SKU.
+    pub sold_by_sku: bool,
+    /// The lowest and the highest price a shopper pays for it: over its
+    /// SKUs, or its `price` twice for a product without SKUs.
+    pub min_price: Money,
+    pub max_price: Money,
+}
+
+/// Whether a product is sold by SKU, and the range of what a shopper pays.
+fn price_range(price: Decimal, sku_prices: Option<(Decimal, Decimal)>) -> (bool, Money, Money) {
+    let (low, high) = sku_prices.unwrap_or((price, price));
+    (
+        sku_prices.is_some(),
+        Money::from_stored(low),
+        Money::from_stored(high),
+    )
+}
+
+impl From<PricedProduct> for ListedProduct {
+    fn from(priced: PricedProduct) -> Self {
+        let (sold_by_sku, min_price, max_price) =
+            price_range(priced.product.price, priced.sku_prices);
+        Self {
+            fields: priced.product.into(),
+            sold_by_sku,
+            min_price,
+            max_price,
+        }
+    }
 }
 
 /// A product with its category and tags, and what a shopper pays for it.
@@ -155,12 +193,12 @@ impl From<Product> for ProductFields {
 
 impl From<ProductRecord> for ProductView {
     fn from(record: ProductRecord) -> Self {
-        let price = record.product.price;
-        let (min_price, max_price) = record.sku_prices.unwrap_or((price, price));
+        let (sold_by_sku, min_price, max_price) =
+            price_range(record.product.price, record.sku_prices);
         Self {
-            sold_by_sku: record.sku_prices.is_some(),
-            min_price: Money::from_stored(min_price),
-            max_price: Money::from_stored(max_price),
+            sold_by_sku,
+            min_price,
+            max_price,
             fields: record.product.into(),
             category: record.category.map(|category| CategoryRef {
                 id: category.id,

@@ -9,7 +9,7 @@ use diesel::sql_types::{Array, BigInt, Int4};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use super::EMBEDDED_PRODUCTS;
-use crate::catalog::models::{Category, GroupRecord, Product, ProductOfGroup, Tag};
+use crate::catalog::models::{Category, GroupRecord, PricedProduct, ProductOfGroup, Tag};
 use crate::db::lower_text;
 use crate::domain::{Name, Pagination};
 use crate::schema::{categories, tags};
@@ -239,9 +239,21 @@ async fn with_products<G>(
         .into_iter()
         .map(|row| (row.group_id, row.total))
         .collect();
-    let mut by_group: HashMap<i32, Vec<Product>> = HashMap::new();
+    let product_ids: Vec<i32> = products.iter().map(|row| row.product.id).collect();
+    let sku_prices = if product_ids.is_empty() {
+        HashMap::new()
+    } else {
+        super::price_ranges(conn, &product_ids).await?
+    };
+    let mut by_group: HashMap<i32, Vec<PricedProduct>> = HashMap::new();
     for row in products {
-        by_group.entry(row.group_id).or_default().push(row.product);
+        by_group
+            .entry(row.group_id)
+            .or_default()
+            .push(PricedProduct {
+                sku_prices: sku_prices.get(&row.product.id).copied(),
+                product: row.product,
+            });
     }
     let records = groups.into_iter().zip(ids).map(|(group, id)| GroupRecord {
         id,
