@@ -517,6 +517,39 @@ async fn a_write_refused_half_way_through_its_cache_begin_changes_nothing_and_re
     assert_eq!(app.anon().get(&path).await.json()["data"]["price"], "25.00");
 }
 
+#[tokio::test]
+async fn deleting_the_clocks_epoch_retires_every_entry_at_once() {
+    let app = TestApp::seeded().await;
+    for path in CACHED_ROUTES {
+        app.anon().get(path).await;
+        assert_eq!(source(&app.anon().get(path).await), "redis", "{path}");
+    }
+    // What docs/cache.md tells an operator to do after a release that
+    // changes a document's shape.
+    let prefix = &app.state.config.redis_key_prefix;
+    let deleted: i64 = app
+        .state
+        .cache
+        .redis()
+        .query(
+            redis::cmd("HDEL")
+                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
+                .arg("epoch"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(deleted, 1);
+    for path in CACHED_ROUTES {
+        assert_eq!(source(&app.anon().get(path).await), "postgres", "{path}");
+    }
+    // Kept again: a store whose lookup saw no epoch stores only when it is
+    // the one that sets the new epoch (one round of reads may be refused).
+    for path in CACHED_ROUTES {
+        app.anon().get(path).await;
+        assert_eq!(source(&app.anon().get(path).await), "redis", "{path} again");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
     let app = Arc::new(TestApp::seeded_with_admin().await);
