@@ -309,13 +309,16 @@ pub struct NamedGroups {
 impl NamedGroups {
     fn read(category_id: Option<JsonInteger>, tag_ids: Option<&[JsonInteger]>) -> Self {
         let id = |raw: JsonInteger| RowId::parse(raw).ok().map(RowId::get);
+        let mut tag_ids: Vec<i32> = tag_ids
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|raw| id(*raw))
+            .collect();
+        tag_ids.sort_unstable();
+        tag_ids.dedup();
         Self {
             category_id: category_id.and_then(id),
-            tag_ids: tag_ids
-                .unwrap_or_default()
-                .iter()
-                .filter_map(|raw| id(*raw))
-                .collect(),
+            tag_ids,
         }
     }
 
