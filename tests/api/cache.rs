@@ -497,18 +497,7 @@ async fn a_write_refused_half_way_through_its_cache_begin_changes_nothing_and_re
         cached_again,
         "reads were never cached again after the refused write"
     );
-    let prefix = &app.state.config.redis_key_prefix;
-    let positioned: bool = app
-        .state
-        .cache
-        .redis()
-        .query(
-            redis::cmd("HEXISTS")
-                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
-                .arg("lsn"),
-        )
-        .await
-        .unwrap();
+    let positioned: bool = app.on_cache_clock("HEXISTS", "lsn").await;
     assert!(!positioned, "a refused write recorded a WAL position");
     let read = app.anon().get(&path).await;
     assert_eq!(read.json()["data"]["price"], "20.00", "nothing was written");
@@ -526,18 +515,7 @@ async fn deleting_the_clocks_epoch_retires_every_entry_at_once() {
     }
     // What docs/cache.md tells an operator to do after a release that
     // changes a document's shape.
-    let prefix = &app.state.config.redis_key_prefix;
-    let deleted: i64 = app
-        .state
-        .cache
-        .redis()
-        .query(
-            redis::cmd("HDEL")
-                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
-                .arg("epoch"),
-        )
-        .await
-        .unwrap();
+    let deleted: i64 = app.on_cache_clock("HDEL", "epoch").await;
     assert_eq!(deleted, 1);
     for path in CACHED_ROUTES {
         assert_eq!(source(&app.anon().get(path).await), "postgres", "{path}");

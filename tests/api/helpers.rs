@@ -620,6 +620,22 @@ impl TestApp {
         }
     }
 
+    /// Runs `command` (`HGET`, `HEXISTS`, `HDEL`...) on `field` of the
+    /// cache's clock hash (docs/cache.md: `epoch`, `seq`, `lsn`).
+    pub async fn on_cache_clock<T: redis::FromRedisValue>(&self, command: &str, field: &str) -> T {
+        let prefix = &self.state.config.redis_key_prefix;
+        self.state
+            .cache
+            .redis()
+            .query(
+                redis::cmd(command)
+                    .arg(format!("{prefix}{{{prefix}cache}}:clock"))
+                    .arg(field),
+            )
+            .await
+            .unwrap()
+    }
+
     /// The number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]

@@ -147,18 +147,7 @@ async fn a_writer_without_replicas_records_where_its_writes_got_to_for_the_nodes
     assert!(passed_over > 0, "the lagging replica was never passed over");
     // Passed over because the writes' positions were recorded, not because
     // replica reads were turned off for good.
-    let prefix = &app.state.config.redis_key_prefix;
-    let recorded: u64 = app
-        .state
-        .cache
-        .redis()
-        .query(
-            redis::cmd("HGET")
-                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
-                .arg("lsn"),
-        )
-        .await
-        .unwrap();
+    let recorded: u64 = app.on_cache_clock("HGET", "lsn").await;
     assert!(recorded < replicas::Lsn::UNKNOWN.0, "{recorded}");
 }
 
