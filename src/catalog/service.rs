@@ -308,16 +308,15 @@ pub struct NamedGroups {
 
 impl NamedGroups {
     fn read(category_id: Option<JsonInteger>, tag_ids: Option<&[JsonInteger]>) -> Self {
-        let id = |raw: JsonInteger| RowId::parse(raw).ok().map(RowId::get);
         let mut tag_ids: Vec<i32> = tag_ids
             .unwrap_or_default()
             .iter()
-            .filter_map(|raw| id(*raw))
+            .filter_map(|raw| RowId::read(*raw))
             .collect();
         tag_ids.sort_unstable();
         tag_ids.dedup();
         Self {
-            category_id: category_id.and_then(id),
+            category_id: category_id.and_then(RowId::read),
             tag_ids,
         }
     }

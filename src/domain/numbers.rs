@@ -81,6 +81,14 @@ bounded_integer!(
     /// PostgreSQL's `integer`.
     RowId, 1, "The id of a row", 42
 );
+
+impl RowId {
+    /// The id, when `value` is one (else none): for looking up what a body
+    /// names while its other fields are refused.
+    pub fn read(value: JsonInteger) -> Option<i32> {
+        Self::parse(value).ok().map(Self::get)
+    }
+}
 bounded_integer!(
     /// How many of a thing: 1 to 2147483647.
     Quantity, 1, "How many: 1 to 2147483647", 2

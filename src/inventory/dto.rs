@@ -109,10 +109,9 @@ impl ParseBody for LineBody {
 impl LineBody {
     /// The item, as far as its ids read (an unreadable `sku_id` is none).
     pub fn item(&self) -> Option<Item> {
-        let id = |raw: JsonInteger| RowId::parse(raw).ok().map(RowId::get);
         Some(Item {
-            product_id: id(self.product_id?)?,
-            sku_id: self.sku_id.and_then(id),
+            product_id: RowId::read(self.product_id?)?,
+            sku_id: self.sku_id.and_then(RowId::read),
         })
     }
 }

@@ -54,6 +54,22 @@ impl Wanted {
         self.sums[item].0
     }
 
+    /// The total of these lines at the `available` prices, or a 422 naming
+    /// `field` when it would not fit the money type.
+    pub(super) fn total_of(&self, available: &[Purchasable], field: &str) -> AppResult<Money> {
+        available
+            .iter()
+            .try_fold(Money::ZERO, |total, purchasable| {
+                purchasable
+                    .unit_price
+                    .times(self.quantity(&purchasable.item))
+                    .and_then(|line_total| total.plus(line_total))
+                    .ok_or_else(|| {
+                        AppError::validation(field, "the order's total would exceed 99999999.99")
+                    })
+            })
+    }
+
     /// The request's field of the line that first named the `index`th item.
     pub(super) fn line_field(&self, field: &str, index: usize) -> String {
         format!("{field}[{}]", self.sums[&self.items[index]].1)
@@ -180,23 +196,4 @@ pub(super) fn refuse_short_lines(short: &[inventory::Shortage]) -> AppError {
 /// API.md's "a huge quantity times a price"), else the short lines (409).
 pub(super) fn refuse_short(total: AppResult<Money>, short: &[inventory::Shortage]) -> AppError {
     total.err().unwrap_or_else(|| refuse_short_lines(short))
-}
-
-/// The order's total, or a 422 when it would not fit the money type.
-pub(super) fn total_of(
-    available: &[Purchasable],
-    wanted: impl Fn(&Purchasable) -> i64,
-    field: &str,
-) -> AppResult<Money> {
-    available
-        .iter()
-        .try_fold(Money::ZERO, |total, purchasable| {
-            purchasable
-                .unit_price
-                .times(wanted(purchasable))
-                .and_then(|line_total| total.plus(line_total))
-                .ok_or_else(|| {
-                    AppError::validation(field, "the order's total would exceed 99999999.99")
-                })
-        })
 }

@@ -11,9 +11,7 @@ use super::domain::{Actor, OrderRequest, OrderSource, Status};
 use super::dto::OrderView;
 use super::models::{Order, OrderLine};
 pub use super::placement::Placement;
-use super::placement::{
-    Wanted, body_of, refuse_short, refuse_unexpected_total, shipping_address, total_of,
-};
+use super::placement::{Wanted, body_of, refuse_short, refuse_unexpected_total, shipping_address};
 use super::queries::{self, PlacedAtOnce};
 use crate::cache::{Cache, CacheWrite};
 use crate::config::Config;
@@ -148,13 +146,13 @@ async fn placed_at_once(
         Ok(PlacedAtOnce::Unbuyable) => read_lines(conn, wanted, field).await.map(|_| None),
         Ok(PlacedAtOnce::Short(short)) => {
             read_lines(conn, wanted, field).await.and_then(|available| {
-                let total = total_of(&available, |line| wanted.quantity(&line.item), field);
+                let total = wanted.total_of(&available, field);
                 Err(refuse_short(total, &short))
             })
         }
-        Err(error) => read_lines(conn, wanted, field).await.and_then(|available| {
-            total_of(&available, |line| wanted.quantity(&line.item), field).and(Err(error.into()))
-        }),
+        Err(error) => read_lines(conn, wanted, field)
+            .await
+            .and_then(|available| wanted.total_of(&available, field).and(Err(error.into()))),
     }
 }
 
@@ -230,7 +228,7 @@ async fn place_in(
     let available = available
         .map_err(|error| error.into_field_errors(|index| wanted.line_field(field, index)))?;
     let quantity = |purchasable: &Purchasable| wanted.quantity(&purchasable.item);
-    let total = total_of(&available, quantity, field);
+    let total = wanted.total_of(&available, field);
     let (order, unit_prices, emptied) = match placed {
         Ok(queries::Placed::Order {
             order,
