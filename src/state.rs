@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
-use crate::db::{Database, DbConn};
+use crate::db::{Database, DbConn, DeepPages};
 use crate::error::{AppError, AppResult};
 use crate::hashing::Hasher;
 use crate::jwt::TokenKeys;
@@ -30,6 +30,8 @@ pub struct Parts {
     /// Streaming replicas for cacheable reads (often none).
     pub replicas: Replicas,
     pub hasher: Hasher,
+    /// The few slots of reads that skip many rows (`OFFSET`).
+    pub deep_pages: DeepPages,
 }
 
 impl std::ops::Deref for AppState {
@@ -64,6 +66,7 @@ impl AppState {
             redis,
             tokens: TokenKeys::new(&config.jwt_secret),
             hasher: Hasher::new(config.password_hash_wait),
+            deep_pages: DeepPages::new(&config),
             config,
         })))
     }

@@ -97,6 +97,12 @@ pub async fn product_list(
     state
         .cache
         .respond(&key, Framing::Envelope, async |at| {
+            let skips = if filter.after.is_some() {
+                0
+            } else {
+                filter.page.offset()
+            };
+            let _slot = state.deep_pages.enter(skips).await?;
             let total = match cache::product_total(filter) {
                 Some(key) => cached_total(state, &key, filter).await?,
                 None => None,

@@ -56,6 +56,7 @@ pub async fn list_products(
     }
     errors.into_result(())?;
     let key = super::cache::product_page(page, count, &state.config.cache_limits);
+    let _slot = state.deep_pages.enter((page - 1) * count).await?;
     state
         .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
             let json = queries::product_page(conn, page, count).await?;

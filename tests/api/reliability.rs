@@ -1096,3 +1096,65 @@ async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothi
         StatusCode::NO_CONTENT
     );
 }
+
+/// A page read by `OFFSET` deep into a million products takes seconds
+/// (docs/performance.md). A crowd of them, stuck here behind a lock on the
+/// products, holds a quarter of the pool at most: the others queue for a
+/// slot (a 503 with `Retry-After` when they wait too long), and a shopper's
+/// request that needs a connection is served meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_served() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.database_pool_size = 8;
+            config.database_connect_timeout = Duration::from_secs(3);
+        })
+        .await,
+    );
+    let (_, token) = app
+        .quick_account("shopper@example.com", Role::Customer)
+        .await;
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let deep: Vec<_> = (0..12)
+        .map(|n| {
+            let app = app.clone();
+            let path = match n % 3 {
+                0 => format!("/catwalk/products?page={}&count=100", 200 + n),
+                _ => format!("/api/products?page={}&limit=100", 200 + n),
+            };
+            tokio::spawn(async move { (app.anon().get(&path).await, path) })
+        })
+        .collect();
+    // Only the deep pages read the products: every wait on the lock is one.
+    let stuck = "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.count(stuck).await < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Time for any more of the twelve to reach PostgreSQL, if they could.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count(stuck).await,
+        2,
+        "deep pages in PostgreSQL at once, with a pool of 8"
+    );
+    let me = app.user(&token).get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+
+    locker.batch_execute("COMMIT").await.unwrap();
+    let mut served = 0;
+    for page in deep {
+        let (response, path) = page.await.unwrap();
+        match response.status.as_u16() {
+            200 => served += 1,
+            503 => assert!(response.header("retry-after").is_some(), "{path}"),
+            status => panic!("{path}: {status} {}", response.text()),
+        }
+    }
+    assert!(served >= 2, "{served} deep pages served");
+}

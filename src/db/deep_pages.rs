@@ -1,0 +1,62 @@
+//! A bulkhead for pages read by `OFFSET` deep into a list.
+//!
+//! PostgreSQL reads every row an `OFFSET` skips: page 40,000 of the million
+//! products takes about 3 s (docs/performance.md). Pages past the cached
+//! ones are loaded afresh each time, so a handful of clients asking for
+//! deep pages at once would hold every pooled connection, and every other
+//! request (a product page, an order) would wait for one and then fail.
+//! A read that skips more than [`DEEP_OFFSET`] rows therefore takes one of
+//! a few slots first (a quarter of the pool): deep pages queue behind each
+//! other, not in front of everyone else. One that gets no slot within the
+//! pool's own wait is a 503 with `Retry-After`. A client that follows a
+//! list's `next` cursor never skips rows, and never needs a slot.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::config::Config;
+use crate::error::AppError;
+
+/// The rows a read may skip before it counts as deep: where a product
+/// list's `total` stops counting (API.md), and where the skip starts to
+/// cost tens of milliseconds at a million products.
+pub const DEEP_OFFSET: i64 = 10_000;
+
+/// The slots deep reads share.
+#[derive(Debug, Clone)]
+pub struct DeepPages {
+    slots: Arc<Semaphore>,
+    wait: Duration,
+}
+
+impl DeepPages {
+    /// A quarter of the pool's connections (at least one), waited for as
+    /// long as a connection is.
+    pub fn new(config: &Config) -> Self {
+        let slots = (config.database_pool_size / 4).max(1);
+        Self {
+            slots: Arc::new(Semaphore::new(slots as usize)),
+            wait: config.database_connect_timeout,
+        }
+    }
+
+    /// A slot for a read that skips `offset` rows, held until the returned
+    /// guard is dropped; `None` (no slot needed) for a shallow one.
+    pub async fn enter(&self, offset: i64) -> Result<Option<OwnedSemaphorePermit>, AppError> {
+        if offset <= DEEP_OFFSET {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(Some(slot)),
+            _ => {
+                metrics::counter!("deep_pages_refused_total").increment(1);
+                Err(AppError::unavailable(format!(
+                    "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
+                     shortly, or follow a list's `next` link, which skips no rows"
+                )))
+            }
+        }
+    }
+}
