@@ -45,6 +45,12 @@ pub fn is_lock_timeout(error: &DieselError) -> bool {
     matches!(error, DieselError::DatabaseError(_, info) if info.message().contains("lock timeout"))
 }
 
+/// Whether a value did not fit its `NUMERIC` column (an order's total at
+/// prices raised since the request read them).
+pub fn is_numeric_overflow(error: &DieselError) -> bool {
+    matches!(error, DieselError::DatabaseError(_, info) if info.message() == "numeric field overflow")
+}
+
 /// The 503 of a statement PostgreSQL failed for reasons of its own (the
 /// connection was fine, and nothing the statement did is left behind).
 const SERVERS_TROUBLE: &str = "the database could not run the request just now; retry it";

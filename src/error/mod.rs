@@ -21,7 +21,7 @@ mod database;
 mod fields;
 pub mod pages;
 
-pub use database::is_lock_timeout;
+pub use database::{is_lock_timeout, is_numeric_overflow};
 pub use fields::FieldErrors;
 
 /// Everything a request can fail with.

@@ -64,10 +64,19 @@ impl Wanted {
                     .unit_price
                     .times(self.quantity(&purchasable.item))
                     .and_then(|line_total| total.plus(line_total))
-                    .ok_or_else(|| {
-                        AppError::validation(field, "the order's total would exceed 99999999.99")
-                    })
+                    .ok_or_else(|| total_too_large(field))
             })
+    }
+
+    /// What the locked part's failure answers: a total that did not fit at
+    /// the prices it locked (raised since the request read them) is the
+    /// same 422 as one that does not fit at the prices read.
+    pub(super) fn refuse_failed(&self, error: diesel::result::Error, field: &str) -> AppError {
+        if crate::error::is_numeric_overflow(&error) {
+            total_too_large(field)
+        } else {
+            error.into()
+        }
     }
 
     /// The request's field of the line that first named the `index`th item.
@@ -85,14 +94,19 @@ impl Wanted {
         cache::order_changed(user_id).and(inventory::stock_changed(&product_ids, false))
     }
 
-    /// The placed order's answer: its lines at the prices the locked part
-    /// charged (an edit may have landed since this request's own read).
+    /// The placed order's answer: its lines as the locked part wrote them
+    /// (`stored`), else as read, at the prices it charged (an edit may have
+    /// landed since this request's own read).
     pub(super) fn answer(
         &self,
         order: Order,
+        stored: Option<Vec<OrderLine>>,
         available: Vec<Purchasable>,
         unit_prices: Vec<rust_decimal::Decimal>,
     ) -> AppResult<String> {
+        if let Some(lines) = stored {
+            return body_of(OrderView::new(order, lines));
+        }
         let lines: Vec<OrderLine> = available
             .into_iter()
             .zip(unit_prices)
@@ -196,4 +210,9 @@ pub(super) fn refuse_short_lines(short: &[inventory::Shortage]) -> AppError {
 /// API.md's "a huge quantity times a price"), else the short lines (409).
 pub(super) fn refuse_short(total: AppResult<Money>, short: &[inventory::Shortage]) -> AppError {
     total.err().unwrap_or_else(|| refuse_short_lines(short))
+}
+
+/// The refusal of an order whose total would not fit the money type.
+fn total_too_large(field: &str) -> AppError {
+    AppError::validation(field, "the order's total would exceed 99999999.99")
 }

@@ -150,9 +150,10 @@ async fn placed_at_once(
                 Err(refuse_short(total, &short))
             })
         }
-        Err(error) => read_lines(conn, wanted, field)
-            .await
-            .and_then(|available| wanted.total_of(&available, field).and(Err(error.into()))),
+        Err(error) => read_lines(conn, wanted, field).await.and_then(|available| {
+            let refused = wanted.refuse_failed(error, field);
+            wanted.total_of(&available, field).and(Err(refused))
+        }),
     }
 }
 
@@ -229,16 +230,17 @@ async fn place_in(
         .map_err(|error| error.into_field_errors(|index| wanted.line_field(field, index)))?;
     let quantity = |purchasable: &Purchasable| wanted.quantity(&purchasable.item);
     let total = wanted.total_of(&available, field);
-    let (order, unit_prices, emptied) = match placed {
+    let (order, unit_prices, stored, emptied) = match placed {
         Ok(queries::Placed::Order {
             order,
             unit_prices,
+            lines,
             emptied,
-        }) => (order, unit_prices, emptied),
+        }) => (order, unit_prices, lines, emptied),
         Ok(queries::Placed::Short(short)) => return Err(refuse_short(total, &short)),
         Err(error) => {
             total?;
-            return Err(error.into());
+            return Err(wanted.refuse_failed(error, field));
         }
     };
     total?;
@@ -267,7 +269,7 @@ async fn place_in(
         crate::cart::queries::remove_lines(conn, user_id, &cart_lines).await?;
     }
     let order_id = order.id;
-    let body = wanted.answer(order, available, unit_prices)?;
+    let body = wanted.answer(order, stored, available, unit_prices)?;
     if let Some(key) = key {
         idempotency::remember(conn, user_id, key, &digest, order_id, &body).await?;
     }

@@ -1664,3 +1664,67 @@ async fn a_line_added_to_the_cart_while_the_cart_is_ordered_stays_in_the_cart() 
         .collect();
     assert_eq!(kept, [(5, 2)], "{cart}");
 }
+
+/// The cart's total fits the money type at the prices its checkout reads;
+/// a price raised while the checkout waits for that product's row makes the
+/// total it locks too large: the same 422 as a total too large to begin
+/// with, nothing ordered (it was a 500 from PostgreSQL's numeric overflow).
+#[tokio::test]
+async fn a_price_raised_while_the_cart_is_ordered_past_what_a_total_can_hold_is_a_422() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded().await);
+    app.sql(
+        "UPDATE products SET price = 50000000.00 WHERE id = 4; \
+         UPDATE products SET price = 49999999.99 WHERE id = 5",
+    )
+    .await;
+    let (_, token) = app.quick_account("vi@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 4, 1).await;
+    add_to_cart(&app, &token, 5, 1).await;
+    let mut admin = app.db().await;
+    admin
+        .batch_execute("BEGIN; UPDATE products SET price = 50000000.01 WHERE id = 4")
+        .await
+        .unwrap();
+    let checkout = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, None, None).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    admin.batch_execute("COMMIT").await.unwrap();
+    checkout.await.unwrap().field_error("cart");
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.count("cart_items").await, 2);
+}
+
+/// A product renamed while its checkout waits for the product's row: the
+/// order is written under the new name, and its 201 says what was written,
+/// as `GET /api/orders/:id` (and a replay of its key) does.
+#[tokio::test]
+async fn an_order_placed_across_a_rename_answers_the_name_it_stored() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded().await);
+    let (_, token) = app.quick_account("wu@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 4, 1).await;
+    let mut admin = app.db().await;
+    admin
+        .batch_execute("BEGIN; UPDATE products SET product_name = 'Renamed' WHERE id = 4")
+        .await
+        .unwrap();
+    let checkout = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, None, Some("across-a-rename")).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    admin.batch_execute("COMMIT").await.unwrap();
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    let stored = app
+        .client(Some(&token))
+        .request(Method::GET, &format!("/api/orders/{id}"))
+        .await
+        .json();
+    assert_eq!(stored["data"]["items"][0]["product_name"], "Renamed");
+    assert_eq!(placed.json()["data"]["items"], stored["data"]["items"]);
+}

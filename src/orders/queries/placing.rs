@@ -42,11 +42,13 @@ extern "SQL" {
 pub enum Placed {
     /// Nothing: these lines ask for more than is left.
     Short(Vec<Shortage>),
-    /// The order, as stored, each line's unit price as charged, and
-    /// whether some product's stock reached zero.
+    /// The order, as stored, each line's unit price as charged, its lines
+    /// as written under the locks (`None` unless the answer held them whole),
+    /// and whether some product's stock reached zero.
     Order {
         order: Order,
         unit_prices: Vec<Decimal>,
+        lines: Option<Vec<OrderLine>>,
         emptied: bool,
     },
 }
@@ -81,17 +83,26 @@ pub async fn place(
     lines: &[(Item, i32)],
 ) -> QueryResult<Placed> {
     let (products, skus, quantities) = line_columns(lines);
-    // (What each line is, the caller has read beside the call.)
-    let (short_lines, short_available, id, placed_at, total, unit_prices, emptied, _, _, _): PlaceOrderAnswer =
-        diesel::select(place_order_with_lines(
-            user_id,
-            shipping_address.clone(),
-            products,
-            skus,
-            quantities,
-        ))
-        .get_result(&mut conn)
-        .await?;
+    let (
+        short_lines,
+        short_available,
+        id,
+        placed_at,
+        total,
+        unit_prices,
+        emptied,
+        product_names,
+        style_names,
+        sizes,
+    ): PlaceOrderAnswer = diesel::select(place_order_with_lines(
+        user_id,
+        shipping_address.clone(),
+        products,
+        skus,
+        quantities,
+    ))
+    .get_result(&mut conn)
+    .await?;
     if !short_lines.is_empty() {
         return Ok(Placed::Short(shortages(
             lines,
@@ -101,7 +112,9 @@ pub async fn place(
     }
     let (order, unit_prices) =
         placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
+    let names = [product_names, style_names, sizes].map(Option::unwrap_or_default);
     Ok(Placed::Order {
+        lines: stored_lines(order.id, lines, unit_prices.clone(), names),
         order,
         unit_prices,
         emptied: emptied.unwrap_or(false),
