@@ -81,9 +81,6 @@ pub struct Cache {
     pending_ttl: Duration,
     stats: CacheStats,
     flights: flight::Flights,
-    /// Writes begun by this process: part of a flight's identity when Redis
-    /// cannot tell us the versions.
-    local_writes: AtomicU64,
     last_warning_ms: AtomicU64,
     /// The primary, to ask for a write's WAL position (see
     /// `crate::replicas`): every write when this node's replicas serve
@@ -141,7 +138,6 @@ impl Cache {
             pending_ttl: config.request_timeout * 2 + Duration::from_secs(5),
             stats: CacheStats::default(),
             flights: flight::Flights::default(),
-            local_writes: AtomicU64::new(0),
             last_warning_ms: AtomicU64::new(0),
             primary: None,
             reads_replicas: false,
@@ -233,7 +229,6 @@ impl Cache {
             }
         }
         CacheStats::bump(&counters.misses);
-        let flight = self.flight_name(key, lookup.as_ref());
         let replayed = lookup
             .as_ref()
             .filter(|_| key.replica_ok)
@@ -257,10 +252,17 @@ impl Cache {
             }
             Ok(document)
         };
-        let document = self
-            .flights
-            .load_once(flight, load_and_store, &counters)
-            .await?;
+        let document = match self.flight_name(key, lookup.as_ref()) {
+            Some(flight) => {
+                self.flights
+                    .load_once(flight, load_and_store, &counters)
+                    .await?
+            }
+            // Without the versions, nothing tells a load begun after the
+            // last acknowledged write (of any instance) from one begun
+            // before it: each reader loads for itself.
+            None => load_and_store().await?,
+        };
         Ok((document, DataSource::Postgres))
     }
 
@@ -363,22 +365,21 @@ impl Cache {
     /// Identical concurrent misses share one load. Two misses are identical
     /// when they saw the same versions of the key's namespaces and, for a
     /// document that shows more than its key's own, the same `seq` (no
-    /// write anywhere between them); when Redis could not say, when no
-    /// write began in this process between them.
-    fn flight_name(&self, key: &CacheKey, lookup: Option<&Lookup>) -> String {
-        let seen = match lookup {
-            Some(lookup) => {
-                let versions: Vec<String> = lookup.versions.iter().map(u64::to_string).collect();
-                let seq = if key.shows_loaded { lookup.seq } else { 0 };
-                format!(
-                    "{}:{seq}:{}",
-                    lookup.epoch.as_deref().unwrap_or("-"),
-                    versions.join(",")
-                )
-            }
-            None => format!("local:{}", self.local_writes.load(Ordering::SeqCst)),
-        };
-        format!("{}|{}|{seen}", key.key, key.field.unwrap_or(""))
+    /// write anywhere between them). When Redis could not say, none is
+    /// (`None`): a write acknowledged by another instance meanwhile leaves
+    /// no trace in this one, and a reader after it must not share a load
+    /// begun before it.
+    fn flight_name(&self, key: &CacheKey, lookup: Option<&Lookup>) -> Option<String> {
+        let lookup = lookup?;
+        let versions: Vec<String> = lookup.versions.iter().map(u64::to_string).collect();
+        let seq = if key.shows_loaded { lookup.seq } else { 0 };
+        Some(format!(
+            "{}|{}|{}:{seq}:{}",
+            key.key,
+            key.field.unwrap_or(""),
+            lookup.epoch.as_deref().unwrap_or("-"),
+            versions.join(",")
+        ))
     }
 
     fn warn(&self, failure: &RedisFailure) {

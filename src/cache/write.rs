@@ -8,7 +8,6 @@
 //! them gone.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::scripts::{BEGIN_WRITE, FINISH_WRITE, UNCHANGED};
@@ -34,7 +33,6 @@ impl Cache {
         retired: Retirement,
         pending_ttl: Duration,
     ) -> AppResult<CacheWrite> {
-        self.local_writes.fetch_add(1, Ordering::SeqCst);
         let mut write = CacheWrite {
             redis: self.redis.clone(),
             wal: self.primary.clone().filter(|_| self.reads_replicas),

@@ -775,3 +775,43 @@ async fn a_write_whose_connection_is_lost_while_it_commits_leaves_no_stale_docum
         assert_eq!(read["data"]["stock"], 10, "{read}");
     }
 }
+
+/// Two instances, and the cache's Redis out of reach for one of them, which
+/// then cannot see the versions. A read there that begins after a write the
+/// other instance acknowledged must not share a load begun before that
+/// write (it did, and showed the price from before it): it loads for
+/// itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn without_the_versions_a_read_after_another_instances_write_shares_no_older_load() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = TestApp::seeded_with_admin().await;
+    let blind = Arc::new(app.second_instance_with(|config| {
+        config.cache_redis_url = Some(String::from("redis://127.0.0.1:1").into());
+    }));
+    // The features locked: the blind instance's load reads the product (its
+    // price), then waits for them.
+    let mut locker = app.db().await;
+    locker
+        .batch_execute("BEGIN; LOCK TABLE features IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let read = |blind: &Arc<TestApp>| {
+        let blind = blind.clone();
+        tokio::spawn(async move { blind.anon().get("/api/products/1").await })
+    };
+    let before = read(&blind);
+    crate::orders::until_one_waits_for_a_lock(&app).await;
+    let changed = app
+        .admin()
+        .put("/api/products/1", json!({"price": "77.77"}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let after = read(&blind);
+    // Time for the later read to join the earlier load, if it may.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    locker.batch_execute("COMMIT").await.unwrap();
+    let after = after.await.unwrap();
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text());
+    assert_eq!(after.json()["data"]["price"], "77.77");
+    assert_eq!(before.await.unwrap().status, StatusCode::OK);
+}
