@@ -197,12 +197,15 @@ pub async fn delete<G: Group>(state: &AppState, id: i32) -> AppResult<StatusCode
     state
         .cache
         .write(cache::group_changed(), async {
-            let mut conn = state.conn().await?;
-            if G::delete(&mut conn, id).await? {
-                Ok(StatusCode::NO_CONTENT)
-            } else {
-                Err(not_found::<G>(id))
-            }
+            state
+                .transaction(async |conn: &mut AsyncPgConnection| {
+                    if G::delete(conn, id).await? {
+                        Ok(StatusCode::NO_CONTENT)
+                    } else {
+                        Err(not_found::<G>(id))
+                    }
+                })
+                .await
         })
         .await
 }

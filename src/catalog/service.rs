@@ -72,12 +72,15 @@ pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
     state
         .cache
         .write(cache::product_deleted(id), async {
-            let mut conn = state.conn().await?;
-            if queries::delete_product(&mut conn, id).await? {
-                Ok(())
-            } else {
-                Err(no_product(id))
-            }
+            state
+                .transaction(async |conn: &mut AsyncPgConnection| {
+                    if queries::delete_product(conn, id).await? {
+                        Ok(())
+                    } else {
+                        Err(no_product(id))
+                    }
+                })
+                .await
         })
         .await
 }

@@ -8,7 +8,9 @@
 //!   it writes (the SQL function `place_order`, through the inventory's
 //!   `take_stock`); [`restore`] puts it back. Both lock products by id, then
 //!   SKUs by id: every writer of stock takes them in that order, so no two
-//!   can wait on each other in a cycle.
+//!   can wait on each other in a cycle. (A checkout from the cart locks the
+//!   cart's lines first; deletions of a product or a category take their
+//!   locks in the same order: `catalog::queries`.)
 //!
 //! Two rules live in the database itself (migration `inventory_rules`): a
 //! SKU's price (`sku_offers`: the sale price when set, else the original),

@@ -1728,3 +1728,109 @@ async fn an_order_placed_across_a_rename_answers_the_name_it_stored() {
     assert_eq!(stored["data"]["items"][0]["product_name"], "Renamed");
     assert_eq!(placed.json()["data"]["items"], stored["data"]["items"]);
 }
+
+/// A checkout of a cart holding a product, and the product's deletion, at
+/// once: the checkout holds the cart's line and waits its turn for the
+/// product (its queue held here), the deletion comes meanwhile. Both go
+/// through, one after the other (they deadlocked, and one was a 503).
+#[tokio::test]
+async fn a_product_deleted_while_a_cart_holding_it_is_ordered_waits_its_turn() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded_with_admin().await);
+    let (_, token) = app.quick_account("xi@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 4, 1).await;
+    let mut queue = app.db().await;
+    queue
+        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(1, 4)")
+        .await
+        .unwrap();
+    let checkout = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move { order(&app, &token, None, None).await })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    let deletion = {
+        let app = app.clone();
+        tokio::spawn(async move { app.admin().delete("/api/products/4").await })
+    };
+    let waiting =
+        "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        if app.count(waiting).await >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.count(waiting).await, 2, "the deletion never waited");
+    queue.batch_execute("COMMIT").await.unwrap();
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let deleted = deletion.await.unwrap();
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    assert_eq!(app.count("products WHERE id = 4").await, 0);
+    assert_eq!(app.count("order_lines WHERE product_id IS NULL").await, 1);
+}
+
+/// A category deleted while an order of two of its products is placed:
+/// the deletion takes its products' rows in id order, as a checkout does,
+/// so neither waits for the other in a circle (it took them in the order
+/// it came across them, and a trigger holding it after the first of them
+/// here made it deadlock with the checkout: one of them was a 503).
+#[tokio::test]
+async fn a_category_deleted_while_two_of_its_products_are_ordered_waits_its_turn() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded_with_admin().await);
+    let category = app.create_category("Doomed").await;
+    // Product 4's row comes after product 5's, where the deletion looks.
+    app.sql(&format!(
+        "UPDATE products SET category_id = {category} WHERE id = 5; \
+         UPDATE products SET category_id = {category} WHERE id = 4; \
+         CREATE FUNCTION hold_at_five() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           IF NEW.id = 5 AND NEW.category_id IS NULL THEN PERFORM pg_advisory_xact_lock(4243); END IF; \
+           RETURN NEW; END $$; \
+         CREATE TRIGGER hold_at_five BEFORE UPDATE ON products \
+           FOR EACH ROW EXECUTE FUNCTION hold_at_five()"
+    ))
+    .await;
+    let (_, token) = app.quick_account("yo@example.com", Role::Customer).await;
+    let mut gate = app.db().await;
+    gate.batch_execute("SELECT pg_advisory_lock(4243)")
+        .await
+        .unwrap();
+    let deletion = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.admin()
+                .delete(&format!("/api/categories/{category}"))
+                .await
+        })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    let checkout = {
+        let (app, token) = (app.clone(), token.clone());
+        let items =
+            json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
+        tokio::spawn(async move { order(&app, &token, Some(items), None).await })
+    };
+    let waiting =
+        "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        if app.count(waiting).await >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.count(waiting).await, 2, "the checkout never waited");
+    gate.batch_execute("SELECT pg_advisory_unlock(4243)")
+        .await
+        .unwrap();
+    let deleted = deletion.await.unwrap();
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(
+        app.count("products WHERE category_id IS NULL AND id IN (4, 5)")
+            .await,
+        2
+    );
+}

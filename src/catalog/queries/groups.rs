@@ -66,7 +66,8 @@ struct Embedding {
 }
 
 macro_rules! group_table {
-    ($(#[$doc:meta])* $marker:ident: $row:ident in $table:ident($name:ident), $embedding:expr) => {
+    ($(#[$doc:meta])* $marker:ident: $row:ident in $table:ident($name:ident), $embedding:expr,
+     locked_before_delete: $locked:expr) => {
         $(#[$doc])*
         pub struct $marker;
 
@@ -137,6 +138,10 @@ macro_rules! group_table {
             }
 
             async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+                let locked: Option<&str> = $locked;
+                if let Some(locked) = locked {
+                    diesel::sql_query(locked).bind::<Int4, _>(id).execute(conn).await?;
+                }
                 let deleted = diesel::delete($table::table.find(id)).execute(conn).await?;
                 Ok(deleted > 0)
             }
@@ -178,6 +183,13 @@ group_table!(
     embedding!(
         members: "SELECT * FROM products WHERE products.category_id = g.id ORDER BY products.id",
         links: "products"("category_id")
+    ),
+    // Its products lose their category with it: their rows are locked
+    // first, in id order as a checkout locks them (in the order the
+    // deletion came across them, a checkout of two of them could deadlock
+    // with it).
+    locked_before_delete: Some(
+        "SELECT 1 FROM products WHERE category_id = $1 ORDER BY id FOR NO KEY UPDATE"
     )
 );
 
@@ -189,7 +201,9 @@ group_table!(
             JOIN products ON products.id = product_tags.product_id \
             WHERE product_tags.tag_id = g.id ORDER BY product_tags.product_id",
         links: "product_tags"("tag_id")
-    )
+    ),
+    // Its links go with it; no checkout locks them.
+    locked_before_delete: None
 );
 
 pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {

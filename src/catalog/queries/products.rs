@@ -189,7 +189,19 @@ pub async fn replace_product_tags(
 }
 
 /// Deletes a product (its ProductTag rows and features go with it). True if it existed.
+/// In a transaction: the cart lines of the product are locked first, so
+/// that the deletion takes its locks in a checkout's order (a cart's lines,
+/// then the products); the other way round, a checkout holding a line and
+/// waiting for the product, and the deletion holding the product and
+/// waiting for the line (to delete it with the product), deadlocked.
 pub async fn delete_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+    crate::schema::cart_items::table
+        .filter(crate::schema::cart_items::product_id.eq(id))
+        .order(crate::schema::cart_items::id)
+        .select(crate::schema::cart_items::id)
+        .for_update()
+        .load::<i32>(conn)
+        .await?;
     let deleted = diesel::delete(products::table.find(id))
         .execute(conn)
         .await?;
