@@ -55,15 +55,11 @@ async fn set_stock(app: &TestApp, product_id: i32, stock: i32) {
 /// A connection in a transaction that holds `product_id`'s row, as a
 /// slow writer would; `COMMIT` on it lets go.
 async fn holding_the_row_of(app: &TestApp, product_id: i32) -> diesel_async::AsyncPgConnection {
-    use diesel_async::SimpleAsyncConnection;
-    let mut holder = app.db().await;
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM products WHERE id = {product_id} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
-    holder
+    holding(
+        app,
+        &format!("SELECT 1 FROM products WHERE id = {product_id} FOR UPDATE"),
+    )
+    .await
 }
 
 async fn add_to_cart(app: &TestApp, token: &str, product_id: i32, quantity: i32) {
@@ -1610,15 +1606,47 @@ async fn an_order_retires_the_pages_that_show_its_product_and_leaves_their_count
 
 /// Waits until a request of this test's database waits for a row's lock.
 pub async fn until_one_waits_for_a_lock(app: &TestApp) {
+    until_waiting_for_locks(app, 1).await;
+}
+
+/// Returns once `count` sessions of this test's database wait for a lock
+/// (five seconds at most, else the test fails).
+async fn until_waiting_for_locks(app: &TestApp, count: i64) {
     let waiting = "pg_stat_activity WHERE datname = current_database() \
                    AND wait_event_type = 'Lock'";
     for _ in 0..500 {
-        if app.count(waiting).await > 0 {
+        if app.count(waiting).await >= count {
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    panic!("nothing ever waited for a lock");
+    panic!(
+        "{} waited for a lock, not {count}",
+        app.count(waiting).await
+    );
+}
+
+/// `POST /api/orders` in a task of its own (see [`order`]).
+fn ordering(
+    app: &Arc<TestApp>,
+    token: &str,
+    body: Option<Value>,
+    key: Option<&'static str>,
+) -> tokio::task::JoinHandle<TestResponse> {
+    let (app, token) = (app.clone(), token.to_owned());
+    tokio::spawn(async move { order(&app, &token, body, key).await })
+}
+
+/// A connection in a transaction that has run `statement` (its locks held
+/// until it commits).
+async fn holding(app: &TestApp, statement: &str) -> diesel_async::AsyncPgConnection {
+    use diesel_async::SimpleAsyncConnection;
+    let mut holder = app.db().await;
+    holder
+        .batch_execute(&format!("BEGIN; {statement}"))
+        .await
+        .unwrap();
+    holder
 }
 
 #[tokio::test]
@@ -1629,10 +1657,7 @@ async fn a_line_added_to_the_cart_while_the_cart_is_ordered_stays_in_the_cart() 
     add_to_cart(&app, &token, 4, 1).await;
     // The checkout locks the cart's line, then waits for product 4's row.
     let mut holder = holding_the_row_of(&app, 4).await;
-    let checkout = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { order(&app, &token, None, None).await })
-    };
+    let checkout = ordering(&app, &token, None, None);
     until_one_waits_for_a_lock(&app).await;
     // Meanwhile, from another tab: a line the checkout never saw.
     add_to_cart(&app, &token, 5, 2).await;
@@ -1681,15 +1706,8 @@ async fn a_price_raised_while_the_cart_is_ordered_past_what_a_total_can_hold_is_
     let (_, token) = app.quick_account("vi@example.com", Role::Customer).await;
     add_to_cart(&app, &token, 4, 1).await;
     add_to_cart(&app, &token, 5, 1).await;
-    let mut admin = app.db().await;
-    admin
-        .batch_execute("BEGIN; UPDATE products SET price = 50000000.01 WHERE id = 4")
-        .await
-        .unwrap();
-    let checkout = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { order(&app, &token, None, None).await })
-    };
+    let mut admin = holding(&app, "UPDATE products SET price = 50000000.01 WHERE id = 4").await;
+    let checkout = ordering(&app, &token, None, None);
     until_one_waits_for_a_lock(&app).await;
     admin.batch_execute("COMMIT").await.unwrap();
     checkout.await.unwrap().field_error("cart");
@@ -1706,15 +1724,12 @@ async fn an_order_placed_across_a_rename_answers_the_name_it_stored() {
     let app = Arc::new(TestApp::seeded().await);
     let (_, token) = app.quick_account("wu@example.com", Role::Customer).await;
     add_to_cart(&app, &token, 4, 1).await;
-    let mut admin = app.db().await;
-    admin
-        .batch_execute("BEGIN; UPDATE products SET product_name = 'Renamed' WHERE id = 4")
-        .await
-        .unwrap();
-    let checkout = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { order(&app, &token, None, Some("across-a-rename")).await })
-    };
+    let mut admin = holding(
+        &app,
+        "UPDATE products SET product_name = 'Renamed' WHERE id = 4",
+    )
+    .await;
+    let checkout = ordering(&app, &token, None, Some("across-a-rename"));
     until_one_waits_for_a_lock(&app).await;
     admin.batch_execute("COMMIT").await.unwrap();
     let placed = checkout.await.unwrap();
@@ -1739,29 +1754,14 @@ async fn a_product_deleted_while_a_cart_holding_it_is_ordered_waits_its_turn() {
     let app = Arc::new(TestApp::seeded_with_admin().await);
     let (_, token) = app.quick_account("xi@example.com", Role::Customer).await;
     add_to_cart(&app, &token, 4, 1).await;
-    let mut queue = app.db().await;
-    queue
-        .batch_execute("BEGIN; SELECT pg_advisory_xact_lock(1, 4)")
-        .await
-        .unwrap();
-    let checkout = {
-        let (app, token) = (app.clone(), token.clone());
-        tokio::spawn(async move { order(&app, &token, None, None).await })
-    };
+    let mut queue = holding(&app, "SELECT pg_advisory_xact_lock(1, 4)").await;
+    let checkout = ordering(&app, &token, None, None);
     until_one_waits_for_a_lock(&app).await;
     let deletion = {
         let app = app.clone();
         tokio::spawn(async move { app.admin().delete("/api/products/4").await })
     };
-    let waiting =
-        "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    for _ in 0..500 {
-        if app.count(waiting).await >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(app.count(waiting).await, 2, "the deletion never waited");
+    until_waiting_for_locks(&app, 2).await;
     queue.batch_execute("COMMIT").await.unwrap();
     let placed = checkout.await.unwrap();
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
@@ -1806,21 +1806,10 @@ async fn a_category_deleted_while_two_of_its_products_are_ordered_waits_its_turn
         })
     };
     until_one_waits_for_a_lock(&app).await;
-    let checkout = {
-        let (app, token) = (app.clone(), token.clone());
-        let items =
-            json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
-        tokio::spawn(async move { order(&app, &token, Some(items), None).await })
-    };
-    let waiting =
-        "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    for _ in 0..500 {
-        if app.count(waiting).await >= 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    assert_eq!(app.count(waiting).await, 2, "the checkout never waited");
+    let items =
+        json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
+    let checkout = ordering(&app, &token, Some(items), None);
+    until_waiting_for_locks(&app, 2).await;
     gate.batch_execute("SELECT pg_advisory_unlock(4243)")
         .await
         .unwrap();
