@@ -5,6 +5,11 @@
 //! within `PASSWORD_HASH_WAIT_MS` is answered 503 with `Retry-After`
 //! instead of waiting without end. (The 19 MiB of each hash is given back to
 //! the system when it is done: see `give_memory_back_at_once` in `main.rs`.)
+//! Sign-in and sign-up are rate limited; a signed-in user's own checks (a
+//! password change) are not (API.md limits no other route), so they may
+//! hold only half the slots at once ([`Hasher::for_signed_in`]): a flood of
+//! them from any number of accounts cannot keep everyone else from signing
+//! in.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -35,7 +40,7 @@ impl From<HashError> for crate::error::AppError {
         match error {
             HashError::Busy => {
                 metrics::counter!("password_hash_busy_total").increment(1);
-                Self::unavailable("too many sign-ins at once; retry shortly")
+                Self::unavailable("too many password checks at once; retry shortly")
             }
             HashError::Failed(cause) => Self::Internal(cause),
         }
@@ -47,6 +52,10 @@ impl From<HashError> for crate::error::AppError {
 #[derive(Debug, Clone)]
 pub struct Hasher {
     slots: Arc<Semaphore>,
+    /// The share of `slots` that signed-in users' checks may hold at once.
+    signed_in_share: Arc<Semaphore>,
+    /// Whether this hasher's work takes that share first.
+    signed_in: bool,
     wait: Duration,
 }
 
@@ -59,9 +68,24 @@ impl Hasher {
     /// One slot per core; a hash waits at most `wait` for one.
     pub fn new(wait: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::with_slots(cores, wait)
+    }
+
+    fn with_slots(slots: usize, wait: Duration) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(cores)),
+            slots: Arc::new(Semaphore::new(slots)),
+            signed_in_share: Arc::new(Semaphore::new((slots / 2).max(1))),
+            signed_in: false,
             wait,
+        }
+    }
+
+    /// The same slots, for the checks of a signed-in user: each takes a
+    /// place in their half first.
+    pub fn for_signed_in(&self) -> Self {
+        Self {
+            signed_in: true,
+            ..self.clone()
         }
     }
 
@@ -108,15 +132,23 @@ impl Hasher {
         &self,
         work: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
     ) -> Result<T, HashError> {
-        let slot = tokio::time::timeout(self.wait, self.slots.clone().acquire_owned())
-            .await
-            .map_err(|_| HashError::Busy)?
-            .map_err(|_| anyhow::anyhow!("the hashing semaphore is closed"))?;
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let take = async |slots: &Arc<Semaphore>| {
+            tokio::time::timeout_at(deadline, slots.clone().acquire_owned())
+                .await
+                .map_err(|_| HashError::Busy)?
+                .map_err(|_| HashError::from(anyhow::anyhow!("the hashing semaphore is closed")))
+        };
+        let share = match self.signed_in {
+            true => Some(take(&self.signed_in_share).await?),
+            false => None,
+        };
+        let slot = take(&self.slots).await?;
         // The slot goes with the hash, not with the request: a request
         // dropped while its hash runs (its client gone, the request timeout)
         // must not let another hash start beside it, and its memory.
         Ok(tokio::task::spawn_blocking(move || {
-            let _slot = slot;
+            let _slots = (slot, share);
             work()
         })
         .await
@@ -167,6 +199,35 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn signed_in_checks_leave_half_the_slots_to_sign_ins() {
+        let hasher = Hasher::with_slots(4, Duration::from_secs(60));
+        let flood: Vec<_> = (0..6)
+            .map(|_| {
+                let checks = hasher.for_signed_in();
+                tokio::spawn(async move { checks.hash_password("guess".to_owned().into()).await })
+            })
+            .collect();
+        while hasher.slots.available_permits() > 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // The other four checks wait for the share, not for the slots.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(hasher.slots.available_permits(), 2);
+        // A sign-in that may not wait at all still finds a slot.
+        let impatient = Hasher {
+            wait: Duration::from_millis(1),
+            ..hasher.clone()
+        };
+        impatient
+            .verify_password("anything".to_owned().into(), None)
+            .await
+            .unwrap();
+        for check in flood {
+            check.await.unwrap().unwrap();
+        }
     }
 
     #[tokio::test]

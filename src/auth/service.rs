@@ -281,7 +281,8 @@ async fn is_current_password(
     current: secrecy::SecretString,
 ) -> AppResult<bool> {
     let stored = Some(user.password_hash.clone());
-    Ok(state.hasher.verify_password(current, stored).await?)
+    let hasher = state.hasher.for_signed_in();
+    Ok(hasher.verify_password(current, stored).await?)
 }
 
 /// Changes the password after checking the current one (422 naming
@@ -305,7 +306,8 @@ pub async fn change_password(
             WRONG_CURRENT_PASSWORD,
         ));
     }
-    let new_hash = state.hasher.hash_password(change.new.into_secret()).await?;
+    let hasher = state.hasher.for_signed_in();
+    let new_hash = hasher.hash_password(change.new.into_secret()).await?;
     let (user_id, checked) = (user.id, user.password_hash.as_str());
     state
         .transaction(async |conn: &mut AsyncPgConnection| {
