@@ -7,7 +7,8 @@
 //! finds the first answer. The same key with another request (another
 //! digest) is a 422. Once the write has its answer it calls [`remember`] in
 //! the same transaction, so an answer is stored if and only if the write
-//! committed. Keys are kept for [`KEPT_HOURS`].
+//! committed. Keys are kept for [`KEPT_HOURS`]; the server forgets the
+//! expired ones every hour ([`spawn_janitor`]).
 
 use axum::extract::OptionalFromRequestParts;
 use axum::http::HeaderName;
@@ -136,4 +137,47 @@ pub async fn remember(
         .execute(conn)
         .await
         .map(|_| ())
+}
+
+/// How often the server forgets expired keys.
+const JANITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Forgets expired keys now and every [`JANITOR_INTERVAL`] (a key is
+/// otherwise forgotten only when its user sends it again). A failure is
+/// logged and tried again at the next round; several nodes doing it at
+/// once only delete the same rows.
+pub fn spawn_janitor(state: crate::state::AppState) {
+    tokio::spawn(async move {
+        let mut rounds = tokio::time::interval(JANITOR_INTERVAL);
+        loop {
+            rounds.tick().await;
+            match forget_expired(&state).await {
+                Ok(forgotten) => tracing::debug!(forgotten, "expired idempotency keys forgotten"),
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not forget expired idempotency keys")
+                }
+            }
+        }
+    });
+}
+
+/// Deletes every key older than [`KEPT_HOURS`], in batches (no long
+/// transaction); how many it deleted.
+pub async fn forget_expired(state: &crate::state::AppState) -> Result<usize, AppError> {
+    let mut conn = state.conn().await?;
+    let mut forgotten = 0;
+    loop {
+        let deleted = diesel::sql_query(
+            "DELETE FROM idempotency_keys WHERE (user_id, key) IN \
+             (SELECT user_id, key FROM idempotency_keys \
+              WHERE created_at < now() - make_interval(hours => $1) LIMIT 10000)",
+        )
+        .bind::<Int4, _>(KEPT_HOURS)
+        .execute(&mut conn)
+        .await?;
+        forgotten += deleted;
+        if deleted < 10_000 {
+            return Ok(forgotten);
+        }
+    }
 }

@@ -64,12 +64,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     state.hasher.warm_up().await;
+    let state_for_janitor = state.clone();
     let app = crate::router::build(state);
     let listener = TcpListener::bind(bind_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {bind_addr} (BIND_ADDR): {error}"))?;
     tracing::info!(address = %bind_addr, "listening");
     crate::metrics::spawn_upkeep();
+    crate::idempotency::spawn_janitor(state_for_janitor);
     serve_connections(listener, app, limits, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())

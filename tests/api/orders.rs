@@ -394,6 +394,32 @@ async fn an_idempotency_key_replays_the_first_answer() {
     assert!(retried.header("idempotent-replayed").is_none());
 }
 
+/// Keys are kept 24 hours; the server's janitor forgets older ones, which
+/// their users may never send again.
+#[tokio::test]
+async fn expired_idempotency_keys_are_forgotten_and_fresh_ones_kept() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("hal@example.com", Role::Customer).await;
+    let body = json!({"items": [{"product_id": 2, "quantity": 1}]});
+    for key in ["old", "fresh"] {
+        let placed = order(&app, &token, Some(body.clone()), Some(key)).await;
+        assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    }
+    app.sql(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = 'old'",
+    )
+    .await;
+    let forgotten = emporium::idempotency::forget_expired(&app.state)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    assert_eq!(
+        app.strings("SELECT key FROM idempotency_keys").await,
+        ["fresh"]
+    );
+    assert_eq!(app.count("orders").await, 2);
+}
+
 #[tokio::test]
 async fn a_cancellation_never_fails_on_a_stock_that_would_overflow() {
     let app = TestApp::seeded_with_admin().await;
