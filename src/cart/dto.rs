@@ -9,13 +9,16 @@ use crate::error::FieldErrors;
 use crate::extract::ParseBody;
 use crate::inventory::LineView;
 
-/// One line of the cart, at today's price.
+/// One line of the cart, at today's price and stock.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CartItemView {
     pub id: i32,
     pub product_id: i32,
     #[serde(flatten)]
     pub line: LineView,
+    /// How many can be bought now (the SKU's quantity, or the product's
+    /// stock); a checkout of a line asking for more is a 409.
+    pub available: i32,
 }
 
 /// The cart: its lines and their total, at today's prices.
@@ -36,6 +39,7 @@ impl CartView {
                 id: row.id,
                 product_id: row.product_id,
                 line: LineView::new(row.line),
+                available: row.available,
             })
             .collect();
         let total = items.iter().map(|item| item.line.line_total.amount()).sum();

@@ -9,13 +9,16 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::inventory::{Item, StoredLine};
 use crate::schema::cart_items;
 
-/// A cart line with today's name and price.
+/// A cart line with today's name, price and stock.
 #[derive(Debug, Clone, QueryableByName)]
 pub struct CartLineRow {
     #[diesel(sql_type = Int4)]
     pub id: i32,
     #[diesel(sql_type = Int4)]
     pub product_id: i32,
+    /// The SKU's quantity, or the product's stock.
+    #[diesel(sql_type = Int4)]
+    pub available: i32,
     #[diesel(embed)]
     pub line: StoredLine,
 }
@@ -24,10 +27,11 @@ pub async fn cart_lines(
     conn: &mut AsyncPgConnection,
     user_id: i32,
 ) -> QueryResult<Vec<CartLineRow>> {
-    // A SKU's price comes from the inventory's one rule (`sku_offers`).
+    // A SKU's price and stock come from the inventory's one rule (`sku_offers`).
     diesel::sql_query(
         "SELECT c.id, c.product_id, c.sku_id, p.product_name, \
-                COALESCE(o.price, p.price) AS unit_price, c.quantity, o.style_name, o.size \
+                COALESCE(o.price, p.price) AS unit_price, c.quantity, o.style_name, o.size, \
+                COALESCE(o.available, p.stock) AS available \
          FROM cart_items c \
          JOIN products p ON p.id = c.product_id \
          LEFT JOIN sku_offers o ON o.sku_id = c.sku_id \

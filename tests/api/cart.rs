@@ -379,3 +379,42 @@ async fn a_product_with_skus_is_bought_by_sku_at_its_style_price() {
     );
     assert_eq!(cart["data"]["total"], "52.50");
 }
+
+/// API.md: carts show today's prices and stock. Each line says how many can
+/// be bought now (a SKU line, its SKU's quantity); someone else's order
+/// retires the cached cart, and the next read shows what is left.
+#[tokio::test]
+async fn the_cart_shows_how_many_of_each_line_can_be_bought_today() {
+    let app = TestApp::seeded().await;
+    make_sku_product(&app).await;
+    let (_, token) = app.quick_account("lark@example.com", Role::Customer).await;
+    add(&app, &token, json!({"product_id": 2, "quantity": 1})).await;
+    add(
+        &app,
+        &token,
+        json!({"product_id": 1, "sku_id": 1, "quantity": 1}),
+    )
+    .await;
+    let available = |cart: &TestResponse| {
+        let items = cart.json()["data"]["items"].clone();
+        (items[0]["available"].clone(), items[1]["available"].clone())
+    };
+    cart_of(&app, &token).await;
+    let cached = cart_of(&app, &token).await;
+    assert_eq!(cached.header("x-data-source"), Some("redis"));
+    assert_eq!(available(&cached), (json!(25), json!(4)));
+
+    let (_, other) = app.quick_account("loon@example.com", Role::Customer).await;
+    let placed = app
+        .client(Some(&other))
+        .send_json(
+            Method::POST,
+            "/api/orders",
+            json!({"items": [{"product_id": 2, "quantity": 3}, {"product_id": 1, "sku_id": 1, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let after = cart_of(&app, &token).await;
+    assert_eq!(after.header("x-data-source"), Some("postgres"));
+    assert_eq!(available(&after), (json!(22), json!(3)));
+}
