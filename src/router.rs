@@ -78,6 +78,7 @@ pub fn build(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(cors_layer(&cors_origins))
+        .layer(axum::middleware::map_request(identity_when_refused))
         // Large JSON leaves compressed when the client asks (gzip or br);
         // small answers are not worth the CPU.
         .layer(
@@ -143,7 +144,14 @@ async fn not_modified(request: Request, next: Next) -> axum::response::Response 
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
+    if response.headers().contains_key(header::ETAG) {
+        // The same `Vary` on the 200 and on the 304 that stands for it (RFC
+        // 9110 §15.4.5), whether or not this answer was worth compressing.
+        response
+            .headers_mut()
+            .insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     let Some(wanted) = wanted else {
         return response;
     };
@@ -186,6 +194,7 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
             header::CONTENT_TYPE,
             header::IF_NONE_MATCH,
             header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([
             header::ETAG,
@@ -222,8 +231,63 @@ where
         }
         .into_response(),
         StatusCode::PAYLOAD_TOO_LARGE => AppError::PayloadTooLarge.into_response(),
+        // The docs' own assets (Swagger UI) answer a bare 404.
+        StatusCode::NOT_FOUND => AppError::not_found("no such document").into_response(),
+        status if status.is_server_error() => {
+            AppError::Internal(anyhow::anyhow!("a layer answered a bare {status}")).into_response()
+        }
         _ => AppError::BadRequest("the request was refused".into()).into_response(),
     }
+}
+
+/// A client that refuses unencoded answers (`identity;q=0`, `*;q=0`) and
+/// accepts none of ours would be answered 406 by the compression layer
+/// *after* the handler ran: an order placed, told it was not. RFC 9110
+/// §12.5.3 lets a server disregard the preference instead, so those
+/// refusals are dropped before anything runs: the answer is then encoded
+/// as the client prefers among what it accepts, or not at all.
+async fn identity_when_refused(mut request: Request) -> Request {
+    let Some(value) = request.headers().get(header::ACCEPT_ENCODING) else {
+        return request;
+    };
+    let Some(kept) = value.to_str().ok().and_then(without_identity_refusals) else {
+        return request;
+    };
+    match HeaderValue::from_str(&kept) {
+        Ok(kept) if !kept.is_empty() => {
+            request.headers_mut().insert(header::ACCEPT_ENCODING, kept);
+        }
+        _ => {
+            request.headers_mut().remove(header::ACCEPT_ENCODING);
+        }
+    }
+    request
+}
+
+/// `accept` without its `identity;q=0` and `*;q=0` entries; `None` when it
+/// has none.
+fn without_identity_refusals(accept: &str) -> Option<String> {
+    let refuses = |entry: &&str| {
+        let mut parts = entry.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        let zero = parts.any(|param| {
+            param
+                .strip_prefix("q=")
+                .or_else(|| param.strip_prefix("Q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                == Some(0.0)
+        });
+        zero && (coding == "*" || coding.eq_ignore_ascii_case("identity"))
+    };
+    let entries: Vec<&str> = accept.split(',').map(str::trim).collect();
+    if !entries.iter().any(refuses) {
+        return None;
+    }
+    let kept: Vec<&str> = entries
+        .into_iter()
+        .filter(|entry| !refuses(entry))
+        .collect();
+    Some(kept.join(", "))
 }
 
 fn request_span(request: &Request) -> Span {
@@ -246,4 +310,27 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
         latency_ms = latency.as_secs_f64() * 1000.0,
         "request finished"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_identity_refusals;
+
+    #[test]
+    fn only_refusals_of_unencoded_answers_are_dropped() {
+        assert_eq!(without_identity_refusals("gzip, br"), None);
+        assert_eq!(
+            without_identity_refusals("identity;q=0").as_deref(),
+            Some("")
+        );
+        assert_eq!(
+            without_identity_refusals("zstd, identity; q=0.0, *;Q=0").as_deref(),
+            Some("zstd")
+        );
+        assert_eq!(
+            without_identity_refusals("gzip;q=0.5, IDENTITY;q=0").as_deref(),
+            Some("gzip;q=0.5")
+        );
+        assert_eq!(without_identity_refusals("identity;q=0.1"), None);
+    }
 }

@@ -27,6 +27,9 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
     assert!(cached.body.is_empty());
     assert_eq!(cached.header("etag"), Some(etag.as_str()));
     assert_eq!(cached.header("cache-control"), Some("no-cache"));
+    // The 304 varies as its 200 does (RFC 9110 §15.4.5), compressed or not.
+    assert_eq!(first.header("vary"), Some("accept-encoding"));
+    assert_eq!(cached.header("vary"), Some("accept-encoding"));
     // A strong spelling of the same tag, a list, and `*` match too (weak comparison).
     let strong = etag.trim_start_matches("W/").to_owned();
     for header in [strong.as_str(), &format!("\"nope\", {etag}"), "*"] {
@@ -118,6 +121,67 @@ async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
     assert!(small.header("content-encoding").is_none());
 }
 
+/// A client that refuses unencoded answers and accepts none of ours: the
+/// compression layer used to answer 406 after the handler ran (a category
+/// created, the client told it was not). The preference is disregarded
+/// instead (RFC 9110 §12.5.3): the write's own answer, unencoded.
+#[tokio::test]
+async fn a_client_refusing_unencoded_answers_gets_the_writes_answer() {
+    let app = TestApp::seeded_with_admin().await;
+    for (n, refusal) in ["identity;q=0", "zstd, *;q=0"].into_iter().enumerate() {
+        let created = app
+            .admin()
+            .send(
+                Method::POST,
+                "/api/categories",
+                Some(Body::from(
+                    json!({"category_name": format!("Refused {n}")}).to_string(),
+                )),
+                &[
+                    ("content-type", "application/json"),
+                    ("accept-encoding", refusal),
+                ],
+            )
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{refusal}: {}",
+            created.text()
+        );
+        assert!(created.header("content-encoding").is_none());
+        let read = app
+            .anon()
+            .send(
+                Method::GET,
+                "/api/categories",
+                None,
+                &[("accept-encoding", refusal)],
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::OK, "{refusal}");
+    }
+    // With an encoding it accepts, it gets that one.
+    let gzip = app
+        .anon()
+        .send(
+            Method::GET,
+            "/api/categories",
+            None,
+            &[("accept-encoding", "gzip, identity;q=0")],
+        )
+        .await;
+    assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+}
+
+/// The docs' own assets answer a bare 404 for a file they lack: a 404
+/// problem (it was a 400 "the request was refused").
+#[tokio::test]
+async fn a_missing_docs_asset_is_a_404_problem() {
+    let app = TestApp::spawn().await;
+    app.anon().get("/docs/nope.js").await.problem(404);
+}
+
 #[tokio::test]
 async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
     let preflight = |origin: &str| {
@@ -128,7 +192,7 @@ async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
             .header("access-control-request-method", "POST")
             .header(
                 "access-control-request-headers",
-                "authorization, content-type",
+                "authorization, content-type, x-request-id",
             )
             .body(Body::empty())
             .unwrap()
@@ -157,6 +221,13 @@ async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
             .header("access-control-allow-methods")
             .unwrap()
             .contains("POST")
+    );
+    // A front end may send its own request id (the server keeps a sane one).
+    assert!(
+        allowed
+            .header("access-control-allow-headers")
+            .unwrap()
+            .contains("x-request-id")
     );
     let refused = open
         .anon()
