@@ -85,6 +85,7 @@ pub fn build(state: AppState) -> Router {
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
+        .layer(axum::middleware::from_fn(cache_control))
         .layer(axum::middleware::from_fn(not_modified))
         .layer(axum::middleware::map_response(problem_for_bare_error))
         .layer(CatchPanicLayer::custom(|_| {
@@ -238,6 +239,32 @@ where
         }
         _ => AppError::BadRequest("the request was refused".into()).into_response(),
     }
+}
+
+/// What caches may keep. A document (it says `no-cache`: keep it, but ask
+/// before showing it) answered to a signed-in request is the user's alone:
+/// `private`, so that no shared cache (a CDN, a proxy) keeps a cart, an
+/// order or an admin's view. Every other answer (problems, tokens, writes'
+/// answers, health) says `no-store`: a 404 is cacheable by default, and a
+/// sign-in's token must not be kept anywhere.
+async fn cache_control(request: Request, next: Next) -> axum::response::Response {
+    let signed_in = request.headers().contains_key(header::AUTHORIZATION);
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    match headers.get(header::CACHE_CONTROL) {
+        Some(_) if !signed_in => {}
+        Some(value) if value.as_bytes() == b"no-cache" => {
+            headers.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            );
+        }
+        Some(_) => {}
+        None => {
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+    }
+    response
 }
 
 /// A client that refuses unencoded answers (`identity;q=0`, `*;q=0`) and

@@ -26,7 +26,8 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
     assert_eq!(cached.status, StatusCode::NOT_MODIFIED);
     assert!(cached.body.is_empty());
     assert_eq!(cached.header("etag"), Some(etag.as_str()));
-    assert_eq!(cached.header("cache-control"), Some("no-cache"));
+    // An admin's answer is theirs (see `what_caches_may_keep`).
+    assert_eq!(cached.header("cache-control"), Some("private, no-cache"));
     // The 304 varies as its 200 does (RFC 9110 §15.4.5), compressed or not.
     assert_eq!(first.header("vary"), Some("accept-encoding"));
     assert_eq!(cached.header("vary"), Some("accept-encoding"));
@@ -172,6 +173,47 @@ async fn a_client_refusing_unencoded_answers_gets_the_writes_answer() {
         )
         .await;
     assert_eq!(gzip.header("content-encoding"), Some("gzip"));
+}
+
+/// Shared caches (a CDN, a proxy) may keep the catalog but never a
+/// signed-in user's answer, a token, or a problem (a 404 is cacheable by
+/// default); every client revalidates a document before showing it.
+#[tokio::test]
+async fn what_caches_may_keep() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("mo@example.com", Role::Customer).await;
+    let cache_control = |response: &crate::helpers::TestResponse| {
+        response.header("cache-control").map(str::to_owned)
+    };
+    let catalog = app.anon().get("/api/products/1").await;
+    assert_eq!(cache_control(&catalog).as_deref(), Some("no-cache"));
+    for path in ["/api/cart", "/api/orders", "/api/products/1"] {
+        let mine = app.user(&token).get(path).await;
+        assert_eq!(mine.status, StatusCode::OK, "{path}");
+        assert_eq!(
+            cache_control(&mine).as_deref(),
+            Some("private, no-cache"),
+            "{path}"
+        );
+    }
+    let me = app.user(&token).get("/api/auth/me").await;
+    assert_eq!(cache_control(&me).as_deref(), Some("no-store"));
+    let signed_in = app
+        .anon()
+        .post(
+            "/api/auth/signin",
+            json!({"email": "mo@example.com", "password": crate::helpers::TEST_PASSWORD}),
+        )
+        .await;
+    assert_eq!(
+        cache_control(&signed_in).as_deref(),
+        Some("no-store"),
+        "{}",
+        signed_in.text()
+    );
+    let missing = app.anon().get("/api/products/999").await;
+    missing.problem(404);
+    assert_eq!(cache_control(&missing).as_deref(), Some("no-store"));
 }
 
 /// The docs' own assets answer a bare 404 for a file they lack: a 404
