@@ -85,8 +85,7 @@ pub fn build(state: AppState) -> Router {
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
-        .layer(axum::middleware::from_fn(cache_control))
-        .layer(axum::middleware::from_fn(not_modified))
+        .layer(axum::middleware::from_fn(caching_headers))
         .layer(axum::middleware::map_response(problem_for_bare_error))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
@@ -137,15 +136,19 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Answers 304 with no body when the client's `If-None-Match` names the
-/// ETag of the 200 it would get (weak comparison, RFC 9110 13.1.2).
-async fn not_modified(request: Request, next: Next) -> axum::response::Response {
+/// What caches may do with an answer ([`cache_control`]), and a 304 with
+/// no body when the client's `If-None-Match` names the ETag of the 200 it
+/// would get (weak comparison, RFC 9110 13.1.2). One layer: each costs
+/// every request a clone of the service below it.
+async fn caching_headers(request: Request, next: Next) -> axum::response::Response {
     let wanted = request
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    let signed_in = request.headers().contains_key(header::AUTHORIZATION);
     let mut response = next.run(request).await;
+    cache_control(response.headers_mut(), signed_in);
     if response.headers().contains_key(header::ETAG) {
         // The same `Vary` on the 200 and on the 304 that stands for it (RFC
         // 9110 §15.4.5), whether or not this answer was worth compressing.
@@ -247,10 +250,7 @@ where
 /// order or an admin's view. Every other answer (problems, tokens, writes'
 /// answers, health) says `no-store`: a 404 is cacheable by default, and a
 /// sign-in's token must not be kept anywhere.
-async fn cache_control(request: Request, next: Next) -> axum::response::Response {
-    let signed_in = request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
+fn cache_control(headers: &mut axum::http::HeaderMap, signed_in: bool) {
     match headers.get(header::CACHE_CONTROL) {
         Some(_) if !signed_in => {}
         Some(value) if value.as_bytes() == b"no-cache" => {
@@ -264,7 +264,6 @@ async fn cache_control(request: Request, next: Next) -> axum::response::Response
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         }
     }
-    response
 }
 
 /// A client that refuses unencoded answers (`identity;q=0`, `*;q=0`) and
