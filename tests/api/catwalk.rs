@@ -561,6 +561,54 @@ async fn a_failed_import_leaves_the_catalog_as_it_was() {
     assert_eq!(app.count("products").await, 3);
 }
 
+/// A `--replace` that would swap in a catalog that can sell nothing (every
+/// SKU line pointing to styles of another export; styles with no SKU file
+/// rows at all) is refused, and the old catalog stays (it used to be
+/// swapped in, every product out of stock, and the import said it went
+/// well).
+#[tokio::test]
+async fn an_import_that_could_sell_nothing_is_refused_and_changes_nothing() {
+    let (app, dir) = imported_fixture().await;
+    for (skus, says) in [
+        (
+            "id,styleId,size,quantity\n1,901,\"XS\",8\n2,902,\"S\",16\n",
+            "every line of skus.csv",
+        ),
+        ("id,styleId,size,quantity\n", "no SKU"),
+    ] {
+        std::fs::write(dir.0.join("skus.csv"), skus).unwrap();
+        let error = import(&app.state, &dir.0, true).await.unwrap_err();
+        assert!(error.to_string().contains(says), "{error}");
+        assert!(error.to_string().contains("nothing was changed"), "{error}");
+        assert_eq!(app.count("skus").await, 3);
+        assert_eq!(app.count("products WHERE stock > 0").await, 1);
+    }
+}
+
+/// The list of rejected lines goes beside the files; where it cannot (a
+/// read-only folder; here a directory stands in its way), to the
+/// temporary folder, and the import goes on (it failed at the first bad
+/// line).
+#[tokio::test]
+async fn rejected_lines_are_listed_elsewhere_when_the_folder_cannot_take_them() {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    std::fs::create_dir(dir.0.join(emporium::catwalk::import::REJECTS_FILE)).unwrap();
+    let report = import(&app.state, &dir.0, false).await.unwrap();
+    let listed = report.rejects_file.unwrap();
+    assert!(
+        listed.starts_with(std::env::temp_dir()),
+        "{}",
+        listed.display()
+    );
+    assert!(!listed.starts_with(&dir.0), "{}", listed.display());
+    let text = std::fs::read_to_string(&listed).unwrap();
+    std::fs::remove_file(&listed).unwrap();
+    assert!(text.contains("product.csv:5:"), "{text}");
+    assert_eq!(app.count("products").await, 3);
+}
+
 #[tokio::test]
 async fn generated_data_imports_with_its_proportions_and_dirt() {
     let app = TestApp::spawn().await;

@@ -298,10 +298,41 @@ async fn load(
     reports.extend(one?);
     reports.push((0, report));
     reports.sort_by_key(|(index, _)| *index);
+    refuse_unsellable(reports.iter().map(|(_, report)| report))?;
     Ok((
         reports.into_iter().map(|(_, report)| report).collect(),
         products.categories.len(),
     ))
+}
+
+/// A load that would swap in a catalog that sells nothing it used to: a
+/// file whose every line was rejected (styles from another export, a wrong
+/// format), or styles with no SKU at all (every Catwalk product would be
+/// out of stock). Nothing is changed; the old catalog stays.
+fn refuse_unsellable<'r>(reports: impl Iterator<Item = &'r FileReport>) -> anyhow::Result<()> {
+    let reports: Vec<&FileReport> = reports.collect();
+    for report in &reports {
+        if report.loaded == 0 && report.rejected > 0 {
+            let (line, reason) = report.examples.first().cloned().unwrap_or_default();
+            anyhow::bail!(
+                "every line of {} was rejected ({}; line {line}: {reason}); nothing was changed",
+                report.file,
+                report.rejected
+            );
+        }
+    }
+    let loaded = |file: &str| {
+        reports
+            .iter()
+            .find(|report| report.file == file)
+            .map_or(0, |report| report.loaded)
+    };
+    anyhow::ensure!(
+        loaded("styles.csv") == 0 || loaded("skus.csv") > 0,
+        "styles.csv has {} styles but skus.csv no SKU: nothing could be sold; nothing was changed",
+        loaded("styles.csv")
+    );
+    Ok(())
 }
 
 /// A check of a line that points to a product.

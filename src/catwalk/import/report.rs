@@ -6,24 +6,27 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The file, in the import's folder, that lists every rejected line as
-/// `<file>:<line>: <reason>`. Written only when a line is rejected.
+/// `<file>:<line>: <reason>`. Written only when a line is rejected; where
+/// the folder cannot take it (a read-only mount), in the system's
+/// temporary folder instead, named after the process.
 pub const REJECTS_FILE: &str = "rejected-rows.txt";
 
 /// Every rejected line, written as it is found (a file with millions of bad
 /// lines costs no memory); files loading at once share it.
 pub(super) struct RejectLog {
     path: PathBuf,
-    out: std::sync::Mutex<Option<std::io::BufWriter<std::fs::File>>>,
+    out: std::sync::Mutex<Option<(PathBuf, std::io::BufWriter<std::fs::File>)>>,
 }
 
 impl RejectLog {
-    /// A log in `dir`; a log left there by an earlier import is removed.
+    /// A log in `dir`; a log left there by an earlier import is removed
+    /// (where it can be: else the log goes to the temporary folder).
     pub(super) fn in_dir(dir: &Path) -> anyhow::Result<Self> {
         let path = dir.join(REJECTS_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => anyhow::bail!("{}: {error}", path.display()),
+        if let Err(error) = std::fs::remove_file(&path)
+            && error.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), %error, "cannot remove an earlier list of rejected rows");
         }
         Ok(Self {
             path,
@@ -36,17 +39,30 @@ impl RejectLog {
             .out
             .lock()
             .map_err(|_| anyhow::anyhow!("the rejected rows' list was left broken"))?;
-        let out = match &mut *out {
+        let (_, out) = match &mut *out {
             Some(out) => out,
-            None => {
-                let created = std::fs::File::create(&self.path)
-                    .map_err(|error| anyhow::anyhow!("{}: {error}", self.path.display()))?;
-                out.insert(std::io::BufWriter::new(created))
-            }
+            None => out.insert(self.create()?),
         };
         let reason = reason.replace(['\n', '\r'], " ");
         writeln!(out, "{file}:{line}: {reason}")?;
         Ok(())
+    }
+
+    /// The list, in the import's folder or else in the temporary folder.
+    fn create(&self) -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::File>)> {
+        let fallback =
+            std::env::temp_dir().join(format!("emporium-{}-{REJECTS_FILE}", std::process::id()));
+        let mut failures = Vec::new();
+        for path in [&self.path, &fallback] {
+            match std::fs::File::create(path) {
+                Ok(created) => return Ok((path.clone(), std::io::BufWriter::new(created))),
+                Err(error) => failures.push(format!("{}: {error}", path.display())),
+            }
+        }
+        anyhow::bail!(
+            "cannot write the rejected rows anywhere: {}",
+            failures.join("; ")
+        )
     }
 
     /// Flushes the file; its path when anything was written.
@@ -56,9 +72,9 @@ impl RejectLog {
             .into_inner()
             .map_err(|_| anyhow::anyhow!("the rejected rows' list was left broken"))?;
         match out {
-            Some(mut out) => {
+            Some((path, mut out)) => {
                 out.flush()?;
-                Ok(Some(self.path))
+                Ok(Some(path))
             }
             None => Ok(None),
         }
