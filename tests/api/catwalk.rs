@@ -585,6 +585,26 @@ async fn an_import_that_could_sell_nothing_is_refused_and_changes_nothing() {
     }
 }
 
+/// A line in another encoding (Latin-1's "Café") is rejected by name, not
+/// loaded with its letter replaced.
+#[tokio::test]
+async fn a_line_that_is_not_utf8_is_rejected_not_mangled() {
+    let app = TestApp::spawn().await;
+    let dir = TempDir::new();
+    write_fixture(&dir.0);
+    let path = dir.0.join("product.csv");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(b"5,\"Caf\xe9 Table\",\"s\",\"d\",\"Jackets\",10\n");
+    std::fs::write(&path, bytes).unwrap();
+    let report = import(&app.state, &dir.0, false).await.unwrap();
+    let listed = std::fs::read_to_string(report.rejects_file.unwrap()).unwrap();
+    assert!(
+        listed.contains("product.csv:6: not UTF-8 (byte 7 of the line)"),
+        "{listed}"
+    );
+    assert_eq!(app.count("products").await, 3);
+}
+
 /// The list of rejected lines goes beside the files; where it cannot (a
 /// read-only folder; here a directory stands in its way), to the
 /// temporary folder, and the import goes on (it failed at the first bad

@@ -122,10 +122,17 @@ async fn load_file(
             continue;
         }
         report.read += 1;
+        // Text in another encoding (Latin-1's "Café") is refused, not
+        // loaded with its letters replaced.
+        let not_utf8 = std::str::from_utf8(&line).err();
         let outcome = match splitter.split(&line, &mut fields) {
             _ if too_long => Err(format!("longer than {MAX_LINE_BYTES} bytes")),
             // (No PostgreSQL text holds one: COPY would refuse the load.)
             _ if line.contains(&0) => Err("holds a NUL byte".to_owned()),
+            _ if let Some(error) = not_utf8 => Err(format!(
+                "not UTF-8 (byte {} of the line)",
+                error.valid_up_to() + 1
+            )),
             None => Err("broken quoting".to_owned()),
             Some(()) if fields.len() != expected_fields.len() => Err(format!(
                 "{} fields, expected {}",
