@@ -90,6 +90,17 @@ $upstream        keepalive 32;
     }
     server {
         listen 127.0.0.1:$proxy_port;
+        # The nodes judge a body's size (BODY_LIMIT_BYTES, a problem+json
+        # 413); NGINX stops only what no node would take.
+        client_max_body_size $(( ${BODY_LIMIT_BYTES:-1048576} + 1048576 ));
+        # What NGINX refuses by itself (a body too large even for that, a
+        # request line or headers too long, a malformed request) is a
+        # problem+json too, with the request id, never NGINX's HTML page.
+        # (URIs, not named locations: a request line too long has no URI
+        # to carry to one.)
+        error_page 413 /__refused/413;
+        error_page 414 /__refused/414;
+        error_page 400 494 /__refused/400;
         location / {
             proxy_pass http://emporium;
             proxy_http_version 1.1;
@@ -108,6 +119,26 @@ $upstream        keepalive 32;
             # NGINX's (no node answered) becomes the 503 below.
             proxy_intercept_errors off;
             error_page 502 504 = @unavailable;
+            # (A location's own error_page hides the server's.)
+            error_page 413 /__refused/413;
+        }
+        location = /__refused/413 {
+            internal;
+            default_type application/problem+json;
+            add_header X-Request-Id \$emporium_request_id always;
+            return 413 '{"type":"/problems/payload-too-large","title":"Payload Too Large","status":413,"detail":"the request body is too large","request_id":"\$emporium_request_id"}';
+        }
+        location = /__refused/414 {
+            internal;
+            default_type application/problem+json;
+            add_header X-Request-Id \$emporium_request_id always;
+            return 414 '{"type":"/problems/bad-request","title":"URI Too Long","status":414,"detail":"the request line is too long","request_id":"\$emporium_request_id"}';
+        }
+        location = /__refused/400 {
+            internal;
+            default_type application/problem+json;
+            add_header X-Request-Id \$emporium_request_id always;
+            return 400 '{"type":"/problems/bad-request","title":"Bad Request","status":400,"detail":"the request is malformed or its headers too large","request_id":"\$emporium_request_id"}';
         }
         # No node could answer: the API's problem+json 503, not NGINX's page.
         location @unavailable {

@@ -174,6 +174,31 @@ def request_ids_pass_through():
     print("cluster: request ids pass through NGINX (a sane one as sent, else NGINX's own)")
 
 
+def nginx_refusals_are_problems():
+    """What NGINX refuses by itself is a problem+json with the request id."""
+    url = urllib.parse.urlsplit(PROXY)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    # A declared body far past every limit: refused from its headers alone.
+    conn.putrequest("POST", "/api/auth/signin")
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Content-Length", str(64 * 1048576))
+    conn.putheader("X-Request-Id", "big-1")
+    conn.endheaders()
+    response = conn.getresponse()
+    body = json.loads(response.read().decode() or "null")
+    conn.close()
+    check(response.status == 413 and response.headers.get("Content-Type") == "application/problem+json"
+          and isinstance(body, dict) and body.get("request_id") == "big-1",
+          f"a body too large for NGINX: {response.status} {dict(response.headers)} {body}")
+    # A request line too long: NGINX reads no header, so the id is its own.
+    status, headers, body = exchange(PROXY, "GET", "/api/products?q=" + "a" * 20000)
+    check(status == 414 and headers.get("Content-Type") == "application/problem+json"
+          and isinstance(body, dict) and body.get("request_id")
+          and body.get("request_id") == headers.get("X-Request-Id"),
+          f"a request line too long for NGINX: {status} {dict(headers)} {body}")
+    print("cluster: what NGINX refuses by itself (413, 414) is a problem+json with the request id")
+
+
 def running(pid):
     """Whether process `pid` still runs (a zombie has ended)."""
     try:
@@ -212,6 +237,7 @@ def main():
     no_stale_reads(a, b, admin)
     no_oversell(a, b, admin)
     request_ids_pass_through()
+    nginx_refusals_are_problems()
     no_node_left_is_a_problem_503()
     print("cluster: every guarantee held across the nodes")
 
