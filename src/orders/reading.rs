@@ -78,6 +78,12 @@ pub async fn list(
             false
         }
     };
+    let skips = if filter.after.is_some() {
+        0
+    } else {
+        page.offset()
+    };
+    let _slot = state.deep_pages.enter(skips).await?;
     state
         .cached(
             &key,

@@ -1115,22 +1115,25 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     let (_, token) = app
         .quick_account("shopper@example.com", Role::Customer)
         .await;
+    let (_, admin) = app.quick_account("clerk@example.com", Role::Admin).await;
     let mut locker = app.db().await;
     locker
-        .batch_execute("BEGIN; LOCK TABLE products IN ACCESS EXCLUSIVE MODE")
+        .batch_execute("BEGIN; LOCK TABLE products, orders IN ACCESS EXCLUSIVE MODE")
         .await
         .unwrap();
     let deep: Vec<_> = (0..12)
         .map(|n| {
-            let app = app.clone();
+            let (app, admin) = (app.clone(), admin.clone());
             let path = match n % 3 {
                 0 => format!("/catwalk/products?page={}&count=100", 200 + n),
+                1 => format!("/api/orders?page={}&limit=100", 200 + n),
                 _ => format!("/api/products?page={}&limit=100", 200 + n),
             };
-            tokio::spawn(async move { (app.anon().get(&path).await, path) })
+            tokio::spawn(async move { (app.user(&admin).get(&path).await, path) })
         })
         .collect();
-    // Only the deep pages read the products: every wait on the lock is one.
+    // Only the deep pages read the products and the orders: every wait on
+    // the lock is one.
     let stuck = "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.count(stuck).await < 2 && Instant::now() < deadline {
