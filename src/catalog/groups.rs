@@ -63,8 +63,9 @@ pub struct GroupListQuery {
     /// Rows per page.
     #[param(minimum = 1, maximum = 100, default = 20)]
     pub limit: Option<i64>,
-    /// Whether each group embeds its first 100 products (default `true`).
+    /// Whether each group embeds its first 100 products (default `true`; in any case).
     #[param(default = true)]
+    #[serde(default, deserialize_with = "crate::extract::any_case_bool")]
     pub products: Option<bool>,
     /// An opaque cursor from a `next` URL: the page starts after it (with no `page`).
     pub after: Option<String>,

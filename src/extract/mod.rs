@@ -28,7 +28,8 @@ mod query;
 
 pub use json::{parse_json, parse_json_leniently};
 pub use query::{
-    ApiQuery, QueryFreeRoutes, REPEAT_SEPARATOR, parse_query, refuse_query_where_none_is_taken,
+    ApiQuery, QueryFreeRoutes, REPEAT_SEPARATOR, any_case_bool, parse_query,
+    refuse_query_where_none_is_taken,
 };
 
 use crate::error::{AppError, FieldErrors};

@@ -30,6 +30,22 @@ where
     }
 }
 
+/// A boolean query value, `true` or `false` in any case (Python's
+/// `requests` sends `True`); anything else does not parse (a 400 naming
+/// it). For `#[serde(default, deserialize_with = "any_case_bool")]`.
+pub fn any_case_bool<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<bool>, D::Error> {
+    let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+    if text.eq_ignore_ascii_case("true") {
+        Ok(Some(true))
+    } else if text.eq_ignore_ascii_case("false") {
+        Ok(Some(false))
+    } else {
+        Err(serde::de::Error::custom("must be true or false"))
+    }
+}
+
 /// Reads a query string into `T`, whose fields must all be optional (every
 /// query struct's are). On failure every bad parameter is named at once:
 /// each parameter is read alone into `T`, so that its own error (unknown,

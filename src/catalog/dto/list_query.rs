@@ -30,7 +30,8 @@ pub struct ProductListQuery {
     #[param(value_type = Option<MoneyText>, inline)]
     #[serde(default, deserialize_with = "decimal_text")]
     pub max_price: Option<JsonDecimal>,
-    /// `true`: only products in stock; `false`: only sold-out ones.
+    /// `true`: only products in stock; `false`: only sold-out ones (in any case).
+    #[serde(default, deserialize_with = "crate::extract::any_case_bool")]
     pub in_stock: Option<bool>,
     /// Words to search for in the name, slogan, description and category:
     /// matched exactly, by stem, or (in the name) with a typo or two.
