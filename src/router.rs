@@ -86,7 +86,7 @@ pub fn build(state: AppState) -> Router {
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
         .layer(axum::middleware::from_fn(caching_headers))
-        .layer(axum::middleware::map_response(problem_for_bare_error))
+        .layer(axum::middleware::from_fn(problem_for_bare_error))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
@@ -212,11 +212,9 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
 
 /// tower-http's timeout and body limit answer with their own bodies; every
 /// error leaves as problem+json, so dress those here.
-async fn problem_for_bare_error<B>(response: Response<B>) -> axum::response::Response
-where
-    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
-    B::Error: Into<axum::BoxError>,
-{
+async fn problem_for_bare_error(request: Request, next: Next) -> axum::response::Response {
+    let safe = request.method().is_safe();
+    let response = next.run(request).await;
     let status = response.status();
     // A layer's own answer has no body type (the timeout) or plain text (the
     // body limit, when the request declared its length); handlers answer
@@ -226,11 +224,19 @@ where
         .get(header::CONTENT_TYPE)
         .is_none_or(|value| value.as_bytes().starts_with(b"text/plain"));
     if !(status.is_client_error() || status.is_server_error()) || !is_bare {
-        return response.map(axum::body::Body::new);
+        return response;
     }
     match status {
+        // A write cut off may have committed all the same (its transaction
+        // is whole either way): retried blindly, a cart add would add twice.
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable {
-            detail: "the request took too long; retry it".into(),
+            detail: if safe {
+                "the request took too long; retry it".into()
+            } else {
+                "the request took too long and may have taken effect all the same: check before \
+                 retrying it (an order: retry it with the same Idempotency-Key)"
+                    .into()
+            },
             retry_after_seconds: 1,
         }
         .into_response(),

@@ -1161,3 +1161,26 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     }
     assert!(served >= 2, "{served} deep pages served");
 }
+
+/// A write the request timeout cuts off may still commit (its transaction
+/// is whole either way); its 503 says so, where a read's says to retry (a
+/// cart add retried on "retry it" added its quantity twice).
+#[tokio::test]
+async fn a_write_cut_off_by_the_request_timeout_says_it_may_have_taken_effect() {
+    let app = TestApp::seeded().await;
+    let impatient = app.second_instance_with(|config| {
+        config.request_timeout = Duration::from_millis(500);
+    });
+    let (_, token) = app.quick_account("rue@example.com", Role::Customer).await;
+    app.slow_commits_on("cart_items", "INSERT").await;
+    let cut = impatient
+        .user(&token)
+        .post("/api/cart/items", json!({"product_id": 1, "quantity": 1}))
+        .await;
+    let detail = cut.problem(503)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("may have taken effect"), "{detail}");
+    assert!(cut.header("retry-after").is_some());
+    // And it did.
+    app.until_counted("cart_items").await;
+    assert_eq!(app.count("cart_items").await, 1);
+}
