@@ -70,7 +70,7 @@ pub const KINDS: &[(&str, u16, &str)] = &[
     (
         "unavailable",
         503,
-        "A dependency (PostgreSQL, or Redis for sessions) is down, or the request took too long. Nothing was half-done; retry after the seconds `Retry-After` says. A write whose detail says it may have taken effect (the request timeout cut it off, or the database was lost during its commit) may be whole: check before retrying it, or retry an order with the same `Idempotency-Key`.",
+        "A dependency (PostgreSQL, or Redis for sessions) is down, or the request took too long. Nothing was half-done; retry after the seconds `Retry-After` says. A write cut off by the request timeout (its detail says it may have taken effect), or one whose database connection was lost, may have committed whole: read before retrying it, or retry an order with the same `Idempotency-Key`.",
     ),
     (
         "internal",
