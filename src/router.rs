@@ -78,15 +78,16 @@ pub fn build(state: AppState) -> Router {
                 .on_failure(()),
         )
         .layer(cors_layer(&cors_origins))
-        .layer(axum::middleware::map_request(identity_when_refused))
+        // (tower's own `map_request`: it calls the service below as it is,
+        // where axum's middleware clones it for every request.)
+        .map_request(identity_when_refused)
         // Large JSON leaves compressed when the client asks (gzip or br);
         // small answers are not worth the CPU.
         .layer(
             CompressionLayer::new()
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
-        .layer(axum::middleware::from_fn(caching_headers))
-        .layer(axum::middleware::from_fn(problem_for_bare_error))
+        .layer(axum::middleware::from_fn(dress_answer))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
@@ -136,18 +137,21 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// What caches may do with an answer ([`cache_control`]), and a 304 with
-/// no body when the client's `If-None-Match` names the ETag of the 200 it
-/// would get (weak comparison, RFC 9110 13.1.2). One layer: each costs
-/// every request a clone of the service below it.
-async fn caching_headers(request: Request, next: Next) -> axum::response::Response {
+/// Every answer on its way out, in one layer (each axum middleware costs
+/// every request a clone of the service below it): a layer's bare error as
+/// problem+json ([`problem_for_bare_error`]), what caches may do with it
+/// ([`cache_control`]), and a 304 with no body when the client's
+/// `If-None-Match` names the ETag of the 200 it would get (weak comparison,
+/// RFC 9110 13.1.2).
+async fn dress_answer(request: Request, next: Next) -> axum::response::Response {
     let wanted = request
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     let signed_in = request.headers().contains_key(header::AUTHORIZATION);
-    let mut response = next.run(request).await;
+    let safe = request.method().is_safe();
+    let mut response = problem_for_bare_error(next.run(request).await, safe);
     cache_control(response.headers_mut(), signed_in);
     if response.headers().contains_key(header::ETAG) {
         // The same `Vary` on the 200 and on the 304 that stands for it (RFC
@@ -212,9 +216,10 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
 
 /// tower-http's timeout and body limit answer with their own bodies; every
 /// error leaves as problem+json, so dress those here.
-async fn problem_for_bare_error(request: Request, next: Next) -> axum::response::Response {
-    let safe = request.method().is_safe();
-    let response = next.run(request).await;
+fn problem_for_bare_error(
+    response: axum::response::Response,
+    safe: bool,
+) -> axum::response::Response {
     let status = response.status();
     // A layer's own answer has no body type (the timeout) or plain text (the
     // body limit, when the request declared its length); handlers answer
@@ -278,7 +283,7 @@ fn cache_control(headers: &mut axum::http::HeaderMap, signed_in: bool) {
 /// §12.5.3 lets a server disregard the preference instead, so those
 /// refusals are dropped before anything runs: the answer is then encoded
 /// as the client prefers among what it accepts, or not at all.
-async fn identity_when_refused(mut request: Request) -> Request {
+fn identity_when_refused(mut request: Request) -> Request {
     let Some(value) = request.headers().get(header::ACCEPT_ENCODING) else {
         return request;
     };
