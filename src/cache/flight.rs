@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
@@ -12,17 +13,20 @@ use crate::error::{AppError, AppResult};
 
 type Flight = Arc<OnceCell<Option<Document>>>;
 
-/// The loads in flight, by name.
+/// The loads in flight, by name, with when each began.
 #[derive(Default)]
-pub(super) struct Flights(Mutex<HashMap<String, Flight>>);
+pub(super) struct Flights(Mutex<HashMap<String, (Instant, Flight)>>);
 
 impl Flights {
     /// Runs `load` under `name`, unless an identical load is running: then
-    /// waits for it and shares its document. A load that fails gives its
-    /// error to its own request only; the others try for themselves.
+    /// waits for it and shares its document. With `begun_after`, only a
+    /// load begun since then is shared (else this one begins, and later
+    /// readers share it instead). A load that fails gives its error to its
+    /// own request only; the others try for themselves.
     pub(super) async fn load_once<F, Fut>(
         &self,
         name: String,
+        begun_after: Option<Instant>,
         load: F,
         counters: &KindCounters,
     ) -> AppResult<Document>
@@ -32,7 +36,16 @@ impl Flights {
     {
         let cell = {
             let mut flights = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
-            flights.entry(name.clone()).or_default().clone()
+            match flights.get(&name) {
+                Some((begun, cell)) if begun_after.is_none_or(|after| *begun >= after) => {
+                    cell.clone()
+                }
+                _ => {
+                    let cell = Flight::default();
+                    flights.insert(name.clone(), (Instant::now(), cell.clone()));
+                    cell
+                }
+            }
         };
         let mut load = Some(load);
         let mut own_error = None;
@@ -87,7 +100,7 @@ impl Drop for LeaveFlight<'_> {
             .unwrap_or_else(|poison| poison.into_inner());
         if flights
             .get(self.name)
-            .is_some_and(|current| Arc::ptr_eq(current, self.cell))
+            .is_some_and(|(_, current)| Arc::ptr_eq(current, self.cell))
         {
             flights.remove(self.name);
         }

@@ -207,6 +207,7 @@ impl Cache {
             CacheStats::bump(&counters.misses);
             return Ok((load(None).await?, DataSource::Postgres));
         }
+        let arrived = std::time::Instant::now();
         let mut lookup = match self.lookup(key).await {
             Ok(lookup) => Some(lookup),
             Err(failure) => {
@@ -252,17 +253,19 @@ impl Cache {
             }
             Ok(document)
         };
-        let document = match self.flight_name(key, lookup.as_ref()) {
-            Some(flight) => {
-                self.flights
-                    .load_once(flight, load_and_store, &counters)
-                    .await?
-            }
-            // Without the versions, nothing tells a load begun after the
-            // last acknowledged write (of any instance) from one begun
-            // before it: each reader loads for itself.
-            None => load_and_store().await?,
-        };
+        // Without the versions, nothing tells whether a load begun before
+        // this request saw a write another instance acknowledged since: it
+        // shares only a load begun after it arrived.
+        let begun_after = lookup.is_none().then_some(arrived);
+        let document = self
+            .flights
+            .load_once(
+                self.flight_name(key, lookup.as_ref()),
+                begun_after,
+                load_and_store,
+                &counters,
+            )
+            .await?;
         Ok((document, DataSource::Postgres))
     }
 
@@ -365,21 +368,25 @@ impl Cache {
     /// Identical concurrent misses share one load. Two misses are identical
     /// when they saw the same versions of the key's namespaces and, for a
     /// document that shows more than its key's own, the same `seq` (no
-    /// write anywhere between them). When Redis could not say, none is
-    /// (`None`): a write acknowledged by another instance meanwhile leaves
-    /// no trace in this one, and a reader after it must not share a load
-    /// begun before it.
-    fn flight_name(&self, key: &CacheKey, lookup: Option<&Lookup>) -> Option<String> {
-        let lookup = lookup?;
-        let versions: Vec<String> = lookup.versions.iter().map(u64::to_string).collect();
-        let seq = if key.shows_loaded { lookup.seq } else { 0 };
-        Some(format!(
-            "{}|{}|{}:{seq}:{}",
-            key.key,
-            key.field.unwrap_or(""),
-            lookup.epoch.as_deref().unwrap_or("-"),
-            versions.join(",")
-        ))
+    /// write anywhere between them). When Redis could not say, the name is
+    /// the key's alone, and a load is shared only with the readers that
+    /// arrived before it began ([`Cache::read`]): a write acknowledged by
+    /// another instance leaves no trace in this one, and a reader after it
+    /// must not share a load begun before it (it did until session 20).
+    fn flight_name(&self, key: &CacheKey, lookup: Option<&Lookup>) -> String {
+        let seen = match lookup {
+            Some(lookup) => {
+                let versions: Vec<String> = lookup.versions.iter().map(u64::to_string).collect();
+                let seq = if key.shows_loaded { lookup.seq } else { 0 };
+                format!(
+                    "{}:{seq}:{}",
+                    lookup.epoch.as_deref().unwrap_or("-"),
+                    versions.join(",")
+                )
+            }
+            None => "unversioned".to_owned(),
+        };
+        format!("{}|{}|{seen}", key.key, key.field.unwrap_or(""))
     }
 
     fn warn(&self, failure: &RedisFailure) {

@@ -390,6 +390,48 @@ async fn a_stampede_of_misses_loads_once() {
     );
 }
 
+/// Redis frozen: every lookup waits out its timeout, and then nothing says
+/// which writes a load in flight has seen. Readers share a load only if
+/// they arrived before it began, so a stampede that arrived together still
+/// loads about once (a load begun before a reader arrived is never shared
+/// with it: `without_the_versions_a_read_after_another_instances_write_shares_no_older_load`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_redis_frozen_a_stampede_that_arrived_together_still_loads_about_once() {
+    let redis = ThrowawayRedis::start(&[]);
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.redis_url = redis.url().into();
+            config.cache_redis_url = None;
+            config.redis_timeout = Duration::from_millis(300);
+        })
+        .await,
+    );
+    app.seed().await;
+    redis.freeze();
+    let readers: Vec<_> = (0..50)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.anon().get("/api/categories").await })
+        })
+        .collect();
+    for reader in readers {
+        let read = reader.await.unwrap();
+        assert_eq!(read.status, StatusCode::OK);
+        assert_eq!(source_of(&read), "postgres");
+    }
+    redis.thaw();
+    let counters = app.state.cache.stats().of("categories");
+    let (misses, coalesced) = (
+        counters.misses.load(Ordering::Relaxed),
+        counters.coalesced.load(Ordering::Relaxed),
+    );
+    assert_eq!(misses, 50);
+    assert!(
+        coalesced >= 25,
+        "{coalesced} of 50 misses shared a load while Redis was frozen"
+    );
+}
+
 #[tokio::test]
 async fn reads_survive_a_redis_outage_and_the_cache_comes_back() {
     let mut redis = ThrowawayRedis::start(&[]);
