@@ -92,6 +92,24 @@ pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
 /// show its product, and the count, which it does not change, need not be
 /// taken again (it is most of a page's load).
 pub async fn product_list(
+    state: AppState,
+    filter: ProductFilter,
+    client: String,
+) -> AppResult<Response> {
+    let skips = if filter.after.is_some() {
+        0
+    } else {
+        filter.page.offset()
+    };
+    let deep_pages = state.deep_pages.clone();
+    deep_pages
+        .read(skips, async move {
+            page_of_products(&state, &filter, &client).await
+        })
+        .await
+}
+
+async fn page_of_products(
     state: &AppState,
     filter: &ProductFilter,
     client: &str,
@@ -100,12 +118,6 @@ pub async fn product_list(
     state
         .cache
         .respond(&key, Framing::Envelope, async |at| {
-            let skips = if filter.after.is_some() {
-                0
-            } else {
-                filter.page.offset()
-            };
-            let _slot = state.deep_pages.enter(skips).await?;
             let total = match cache::product_total(filter) {
                 Some(key) => cached_total(state, &key, filter).await?,
                 None => None,

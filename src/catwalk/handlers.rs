@@ -56,13 +56,16 @@ pub async fn list_products(
     }
     errors.into_result(())?;
     let key = super::cache::product_page(page, count, &state.config.cache_limits);
-    let _slot = state.deep_pages.enter((page - 1) * count).await?;
-    state
-        .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
-            let json = queries::product_page(conn, page, count).await?;
-            Ok(Document::new(json.into(), Framing::Bare))
-        })
-        .await
+    let deep_pages = state.deep_pages.clone();
+    let read = async move {
+        state
+            .cached(&key, Framing::Bare, async |conn: &mut AsyncPgConnection| {
+                let json = queries::product_page(conn, page, count).await?;
+                Ok(Document::new(json.into(), Framing::Bare))
+            })
+            .await
+    };
+    deep_pages.read((page - 1) * count, read).await
 }
 
 /// One of product `product_id`'s documents, through the cache; 404 when

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -42,21 +42,36 @@ impl DeepPages {
         }
     }
 
-    /// A slot for a read that skips `offset` rows, held until the returned
-    /// guard is dropped; `None` (no slot needed) for a shallow one.
-    pub async fn enter(&self, offset: i64) -> Result<Option<OwnedSemaphorePermit>, AppError> {
+    /// Runs `read`, a read that skips `offset` rows. A deep one waits for a
+    /// slot, then runs in a task of its own that holds the slot until the
+    /// read ends, even when the request is dropped meanwhile (its client
+    /// gone): PostgreSQL goes on reading the skipped rows after the drop,
+    /// and the slot must go on counting them.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        offset: i64,
+        read: impl Future<Output = Result<T, AppError>> + Send + 'static,
+    ) -> Result<T, AppError> {
         if offset <= DEEP_OFFSET {
-            return Ok(None);
+            return read.await;
         }
-        match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
-            Ok(Ok(slot)) => Ok(Some(slot)),
+        let slot = match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => slot,
             _ => {
                 metrics::counter!("deep_pages_refused_total").increment(1);
-                Err(AppError::unavailable(format!(
+                return Err(AppError::unavailable(format!(
                     "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
-                     shortly, or follow a list's `next` link, which skips no rows"
-                )))
+                     shortly (a list's `next` link, where it has one, skips no rows)"
+                )));
             }
-        }
+        };
+        tokio::spawn(async move {
+            let _slot = slot;
+            read.await
+        })
+        .await
+        .map_err(|error| {
+            AppError::Internal(anyhow::anyhow!("a deep page's read failed: {error}"))
+        })?
     }
 }

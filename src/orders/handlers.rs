@@ -99,7 +99,7 @@ pub async fn list_orders(
     let mut errors = FieldErrors::new();
     let (page, filter) = query.parse(&mut errors);
     errors.into_result(())?;
-    reading::list(&state, viewer(&auth), page, filter).await
+    reading::list(state, viewer(&auth), page, filter).await
 }
 
 /// One order: the user's own (another user's is a 404), or any for an admin.

@@ -57,7 +57,7 @@ pub async fn views(
 /// cache. A customer sees their own orders only, and may not name another
 /// customer (403).
 pub async fn list(
-    state: &AppState,
+    state: AppState,
     viewer: Viewer,
     page: Pagination,
     mut filter: OrderFilter,
@@ -83,22 +83,25 @@ pub async fn list(
     } else {
         page.offset()
     };
-    let _slot = state.deep_pages.enter(skips).await?;
-    state
-        .cached(
-            &key,
-            Framing::Envelope,
-            async |conn: &mut AsyncPgConnection| {
-                let (orders, total) = queries::list_orders(conn, &filter, page).await?;
-                let mut listed = ListPage::from_rows(orders, page, total, |last| {
-                    next_url(&asked, page, last.id)
-                });
-                let orders = std::mem::take(&mut listed.data);
-                let data = views(conn, orders, for_admin).await?;
-                Document::envelope_of(&listed.with_data(data))
-            },
-        )
-        .await
+    let deep_pages = state.deep_pages.clone();
+    let read = async move {
+        state
+            .cached(
+                &key,
+                Framing::Envelope,
+                async |conn: &mut AsyncPgConnection| {
+                    let (orders, total) = queries::list_orders(conn, &filter, page).await?;
+                    let mut listed = ListPage::from_rows(orders, page, total, |last| {
+                        next_url(&asked, page, last.id)
+                    });
+                    let orders = std::mem::take(&mut listed.data);
+                    let data = views(conn, orders, for_admin).await?;
+                    Document::envelope_of(&listed.with_data(data))
+                },
+            )
+            .await
+    };
+    deep_pages.read(skips, read).await
 }
 
 /// `/api/orders?...&after=<cursor>`: the same list, after order `last_id`.

@@ -1149,6 +1149,32 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     let me = app.user(&token).get("/api/auth/me").await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text());
 
+    // Their clients give up; PostgreSQL still reads for two of them, and
+    // their slots stay taken until it is done: twelve more deep pages
+    // still get no further, and shoppers still get connections at once.
+    for page in deep {
+        page.abort();
+    }
+    let deep: Vec<_> = (0..12)
+        .map(|n| {
+            let (app, admin) = (app.clone(), admin.clone());
+            let path = format!("/api/products?page={}&limit=100", 300 + n);
+            tokio::spawn(async move { (app.user(&admin).get(&path).await, path) })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        app.count(stuck).await,
+        2,
+        "deep pages in PostgreSQL once their clients left"
+    );
+    for _ in 0..8 {
+        let me = tokio::time::timeout(Duration::from_secs(3), app.user(&token).get("/api/auth/me"))
+            .await
+            .expect("a shopper's request waited behind a deep page");
+        assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    }
+
     locker.batch_execute("COMMIT").await.unwrap();
     let mut served = 0;
     for page in deep {

@@ -38,7 +38,7 @@ pub async fn list_products(
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
     let filter = service::list_filter(&state, &query).await?;
-    service::product_list(&state, &filter, &client).await
+    service::product_list(state, filter, client).await
 }
 
 /// One product with its category, tags and features.
