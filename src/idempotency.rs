@@ -142,13 +142,17 @@ pub async fn remember(
 /// How often the server forgets expired keys.
 const JANITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
-/// Forgets expired keys now and every [`JANITOR_INTERVAL`] (a key is
-/// otherwise forgotten only when its user sends it again). A failure is
-/// logged and tried again at the next round; several nodes doing it at
-/// once only delete the same rows.
+/// Forgets expired keys every [`JANITOR_INTERVAL`], the first time at a
+/// random moment within it (so that nodes started together do not all
+/// scan the table at once); a key is otherwise forgotten only when its user
+/// sends it again. A failure is logged and tried again at the next round;
+/// several nodes doing it at once only delete the same rows.
 pub fn spawn_janitor(state: crate::state::AppState) {
+    let first =
+        JANITOR_INTERVAL.mul_f64(f64::from(uuid::Uuid::new_v4().as_u128() as u16) / 65536.0);
     tokio::spawn(async move {
-        let mut rounds = tokio::time::interval(JANITOR_INTERVAL);
+        let mut rounds =
+            tokio::time::interval_at(tokio::time::Instant::now() + first, JANITOR_INTERVAL);
         loop {
             rounds.tick().await;
             match forget_expired(&state).await {

@@ -580,6 +580,13 @@ async fn an_import_that_could_sell_nothing_is_refused_and_changes_nothing() {
         let error = import(&app.state, &dir.0, true).await.unwrap_err();
         assert!(error.to_string().contains(says), "{error}");
         assert!(error.to_string().contains("nothing was changed"), "{error}");
+        // It says where the rejected lines are listed, when any were.
+        let listed = dir.0.join(emporium::catwalk::import::REJECTS_FILE);
+        assert_eq!(
+            error.to_string().contains(&listed.display().to_string()),
+            listed.exists(),
+            "{error}"
+        );
         assert_eq!(app.count("skus").await, 3);
         assert_eq!(app.count("products WHERE stock > 0").await, 1);
     }

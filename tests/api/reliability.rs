@@ -1195,10 +1195,19 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
 async fn a_write_cut_off_by_the_request_timeout_says_it_may_have_taken_effect() {
     let app = TestApp::seeded().await;
     let impatient = app.second_instance_with(|config| {
-        config.request_timeout = Duration::from_millis(500);
+        config.request_timeout = Duration::from_secs(2);
     });
     let (_, token) = app.quick_account("rue@example.com", Role::Customer).await;
-    app.slow_commits_on("cart_items", "INSERT").await;
+    // Its pool and connections warmed, so that only the commit is slow.
+    let cart = impatient.user(&token).get("/api/cart").await;
+    assert_eq!(cart.status, StatusCode::OK, "{}", cart.text());
+    app.sql(
+        "CREATE FUNCTION slower_commit() RETURNS trigger LANGUAGE plpgsql AS \
+           $$ BEGIN PERFORM pg_sleep(4); RETURN NULL; END $$; \
+         CREATE CONSTRAINT TRIGGER slower_commit AFTER INSERT ON cart_items \
+           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slower_commit();",
+    )
+    .await;
     let cut = impatient
         .user(&token)
         .post("/api/cart/items", json!({"product_id": 1, "quantity": 1}))

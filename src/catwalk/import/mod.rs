@@ -168,7 +168,19 @@ async fn run(
         rejects: &rejects,
     };
     let loaded = load(&mut first.client, &mut second.client, &files).await;
-    let (files, categories) = loaded?;
+    let (files, categories) = match loaded {
+        Ok(loaded) => loaded,
+        // A refusal names the list of what was rejected.
+        Err(error) => match rejects.finish() {
+            Ok(Some(listed)) => {
+                return Err(anyhow::anyhow!(
+                    "{error:#} (the rejected lines: {})",
+                    listed.display()
+                ));
+            }
+            _ => return Err(error),
+        },
+    };
     let load_seconds = load_started.elapsed().as_secs_f64();
 
     let index_started = Instant::now();

@@ -48,13 +48,21 @@ impl RejectLog {
         Ok(())
     }
 
-    /// The list, in the import's folder or else in the temporary folder.
+    /// The list, in the import's folder or else, under a name nobody has
+    /// taken, in the temporary folder.
     fn create(&self) -> anyhow::Result<(PathBuf, std::io::BufWriter<std::fs::File>)> {
-        let fallback =
-            std::env::temp_dir().join(format!("emporium-{}-{REJECTS_FILE}", std::process::id()));
+        let fallback = std::env::temp_dir().join(format!(
+            "emporium-{}-{REJECTS_FILE}",
+            uuid::Uuid::new_v4().simple()
+        ));
         let mut failures = Vec::new();
         for path in [&self.path, &fallback] {
-            match std::fs::File::create(path) {
+            // A new file only: never through a link someone left there.
+            match std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(path)
+            {
                 Ok(created) => return Ok((path.clone(), std::io::BufWriter::new(created))),
                 Err(error) => failures.push(format!("{}: {error}", path.display())),
             }
