@@ -284,10 +284,23 @@ fn cache_control(headers: &mut axum::http::HeaderMap, signed_in: bool) {
 /// refusals are dropped before anything runs: the answer is then encoded
 /// as the client prefers among what it accepts, or not at all.
 fn identity_when_refused(mut request: Request) -> Request {
-    let Some(value) = request.headers().get(header::ACCEPT_ENCODING) else {
-        return request;
+    let values = request.headers().get_all(header::ACCEPT_ENCODING);
+    // Most requests refuse nothing: no `q=0` anywhere, nothing to read.
+    let zero_weight = |value: &HeaderValue| {
+        value
+            .as_bytes()
+            .windows(3)
+            .any(|window| window.eq_ignore_ascii_case(b"q=0"))
     };
-    let Some(kept) = value.to_str().ok().and_then(without_identity_refusals) else {
+    if !values.iter().any(zero_weight) {
+        return request;
+    }
+    // Every line of the header, as one list (RFC 9110 §5.3).
+    let joined: Vec<&str> = values
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect();
+    let Some(kept) = without_identity_refusals(&joined.join(", ")) else {
         return request;
     };
     match HeaderValue::from_str(&kept) {

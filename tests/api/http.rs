@@ -162,6 +162,20 @@ async fn a_client_refusing_unencoded_answers_gets_the_writes_answer() {
             .await;
         assert_eq!(read.status, StatusCode::OK, "{refusal}");
     }
+    // The refusal on a line of its own counts as well (RFC 9110 §5.3).
+    let split = app
+        .anon()
+        .send(
+            Method::GET,
+            "/api/categories",
+            None,
+            &[
+                ("accept-encoding", "zstd"),
+                ("accept-encoding", "identity;q=0"),
+            ],
+        )
+        .await;
+    assert_eq!(split.status, StatusCode::OK);
     // With an encoding it accepts, it gets that one.
     let gzip = app
         .anon()
