@@ -11,6 +11,7 @@ pub mod catwalk;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod deep_pages;
 pub mod domain;
 pub mod error;
 pub mod extract;

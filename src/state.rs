@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use crate::cache::{Cache, CacheKey};
 use crate::config::Config;
-use crate::db::{Database, DbConn, DeepPages};
+use crate::db::{Database, DbConn};
+use crate::deep_pages::DeepPages;
 use crate::error::{AppError, AppResult};
 use crate::hashing::Hasher;
 use crate::jwt::TokenKeys;

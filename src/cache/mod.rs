@@ -253,20 +253,12 @@ impl Cache {
             }
             Ok(document)
         };
-        // Without the versions, nothing tells whether a load begun before
-        // this request saw a write another instance acknowledged since: it
-        // shares only a load begun after it arrived.
+        // Without the versions, it shares only a load begun after it arrived.
         let begun_after = lookup.is_none().then_some(arrived);
-        let document = self
-            .flights
-            .load_once(
-                self.flight_name(key, lookup.as_ref()),
-                begun_after,
-                load_and_store,
-                &counters,
-            )
-            .await?;
-        Ok((document, DataSource::Postgres))
+        let flight = self.flight_name(key, lookup.as_ref());
+        let flights = &self.flights;
+        let document = flights.load_once(flight, begun_after, load_and_store, &counters);
+        Ok((document.await?, DataSource::Postgres))
     }
 
     /// [`Cache::read`], answered: the document with its source header,
@@ -370,9 +362,8 @@ impl Cache {
     /// document that shows more than its key's own, the same `seq` (no
     /// write anywhere between them). When Redis could not say, the name is
     /// the key's alone, and a load is shared only with the readers that
-    /// arrived before it began ([`Cache::read`]): a write acknowledged by
-    /// another instance leaves no trace in this one, and a reader after it
-    /// must not share a load begun before it (it did until session 20).
+    /// arrived before it began: a write acknowledged by another instance
+    /// leaves no trace in this one (docs/cache.md, "Stampedes").
     fn flight_name(&self, key: &CacheKey, lookup: Option<&Lookup>) -> String {
         let seen = match lookup {
             Some(lookup) => {

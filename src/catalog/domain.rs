@@ -96,6 +96,11 @@ impl ProductFilter {
     pub fn order_key(&self) -> String {
         format!("{}:{}", self.sort_by.as_str(), self.order.as_str())
     }
+
+    /// How many rows the page's query skips: none after a cursor.
+    pub fn skips(&self) -> i64 {
+        self.page.skips(self.after.is_some())
+    }
 }
 
 /// A product ready to insert, and its tags.

@@ -71,17 +71,13 @@ pub async fn change_product(
 pub async fn delete_product(state: &AppState, id: i32) -> AppResult<()> {
     state
         .cache
-        .write(cache::product_deleted(id), async {
-            state
-                .transaction(async |conn: &mut AsyncPgConnection| {
-                    if queries::delete_product(conn, id).await? {
-                        Ok(())
-                    } else {
-                        Err(no_product(id))
-                    }
-                })
-                .await
-        })
+        .write(
+            cache::product_deleted(id),
+            state.transaction(async |conn: &mut AsyncPgConnection| {
+                let deleted = queries::delete_product(conn, id).await?;
+                deleted.then_some(()).ok_or_else(|| no_product(id))
+            }),
+        )
         .await
 }
 
@@ -96,14 +92,9 @@ pub async fn product_list(
     filter: ProductFilter,
     client: String,
 ) -> AppResult<Response> {
-    let skips = if filter.after.is_some() {
-        0
-    } else {
-        filter.page.offset()
-    };
     let deep_pages = state.deep_pages.clone();
     deep_pages
-        .read(skips, async move {
+        .read(filter.skips(), async move {
             page_of_products(&state, &filter, &client).await
         })
         .await

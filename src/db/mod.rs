@@ -1,10 +1,8 @@
 //! PostgreSQL: the diesel-async connection pool, and the commit that waits
 //! for the disk. Creating the database and migrating it: [`setup`].
 
-mod deep_pages;
 mod setup;
 
-pub use deep_pages::{DEEP_OFFSET, DeepPages};
 pub use setup::{MIGRATIONS, ensure_database, revert_all_migrations, run_migrations};
 
 use std::sync::Arc;

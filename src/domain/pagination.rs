@@ -32,4 +32,10 @@ impl Pagination {
     pub fn offset(self) -> i64 {
         (self.page - 1) * self.limit
     }
+
+    /// The rows a page's query skips: [`Pagination::offset`], or none when
+    /// it starts after a cursor instead.
+    pub fn skips(self, after_a_cursor: bool) -> i64 {
+        if after_a_cursor { 0 } else { self.offset() }
+    }
 }

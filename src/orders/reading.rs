@@ -78,11 +78,7 @@ pub async fn list(
             false
         }
     };
-    let skips = if filter.after.is_some() {
-        0
-    } else {
-        page.offset()
-    };
+    let skips = page.skips(filter.after.is_some());
     let deep_pages = state.deep_pages.clone();
     let read = async move {
         state
