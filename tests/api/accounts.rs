@@ -181,11 +181,11 @@ async fn a_sign_in_during_a_password_change(
     meanwhile: impl FnOnce(),
 ) -> (TestResponse, String) {
     use diesel_async::RunQueryDsl;
-    app.sql(
-        "CREATE FUNCTION held_change() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_advisory_xact_lock(4242); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER held_change AFTER UPDATE ON users \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION held_change();",
+    app.at_commits_on(
+        "users",
+        "UPDATE",
+        "held_change",
+        "PERFORM pg_advisory_xact_lock(4242)",
     )
     .await;
     let mut gate = app.db().await;

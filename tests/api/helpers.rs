@@ -591,11 +591,19 @@ impl TestApp {
     /// second (a deferred trigger sleeps), so that a test can act while a
     /// COMMIT is on its way.
     pub async fn slow_commits_on(&self, table: &str, event: &str) {
+        self.at_commits_on(table, event, "slow_commit", "PERFORM pg_sleep(1)")
+            .await;
+    }
+
+    /// Makes every commit that did `event` to a row of `table` run
+    /// `statement` first (a deferred trigger named `name`): a sleep, or a
+    /// wait for a lock the test holds.
+    pub async fn at_commits_on(&self, table: &str, event: &str, name: &str, statement: &str) {
         self.sql(&format!(
-            "CREATE FUNCTION slow_commit() RETURNS trigger LANGUAGE plpgsql AS \
-               $$ BEGIN PERFORM pg_sleep(1); RETURN NULL; END $$; \
-             CREATE CONSTRAINT TRIGGER slow_commit AFTER {event} ON {table} \
-               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slow_commit();"
+            "CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS \
+               $$ BEGIN {statement}; RETURN NULL; END $$; \
+             CREATE CONSTRAINT TRIGGER {name} AFTER {event} ON {table} \
+               DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION {name}();"
         ))
         .await;
     }

@@ -1201,11 +1201,11 @@ async fn a_write_cut_off_by_the_request_timeout_says_it_may_have_taken_effect() 
     // Its pool and connections warmed, so that only the commit is slow.
     let cart = impatient.user(&token).get("/api/cart").await;
     assert_eq!(cart.status, StatusCode::OK, "{}", cart.text());
-    app.sql(
-        "CREATE FUNCTION slower_commit() RETURNS trigger LANGUAGE plpgsql AS \
-           $$ BEGIN PERFORM pg_sleep(4); RETURN NULL; END $$; \
-         CREATE CONSTRAINT TRIGGER slower_commit AFTER INSERT ON cart_items \
-           DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION slower_commit();",
+    app.at_commits_on(
+        "cart_items",
+        "INSERT",
+        "slower_commit",
+        "PERFORM pg_sleep(4)",
     )
     .await;
     let cut = impatient
