@@ -1144,6 +1144,42 @@ async fn items_that_name_nothing_buyable_are_refused_whole_and_take_nothing() {
     assert_eq!(stock_of(&app, 1).await, 11);
 }
 
+#[tokio::test]
+async fn a_line_naming_another_products_sku_waits_for_no_lock_of_that_product() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded().await);
+    crate::cart::make_sku_product(&app).await;
+    let (_, token) = app.quick_account("ines@example.com", Role::Customer).await;
+    // A cancellation of an order of product 1's SKU 1 holds product 1 and
+    // is about to lock the SKU (products first, then SKUs: `restore`).
+    let mut cancelling = holding_the_row_of(&app, 1).await;
+    // Product 2 with product 1's SKU, in a transaction (`expected_total`).
+    let placing = ordering(
+        &app,
+        &token,
+        Some(json!({
+            "items": [{"product_id": 2, "sku_id": 1, "quantity": 1}],
+            "expected_total": "20.00",
+        })),
+        None,
+    );
+    // It is refused without waiting for product 1 while holding the SKU
+    // (a cycle with the cancellation, which one of them loses as a 503).
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    while !placing.is_finished() && app.count(waiting).await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(placing.is_finished(), "the order waits for product 1");
+    cancelling
+        .batch_execute("SELECT 1 FROM skus WHERE id = 1 FOR UPDATE; COMMIT")
+        .await
+        .unwrap();
+    placing.await.unwrap().field_error("items[0].sku_id");
+    assert_eq!((stock_of(&app, 1).await, stock_of(&app, 2).await), (14, 25));
+    assert_eq!(app.count("orders").await, 0);
+}
+
 /// What `CALL place_plain_order` answered, and whether it committed.
 #[derive(diesel::QueryableByName, Debug)]
 struct AtOnce {
