@@ -83,18 +83,7 @@ pub async fn place(
     lines: &[(Item, i32)],
 ) -> QueryResult<Placed> {
     let (products, skus, quantities) = line_columns(lines);
-    let (
-        short_lines,
-        short_available,
-        id,
-        placed_at,
-        total,
-        unit_prices,
-        emptied,
-        product_names,
-        style_names,
-        sizes,
-    ): PlaceOrderAnswer = diesel::select(place_order_with_lines(
+    let row: PlaceOrderAnswer = diesel::select(place_order_with_lines(
         user_id,
         shipping_address.clone(),
         products,
@@ -103,21 +92,17 @@ pub async fn place(
     ))
     .get_result(&mut conn)
     .await?;
-    if !short_lines.is_empty() {
-        return Ok(Placed::Short(shortages(
+    let (short_lines, short_available, id, placed_at, total, unit_prices, emptied, p, s, z) = row;
+    let short = (short_lines, short_available);
+    let answer = Answer::of(short, id, placed_at, total, unit_prices, [p, s, z]);
+    Ok(match answer.read(user_id, shipping_address, lines)? {
+        Err(short) => Placed::Short(short),
+        Ok((order, unit_prices, lines)) => Placed::Order {
+            order,
+            unit_prices,
             lines,
-            short_lines,
-            short_available,
-        )));
-    }
-    let (order, unit_prices) =
-        placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
-    let names = [product_names, style_names, sizes].map(Option::unwrap_or_default);
-    Ok(Placed::Order {
-        lines: stored_lines(order.id, lines, unit_prices.clone(), names),
-        order,
-        unit_prices,
-        emptied: emptied.unwrap_or(false),
+            emptied: emptied.unwrap_or(false),
+        },
     })
 }
 
@@ -224,39 +209,91 @@ pub async fn place_at_once(
         skus,
         quantities,
     };
-    let (
-        short_lines,
-        short_available,
-        id,
-        placed_at,
-        total,
-        unit_prices,
-        unbuyable,
-        would_empty,
-        product_names,
-        style_names,
-        sizes,
-    ): AtOnceAnswer = call.get_result(&mut conn).await?;
+    let row: AtOnceAnswer = call.get_result(&mut conn).await?;
+    let (short_lines, short_available, id, placed_at, total, unit_prices) =
+        (row.0, row.1, row.2, row.3, row.4, row.5);
+    let (unbuyable, would_empty, names) = (row.6, row.7, [row.8, row.9, row.10]);
     if unbuyable.unwrap_or(false) {
         return Ok(PlacedAtOnce::Unbuyable);
     }
     if would_empty.unwrap_or(false) {
         return Ok(PlacedAtOnce::WouldEmpty);
     }
-    let short_lines = short_lines.unwrap_or_default();
-    if !short_lines.is_empty() {
-        let available = short_available.unwrap_or_default();
-        return Ok(PlacedAtOnce::Short(shortages(
-            lines,
+    let short = (
+        short_lines.unwrap_or_default(),
+        short_available.unwrap_or_default(),
+    );
+    let answer = Answer::of(short, id, placed_at, total, unit_prices, names);
+    Ok(match answer.read(user_id, shipping_address, lines)? {
+        Err(short) => PlacedAtOnce::Short(short),
+        Ok((order, _, lines)) => PlacedAtOnce::Placed { order, lines },
+    })
+}
+
+/// What both checkout routines answer of an order: the short lines (1-based)
+/// with what is left of each; else the order's id, time, total and unit
+/// prices; and each line's product name, style name and size.
+struct Answer {
+    short_lines: Vec<i32>,
+    short_available: Vec<i32>,
+    order: Written,
+    names: [LineNames; 3],
+}
+
+/// The order's columns of an answer (all of them, unless lines were short).
+struct Written {
+    id: Option<i32>,
+    placed_at: Option<DateTime<Utc>>,
+    total: Option<Decimal>,
+    unit_prices: Option<Vec<Decimal>>,
+}
+
+/// An order as written (see [`stored_lines`] for its lines), or the lines
+/// short of stock.
+type Outcome = Result<(Order, Vec<Decimal>, Option<Vec<OrderLine>>), Vec<Shortage>>;
+
+impl Answer {
+    fn of(
+        (short_lines, short_available): (Vec<i32>, Vec<i32>),
+        id: Option<i32>,
+        placed_at: Option<DateTime<Utc>>,
+        total: Option<Decimal>,
+        unit_prices: Option<Vec<Decimal>>,
+        names: [LineNames; 3],
+    ) -> Self {
+        let order = Written {
+            id,
+            placed_at,
+            total,
+            unit_prices,
+        };
+        Self {
             short_lines,
-            available,
-        )));
+            short_available,
+            order,
+            names,
+        }
     }
-    let (order, unit_prices) =
-        placed_order(user_id, shipping_address, id, placed_at, total, unit_prices)?;
-    let names = [product_names, style_names, sizes].map(Option::unwrap_or_default);
-    let lines = stored_lines(order.id, lines, unit_prices, names);
-    Ok(PlacedAtOnce::Placed { order, lines })
+
+    /// What the answer says of an order of `lines` by `user_id`.
+    fn read(
+        self,
+        user_id: i32,
+        shipping_address: Option<serde_json::Value>,
+        lines: &[(Item, i32)],
+    ) -> QueryResult<Outcome> {
+        if !self.short_lines.is_empty() {
+            return Ok(Err(shortages(
+                lines,
+                self.short_lines,
+                self.short_available,
+            )));
+        }
+        let (order, unit_prices) = placed_order(user_id, shipping_address, self.order)?;
+        let names = self.names.map(Option::unwrap_or_default);
+        let stored = stored_lines(order.id, lines, unit_prices.clone(), names);
+        Ok(Ok((order, unit_prices, stored)))
+    }
 }
 
 /// The lines an order was written with (`lines` as given to the call), from
@@ -332,13 +369,14 @@ fn shortages(lines: &[(Item, i32)], short_lines: Vec<i32>, available: Vec<i32>) 
 fn placed_order(
     user_id: i32,
     shipping_address: Option<serde_json::Value>,
-    id: Option<i32>,
-    placed_at: Option<DateTime<Utc>>,
-    total: Option<Decimal>,
-    unit_prices: Option<Vec<Decimal>>,
+    written: Written,
 ) -> QueryResult<(Order, Vec<Decimal>)> {
-    let (Some(id), Some(placed_at), Some(total), Some(unit_prices)) =
-        (id, placed_at, total, unit_prices)
+    let Written {
+        id: Some(id),
+        placed_at: Some(placed_at),
+        total: Some(total),
+        unit_prices: Some(unit_prices),
+    } = written
     else {
         return Err(diesel::result::Error::DeserializationError(
             "place_order answered neither short lines nor an order".into(),
