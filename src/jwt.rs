@@ -1,7 +1,11 @@
-//! Session tokens: HS256 JWTs with `sub`, `jti`, `role`, `iat` and `exp`.
+//! Session tokens: HS256 JWTs with `sub`, `jti`, `role`, `iat` and `exp`,
+//! and `acct`: when the account was created.
 //!
 //! A token proves who signed in and when; whether the session still lives is
 //! decided by its Redis key (see `sessions`), so sign-out needs no deny list.
+//! `sub` is the user's id, which a database restored from a backup or made
+//! anew may give to another account while the sessions' Redis still holds
+//! the first account's sessions: `acct` tells the two accounts apart.
 
 use std::time::Duration;
 
@@ -22,6 +26,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The account's `created_at`, in microseconds since the epoch (as
+    /// PostgreSQL keeps it). Absent from the tokens issued before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acct: Option<i64>,
 }
 
 impl Claims {
@@ -31,6 +39,13 @@ impl Claims {
 
     pub fn expires_at(&self) -> DateTime<Utc> {
         DateTime::from_timestamp(self.exp, 0).unwrap_or_default()
+    }
+
+    /// Whether the token was issued to the account created at `created_at`
+    /// (a token without `acct` is taken as it is).
+    pub fn names_account_created_at(&self, created_at: DateTime<Utc>) -> bool {
+        self.acct
+            .is_none_or(|acct| acct == created_at.timestamp_micros())
     }
 }
 
@@ -57,10 +72,11 @@ impl TokenKeys {
         }
     }
 
-    /// A new session token for `user_id`, living `ttl` from now.
+    /// A new session token for the account `user_id` created at
+    /// `account_created`, living `ttl` from now.
     pub fn issue(
         &self,
-        user_id: i32,
+        (user_id, account_created): (i32, DateTime<Utc>),
         role: Role,
         ttl: Duration,
     ) -> anyhow::Result<(String, Claims)> {
@@ -71,6 +87,7 @@ impl TokenKeys {
             role,
             iat: now,
             exp: now + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            acct: Some(account_created.timestamp_micros()),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
         Ok((token, claims))
@@ -100,7 +117,9 @@ mod tests {
     #[test]
     fn an_issued_token_verifies() {
         let keys = keys();
-        let (token, claims) = keys.issue(7, Role::Admin, Duration::from_secs(60)).unwrap();
+        let (token, claims) = keys
+            .issue((7, Utc::now()), Role::Admin, Duration::from_secs(60))
+            .unwrap();
         assert_eq!(keys.verify(&token), Some(claims.clone()));
         assert_eq!(claims.user_id(), Some(7));
         assert_eq!(claims.exp - claims.iat, 60);
@@ -109,7 +128,7 @@ mod tests {
     #[test]
     fn another_key_or_a_changed_payload_fails() {
         let (token, _) = keys()
-            .issue(7, Role::Customer, Duration::from_secs(60))
+            .issue((7, Utc::now()), Role::Customer, Duration::from_secs(60))
             .unwrap();
         let other = TokenKeys::new(&"another-secret-of-thirty-two-bytes!!".to_owned().into());
         assert_eq!(other.verify(&token), None);
@@ -147,6 +166,7 @@ mod tests {
             role,
             iat,
             exp,
+            acct: None,
         }
     }
 

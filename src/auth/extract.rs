@@ -86,7 +86,10 @@ impl FromRequestParts<AppState> for AuthUser {
         if !open? {
             return Err(invalid());
         }
-        let user = user?.ok_or_else(invalid)?;
+        // The account the token was issued to, not a later one given its id.
+        let user = user?
+            .filter(|user| claims.names_account_created_at(user.created_at))
+            .ok_or_else(invalid)?;
         Ok(Self {
             user,
             session: claims,

@@ -197,9 +197,10 @@ async fn open_session(
     user: User,
     user_agent: Option<&str>,
 ) -> AppResult<SessionView> {
-    let (token, claims) = state
-        .tokens
-        .issue(user.id, user.role, state.config.jwt_ttl)?;
+    let (token, claims) =
+        state
+            .tokens
+            .issue((user.id, user.created_at), user.role, state.config.jwt_ttl)?;
     sessions::open(state, user.id, &claims, &token, user_agent).await?;
     Ok(SessionView {
         token,

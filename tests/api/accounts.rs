@@ -410,13 +410,22 @@ async fn the_sessions_list_names_each_live_session_and_one_can_be_revoked_at_onc
 async fn sessions_opened_before_sessions_were_listed_end_with_the_others() {
     let app = TestApp::spawn().await;
     let (user_id, token) = app.quick_account("hal@example.com", Role::Customer).await;
+    let created_at = emporium::auth::queries::find_user(&mut app.db().await, user_id)
+        .await
+        .unwrap()
+        .unwrap()
+        .created_at;
     // Two sessions as an earlier version opened them: the key alone.
     let mut old_tokens = Vec::new();
     for _ in 0..2 {
         let (old, claims) = app
             .state
             .tokens
-            .issue(user_id, Role::Customer, std::time::Duration::from_secs(600))
+            .issue(
+                (user_id, created_at),
+                Role::Customer,
+                std::time::Duration::from_secs(600),
+            )
             .unwrap();
         let key = emporium::auth::sessions::session_key(&app.state, user_id, &claims.jti);
         let _: () = app

@@ -331,6 +331,29 @@ async fn the_token_of_a_deleted_user_is_refused() {
 }
 
 #[tokio::test]
+async fn the_token_of_a_deleted_user_names_no_later_account_given_its_id() {
+    let app = TestApp::spawn().await;
+    let (id, token) = app.quick_account("gus@example.com", Role::Customer).await;
+    // The database made anew (or restored from an older backup) while the
+    // sessions' Redis still holds gus's session: the id goes to an admin.
+    app.sql(&format!(
+        "DELETE FROM users WHERE id = {id}; SELECT setval('users_id_seq', {id}, false);"
+    ))
+    .await;
+    let (reused, admin_token) = app.quick_account("ava@example.com", Role::Admin).await;
+    assert_eq!(reused, id);
+    me(&app, &token).await.problem(401);
+    app.client(Some(&token))
+        .send_json(Method::POST, "/api/tags", json!({"tag_name": "x"}))
+        .await
+        .problem(401);
+    // The new account's own token is its own.
+    let mine = me(&app, &admin_token).await;
+    assert_eq!(mine.status, StatusCode::OK);
+    assert_eq!(mine.json()["data"]["email"], "ava@example.com");
+}
+
+#[tokio::test]
 async fn catalog_writes_need_an_admin() {
     let app = TestApp::seeded().await;
     let customer = app

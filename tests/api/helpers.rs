@@ -510,7 +510,11 @@ impl TestApp {
         let (token, claims) = self
             .state
             .tokens
-            .issue(user.id, role, std::time::Duration::from_secs(3600))
+            .issue(
+                (user.id, user.created_at),
+                role,
+                std::time::Duration::from_secs(3600),
+            )
             .unwrap();
         emporium::auth::sessions::open(
             &self.state,
