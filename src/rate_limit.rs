@@ -32,6 +32,19 @@ static COUNT_IN_WINDOW: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
+static TAKE_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
+    redis::Script::new(
+        r"
+        for _, key in ipairs(KEYS) do
+            if tonumber(redis.call('GET', key) or '0') > 0 then
+                redis.call('DECR', key)
+            end
+        end
+        return 0
+        ",
+    )
+});
+
 /// What a client address is counted as: an IPv4 address itself, an IPv6
 /// address by its /64 network (the block one subscriber is given, RFC 6177,
 /// whose addresses a client may switch between at will; an IPv4-mapped one
@@ -103,6 +116,29 @@ pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFai
             retry_after_seconds: (u64::try_from(ms).unwrap_or(1)).div_ceil(1000),
         },
     })
+}
+
+/// Takes one attempt back off every bucket that still counts it (a window
+/// that has ended meanwhile is left alone).
+pub async fn take_back(redis: &Redis, buckets: &[Bucket]) -> Result<(), RedisFailure> {
+    let invocation = |buckets: &[Bucket]| {
+        let mut invocation = TAKE_BACK.prepare_invoke();
+        for bucket in buckets {
+            invocation.key(&bucket.key);
+        }
+        invocation
+    };
+    // On a Redis Cluster, one call per bucket (each in a slot of its own).
+    let per_call = if redis.is_cluster() {
+        1
+    } else {
+        buckets.len().max(1)
+    };
+    let each = buckets.chunks(per_call).map(|some| async move {
+        let _: i64 = redis.script(&invocation(some)).await?;
+        Ok::<_, RedisFailure>(())
+    });
+    futures_util::future::try_join_all(each).await.map(drop)
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ pub async fn signup(
     UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<SignupView>)> {
-    service::limit_attempts(
+    let counted = service::limit_attempts(
         &state,
         "signup",
         &address,
@@ -43,7 +43,8 @@ pub async fn signup(
     )
     .await?;
     let account = body.parse()?;
-    let created = service::sign_up(&state, account, agent.as_deref()).await?;
+    let signing_up = service::sign_up(&state, account, agent.as_deref());
+    let created = counted.attempt(&state, signing_up).await?;
     Ok((StatusCode::CREATED, Envelope { data: created }))
 }
 
@@ -61,7 +62,7 @@ pub async fn signin(
     UserAgent(agent): UserAgent,
     body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    if let Err(error) = service::limit_attempts(
+    let counted = service::limit_attempts(
         &state,
         "signin",
         &address,
@@ -69,13 +70,13 @@ pub async fn signin(
         Uncounted::Refused,
     )
     .await
-    {
+    .inspect_err(|error| {
         if matches!(error, AppError::RateLimited { .. }) {
             metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
         }
-        return Err(error);
-    }
-    let session = service::sign_in(&state, body.parse()?, agent.as_deref()).await?;
+    })?;
+    let signing_in = service::sign_in(&state, body.parse()?, agent.as_deref());
+    let session = counted.attempt(&state, signing_in).await?;
     Ok(Envelope { data: session })
 }
 

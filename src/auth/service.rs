@@ -11,6 +11,7 @@ use super::models::{NewUser, User};
 use super::queries;
 use super::sessions;
 use crate::domain::Name;
+use crate::domain::email::MAX_EMAIL_CHARS;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult};
 use crate::hashing::Hasher;
@@ -80,6 +81,30 @@ pub enum Uncounted {
     Refused,
 }
 
+/// An attempt counted against its rate limits by [`limit_attempts`].
+pub struct Counted(Vec<Bucket>);
+
+impl Counted {
+    /// Makes the attempt. One the server could not make (a 503: every
+    /// hashing slot busy, PostgreSQL or Redis unavailable) is taken back off
+    /// the counts, so that a client retrying after `Retry-After` does not
+    /// spend its limit on attempts that were never checked.
+    pub async fn attempt<T>(
+        self,
+        state: &AppState,
+        attempt: impl Future<Output = AppResult<T>>,
+    ) -> AppResult<T> {
+        let outcome = attempt.await;
+        if matches!(outcome, Err(AppError::Unavailable { .. }))
+            && !self.0.is_empty()
+            && let Err(failure) = rate_limit::take_back(&state.redis, &self.0).await
+        {
+            tracing::warn!(error = %failure, "an attempt not made stays counted");
+        }
+        outcome
+    }
+}
+
 /// Counts a sign-up or sign-in attempt against the client's address (an
 /// IPv6 address by its /64 network: see [`rate_limit::client_network`]) and
 /// the email; refuses it with 429 past either limit.
@@ -89,7 +114,7 @@ pub async fn limit_attempts(
     address: &str,
     email: &str,
     uncounted: Uncounted,
-) -> AppResult<()> {
+) -> AppResult<Counted> {
     let limits = state.config.auth_rate_limit;
     // The email is hashed so that Redis holds no address in clear.
     let email_digest = xxhash_rust::xxh3::xxh3_64(email.trim().to_lowercase().as_bytes());
@@ -111,7 +136,7 @@ pub async fn limit_attempts(
         },
     ];
     match rate_limit::hit(&state.redis, &buckets).await {
-        Ok(Decision::Allowed) => Ok(()),
+        Ok(Decision::Allowed) => Ok(Counted(buckets.into())),
         Ok(Decision::Limited {
             retry_after_seconds,
         }) => Err(AppError::RateLimited {
@@ -120,7 +145,7 @@ pub async fn limit_attempts(
         Err(failure) if uncounted == Uncounted::Refused => Err(failure.into()),
         Err(failure) => {
             tracing::warn!(error = %failure, "rate limit not counted: Redis is unavailable");
-            Ok(())
+            Ok(Counted(Vec::new()))
         }
     }
 }
@@ -137,11 +162,14 @@ pub async fn sign_in(
         metrics::counter!("signins_total", "outcome" => "refused").increment(1);
         AppError::Unauthorized("the email or the password is wrong".into())
     };
-    // No stored password is this long: refuse without spending a hash on it.
-    if credentials.password.expose_secret().chars().count() > MAX_PASSWORD_CHARS {
+    // No stored password or email is this long: refuse without spending a
+    // hash on it (nor holding it while a hashing slot is waited for).
+    let email = credentials.email.trim();
+    if credentials.password.expose_secret().chars().count() > MAX_PASSWORD_CHARS
+        || email.chars().count() > MAX_EMAIL_CHARS
+    {
         return Err(refused());
     }
-    let email = credentials.email.trim();
     // No account's email holds a NUL (nor can PostgreSQL's text): no such
     // account, answered as any other, the hash spent all the same.
     let user = if email.contains('\0') {

@@ -812,6 +812,82 @@ async fn a_burst_of_sign_ins_past_the_hashing_wait_is_told_to_retry() {
     );
 }
 
+/// Keeps every hashing slot of an app busy (with `password_hash_wait` set
+/// short) until [`HashingBusy::end`].
+struct HashingBusy {
+    stop: Arc<AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl HashingBusy {
+    async fn start(app: &Arc<TestApp>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..8)
+            .map(|_| {
+                let (app, stop) = (app.clone(), stop.clone());
+                tokio::spawn(async move {
+                    while !stop.load(Ordering::Relaxed) {
+                        let hashed = app.state.hasher.hash_password("busy".to_owned().into());
+                        if hashed.await.is_err() {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Self { stop, workers }
+    }
+
+    async fn end(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for worker in self.workers {
+            worker.await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn sign_ins_the_server_could_not_check_are_not_counted_against_the_limit() {
+    let app = Arc::new(
+        TestApp::with_config(|config| {
+            config.password_hash_wait = Duration::from_millis(1);
+            config.auth_rate_limit.per_email = 3;
+        })
+        .await,
+    );
+    app.quick_account("rush@example.com", Role::Customer).await;
+    let sign_in = |email: String| {
+        let app = app.clone();
+        async move {
+            let password = crate::helpers::TEST_PASSWORD;
+            app.anon()
+                .post(
+                    "/api/auth/signin",
+                    json!({"email": email, "password": password}),
+                )
+                .await
+        }
+    };
+    let busy = HashingBusy::start(&app).await;
+    // A shopper retrying through a burst, told 503 each time.
+    let mut statuses = Vec::new();
+    for _ in 0..6 {
+        statuses.push(sign_in("rush@example.com".into()).await.status.as_u16());
+    }
+    // An email no account can have is refused at once, without a slot.
+    let long = format!("{}@example.com", "a".repeat(300));
+    sign_in(long).await.problem(401);
+    busy.end().await;
+    assert!(!statuses.contains(&429), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|status| **status == 503).count() > 3,
+        "{statuses:?}"
+    );
+    let signed_in = sign_in("rush@example.com".into()).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_distinct_queries_signs_nobody_out() {
     let sessions =
