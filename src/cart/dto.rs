@@ -30,8 +30,9 @@ pub struct CartView {
 
 impl CartView {
     /// Totals are summed as decimals (which do not overflow for any cart a
-    /// database can hold); writes refuse lines whose total would not fit the
-    /// money type, so these stay within it unless a price rises afterwards.
+    /// database can hold); writes refuse a line, or a cart, whose total would
+    /// not fit the money type, so these stay within it unless a price rises
+    /// afterwards.
     pub fn new(rows: Vec<CartLineRow>) -> Self {
         let items: Vec<CartItemView> = rows
             .into_iter()

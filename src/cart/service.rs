@@ -1,7 +1,7 @@
 //! The cart's use cases, each one transaction that retires the cart's
 //! document: add an item (or more of one), set a line's quantity, remove a
 //! line, empty the cart. A line never asks for more than is available, and
-//! its total always fits the money type.
+//! its total, and the cart's, always fit the money type.
 
 use diesel_async::AsyncPgConnection;
 
@@ -9,6 +9,7 @@ use super::cache;
 use super::dto::CartView;
 use super::queries;
 use crate::domain::Quantity;
+use crate::domain::money::MAX_MONEY;
 use crate::error::{AppError, AppResult};
 use crate::inventory::{self, Item, Purchasable};
 use crate::state::{AppState, DbWork};
@@ -29,7 +30,7 @@ pub async fn add(
         let purchasable = purchasable(conn, item).await?;
         let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
         check_line(&purchasable, i64::from(merged))?;
-        view(conn, user_id).await
+        view(conn, user_id).await.and_then(total_fits)
     })
     .await
 }
@@ -48,7 +49,7 @@ pub async fn set_quantity(
         let purchasable = purchasable(conn, item).await?;
         let quantity = check_line(&purchasable, i64::from(quantity.get()))?;
         queries::set_quantity(conn, line_id, quantity).await?;
-        view(conn, user_id).await
+        view(conn, user_id).await.and_then(total_fits)
     })
     .await
 }
@@ -72,6 +73,18 @@ pub async fn clear(state: &AppState, user_id: i32) -> AppResult<()> {
         Ok(())
     })
     .await
+}
+
+/// Refuses a change after which the cart's total would not fit the money
+/// type (each line's does: [`check_line`]); a 422, rolled back.
+fn total_fits(cart: CartView) -> AppResult<CartView> {
+    if cart.total.amount() > MAX_MONEY {
+        return Err(AppError::validation(
+            "quantity",
+            "the cart's total would exceed 99999999.99",
+        ));
+    }
+    Ok(cart)
 }
 
 fn no_line(line_id: i32) -> AppError {

@@ -44,6 +44,9 @@ pub async fn change_product(
         .write(
             cache::products_changed(&[id]),
             state.transaction(async |conn: &mut AsyncPgConnection| {
+                queries::lock_product(conn, id)
+                    .await?
+                    .ok_or_else(|| no_product(id))?;
                 check_references(
                     conn,
                     valid.changes.category_id.flatten(),
@@ -92,12 +95,9 @@ pub async fn product_list(
     filter: ProductFilter,
     client: String,
 ) -> AppResult<Response> {
-    let deep_pages = state.deep_pages.clone();
-    deep_pages
-        .read(filter.skips(), async move {
-            page_of_products(&state, &filter, &client).await
-        })
-        .await
+    let (deep_pages, skips) = (state.deep_pages.clone(), filter.skips());
+    let read = async move { page_of_products(&state, &filter, &client).await };
+    deep_pages.read(skips, read).await
 }
 
 async fn page_of_products(

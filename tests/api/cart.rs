@@ -34,6 +34,43 @@ pub async fn make_sku_product(app: &TestApp) {
 }
 
 #[tokio::test]
+async fn a_cart_whose_total_would_not_fit_the_money_type_is_refused() {
+    let app = TestApp::with_admin().await;
+    let (_, token) = app.quick_account("max@example.com", Role::Customer).await;
+    let priced =
+        |name: &str, price: &str| json!({"product_name": name, "price": price, "stock": 3});
+    let throne = app
+        .create_product(priced("Gold Throne", "60000000.00"))
+        .await;
+    let crown = app
+        .create_product(priced("Silver Crown", "30000000.00"))
+        .await;
+    let added = add(&app, &token, json!({"product_id": throne, "quantity": 1})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    // Each line fits the money type; the cart's total would not.
+    add(&app, &token, json!({"product_id": crown, "quantity": 2}))
+        .await
+        .field_error("quantity");
+    let added = add(&app, &token, json!({"product_id": crown, "quantity": 1})).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let line = added.json()["data"]["items"][1]["id"].as_i64().unwrap();
+    app.user(&token)
+        .put(&format!("/api/cart/items/{line}"), json!({"quantity": 2}))
+        .await
+        .field_error("quantity");
+    // Nothing of the refused changes was kept.
+    let cart = app.user(&token).get("/api/cart").await.json();
+    let quantities: Vec<&Value> = cart["data"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| &line["quantity"])
+        .collect();
+    assert_eq!(quantities, [1, 1]);
+    assert_eq!(cart["data"]["total"], "90000000.00");
+}
+
+#[tokio::test]
 async fn a_line_added_while_its_product_is_deleted_is_refused_by_name() {
     let app = std::sync::Arc::new(TestApp::seeded().await);
     let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;

@@ -236,6 +236,14 @@ async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
             .await
             .problem(400);
     }
+    // A change of a product that is not there is a 404, whatever it names.
+    app.admin()
+        .put(
+            "/api/products/12345",
+            json!({"category_id": 999999, "tagIds": [999999]}),
+        )
+        .await
+        .problem(404);
 }
 
 #[tokio::test]

@@ -145,6 +145,19 @@ pub async fn update_product(
         .optional()
 }
 
+/// Product `id`'s id when it is there, locked as an update locks it (a
+/// change of a product that is not there is a 404 before anything it names
+/// is looked at).
+pub async fn lock_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Option<i32>> {
+    products::table
+        .find(id)
+        .select(products::id)
+        .for_no_key_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// Marks a product as changed when only its tags changed.
 pub async fn touch_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<()> {
     diesel::update(products::table.find(id))
