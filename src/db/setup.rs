@@ -41,11 +41,23 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         .get_result::<Quoted>(&mut admin)
         .await?
         .quoted;
-    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+    match diesel::sql_query(format!("CREATE DATABASE {quoted}"))
         .execute(&mut admin)
         .await
-        .map_err(|error| anyhow::anyhow!("cannot create database {name:?}: {error}"))?;
-    tracing::info!(database = %name, "created the database");
+    {
+        Ok(_) => tracing::info!(database = %name, "created the database"),
+        // Another node, started at the same moment, created it first (seen
+        // as "already exists", or, in the same instant, as a duplicate key
+        // of the catalog's unique index).
+        Err(
+            error @ diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _,
+            ),
+        ) if error.to_string().contains("pg_database") => {}
+        Err(error) if error.to_string().contains("already exists") => {}
+        Err(error) => anyhow::bail!("cannot create database {name:?}: {error}"),
+    }
     Ok(())
 }
 
@@ -73,9 +85,17 @@ pub async fn revert_all_migrations(database_url: &str) -> anyhow::Result<Vec<Str
     .await
 }
 
-/// Runs one of diesel's migration steps; the versions it went through.
-/// diesel's migration harness is synchronous: it runs on a blocking thread
-/// over an async connection wrapped to look synchronous.
+/// Names the session advisory lock that migration steps take, so that
+/// nodes started together migrate one after the other: the first applies
+/// what is pending, the others then find nothing left to apply (diesel's
+/// harness alone lets two of them apply the same migration at once, and one
+/// fails on the other's half-made objects).
+const MIGRATION_LOCK: i64 = 0x006d_6967_7261_7465; // "migrate"
+
+/// Runs one of diesel's migration steps under [`MIGRATION_LOCK`]; the
+/// versions it went through. diesel's migration harness is synchronous: it
+/// runs on a blocking thread over an async connection wrapped to look
+/// synchronous. The lock ends with the connection.
 async fn migrate<F>(
     database_url: &str,
     failed: &'static str,
@@ -92,6 +112,11 @@ where
     tokio::task::spawn_blocking(move || {
         let mut connection = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&url)
             .map_err(|error| anyhow::anyhow!("cannot connect to PostgreSQL: {error}"))?;
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut connection,
+            &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"),
+        )
+        .map_err(|error| anyhow::anyhow!("{failed}: waiting for other migrations: {error}"))?;
         step(&mut connection).map_err(|error| anyhow::anyhow!("{failed}: {error}"))
     })
     .await?

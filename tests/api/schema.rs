@@ -28,6 +28,36 @@ async fn migrations_revert_cleanly_and_apply_again() {
     assert!(emporium::db::run_migrations(&url).await.unwrap().is_empty());
 }
 
+/// Nodes started at once on a database not made yet (`scripts/cluster.sh`
+/// starts them together): each makes sure of the database and migrates it,
+/// and every migration is applied once, by one of them.
+#[tokio::test]
+async fn nodes_started_together_create_and_migrate_a_new_database_once() {
+    let app = TestApp::spawn().await;
+    let fresh = format!("{}_fresh", app.database_name);
+    let url = database_url(&fresh);
+    let start = async || {
+        emporium::db::ensure_database(&url).await?;
+        emporium::db::run_migrations(&url).await
+    };
+    let started = futures_util::future::join_all((0..4).map(|_| start())).await;
+    let mut applied: Vec<String> = Vec::new();
+    for node in started {
+        applied.extend(node.expect("every node starts"));
+    }
+    let once = applied.len();
+    applied.sort();
+    applied.dedup();
+    assert_eq!(applied.len(), once, "a migration applied twice");
+    let recorded = TestApp::on_database(&url, |_| {})
+        .await
+        .count("__diesel_schema_migrations")
+        .await;
+    assert_eq!(recorded, i64::try_from(once).unwrap());
+    app.sql(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .await;
+}
+
 /// Deleting a row finds what refers to it through an index, never by
 /// reading a whole table under the row's lock: every foreign key's columns
 /// lead an index of their table.
