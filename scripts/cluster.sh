@@ -64,9 +64,12 @@ start() {
   cat >"$dir/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
+# Each proxied request holds two connections (the client's and a node's):
+# room for as many clients as the nodes serve (MAX_CONNECTIONS).
+worker_rlimit_nofile 16384;
 pid $dir/nginx.pid;
 error_log $dir/nginx-error.log warn;
-events { worker_connections 1024; }
+events { worker_connections 8192; }
 http {
     access_log off;
     client_body_temp_path $dir/nginx-temp/body;
@@ -79,6 +82,19 @@ http {
     map \$http_x_request_id \$emporium_request_id {
         default \$request_id;
         "~^[A-Za-z0-9._:-]{1,128}\$" \$http_x_request_id;
+    }
+    # As the nodes (HEADER_READ_TIMEOUT_MS): a client that never finishes
+    # its request head (slowloris) is let go after 5 s, not NGINX's 60.
+    client_header_timeout 5s;
+    # What the 503 below tells the client. NGINX cannot tell a node that
+    # was never reached from one that died after the request was sent: for
+    # a write, the request may have taken effect (an order placed in one
+    # call commits even when its node dies meanwhile).
+    map \$request_method \$emporium_unavailable {
+        default "no instance answered in full: the request may have taken effect; retry an order with the same Idempotency-Key, and read before repeating another write";
+        GET "no instance could answer; retry shortly";
+        HEAD "no instance could answer; retry shortly";
+        OPTIONS "no instance could answer; retry shortly";
     }
     upstream emporium {
 $upstream        keepalive 32;
@@ -145,7 +161,7 @@ $upstream        keepalive 32;
             default_type application/problem+json;
             add_header Retry-After 1 always;
             add_header X-Request-Id \$emporium_request_id always;
-            return 503 '{"type":"/problems/unavailable","title":"Service Unavailable","status":503,"detail":"no instance could answer; retry shortly","request_id":"\$emporium_request_id"}';
+            return 503 '{"type":"/problems/unavailable","title":"Service Unavailable","status":503,"detail":"\$emporium_unavailable","request_id":"\$emporium_request_id"}';
         }
     }
 }

@@ -10,13 +10,16 @@ one database and one Redis. Exits non-zero on the first broken guarantee.
   (readers on the other node and through NGINX, while a writer writes);
 - checkouts racing across the nodes never oversell;
 - NGINX passes the client's request id on (or makes one), and answers the
-  API's problem+json 503 when no node can answer.
+  API's problem+json 503 when no node can answer, saying of a write that it
+  may have taken effect (a node can die after the order it was placing
+  committed).
 """
 import http.client
 import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -208,10 +211,67 @@ def running(pid):
         return False
 
 
+def psql(sql):
+    """One value that `sql` answers on the nodes' database."""
+    return subprocess.run(["psql", "-X", "-A", "-t", "-q", os.environ["DATABASE_URL"], "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def until(condition, what):
+    for _ in range(300):
+        if condition():
+            return
+        time.sleep(0.05)
+    check(False, f"15 s and still not: {what}")
+
+
+def node_pids():
+    return [int(pid) for pid in os.environ["CLUSTER_PIDS"].split()[:len(NODES)]]
+
+
+def a_node_lost_during_an_order_may_have_placed_it():
+    """Every node is killed while an order waits for a product's lock: NGINX
+    cannot resend a POST, and the order, one call that commits by itself in
+    PostgreSQL, is placed all the same once the lock is free. NGINX's 503
+    must not tell the buyer to simply retry."""
+    status, body = call(PROXY, "POST", "/api/auth/signup",
+                        {"email": "lost@example.com", "password": "long enough", "name": "Lost"})
+    check(status == 201, f"sign-up: {status} {body}")
+    token = body["data"]["token"]
+    before = int(psql("SELECT count(*) FROM orders"))
+    holder = subprocess.Popen(["psql", "-X", "-q", os.environ["DATABASE_URL"], "-c",
+                               "BEGIN; SELECT 1 FROM products WHERE id = 3 FOR UPDATE; "
+                               "SELECT pg_sleep(4) AS held; COMMIT;"], stdout=subprocess.DEVNULL)
+    active = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND "
+    until(lambda: psql(active + "query LIKE '%pg_sleep(4) AS held%' AND pid <> pg_backend_pid()") == "1",
+          "the product's lock is held")
+    answers = []
+    ordering = threading.Thread(target=lambda: answers.append(exchange(
+        PROXY, "POST", "/api/orders", {"items": [{"product_id": 3, "quantity": 1}]}, token=token,
+        headers={"X-Request-Id": "lost-1"})))
+    ordering.start()
+    until(lambda: psql(active + "wait_event_type = 'Lock'") == "1", "the order waits for the lock")
+    for pid in node_pids():
+        os.kill(pid, signal.SIGKILL)
+    ordering.join()
+    status, headers, body = answers[0]
+    check(status == 503 and headers.get("Content-Type") == "application/problem+json"
+          and isinstance(body, dict) and "may have taken effect" in body.get("detail", "")
+          and body.get("request_id") == "lost-1",
+          f"an order whose node died: {status} {dict(headers)} {body}")
+    holder.wait(timeout=30)
+    until(lambda: int(psql("SELECT count(*) FROM orders")) == before + 1,
+          "the order of the node that died is placed")
+    print("cluster: an order whose node dies is placed all the same, and NGINX's 503 says it may have been")
+
+
 def no_node_left_is_a_problem_503():
-    pids = [int(pid) for pid in os.environ["CLUSTER_PIDS"].split()[:len(NODES)]]
+    pids = node_pids()
     for pid in pids:
-        os.kill(pid, signal.SIGTERM)
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     # A node stops listening at once but finishes its open connections first,
     # NGINX's idle keep-alive ones among them: until its process is gone it
     # may still answer through NGINX (CI once saw a 200 here).
@@ -238,6 +298,7 @@ def main():
     no_oversell(a, b, admin)
     request_ids_pass_through()
     nginx_refusals_are_problems()
+    a_node_lost_during_an_order_may_have_placed_it()
     no_node_left_is_a_problem_503()
     print("cluster: every guarantee held across the nodes")
 
