@@ -20,6 +20,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Pipeline, RedisFuture, Value};
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -93,27 +94,29 @@ impl Redis {
         if config.redis_cluster_nodes.is_empty() {
             Self::connect(config.redis_url(), "REDIS_URL", config.redis_timeout)
         } else {
-            Self::cluster(config)
+            let nodes = &config.redis_cluster_nodes;
+            Self::cluster(nodes, "REDIS_CLUSTER_NODES", config.redis_timeout)
         }
     }
 
     /// A Redis Cluster, from its seed nodes; connected in the background, so
     /// that the service starts while the cluster does not answer yet.
-    fn cluster(config: &Config) -> anyhow::Result<Self> {
-        let client = redis::cluster::ClusterClient::builder(config.redis_cluster_nodes())
-            .connection_timeout(config.redis_timeout)
-            .response_timeout(config.redis_timeout)
+    fn cluster(nodes: &[SecretString], variable: &str, timeout: Duration) -> anyhow::Result<Self> {
+        let nodes: Vec<&str> = nodes.iter().map(ExposeSecret::expose_secret).collect();
+        let client = redis::cluster::ClusterClient::builder(nodes)
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
             .retries(1)
             .build()
-            .map_err(|error| anyhow::anyhow!("REDIS_CLUSTER_NODES is invalid: {error}"))?;
+            .map_err(|error| anyhow::anyhow!("{variable} is invalid: {error}"))?;
         let settings = redis::cluster::ClusterConfig::new()
-            .set_connection_timeout(config.redis_timeout)
-            .set_response_timeout(config.redis_timeout);
+            .set_connection_timeout(timeout)
+            .set_response_timeout(timeout);
         Ok(Self {
             connection: Connection::Cluster(
                 client.get_pending_async_connection_with_config(settings),
             ),
-            timeout: config.redis_timeout,
+            timeout,
         })
     }
 
@@ -123,8 +126,13 @@ impl Redis {
         matches!(self.connection, Connection::Cluster(_))
     }
 
-    /// The Redis of cached documents (`CACHE_REDIS_URL`, else the sessions').
+    /// The Redis of cached documents (`CACHE_REDIS_CLUSTER_NODES`, else
+    /// `CACHE_REDIS_URL`, else the sessions').
     pub fn cache(config: &Config) -> anyhow::Result<Self> {
+        if !config.cache_redis_cluster_nodes.is_empty() {
+            let nodes = &config.cache_redis_cluster_nodes;
+            return Self::cluster(nodes, "CACHE_REDIS_CLUSTER_NODES", config.redis_timeout);
+        }
         let variable = if config.cache_redis_url.is_some() {
             "CACHE_REDIS_URL"
         } else {

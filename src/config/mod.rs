@@ -11,6 +11,7 @@
 //! | `REDIS_URL` | required unless `REDIS_CLUSTER_NODES` is set | Redis URL: sessions, rate limits and (unless `CACHE_REDIS_URL` is set) the cache |
 //! | `REDIS_CLUSTER_NODES` | empty | comma-separated seed nodes of a Redis Cluster that every Redis use goes to instead |
 //! | `CACHE_REDIS_URL` | `REDIS_URL` | a Redis of its own for cached documents, so that they can never push out sessions |
+//! | `CACHE_REDIS_CLUSTER_NODES` | empty | seed nodes of a Redis Cluster of its own for cached documents (not with `CACHE_REDIS_URL`) |
 //! | `JWT_SECRET` | required | HS256 signing key, at least 32 bytes |
 //! | `BIND_ADDR` | `127.0.0.1:3000` | address the HTTP server listens on |
 //! | `CACHE_TTL_SECONDS` | `1800` | life of a cached document |
@@ -102,6 +103,8 @@ pub struct Config {
     pub redis_cluster_nodes: Vec<SecretString>,
     /// A separate Redis for cached documents; `None`: they share `redis_url`.
     pub cache_redis_url: Option<SecretString>,
+    /// Or a Redis Cluster of their own (`CACHE_REDIS_CLUSTER_NODES`).
+    pub cache_redis_cluster_nodes: Vec<SecretString>,
     pub jwt_secret: SecretString,
     pub bind_addr: SocketAddr,
     pub cache_ttl: Duration,
@@ -169,6 +172,14 @@ impl Config {
             });
         }
         let redis_cluster_nodes = list_of(reader.optional("REDIS_CLUSTER_NODES"));
+        let cache_redis_cluster_nodes = list_of(reader.optional("CACHE_REDIS_CLUSTER_NODES"));
+        let cache_redis_url = reader.optional("CACHE_REDIS_URL").map(SecretString::from);
+        if cache_redis_url.is_some() && !cache_redis_cluster_nodes.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "CACHE_REDIS_CLUSTER_NODES",
+                reason: "the cache is one Redis (CACHE_REDIS_URL) or a cluster, not both".into(),
+            });
+        }
         let config = Self {
             database_url: reader.required("DATABASE_URL")?.into(),
             database_replica_urls: list_of(reader.optional("DATABASE_REPLICA_URLS")),
@@ -180,7 +191,8 @@ impl Config {
                 _ => reader.optional("REDIS_URL").unwrap_or_default().into(),
             },
             redis_cluster_nodes,
-            cache_redis_url: reader.optional("CACHE_REDIS_URL").map(Into::into),
+            cache_redis_url,
+            cache_redis_cluster_nodes,
             jwt_secret: jwt_secret.into(),
             bind_addr: reader.parsed("BIND_ADDR", DEFAULT_BIND_ADDR.parse().expect("valid"))?,
             cache_ttl: Duration::from_secs(reader.up_to(
@@ -261,14 +273,6 @@ impl Config {
     /// The PostgreSQL URL, for the pool and the migration runner.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
-    }
-
-    /// The Redis Cluster's seed nodes.
-    pub fn redis_cluster_nodes(&self) -> Vec<&str> {
-        self.redis_cluster_nodes
-            .iter()
-            .map(|url| url.expose_secret())
-            .collect()
     }
 
     /// The replicas' URLs.

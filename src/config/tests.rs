@@ -86,3 +86,20 @@ fn a_short_jwt_secret_is_refused() {
     let error = Config::from_source(&source(&pairs)).unwrap_err();
     assert!(error.to_string().contains("JWT_SECRET"), "{error}");
 }
+
+#[test]
+fn the_cache_is_one_redis_or_one_cluster_not_both() {
+    let mut pairs = minimal();
+    pairs.push((
+        "CACHE_REDIS_CLUSTER_NODES",
+        "redis://a:7000, redis://b:7001",
+    ));
+    let config = Config::from_source(&source(&pairs)).unwrap();
+    assert_eq!(config.cache_redis_cluster_nodes.len(), 2);
+    pairs.push(("CACHE_REDIS_URL", "redis://localhost:6380"));
+    let error = Config::from_source(&source(&pairs)).unwrap_err();
+    assert!(
+        error.to_string().contains("CACHE_REDIS_CLUSTER_NODES"),
+        "{error}"
+    );
+}

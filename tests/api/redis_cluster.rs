@@ -37,11 +37,9 @@ fn source(answer: &crate::helpers::TestResponse) -> &str {
     answer.header("x-data-source").unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_cache_and_sessions_hold_on_a_redis_cluster_with_no_stale_read() {
-    let cluster = ThrowawayRedisCluster::start();
-    let app = Arc::new(app_on(&cluster).await);
-    // Cached documents, in whatever slot their keys fall.
+/// Cached documents in whatever slot their keys fall; then the reader/
+/// writer race, writer and readers on two nodes: no stale read, and hits.
+async fn served_from_the_cluster_with_no_stale_read(app: &Arc<TestApp>) {
     for path in [
         "/api/products/1",
         "/api/products?category=Shirts",
@@ -51,7 +49,6 @@ async fn the_cache_and_sessions_hold_on_a_redis_cluster_with_no_stale_read() {
         app.anon().get(path).await;
         assert_eq!(source(&app.anon().get(path).await), "redis", "{path}");
     }
-    // The reader/writer race, writer and readers on two nodes.
     let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
     let race = price_race(
         app.clone(),
@@ -60,8 +57,41 @@ async fn the_cache_and_sessions_hold_on_a_redis_cluster_with_no_stale_read() {
         Duration::from_secs(3),
     )
     .await;
-    assert_eq!(race.stale, 0, "stale reads on a cluster");
+    assert_eq!(race.stale, 0, "stale reads with the cache on a cluster");
     assert!(race.redis_reads > 0, "no cache hit on the cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cache_and_sessions_hold_on_a_redis_cluster_with_no_stale_read() {
+    let cluster = ThrowawayRedisCluster::start();
+    let app = Arc::new(app_on(&cluster).await);
+    served_from_the_cluster_with_no_stale_read(&app).await;
+}
+
+/// The capacity plan's topology (docs/scaling.md): sessions and rate limits
+/// in a Redis of their own, cached documents in a cluster of their own
+/// (`CACHE_REDIS_CLUSTER_NODES`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_cache_on_a_cluster_of_its_own_serves_with_no_stale_read() {
+    let cluster = ThrowawayRedisCluster::start();
+    let seeds = cluster.seeds();
+    let app = TestApp::with_config(|config: &mut Config| {
+        config.cache_redis_cluster_nodes = seeds.into_iter().map(Into::into).collect();
+        config.redis_timeout = Duration::from_secs(2);
+    })
+    .await;
+    assert!(!app.state.redis.is_cluster());
+    app.seed().await;
+    let app = Arc::new(app);
+    served_from_the_cluster_with_no_stale_read(&app).await;
+    // Nothing of it in the sessions' Redis.
+    let keys: Vec<String> = app
+        .state
+        .redis
+        .query(redis::cmd("KEYS").arg(format!("{}product*", app.redis_prefix)))
+        .await
+        .unwrap();
+    assert_eq!(keys, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
