@@ -166,12 +166,17 @@ impl Replicas {
 
     /// Each replica's state, measured against the primary's position `now`.
     pub async fn health(&self, now: Option<Lsn>) -> Vec<ReplicaHealth> {
-        let mut report = Vec::new();
-        for replica in &self.replicas {
-            let replayed = match tokio::time::timeout(CHECKOUT_WAIT, replica.db.get()).await {
-                Ok(Ok(mut conn)) => replayed(&mut conn).await,
+        // Asked at once: a replica that does not answer takes its whole
+        // wait, and the probe's own time is bounded.
+        let positions = futures_util::future::join_all(self.replicas.iter().map(async |replica| {
+            match tokio::time::timeout(CHECKOUT_WAIT, replica.db.get()).await {
+                Ok(Ok(mut conn)) => answered(replayed(&mut conn)).await,
                 _ => None,
-            };
+            }
+        }))
+        .await;
+        let mut report = Vec::new();
+        for (replica, replayed) in self.replicas.iter().zip(positions) {
             let lag_bytes = replayed
                 .zip(now)
                 .map(|(seen, now)| now.0.saturating_sub(seen.0));
@@ -201,7 +206,11 @@ impl Replica {
             .ok()?
             .ok()?;
         loop {
-            let replayed = replayed(&mut conn).await?;
+            let Some(replayed) = answered(replayed(&mut conn)).await else {
+                // Passed over by the reads of the next second too.
+                self.db.note_unanswered();
+                return None;
+            };
             if replayed >= at {
                 return Some(conn);
             }
@@ -211,6 +220,18 @@ impl Replica {
             tokio::time::sleep(CATCH_UP_POLL).await;
         }
     }
+}
+
+/// What a replica answered within [`CHECKOUT_WAIT`]: one that holds its
+/// connections open and answers nothing (frozen, its host gone quiet) is
+/// passed over as one that is down, instead of holding the read until the
+/// request's own timeout. (The connection's late answer is dropped by the
+/// driver, which matches each answer to its question.)
+async fn answered<T>(question: impl Future<Output = Option<T>>) -> Option<T> {
+    tokio::time::timeout(CHECKOUT_WAIT, question)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// `postgres://user:secret@host:5433/db?x` -> `host:5433/db`.

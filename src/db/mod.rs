@@ -79,9 +79,16 @@ impl Database {
         }
     }
 
-    /// Whether opening a connection failed within the last second.
+    /// Whether opening a connection failed within the last second (or a
+    /// caller said the server did not answer: [`Database::note_unanswered`]).
     pub fn unreachable_lately(&self) -> bool {
         self.failures.recent()
+    }
+
+    /// Notes that the server did not answer a question in time on a pooled
+    /// connection: for the next second it counts as unreachable.
+    pub fn note_unanswered(&self) {
+        self.failures.last_ms.store(now_ms(), Ordering::Relaxed);
     }
 
     /// The pool's counts, for the metrics.

@@ -145,6 +145,40 @@ impl ThrowawayPostgres {
         self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
     }
 
+    /// SIGSTOP to the server and every process it started: its connections
+    /// stay open and nothing answers, as on a host gone quiet.
+    pub fn freeze(&self) {
+        self.signal_all(libc::SIGSTOP);
+    }
+
+    /// SIGCONT after [`ThrowawayPostgres::freeze`].
+    pub fn thaw(&self) {
+        self.signal_all(libc::SIGCONT);
+    }
+
+    fn signal_all(&self, signal: libc::c_int) {
+        let pid_file = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"));
+        let postmaster: libc::pid_t = pid_file.unwrap().lines().next().unwrap().parse().unwrap();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<libc::pid_t>() else {
+                continue;
+            };
+            // `pid (name) state ppid ...`: the parent's pid comes after the name.
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let parent = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<libc::pid_t>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        for pid in pids {
+            // SAFETY: kill on the processes of a server this test started.
+            unsafe { libc::kill(pid, signal) };
+        }
+    }
+
     /// Starts it again and waits until it accepts connections.
     pub fn start_again(&self) {
         self.pg_ctl(&["-w", "-t", "30", "start"]);

@@ -182,6 +182,38 @@ async fn a_replica_that_is_down_is_skipped_and_readiness_says_so() {
     replica_readiness_becomes(&app, "ok").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_replica_is_passed_over_and_readiness_says_it_is_down() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, replica) = app_with_replica(&primary, &[]).await;
+    replica_readiness_becomes(&app, "ok").await;
+    // The replica's pool holds open connections when its host goes quiet.
+    replica.freeze();
+    let thawed = ThawOnDrop(&replica);
+    for limit in 1..=5 {
+        let answer = app
+            .anon()
+            .get(&format!("/api/products?limit={limit}"))
+            .await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+        assert_eq!(answer.header("x-data-source"), Some("postgres"));
+    }
+    let ready = app.anon().get("/health/ready").await.json();
+    assert_eq!(ready["replicas"][0]["status"], "down", "{ready}");
+    drop(thawed);
+    replica_readiness_becomes(&app, "ok").await;
+}
+
+/// Thaws a frozen server when dropped, a failed assertion's unwinding
+/// included (a server left stopped would outlive the test).
+struct ThawOnDrop<'a>(&'a ThrowawayPostgres);
+
+impl Drop for ThawOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.thaw();
+    }
+}
+
 /// Readiness once it says `status` of the first replica; asked again for up
 /// to ten seconds (a replica just started, or a busy machine, can take
 /// longer than one probe's 400 ms to answer).
