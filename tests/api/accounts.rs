@@ -407,6 +407,42 @@ async fn the_sessions_list_names_each_live_session_and_one_can_be_revoked_at_onc
 }
 
 #[tokio::test]
+async fn entries_of_sessions_that_expired_are_dropped_as_new_ones_open() {
+    let app = TestApp::spawn().await;
+    let (user_id, _) = app.quick_account("eve@example.com", Role::Customer).await;
+    // Four sessions that expired on their own minutes ago (nobody signed
+    // out, nobody read the list); the first one lives an hour.
+    let expired = chrono::Utc::now().timestamp() - 900;
+    for n in 0..4 {
+        let claims = emporium::jwt::Claims {
+            sub: user_id.to_string(),
+            jti: format!("expired{n}"),
+            role: Role::Customer,
+            iat: expired - 3600,
+            exp: expired,
+            acct: None,
+        };
+        emporium::auth::sessions::open(&app.state, user_id, &claims, "old", None)
+            .await
+            .unwrap();
+    }
+    // The next opening drops their entries: two fields a session (its
+    // entry, when it was last used) are left for the two that live.
+    app.sign_in("eve@example.com", TEST_PASSWORD).await;
+    let list = app
+        .state
+        .config
+        .redis_key(format!("user:sessions:{user_id}"));
+    let fields: i64 = app
+        .state
+        .redis
+        .query(redis::cmd("HLEN").arg(&list))
+        .await
+        .unwrap();
+    assert_eq!(fields, 4);
+}
+
+#[tokio::test]
 async fn sessions_opened_before_sessions_were_listed_end_with_the_others() {
     let app = TestApp::spawn().await;
     let (user_id, token) = app.quick_account("hal@example.com", Role::Customer).await;

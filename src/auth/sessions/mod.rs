@@ -7,7 +7,9 @@
 //!   shows: `<jti>` -> `{created_at, expires_at, user_agent}` (JSON) and
 //!   `used:<jti>` -> when the session was last used (unix seconds, written
 //!   at most once a minute by [`is_open`]). It lives as long as the user's
-//!   newest session; entries of sessions that ended are dropped when read.
+//!   newest session; entries of sessions that ended are dropped when read,
+//!   and those expired for some minutes a few at a time as sessions open
+//!   (`tidy`).
 //!
 //! The two keys of a session live in different hash slots of a Redis
 //! Cluster, so no command or script touches both; the order of the steps
@@ -34,6 +36,7 @@ use crate::jwt::Claims;
 use crate::redis::RedisFailure;
 use crate::state::AppState;
 
+mod tidy;
 mod unlisted;
 
 pub use unlisted::list_unlisted;
@@ -119,6 +122,7 @@ pub async fn open(
         .arg("NX")
         .ignore();
     state.redis.pipeline::<()>(&listing).await?;
+    tidy::forget_some_expired(state, &list, &claims.jti).await;
     let key = session_key(state, user_id, &claims.jti);
     state
         .redis
