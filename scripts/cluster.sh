@@ -84,8 +84,10 @@ http {
         "~^[A-Za-z0-9._:-]{1,128}\$" \$http_x_request_id;
     }
     # As the nodes (HEADER_READ_TIMEOUT_MS): a client that never finishes
-    # its request head (slowloris) is let go after 5 s, not NGINX's 60.
+    # its request head (slowloris), or keeps a connection idle, is let go
+    # after 5 s, not NGINX's 60 and 75.
     client_header_timeout 5s;
+    keepalive_timeout 5s;
     # What the 503 below tells the client. NGINX cannot tell a node that
     # was never reached from one that died after the request was sent: for
     # a write, the request may have taken effect (an order placed in one

@@ -53,7 +53,8 @@ pub struct Readiness {
     status: &'static str,
     postgres: DependencyState,
     redis: DependencyState,
-    /// The cache's own Redis, when it has one (`CACHE_REDIS_URL`); the
+    /// The cache's own Redis, when it has one (`CACHE_REDIS_URL`,
+    /// `CACHE_REDIS_CLUSTER_NODES`); the
     /// service is ready without it (reads then come from PostgreSQL).
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<DependencyState>,
@@ -106,13 +107,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     response
 }
 
-/// The cache's own Redis, when it has one (`CACHE_REDIS_URL`).
+/// The cache's own Redis, when it has one (`CACHE_REDIS_URL` or
+/// `CACHE_REDIS_CLUSTER_NODES`).
 async fn cache_state(state: &AppState) -> Option<DependencyState> {
-    if state.config.cache_redis_url.is_some() {
-        Some(redis_state(state.cache.redis()).await)
-    } else {
-        None
-    }
+    state.config.cache_redis_variable()?;
+    Some(redis_state(state.cache.redis()).await)
 }
 
 /// Says at start-up what is down and what that means, so that a wrong
@@ -134,20 +133,21 @@ pub async fn log_dependencies(state: &AppState) {
             "Redis does not answer (REDIS_URL): reads are served from PostgreSQL, but sign-in, carts, orders and every write answer 503 until it does"
         ),
     }
-    if state.config.cache_redis_url.is_none() {
-        tracing::warn!(
+    let cache_variable = state.config.cache_redis_variable();
+    match cache_variable {
+        None => tracing::warn!(
             "the cache shares the sessions' Redis (REDIS_URL): a flood of distinct queries can fill it; set CACHE_REDIS_URL to a Redis of its own (docs/cache.md)"
-        );
-    } else if redis_state(state.cache.redis()).await == DependencyState::Down {
-        tracing::warn!(
-            "the cache's Redis does not answer (CACHE_REDIS_URL): reads are served from PostgreSQL until it does"
-        );
-    } else {
-        tracing::info!("the cache's Redis answers (CACHE_REDIS_URL)");
+        ),
+        Some(variable) if redis_state(state.cache.redis()).await == DependencyState::Down => {
+            tracing::warn!(
+                "the cache's Redis does not answer ({variable}): reads are served from PostgreSQL until it does"
+            );
+        }
+        Some(variable) => tracing::info!("the cache's Redis answers ({variable})"),
     }
     check_eviction(&state.redis, "REDIS_URL", Holds::Sessions).await;
-    if state.config.cache_redis_url.is_some() {
-        check_eviction(state.cache.redis(), "CACHE_REDIS_URL", Holds::Cache).await;
+    if let Some(variable) = cache_variable {
+        check_eviction(state.cache.redis(), variable, Holds::Cache).await;
     }
 }
 

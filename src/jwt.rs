@@ -175,6 +175,19 @@ mod tests {
     }
 
     #[test]
+    fn a_token_names_the_account_created_when_it_says_or_says_nothing() {
+        let created = Utc::now();
+        let (_, issued) = keys()
+            .issue((7, created), Role::Customer, Duration::from_secs(60))
+            .unwrap();
+        assert!(issued.names_account_created_at(created));
+        let later = created + chrono::Duration::microseconds(1);
+        assert!(!issued.names_account_created_at(later));
+        // Issued before tokens said: taken as it is.
+        assert!(claims(Role::Customer, 1, 2).names_account_created_at(later));
+    }
+
+    #[test]
     fn an_expired_token_fails() {
         let keys = keys();
         let past = claims(Role::Customer, 1, Utc::now().timestamp() - 1);

@@ -118,8 +118,9 @@ pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFai
     })
 }
 
-/// Takes one attempt back off every bucket that still counts it (a window
-/// that has ended meanwhile is left alone).
+/// Takes one attempt back off every bucket (a count that has expired
+/// meanwhile is left alone; one begun again since, by another attempt, is
+/// taken one off, which errs only on the client's side, by one).
 pub async fn take_back(redis: &Redis, buckets: &[Bucket]) -> Result<(), RedisFailure> {
     let invocation = |buckets: &[Bucket]| {
         let mut invocation = TAKE_BACK.prepare_invoke();

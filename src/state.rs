@@ -47,12 +47,11 @@ impl AppState {
     /// Builds the pools from `config`; no connection is opened yet.
     pub fn new(config: Config) -> anyhow::Result<Self> {
         let redis = Redis::sessions(&config)?;
-        let cache_redis =
-            if config.cache_redis_url.is_some() || !config.cache_redis_cluster_nodes.is_empty() {
-                Redis::cache(&config)?
-            } else {
-                redis.clone()
-            };
+        let cache_redis = if config.cache_redis_variable().is_some() {
+            Redis::cache(&config)?
+        } else {
+            redis.clone()
+        };
         let db = Database::new(&config);
         let replicas = Replicas::new(&config);
         let cache = Cache::new(&config, cache_redis);

@@ -86,10 +86,13 @@ impl FromRequestParts<AppState> for AuthUser {
         if !open? {
             return Err(invalid());
         }
-        // The account the token was issued to, not a later one given its id.
-        let user = user?
-            .filter(|user| claims.names_account_created_at(user.created_at))
-            .ok_or_else(invalid)?;
+        let user = user?.ok_or_else(invalid)?;
+        if !claims.names_account_created_at(user.created_at) {
+            // A session of an account gone, whose id another account has
+            // now (a database made anew): it ends, off that account's list.
+            let _ = sessions::close(state, user_id, &claims.jti).await;
+            return Err(invalid());
+        }
         Ok(Self {
             user,
             session: claims,

@@ -117,15 +117,21 @@ pub async fn find_line(
     conn: &mut AsyncPgConnection,
     user_id: i32,
     id: i32,
-) -> QueryResult<Option<Item>> {
+) -> QueryResult<Option<(Item, i32)>> {
     cart_items::table
         .filter(cart_items::id.eq(id).and(cart_items::user_id.eq(user_id)))
-        .select((cart_items::product_id, cart_items::sku_id))
+        .select((
+            cart_items::product_id,
+            cart_items::sku_id,
+            cart_items::quantity,
+        ))
         .for_update()
-        .first::<(i32, Option<i32>)>(conn)
+        .first::<(i32, Option<i32>, i32)>(conn)
         .await
         .optional()
-        .map(|found| found.map(|(product_id, sku_id)| Item { product_id, sku_id }))
+        .map(|found| {
+            found.map(|(product_id, sku_id, quantity)| (Item { product_id, sku_id }, quantity))
+        })
 }
 
 pub async fn delete_line(conn: &mut AsyncPgConnection, user_id: i32, id: i32) -> QueryResult<bool> {

@@ -287,6 +287,16 @@ impl Config {
         self.redis_url.expose_secret()
     }
 
+    /// The variable that gives cached documents a Redis of their own, if one
+    /// does (else they share the sessions').
+    pub fn cache_redis_variable(&self) -> Option<&'static str> {
+        if !self.cache_redis_cluster_nodes.is_empty() {
+            Some("CACHE_REDIS_CLUSTER_NODES")
+        } else {
+            self.cache_redis_url.as_ref().map(|_| "CACHE_REDIS_URL")
+        }
+    }
+
     /// The URL of the Redis that holds cached documents.
     pub fn cache_redis_url(&self) -> &str {
         self.cache_redis_url

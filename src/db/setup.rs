@@ -41,23 +41,29 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
         .get_result::<Quoted>(&mut admin)
         .await?
         .quoted;
-    match diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+    if let Err(error) = diesel::sql_query(format!("CREATE DATABASE {quoted}"))
         .execute(&mut admin)
         .await
     {
-        Ok(_) => tracing::info!(database = %name, "created the database"),
-        // Another node, started at the same moment, created it first (seen
-        // as "already exists", or, in the same instant, as a duplicate key
-        // of the catalog's unique index).
-        Err(
-            error @ diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                _,
-            ),
-        ) if error.to_string().contains("pg_database") => {}
-        Err(error) if error.to_string().contains("already exists") => {}
-        Err(error) => anyhow::bail!("cannot create database {name:?}: {error}"),
+        // Another node, started at the same moment, may have created it
+        // first (told as "already exists", or in the same instant as a
+        // duplicate key of the catalog, in the server's own language).
+        #[derive(diesel::QueryableByName)]
+        struct Found {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            found: bool,
+        }
+        let made = diesel::sql_query(
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS found",
+        )
+        .bind::<Text, _>(&name)
+        .get_result::<Found>(&mut admin)
+        .await
+        .is_ok_and(|made| made.found);
+        anyhow::ensure!(made, "cannot create database {name:?}: {error}");
+        return Ok(());
     }
+    tracing::info!(database = %name, "created the database");
     Ok(())
 }
 

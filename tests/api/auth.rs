@@ -347,10 +347,18 @@ async fn the_token_of_a_deleted_user_names_no_later_account_given_its_id() {
         .send_json(Method::POST, "/api/tags", json!({"tag_name": "x"}))
         .await
         .problem(401);
-    // The new account's own token is its own.
+    // The new account's own token is its own, and its sessions list shows
+    // its own session alone.
     let mine = me(&app, &admin_token).await;
     assert_eq!(mine.status, StatusCode::OK);
     assert_eq!(mine.json()["data"]["email"], "ava@example.com");
+    let listed = app.user(&admin_token).get("/api/auth/sessions").await;
+    assert_eq!(
+        listed.json()["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text()
+    );
 }
 
 #[tokio::test]

@@ -68,6 +68,26 @@ async fn a_cart_whose_total_would_not_fit_the_money_type_is_refused() {
         .collect();
     assert_eq!(quantities, [1, 1]);
     assert_eq!(cart["data"]["total"], "90000000.00");
+    // A price raised afterwards takes the total past it: fewer of a line is
+    // still taken, more is not.
+    let price_of_the_throne = async |price: &str| {
+        let path = format!("/api/products/{throne}");
+        let changed = app.admin().put(&path, json!({ "price": price })).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    };
+    let quantity_of_crowns = async |quantity: i64| {
+        let path = format!("/api/cart/items/{line}");
+        app.user(&token)
+            .put(&path, json!({ "quantity": quantity }))
+            .await
+    };
+    price_of_the_throne("10000000.00").await;
+    assert_eq!(quantity_of_crowns(2).await.status, StatusCode::OK);
+    price_of_the_throne("90000000.00").await;
+    let fewer = quantity_of_crowns(1).await;
+    assert_eq!(fewer.status, StatusCode::OK, "{}", fewer.text());
+    assert_eq!(fewer.json()["data"]["total"], "120000000.00");
+    quantity_of_crowns(2).await.field_error("quantity");
 }
 
 #[tokio::test]

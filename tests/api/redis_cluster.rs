@@ -92,6 +92,9 @@ async fn the_cache_on_a_cluster_of_its_own_serves_with_no_stale_read() {
         .await
         .unwrap();
     assert_eq!(keys, Vec::<String>::new());
+    // Readiness reports the cache's Redis as a dependency of its own.
+    let ready = app.anon().get("/health/ready").await.json();
+    assert_eq!(ready["cache"], "up", "{ready}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
