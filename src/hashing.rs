@@ -47,8 +47,9 @@ impl From<HashError> for crate::error::AppError {
     }
 }
 
-/// Runs argon2id: one hash at a time per core (more would only queue on the
-/// CPU while each holds its 19 MiB), waiting at most `wait` for a slot.
+/// Runs argon2id: a few hashes at a time, one a core by default (more would
+/// only queue on the CPU while each holds its 19 MiB; a memory limit may
+/// want fewer: `PASSWORD_HASH_SLOTS`), waiting at most `wait` for a slot.
 #[derive(Debug, Clone)]
 pub struct Hasher {
     slots: Arc<Semaphore>,
@@ -65,13 +66,11 @@ fn argon2id() -> Argon2<'static> {
 }
 
 impl Hasher {
-    /// One slot per core; a hash waits at most `wait` for one.
-    pub fn new(wait: Duration) -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        Self::with_slots(cores, wait)
-    }
-
-    fn with_slots(slots: usize, wait: Duration) -> Self {
+    /// `slots` hashes at once (`PASSWORD_HASH_SLOTS`, one a core by
+    /// default; at least two, so that the signed-in users' half leaves
+    /// sign-ins one); a hash waits at most `wait` for a slot.
+    pub fn new(slots: usize, wait: Duration) -> Self {
+        let slots = slots.max(2);
         Self {
             slots: Arc::new(Semaphore::new(slots)),
             signed_in_share: Arc::new(Semaphore::new((slots / 2).max(1))),
@@ -173,7 +172,7 @@ mod tests {
     use super::*;
 
     fn hasher() -> Hasher {
-        Hasher::new(Duration::from_secs(10))
+        Hasher::new(2, Duration::from_secs(10))
     }
 
     #[tokio::test]
@@ -203,7 +202,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn signed_in_checks_leave_half_the_slots_to_sign_ins() {
-        let hasher = Hasher::with_slots(4, Duration::from_secs(60));
+        let hasher = Hasher::new(4, Duration::from_secs(60));
         let flood: Vec<_> = (0..6)
             .map(|_| {
                 let checks = hasher.for_signed_in();
@@ -233,6 +232,13 @@ mod tests {
         }
     }
 
+    #[test]
+    fn one_slot_asked_for_is_two_so_that_sign_ins_keep_one() {
+        let hasher = Hasher::new(1, Duration::from_secs(1));
+        assert_eq!(hasher.slots.available_permits(), 2);
+        assert_eq!(hasher.signed_in_share.available_permits(), 1);
+    }
+
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
         assert!(
@@ -245,7 +251,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_given_up_by_its_request_keeps_its_slot_until_it_ends() {
-        let hasher = Hasher::new(Duration::from_secs(5));
+        let hasher = Hasher::new(2, Duration::from_secs(5));
         let slots = hasher.slots.available_permits();
         let given_up = tokio::time::timeout(
             Duration::from_millis(5),
@@ -266,7 +272,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_that_cannot_get_a_slot_in_time_is_refused() {
-        let hasher = Hasher::new(Duration::from_millis(50));
+        let hasher = Hasher::new(2, Duration::from_millis(50));
         let _taken: Vec<_> = (0..hasher.slots.available_permits())
             .map(|_| hasher.slots.clone().try_acquire_owned().unwrap())
             .collect();

@@ -66,7 +66,7 @@ impl AppState {
             replicas,
             redis,
             tokens: TokenKeys::new(&config.jwt_secret),
-            hasher: Hasher::new(config.password_hash_wait),
+            hasher: Hasher::new(config.password_hash_slots, config.password_hash_wait),
             deep_pages: DeepPages::new(&config),
             config,
         })))

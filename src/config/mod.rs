@@ -33,6 +33,7 @@
 //! | `HEADER_READ_TIMEOUT_MS` | `5000` | a connection whose request head is not complete after this is closed |
 //! | `MAX_CONNECTIONS` | `1024` | connections served at once; more wait in the accept queue |
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
+//! | `PASSWORD_HASH_SLOTS` | the cores | argon2 hashes at once, 19 MiB each (at least 2: password changes may hold half) |
 //! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
 //! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range) one client address may add to the cache per minute |
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
@@ -129,6 +130,8 @@ pub struct Config {
     pub max_connections: usize,
     /// How long a password hash waits for a free hashing slot.
     pub password_hash_wait: Duration,
+    /// Hashes at once (`PASSWORD_HASH_SLOTS`; by default, one a core).
+    pub password_hash_slots: usize,
     /// What one client can make the cache hold.
     pub cache_limits: CacheLimits,
 }
@@ -254,6 +257,11 @@ impl Config {
             password_hash_wait: Duration::from_millis(
                 reader.positive("PASSWORD_HASH_WAIT_MS", DEFAULT_PASSWORD_HASH_WAIT_MS)?,
             ),
+            password_hash_slots: reader.up_to(
+                "PASSWORD_HASH_SLOTS",
+                std::thread::available_parallelism().map_or(2, usize::from),
+                1024,
+            )?,
             cache_limits: CacheLimits {
                 max_page: reader.positive("CACHE_MAX_PAGE", DEFAULT_CACHE_MAX_PAGE)?,
                 open_queries_per_client: reader.positive(

@@ -56,6 +56,8 @@ fn a_malformed_variable_is_named() {
         ("MAX_CONNECTIONS", "2305843009213693952"),
         ("AUTH_RATE_LIMIT_WINDOW_SECONDS", "9223372036854775807"),
         ("JWT_TTL_SECONDS", "9223372036854775807"),
+        ("PASSWORD_HASH_SLOTS", "0"),
+        ("PASSWORD_HASH_SLOTS", "100000"),
     ] {
         let mut pairs = minimal();
         pairs.push((name, value));
@@ -102,4 +104,15 @@ fn the_cache_is_one_redis_or_one_cluster_not_both() {
         error.to_string().contains("CACHE_REDIS_CLUSTER_NODES"),
         "{error}"
     );
+}
+
+#[test]
+fn hashing_takes_a_slot_a_core_unless_told() {
+    let cores = std::thread::available_parallelism().map_or(2, usize::from);
+    let config = Config::from_source(&source(&minimal())).unwrap();
+    assert_eq!(config.password_hash_slots, cores);
+    let mut pairs = minimal();
+    pairs.push(("PASSWORD_HASH_SLOTS", "3"));
+    let config = Config::from_source(&source(&pairs)).unwrap();
+    assert_eq!(config.password_hash_slots, 3);
 }

@@ -822,9 +822,8 @@ struct HashingBusy {
 impl HashingBusy {
     async fn start(app: &Arc<TestApp>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
-        // More workers than the hasher has slots (one a core).
-        let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-        let workers = (0..cores + 4)
+        // More workers than the hasher has slots.
+        let workers = (0..app.state.config.password_hash_slots + 4)
             .map(|_| {
                 let (app, stop) = (app.clone(), stop.clone());
                 tokio::spawn(async move {
