@@ -41,10 +41,10 @@ impl FieldErrors {
     }
 
     /// The value of a field the body must have; records "is required" when
-    /// it is absent (unless the field already has an error: it was there
-    /// but unreadable).
+    /// it is absent (unless the field, or what holds it, already has an
+    /// error: it was there but unreadable).
     pub fn required<T>(&mut self, field: &str, value: Option<T>) -> Option<T> {
-        if value.is_none() && !self.0.contains_key(field) {
+        if value.is_none() && !self.names_or_holds(field) {
             self.add(field, "is required");
         }
         value
@@ -67,6 +67,16 @@ impl FieldErrors {
         for (field, messages) in other.0 {
             self.0.entry(field).or_insert(messages);
         }
+    }
+
+    /// Whether `field`, or a field that holds it (`items[0]` of
+    /// `items[0].quantity`), has an error already.
+    fn names_or_holds(&self, field: &str) -> bool {
+        let holders = field
+            .char_indices()
+            .filter(|&(at, c)| at > 0 && (c == '.' || c == '['))
+            .map(|(at, _)| &field[..at]);
+        self.has(field) || holders.into_iter().any(|holder| self.has(holder))
     }
 
     /// Whether `field` has an error already.

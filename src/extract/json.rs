@@ -32,13 +32,15 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
         }
     })?;
     let mut errors = FieldErrors::new();
+    // Elements of a list stood in for by `{}` (see below), by path.
+    let mut stood_in: Vec<Vec<String>> = Vec::new();
     for _ in 0..MAX_FIELD_ERRORS {
         let error = match serde_path_to_error::deserialize::<_, T>(&value) {
             Ok(parsed) => return Ok((parsed, errors)),
             Err(error) => error,
         };
         let segments: Vec<String> = error.path().iter().map(segment_name).collect();
-        let message = strip_position(error.inner());
+        let message = without_type_names(strip_position(error.inner()));
         // An unknown or missing field is reported at its parent, naming it.
         let (target, message) = match (unknown_field(&message), missing_field(&message)) {
             (Some(field), _) => {
@@ -57,6 +59,15 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
             }
             (None, None) => (segments, message),
         };
+        // An element that is no object at all: `{}` stands in for it, so
+        // that the other elements are read and named too (an element's
+        // members are `Option`s; their "is required" is not added under a
+        // path already named). Where `{}` does not read either, the list goes.
+        if is_element(&target) && !stood_in.contains(&target) && stand_in(&mut value, &target) {
+            errors.add(field_name(&target), message);
+            stood_in.push(target);
+            continue;
+        }
         if target.is_empty() || !take_out(&mut value, &target) {
             errors.add(field_name(&target), message);
             return Err(AppError::Validation(errors));
@@ -109,8 +120,42 @@ fn unknown_field(message: &str) -> Option<&str> {
         .map(|(name, _)| name)
 }
 
+/// Whether `path` names an element of a list (`items`, `[2]`).
+fn is_element(path: &[String]) -> bool {
+    path.last().is_some_and(|last| last.starts_with('['))
+}
+
+/// The value at `path`, if every step of it is there.
+fn value_at<'a>(
+    value: &'a mut serde_json::Value,
+    path: &[String],
+) -> Option<&'a mut serde_json::Value> {
+    let mut current = value;
+    for segment in path {
+        current = match segment
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            Some(index) => current.get_mut(index.parse::<usize>().ok()?)?,
+            None => current.get_mut(segment.as_str())?,
+        };
+    }
+    Some(current)
+}
+
+/// Puts `{}` in place of the element at `path`.
+fn stand_in(value: &mut serde_json::Value, path: &[String]) -> bool {
+    match value_at(value, path) {
+        Some(element) => {
+            *element = serde_json::Value::Object(serde_json::Map::new());
+            true
+        }
+        None => false,
+    }
+}
+
 /// Takes the value at `path` out of `value`; an element of a list takes the
-/// whole list out (its other elements' errors are then not named).
+/// whole list out (an element `{}` could not stand in for).
 fn take_out(value: &mut serde_json::Value, path: &[String]) -> bool {
     let Some((last, parents)) = path.split_last() else {
         return false;
@@ -118,24 +163,8 @@ fn take_out(value: &mut serde_json::Value, path: &[String]) -> bool {
     if last.starts_with('[') {
         return take_out(value, parents);
     }
-    let mut current = value;
-    for segment in parents {
-        current = match segment
-            .strip_prefix('[')
-            .and_then(|rest| rest.strip_suffix(']'))
-        {
-            Some(index) => match index.parse::<usize>().ok().and_then(|i| current.get_mut(i)) {
-                Some(next) => next,
-                None => return false,
-            },
-            None => match current.get_mut(segment.as_str()) {
-                Some(next) => next,
-                None => return false,
-            },
-        };
-    }
-    current
-        .as_object_mut()
+    value_at(value, parents)
+        .and_then(serde_json::Value::as_object_mut)
         .is_some_and(|members| members.remove(last.as_str()).is_some())
 }
 
@@ -152,6 +181,15 @@ fn json_error(path: &str, error: &serde_json::Error) -> AppError {
         Category::Syntax | Category::Eof | Category::Io => {
             AppError::BadRequest(format!("the body is not valid JSON: {error}"))
         }
+    }
+}
+
+/// serde names the Rust type it wanted ("expected struct LineBody"); a
+/// client knows it as a JSON object.
+fn without_type_names(message: String) -> String {
+    match message.find(", expected struct ") {
+        Some(at) => format!("{}, expected an object", &message[..at]),
+        None => message,
     }
 }
 

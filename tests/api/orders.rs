@@ -180,6 +180,39 @@ async fn an_order_from_items_leaves_the_cart_alone_and_sums_repeated_products() 
 }
 
 #[tokio::test]
+async fn a_line_that_is_no_object_hides_none_of_the_other_lines_errors() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("nell@example.com", Role::Customer).await;
+    let body = json!({"items": [
+        "x", {"product_id": 1, "quantity": 0}, 7, {"product_id": 999, "quantity": 1}
+    ], "expected_total": "abc"});
+    let problem = order(&app, &token, Some(body), None).await.problem(422);
+    let mut named: Vec<&str> = problem["errors"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        [
+            "expected_total",
+            "items[0]",
+            "items[1].quantity",
+            "items[2]",
+            "items[3].product_id"
+        ],
+        "{problem}"
+    );
+    assert_eq!(
+        problem["errors"]["items[0]"],
+        json!(["invalid type: string \"x\", expected an object"])
+    );
+    assert_eq!(app.count("orders").await, 0);
+}
+
+#[tokio::test]
 async fn hostile_and_malformed_order_bodies_change_nothing() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("cy@example.com", Role::Customer).await;
