@@ -156,14 +156,31 @@ impl JsonDecimal {
         if !well_formed {
             return Err(invalid());
         }
-        let parsed = match exponent {
-            None => Decimal::from_str(mantissa),
-            Some(_) => Decimal::from_scientific(text),
-        };
-        parsed
+        exact_decimal(mantissa, exponent)
             .map(JsonDecimal)
-            .map_err(|_| format!("{text:?} is out of range"))
+            .ok_or_else(|| format!("{text:?} has more digits than a decimal keeps exactly"))
     }
+}
+
+/// The decimal `mantissa` × 10^`exponent`, or `None` where a decimal would
+/// have to round it (past 28 places or 96 bits): rust_decimal's own
+/// parsers round such text (`1.99…9` with 31 nines reads as 2).
+pub fn exact_decimal(mantissa: &str, exponent: Option<&str>) -> Option<Decimal> {
+    let mut value = Decimal::from_str_exact(mantissa).ok()?;
+    let exponent: i64 = exponent.map_or(Ok(0), str::parse).ok()?;
+    if value.is_zero() {
+        return Some(Decimal::ZERO);
+    }
+    if exponent < 0 {
+        let value = value.normalize();
+        let scale = i64::from(value.scale()).checked_sub(exponent)?;
+        return Decimal::try_from_i128_with_scale(value.mantissa(), u32::try_from(scale).ok()?)
+            .ok();
+    }
+    for _ in 0..exponent.min(40) {
+        value = value.checked_mul(Decimal::TEN)?;
+    }
+    (exponent <= 40).then_some(value)
 }
 
 impl FromStr for JsonDecimal {
@@ -215,6 +232,12 @@ mod tests {
     fn refuses_what_numeric_10_2_cannot_hold_exactly() {
         for json in [
             "14.999999999999999999",
+            // Past what a decimal holds: refused, never rounded to 15.00 or 0.00.
+            "14.999999999999999999999999999999",
+            "\"14.999999999999999999999999999999\"",
+            "0.00000000000000000000000000001",
+            "1e-40",
+            "1.5e-30",
             "1.001",
             "-1",
             "100000000",

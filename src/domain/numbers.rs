@@ -5,7 +5,6 @@
 //! fraction or a number past `i64` is a field error naming what was sent,
 //! never a silent rounding.
 
-use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -29,9 +28,12 @@ impl<'de> Deserialize<'de> for JsonInteger {
         if let Ok(whole) = text.parse::<i64>() {
             return Ok(Self(whole));
         }
-        let value = Decimal::from_scientific(text)
-            .or_else(|_| text.parse::<Decimal>())
-            .map_err(|_| de::Error::custom(format!("{text} is out of range")))?;
+        let (mantissa, exponent) = match text.split_once(['e', 'E']) {
+            Some((mantissa, exponent)) => (mantissa, Some(exponent)),
+            None => (text, None),
+        };
+        let value = crate::domain::money::exact_decimal(mantissa, exponent)
+            .ok_or_else(|| de::Error::custom(format!("{text} is out of range")))?;
         if !value.fract().is_zero() {
             return Err(de::Error::custom(format!(
                 "expected an integer, found {text}"
@@ -132,6 +134,10 @@ mod tests {
             "null",
             "1e40",
             "99999999999999999999",
+            // Past what a decimal holds: refused, never rounded to 2 or 0.
+            "1.9999999999999999999999999999999",
+            "1e-40",
+            "0.00000000000000000000000000000001",
         ] {
             assert!(integer(bad).is_err(), "{bad}");
         }

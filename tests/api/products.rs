@@ -332,6 +332,10 @@ async fn refuses_invalid_product_fields_naming_each() {
             json!({"product_name": "X", "price": "14.999999999999999999"}),
             "price",
         ),
+        (
+            json!({"product_name": "X", "price": "14.999999999999999999999999999999"}),
+            "price",
+        ),
         (json!({"product_name": "X", "price": 100000000}), "price"),
         (json!({"product_name": "X", "price": "NaN"}), "price"),
         (json!({"product_name": "X", "price": true}), "price"),
@@ -377,6 +381,28 @@ async fn refuses_invalid_product_fields_naming_each() {
         .send_raw(Method::POST, "/api/products", raw, "application/json")
         .await
         .field_error("price");
+    // Past what a decimal keeps: refused, never rounded (to 15.00, to 2).
+    for (raw, field) in [
+        (
+            r#"{"product_name": "X", "price": 14.999999999999999999999999999999}"#,
+            "price",
+        ),
+        (r#"{"product_name": "X", "price": 1e-40}"#, "price"),
+        (
+            r#"{"product_name": "X", "price": 1, "stock": 1.9999999999999999999999999999999}"#,
+            "stock",
+        ),
+    ] {
+        app.admin()
+            .send_raw(
+                Method::POST,
+                "/api/products",
+                raw.as_bytes().to_vec(),
+                "application/json",
+            )
+            .await
+            .field_error(field);
+    }
     let several = app
         .admin()
         .post(

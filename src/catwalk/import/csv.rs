@@ -134,8 +134,8 @@ pub(super) fn parse_price(field: &str, name: &str) -> Result<Option<String>, Str
     if field.is_empty() || field.eq_ignore_ascii_case("null") {
         return Ok(None);
     }
-    let amount: rust_decimal::Decimal = field
-        .parse()
+    // Exactly as written: `FromStr` would round past 28 places.
+    let amount = rust_decimal::Decimal::from_str_exact(field)
         .map_err(|_| format!("{name} {field:?} is not a number"))?;
     crate::domain::Money::parse(amount)
         .map(|money| Some(money.to_string()))
@@ -185,5 +185,6 @@ mod tests {
         assert_eq!(parse_price("null", "p").unwrap(), None);
         assert!(parse_price("-1", "p").is_err());
         assert!(parse_price("abc", "p").is_err());
+        assert!(parse_price("14.999999999999999999999999999999", "p").is_err());
     }
 }
