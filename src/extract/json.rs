@@ -5,6 +5,16 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldErrors};
 
+/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
+/// For `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: serde::Deserialize<'de>,
+    D: serde::Deserializer<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}
+
 /// Parses a JSON document, classifying failures the way [`Valid`] promises.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let (value, errors) = parse_json_leniently(bytes)?;

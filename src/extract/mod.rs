@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 mod json;
 mod query;
 
-pub use json::{parse_json, parse_json_leniently};
+pub use json::{parse_json, parse_json_leniently, present};
 pub use query::{
     ApiQuery, QueryFreeRoutes, REPEAT_SEPARATOR, any_case_bool, parse_query,
     refuse_query_where_none_is_taken,

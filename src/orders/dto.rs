@@ -88,8 +88,10 @@ pub const MAX_ORDER_LINES: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct PlaceOrderBody {
     /// 1 to 100 lines; the same item named twice counts once, summed.
-    #[schema(min_items = 1, max_items = 100)]
-    pub items: Option<Vec<LineBody>>,
+    /// (`null` is no list: leave `items` out to order the cart.)
+    #[serde(default, deserialize_with = "crate::extract::present")]
+    #[schema(value_type = Vec<LineBody>, required = false, min_items = 1, max_items = 100)]
+    pub items: Option<Option<Vec<LineBody>>>,
     /// The total the shopper saw. When the order's total at checkout
     /// differs, nothing changes and the answer is a 409 with the `lines`
     /// and `total` as they are now.
@@ -174,9 +176,20 @@ impl ParseBody for PlaceOrderBody {
 }
 
 impl PlaceOrderBody {
-    fn source(items: Option<Vec<LineBody>>, errors: &mut FieldErrors) -> Option<OrderSource> {
-        let Some(items) = items else {
-            return Some(OrderSource::Cart);
+    fn source(
+        items: Option<Option<Vec<LineBody>>>,
+        errors: &mut FieldErrors,
+    ) -> Option<OrderSource> {
+        let items = match items {
+            None => return Some(OrderSource::Cart),
+            Some(None) => {
+                errors.add(
+                    "items",
+                    "must be a list of lines; leave it out to order the cart",
+                );
+                return None;
+            }
+            Some(Some(items)) => items,
         };
         if items.is_empty() {
             errors.add("items", "must name at least one item");
@@ -250,7 +263,8 @@ impl NamesRows<AppState> for PlaceOrderBody {
     /// (None for more lines than an order takes: those are not read one
     /// by one either.)
     fn rows(&self) -> Self::Rows {
-        let lines = self.items.as_deref().unwrap_or_default();
+        let lines = self.items.as_ref().and_then(Option::as_deref);
+        let lines = lines.unwrap_or_default();
         if lines.len() > MAX_ORDER_LINES {
             return Vec::new();
         }

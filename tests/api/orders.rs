@@ -180,6 +180,19 @@ async fn an_order_from_items_leaves_the_cart_alone_and_sums_repeated_products() 
 }
 
 #[tokio::test]
+async fn items_sent_as_null_are_a_422_and_never_order_the_cart() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("nia@example.com", Role::Customer).await;
+    add_to_cart(&app, &token, 1, 2).await;
+    order(&app, &token, Some(json!({"items": null})), None)
+        .await
+        .field_error("items");
+    assert_eq!(app.count("orders").await, 0);
+    assert_eq!(app.count("cart_items").await, 1);
+    assert_eq!(stock_of(&app, 1).await, 14);
+}
+
+#[tokio::test]
 async fn a_line_that_is_no_object_hides_none_of_the_other_lines_errors() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("nell@example.com", Role::Customer).await;

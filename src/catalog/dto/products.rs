@@ -1,6 +1,6 @@
 //! What the API shows and takes of products, and the query of a list.
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::Schema;
@@ -267,27 +267,18 @@ pub struct UpdateProductBody {
     pub price: Option<JsonDecimal>,
     #[schema(value_type = Option<Stock>)]
     pub stock: Option<JsonInteger>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Slogan>)]
     pub slogan: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<Description>)]
     pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "crate::extract::present")]
     #[schema(value_type = Option<RowId>)]
     pub category_id: Option<Option<JsonInteger>>,
     #[serde(rename = "tagIds")]
     #[schema(value_type = Option<Vec<RowId>>, max_items = 100)]
     pub tag_ids: Option<Vec<JsonInteger>>,
-}
-
-/// Tells a field sent as `null` (`Some(None)`) from one left out (`None`).
-fn present<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    T: Deserialize<'de>,
-    D: Deserializer<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 /// Free text of at most `MAX` characters as the OpenAPI document states
