@@ -57,7 +57,8 @@ const SERVERS_TROUBLE: &str = "the database could not run the request just now; 
 
 /// Whether PostgreSQL failed a statement for reasons of its own: a
 /// statement cancelled (`statement_timeout`, an operator's
-/// `pg_cancel_backend`), a disk or memory that ran out. Matched at the
+/// `pg_cancel_backend`), a disk or memory that ran out (the lock table's
+/// shared memory too: `max_locks_per_transaction`). Matched at the
 /// message's start or end only, where no quoted value of the request can
 /// stand. (In English: `health::log_dependencies` warns at start when
 /// `lc_messages` says otherwise.)
@@ -66,6 +67,7 @@ fn is_the_servers_trouble(message: &str) -> bool {
         || message.starts_with("could not extend file")
         || message.ends_with("No space left on device")
         || message == "out of memory"
+        || message == "out of shared memory"
 }
 
 impl From<DieselError> for AppError {

@@ -32,6 +32,10 @@ use crate::domain::Money;
 use crate::error::FieldErrors;
 use crate::state::AppState;
 
+/// The most lines one purchase holds: an order's `items`, and the cart
+/// (so that every cart can be ordered, and no checkout locks more rows).
+pub const MAX_LINES: usize = 100;
+
 /// One thing a line asks for: a product and, for a product with SKUs, its SKU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Item {

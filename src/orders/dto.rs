@@ -81,7 +81,7 @@ impl OrderView {
 }
 
 /// The most lines one order may have.
-pub const MAX_ORDER_LINES: usize = 100;
+pub const MAX_ORDER_LINES: usize = crate::inventory::MAX_LINES;
 
 /// `POST /api/orders`: no body (or `{}`) orders the cart; `items` orders them instead.
 #[derive(Debug, Default, Deserialize, ToSchema)]

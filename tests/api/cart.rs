@@ -183,6 +183,39 @@ async fn a_line_changed_to_a_huge_quantity_is_a_422_before_it_is_short() {
 }
 
 #[tokio::test]
+async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("dia@example.com", Role::Customer).await;
+    app.sql(
+        "INSERT INTO products (id, product_name, price, stock) \
+         SELECT 1000 + n, 'Line ' || n, 1, 5 FROM generate_series(1, 101) AS n",
+    )
+    .await;
+    for n in 1..=100 {
+        let added = add(&app, &token, json!({"product_id": 1000 + n, "quantity": 1})).await;
+        assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    }
+    // More of a line already there is not a new line.
+    let more = add(&app, &token, json!({"product_id": 1001, "quantity": 1})).await;
+    assert_eq!(more.status, StatusCode::CREATED, "{}", more.text());
+    add(&app, &token, json!({"product_id": 1101, "quantity": 1}))
+        .await
+        .problem(409);
+    assert_eq!(app.count("cart_items").await, 100);
+    assert_eq!(app.count("cart_items WHERE product_id = 1101").await, 0);
+    // And the cart is ordered whole.
+    let placed = app
+        .client(Some(&token))
+        .send_json(Method::POST, "/api/orders", json!({}))
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(
+        placed.json()["data"]["items"].as_array().unwrap().len(),
+        100
+    );
+}
+
+#[tokio::test]
 async fn a_bad_line_names_its_unknown_product_and_its_bad_quantity_at_once() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;

@@ -1107,6 +1107,8 @@ async fn a_statement_postgresql_fails_for_its_own_reasons_is_a_503_to_retry() {
             "53100",
             "could not extend file \"base/16384/16385\": No space left on device",
         ),
+        // The lock table full (`max_locks_per_transaction`).
+        ("53200", "out of shared memory"),
     ] {
         app.sql(&format!(
             "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
