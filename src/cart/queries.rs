@@ -143,11 +143,13 @@ pub async fn delete_line(conn: &mut AsyncPgConnection, user_id: i32, id: i32) ->
     .map(|deleted| deleted > 0)
 }
 
-/// Empties the user's cart.
+/// Empties the user's cart. Its lines are locked by id first, as a
+/// checkout and a product's deletion lock them: a plain `DELETE` takes them
+/// in the order of its scan (by product, or as stored), and could wait on
+/// one of them while holding a line they wait for.
 pub async fn clear(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<usize> {
-    diesel::delete(cart_items::table.filter(cart_items::user_id.eq(user_id)))
-        .execute(conn)
-        .await
+    let ids = lock_lines(conn, user_id).await?.ids;
+    remove_lines(conn, user_id, &ids).await
 }
 
 /// Removes the user's lines `ids` (the ones a checkout locked and ordered).

@@ -216,6 +216,59 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
 }
 
 #[tokio::test]
+async fn emptying_the_cart_locks_its_lines_in_the_order_a_checkout_does() {
+    use diesel_async::AsyncConnection;
+    let app = std::sync::Arc::new(TestApp::seeded().await);
+    let (user_id, token) = app.quick_account("dex@example.com", Role::Customer).await;
+    // Two lines stored (and indexed, by product) newest first; a checkout
+    // locks the lines by id, the older one first.
+    let (older, newer) = (100, 200);
+    app.sql(&format!(
+        "INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES \
+           ({newer}, {user_id}, 1, 1); \
+         INSERT INTO cart_items (id, user_id, product_id, quantity) VALUES \
+           ({older}, {user_id}, 5, 1);"
+    ))
+    .await;
+    let mut checkout = app.db().await;
+    checkout
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM cart_items WHERE id = {older} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let emptying = tokio::spawn({
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            app.client(Some(&token))
+                .request(Method::DELETE, "/api/cart")
+                .await
+        }
+    });
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    while !emptying.is_finished() && app.count(waiting).await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    // Waiting for the older line, the emptying holds no newer one that the
+    // checkout would wait for next (a cycle, one of them a 503).
+    let mut probe = app.db().await;
+    let newer_is_free = probe
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            conn.batch_execute(&format!(
+                "SELECT 1 FROM cart_items WHERE id = {newer} FOR UPDATE NOWAIT"
+            ))
+            .await
+        })
+        .await;
+    assert!(newer_is_free.is_ok(), "{newer_is_free:?}");
+    checkout.batch_execute("COMMIT").await.unwrap();
+    let emptied = emptying.await.unwrap();
+    assert_eq!(emptied.status, StatusCode::NO_CONTENT, "{}", emptied.text());
+    assert_eq!(app.count("cart_items").await, 0);
+}
+
+#[tokio::test]
 async fn a_bad_line_names_its_unknown_product_and_its_bad_quantity_at_once() {
     let app = TestApp::seeded().await;
     let (_, token) = app.quick_account("dot@example.com", Role::Customer).await;
