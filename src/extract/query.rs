@@ -1,6 +1,6 @@
 //! Query strings: every bad or unknown parameter named at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, MatchedPath, Request, State};
@@ -57,18 +57,25 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
         return Ok(value);
     }
     let mut errors = FieldErrors::new();
-    let mut names: Vec<String> = form_urlencoded::parse(query.as_bytes())
-        .map(|(name, _)| name.into_owned())
-        .collect();
-    names.sort();
-    names.dedup();
-    for name in names {
-        let alone: String = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(
-                form_urlencoded::parse(query.as_bytes()).filter(|(other, _)| *other == name),
-            )
-            .finish();
-        if let Err(error) = serde_urlencoded::from_str::<T>(&alone) {
+    // Each name with its pairs, in one pass over the query.
+    let mut by_name: BTreeMap<String, form_urlencoded::Serializer<'static, String>> =
+        BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if !by_name.contains_key(name.as_ref()) && by_name.len() == MAX_NAMES_READ {
+            // No route takes a tenth as many: no need to read each one.
+            errors.add(
+                "query",
+                format!("names more than {MAX_NAMES_READ} parameters; no route takes as many"),
+            );
+            return Err(AppError::BadQuery(errors));
+        }
+        by_name
+            .entry(name.to_string())
+            .or_insert_with(|| form_urlencoded::Serializer::new(String::new()))
+            .append_pair(&name, &value);
+    }
+    for (name, mut alone) in by_name {
+        if let Err(error) = serde_urlencoded::from_str::<T>(&alone.finish()) {
             let message = error.to_string();
             let message = if message.starts_with("unknown field") {
                 "this route takes no such parameter".to_owned()
@@ -86,6 +93,9 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     }
     Err(AppError::BadQuery(errors))
 }
+
+/// A query naming more parameters than this is refused whole, unread.
+const MAX_NAMES_READ: usize = 64;
 
 /// The routes that take no query parameter at all, read off the OpenAPI
 /// document (route template -> methods): the routes that take some read
@@ -202,18 +212,26 @@ fn join_repeated(query: &str) -> String {
         return query.to_owned();
     }
     let mut merged: Vec<(String, String)> = Vec::new();
-    for (name, mut value) in pairs {
-        if REPEATABLE.contains(&name.as_str()) {
-            // Sent within a value, the separator stays a control character
-            // (refused in a name: a 422), not a split into two values.
-            value = value.replace(REPEAT_SEPARATOR, "\u{1e}");
-        }
-        match merged.iter_mut().find(|(key, _)| *key == name) {
-            Some((_, values)) if REPEATABLE.contains(&name.as_str()) => {
+    // Where each repeatable name stands in `merged`, once there.
+    let mut at: [Option<usize>; REPEATABLE.len()] = [None; REPEATABLE.len()];
+    for (name, value) in pairs {
+        let Some(kind) = REPEATABLE.iter().position(|repeatable| *repeatable == name) else {
+            merged.push((name, value));
+            continue;
+        };
+        // Sent within a value, the separator stays a control character
+        // (refused in a name: a 422), not a split into two values.
+        let value = value.replace(REPEAT_SEPARATOR, "\u{1e}");
+        match at[kind] {
+            Some(index) => {
+                let values = &mut merged[index].1;
                 values.push(REPEAT_SEPARATOR);
                 values.push_str(&value);
             }
-            _ => merged.push((name, value)),
+            None => {
+                at[kind] = Some(merged.len());
+                merged.push((name, value));
+            }
         }
     }
     form_urlencoded::Serializer::new(String::new())

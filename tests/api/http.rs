@@ -515,6 +515,52 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
 }
 
 #[tokio::test]
+async fn a_query_of_more_names_than_a_route_could_take_is_refused_unread() {
+    let app = TestApp::seeded().await;
+    let many = |count: usize, name: &str| {
+        (0..count)
+            .map(|n| format!("{name}{n}=1"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    // A few unknown names are each named; past 64, the query is refused whole.
+    let few = app
+        .anon()
+        .get(&format!("/api/products?{}", many(3, "x")))
+        .await;
+    assert_eq!(few.problem(400)["errors"].as_object().unwrap().len(), 3);
+    for path in ["/api/products", "/api/categories", "/catwalk/products"] {
+        let refused = app.anon().get(&format!("{path}?{}", many(65, "x"))).await;
+        let errors = refused.problem(400)["errors"].clone();
+        assert_eq!(errors.as_object().unwrap().len(), 1, "{path}: {errors}");
+        assert!(errors.get("query").is_some(), "{path}: {errors}");
+    }
+    // A list of categories or tags names at most 20, commas counted.
+    let names = |count: usize| {
+        (0..count)
+            .map(|n| format!("category=c{n}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let listed = app
+        .anon()
+        .get(&format!("/api/products?{}", names(21)))
+        .await;
+    let errors = listed.field_error("category")["errors"]["category"].clone();
+    assert!(errors.to_string().contains("at most 20"), "{errors}");
+    let commas = (0..21).map(|n| format!("t{n}")).collect::<Vec<_>>();
+    let tagged = format!("/api/products?tag={}", commas.join(","));
+    app.anon().get(&tagged).await.field_error("tag");
+    // Twenty unknown ones are each looked up and named as unknown.
+    let unknown = app
+        .anon()
+        .get(&format!("/api/products?{}", names(20)))
+        .await;
+    let errors = unknown.field_error("category")["errors"]["category"].clone();
+    assert_eq!(errors.as_array().unwrap().len(), 20, "{errors}");
+}
+
+#[tokio::test]
 async fn a_route_that_takes_no_query_parameter_refuses_every_one_by_name() {
     let app = TestApp::seeded_with_admin().await;
     for (method, path, named) in [

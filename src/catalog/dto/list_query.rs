@@ -221,12 +221,25 @@ impl ProductListQuery {
     }
 }
 
+/// The most categories (or tags) one list names, every value and
+/// comma-separated part counted.
+pub const MAX_NAMES_PER_FILTER: usize = 20;
+
 /// The values of a repeatable name parameter, each checked; sorted
 /// case-insensitively, without repeats, so that equal queries are one query.
 fn names(field: &str, raw: Option<&str>, errors: &mut FieldErrors) -> Vec<Name> {
     let Some(raw) = raw else {
         return Vec::new();
     };
+    // Each name is looked up on its own: a list is kept short.
+    let named = raw.split([crate::extract::REPEAT_SEPARATOR, ',']).count();
+    if named > MAX_NAMES_PER_FILTER {
+        errors.add(
+            field,
+            format!("names {named}; a list names at most {MAX_NAMES_PER_FILTER} (a comma counts)"),
+        );
+        return Vec::new();
+    }
     // Each value as sent (a repeated parameter's values arrive apart); its
     // commas are read when it is resolved, since a name may hold one.
     let mut names: Vec<Name> = raw
