@@ -889,6 +889,61 @@ async fn sign_ins_the_server_could_not_check_are_not_counted_against_the_limit()
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
 }
 
+#[tokio::test]
+async fn a_sessions_redis_out_of_memory_still_opens_the_sessions_it_holds() {
+    let sessions = ThrowawayRedis::start(&["--maxmemory-policy", "noeviction"]);
+    let cache = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| {
+        config.redis_url = sessions.url().into();
+        config.cache_redis_url = Some(cache.url().into());
+    })
+    .await;
+    let (user_id, token) = app.quick_account("oom@example.com", Role::Customer).await;
+    let client = redis::Client::open(sessions.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    // Its list gone (a session opened before sessions were listed), so that
+    // the check lists it again: a write, which a full Redis refuses.
+    let list = format!("{}user:sessions:{user_id}", app.redis_prefix);
+    let _: i64 = redis::cmd("DEL")
+        .arg(&list)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let set_limit = |bytes: &'static str| {
+        let mut conn = conn.clone();
+        async move {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("maxmemory")
+                .arg(bytes)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    set_limit("1").await;
+    let me = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/auth/me")
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    let cart = app.client(Some(&token)).get("/api/cart").await;
+    assert_eq!(cart.status, StatusCode::OK, "{}", cart.text());
+    set_limit("0").await;
+    // With room again, it is listed as it is used.
+    let me = app
+        .client(Some(&token))
+        .request(Method::GET, "/api/auth/me")
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    let listed: i64 = redis::cmd("HLEN")
+        .arg(&list)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(listed >= 1, "{listed}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_distinct_queries_signs_nobody_out() {
     let sessions =

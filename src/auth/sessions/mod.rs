@@ -27,8 +27,6 @@
 //!   client retries). A session whose key was written is therefore either
 //!   still listed, and any later [`close_all`] ends it, or ended.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -37,8 +35,10 @@ use crate::redis::RedisFailure;
 use crate::state::AppState;
 
 mod tidy;
+mod touch;
 mod unlisted;
 
+use touch::{CHECK_AND_TOUCH, TOUCH_LIST, touch_list};
 pub use unlisted::list_unlisted;
 
 /// How often `last_used_at` is written, at most (seconds).
@@ -157,64 +157,6 @@ pub async fn open(
     Ok(())
 }
 
-/// The list's side of a session in use: lists it if the list does not hold
-/// it (one opened before sessions were listed), and notes when it was used,
-/// at most once per resolution. The list is the last key; `ARGV[1]` the
-/// jti, `ARGV[2]` now, `ARGV[3]` the resolution of `last_used_at`,
-/// `ARGV[4]` when the session expires.
-const LIST_BODY: &str = r"
-        local list = KEYS[#KEYS]
-        local now = tonumber(ARGV[2])
-        if redis.call('HEXISTS', list, ARGV[1]) == 0 then
-            local expires = tonumber(ARGV[4])
-            local ttl = expires - now
-            if ttl < 1 then ttl = 1 end
-            redis.call('HSET', list, ARGV[1],
-                cjson.encode({created_at = now, expires_at = expires}))
-            redis.call('EXPIRE', list, ttl, 'GT')
-            redis.call('EXPIRE', list, ttl, 'NX')
-        end
-        local field = 'used:' .. ARGV[1]
-        local last = tonumber(redis.call('HGET', list, field) or '0')
-        if now - last >= tonumber(ARGV[3]) then
-            redis.call('HSET', list, field, ARGV[2])
-        end
-        return 1
-";
-
-/// [`LIST_BODY`] alone: `KEYS[1]` the user's list.
-static TOUCH_LIST: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LIST_BODY));
-
-/// On a single server, a session check in one round trip: `KEYS[1]` the
-/// session's key (0 when it is gone), then [`LIST_BODY`] with `KEYS[2]` the
-/// list. (On a cluster the two keys are in different slots: two calls.)
-static CHECK_AND_TOUCH: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(&format!(
-        "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n{LIST_BODY}"
-    ))
-});
-
-/// A resolution no use reaches: listing only.
-const NEVER_NOTED: i64 = i64::MAX / 2;
-
-/// Runs [`TOUCH_LIST`]; `resolution` [`NEVER_NOTED`] lists without noting a use.
-async fn touch_list(
-    state: &AppState,
-    user_id: i32,
-    jti: &str,
-    expires_at: i64,
-    resolution: i64,
-) -> Result<(), RedisFailure> {
-    let mut invocation = TOUCH_LIST.prepare_invoke();
-    invocation
-        .key(list_key(state, user_id))
-        .arg(jti)
-        .arg(Utc::now().timestamp())
-        .arg(resolution)
-        .arg(expires_at);
-    state.redis.script::<i64>(&invocation).await.map(drop)
-}
-
 /// Whether the session is still open (its key alone says so), noting that
 /// it was used.
 pub async fn is_open(
@@ -239,6 +181,7 @@ pub async fn is_open(
     if open {
         touch_list(
             state,
+            &TOUCH_LIST,
             user_id,
             &claims.jti,
             claims.exp,

@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 
-use super::{NEVER_NOTED, touch_list};
+use super::touch::{LIST, NEVER_NOTED, touch_list};
 use crate::redis::RedisFailure;
 use crate::state::AppState;
 
@@ -46,7 +46,7 @@ pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
                 continue; // gone meanwhile (or never to expire: not ours)
             }
             let expires_at = Utc::now().timestamp() + ttl;
-            touch_list(state, user_id, &jti, expires_at, NEVER_NOTED).await?;
+            touch_list(state, &LIST, user_id, &jti, expires_at, NEVER_NOTED).await?;
             listed += 1;
         }
         if next == 0 {
