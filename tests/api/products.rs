@@ -567,6 +567,48 @@ async fn a_tags_change_racing_the_products_deletion_is_a_404() {
 }
 
 #[tokio::test]
+async fn deleting_a_product_locks_its_related_rows_in_id_order() {
+    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    let app = std::sync::Arc::new(TestApp::seeded_with_admin().await);
+    // Products 2 and 3 related both ways; the row naming 2 as related is
+    // the older. The cascade of 2's deletion takes the rows of 2's own
+    // list (the newer) first; the deletion of 3 would take them the other
+    // way round.
+    let (names_2, lists_2) = (900, 901);
+    app.sql(&format!(
+        "INSERT INTO related_products (id, product_id, related_product_id) VALUES \
+           ({names_2}, 3, 2), ({lists_2}, 2, 3)"
+    ))
+    .await;
+    let mut other = app.db().await;
+    other
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM related_products WHERE id = {names_2} FOR UPDATE"
+        ))
+        .await
+        .unwrap();
+    let deleting = {
+        let app = app.clone();
+        tokio::spawn(async move { app.admin().delete("/api/products/2").await })
+    };
+    crate::orders::until_one_waits_for_a_lock(&app).await;
+    // Waiting for the older row, it holds no newer one.
+    let mut probe = app.db().await;
+    let newer_is_free = probe
+        .transaction::<_, diesel::result::Error, _>(async |conn| {
+            conn.batch_execute(&format!(
+                "SELECT 1 FROM related_products WHERE id = {lists_2} FOR UPDATE NOWAIT"
+            ))
+            .await
+        })
+        .await;
+    assert!(newer_is_free.is_ok(), "{newer_is_free:?}");
+    other.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(deleting.await.unwrap().status, StatusCode::NO_CONTENT);
+    assert_eq!(app.count("related_products").await, 0);
+}
+
+#[tokio::test]
 async fn deleting_a_product_removes_its_tags_and_features() {
     let app = TestApp::seeded_with_admin().await;
     assert_eq!(

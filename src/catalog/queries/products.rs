@@ -207,11 +207,26 @@ pub async fn replace_product_tags(
 /// then the products); the other way round, a checkout holding a line and
 /// waiting for the product, and the deletion holding the product and
 /// waiting for the line (to delete it with the product), deadlocked.
+/// Its related-product rows, both ways, are locked by id too: the cascade
+/// takes those naming it first, then those it is named in, so deleting two
+/// products related to each other took the two rows in opposite orders.
 pub async fn delete_product(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
+    use crate::schema::related_products as related;
     crate::schema::cart_items::table
         .filter(crate::schema::cart_items::product_id.eq(id))
         .order(crate::schema::cart_items::id)
         .select(crate::schema::cart_items::id)
+        .for_update()
+        .load::<i32>(conn)
+        .await?;
+    related::table
+        .filter(
+            related::product_id
+                .eq(id)
+                .or(related::related_product_id.eq(id)),
+        )
+        .order(related::id)
+        .select(related::id)
         .for_update()
         .load::<i32>(conn)
         .await?;
