@@ -130,9 +130,10 @@ impl Plan {
 
     /// `wal`: the primary's WAL position after the commit, when replicas
     /// read what the cache serves.
-    /// On a Redis Cluster, the new versions reach a replica of the
-    /// bookkeeping's master before the write is acknowledged, so that a
-    /// failover cannot roll them back under documents stored since.
+    /// On a Redis Cluster, the new versions are waited for on a replica of
+    /// the bookkeeping's master before the write is acknowledged, so that
+    /// a failover does not roll them back under documents stored since;
+    /// none in time is a warning, not a refusal (docs/scaling.md).
     async fn finish(&self, redis: &Redis, wal: Option<Lsn>) -> Result<(), RedisFailure> {
         self.finish_at(redis, wal.map(|lsn| lsn.0.to_string()).unwrap_or_default())
             .await
