@@ -114,7 +114,22 @@ pub async fn run(state: &AppState) -> anyhow::Result<(SeedReport, usize)> {
         anyhow::Ok((report, accounts))
     }
     .await;
-    let finished = write.finish().await;
+    // A commit on its way may land after this process is gone: finishing
+    // now could let a reader store the catalog as it was and serve it after.
+    let lost = |error: &anyhow::Error| {
+        error.chain().any(|cause| {
+            cause
+                .downcast_ref::<diesel::result::Error>()
+                .is_some_and(crate::db::is_connection_lost)
+        })
+    };
+    let finished = match &seeded {
+        Err(error) if lost(error) => {
+            write.leave_to_lapse();
+            Ok(())
+        }
+        _ => write.finish().await,
+    };
     let seeded = seeded?;
     finished.map_err(|error| anyhow::anyhow!("{error}"))?;
     Ok(seeded)

@@ -268,6 +268,19 @@ impl CacheWrite {
         self.spawn_finish(self.grace());
     }
 
+    /// Leaves the write's marker to lapse on its own, for a process that
+    /// will not outlive the grace period (the command-line writers) after a
+    /// commit whose outcome is unknown: readers store nothing it touched
+    /// until then, and the begin retired what was stored before.
+    pub fn leave_to_lapse(mut self) {
+        self.done = true;
+        tracing::warn!(
+            namespaces = ?self.plan.namespaces,
+            ttl = ?self.plan.pending_ttl,
+            "a write whose commit may still land is left to lapse: what it touched is not cached until then"
+        );
+    }
+
     /// How long a commit on its way may still take to land: half the
     /// in-flight marker's life, longer than any request runs.
     fn grace(&self) -> Duration {

@@ -199,7 +199,15 @@ async fn run(
         .await
         .map_err(|_| unreachable_cache())?;
     let swapped = swap::swap(coordinator, &plan, replace).await;
-    let finished = write.finish().await;
+    // A commit on its way may land after this process is gone: finishing
+    // now could let a reader store the old catalog and serve it after.
+    let finished = match &swapped {
+        Err(error) if swap::outcome_unknown(error) => {
+            write.leave_to_lapse();
+            Ok(())
+        }
+        _ => write.finish().await,
+    };
     swapped?;
     let validated = swap::validate_outside_keys(coordinator, &plan).await;
     finished.map_err(|error| {

@@ -24,7 +24,10 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
         let transaction = client.transaction().await?;
         let outcome = swap_once(&transaction, plan, replace).await;
         let outcome = match outcome {
-            Ok(()) => transaction.commit().await.map_err(anyhow::Error::from),
+            Ok(()) => transaction
+                .commit()
+                .await
+                .map_err(|error| anyhow::Error::new(CommitUnknown(error))),
             Err(error) => Err(error),
         };
         match outcome {
@@ -36,6 +39,28 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
             outcome => return outcome,
         }
     }
+}
+
+/// The swap's `COMMIT` failed on its way (a connection cut, a server gone):
+/// it may have happened, or may still land.
+#[derive(Debug)]
+pub(super) struct CommitUnknown(tokio_postgres::Error);
+
+impl std::fmt::Display for CommitUnknown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the swap's commit may or may not have landed: {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for CommitUnknown {}
+
+/// Whether the swap failed at its commit, its outcome unknown.
+pub(super) fn outcome_unknown(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<CommitUnknown>().is_some()
 }
 
 fn waited_too_long(error: &anyhow::Error) -> bool {
