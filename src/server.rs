@@ -32,6 +32,10 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// On shutdown, how long requests in flight may take to finish: past
+    /// it, the connections left (a client that stopped reading its answer
+    /// holds one for as long as it likes) are dropped and the process ends.
+    pub drain_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -39,6 +43,8 @@ impl ConnectionLimits {
         Self {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
+            // Every request ends by its timeout; a few seconds more to send.
+            drain_timeout: config.request_timeout + Duration::from_secs(5),
         }
     }
 }
@@ -129,7 +135,15 @@ pub async fn serve_connections(
     }
     drop(listener);
     tracing::info!("shutting down: finishing in-flight requests");
-    graceful.shutdown().await;
+    if tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            waited = ?limits.drain_timeout,
+            "connections still open past the drain timeout are dropped"
+        );
+    }
 }
 
 /// Binds `addr` and serves `app` there in the background (tests and the

@@ -700,6 +700,7 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(500),
             max_connections: 100,
+            drain_timeout: Duration::from_secs(5),
         },
     )
     .await;
@@ -735,6 +736,49 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
 }
 
 #[tokio::test]
+async fn stopping_waits_for_requests_in_flight_but_not_past_the_drain_timeout() {
+    let app = TestApp::with_config(|config| {
+        config.request_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(1),
+        max_connections: 10,
+        drain_timeout: Duration::from_millis(500),
+    };
+    let serving = tokio::spawn(emporium::server::serve_connections(
+        listener,
+        app.router.clone(),
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    // A request in flight whose body never comes (as a client that stopped
+    // reading its answer would hold its connection).
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(
+            b"POST /api/auth/signin HTTP/1.1\r\nHost: x\r\n\
+              Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), serving)
+        .await
+        .expect("the server stops by its drain timeout, not the request's 30 s")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(450), "stopped after {took:?}");
+}
+
+#[tokio::test]
 async fn connections_past_the_bound_wait_until_one_is_free() {
     let app = TestApp::spawn().await;
     let server = TestServer::start(
@@ -742,6 +786,7 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(1000),
             max_connections: 2,
+            drain_timeout: Duration::from_secs(5),
         },
     )
     .await;
