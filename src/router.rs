@@ -77,7 +77,9 @@ pub fn build(state: AppState) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
-        .layer(cors_layer(&cors_origins))
+        // Closed, it is not there at all: CORS would answer every OPTIONS
+        // itself (an empty 200, on any path) and add its `Vary`.
+        .option_layer((!cors_origins.is_empty()).then(|| cors_layer(&cors_origins)))
         // (tower's own `map_request`: it calls the service below as it is,
         // where axum's middleware clones it for every request.)
         .map_request(identity_when_refused)
@@ -144,11 +146,10 @@ pub fn build(state: AppState) -> Router {
 /// `If-None-Match` names the ETag of the 200 it would get (weak comparison,
 /// RFC 9110 13.1.2).
 async fn dress_answer(request: Request, next: Next) -> axum::response::Response {
-    let wanted = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    // Several header lines are one list (RFC 9110 §5.3).
+    let lines = request.headers().get_all(header::IF_NONE_MATCH).iter();
+    let lines: Vec<&str> = lines.filter_map(|value| value.to_str().ok()).collect();
+    let wanted = (!lines.is_empty()).then(|| lines.join(","));
     let signed_in = request.headers().contains_key(header::AUTHORIZATION);
     let safe = request.method().is_safe();
     let mut response = problem_for_bare_error(next.run(request).await, safe);
@@ -182,12 +183,9 @@ async fn dress_answer(request: Request, next: Next) -> axum::response::Response 
     axum::response::Response::from_parts(parts, axum::body::Body::empty())
 }
 
-/// CORS from `CORS_ALLOWED_ORIGINS`: closed (no CORS headers at all) when
-/// it names no origin.
+/// CORS to the origins of `CORS_ALLOWED_ORIGINS` (some: with none, no
+/// layer at all).
 fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
-    if origins.is_empty() {
-        return CorsLayer::new();
-    }
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins.iter().cloned()))
         .allow_methods([

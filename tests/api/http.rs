@@ -45,6 +45,17 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
             .await;
         assert_eq!(response.status, StatusCode::NOT_MODIFIED, "{header}");
     }
+    // A list over two header lines is one list (RFC 9110 §5.3).
+    let two_lines = app
+        .admin()
+        .send(
+            Method::GET,
+            "/api/products/1",
+            None,
+            &[("if-none-match", "\"nope\""), ("if-none-match", &etag)],
+        )
+        .await;
+    assert_eq!(two_lines.status, StatusCode::NOT_MODIFIED);
     let other = app
         .admin()
         .send(
@@ -259,6 +270,18 @@ async fn cors_is_closed_by_default_and_opens_to_configured_origins() {
         .send_request(preflight("https://shop.example"))
         .await;
     assert!(response.header("access-control-allow-origin").is_none());
+    // Closed, an OPTIONS is a request like another: a 405 naming what the
+    // route allows, or a 404 where no route is; and nothing varies by origin.
+    let allowed_methods = response.problem(405);
+    assert!(response.header("allow").is_some(), "{allowed_methods}");
+    let nowhere = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/no/such/path")
+        .body(Body::empty())
+        .unwrap();
+    closed.anon().send_request(nowhere).await.problem(404);
+    let read = closed.anon().get("/api/products").await;
+    assert!(!read.header("vary").unwrap_or("").contains("origin"));
 
     let open = TestApp::with_config(|config| {
         config.cors_allowed_origins = vec!["https://shop.example".parse().unwrap()];
