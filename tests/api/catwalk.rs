@@ -124,6 +124,17 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     );
     // A category no filter could name (API.md: names hold no control character).
     append("product.csv", "9,\"Tab\",\"s\",\"d\",\"Jack\tets\",1\n");
+    // A slogan and a description as the API takes them: too long, or with
+    // a control character, is the line's; blank is none.
+    append(
+        "product.csv",
+        &format!(
+            "10,\"Wordy\",\"s\",\"{}\",\"Jackets\",1\n\
+             11,\"Bell\",\"a\u{7}b\",\"d\",\"Jackets\",1\n\
+             12,\"Blank\",\"  \",\"d\",\"Jackets\",1\n",
+            "w ".repeat(5001)
+        ),
+    );
     append("features.csv", "1,2,\"Fabric\",\"Again\"\n");
     append("styles.csv", "3,2,Again,null,69,0\n");
     append(
@@ -141,7 +152,7 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     assert_eq!(
         counts,
         [
-            ("product.csv", 5, 6),
+            ("product.csv", 6, 8),
             ("features.csv", 3, 2),
             ("styles.csv", 3, 1),
             ("photos.csv", 2, 2),
@@ -155,13 +166,19 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
         "product.csv:7: holds a NUL byte",
         "product.csv:8: category must be at most 255 characters",
         "product.csv:12: category must not contain control characters",
+        "product.csv:13: description must be at most 10000 characters",
+        "product.csv:14: slogan must not contain control characters",
         "product.csv:10: longer than 1048576 bytes",
         "styles.csv:5: id 3 came before",
     ] {
         assert!(listed.contains(reason), "{reason} not in {listed}");
     }
-    // The catalog is the fixture's and the last two products.
-    assert_eq!(app.count("products").await, 5);
+    // The catalog is the fixture's and the last three products.
+    assert_eq!(app.count("products").await, 6);
+    assert_eq!(
+        app.count("products WHERE id = 12 AND slogan IS NULL").await,
+        1
+    );
     assert_eq!(app.count("products WHERE id = 2147483647").await, 1);
     // With the ids used up, a new product is a conflict, not a 500.
     let app = app.and_admin().await;

@@ -14,8 +14,9 @@ use bytes::BytesMut;
 
 use super::csv::{copy_row, nullable, parse_id, parse_price};
 use super::report::IdSet;
+use crate::catalog::domain::{MAX_DESCRIPTION_CHARS, MAX_SLOGAN_CHARS};
 use crate::domain::Name;
-use crate::domain::text::lower_as_postgres;
+use crate::domain::text::{lower_as_postgres, parse_free_text};
 
 /// The line's own id (its first field) and its parent's (the second, named
 /// `parent_field`), as text to copy; the parent must be in `parents`.
@@ -82,14 +83,23 @@ impl Products {
                 .or_insert_with(|| (next, category.to_owned()));
             Some(id.to_string())
         };
+        // As the API takes them (trimmed, blank is none, bounded, no
+        // control character): else text no PUT could send back, or a
+        // search document past PostgreSQL's size failing the whole load.
+        let text = |at: usize, what: &str, max: usize| match nullable(&fields[at]) {
+            None => Ok(None),
+            Some(raw) => parse_free_text(raw, max).map_err(|message| format!("{what} {message}")),
+        };
+        let slogan = text(2, "slogan", MAX_SLOGAN_CHARS)?;
+        let description = text(3, "description", MAX_DESCRIPTION_CHARS)?;
         once(&mut self.ids, id)?;
         copy_row(
             buffer,
             &[
                 Some(&id.to_string()),
                 Some(&name),
-                nullable(&fields[2]),
-                nullable(&fields[3]),
+                slogan.as_deref(),
+                description.as_deref(),
                 category_id.as_deref(),
                 Some(&price),
                 // A product sold by SKU gets its stock from its SKUs when
