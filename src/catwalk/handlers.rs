@@ -49,7 +49,7 @@ pub async fn list_products(
     let page = query.page.unwrap_or(1);
     let count = query.count.unwrap_or(5);
     if !(1..=i64::from(i32::MAX)).contains(&page) {
-        errors.add("page", "must be at least 1");
+        errors.add("page", format!("must be from 1 to {}", i32::MAX));
     }
     if !(1..=MAX_COUNT).contains(&count) {
         errors.add("count", format!("must be from 1 to {MAX_COUNT}"));

@@ -413,6 +413,11 @@ async fn unknown_and_malformed_ids_and_pages_are_problems() {
         .get("/catwalk/products?page=0")
         .await
         .field_error("page");
+    let past = app.anon().get("/catwalk/products?page=3000000000").await;
+    assert_eq!(
+        past.field_error("page")["errors"]["page"],
+        serde_json::json!(["must be from 1 to 2147483647"])
+    );
     assert_eq!(
         app.anon().get("/catwalk/products?count=100").await.status,
         StatusCode::OK
