@@ -81,8 +81,21 @@ impl LineSplitter {
             field.clear();
             field.push_str(&String::from_utf8_lossy(&self.output[start..*end]));
             start = *end;
+            if field.starts_with(char::is_whitespace) {
+                unquote_after_space(field);
+            }
         }
         Some(())
+    }
+}
+
+/// A field quoted after a space (`1, "Camo Onesie", 140`, as the header
+/// may be written): CSV reads a quote only at a field's very start, so the
+/// quotes would be kept as text. Read it as the quoted field it is.
+fn unquote_after_space(field: &mut String) {
+    let trimmed = field.trim();
+    if trimmed.len() >= 2 && trimmed.starts_with('"') && trimmed.ends_with('"') {
+        *field = trimmed[1..trimmed.len() - 1].replace("\"\"", "\"");
     }
 }
 
@@ -186,5 +199,14 @@ mod tests {
         assert!(parse_price("-1", "p").is_err());
         assert!(parse_price("abc", "p").is_err());
         assert!(parse_price("14.999999999999999999999999999999", "p").is_err());
+    }
+
+    #[test]
+    fn a_field_quoted_after_a_space_is_read_as_quoted() {
+        let mut fields = Vec::new();
+        LineSplitter::default()
+            .split(br#"1, "Camo Onesie", "a ""b""",  "", 140"#, &mut fields)
+            .unwrap();
+        assert_eq!(fields, ["1", "Camo Onesie", "a \"b\"", "", " 140"]);
     }
 }
