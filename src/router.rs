@@ -65,8 +65,8 @@ pub fn build(state: AppState) -> Router {
     // docs/performance.md). Listed from the outside in: the peers that may
     // name the client (`ClientAddress`); request ids, then the request log
     // with the id (kept or replaced) known; CORS and compression; the
-    // problem+json dressing of bare answers; panics, the timeout and the
-    // body limit next to the handlers.
+    // problem+json dressing of bare answers. (Panics, the timeout and the
+    // body limit are per route, inside the metrics: `per_route`.)
     let around = ServiceBuilder::new()
         .layer(axum::Extension(trusted_proxies))
         .layer(axum::middleware::from_fn(crate::request_id::assign))
@@ -90,6 +90,13 @@ pub fn build(state: AppState) -> Router {
                 .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
         )
         .layer(axum::middleware::from_fn(dress_answer))
+        // (axum's own body limit is off so that one setting rules: below.)
+        .layer(DefaultBodyLimit::disable());
+    // Per route, in one `layer`: the metrics, which need the matched route,
+    // outside what answers for the handler (a panic, the timeout, the body
+    // limit), so that those answers are counted too.
+    let per_route = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(crate::metrics::track_requests))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
@@ -98,10 +105,8 @@ pub fn build(state: AppState) -> Router {
             request_timeout,
         ))
         // tower-http's limit answers an oversized Content-Length at once and
-        // caps streamed bodies; axum's own default is off so that one
-        // setting rules.
-        .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(DefaultBodyLimit::disable());
+        // caps streamed bodies.
+        .layer(RequestBodyLimitLayer::new(body_limit));
     routes
         .route(
             "/api/openapi.json",
@@ -133,7 +138,7 @@ pub fn build(state: AppState) -> Router {
             query_free,
             crate::extract::refuse_query_where_none_is_taken,
         ))
-        .layer(axum::middleware::from_fn(crate::metrics::track_requests))
+        .layer(per_route)
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(around)
         .with_state(state)

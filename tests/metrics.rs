@@ -55,6 +55,35 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     };
     assert_eq!(order(1).await.status, StatusCode::CREATED);
     assert_eq!(order(1000).await.status, StatusCode::CONFLICT);
+    // Answers made around the handler count too: a body past the limit...
+    let oversized = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/signup")
+        .header("content-type", "application/json")
+        .header("content-length", "100000000")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        app.anon().send_request(oversized).await.status,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // ...and a request past the timeout (its body never comes).
+    let slow = TestApp::with_config(|config| {
+        config.request_timeout = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let never = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/signin")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap();
+    assert_eq!(
+        slow.anon().send_request(never).await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let scrape = app.anon().get("/metrics").await;
     // Every series is described.
     for line in scrape.text().lines() {
@@ -78,6 +107,14 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     moved(
         "http_requests_total{method=\"GET\",route=\"/api/products/{id}\",status=\"2xx\"}",
         4.0,
+    );
+    moved(
+        "http_requests_total{method=\"POST\",route=\"/api/auth/signup\",status=\"4xx\"}",
+        1.0,
+    );
+    moved(
+        "http_requests_total{method=\"POST\",route=\"/api/auth/signin\",status=\"5xx\"}",
+        1.0,
     );
     moved("signins_total{outcome=\"accepted\"}", 1.0);
     moved("signins_total{outcome=\"refused\"}", 1.0);
