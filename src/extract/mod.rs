@@ -254,10 +254,12 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// Ids are positive integers that fit PostgreSQL's `integer`.
+/// Ids are positive integers that fit PostgreSQL's `integer`, written as
+/// an id is written (no sign, no leading zero): one URL for one resource.
 pub fn parse_id(raw: &str) -> Result<i32, AppError> {
+    let canonical = raw.bytes().all(|byte| byte.is_ascii_digit()) && !raw.starts_with('0');
     match raw.parse::<i32>() {
-        Ok(id) if id > 0 => Ok(id),
+        Ok(id) if id > 0 && canonical => Ok(id),
         _ => Err(AppError::BadRequest(format!(
             "{raw:?} is not an id: ids are positive integers up to {}",
             i32::MAX
@@ -316,7 +318,18 @@ mod tests {
     #[test]
     fn ids_are_positive_32_bit_integers() {
         assert_eq!(parse_id("7").unwrap(), 7);
-        for raw in ["0", "-1", "abc", "1.5", "2147483648", "", "1e3"] {
+        for raw in [
+            "0",
+            "-1",
+            "abc",
+            "1.5",
+            "2147483648",
+            "",
+            "1e3",
+            "+1",
+            "007",
+            " 1",
+        ] {
             assert!(parse_id(raw).is_err(), "{raw}");
         }
     }

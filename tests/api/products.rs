@@ -230,7 +230,17 @@ async fn an_unknown_product_is_a_404_and_a_bad_id_a_400() {
         .get("/api/products/2147483647")
         .await
         .problem(404);
-    for bad in ["abc", "0", "-5", "2147483648", "1;DROP"] {
+    for bad in [
+        "abc",
+        "0",
+        "-5",
+        "2147483648",
+        "1;DROP",
+        "+1",
+        "%2B1",
+        "0001",
+        "1%20",
+    ] {
         app.admin()
             .get(&format!("/api/products/{bad}"))
             .await
