@@ -3,6 +3,7 @@
 //! The binary (`src/main.rs`) is a thin CLI over this library; tests drive the
 //! same router in-process.
 
+pub mod arrival;
 pub mod auth;
 pub mod cache;
 pub mod cart;

@@ -83,6 +83,7 @@ pub fn build(state: AppState) -> Router {
         // (tower's own `map_request`: it calls the service below as it is,
         // where axum's middleware clones it for every request.)
         .map_request(identity_when_refused)
+        .map_request(crate::arrival::watch_body)
         // Large JSON leaves compressed when the client asks (gzip or br);
         // small answers are not worth the CPU.
         .layer(
@@ -157,7 +158,13 @@ async fn dress_answer(request: Request, next: Next) -> axum::response::Response 
     let wanted = (!lines.is_empty()).then(|| lines.join(","));
     let signed_in = request.headers().contains_key(header::AUTHORIZATION);
     let safe = request.method().is_safe();
-    let mut response = problem_for_bare_error(next.run(request).await, safe);
+    let arrival = request
+        .extensions()
+        .get::<crate::arrival::BodyArrival>()
+        .cloned();
+    let response = next.run(request).await;
+    let unread = arrival.is_some_and(|arrival| !arrival.arrived());
+    let mut response = problem_for_bare_error(response, safe, unread);
     cache_control(response.headers_mut(), signed_in);
     if response.headers().contains_key(header::ETAG) {
         // The same `Vary` on the 200 and on the 304 that stands for it (RFC
@@ -222,6 +229,7 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
 fn problem_for_bare_error(
     response: axum::response::Response,
     safe: bool,
+    body_unread: bool,
 ) -> axum::response::Response {
     let status = response.status();
     // A layer's own answer has no body type (the timeout) or plain text (the
@@ -238,7 +246,10 @@ fn problem_for_bare_error(
         // A write cut off may have committed all the same (its transaction
         // is whole either way): retried blindly, a cart add would add twice.
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable {
-            detail: if safe {
+            detail: if body_unread {
+                // No handler acts before it has read the whole body.
+                "the request's body did not arrive in time: nothing was done; send it again".into()
+            } else if safe {
                 "the request took too long; retry it".into()
             } else {
                 "the request took too long and may have taken effect all the same: check before \

@@ -1367,6 +1367,32 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     assert!(served >= 2, "{served} deep pages served");
 }
 
+/// A write whose body is still on its way when the request timeout ends it
+/// never reached its handler: its 503 says nothing was done.
+#[tokio::test]
+async fn a_write_whose_body_never_arrives_is_told_nothing_was_done() {
+    let app = TestApp::with_config(|config| {
+        config.request_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let (_, token) = app.quick_account("ray@example.com", Role::Customer).await;
+    let stalled = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/cart/items")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("content-length", "40")
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap();
+    let cut = app.anon().send_request(stalled).await;
+    let detail = cut.problem(503)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("nothing was done"), "{detail}");
+    assert!(cut.header("retry-after").is_some());
+    assert_eq!(app.count("cart_items").await, 0);
+}
+
 /// A write the request timeout cuts off may still commit (its transaction
 /// is whole either way); its 503 says so, where a read's says to retry (a
 /// cart add retried on "retry it" added its quantity twice).
