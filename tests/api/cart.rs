@@ -217,7 +217,6 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
 
 #[tokio::test]
 async fn emptying_the_cart_locks_its_lines_in_the_order_a_checkout_does() {
-    use diesel_async::AsyncConnection;
     let app = std::sync::Arc::new(TestApp::seeded().await);
     let (user_id, token) = app.quick_account("dex@example.com", Role::Customer).await;
     // Two lines stored (and indexed, by product) newest first; a checkout
@@ -245,22 +244,10 @@ async fn emptying_the_cart_locks_its_lines_in_the_order_a_checkout_does() {
                 .await
         }
     });
-    let waiting = "pg_stat_activity WHERE datname = current_database() \
-                   AND wait_event_type = 'Lock'";
-    while !emptying.is_finished() && app.count(waiting).await == 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    crate::orders::until_one_waits_for_a_lock(&app).await;
     // Waiting for the older line, the emptying holds no newer one that the
     // checkout would wait for next (a cycle, one of them a 503).
-    let mut probe = app.db().await;
-    let newer_is_free = probe
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            conn.batch_execute(&format!(
-                "SELECT 1 FROM cart_items WHERE id = {newer} FOR UPDATE NOWAIT"
-            ))
-            .await
-        })
-        .await;
+    let newer_is_free = app.row_is_free("cart_items", newer).await;
     assert!(newer_is_free.is_ok(), "{newer_is_free:?}");
     checkout.batch_execute("COMMIT").await.unwrap();
     let emptied = emptying.await.unwrap();

@@ -649,6 +649,21 @@ impl TestApp {
     }
 
     /// The number of rows in `table`.
+    /// Whether row `id` of `table` could be locked right now (`NOWAIT`; the
+    /// lock is let go at once): no transaction holds it.
+    pub async fn row_is_free(&self, table: &str, id: i64) -> Result<(), diesel::result::Error> {
+        use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+        let mut probe = self.db().await;
+        probe
+            .transaction::<_, diesel::result::Error, _>(async |conn| {
+                conn.batch_execute(&format!(
+                    "SELECT 1 FROM {table} WHERE id = {id} FOR UPDATE NOWAIT"
+                ))
+                .await
+            })
+            .await
+    }
+
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {

@@ -578,7 +578,7 @@ async fn a_tags_change_racing_the_products_deletion_is_a_404() {
 
 #[tokio::test]
 async fn deleting_a_product_locks_its_related_rows_in_id_order() {
-    use diesel_async::{AsyncConnection, SimpleAsyncConnection};
+    use diesel_async::SimpleAsyncConnection;
     let app = std::sync::Arc::new(TestApp::seeded_with_admin().await);
     // Products 2 and 3 related both ways; the row naming 2 as related is
     // the older. The cascade of 2's deletion takes the rows of 2's own
@@ -603,15 +603,7 @@ async fn deleting_a_product_locks_its_related_rows_in_id_order() {
     };
     crate::orders::until_one_waits_for_a_lock(&app).await;
     // Waiting for the older row, it holds no newer one.
-    let mut probe = app.db().await;
-    let newer_is_free = probe
-        .transaction::<_, diesel::result::Error, _>(async |conn| {
-            conn.batch_execute(&format!(
-                "SELECT 1 FROM related_products WHERE id = {lists_2} FOR UPDATE NOWAIT"
-            ))
-            .await
-        })
-        .await;
+    let newer_is_free = app.row_is_free("related_products", lists_2).await;
     assert!(newer_is_free.is_ok(), "{newer_is_free:?}");
     other.batch_execute("COMMIT").await.unwrap();
     assert_eq!(deleting.await.unwrap().status, StatusCode::NO_CONTENT);
