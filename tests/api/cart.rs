@@ -229,13 +229,8 @@ async fn emptying_the_cart_locks_its_lines_in_the_order_a_checkout_does() {
            ({older}, {user_id}, 5, 1);"
     ))
     .await;
-    let mut checkout = app.db().await;
-    checkout
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM cart_items WHERE id = {older} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let hold = format!("SELECT 1 FROM cart_items WHERE id = {older} FOR UPDATE");
+    let mut checkout = crate::orders::holding(&app, &hold).await;
     let emptying = tokio::spawn({
         let (app, token) = (app.clone(), token.clone());
         async move {

@@ -540,9 +540,16 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
 #[tokio::test]
 async fn a_query_of_more_names_than_a_route_could_take_is_refused_unread() {
     let app = TestApp::seeded().await;
+    // `count` parameters: `{name}{n}={value}`, or `{name}={value}{n}`.
     let many = |count: usize, name: &str| {
         (0..count)
-            .map(|n| format!("{name}{n}=1"))
+            .map(|n| {
+                if name.ends_with('=') {
+                    format!("{name}c{n}")
+                } else {
+                    format!("{name}{n}=1")
+                }
+            })
             .collect::<Vec<_>>()
             .join("&")
     };
@@ -559,12 +566,7 @@ async fn a_query_of_more_names_than_a_route_could_take_is_refused_unread() {
         assert!(errors.get("query").is_some(), "{path}: {errors}");
     }
     // A list of categories or tags names at most 20, commas counted.
-    let names = |count: usize| {
-        (0..count)
-            .map(|n| format!("category=c{n}"))
-            .collect::<Vec<_>>()
-            .join("&")
-    };
+    let names = |count: usize| many(count, "category=");
     let listed = app
         .anon()
         .get(&format!("/api/products?{}", names(21)))

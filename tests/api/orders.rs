@@ -1747,7 +1747,7 @@ fn ordering(
 
 /// A connection in a transaction that has run `statement` (its locks held
 /// until it commits).
-async fn holding(app: &TestApp, statement: &str) -> diesel_async::AsyncPgConnection {
+pub async fn holding(app: &TestApp, statement: &str) -> diesel_async::AsyncPgConnection {
     use diesel_async::SimpleAsyncConnection;
     let mut holder = app.db().await;
     holder

@@ -590,13 +590,8 @@ async fn deleting_a_product_locks_its_related_rows_in_id_order() {
            ({names_2}, 3, 2), ({lists_2}, 2, 3)"
     ))
     .await;
-    let mut other = app.db().await;
-    other
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM related_products WHERE id = {names_2} FOR UPDATE"
-        ))
-        .await
-        .unwrap();
+    let hold = format!("SELECT 1 FROM related_products WHERE id = {names_2} FOR UPDATE");
+    let mut other = crate::orders::holding(&app, &hold).await;
     let deleting = {
         let app = app.clone();
         tokio::spawn(async move { app.admin().delete("/api/products/2").await })

@@ -967,19 +967,13 @@ async fn a_sessions_redis_out_of_memory_still_opens_the_sessions_it_holds() {
         }
     };
     set_limit("1").await;
-    let me = app
-        .client(Some(&token))
-        .request(Method::GET, "/api/auth/me")
-        .await;
-    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
-    let cart = app.client(Some(&token)).get("/api/cart").await;
-    assert_eq!(cart.status, StatusCode::OK, "{}", cart.text());
+    for path in ["/api/auth/me", "/api/cart"] {
+        let read = app.client(Some(&token)).get(path).await;
+        assert_eq!(read.status, StatusCode::OK, "{path}: {}", read.text());
+    }
     set_limit("0").await;
     // With room again, it is listed as it is used.
-    let me = app
-        .client(Some(&token))
-        .request(Method::GET, "/api/auth/me")
-        .await;
+    let me = app.client(Some(&token)).get("/api/auth/me").await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text());
     let listed: i64 = redis::cmd("HLEN")
         .arg(&list)
