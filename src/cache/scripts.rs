@@ -41,8 +41,13 @@ pub const UNCHANGED: &str = "-";
 /// how far a replica must have come: no replica is trusted again
 /// ([`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN)).
 /// A write that changed nothing ([`UNCHANGED`]) leaves `lsn` as it is.
+/// When `versions` has grown past its bound (a field for every product,
+/// cart and order list ever written; nothing else ever removes one), the
+/// epoch goes with it: every entry is retired at once, as when Redis lost
+/// its data, and the record starts anew (writes in flight keep their
+/// `pending` markers and set their versions again when they finish).
 /// KEYS: clock, versions, pending (n). ARGV: WAL position, '' or
-/// [`UNCHANGED`], namespaces (n).
+/// [`UNCHANGED`]; the most versions kept; namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         r"
@@ -55,9 +60,13 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
             redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         end
-        for i = 2, #ARGV do
+        for i = 3, #ARGV do
             redis.call('HSET', KEYS[2], ARGV[i], seq)
-            if redis.call('DECR', KEYS[1 + i]) <= 0 then redis.call('DEL', KEYS[1 + i]) end
+            if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+        end
+        if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
+            redis.call('HDEL', KEYS[1], 'epoch')
+            redis.call('DEL', KEYS[2])
         end
         return seq
         ",

@@ -54,6 +54,7 @@ impl Cache {
                     .map(|key| format!("{}{key}", self.prefix))
                     .collect(),
                 pending_ttl,
+                max_versions: self.limits.max_versions,
             }),
             done: false,
         };
@@ -102,6 +103,8 @@ struct Plan {
     namespaces: Vec<String>,
     exact_keys: Vec<String>,
     pending_ttl: Duration,
+    /// `CACHE_MAX_VERSIONS`.
+    max_versions: u64,
 }
 
 impl Plan {
@@ -148,7 +151,7 @@ impl Plan {
 
     async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
-        invocation.arg(position);
+        invocation.arg(position).arg(self.max_versions);
         self.run(redis, invocation).await?;
         if !redis.replicated(&self.bookkeeping[0]).await? {
             tracing::warn!("a write's cache versions reached no replica in time");

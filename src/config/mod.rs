@@ -37,6 +37,7 @@
 //! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
 //! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range) one client address may add to the cache per minute |
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
+//! | `CACHE_MAX_VERSIONS` | `250000` | namespaces (a product, a user's cart...) whose last write the cache records, at most; past it every entry is retired at once and the record starts anew |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 //!
@@ -81,6 +82,8 @@ pub const DEFAULT_PASSWORD_HASH_WAIT_MS: u64 = 3000;
 pub const DEFAULT_CACHE_MAX_PAGE: i64 = 10;
 pub const DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT: u32 = 60;
 pub const DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS: u64 = 300;
+/// About 25 MB of the cache's Redis at most (a hash field a namespace).
+pub const DEFAULT_CACHE_MAX_VERSIONS: u64 = 250_000;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -273,6 +276,7 @@ impl Config {
                     DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS,
                     YEAR_SECONDS,
                 )?),
+                max_versions: reader.positive("CACHE_MAX_VERSIONS", DEFAULT_CACHE_MAX_VERSIONS)?,
             },
         };
         Ok(config)

@@ -36,6 +36,9 @@ pub struct CacheLimits {
     pub open_queries_per_client: u32,
     /// Life of an open-ended document.
     pub open_query_ttl: Duration,
+    /// Namespaces the cache keeps a version of, at most: past it, a write's
+    /// finish retires every entry at once and starts the record anew.
+    pub max_versions: u64,
 }
 
 /// How many sign-up and sign-in attempts a window lets through.

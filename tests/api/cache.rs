@@ -572,6 +572,32 @@ async fn deleting_the_clocks_epoch_retires_every_entry_at_once() {
     }
 }
 
+#[tokio::test]
+async fn past_its_bound_the_record_of_versions_starts_anew_with_every_entry_retired() {
+    let app = TestApp::with_config(|config| config.cache_limits.max_versions = 2).await;
+    app.seed().await;
+    let app = app.and_admin().await;
+    app.anon().get("/api/products/1").await;
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
+    let epoch: Option<String> = app.on_cache_clock("HGET", "epoch").await;
+    for (id, price) in [(2, "21.00"), (3, "31.00"), (4, "41.00")] {
+        let path = format!("/api/products/{id}");
+        app.anon().get(&path).await;
+        let changed = app.admin().put(&path, json!({"price": price})).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+        // Bounded after every write; never a document from before one.
+        assert!(app.cache_versions_recorded().await <= 2);
+        assert_eq!(app.anon().get(&path).await.json()["data"]["price"], price);
+    }
+    // The record started anew: the epoch went with it, and every entry
+    // (product 1's, which no write touched) is read again, then kept.
+    let now: Option<String> = app.on_cache_clock("HGET", "epoch").await;
+    assert_ne!(now, epoch);
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "postgres");
+    app.anon().get("/api/products/1").await;
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
     let app = Arc::new(TestApp::seeded_with_admin().await);

@@ -634,6 +634,17 @@ impl TestApp {
 
     /// Runs `command` (`HGET`, `HEXISTS`, `HDEL`...) on `field` of the
     /// cache's clock hash (docs/cache.md: `epoch`, `seq`, `lsn`).
+    /// How many namespaces the cache's `versions` records.
+    pub async fn cache_versions_recorded(&self) -> i64 {
+        let prefix = &self.state.config.redis_key_prefix;
+        self.state
+            .cache
+            .redis()
+            .query(redis::cmd("HLEN").arg(format!("{prefix}{{{prefix}cache}}:versions")))
+            .await
+            .unwrap()
+    }
+
     pub async fn on_cache_clock<T: redis::FromRedisValue>(&self, command: &str, field: &str) -> T {
         let prefix = &self.state.config.redis_key_prefix;
         self.state
@@ -648,7 +659,6 @@ impl TestApp {
             .unwrap()
     }
 
-    /// The number of rows in `table`.
     /// Whether row `id` of `table` could be locked right now (`NOWAIT`; the
     /// lock is let go at once): no transaction holds it.
     pub async fn row_is_free(&self, table: &str, id: i64) -> Result<(), diesel::result::Error> {
@@ -664,6 +674,7 @@ impl TestApp {
             .await
     }
 
+    /// The number of rows in `table`.
     pub async fn count(&self, table: &str) -> i64 {
         #[derive(diesel::QueryableByName)]
         struct Count {
