@@ -1,8 +1,8 @@
 //! Whether a request's body arrived whole: a request cut off by the
-//! timeout while its body was still on its way never reached its handler
-//! (every body is read whole before a handler acts), so its 503 can say
-//! that nothing was done, where a write cut off later may have taken
-//! effect.
+//! timeout while its handler was still reading its body had not been acted
+//! on (a handler that takes a body reads it whole before it acts), so its
+//! 503 can say that nothing was done, where a write cut off later may have
+//! taken effect.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,13 +13,24 @@ use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use http_body::{Frame, SizeHint};
 
-/// Set once the request's body has been read to its end.
+/// Whether the request's body was being read, and whether it arrived.
 #[derive(Debug, Clone, Default)]
-pub struct BodyArrival(Arc<AtomicBool>);
+pub struct BodyArrival(Arc<(AtomicBool, AtomicBool)>);
 
 impl BodyArrival {
-    pub fn arrived(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
+    /// Its handler began to read it and it never came whole: the handler
+    /// was still waiting for it. (A handler that takes no body never reads
+    /// it, and may have acted: that is not this.)
+    pub fn cut_short(&self) -> bool {
+        self.0.0.load(Ordering::Relaxed) && !self.0.1.load(Ordering::Relaxed)
+    }
+
+    fn reading(&self) {
+        self.0.0.store(true, Ordering::Relaxed);
+    }
+
+    fn arrived(&self) {
+        self.0.1.store(true, Ordering::Relaxed);
     }
 }
 
@@ -56,9 +67,10 @@ impl http_body::Body for Watched {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        self.arrival.reading();
         let polled = Pin::new(&mut self.body).poll_frame(cx);
         if matches!(polled, Poll::Ready(None)) {
-            self.arrival.0.store(true, Ordering::Relaxed);
+            self.arrival.arrived();
         }
         polled
     }
@@ -66,7 +78,7 @@ impl http_body::Body for Watched {
     fn is_end_stream(&self) -> bool {
         let ended = self.body.is_end_stream();
         if ended {
-            self.arrival.0.store(true, Ordering::Relaxed);
+            self.arrival.arrived();
         }
         ended
     }

@@ -163,7 +163,7 @@ async fn dress_answer(request: Request, next: Next) -> axum::response::Response 
         .get::<crate::arrival::BodyArrival>()
         .cloned();
     let response = next.run(request).await;
-    let unread = arrival.is_some_and(|arrival| !arrival.arrived());
+    let unread = arrival.is_some_and(|arrival| arrival.cut_short());
     let mut response = problem_for_bare_error(response, safe, unread);
     cache_control(response.headers_mut(), signed_in);
     if response.headers().contains_key(header::ETAG) {
@@ -247,7 +247,7 @@ fn problem_for_bare_error(
         // is whole either way): retried blindly, a cart add would add twice.
         StatusCode::SERVICE_UNAVAILABLE => AppError::Unavailable {
             detail: if body_unread {
-                // No handler acts before it has read the whole body.
+                // Its handler was still reading the body: it had not acted.
                 "the request's body did not arrive in time: nothing was done; send it again".into()
             } else if safe {
                 "the request took too long; retry it".into()

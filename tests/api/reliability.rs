@@ -1387,6 +1387,44 @@ async fn a_write_whose_body_never_arrives_is_told_nothing_was_done() {
     assert_eq!(app.count("cart_items").await, 0);
 }
 
+/// A handler that takes no body acts without reading one: a cancellation
+/// sent with a body that never comes, cut off while it waits for a lock,
+/// may have taken effect, and its 503 says so.
+#[tokio::test]
+async fn a_write_that_reads_no_body_is_not_told_nothing_was_done() {
+    let app = TestApp::seeded().await;
+    let impatient = app.second_instance_with(|config| {
+        config.request_timeout = Duration::from_secs(2);
+    });
+    let (_, token) = app.quick_account("rex@example.com", Role::Customer).await;
+    let placed = impatient
+        .user(&token)
+        .post(
+            "/api/orders",
+            json!({"items": [{"product_id": 3, "quantity": 1}]}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    app.at_commits_on("orders", "UPDATE", "slower_commit", "PERFORM pg_sleep(4)")
+        .await;
+    let stalled = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(format!("/api/orders/{id}/cancel"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("content-length", "2")
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap();
+    let cut = impatient.anon().send_request(stalled).await;
+    let detail = cut.problem(503)["detail"].as_str().unwrap().to_owned();
+    assert!(detail.contains("may have taken effect"), "{detail}");
+    // And it did.
+    app.until_counted("orders WHERE status = 'cancelled'").await;
+}
+
 /// A write the request timeout cuts off may still commit (its transaction
 /// is whole either way); its 503 says so, where a read's says to retry (a
 /// cart add retried on "retry it" added its quantity twice).
