@@ -129,7 +129,7 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
     append(
         "product.csv",
         &format!(
-            "10,\"Wordy\",\"s\",\"{}\",\"Jackets\",1\n\
+            "10,\"Wordy\",\"s\",\"{}\",\"Gizmos\",1\n\
              11,\"Bell\",\"a\u{7}b\",\"d\",\"Jackets\",1\n\
              12,\"Blank\",\"  \",\"d\",\"Jackets\",1\n",
             "w ".repeat(5001)
@@ -180,6 +180,11 @@ async fn a_line_the_tables_would_refuse_costs_its_line_not_the_import() {
         1
     );
     assert_eq!(app.count("products WHERE id = 2147483647").await, 1);
+    // A refused line's category is not made.
+    assert_eq!(
+        app.count("categories WHERE category_name = 'Gizmos'").await,
+        0
+    );
     // With the ids used up, a new product is a conflict, not a 500.
     let app = app.and_admin().await;
     app.admin()

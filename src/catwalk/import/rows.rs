@@ -68,6 +68,17 @@ impl Products {
         if self.ids.contains(id) {
             return Err(format!("id {id} came before"));
         }
+        // The slogan and the description as the API takes them (trimmed,
+        // blank is none, bounded, no control character): else text no PUT
+        // could send back, or a search document past PostgreSQL's size
+        // failing the whole load. Before the category is noted: a line
+        // refused after it would leave a category no product names.
+        let text = |at: usize, what: &str, max: usize| match nullable(&fields[at]) {
+            None => Ok(None),
+            Some(raw) => parse_free_text(raw, max).map_err(|message| format!("{what} {message}")),
+        };
+        let slogan = text(2, "slogan", MAX_SLOGAN_CHARS)?;
+        let description = text(3, "description", MAX_DESCRIPTION_CHARS)?;
         let category = fields[4].trim();
         let category_id = if category.is_empty() || category.eq_ignore_ascii_case("null") {
             None
@@ -83,15 +94,6 @@ impl Products {
                 .or_insert_with(|| (next, category.to_owned()));
             Some(id.to_string())
         };
-        // As the API takes them (trimmed, blank is none, bounded, no
-        // control character): else text no PUT could send back, or a
-        // search document past PostgreSQL's size failing the whole load.
-        let text = |at: usize, what: &str, max: usize| match nullable(&fields[at]) {
-            None => Ok(None),
-            Some(raw) => parse_free_text(raw, max).map_err(|message| format!("{what} {message}")),
-        };
-        let slogan = text(2, "slogan", MAX_SLOGAN_CHARS)?;
-        let description = text(3, "description", MAX_DESCRIPTION_CHARS)?;
         once(&mut self.ids, id)?;
         copy_row(
             buffer,
