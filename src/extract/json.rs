@@ -50,6 +50,15 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
             Err(error) => error,
         };
         let segments: Vec<String> = error.path().iter().map(segment_name).collect();
+        if let Some(element) = stood_in.iter().find(|path| segments.starts_with(path)) {
+            // `{}` does not read as an element of this list either (its
+            // elements are no objects, or have a member it must hold): the
+            // list goes, the element already named once.
+            if take_out(&mut value, element) {
+                continue;
+            }
+            return Err(AppError::Validation(errors));
+        }
         let message = without_type_names(strip_position(error.inner()));
         // An unknown or missing field is reported at its parent, naming it.
         let (target, message) = match (unknown_field(&message), missing_field(&message)) {
@@ -73,7 +82,7 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
         // that the other elements are read and named too (an element's
         // members are `Option`s; their "is required" is not added under a
         // path already named). Where `{}` does not read either, the list goes.
-        if is_element(&target) && !stood_in.contains(&target) && stand_in(&mut value, &target) {
+        if is_element(&target) && stand_in(&mut value, &target) {
             errors.add(field_name(&target), message);
             stood_in.push(target);
             continue;

@@ -391,6 +391,19 @@ async fn refuses_invalid_product_fields_naming_each() {
         .send_raw(Method::POST, "/api/products", raw, "application/json")
         .await
         .field_error("price");
+    // A list of numbers with an element that is none: named once, as sent.
+    let listed = app
+        .admin()
+        .post(
+            "/api/products",
+            json!({"product_name": "X", "price": 1, "tagIds": ["x", 2]}),
+        )
+        .await
+        .field_error("tagIds[0]");
+    assert_eq!(
+        listed["errors"]["tagIds[0]"],
+        json!(["expected an integer, found \"x\""])
+    );
     // Past what a decimal keeps: refused, never rounded (to 15.00, to 2).
     for (raw, field) in [
         (
