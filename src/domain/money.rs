@@ -166,7 +166,15 @@ impl JsonDecimal {
 /// have to round it (past 28 places or 96 bits): rust_decimal's own
 /// parsers round such text (`1.99…9` with 31 nines reads as 2).
 pub fn exact_decimal(mantissa: &str, exponent: Option<&str>) -> Option<Decimal> {
-    let mut value = Decimal::from_str_exact(mantissa).ok()?;
+    // Zeros that end a fraction say nothing (`1.000…0` is 1, however many).
+    let mantissa = match mantissa.split_once('.') {
+        Some((whole, fraction)) => match fraction.trim_end_matches('0') {
+            "" => whole.to_owned(),
+            kept => format!("{whole}.{kept}"),
+        },
+        None => mantissa.to_owned(),
+    };
+    let mut value = Decimal::from_str_exact(&mantissa).ok()?;
     let exponent: i64 = exponent.map_or(Ok(0), str::parse).ok()?;
     if value.is_zero() {
         return Some(Decimal::ZERO);
@@ -226,6 +234,19 @@ mod tests {
         assert_eq!(money("1.5e1").unwrap().to_string(), "15.00");
         assert_eq!(money("99999999.99").unwrap().to_string(), "99999999.99");
         assert_eq!(money("14.990").unwrap().to_string(), "14.99");
+        // Zeros past 28 places say nothing: read, not refused.
+        assert_eq!(
+            money("14.990000000000000000000000000000")
+                .unwrap()
+                .to_string(),
+            "14.99"
+        );
+        assert_eq!(
+            money("0.00000000000000000000000000000000")
+                .unwrap()
+                .to_string(),
+            "0.00"
+        );
     }
 
     #[test]

@@ -127,6 +127,8 @@ mod tests {
         assert_eq!(integer("2.0"), Ok(2));
         assert_eq!(integer("2e3"), Ok(2000));
         assert_eq!(integer("-7"), Ok(-7));
+        assert_eq!(integer("1.0000000000000000000000000000000"), Ok(1));
+        assert_eq!(integer("1.00000000000000000000000000000000e2"), Ok(100));
         for bad in [
             "2.5",
             "\"2\"",
