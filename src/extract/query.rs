@@ -174,6 +174,13 @@ pub async fn refuse_query_where_none_is_taken(
             names.sort();
             names.dedup();
             let mut errors = FieldErrors::new();
+            if names.len() > MAX_NAMES_READ {
+                errors.add(
+                    "query",
+                    format!("names more than {MAX_NAMES_READ} parameters; this route takes none"),
+                );
+                return AppError::BadQuery(errors).into_response();
+            }
             for name in names {
                 errors.add(name, "this route takes no such parameter");
             }
