@@ -31,10 +31,13 @@ pub async fn add(
         let purchasable = purchasable(conn, item).await?;
         let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
         check_line(&purchasable, i64::from(merged))?;
-        view(conn, user_id)
-            .await
-            .and_then(lines_fit_an_order)
-            .and_then(total_fits)
+        // A new line is one whose quantity is the one just added.
+        let new_line = merged == quantity.get();
+        let cart = view(conn, user_id).await?;
+        if new_line {
+            lines_fit_an_order(&cart)?;
+        }
+        total_fits(cart)
     })
     .await
 }
@@ -45,14 +48,14 @@ pub const MAX_CART_LINES: usize = inventory::MAX_LINES;
 /// Refuses a new line past [`MAX_CART_LINES`]; a 409, rolled back. (Adds
 /// at once, each checked alone, may pass it by as many: the bound is for
 /// what one order locks, not an exact count.)
-fn lines_fit_an_order(cart: CartView) -> AppResult<CartView> {
+fn lines_fit_an_order(cart: &CartView) -> AppResult<()> {
     if cart.items.len() > MAX_CART_LINES {
         return Err(AppError::conflict(format!(
             "the cart holds {MAX_CART_LINES} lines, the most one order takes; \
              order it or remove a line first"
         )));
     }
-    Ok(cart)
+    Ok(())
 }
 
 /// Sets the quantity of the user's line `line_id` (another user's is a 404).

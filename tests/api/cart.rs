@@ -185,7 +185,7 @@ async fn a_line_changed_to_a_huge_quantity_is_a_422_before_it_is_short() {
 #[tokio::test]
 async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
     let app = TestApp::seeded().await;
-    let (_, token) = app.quick_account("dia@example.com", Role::Customer).await;
+    let (user_id, token) = app.quick_account("dia@example.com", Role::Customer).await;
     app.sql(
         "INSERT INTO products (id, product_name, price, stock) \
          SELECT 1000 + n, 'Line ' || n, 1, 5 FROM generate_series(1, 101) AS n",
@@ -203,6 +203,16 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
         .problem(409);
     assert_eq!(app.count("cart_items").await, 100);
     assert_eq!(app.count("cart_items WHERE product_id = 1101").await, 0);
+    // A cart past the bound (made before it, or by adds at once) still
+    // takes more of a line it holds.
+    app.sql(&format!(
+        "INSERT INTO cart_items (user_id, product_id, quantity) VALUES ({user_id}, 1101, 1)"
+    ))
+    .await;
+    let more = add(&app, &token, json!({"product_id": 1002, "quantity": 1})).await;
+    assert_eq!(more.status, StatusCode::CREATED, "{}", more.text());
+    app.sql("DELETE FROM cart_items WHERE product_id = 1101")
+        .await;
     // And the cart is ordered whole.
     let placed = app
         .client(Some(&token))
