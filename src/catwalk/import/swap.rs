@@ -24,10 +24,15 @@ pub(super) async fn swap(client: &mut Client, plan: &Plan, replace: bool) -> any
         let transaction = client.transaction().await?;
         let outcome = swap_once(&transaction, plan, replace).await;
         let outcome = match outcome {
-            Ok(()) => transaction
-                .commit()
-                .await
-                .map_err(|error| anyhow::Error::new(CommitUnknown(error))),
+            // PostgreSQL's own refusal (a code) is a rollback; no answer
+            // at all leaves the commit's outcome unknown.
+            Ok(()) => transaction.commit().await.map_err(|error| {
+                if error.code().is_some() {
+                    anyhow::Error::from(error)
+                } else {
+                    anyhow::Error::new(CommitUnknown(error))
+                }
+            }),
             Err(error) => Err(error),
         };
         match outcome {
