@@ -77,16 +77,39 @@ impl LineSplitter {
         // once they have grown to the file's longest fields.
         fields.resize_with(ends_at, String::new);
         let mut start = 0;
+        let mut quoted_after_space = None;
         for (field, end) in fields.iter_mut().zip(&self.ends[..ends_at]) {
             field.clear();
             field.push_str(&String::from_utf8_lossy(&self.output[start..*end]));
             start = *end;
-            if field.starts_with(char::is_whitespace) {
+            if field.starts_with(char::is_whitespace)
+                && *quoted_after_space.get_or_insert_with(|| quotes_after_space(line))
+            {
                 unquote_after_space(field);
             }
         }
         Some(())
     }
+}
+
+/// Whether some field of the raw line opens a quote after a space
+/// (`, "`): only then can a field that starts with a space be one (a field
+/// quoted as CSV wants, `" ""Wear it"" "`, also starts with one once read).
+fn quotes_after_space(line: &[u8]) -> bool {
+    let starts = std::iter::once(0).chain(
+        line.iter()
+            .enumerate()
+            .filter(|(_, byte)| **byte == b',')
+            .map(|(at, _)| at + 1),
+    );
+    starts.into_iter().any(|start| {
+        let rest = &line[start.min(line.len())..];
+        let spaces = rest
+            .iter()
+            .take_while(|byte| **byte == b' ' || **byte == b'\t')
+            .count();
+        spaces > 0 && rest.get(spaces) == Some(&b'"')
+    })
 }
 
 /// A field quoted after a space (`1, "Camo Onesie", 140`, as the header
@@ -208,5 +231,10 @@ mod tests {
             .split(br#"1, "Camo Onesie", "a ""b""",  "", 140"#, &mut fields)
             .unwrap();
         assert_eq!(fields, ["1", "Camo Onesie", "a \"b\"", "", " 140"]);
+        // Quoted as CSV wants, a field that starts with a space keeps it all.
+        LineSplitter::default()
+            .split(br#"5,"Tee"," ""Wear it"" ",d"#, &mut fields)
+            .unwrap();
+        assert_eq!(fields, ["5", "Tee", " \"Wear it\" ", "d"]);
     }
 }
