@@ -1370,21 +1370,28 @@ async fn a_write_whose_body_never_arrives_is_told_nothing_was_done() {
     })
     .await;
     let (_, token) = app.quick_account("ray@example.com", Role::Customer).await;
-    let stalled = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/cart/items")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("content-length", "40")
-        .body(axum::body::Body::from_stream(
-            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
-        ))
-        .unwrap();
-    let cut = app.anon().send_request(stalled).await;
+    let cut = app
+        .anon()
+        .send_request(stalled_post("/api/cart/items", &token, 40))
+        .await;
     let detail = cut.problem(503)["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("nothing was done"), "{detail}");
     assert!(cut.header("retry-after").is_some());
     assert_eq!(app.count("cart_items").await, 0);
+}
+
+/// A signed-in JSON `POST` whose body of `length` bytes never comes.
+fn stalled_post(path: &str, token: &str, length: usize) -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("content-length", length.to_string())
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap()
 }
 
 /// A handler that takes no body acts without reading one: a cancellation
@@ -1408,16 +1415,7 @@ async fn a_write_that_reads_no_body_is_not_told_nothing_was_done() {
     let id = placed.json()["data"]["id"].as_i64().unwrap();
     app.at_commits_on("orders", "UPDATE", "slower_commit", "PERFORM pg_sleep(4)")
         .await;
-    let stalled = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri(format!("/api/orders/{id}/cancel"))
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .header("content-length", "2")
-        .body(axum::body::Body::from_stream(
-            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
-        ))
-        .unwrap();
+    let stalled = stalled_post(&format!("/api/orders/{id}/cancel"), &token, 2);
     let cut = impatient.anon().send_request(stalled).await;
     let detail = cut.problem(503)["detail"].as_str().unwrap().to_owned();
     assert!(detail.contains("may have taken effect"), "{detail}");
