@@ -72,11 +72,11 @@ impl FieldErrors {
     /// Whether `field`, or a field that holds it (`items[0]` of
     /// `items[0].quantity`), has an error already.
     fn names_or_holds(&self, field: &str) -> bool {
-        let holders = field
+        let mut holders = field
             .char_indices()
             .filter(|&(at, c)| at > 0 && (c == '.' || c == '['))
             .map(|(at, _)| &field[..at]);
-        self.has(field) || holders.into_iter().any(|holder| self.has(holder))
+        self.has(field) || holders.any(|holder| self.has(holder))
     }
 
     /// Whether `field` has an error already.

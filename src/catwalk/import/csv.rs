@@ -96,13 +96,13 @@ impl LineSplitter {
 /// (`, "`): only then can a field that starts with a space be one (a field
 /// quoted as CSV wants, `" ""Wear it"" "`, also starts with one once read).
 fn quotes_after_space(line: &[u8]) -> bool {
-    let starts = std::iter::once(0).chain(
+    let mut starts = std::iter::once(0).chain(
         line.iter()
             .enumerate()
             .filter(|(_, byte)| **byte == b',')
             .map(|(at, _)| at + 1),
     );
-    starts.into_iter().any(|start| {
+    starts.any(|start| {
         let rest = &line[start.min(line.len())..];
         let spaces = rest
             .iter()
