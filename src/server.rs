@@ -32,9 +32,12 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// An answer's write that makes no progress for this long ends its
+    /// connection (as NGINX's `send_timeout`): a client that stopped reading
+    /// gives its slot back instead of holding it for as long as it likes.
+    pub send_timeout: Duration,
     /// On shutdown, how long requests in flight may take to finish: past
-    /// it, the connections left (a client that stopped reading its answer
-    /// holds one for as long as it likes) are dropped and the process ends.
+    /// it, the connections left are dropped and the process ends.
     pub drain_timeout: Duration,
 }
 
@@ -43,6 +46,8 @@ impl ConnectionLimits {
         Self {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
+            // A reader slower than this between two writes is not reading.
+            send_timeout: config.request_timeout,
             // Every request ends by its timeout; a few seconds more to send.
             drain_timeout: config.request_timeout + Duration::from_secs(5),
         }
@@ -115,6 +120,8 @@ pub async fn serve_connections(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+        stream.set_write_timeout(Some(limits.send_timeout));
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
@@ -124,7 +131,10 @@ pub async fn serve_connections(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+            .serve_connection(
+                TokioIo::new(Box::pin(stream)),
+                TowerToHyperService::new(service),
+            );
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {

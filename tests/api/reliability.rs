@@ -700,6 +700,7 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(500),
             max_connections: 100,
+            send_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(5),
         },
     )
@@ -747,6 +748,7 @@ async fn stopping_waits_for_requests_in_flight_but_not_past_the_drain_timeout() 
     let limits = ConnectionLimits {
         header_read_timeout: Duration::from_secs(1),
         max_connections: 10,
+        send_timeout: Duration::from_secs(5),
         drain_timeout: Duration::from_millis(500),
     };
     let serving = tokio::spawn(emporium::server::serve_connections(
@@ -786,6 +788,7 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
         ConnectionLimits {
             header_read_timeout: Duration::from_millis(1000),
             max_connections: 2,
+            send_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(5),
         },
     )
@@ -815,6 +818,51 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
         took >= Duration::from_millis(950),
         "answered after {took:?}: the bound did not hold"
     );
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_its_answer_gives_its_connection_back() {
+    let app = TestApp::spawn().await;
+    let server = TestServer::start(
+        app.router.clone(),
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(5),
+            max_connections: 2,
+            send_timeout: Duration::from_millis(500),
+            drain_timeout: Duration::from_secs(5),
+        },
+    )
+    .await;
+    // Two clients ask for large answers (the Swagger UI's script, over a
+    // megabyte, ten times in a row: more than the kernel's send buffer
+    // takes) through a small receive window, read the first bytes and then
+    // no more: both slots are taken by writes that cannot go on.
+    let mut stalled = Vec::new();
+    for _ in 0..2 {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(server.addr).await.unwrap();
+        let ask = b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(10);
+        stream.write_all(&ask).await.unwrap();
+        let mut start = [0u8; 12];
+        stream.read_exact(&mut start).await.unwrap();
+        assert_eq!(&start, b"HTTP/1.1 200");
+        stalled.push(stream);
+    }
+    // A third client is answered: the stalled writes end their connections
+    // by the send timeout, though their clients never hang up.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(60), stream.read_to_string(&mut answer))
+        .await
+        .expect("the clients that stopped reading kept every connection")
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(stalled);
 }
 
 #[tokio::test]
