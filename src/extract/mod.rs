@@ -20,7 +20,9 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
-use axum::http::{StatusCode, header, request::Parts};
+use axum::http::{header, request::Parts};
+use bytes::BytesMut;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 mod json;
@@ -151,16 +153,34 @@ where
 }
 
 /// The body's bytes, or a 413 (over the limit) or a 400 (unreadable).
-pub async fn read_body<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, AppError> {
-    Bytes::from_request(request, state)
-        .await
-        .map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::PayloadTooLarge
-            } else {
-                AppError::BadRequest("the request body could not be read".into())
-            }
-        })
+///
+/// Each frame is copied as it comes and let go: a body sent as many small
+/// chunks, or a byte at a time, holds one buffer of its length, not a list
+/// of frames each keeping a read buffer of the connection's alive (many
+/// times the body's length, for as long as the body takes to arrive).
+pub async fn read_body<S: Send + Sync>(request: Request, _state: &S) -> Result<Bytes, AppError> {
+    let mut body = request.into_body();
+    let mut bytes = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(unreadable)?;
+        if let Some(data) = frame.data_ref() {
+            bytes.extend_from_slice(data);
+        }
+    }
+    Ok(bytes.freeze())
+}
+
+/// A body past the limit (`RequestBodyLimitLayer`'s error, however deep
+/// the bodies around it wrap it) is a 413; anything else, a 400.
+fn unreadable(error: axum::Error) -> AppError {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
+    while let Some(error) = cause {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return AppError::PayloadTooLarge;
+        }
+        cause = error.source();
+    }
+    AppError::BadRequest("the request body could not be read".into())
 }
 
 /// A body that names a content type must name JSON (`application/json` or
@@ -271,6 +291,41 @@ pub fn parse_id(raw: &str) -> Result<i32, AppError> {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    #[tokio::test]
+    async fn a_body_arriving_in_many_frames_holds_none_of_them_while_it_is_read() {
+        // Frames as a connection hands over a body trickled a byte at a
+        // time: each one byte of a read buffer of its own.
+        let buffers: Vec<Bytes> = (0..100u8)
+            .map(|i| Bytes::from(vec![b'a' + i % 26; 8192]))
+            .collect();
+        let (send, receive) = tokio::sync::mpsc::channel::<Bytes>(1);
+        let frames = futures_util::stream::unfold(receive, async |mut receive| {
+            let data = receive.recv().await?;
+            Some((
+                Ok::<_, std::convert::Infallible>(http_body::Frame::data(data)),
+                receive,
+            ))
+        });
+        let body = axum::body::Body::new(http_body_util::StreamBody::new(frames));
+        let reading = tokio::spawn(read_body(Request::new(body), &()));
+        for buffer in &buffers {
+            send.send(buffer.slice(0..1)).await.unwrap();
+        }
+        // Every frame taken (on this one thread, the reader is between two
+        // polls), the body not yet ended: none is still held.
+        while send.capacity() < send.max_capacity() {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            buffers.iter().all(Bytes::is_unique),
+            "the body being read holds the buffers its frames came in"
+        );
+        drop(send);
+        let read = reading.await.unwrap().unwrap();
+        let expected: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        assert_eq!(&read[..], &expected[..]);
+    }
 
     #[derive(Debug, Deserialize)]
     #[serde(deny_unknown_fields)]
