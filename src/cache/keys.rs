@@ -115,12 +115,14 @@ impl CacheKey {
         self
     }
 
-    /// The document of an open-ended query asked by `client`.
+    /// The document of an open-ended query asked by `client`, counted
+    /// against its network's budget (an IPv6 client's /64, as sign-ins are:
+    /// a new address for each query buys nothing).
     #[must_use]
     pub fn open_for(mut self, client: &str) -> Self {
         if self.admission == Admission::Always {
             self.admission = Admission::Open {
-                client: client.to_owned(),
+                client: crate::rate_limit::client_network(client),
             };
         }
         self

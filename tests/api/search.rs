@@ -442,3 +442,50 @@ async fn every_list_says_whether_more_follow_and_where() {
     let (all, _) = follow_as(&app, Some(admin), "/api/orders?limit=1&status=placed").await;
     assert_eq!(all, mine);
 }
+
+/// `GET path` from `client`, as a trusted proxy on 127.0.0.1 forwards it.
+async fn get_from(app: &TestApp, client: &str, path: &str) -> Value {
+    let mut request = axum::http::Request::get(path)
+        .header("x-forwarded-for", client)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let peer: std::net::SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(peer));
+    let answer = app.anon().send_request(request).await;
+    assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
+    answer.json()
+}
+
+#[tokio::test]
+async fn an_ipv6_client_s_searches_are_kept_within_one_budget_for_its_whole_network() {
+    let app = TestApp::with_config(|config| {
+        config.cache_limits.open_queries_per_client = 2;
+        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    app.seed().await;
+    // Four searches, each from another address of one /64 (a subscriber's
+    // block, whose addresses its owner may switch between at will).
+    let searches: Vec<String> = (1..=4)
+        .map(|n| format!("/api/products?q=sock{n}"))
+        .collect();
+    for (n, search) in searches.iter().enumerate() {
+        get_from(&app, &format!("2001:db8:1:2::{}", n + 1), search).await;
+    }
+    let mut kept = 0;
+    for search in &searches {
+        if get_from(&app, "2001:db8:1:2::9", search).await["source"] == "redis" {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 2, "one network's budget is two documents");
+    // Another network has a budget of its own.
+    let other = "/api/products?q=sock5";
+    get_from(&app, "2001:db8:1:3::1", other).await;
+    assert_eq!(
+        get_from(&app, "2001:db8:1:3::1", other).await["source"],
+        "redis"
+    );
+}
