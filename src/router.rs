@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, Response, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -17,7 +17,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
-use tracing::Span;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -72,9 +71,9 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(crate::request_id::assign))
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(request_span)
+                .make_span_with(crate::telemetry::request_span)
                 .on_request(())
-                .on_response(log_response)
+                .on_response(crate::telemetry::log_response)
                 .on_failure(()),
         )
         // Closed, it is not there at all: CORS would answer every OPTIONS
@@ -352,28 +351,6 @@ fn without_identity_refusals(accept: &str) -> Option<String> {
         .filter(|entry| !refuses(entry))
         .collect();
     Some(kept.join(", "))
-}
-
-fn request_span(request: &Request) -> Span {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("-");
-    tracing::info_span!(
-        "request",
-        method = %request.method(),
-        path = %request.uri().path(),
-        request_id = %request_id,
-    )
-}
-
-fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
-    tracing::info!(
-        status = response.status().as_u16(),
-        latency_ms = latency.as_secs_f64() * 1000.0,
-        "request finished"
-    );
 }
 
 #[cfg(test)]
