@@ -158,23 +158,50 @@ enum Holds {
     Cache,
 }
 
-/// Warns when a Redis's eviction policy can lose what must not be lost:
-/// sessions must never be evicted; the cache's versions (which have no TTL)
-/// must never be, while its documents (which have one) may be.
+/// Warns when a Redis's memory settings can lose what must not be lost or
+/// stop what must go on (see [`memory_advice`]).
 async fn check_eviction(redis: &crate::redis::Redis, variable: &str, holds: Holds) {
-    let Ok((_, policy)) = redis
-        .query::<(String, String)>(redis::cmd("CONFIG").arg("GET").arg("maxmemory-policy"))
-        .await
-    else {
-        return; // CONFIG may be disabled (a managed Redis): nothing to say.
+    let setting = async |name: &str| {
+        redis
+            .query::<(String, String)>(redis::cmd("CONFIG").arg("GET").arg(name))
+            .await
+            .ok()
+            .map(|(_, value)| value)
     };
-    let unsafe_for_sessions = policy != "noeviction";
-    let unsafe_for_cache = policy.starts_with("allkeys");
-    if holds == Holds::Sessions && unsafe_for_sessions {
-        tracing::warn!(policy = %policy, "the sessions' Redis ({variable}) may evict keys under memory pressure: sessions could be lost; use maxmemory-policy noeviction");
+    // CONFIG may be disabled (a managed Redis): then there is nothing to say.
+    let (Some(policy), Some(maxmemory)) = (
+        setting("maxmemory-policy").await,
+        setting("maxmemory").await,
+    ) else {
+        return;
+    };
+    if let Some(advice) = memory_advice(holds, &policy, &maxmemory) {
+        tracing::warn!(policy = %policy, maxmemory = %maxmemory, "{variable}: {advice}");
     }
-    if holds == Holds::Cache && unsafe_for_cache {
-        tracing::warn!(policy = %policy, "the cache's Redis ({variable}) may evict the versions that keep entries fresh; use maxmemory-policy volatile-lru");
+}
+
+/// What is wrong with a Redis's `maxmemory-policy` and `maxmemory` for what
+/// it holds, if anything. Sessions must never be evicted. The cache's
+/// versions (no TTL) must never be, while its documents (a TTL each) may
+/// be; and it must evict: a full cache Redis that refuses writes fails the
+/// bookkeeping of every write (a 503 each, until entries expire), and one
+/// without a bound grows with every distinct query.
+fn memory_advice(holds: Holds, policy: &str, maxmemory: &str) -> Option<&'static str> {
+    match holds {
+        Holds::Sessions if policy != "noeviction" => Some(
+            "the sessions' Redis may evict keys under memory pressure: sessions could be lost; use maxmemory-policy noeviction",
+        ),
+        Holds::Sessions => None,
+        Holds::Cache if policy.starts_with("allkeys") => Some(
+            "the cache's Redis may evict the versions that keep entries fresh; use maxmemory-policy volatile-lru",
+        ),
+        Holds::Cache if !policy.starts_with("volatile") => Some(
+            "the cache's Redis never evicts: once full, every write fails until entries expire; use maxmemory-policy volatile-lru",
+        ),
+        Holds::Cache if maxmemory == "0" => Some(
+            "the cache's Redis has no maxmemory: it grows with every distinct query kept; set maxmemory (and volatile-lru)",
+        ),
+        Holds::Cache => None,
     }
 }
 
@@ -242,5 +269,32 @@ async fn redis_state(redis: &crate::redis::Redis) -> DependencyState {
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
         Ok(Ok(_)) => DependencyState::Up,
         _ => DependencyState::Down,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Holds, memory_advice};
+
+    #[test]
+    fn a_redis_is_told_what_its_memory_settings_put_at_risk() {
+        assert_eq!(memory_advice(Holds::Sessions, "noeviction", "0"), None);
+        assert!(memory_advice(Holds::Sessions, "volatile-lru", "1gb").is_some());
+        assert_eq!(
+            memory_advice(Holds::Cache, "volatile-lru", "268435456"),
+            None
+        );
+        assert_eq!(
+            memory_advice(Holds::Cache, "volatile-ttl", "268435456"),
+            None
+        );
+        for (policy, maxmemory, says) in [
+            ("allkeys-lru", "268435456", "versions"),
+            ("noeviction", "268435456", "never evicts"),
+            ("volatile-lru", "0", "no maxmemory"),
+        ] {
+            let advice = memory_advice(Holds::Cache, policy, maxmemory).unwrap();
+            assert!(advice.contains(says), "{policy} {maxmemory}: {advice}");
+        }
     }
 }
