@@ -15,6 +15,7 @@
 use super::domain::ProductFilter;
 use crate::cache::{CacheKey, Namespace, Retirement, key_part};
 use crate::config::CacheLimits;
+use crate::domain::pagination::DEFAULT_LIMIT;
 use crate::domain::text::lower_as_postgres;
 use crate::domain::{Cursor, Name, Pagination};
 
@@ -105,9 +106,12 @@ pub fn product_total(filter: &ProductFilter) -> Option<CacheKey> {
 }
 
 /// A list any client can vary without end (a search, a price range, tags,
-/// several categories, a cursor).
+/// several categories, a cursor), or a page of another size than the
+/// default (with every size, a client could ask for some 18,000 pages of
+/// each category, each up to 100 products: the whole cache).
 fn open_ended(filter: &ProductFilter) -> bool {
-    filter.search.is_some()
+    filter.page.limit != DEFAULT_LIMIT
+        || filter.search.is_some()
         || filter.min_price.is_some()
         || filter.max_price.is_some()
         || !filter.tags.is_empty()

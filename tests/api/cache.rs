@@ -79,6 +79,33 @@ async fn every_cached_route_answers_postgres_then_redis_with_one_etag() {
 }
 
 #[tokio::test]
+async fn a_page_of_another_size_than_the_default_is_kept_within_the_clients_budget() {
+    let app = TestApp::with_config(|config| config.cache_limits.open_queries_per_client = 1).await;
+    app.seed().await;
+    let twice = async |path: &str| {
+        let first = source(&app.anon().get(path).await);
+        [first, source(&app.anon().get(path).await)]
+    };
+    // Pages of the default size are kept whoever asks, however many.
+    for path in [
+        "/api/products",
+        "/api/products?page=2",
+        "/api/products?sortBy=price&order=ASC&inStock=true",
+        "/api/products?category=Shirts&limit=20",
+    ] {
+        assert_eq!(twice(path).await, ["postgres", "redis"], "{path}");
+    }
+    // Another size is kept within the client's budget of open-ended
+    // documents (one here): with every size, a client could ask for every
+    // page of every category many times over.
+    assert_eq!(twice("/api/products?limit=7").await, ["postgres", "redis"]);
+    assert_eq!(
+        twice("/api/products?limit=8").await,
+        ["postgres", "postgres"]
+    );
+}
+
+#[tokio::test]
 async fn equal_queries_share_one_documented_key() {
     let app = TestApp::seeded_with_admin().await;
     let first = app
