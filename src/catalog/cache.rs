@@ -78,7 +78,10 @@ pub fn product_deletions() -> Namespace {
 /// within `client`'s budget.
 pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
     let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
-    if open_ended(filter) {
+    // A page of another size than the default is kept within the budget
+    // too: with every size, a client could ask for some 18,000 pages of
+    // each category, each up to 100 products (the whole cache).
+    if open_ended(filter) || filter.page.limit != DEFAULT_LIMIT {
         key.open_for(client)
     } else {
         key
@@ -106,12 +109,9 @@ pub fn product_total(filter: &ProductFilter) -> Option<CacheKey> {
 }
 
 /// A list any client can vary without end (a search, a price range, tags,
-/// several categories, a cursor), or a page of another size than the
-/// default (with every size, a client could ask for some 18,000 pages of
-/// each category, each up to 100 products: the whole cache).
+/// several categories, a cursor).
 fn open_ended(filter: &ProductFilter) -> bool {
-    filter.page.limit != DEFAULT_LIMIT
-        || filter.search.is_some()
+    filter.search.is_some()
         || filter.min_price.is_some()
         || filter.max_price.is_some()
         || !filter.tags.is_empty()
