@@ -9,7 +9,8 @@
 //! a few slots first (a quarter of the pool): deep pages queue behind each
 //! other, not in front of everyone else. One that gets no slot within the
 //! pool's own wait is a 503 with `Retry-After`. A client that follows a
-//! list's `next` cursor never skips rows, and never needs a slot.
+//! list's `next` cursor never skips rows, and never needs a slot. A name
+//! search's list, as costly, takes a slot too ([`DeepPages::list`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,14 +56,45 @@ impl DeepPages {
         if offset <= DEEP_OFFSET {
             return read.await;
         }
+        self.in_a_slot(read, || {
+            format!(
+                "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
+                 shortly (a list's `next` link, where it has one, skips no rows)"
+            )
+        })
+        .await
+    }
+
+    /// Runs `read`, a list that skips `offset` rows and, when `searched`,
+    /// lists a name search's matches: such a list takes a slot as a deep
+    /// page does (an uncached search of a common word, typos corrected,
+    /// reads for hundreds of milliseconds at a million products, and a
+    /// flood of distinct ones would otherwise hold every pooled connection).
+    pub async fn list<T: Send + 'static>(
+        &self,
+        offset: i64,
+        searched: bool,
+        read: impl Future<Output = Result<T, AppError>> + Send + 'static,
+    ) -> Result<T, AppError> {
+        if !searched {
+            return self.read(offset, read).await;
+        }
+        self.in_a_slot(read, || {
+            "too many searches are being read at once; retry shortly".to_owned()
+        })
+        .await
+    }
+
+    async fn in_a_slot<T: Send + 'static>(
+        &self,
+        read: impl Future<Output = Result<T, AppError>> + Send + 'static,
+        refusal: impl FnOnce() -> String,
+    ) -> Result<T, AppError> {
         let slot = match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(slot)) => slot,
             _ => {
                 metrics::counter!("deep_pages_refused_total").increment(1);
-                return Err(AppError::unavailable(format!(
-                    "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
-                     shortly (a list's `next` link, where it has one, skips no rows)"
-                )));
+                return Err(AppError::unavailable(refusal()));
             }
         };
         tokio::spawn(async move {

@@ -95,9 +95,10 @@ pub async fn product_list(
     filter: ProductFilter,
     client: String,
 ) -> AppResult<Response> {
-    let (deep_pages, skips) = (state.deep_pages.clone(), filter.skips());
+    let (skips, searched) = (filter.skips(), filter.search.is_some());
+    let deep_pages = state.deep_pages.clone();
     let read = async move { page_of_products(&state, &filter, &client).await };
-    deep_pages.read(skips, read).await
+    deep_pages.list(skips, searched, read).await
 }
 
 async fn page_of_products(

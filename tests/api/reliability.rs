@@ -714,11 +714,13 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
         let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
         stream.write_all(sent).await.unwrap();
         let mut buffer = Vec::new();
-        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
+        // (Closed or reset, either way.)
+        let _closed = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut buffer))
             .await
             .expect("the server must close the connection");
         let took = started.elapsed();
-        assert!(read.is_ok() || buffer.is_empty());
+        // Closed without an answer (hyper sends none for a head that never came).
+        assert!(buffer.is_empty(), "{:?}", String::from_utf8_lossy(&buffer));
         assert!(
             took >= Duration::from_millis(400) && took < Duration::from_secs(3),
             "{:?}: closed after {took:?}",
@@ -1318,9 +1320,10 @@ async fn a_deadlock_with_another_transaction_is_a_503_to_retry_and_changes_nothi
     );
 }
 
-/// A page read by `OFFSET` deep into a million products takes seconds
-/// (docs/performance.md). A crowd of them, stuck here behind a lock on the
-/// products, holds a quarter of the pool at most: the others queue for a
+/// A page read by `OFFSET` deep into a million products takes seconds, an
+/// uncached search hundreds of milliseconds (docs/performance.md). A crowd
+/// of them, stuck here behind a lock on the products, holds a quarter of
+/// the pool at most: the others queue for a
 /// slot (a 503 with `Retry-After` when they wait too long), and a shopper's
 /// request that needs a connection is served meanwhile.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -1345,16 +1348,18 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     let deep: Vec<_> = (0..12)
         .map(|n| {
             let (app, admin) = (app.clone(), admin.clone());
-            let path = match n % 3 {
+            let path = match n % 4 {
                 0 => format!("/catwalk/products?page={}&count=100", 200 + n),
                 1 => format!("/api/orders?page={}&limit=100", 200 + n),
+                // A search (each another, none cached) is as costly.
+                2 => format!("/api/products?q=lantern{n}"),
                 _ => format!("/api/products?page={}&limit=100", 200 + n),
             };
             tokio::spawn(async move { (app.user(&admin).get(&path).await, path) })
         })
         .collect();
-    // Only the deep pages read the products and the orders: every wait on
-    // the lock is one.
+    // Only the deep pages and searches read the products and the orders:
+    // every wait on the lock is one.
     let stuck = "pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'";
     let deadline = Instant::now() + Duration::from_secs(10);
     while app.count(stuck).await < 2 && Instant::now() < deadline {
