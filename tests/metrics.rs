@@ -86,13 +86,16 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     );
     let scrape = app.anon().get("/metrics").await;
     // Every series is described.
+    let mut typed = 0;
     for line in scrape.text().lines() {
         if let Some(series) = line.strip_prefix("# TYPE ") {
             let name = series.split(' ').next().unwrap();
             let help = format!("# HELP {name} ");
             assert!(scrape.text().contains(&help), "no HELP for {name}");
+            typed += 1;
         }
     }
+    assert!(typed >= 10, "only {typed} series have a TYPE line");
     assert!(
         scrape
             .header("content-type")

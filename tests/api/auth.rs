@@ -684,7 +684,9 @@ async fn create_admin_reads_the_password_from_stdin_and_refuses_a_taken_email() 
     assert!(String::from_utf8_lossy(&again.stderr).contains("email"));
     let bad = run("not-an-email", "a-strong-password");
     assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("email"));
     let short = run("short@example.com", "short");
+    assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("password"));
     assert_eq!(app.count("users").await, 1);
 }

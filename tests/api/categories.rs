@@ -75,48 +75,47 @@ async fn cacheable_reads_say_where_they_came_from() {
         "/api/tags",
         "/api/tags/1",
     ] {
-        let response = app.admin().get(path).await;
-        assert_eq!(response.status, StatusCode::OK, "{path}");
-        let source = response.json()["source"].as_str().unwrap().to_owned();
-        assert!(
-            source == "postgres" || source == "redis",
-            "{path}: {source}"
-        );
-        assert_eq!(
-            response.header("x-data-source"),
-            Some(source.as_str()),
-            "{path}"
-        );
-        assert!(
-            response.header("etag").unwrap().starts_with("W/\""),
-            "{path}"
-        );
+        // The first read builds the document, the second finds it.
+        for expected in ["postgres", "redis"] {
+            let response = app.admin().get(path).await;
+            assert_eq!(response.status, StatusCode::OK, "{path}");
+            assert_eq!(response.json()["source"], expected, "{path}");
+            assert_eq!(response.header("x-data-source"), Some(expected), "{path}");
+            assert!(
+                response.header("etag").unwrap().starts_with("W/\""),
+                "{path}"
+            );
+        }
     }
 }
 
 #[tokio::test]
 async fn pages_through_categories_without_overlap() {
     let app = TestApp::seeded_with_admin().await;
-    let first = app
-        .admin()
-        .get("/api/categories?page=1&limit=2")
-        .await
-        .json();
-    let third = app
-        .admin()
-        .get("/api/categories?page=3&limit=2")
-        .await
-        .json();
+    let mut ids = Vec::new();
+    for page in 1..=3 {
+        let answer = app
+            .admin()
+            .get(&format!("/api/categories?page={page}&limit=2"))
+            .await
+            .json();
+        let shown = answer["data"].as_array().unwrap();
+        assert_eq!(shown.len(), if page < 3 { 2 } else { 1 }, "page {page}");
+        ids.extend(
+            shown
+                .iter()
+                .map(|category| category["id"].as_i64().unwrap()),
+        );
+    }
+    // Every category once, in order: no page repeats or skips one.
+    assert_eq!(ids, [1, 2, 3, 4, 5]);
     let beyond = app
         .admin()
         .get("/api/categories?page=4&limit=2")
         .await
         .json();
-    assert_eq!(first["data"].as_array().unwrap().len(), 2);
-    assert_eq!(third["data"].as_array().unwrap().len(), 1);
     assert_eq!(beyond["data"], json!([]));
     assert_eq!(beyond["total"], 5);
-    assert!(first["data"][0]["id"].as_i64() < first["data"][1]["id"].as_i64());
 }
 
 #[tokio::test]

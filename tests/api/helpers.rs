@@ -613,7 +613,7 @@ impl TestApp {
     }
 
     /// Returns once a commit of this test's database sleeps in the trigger
-    /// of [`TestApp::slow_commits_on`] (ten seconds at most): a test that
+    /// of [`TestApp::slow_commits_on`] (thirty seconds at most): a test that
     /// gives up a write or cuts its connection does it then, however long
     /// a busy machine took to get there.
     pub async fn until_a_commit_sleeps(&self) {
@@ -623,17 +623,19 @@ impl TestApp {
         .await;
     }
 
-    /// Returns once `SELECT count(*) FROM {table}` finds a row (ten seconds
-    /// at most; the caller asserts what it needs).
+    /// Returns once `SELECT count(*) FROM {table}` finds a row; fails when
+    /// none comes within 30 seconds.
     pub async fn until_counted(&self, table: &str) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while self.count(table).await == 0 && std::time::Instant::now() < deadline {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.count(table).await == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no row of {table} came within 30 s"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
-    /// Runs `command` (`HGET`, `HEXISTS`, `HDEL`...) on `field` of the
-    /// cache's clock hash (docs/cache.md: `epoch`, `seq`, `lsn`).
     /// How many namespaces the cache's `versions` records.
     pub async fn cache_versions_recorded(&self) -> i64 {
         let prefix = &self.state.config.redis_key_prefix;
@@ -645,6 +647,8 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Runs `command` (`HGET`, `HEXISTS`, `HDEL`...) on `field` of the
+    /// cache's clock hash (docs/cache.md: `epoch`, `seq`, `lsn`).
     pub async fn on_cache_clock<T: redis::FromRedisValue>(&self, command: &str, field: &str) -> T {
         let prefix = &self.state.config.redis_key_prefix;
         self.state
@@ -817,6 +821,11 @@ impl TestResponse {
         let request_id = body
             .as_object_mut()
             .and_then(|members| members.remove("request_id"));
+        assert!(
+            self.header("x-request-id").is_some(),
+            "a problem without a request id: {}",
+            self.text()
+        );
         assert_eq!(
             request_id.as_ref().and_then(Value::as_str),
             self.header("x-request-id"),

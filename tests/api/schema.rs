@@ -347,7 +347,14 @@ async fn money_beyond_its_column_is_refused() {
     let mut conn = app.db().await;
     let sql = "UPDATE products SET price = 100000000 WHERE id = 1";
     let result = diesel_async::RunQueryDsl::execute(diesel::sql_query(sql), &mut conn).await;
-    assert!(result.is_err(), "{sql} should be refused");
+    let Err(diesel::result::Error::DatabaseError(_, info)) = result else {
+        panic!("{sql} should be refused by the database: {result:?}");
+    };
+    assert!(
+        info.message().contains("numeric field overflow"),
+        "{}",
+        info.message()
+    );
 }
 
 #[tokio::test]
