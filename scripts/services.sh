@@ -4,7 +4,7 @@
 #
 #   1. A server that already answers is used as it is.
 #   2. Otherwise, where a Docker engine answers, `docker compose up` starts the
-#      postgres and redis services of docker-compose.yml.
+#      services of docker-compose.yml (postgres, redis, cache) that do not.
 #   3. Otherwise the OS's own binaries are started on 127.0.0.1 with their data
 #      under .data/ in the project (ignored by git); when the binaries are
 #      missing and we are root on Debian/Ubuntu, their packages are installed.
@@ -74,15 +74,34 @@ pg_bin() {
   [ -n "$dir" ] && [ -x "$dir/postgres" ] && echo "$dir"
 }
 
+# Whether the postgres role gets in over TCP with no password, as
+# .env.example's DATABASE_URL does.
+pg_trusts() {
+  command -v psql >/dev/null 2>&1 &&
+    psql -w "postgresql://postgres@127.0.0.1:$pg_port/postgres" -Atqc 'SELECT 1' >/dev/null 2>&1
+}
+
 start_postgres_locally() {
-  local bin
+  local bin installed=no
   bin=$(pg_bin) || true
   if [ -z "$bin" ]; then
     apt_install postgresql
     bin=$(pg_bin)
+    installed=yes
   fi
-  # Debian's package may start its own cluster on the default port: use it.
-  if pg_answers; then return 0; fi
+  # Debian's package may start its own cluster on the default port. Use it
+  # if it lets postgres in without a password; otherwise (its rules ask for
+  # one over TCP) the cluster this run just installed makes way for ours.
+  if pg_answers; then
+    if pg_trusts; then return 0; fi
+    if [ "$installed" = yes ] && command -v pg_ctlcluster >/dev/null 2>&1; then
+      say "stopping the cluster Debian's package started (it asks for a password)"
+      pg_ctlcluster "$(basename "$(dirname "$bin")")" main stop || true
+    else
+      say "PostgreSQL on 127.0.0.1:$pg_port asks for a password: put it in DATABASE_URL (.env), or use PG_PORT for ours"
+      return 1
+    fi
+  fi
   # PostgreSQL refuses to run as root: run it as the postgres user on a data
   # folder that user owns.
   local as=()
@@ -120,14 +139,30 @@ start_cache_redis_locally() {
     --logfile "$data/cache-redis/server.log"
 }
 
+# `services.sh --host-tools`: what the tests start or call on this host
+# whatever runs the shared servers (Docker included): throwaway PostgreSQL
+# and Redis servers (tests/api/harness.rs), redis-cli, pip.
+if [ "${1:-}" = "--host-tools" ]; then
+  pg_bin >/dev/null || apt_install postgresql
+  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
+  python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
+  exit 0
+fi
+
 if pg_answers && redis_answers && cache_answers; then
   say "PostgreSQL (:$pg_port), Redis (:$redis_port) and the cache's Redis (:$cache_port) already answer"
   exit 0
 fi
 
 if docker_engine; then
-  say "starting postgres, redis and cache with docker compose"
-  (cd "$root" && docker compose up -d --wait postgres redis cache)
+  # Only what does not answer: a server already on its port stays as it is.
+  missing=()
+  pg_answers || missing+=(postgres)
+  redis_answers || missing+=(redis)
+  cache_answers || missing+=(cache)
+  say "starting ${missing[*]} with docker compose"
+  (cd "$root" && docker compose up -d --wait "${missing[@]}")
 else
   pg_answers || start_postgres_locally
   redis_answers || start_redis_locally

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 
-step "services"
+step "services, and the tools the tests start on this host"
 bash scripts/services.sh
+bash scripts/services.sh --host-tools
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -15,6 +15,9 @@
 //!   served, answered by a current `replica` or passed to the `primary`.
 //! - `orders_placed_total`, `orders_refused_total{reason}`,
 //!   `signins_total{outcome}` (accepted, refused, rate_limited).
+//! - `password_hash_busy_total`: sign-ins and sign-ups told to retry because
+//!   every hashing slot stayed busy; `deep_pages_refused_total`: deep
+//!   `OFFSET` pages told to retry because their share of the pool was busy.
 
 use std::collections::HashSet;
 use std::sync::{LazyLock, OnceLock, RwLock};
