@@ -692,17 +692,46 @@ async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
     assert!(back, "the cache did not come back");
 }
 
+/// How a test's server takes connections; a drain of 5 s on shutdown.
+fn limits(
+    header_read_timeout: Duration,
+    max_connections: usize,
+    send_timeout: Duration,
+) -> ConnectionLimits {
+    ConnectionLimits {
+        header_read_timeout,
+        max_connections,
+        send_timeout,
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+/// `GET /health/live` on a connection of its own, answered within `wait`
+/// (or the test fails saying `why`); the whole answer, head first.
+async fn health_on_a_new_connection(
+    addr: std::net::SocketAddr,
+    wait: Duration,
+    why: &str,
+) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(wait, stream.read_to_string(&mut answer))
+        .await
+        .expect(why)
+        .unwrap();
+    answer
+}
+
 #[tokio::test]
 async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     let app = TestApp::spawn().await;
     let server = TestServer::start(
         app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_millis(500),
-            max_connections: 100,
-            send_timeout: Duration::from_secs(5),
-            drain_timeout: Duration::from_secs(5),
-        },
+        limits(Duration::from_millis(500), 100, Duration::from_secs(5)),
     )
     .await;
     for sent in [
@@ -728,13 +757,7 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
         );
     }
     // A whole request is still answered.
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.unwrap();
+    let answer = health_on_a_new_connection(server.addr, Duration::from_secs(5), "no answer").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
@@ -787,12 +810,7 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
     let app = TestApp::spawn().await;
     let server = TestServer::start(
         app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_millis(1000),
-            max_connections: 2,
-            send_timeout: Duration::from_secs(5),
-            drain_timeout: Duration::from_secs(5),
-        },
+        limits(Duration::from_millis(1000), 2, Duration::from_secs(5)),
     )
     .await;
     // Two silent clients take both slots...
@@ -804,16 +822,7 @@ async fn connections_past_the_bound_wait_until_one_is_free() {
     // ...so a third, complete request waits for the timeout to free one:
     // a second after they were accepted at the earliest, so a second after
     // `started`, however late the third came.
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
-        .await
-        .unwrap()
-        .unwrap();
+    let answer = health_on_a_new_connection(server.addr, Duration::from_secs(5), "no answer").await;
     let took = started.elapsed();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(
@@ -827,12 +836,7 @@ async fn a_client_that_stops_reading_its_answer_gives_its_connection_back() {
     let app = TestApp::spawn().await;
     let server = TestServer::start(
         app.router.clone(),
-        ConnectionLimits {
-            header_read_timeout: Duration::from_secs(5),
-            max_connections: 2,
-            send_timeout: Duration::from_millis(500),
-            drain_timeout: Duration::from_secs(5),
-        },
+        limits(Duration::from_secs(5), 2, Duration::from_millis(500)),
     )
     .await;
     // Two clients ask for large answers (the Swagger UI's script, over a
@@ -853,16 +857,12 @@ async fn a_client_that_stops_reading_its_answer_gives_its_connection_back() {
     }
     // A third client is answered: the stalled writes end their connections
     // by the send timeout, though their clients never hang up.
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    stream
-        .write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(60), stream.read_to_string(&mut answer))
-        .await
-        .expect("the clients that stopped reading kept every connection")
-        .unwrap();
+    let answer = health_on_a_new_connection(
+        server.addr,
+        Duration::from_secs(60),
+        "the clients that stopped reading kept every connection",
+    )
+    .await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(stalled);
 }
