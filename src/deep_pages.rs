@@ -9,13 +9,18 @@
 //! a few slots first (a quarter of the pool): deep pages queue behind each
 //! other, not in front of everyone else. One that gets no slot within the
 //! pool's own wait is a 503 with `Retry-After`. A client that follows a
-//! list's `next` cursor never skips rows, and never needs a slot. A name
-//! search's list, as costly, takes a slot too ([`DeepPages::list`]).
+//! list's `next` cursor never skips rows, and never needs a slot.
+//!
+//! Name searches have slots of their own, as many ([`DeepPages::search_slot`]):
+//! an uncached search of a common word (typos corrected) reads for hundreds
+//! of milliseconds at a million products, and a flood of distinct ones would
+//! otherwise hold every pooled connection. Only a search the cache misses
+//! takes one; deep pages and searches never wait for each other.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -25,21 +30,44 @@ use crate::error::AppError;
 /// cost tens of milliseconds at a million products.
 pub const DEEP_OFFSET: i64 = 10_000;
 
-/// The slots deep reads share.
+/// The slots deep reads share, and those searches share.
 #[derive(Debug, Clone)]
 pub struct DeepPages {
     slots: Arc<Semaphore>,
+    searches: Arc<Semaphore>,
     wait: Duration,
 }
 
 impl DeepPages {
-    /// A quarter of the pool's connections (at least one), waited for as
-    /// long as a connection is.
+    /// A quarter of the pool's connections (at least one) for each kind,
+    /// waited for as long as a connection is.
     pub fn new(config: &Config) -> Self {
-        let slots = (config.database_pool_size / 4).max(1);
+        let slots = (config.database_pool_size / 4).max(1) as usize;
         Self {
-            slots: Arc::new(Semaphore::new(slots as usize)),
+            slots: Arc::new(Semaphore::new(slots)),
+            searches: Arc::new(Semaphore::new(slots)),
             wait: config.database_connect_timeout,
+        }
+    }
+
+    /// For a search the cache missed (`searched`), one of the searches'
+    /// slots, held while the result lives (a 503 with `Retry-After` past
+    /// the wait); nothing for any other list.
+    pub async fn search_slot(
+        &self,
+        searched: bool,
+    ) -> Result<Option<OwnedSemaphorePermit>, AppError> {
+        if !searched {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.wait, self.searches.clone().acquire_owned()).await {
+            Ok(Ok(slot)) => Ok(Some(slot)),
+            _ => {
+                metrics::counter!("searches_refused_total").increment(1);
+                Err(AppError::unavailable(
+                    "too many searches are being read at once; retry shortly",
+                ))
+            }
         }
     }
 
@@ -56,45 +84,14 @@ impl DeepPages {
         if offset <= DEEP_OFFSET {
             return read.await;
         }
-        self.in_a_slot(read, || {
-            format!(
-                "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
-                 shortly (a list's `next` link, where it has one, skips no rows)"
-            )
-        })
-        .await
-    }
-
-    /// Runs `read`, a list that skips `offset` rows and, when `searched`,
-    /// lists a name search's matches: such a list takes a slot as a deep
-    /// page does (an uncached search of a common word, typos corrected,
-    /// reads for hundreds of milliseconds at a million products, and a
-    /// flood of distinct ones would otherwise hold every pooled connection).
-    pub async fn list<T: Send + 'static>(
-        &self,
-        offset: i64,
-        searched: bool,
-        read: impl Future<Output = Result<T, AppError>> + Send + 'static,
-    ) -> Result<T, AppError> {
-        if !searched {
-            return self.read(offset, read).await;
-        }
-        self.in_a_slot(read, || {
-            "too many searches are being read at once; retry shortly".to_owned()
-        })
-        .await
-    }
-
-    async fn in_a_slot<T: Send + 'static>(
-        &self,
-        read: impl Future<Output = Result<T, AppError>> + Send + 'static,
-        refusal: impl FnOnce() -> String,
-    ) -> Result<T, AppError> {
         let slot = match tokio::time::timeout(self.wait, self.slots.clone().acquire_owned()).await {
             Ok(Ok(slot)) => slot,
             _ => {
                 metrics::counter!("deep_pages_refused_total").increment(1);
-                return Err(AppError::unavailable(refusal()));
+                return Err(AppError::unavailable(format!(
+                    "too many pages beyond row {DEEP_OFFSET} are being read at once; retry \
+                     shortly (a list's `next` link, where it has one, skips no rows)"
+                )));
             }
         };
         tokio::spawn(async move {

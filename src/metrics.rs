@@ -16,8 +16,9 @@
 //! - `orders_placed_total`, `orders_refused_total{reason}`,
 //!   `signins_total{outcome}` (accepted, refused, rate_limited).
 //! - `password_hash_busy_total`: sign-ins and sign-ups told to retry because
-//!   every hashing slot stayed busy; `deep_pages_refused_total`: deep
-//!   `OFFSET` pages told to retry because their share of the pool was busy.
+//!   every hashing slot stayed busy; `deep_pages_refused_total` and
+//!   `searches_refused_total`: deep `OFFSET` pages and uncached name
+//!   searches told to retry because their share of the pool was busy.
 
 use std::collections::HashSet;
 use std::sync::{LazyLock, OnceLock, RwLock};
@@ -100,6 +101,14 @@ fn describe() {
         "Sign-ups and sign-ins answered 503 because every hashing slot stayed busy"
     );
     describe_counter!("signins_total", "Sign-in attempts, by outcome");
+    describe_counter!(
+        "deep_pages_refused_total",
+        "Pages deep into a list answered 503 because their slots stayed busy"
+    );
+    describe_counter!(
+        "searches_refused_total",
+        "Uncached name searches answered 503 because their slots stayed busy"
+    );
     describe_counter!(
         "replica_reads_total",
         "Cache misses a replica could serve, by what served them (replica, primary)"

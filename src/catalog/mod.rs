@@ -5,6 +5,7 @@ pub mod domain;
 pub mod dto;
 pub mod groups;
 pub mod handlers;
+pub mod listing;
 pub mod models;
 pub mod queries;
 pub mod service;

@@ -9,7 +9,7 @@ use crate::auth::AdminUser;
 use crate::catalog::dto::{
     CreateProductBody, ProductDetail, ProductListQuery, ProductView, UpdateProductBody,
 };
-use crate::catalog::{cache, queries, service};
+use crate::catalog::{cache, listing, queries, service};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiQuery, Checked, ClientAddress, ResourceId, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
@@ -37,8 +37,8 @@ pub async fn list_products(
     ClientAddress(client): ClientAddress,
     ApiQuery(query): ApiQuery<ProductListQuery>,
 ) -> AppResult<Response> {
-    let filter = service::list_filter(&state, &query).await?;
-    service::product_list(state, filter, client).await
+    let filter = listing::list_filter(&state, &query).await?;
+    listing::product_list(state, filter, client).await
 }
 
 /// One product with its category, tags and features.
