@@ -40,6 +40,10 @@ pub enum Admission {
     /// A document of an open-ended query (a name search, a price range):
     /// kept only within the asking client's budget, and for a short life.
     Open { client: String },
+    /// A document of something named, in one of very many renderings any
+    /// client may ask for (a list page in another size than the default):
+    /// kept within the asking client's budget, for a named document's life.
+    Budgeted { client: String },
     /// Not kept (a page past `CACHE_MAX_PAGE`).
     Never,
 }
@@ -122,6 +126,18 @@ impl CacheKey {
     pub fn open_for(mut self, client: &str) -> Self {
         if self.admission == Admission::Always {
             self.admission = Admission::Open {
+                client: crate::rate_limit::client_network(client),
+            };
+        }
+        self
+    }
+
+    /// A named document in one of its many renderings, asked by `client`:
+    /// counted against its network's budget as an open-ended one is.
+    #[must_use]
+    pub fn budgeted_for(mut self, client: &str) -> Self {
+        if self.admission == Admission::Always {
+            self.admission = Admission::Budgeted {
                 client: crate::rate_limit::client_network(client),
             };
         }

@@ -21,12 +21,13 @@ impl Cache {
         let ttl = match &key.admission {
             Admission::Always => self.ttl,
             Admission::Never => return Ok(Stored::OverBudget),
-            Admission::Open { client } => {
-                if !self.admit(client).await? {
-                    return Ok(Stored::OverBudget);
-                }
-                self.limits.open_query_ttl
+            Admission::Open { client } | Admission::Budgeted { client }
+                if !self.admit(client).await? =>
+            {
+                return Ok(Stored::OverBudget);
             }
+            Admission::Open { .. } => self.limits.open_query_ttl,
+            Admission::Budgeted { .. } => self.ttl,
         };
         if self.store_if_current(key, lookup, document, ttl).await? {
             Ok(Stored::Yes)

@@ -78,11 +78,13 @@ pub fn product_deletions() -> Namespace {
 /// within `client`'s budget.
 pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
     let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
-    // A page of another size than the default is kept within the budget
-    // too: with every size, a client could ask for some 18,000 pages of
-    // each category, each up to 100 products (the whole cache).
-    if open_ended(filter) || filter.page.limit != DEFAULT_LIMIT {
+    if open_ended(filter) {
         key.open_for(client)
+    } else if filter.page.limit != DEFAULT_LIMIT {
+        // With every size, a client could ask for some 18,000 pages of each
+        // category, each up to 100 products (the whole cache): a page of
+        // another size than the default is kept within the budget too.
+        key.budgeted_for(client)
     } else {
         key
     }

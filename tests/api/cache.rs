@@ -99,6 +99,18 @@ async fn a_page_of_another_size_than_the_default_is_kept_within_the_clients_budg
     // documents (one here): with every size, a client could ask for every
     // page of every category many times over.
     assert_eq!(twice("/api/products?limit=7").await, ["postgres", "redis"]);
+    // Kept for a named document's life (API.md), not an open-ended one's.
+    let client = redis::Client::open(crate::helpers::redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let life: i64 = redis::cmd("TTL")
+        .arg(format!(
+            "{}products:any:any:any:any:1:7:createdAt:DESC",
+            app.redis_prefix
+        ))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(life > 300 && life <= 1800, "{life}");
     assert_eq!(
         twice("/api/products?limit=8").await,
         ["postgres", "postgres"]
