@@ -68,39 +68,42 @@ docker_engine() {
   command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1
 }
 
+# PostgreSQL's server binaries: where pg_config says (as the tests'
+# harness looks first), else Debian's layout.
 pg_bin() {
   local dir
+  dir=$(pg_config --bindir 2>/dev/null || true)
+  if [ -n "$dir" ] && [ -x "$dir/postgres" ] && [ -x "$dir/initdb" ]; then
+    echo "$dir"
+    return 0
+  fi
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
   [ -n "$dir" ] && [ -x "$dir/postgres" ] && echo "$dir"
+}
+
+# Debian's postgresql package, its binaries only: no cluster of its own
+# (one would take the port, ask for a password over TCP, and come back at
+# every boot).
+install_postgres_binaries() {
+  apt_install postgresql-common
+  sed -i 's/^#* *create_main_cluster *=.*/create_main_cluster = false/' \
+    /etc/postgresql-common/createcluster.conf
+  apt_install postgresql
 }
 
 # Whether the postgres role gets in over TCP with no password, as
 # .env.example's DATABASE_URL does.
 pg_trusts() {
-  command -v psql >/dev/null 2>&1 &&
+  ! command -v psql >/dev/null 2>&1 ||
     psql -w "postgresql://postgres@127.0.0.1:$pg_port/postgres" -Atqc 'SELECT 1' >/dev/null 2>&1
 }
 
 start_postgres_locally() {
-  local bin installed=no
+  local bin
   bin=$(pg_bin) || true
   if [ -z "$bin" ]; then
-    apt_install postgresql
+    install_postgres_binaries
     bin=$(pg_bin)
-    installed=yes
-  fi
-  # Debian's package may start its own cluster on the default port. Use it
-  # if it lets postgres in without a password; otherwise (its rules ask for
-  # one over TCP) the cluster this run just installed makes way for ours.
-  if pg_answers; then
-    if pg_trusts; then return 0; fi
-    if [ "$installed" = yes ] && command -v pg_ctlcluster >/dev/null 2>&1; then
-      say "stopping the cluster Debian's package started (it asks for a password)"
-      pg_ctlcluster "$(basename "$(dirname "$bin")")" main stop || true
-    else
-      say "PostgreSQL on 127.0.0.1:$pg_port asks for a password: put it in DATABASE_URL (.env), or use PG_PORT for ours"
-      return 1
-    fi
   fi
   # PostgreSQL refuses to run as root: run it as the postgres user on a data
   # folder that user owns.
@@ -143,11 +146,21 @@ start_cache_redis_locally() {
 # whatever runs the shared servers (Docker included): throwaway PostgreSQL
 # and Redis servers (tests/api/harness.rs), redis-cli, pip.
 if [ "${1:-}" = "--host-tools" ]; then
-  pg_bin >/dev/null || apt_install postgresql
-  command -v redis-server >/dev/null 2>&1 || apt_install redis-server
+  pg_bin >/dev/null || install_postgres_binaries
+  if ! command -v redis-server >/dev/null 2>&1; then
+    apt_install redis-server
+    # Its own service is not wanted: the shared Redis is set up above.
+    if command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now redis-server >/dev/null 2>&1 || true
+    fi
+  fi
   command -v redis-cli >/dev/null 2>&1 || apt_install redis-tools
   python3 -m pip --version >/dev/null 2>&1 || apt_install python3-pip
   exit 0
+fi
+
+if pg_answers && ! pg_trusts; then
+  say "warning: PostgreSQL on 127.0.0.1:$pg_port asks the postgres role for a password: DATABASE_URL (.env) and TEST_DATABASE_URL must carry it"
 fi
 
 if pg_answers && redis_answers && cache_answers; then
@@ -161,8 +174,10 @@ if docker_engine; then
   pg_answers || missing+=(postgres)
   redis_answers || missing+=(redis)
   cache_answers || missing+=(cache)
-  say "starting ${missing[*]} with docker compose"
-  (cd "$root" && docker compose up -d --wait "${missing[@]}")
+  if [ "${#missing[@]}" -gt 0 ]; then
+    say "starting ${missing[*]} with docker compose"
+    (cd "$root" && docker compose up -d --wait "${missing[@]}")
+  fi
 else
   pg_answers || start_postgres_locally
   redis_answers || start_redis_locally

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::error::AppError;
@@ -94,13 +95,15 @@ impl DeepPages {
                 )));
             }
         };
-        tokio::spawn(async move {
+        // (In the request's span: what the read logs names its request.)
+        let read = async move {
             let _slot = slot;
             read.await
-        })
-        .await
-        .map_err(|error| {
-            AppError::Internal(anyhow::anyhow!("a deep page's read failed: {error}"))
-        })?
+        };
+        tokio::spawn(read.instrument(tracing::Span::current()))
+            .await
+            .map_err(|error| {
+                AppError::Internal(anyhow::anyhow!("a deep page's read failed: {error}"))
+            })?
     }
 }

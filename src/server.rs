@@ -46,8 +46,9 @@ impl ConnectionLimits {
         Self {
             header_read_timeout: config.header_read_timeout,
             max_connections: config.max_connections,
-            // A reader slower than this between two writes is not reading.
-            send_timeout: config.request_timeout,
+            // A reader slower than this between two writes is not reading
+            // (at least 30 s: a slow link on a short request timeout is).
+            send_timeout: config.request_timeout.max(Duration::from_secs(30)),
             // Every request ends by its timeout; a few seconds more to send.
             drain_timeout: config.request_timeout + Duration::from_secs(5),
         }

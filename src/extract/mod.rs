@@ -160,7 +160,10 @@ where
 /// times the body's length, for as long as the body takes to arrive).
 pub async fn read_body<S: Send + Sync>(request: Request, _state: &S) -> Result<Bytes, AppError> {
     let mut body = request.into_body();
-    let mut bytes = BytesMut::new();
+    // As much as the body says it holds (up to 64 KiB; past that, it grows).
+    let declared = http_body::Body::size_hint(&body).lower();
+    let declared = usize::try_from(declared).unwrap_or(usize::MAX);
+    let mut bytes = BytesMut::with_capacity(declared.min(64 * 1024));
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(unreadable)?;
         if let Some(data) = frame.data_ref() {
