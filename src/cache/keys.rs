@@ -123,23 +123,21 @@ impl CacheKey {
     /// against its network's budget (an IPv6 client's /64, as sign-ins are:
     /// a new address for each query buys nothing).
     #[must_use]
-    pub fn open_for(mut self, client: &str) -> Self {
-        if self.admission == Admission::Always {
-            self.admission = Admission::Open {
-                client: crate::rate_limit::client_network(client),
-            };
-        }
-        self
+    pub fn open_for(self, client: &str) -> Self {
+        self.counted_for(client, |client| Admission::Open { client })
     }
 
     /// A named document in one of its many renderings, asked by `client`:
     /// counted against its network's budget as an open-ended one is.
     #[must_use]
-    pub fn budgeted_for(mut self, client: &str) -> Self {
+    pub fn budgeted_for(self, client: &str) -> Self {
+        self.counted_for(client, |client| Admission::Budgeted { client })
+    }
+
+    /// A document kept (if at all) within `client`'s network's budget.
+    fn counted_for(mut self, client: &str, admission: fn(String) -> Admission) -> Self {
         if self.admission == Admission::Always {
-            self.admission = Admission::Budgeted {
-                client: crate::rate_limit::client_network(client),
-            };
+            self.admission = admission(crate::rate_limit::client_network(client));
         }
         self
     }
