@@ -1,6 +1,7 @@
 //! Every query on `cart_items`: the cart is their one owner (checkout locks
 //! a cart's lines through [`lock_lines`] and removes the ones it ordered
-//! through [`remove_lines`]).
+//! through [`remove_lines`]). A change to a user's cart runs under that
+//! cart's lock ([`lock_cart`]).
 
 use diesel::prelude::*;
 use diesel::sql_types::Int4;
@@ -8,6 +9,22 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::inventory::{Item, StoredLine};
 use crate::schema::cart_items;
+
+/// The class of the advisory locks that stand for a user's cart (class 1
+/// is a product's queue of buyers, in the `place_order` procedure).
+const CART_LOCK_CLASS: i32 = 2;
+
+/// Takes the lock on the user's cart until the transaction ends, so that
+/// the user's changes to it run one after another: each checks the bound on
+/// lines and on the total against the cart the one before it left.
+pub async fn lock_cart(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
+        .bind::<Int4, _>(CART_LOCK_CLASS)
+        .bind::<Int4, _>(user_id)
+        .execute(conn)
+        .await
+        .map(|_| ())
+}
 
 /// A cart line with today's name, price and stock.
 #[derive(Debug, Clone, QueryableByName)]

@@ -28,6 +28,7 @@ pub async fn add(
     quantity: Quantity,
 ) -> AppResult<CartView> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        queries::lock_cart(conn, user_id).await?;
         let purchasable = purchasable(conn, item).await?;
         let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
         check_line(&purchasable, i64::from(merged))?;
@@ -46,8 +47,8 @@ pub async fn add(
 pub const MAX_CART_LINES: usize = inventory::MAX_LINES;
 
 /// Refuses a new line past [`MAX_CART_LINES`]; a 409, rolled back. (Adds
-/// at once, each checked alone, may pass it by as many: the bound is for
-/// what one order locks, not an exact count.)
+/// at once wait for each other on the cart's lock, so each counts what the
+/// one before it added.)
 fn lines_fit_an_order(cart: &CartView) -> AppResult<()> {
     if cart.items.len() > MAX_CART_LINES {
         return Err(AppError::conflict(format!(
@@ -66,6 +67,7 @@ pub async fn set_quantity(
     quantity: Quantity,
 ) -> AppResult<CartView> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        queries::lock_cart(conn, user_id).await?;
         let (item, before) = queries::find_line(conn, user_id, line_id)
             .await?
             .ok_or_else(|| no_line(line_id))?;
@@ -86,6 +88,7 @@ pub async fn set_quantity(
 /// Removes the user's line `line_id`.
 pub async fn remove(state: &AppState, user_id: i32, line_id: i32) -> AppResult<()> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        queries::lock_cart(conn, user_id).await?;
         if queries::delete_line(conn, user_id, line_id).await? {
             Ok(())
         } else {
@@ -98,6 +101,7 @@ pub async fn remove(state: &AppState, user_id: i32, line_id: i32) -> AppResult<(
 /// Empties the user's cart.
 pub async fn clear(state: &AppState, user_id: i32) -> AppResult<()> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
+        queries::lock_cart(conn, user_id).await?;
         queries::clear(conn, user_id).await?;
         Ok(())
     })
@@ -105,9 +109,9 @@ pub async fn clear(state: &AppState, user_id: i32) -> AppResult<()> {
 }
 
 /// Refuses a change that leaves the cart's total past what the money type
-/// holds (each line's fits: [`check_line`]); a 422, rolled back. (Two adds
-/// at once, each checked alone, may still pass it together: a checkout of
-/// such a cart is a 422, as a total too large always is.)
+/// holds (each line's fits: [`check_line`]); a 422, rolled back. (Changes
+/// at once wait for each other on the cart's lock; a cart past it since a
+/// price rose is ordered as a 422, as a total too large always is.)
 fn total_fits(cart: CartView) -> AppResult<CartView> {
     if cart.total.amount() > MAX_MONEY {
         return Err(AppError::validation(
@@ -122,7 +126,8 @@ fn no_line(line_id: i32) -> AppError {
     AppError::not_found(format!("your cart has no line {line_id}"))
 }
 
-/// Runs `work` in a transaction, with the cart's document retired around it.
+/// Runs `work` in a transaction, with the cart's document retired around
+/// it. Each `work` first takes the cart's lock ([`queries::lock_cart`]).
 async fn in_transaction<T: Send>(
     state: &AppState,
     user_id: i32,

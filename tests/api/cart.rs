@@ -203,8 +203,8 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
         .problem(409);
     assert_eq!(app.count("cart_items").await, 100);
     assert_eq!(app.count("cart_items WHERE product_id = 1101").await, 0);
-    // A cart past the bound (made before it, or by adds at once) still
-    // takes more of a line it holds.
+    // A cart past the bound (made before it) still takes more of a line it
+    // holds.
     app.sql(&format!(
         "INSERT INTO cart_items (user_id, product_id, quantity) VALUES ({user_id}, 1101, 1)"
     ))
@@ -223,6 +223,75 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
         placed.json()["data"]["items"].as_array().unwrap().len(),
         100
     );
+}
+
+#[tokio::test]
+async fn adds_at_once_never_take_a_cart_past_its_bound_on_lines() {
+    let app = TestApp::seeded().await;
+    let (user_id, token) = app.quick_account("eve@example.com", Role::Customer).await;
+    app.sql(&format!(
+        "INSERT INTO products (id, product_name, price, stock) \
+         SELECT 1000 + n, 'Line ' || n, 1, 5 FROM generate_series(1, 110) AS n; \
+         INSERT INTO cart_items (user_id, product_id, quantity) \
+         SELECT {user_id}, 1000 + n, 1 FROM generate_series(1, 98) AS n"
+    ))
+    .await;
+    // Twelve new lines at once, for the two places left.
+    let adds =
+        (99..=110).map(|n| add(&app, &token, json!({"product_id": 1000 + n, "quantity": 1})));
+    let answers = futures_util::future::join_all(adds).await;
+    let added = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(
+        added,
+        2,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for refused in answers
+        .iter()
+        .filter(|answer| answer.status != StatusCode::CREATED)
+    {
+        refused.problem(409);
+    }
+    assert_eq!(app.count("cart_items").await, 100);
+}
+
+#[tokio::test]
+async fn adds_at_once_never_take_a_carts_total_past_the_money_type() {
+    let app = TestApp::with_admin().await;
+    let (_, token) = app.quick_account("fay@example.com", Role::Customer).await;
+    let mut thrones = Vec::new();
+    for n in 0..6 {
+        let product =
+            json!({"product_name": format!("Throne {n}"), "price": "30000000.00", "stock": 3});
+        thrones.push(app.create_product(product).await);
+    }
+    // Each line fits alone; any four of them do not.
+    let adds = thrones
+        .iter()
+        .map(|throne| add(&app, &token, json!({"product_id": throne, "quantity": 1})));
+    let answers = futures_util::future::join_all(adds).await;
+    let added = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(
+        added,
+        3,
+        "{:?}",
+        answers.iter().map(|a| a.status).collect::<Vec<_>>()
+    );
+    for refused in answers
+        .iter()
+        .filter(|answer| answer.status != StatusCode::CREATED)
+    {
+        refused.field_error("quantity");
+    }
+    let cart = app.user(&token).get("/api/cart").await.json();
+    assert_eq!(cart["data"]["total"], "90000000.00", "{cart}");
 }
 
 #[tokio::test]
