@@ -4,6 +4,7 @@
 //! [`Document`] (see `cache::document`); this module names the shapes of
 //! both for the OpenAPI document.
 
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -19,6 +20,34 @@ pub struct Envelope<T> {
 impl<T: Serialize> IntoResponse for Envelope<T> {
     fn into_response(self) -> Response {
         axum::Json(self).into_response()
+    }
+}
+
+/// A 201 that says where what it created can be read (`Location`, a path
+/// of this server), with `body` (an [`Envelope`], or an order's bytes).
+#[derive(Debug)]
+pub struct Created<T> {
+    location: Option<String>,
+    body: T,
+}
+
+impl<T> Created<T> {
+    pub fn at(location: impl Into<Option<String>>, body: T) -> Self {
+        Self {
+            location: location.into(),
+            body,
+        }
+    }
+}
+
+impl<T: IntoResponse> IntoResponse for Created<T> {
+    fn into_response(self) -> Response {
+        let mut response = (StatusCode::CREATED, self.body).into_response();
+        // A path made of ASCII and digits always makes a header value.
+        if let Some(Ok(location)) = self.location.map(HeaderValue::try_from) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        response
     }
 }
 

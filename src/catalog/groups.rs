@@ -14,7 +14,7 @@ use super::models::GroupRecord;
 pub use super::queries::{Categories, GroupTable, Tags};
 use crate::domain::{Cursor, Name, Pagination};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::response::{Document, Envelope, Framing, ListPage};
+use crate::response::{Created, Document, Envelope, Framing, ListPage};
 use crate::state::AppState;
 
 /// A kind of group: categories or tags. Its queries are its [`GroupTable`];
@@ -143,7 +143,7 @@ pub async fn get<G: Group>(state: &AppState, id: i32) -> AppResult<Response> {
 pub async fn create<G: Group>(
     state: &AppState,
     name: Name,
-) -> AppResult<(StatusCode, Envelope<G::View>)> {
+) -> AppResult<Created<Envelope<G::View>>> {
     let retired = cache::group_created(G::KIND, &name);
     let record = state
         .cache
@@ -160,8 +160,8 @@ pub async fn create<G: Group>(
             }),
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
+    Ok(Created::at(
+        format!("/api/{}/{}", G::KIND, record.id),
         Envelope {
             data: record.into(),
         },

@@ -24,6 +24,17 @@ pub struct OrderLineView {
     pub line: LineView,
 }
 
+/// `{"data": {"id": ...}}`: what [`OrderView::location_in`] reads.
+#[derive(Deserialize)]
+struct PlacedBody {
+    data: PlacedOrder,
+}
+
+#[derive(Deserialize)]
+struct PlacedOrder {
+    id: i32,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub id: i32,
@@ -43,6 +54,15 @@ pub struct OrderView {
     /// Who placed it: in an admin's answers only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub customer: Option<CustomerView>,
+}
+
+impl OrderView {
+    /// Where the order an answer's `body` holds (`{"data": order}`, placed
+    /// now or replayed) is read; `None` for a body that holds no order.
+    pub fn location_in(body: &str) -> Option<String> {
+        let placed = serde_json::from_str::<PlacedBody>(body).ok()?;
+        Some(format!("/api/orders/{}", placed.data.id))
+    }
 }
 
 /// The customer of an order, as an admin sees it.

@@ -2,7 +2,7 @@
 //! owner's cancellation and the admin's status changes.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use diesel_async::AsyncPgConnection;
 
@@ -20,7 +20,7 @@ use crate::openapi::{
     AdminProblems, BodyProblems, QueryProblems, ReadProblems, SessionProblems, problems,
 };
 use crate::request_id::Arrived;
-use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
+use crate::response::{Created, Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 path_id!(
@@ -42,7 +42,8 @@ problems!(StatusProblems: "404" => "No such order", "409" => "Not a legal transi
     request_body(content = Option<PlaceOrderBody>, description = "Absent or `{}`: order the cart"),
     responses(ReadProblems, BodyProblems, SessionProblems, CheckoutProblems,
         (status = 201, description = "The order (on a replay, the first answer, with `Idempotent-Replayed: true`)", body = Envelope<OrderView>,
-         headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"))),
+         headers(("Idempotent-Replayed" = String, description = "`true` when this is the first answer replayed"),
+                 ("Location" = String, description = "`/api/orders/{id}`"))),
     )
 )]
 pub async fn place_order(
@@ -59,7 +60,7 @@ pub async fn place_order(
         }
         Placement::Replayed(body) => (body, true),
     };
-    let mut response = (StatusCode::CREATED, body).into_response();
+    let mut response = Created::at(OrderView::location_in(&body), body).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,

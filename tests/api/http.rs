@@ -740,3 +740,66 @@ async fn every_problem_type_resolves_to_a_page_that_explains_it() {
             .contains("(/problems)")
     );
 }
+
+#[tokio::test]
+async fn what_a_201_creates_is_read_where_its_location_says() {
+    let app = TestApp::seeded_with_admin().await;
+    let signed_up = app
+        .client(None)
+        .post(
+            "/api/auth/signup",
+            json!({"email": "loc@example.com", "password": "correct horse 1", "name": "Loc"}),
+        )
+        .await;
+    let token = signed_up.json()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = [
+        (
+            app.admin()
+                .post("/api/categories", json!({"category_name": "Scarves"}))
+                .await,
+            None,
+        ),
+        (
+            app.admin()
+                .post("/api/tags", json!({"tag_name": "merino"}))
+                .await,
+            None,
+        ),
+        (
+            app.admin()
+                .post(
+                    "/api/products",
+                    json!({"product_name": "Beanie", "price": "9.00", "stock": 5}),
+                )
+                .await,
+            None,
+        ),
+        (
+            app.user(&token)
+                .post(
+                    "/api/orders",
+                    json!({"items": [{"product_id": 1, "quantity": 1}]}),
+                )
+                .await,
+            Some(token.as_str()),
+        ),
+        (signed_up, Some(token.as_str())),
+    ];
+    for (answer, reader) in created {
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text());
+        let location = answer
+            .header("location")
+            .expect("a 201 says where")
+            .to_owned();
+        let read = app.client(reader).get(&location).await;
+        assert_eq!(read.status, StatusCode::OK, "{location}: {}", read.text());
+        assert_eq!(
+            read.json()["data"]["id"],
+            answer.json()["data"]["id"],
+            "{location}"
+        );
+    }
+}

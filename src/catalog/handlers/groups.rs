@@ -14,7 +14,7 @@ use crate::catalog::groups::{self, Categories, GroupListQuery, Tags};
 use crate::error::{AppResult, ProblemSchema};
 use crate::extract::{ApiQuery, ResourceId, Valid, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems};
-use crate::response::{Envelope, ListEnvelope, SourcedEnvelope};
+use crate::response::{Created, Envelope, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 macro_rules! group_handlers {
@@ -60,7 +60,7 @@ macro_rules! group_handlers {
             post, path = $all, tag = "catalog", security(("bearer" = [])),
             request_body = $body,
             responses(ReadProblems, BodyProblems, AdminProblems,
-                (status = 201, description = "Created", body = Envelope<$view>),
+                (status = 201, description = "Created", body = Envelope<$view>, headers(("Location" = String, description = "Where it is read"))),
                 (status = 409, description = "The name is taken", body = ProblemSchema, content_type = "application/problem+json"),
             )
         )]
@@ -68,7 +68,7 @@ macro_rules! group_handlers {
             State(state): State<AppState>,
             _admin: AdminUser,
             Valid(name): Valid<$body>,
-        ) -> AppResult<(StatusCode, Envelope<$view>)> {
+        ) -> AppResult<Created<Envelope<$view>>> {
             groups::create::<$group>(&state, name).await
         }
 

@@ -13,7 +13,7 @@ use crate::catalog::{cache, listing, queries, service};
 use crate::error::{AppError, AppResult};
 use crate::extract::{ApiQuery, Checked, ClientAddress, ResourceId, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
-use crate::response::{Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
+use crate::response::{Created, Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
 
 path_id!(
@@ -79,17 +79,17 @@ pub async fn get_product(
     post, path = "/products", tag = "catalog", security(("bearer" = [])),
     request_body = CreateProductBody,
     responses(ReadProblems, BodyProblems, AdminProblems, IdsUsedUp,
-        (status = 201, description = "Created", body = Envelope<ProductView>),
+        (status = 201, description = "Created", body = Envelope<ProductView>, headers(("Location" = String, description = "`/api/products/{id}`"))),
     )
 )]
 pub async fn create_product(
     State(state): State<AppState>,
     _admin: AdminUser,
     Checked(valid): Checked<CreateProductBody>,
-) -> AppResult<(StatusCode, Envelope<ProductView>)> {
+) -> AppResult<Created<Envelope<ProductView>>> {
     let record = service::create_product(&state, valid).await?;
-    Ok((
-        StatusCode::CREATED,
+    Ok(Created::at(
+        format!("/api/products/{}", record.product.id),
         Envelope {
             data: record.into(),
         },
