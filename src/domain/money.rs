@@ -158,7 +158,19 @@ impl JsonDecimal {
         }
         exact_decimal(mantissa, exponent)
             .map(JsonDecimal)
-            .ok_or_else(|| format!("{text:?} has more digits than a decimal keeps exactly"))
+            .ok_or_else(|| {
+                // Past a decimal's 28 whole digits it is too large, not too precise.
+                let whole_digits = whole.trim_start_matches('0').len();
+                let shift = exponent.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0);
+                let magnitude = i64::try_from(whole_digits)
+                    .unwrap_or(i64::MAX)
+                    .saturating_add(shift);
+                if whole_digits > 0 && magnitude > 28 {
+                    format!("{text:?} is out of range")
+                } else {
+                    format!("{text:?} has more digits than a decimal keeps exactly")
+                }
+            })
     }
 }
 
@@ -223,6 +235,27 @@ mod tests {
     fn money(json: &str) -> Result<Money, String> {
         let decimal: JsonDecimal = serde_json::from_str(json).map_err(|e| e.to_string())?;
         Money::parse(decimal.0)
+    }
+
+    #[test]
+    fn a_number_too_large_for_a_decimal_is_out_of_range_not_too_precise() {
+        for huge in [
+            "1e30",
+            "100000000000000000000000000000",
+            "\"-100000000000000000000000000000\"",
+        ] {
+            let refused = serde_json::from_str::<JsonDecimal>(huge)
+                .unwrap_err()
+                .to_string();
+            assert!(refused.contains("is out of range"), "{huge}: {refused}");
+        }
+        let precise = serde_json::from_str::<JsonDecimal>("1.00000000000000000000000000001")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            precise.contains("more digits than a decimal keeps"),
+            "{precise}"
+        );
     }
 
     #[test]

@@ -187,9 +187,7 @@ pub(super) fn refuse_unexpected_total(
     metrics::counter!("orders_refused_total", "reason" => "price").increment(1);
     Err(AppError::Conflict {
         detail: format!(
-            "the total is {} now, not the expected {}; nothing was ordered",
-            total.shortest(),
-            expected.shortest()
+            "the total is {total} now, not the expected {expected}; nothing was ordered"
         ),
         extensions,
     })

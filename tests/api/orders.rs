@@ -863,6 +863,18 @@ async fn an_order_with_the_total_the_shopper_saw_is_placed_and_one_without_is_re
     );
     assert_eq!((stock_of(&app, 1).await, stock_of(&app, 5).await), before);
     assert_eq!(app.count("orders").await, 0);
+    // Its detail writes amounts as every answer does, with two places.
+    let round = order(
+        &app,
+        &token,
+        Some(json!({"items": items, "expected_total": 60})),
+        None,
+    )
+    .await;
+    assert_eq!(
+        round.problem(409)["detail"],
+        "the total is 59.97 now, not the expected 60.00; nothing was ordered"
+    );
     // The same total written another way is the same total.
     let placed = order(
         &app,
