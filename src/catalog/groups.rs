@@ -78,13 +78,16 @@ const GROUP_ORDER: &str = "id:ASC";
 /// through the cache.
 pub async fn list<G: Group>(state: &AppState, query: GroupListQuery) -> AppResult<Response> {
     let mut errors = FieldErrors::new();
-    let page = Pagination::parse(query.page, query.limit, &mut errors);
+    let mut page = Pagination::parse(query.page, query.limit, &mut errors);
     let after = query.after.as_deref().and_then(|raw| {
         if page.page != 1 {
             errors.add("page", "a page that starts `after` a row takes no `page`");
         }
         errors.check("after", Cursor::decode(raw, GROUP_ORDER))
     });
+    if let Some(cursor) = &after {
+        page.page = cursor.page;
+    }
     errors.into_result(())?;
     let embed = query.products.unwrap_or(true);
     let after_id = after.as_ref().map(|cursor| cursor.id);
@@ -112,6 +115,7 @@ fn next_group_url(kind: &str, page: Pagination, embed: bool, last_id: i32) -> St
         order: GROUP_ORDER.to_owned(),
         value: None,
         id: last_id,
+        page: page.page.saturating_add(1),
     };
     let bare = if embed { "" } else { "&products=false" };
     format!(

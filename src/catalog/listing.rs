@@ -6,7 +6,7 @@ use axum::response::Response;
 use diesel_async::AsyncPgConnection;
 
 use super::cache;
-use super::domain::ProductFilter;
+use super::domain::{ProductFilter, SortBy};
 use super::dto::{ProductListQuery, ProductView};
 use super::queries::{self, Categories, GroupTable, ListScope, Tags, Total};
 use crate::cache::{CacheKey, Document, Framing};
@@ -191,8 +191,15 @@ fn next_url(filter: &ProductFilter, cursor: &crate::domain::Cursor) -> String {
     if let Some(in_stock) = filter.in_stock {
         query.append_pair("inStock", if in_stock { "true" } else { "false" });
     }
-    if let Some(search) = &filter.search {
-        query.append_pair("q", search.as_str());
+    match &filter.search {
+        Some(search) => {
+            query.append_pair("q", search.as_str());
+        }
+        // A blank `q` is what lets `relevance` stand without a search.
+        None if filter.sort_by == SortBy::Relevance => {
+            query.append_pair("q", "");
+        }
+        None => {}
     }
     query
         .append_pair("sortBy", filter.sort_by.as_str())

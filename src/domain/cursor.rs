@@ -20,6 +20,14 @@ pub struct Cursor {
     /// The last row's id.
     #[serde(rename = "i")]
     pub id: i32,
+    /// The number of the page it starts, which that page's answer reports
+    /// as its `page` (1 in a cursor made before it was kept).
+    #[serde(rename = "p", default = "first_page")]
+    pub page: i64,
+}
+
+fn first_page() -> i64 {
+    1
 }
 
 impl Cursor {
@@ -35,6 +43,9 @@ impl Cursor {
             .decode(raw.trim())
             .map_err(|_| unreadable())?;
         let cursor: Self = serde_json::from_slice(&bytes).map_err(|_| unreadable())?;
+        if !(1..=i64::from(i32::MAX)).contains(&cursor.page) {
+            return Err(unreadable());
+        }
         if cursor.order != order || cursor.id < 1 {
             return Err(format!(
                 "belongs to a list in another order (sortBy and order must stay as they were): {}",
@@ -55,6 +66,7 @@ mod tests {
             order: "price:ASC".into(),
             value: Some("14.99".into()),
             id: 7,
+            page: 3,
         };
         let text = cursor.encode();
         assert!(
@@ -65,5 +77,7 @@ mod tests {
         assert!(Cursor::decode(&text, "price:DESC").is_err());
         assert!(Cursor::decode("not a cursor", "price:ASC").is_err());
         assert!(Cursor::decode("", "price:ASC").is_err());
+        let made_up = Cursor { page: 0, ..cursor };
+        assert!(Cursor::decode(&made_up.encode(), "price:ASC").is_err());
     }
 }

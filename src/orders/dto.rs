@@ -328,7 +328,7 @@ pub struct OrderListQuery {
 impl OrderListQuery {
     /// The page and the filter, every bad value named.
     pub fn parse(self, errors: &mut FieldErrors) -> (Pagination, OrderFilter) {
-        let page = Pagination::parse(self.page, self.limit, errors);
+        let mut page = Pagination::parse(self.page, self.limit, errors);
         let user_id = self.user_id.and_then(|id| match i32::try_from(id) {
             Ok(id) if id > 0 => Some(id),
             _ => {
@@ -343,6 +343,9 @@ impl OrderListQuery {
             }
             errors.check("after", Cursor::decode(raw, ORDER_LIST_ORDER))
         });
+        if let Some(cursor) = &after {
+            page.page = cursor.page;
+        }
         let status = self
             .status
             .and_then(|word| errors.check("status", Status::parse(&word)));

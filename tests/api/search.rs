@@ -276,6 +276,8 @@ async fn follow_as(app: &TestApp, token: Option<&str>, first: &str) -> (Vec<i64>
         assert_eq!(answer.status, StatusCode::OK, "{path}: {}", answer.text());
         let page = answer.json();
         pages += 1;
+        // Each page reached by its cursor says which page it is.
+        assert_eq!(page["page"], pages, "{path}");
         ids.extend(
             page["data"]
                 .as_array()
@@ -311,6 +313,9 @@ async fn following_next_walks_every_order_without_gaps_or_repeats() {
         "sortBy=name&order=ASC",
         "sortBy=createdAt&order=DESC",
         "q=wind&sortBy=relevance",
+        // A blank search with relevance (a search form sent empty) is a
+        // list by what relevance falls back to, and its `next` keeps it so.
+        "q=&sortBy=relevance",
     ] {
         let everything = get(&app, &format!("/api/products?{sort}&limit=100")).await;
         let expected: Vec<i64> = everything["data"]
@@ -488,4 +493,19 @@ async fn an_ipv6_client_s_searches_are_kept_within_one_budget_for_its_whole_netw
         get_from(&app, "2001:db8:1:3::1", other).await["source"],
         "redis"
     );
+}
+
+#[tokio::test]
+async fn the_next_link_the_openapi_document_shows_is_one_the_list_takes() {
+    let app = TestApp::seeded().await;
+    let document = app.client(None).get("/api/openapi.json").await.text();
+    let start = document.find("/api/products?").expect("an example next link");
+    let example: String = document[start..]
+        .chars()
+        .take_while(|c| *c != '"')
+        .collect();
+    assert!(example.contains("after="), "{example}");
+    let page = app.client(None).get(&example).await;
+    assert_eq!(page.status, StatusCode::OK, "{example}: {}", page.text());
+    assert_eq!(page.json()["page"], 2, "{example}");
 }

@@ -163,6 +163,9 @@ impl ProductListQuery {
                 Cursor::decode(raw, &filter.order_key())
                     .and_then(|cursor| sort_value_fits(filter.sort_by, cursor)),
             );
+            if let Some(cursor) = &filter.after {
+                filter.page.page = cursor.page;
+            }
         }
         errors.into_result(())?;
         Ok(filter)
