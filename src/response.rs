@@ -74,7 +74,9 @@ pub struct ListEnvelope<T> {
     pub has_next: bool,
     /// The relative URL of the next page, carrying an opaque `after`
     /// cursor (no OFFSET), or null on the last page.
-    #[schema(example = "/api/products?sortBy=createdAt&order=DESC&limit=20&after=eyJvIjoiY3JlYXRlZEF0OkRFU0MiLCJ2IjoiMjAyNi0xMi0wMVQxMDowMDowMC4wMDAwMDBaIiwiaSI6NDIsInAiOjJ9")]
+    #[schema(
+        example = "/api/products?sortBy=createdAt&order=DESC&limit=20&after=eyJvIjoiY3JlYXRlZEF0OkRFU0MiLCJ2IjoiMjAyNi0xMi0wMVQxMDowMDowMC4wMDAwMDBaIiwiaSI6NDIsInAiOjJ9"
+    )]
     pub next: Option<String>,
     pub source: DataSource,
 }

@@ -1899,6 +1899,78 @@ async fn a_product_deleted_while_a_cart_holding_it_is_ordered_waits_its_turn() {
 /// it came across them, and a trigger holding it after the first of them
 /// here made it deadlock with the checkout: one of them was a 503).
 #[tokio::test]
+async fn a_category_deleted_while_a_product_joins_it_and_both_are_ordered_waits_its_turn() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = Arc::new(TestApp::seeded_with_admin().await);
+    let category = app.create_category("Robes").await;
+    // The deletion's own row is held at a gate, so that the checkout below
+    // may take product 4 between the joining product's commit and the
+    // deletion's change of its members.
+    app.sql(&format!(
+        "UPDATE products SET category_id = {category} WHERE id = 5; \
+         CREATE FUNCTION gate_category_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+           PERFORM pg_advisory_xact_lock(4244); RETURN OLD; END $$; \
+         CREATE TRIGGER gate_category_delete BEFORE DELETE ON categories \
+           FOR EACH ROW EXECUTE FUNCTION gate_category_delete()"
+    ))
+    .await;
+    let (_, token) = app.quick_account("zed@example.com", Role::Customer).await;
+    let mut gate = app.db().await;
+    gate.batch_execute("SELECT pg_advisory_lock(4244)")
+        .await
+        .unwrap();
+    // Product 4 joins the category, not committed yet: its key check holds
+    // the category's row.
+    let mut joining = app.db().await;
+    joining
+        .batch_execute(&format!(
+            "BEGIN; UPDATE products SET category_id = {category} WHERE id = 4"
+        ))
+        .await
+        .unwrap();
+    let deletion = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.admin()
+                .delete(&format!("/api/categories/{category}"))
+                .await
+        })
+    };
+    until_one_waits_for_a_lock(&app).await;
+    // A checkout of both waits for product 4's row.
+    let items =
+        json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
+    let checkout = ordering(&app, &token, Some(items), None);
+    until_waiting_for_locks(&app, 2).await;
+    joining.batch_execute("COMMIT").await.unwrap();
+    // The deletion reaches its gate; the checkout has product 4 and waits,
+    // or is done.
+    let at_gate = "pg_locks WHERE locktype = 'advisory' AND objid = 4244 AND NOT granted";
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    for attempt in 0.. {
+        let gated = app.count(at_gate).await == 1;
+        if gated && (app.count(waiting).await >= 2 || checkout.is_finished()) {
+            break;
+        }
+        assert!(attempt < 500, "the deletion never reached its gate");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    gate.batch_execute("SELECT pg_advisory_unlock(4244)")
+        .await
+        .unwrap();
+    let deleted = deletion.await.unwrap();
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(
+        app.count("products WHERE category_id IS NULL AND id IN (4, 5)")
+            .await,
+        2
+    );
+}
+
+#[tokio::test]
 async fn a_category_deleted_while_two_of_its_products_are_ordered_waits_its_turn() {
     use diesel_async::SimpleAsyncConnection;
     let app = Arc::new(TestApp::seeded_with_admin().await);

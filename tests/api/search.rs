@@ -499,7 +499,9 @@ async fn an_ipv6_client_s_searches_are_kept_within_one_budget_for_its_whole_netw
 async fn the_next_link_the_openapi_document_shows_is_one_the_list_takes() {
     let app = TestApp::seeded().await;
     let document = app.client(None).get("/api/openapi.json").await.text();
-    let start = document.find("/api/products?").expect("an example next link");
+    let start = document
+        .find("/api/products?")
+        .expect("an example next link");
     let example: String = document[start..]
         .chars()
         .take_while(|c| *c != '"')

@@ -138,9 +138,9 @@ macro_rules! group_table {
             }
 
             async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-                let locked: Option<&str> = $locked;
-                if let Some(locked) = locked {
-                    diesel::sql_query(locked).bind::<Int4, _>(id).execute(conn).await?;
+                let locked: &[&str] = $locked;
+                for statement in locked {
+                    diesel::sql_query(*statement).bind::<Int4, _>(id).execute(conn).await?;
                 }
                 let deleted = diesel::delete($table::table.find(id)).execute(conn).await?;
                 Ok(deleted > 0)
@@ -187,10 +187,14 @@ group_table!(
     // Its products lose their category with it: their rows are locked
     // first, in id order as a checkout locks them (in the order the
     // deletion came across them, a checkout of two of them could deadlock
-    // with it).
-    locked_before_delete: Some(
-        "SELECT 1 FROM products WHERE category_id = $1 ORDER BY id FOR NO KEY UPDATE"
-    )
+    // with it). The category's own row is locked before them, in a
+    // statement of its own: that waits out a product joining it (whose
+    // key check holds the row) and keeps any other from joining, so the
+    // products' lock, with a snapshot taken after, finds every member.
+    locked_before_delete: &[
+        "SELECT 1 FROM categories WHERE id = $1 FOR UPDATE",
+        "SELECT 1 FROM products WHERE category_id = $1 ORDER BY id FOR NO KEY UPDATE",
+    ]
 );
 
 group_table!(
@@ -203,7 +207,7 @@ group_table!(
         links: "product_tags"("tag_id")
     ),
     // Its links go with it; no checkout locks them.
-    locked_before_delete: None
+    locked_before_delete: &[]
 );
 
 pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
