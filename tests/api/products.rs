@@ -48,6 +48,30 @@ async fn lists_the_seeded_products_with_category_and_tags() {
 }
 
 #[tokio::test]
+async fn a_listed_product_whose_category_was_deleted_meanwhile_shows_it_as_the_deletion_left_it() {
+    let app = TestApp::seeded().await;
+    // What a list reads when a category's deletion commits between its
+    // rows' statement and its categories' one: a product row that still
+    // names the category, and no such category (made here by leaving the
+    // row dangling, with the foreign key's trigger off for the session).
+    app.sql(
+        "SET session_replication_role = replica; \
+         UPDATE products SET category_id = 999999 WHERE product_name = 'Branded Baseball Hat'; \
+         SET session_replication_role = DEFAULT",
+    )
+    .await;
+    let body = app.client(None).get("/api/products").await.json();
+    let hat = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|product| product["product_name"] == "Branded Baseball Hat")
+        .unwrap();
+    assert_eq!(hat["category_id"], serde_json::Value::Null, "{hat}");
+    assert_eq!(hat["category"], serde_json::Value::Null, "{hat}");
+}
+
+#[tokio::test]
 async fn money_is_a_string_with_two_places() {
     let app = TestApp::seeded_with_admin().await;
     let body = app.admin().get("/api/products?q=sneakers").await.json();

@@ -94,13 +94,22 @@ pub(super) async fn with_category_and_tags(
     let sku_prices = super::price_ranges(conn, &product_ids).await?;
     Ok(rows
         .into_iter()
-        .map(|product| ProductRecord {
-            sku_prices: sku_prices.get(&product.id).copied(),
-            category: product
+        .map(|mut product| {
+            let category = product
                 .category_id
-                .and_then(|id| categories.get(&id).cloned()),
-            tags: tags_by_product.remove(&product.id).unwrap_or_default(),
-            product,
+                .and_then(|id| categories.get(&id).cloned());
+            // A category missing here was deleted after the rows were read,
+            // and its deletion cleared their `category_id`: shown as the
+            // deletion left them, never an id beside a null category.
+            if category.is_none() {
+                product.category_id = None;
+            }
+            ProductRecord {
+                sku_prices: sku_prices.get(&product.id).copied(),
+                category,
+                tags: tags_by_product.remove(&product.id).unwrap_or_default(),
+                product,
+            }
         })
         .collect())
 }
