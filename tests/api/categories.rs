@@ -380,3 +380,26 @@ async fn deleting_a_category_keeps_its_products_without_one() {
         .problem(404);
     app.admin().delete("/api/categories/0").await.problem(400);
 }
+
+#[tokio::test]
+async fn deleting_a_category_moves_the_updated_at_of_the_products_it_changes() {
+    let app = TestApp::seeded_with_admin().await;
+    let shirt = app
+        .admin()
+        .get("/api/products?category=Shirts")
+        .await
+        .json()["data"][0]
+        .clone();
+    let path = format!("/api/products/{}", shirt["id"]);
+    let deleted = app
+        .admin()
+        .delete(&format!("/api/categories/{}", shirt["category_id"]))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let after = app.admin().get(&path).await.json()["data"]["updated_at"].clone();
+    assert!(
+        after.as_str().unwrap() > shirt["updated_at"].as_str().unwrap(),
+        "{after} after {}",
+        shirt["updated_at"]
+    );
+}

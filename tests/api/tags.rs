@@ -108,3 +108,18 @@ async fn deleting_a_tag_unlinks_it_from_its_products() {
     app.admin().delete("/api/tags/6").await.problem(404);
     app.admin().get("/api/tags/6").await.problem(404);
 }
+
+#[tokio::test]
+async fn deleting_a_tag_moves_the_updated_at_of_the_products_it_changes() {
+    let app = TestApp::seeded_with_admin().await;
+    let before = app.admin().get("/api/products/2").await.json()["data"]["updated_at"].clone();
+    assert_eq!(
+        app.admin().delete("/api/tags/6").await.status,
+        StatusCode::NO_CONTENT
+    );
+    let after = app.admin().get("/api/products/2").await.json()["data"]["updated_at"].clone();
+    assert!(
+        after.as_str().unwrap() > before.as_str().unwrap(),
+        "{after} after {before}"
+    );
+}

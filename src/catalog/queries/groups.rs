@@ -67,7 +67,7 @@ struct Embedding {
 
 macro_rules! group_table {
     ($(#[$doc:meta])* $marker:ident: $row:ident in $table:ident($name:ident), $embedding:expr,
-     locked_before_delete: $locked:expr) => {
+     before_delete: $before:expr) => {
         $(#[$doc])*
         pub struct $marker;
 
@@ -138,8 +138,8 @@ macro_rules! group_table {
             }
 
             async fn delete(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
-                let locked: &[&str] = $locked;
-                for statement in locked {
+                let before: &[&str] = $before;
+                for statement in before {
                     diesel::sql_query(*statement).bind::<Int4, _>(id).execute(conn).await?;
                 }
                 let deleted = diesel::delete($table::table.find(id)).execute(conn).await?;
@@ -187,13 +187,15 @@ group_table!(
     // Its products lose their category with it: their rows are locked
     // first, in id order as a checkout locks them (in the order the
     // deletion came across them, a checkout of two of them could deadlock
-    // with it). The category's own row is locked before them, in a
-    // statement of its own: that waits out a product joining it (whose
-    // key check holds the row) and keeps any other from joining, so the
-    // products' lock, with a snapshot taken after, finds every member.
-    locked_before_delete: &[
+    // with it), and changed (`updated_at` too) before the row goes. The
+    // category's own row is locked before them, in a statement of its own:
+    // that waits out a product joining it (whose key check holds the row)
+    // and keeps any other from joining, so the products' lock, with a
+    // snapshot taken after, finds every member.
+    before_delete: &[
         "SELECT 1 FROM categories WHERE id = $1 FOR UPDATE",
         "SELECT 1 FROM products WHERE category_id = $1 ORDER BY id FOR NO KEY UPDATE",
+        "UPDATE products SET category_id = NULL, updated_at = now() WHERE category_id = $1",
     ]
 );
 
@@ -206,8 +208,15 @@ group_table!(
             WHERE product_tags.tag_id = g.id ORDER BY product_tags.product_id",
         links: "product_tags"("tag_id")
     ),
-    // Its links go with it; no checkout locks them.
-    locked_before_delete: &[]
+    // Its links go with it (no checkout locks them); its products' rows
+    // are locked in id order, as a checkout locks them, and their
+    // `updated_at` moved, as a change of their tags moves it.
+    before_delete: &[
+        "SELECT 1 FROM products WHERE id IN (SELECT product_id FROM product_tags WHERE tag_id = $1) \
+         ORDER BY id FOR NO KEY UPDATE",
+        "UPDATE products SET updated_at = now() \
+         WHERE id IN (SELECT product_id FROM product_tags WHERE tag_id = $1)",
+    ]
 );
 
 pub async fn category_exists(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<bool> {
