@@ -128,8 +128,9 @@ start_redis_locally() {
   if redis_answers; then return 0; fi
   mkdir -p "$data/redis"
   say "starting Redis on 127.0.0.1:$redis_port"
-  redis-server --daemonize yes --bind 127.0.0.1 --port "$redis_port" \
-    --dir "$data/redis" --save "" --appendonly no --logfile "$data/redis/server.log"
+  # Sessions outlive a restart: deploy/redis-sessions.conf keeps an append-only file.
+  redis-server "$root/deploy/redis-sessions.conf" --daemonize yes --bind 127.0.0.1 \
+    --port "$redis_port" --dir "$data/redis" --logfile "$data/redis/server.log"
 }
 
 start_cache_redis_locally() {

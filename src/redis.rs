@@ -14,6 +14,14 @@
 //! multiplexed connection pipelines every concurrent request, which is what
 //! a pool of them would do anyway. `tests/api/cache.rs` restarts Redis under
 //! a running app to hold this.
+//!
+//! The manager learns that its connection died (a restarted Redis) only
+//! when a call fails on it, and reconnects then: that call is sent once
+//! more, on the new connection, within the same timeout, so the first
+//! request after a restart is answered. A call whose connection dropped
+//! may have run before it did; every call is safe to run twice but the
+//! cache's write scripts, which count writers in flight
+//! ([`Redis::script_then`]): those run at most once.
 
 use std::time::Duration;
 
@@ -163,8 +171,10 @@ impl Redis {
 
     /// Runs one command.
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisFailure> {
-        self.bounded(async |mut conn| command.query_async(&mut conn).await)
-            .await
+        self.bounded(Sent::AgainOnANewConnection, |mut conn| async move {
+            command.query_async(&mut conn).await
+        })
+        .await
     }
 
     /// Runs a pipeline (a `MULTI` one when built with `.atomic()`).
@@ -172,8 +182,10 @@ impl Redis {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisFailure> {
-        self.bounded(async |mut conn| pipeline.query_async(&mut conn).await)
-            .await
+        self.bounded(Sent::AgainOnANewConnection, |mut conn| async move {
+            pipeline.query_async(&mut conn).await
+        })
+        .await
     }
 
     /// Runs a Lua script (EVALSHA, loading it on first use).
@@ -181,8 +193,19 @@ impl Redis {
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisFailure> {
-        self.bounded(async |mut conn| invocation.invoke_async(&mut conn).await)
+        self.script_sent(Sent::AgainOnANewConnection, invocation)
             .await
+    }
+
+    async fn script_sent<T: FromRedisValue>(
+        &self,
+        sent: Sent,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisFailure> {
+        self.bounded(sent, async |mut conn| {
+            invocation.invoke_async(&mut conn).await
+        })
+        .await
     }
 
     /// On a cluster, waits (for at most half the Redis timeout) until a
@@ -229,18 +252,19 @@ impl Redis {
     /// Runs a Lua script and then the one-key commands `then`, answering the
     /// script's reply: in one round trip on a single server (a pipeline; the
     /// script is loaded and the pipeline sent again the first time a server
-    /// does not know it); on a cluster, the script, then the commands.
+    /// does not know it); on a cluster, the script, then the commands. The
+    /// script is sent at most once (the cache's writes count with it).
     pub async fn script_then<T: FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
         then: &[Cmd],
     ) -> Result<T, RedisFailure> {
         if self.is_cluster() {
-            let reply = self.script(invocation).await?;
+            let reply = self.script_sent(Sent::Once, invocation).await?;
             self.each::<Value>(then).await?;
             return Ok(reply);
         }
-        self.bounded(async |mut conn| {
+        self.bounded(Sent::Once, |mut conn| async move {
             let mut pipeline = redis::pipe();
             pipeline.invoke_script(invocation);
             for command in then {
@@ -263,14 +287,36 @@ impl Redis {
     }
 
     /// Runs `call` on a handle of the shared connection, for at most the
-    /// Redis timeout.
-    async fn bounded<T>(
+    /// Redis timeout; once more on the connection the manager makes anew
+    /// when the first found it dropped, if `sent` allows.
+    async fn bounded<T, Call>(
         &self,
-        call: impl AsyncFnOnce(Connection) -> redis::RedisResult<T>,
-    ) -> Result<T, RedisFailure> {
-        match tokio::time::timeout(self.timeout, call(self.connection.clone())).await {
+        sent: Sent,
+        call: impl Fn(Connection) -> Call,
+    ) -> Result<T, RedisFailure>
+    where
+        Call: Future<Output = redis::RedisResult<T>>,
+    {
+        let calls = async {
+            match call(self.connection.clone()).await {
+                Err(error)
+                    if sent == Sent::AgainOnANewConnection && error.is_connection_dropped() =>
+                {
+                    call(self.connection.clone()).await
+                }
+                done => done,
+            }
+        };
+        match tokio::time::timeout(self.timeout, calls).await {
             Ok(done) => Ok(done?),
             Err(_) => Err(RedisFailure::Timeout(self.timeout)),
         }
     }
+}
+
+/// Whether a call found on a dropped connection is sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    AgainOnANewConnection,
+    Once,
 }

@@ -293,6 +293,9 @@ fn run_as_postgres(command: &mut Command) {
 pub struct ThrowawayRedis {
     pub port: u16,
     settings: Vec<String>,
+    /// A configuration file of the repository and the directory its
+    /// files go to (kept across restarts), or neither: nothing persisted.
+    persisted: Option<(PathBuf, PathBuf)>,
     child: Option<Child>,
 }
 
@@ -316,21 +319,56 @@ impl ThrowawayRedis {
         let mut server = Self {
             port: free_redis_port(),
             settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+            persisted: None,
             child: None,
         };
         server.start_again();
         server
     }
 
+    /// Starts one as the repository's `deploy/<config>` says, its files in
+    /// a directory of its own that outlives its restarts.
+    pub fn start_as_deployed(config: &str) -> Self {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(config);
+        let dir =
+            std::env::temp_dir().join(format!("emporium-redis-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut server = Self {
+            port: free_redis_port(),
+            settings: Vec::new(),
+            persisted: Some((file, dir)),
+            child: None,
+        };
+        server.start_again();
+        server
+    }
+
+    /// Stops it as an operator or a deploy does (SIGTERM: it finishes what
+    /// it writes), and starts it again on the same port and directory.
+    pub fn restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            self.signal_child(&child, libc::SIGTERM);
+            let _ = child.wait();
+        }
+        self.start_again();
+    }
+
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    /// (Re)starts it on the same port, empty.
+    /// (Re)starts it on the same port: empty, unless it keeps its files.
     pub fn start_again(&mut self) {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        match &self.persisted {
+            // The file first: what follows it on the line overrides it.
+            Some((file, dir)) => command.arg(file).arg("--dir").arg(dir),
+            None => command.args(["--save", "", "--appendonly", "no"]),
+        };
+        let child = command
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
             .args(&self.settings)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -384,6 +422,10 @@ impl ThrowawayRedis {
 
     fn signal(&self, signal: libc::c_int) {
         let child = self.child.as_ref().expect("the server runs");
+        self.signal_child(child, signal);
+    }
+
+    fn signal_child(&self, child: &Child, signal: libc::c_int) {
         let pid = libc::pid_t::try_from(child.id()).unwrap();
         // SAFETY: kill on our own child's pid.
         assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
@@ -396,6 +438,9 @@ impl Drop for ThrowawayRedis {
             self.thaw();
         }
         self.kill();
+        if let Some((_, dir)) = &self.persisted {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

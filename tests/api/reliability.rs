@@ -532,6 +532,23 @@ async fn readiness_answers_in_its_probe_time_whatever_is_down() {
     postgres.start_again();
 }
 
+#[tokio::test]
+async fn sessions_outlive_a_restart_of_their_redis_as_deployed() {
+    let mut redis = ThrowawayRedis::start_as_deployed("redis-sessions.conf");
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
+    app.quick_account("ray@example.com", Role::Customer).await;
+    let signed_in = app
+        .sign_in("ray@example.com", crate::helpers::TEST_PASSWORD)
+        .await;
+    let me = app.user(&signed_in).get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    redis.restart();
+    // The first request after the restart is answered, in the same session.
+    let me = app.user(&signed_in).get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+    assert_eq!(me.json()["data"]["email"], "ray@example.com");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
     let mut redis = ThrowawayRedis::start(&[]);
