@@ -115,7 +115,7 @@ fn next_group_url(kind: &str, page: Pagination, embed: bool, last_id: i32) -> St
         order: GROUP_ORDER.to_owned(),
         value: None,
         id: last_id,
-        page: page.page.saturating_add(1),
+        page: Cursor::page_after(page.page),
     };
     let bare = if embed { "" } else { "&products=false" };
     format!(

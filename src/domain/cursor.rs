@@ -31,6 +31,12 @@ fn first_page() -> i64 {
 }
 
 impl Cursor {
+    /// The number of the page after `page`, as a cursor keeps it (at most
+    /// what [`Cursor::decode`] takes back).
+    pub fn page_after(page: i64) -> i64 {
+        page.saturating_add(1).min(i64::from(i32::MAX))
+    }
+
     pub fn encode(&self) -> String {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
@@ -73,7 +79,7 @@ mod tests {
             text.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         );
-        assert_eq!(Cursor::decode(&text, "price:ASC"), Ok(cursor));
+        assert_eq!(Cursor::decode(&text, "price:ASC"), Ok(cursor.clone()));
         assert!(Cursor::decode(&text, "price:DESC").is_err());
         assert!(Cursor::decode("not a cursor", "price:ASC").is_err());
         assert!(Cursor::decode("", "price:ASC").is_err());

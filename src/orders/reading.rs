@@ -106,7 +106,7 @@ fn next_url(filter: &OrderFilter, page: Pagination, last_id: i32) -> String {
         order: super::domain::ORDER_LIST_ORDER.to_owned(),
         value: None,
         id: last_id,
-        page: page.page.saturating_add(1),
+        page: crate::domain::Cursor::page_after(page.page),
     };
     let mut query = form_urlencoded::Serializer::new(String::new());
     if let Some(status) = filter.status {

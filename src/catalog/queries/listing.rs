@@ -308,6 +308,6 @@ fn cursor_after(filter: &ProductFilter, row: &ListedRow) -> Cursor {
         order: filter.order_key(),
         value: Some(value),
         id: row.product.id,
-        page: filter.page.page.saturating_add(1),
+        page: Cursor::page_after(filter.page.page),
     }
 }
