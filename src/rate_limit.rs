@@ -136,7 +136,8 @@ pub async fn take_back(redis: &Redis, buckets: &[Bucket]) -> Result<(), RedisFai
         buckets.len().max(1)
     };
     let each = buckets.chunks(per_call).map(|some| async move {
-        let _: i64 = redis.script(&invocation(some)).await?;
+        // Once: run twice, a refund would give one attempt too many.
+        let _: i64 = redis.script_once(&invocation(some)).await?;
         Ok::<_, RedisFailure>(())
     });
     futures_util::future::try_join_all(each).await.map(drop)

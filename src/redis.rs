@@ -19,9 +19,15 @@
 //! when a call fails on it, and reconnects then: that call is sent once
 //! more, on the new connection, within the same timeout, so the first
 //! request after a restart is answered. A call whose connection dropped
-//! may have run before it did; every call is safe to run twice but the
-//! cache's write scripts, which count writers in flight
-//! ([`Redis::script_then`]): those run at most once.
+//! may have run before it did, so a call is sent again only where running
+//! it twice is safe ([`Resend`]): reads, writes that set what they set, a
+//! rate limit's count or a cache admission's (one attempt counted twice
+//! errs by one against the client), and a cache write's begin (run twice,
+//! it keeps its in-flight marker until it lapses: readers skip the cache
+//! for what it touched meanwhile, as for any write in flight). Never
+//! sent again: a cache write's finish (run twice, it would take another
+//! writer's marker away), a rate limit's refund (one guess too many), and
+//! a session's end (its answer says whether the session was open).
 
 use std::time::Duration;
 
@@ -169,9 +175,26 @@ impl Redis {
         })
     }
 
-    /// Runs one command.
+    /// Runs one command (sent again on a dropped connection: see [`Resend`]).
     pub async fn query<T: FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, RedisFailure> {
-        self.bounded(Sent::AgainOnANewConnection, |mut conn| async move {
+        self.query_resent(Resend::OnADroppedConnection, command)
+            .await
+    }
+
+    /// Runs one command that must not run twice.
+    pub async fn query_once<T: FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, RedisFailure> {
+        self.query_resent(Resend::Never, command).await
+    }
+
+    async fn query_resent<T: FromRedisValue>(
+        &self,
+        resend: Resend,
+        command: &redis::Cmd,
+    ) -> Result<T, RedisFailure> {
+        self.bounded(resend, |mut conn| async move {
             command.query_async(&mut conn).await
         })
         .await
@@ -182,27 +205,36 @@ impl Redis {
         &self,
         pipeline: &redis::Pipeline,
     ) -> Result<T, RedisFailure> {
-        self.bounded(Sent::AgainOnANewConnection, |mut conn| async move {
+        self.bounded(Resend::OnADroppedConnection, |mut conn| async move {
             pipeline.query_async(&mut conn).await
         })
         .await
     }
 
-    /// Runs a Lua script (EVALSHA, loading it on first use).
+    /// Runs a Lua script (EVALSHA, loading it on first use; sent again on
+    /// a dropped connection: see [`Resend`]).
     pub async fn script<T: FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisFailure> {
-        self.script_sent(Sent::AgainOnANewConnection, invocation)
+        self.script_resent(Resend::OnADroppedConnection, invocation)
             .await
     }
 
-    async fn script_sent<T: FromRedisValue>(
+    /// Runs a Lua script that must not run twice.
+    pub async fn script_once<T: FromRedisValue>(
         &self,
-        sent: Sent,
         invocation: &redis::ScriptInvocation<'_>,
     ) -> Result<T, RedisFailure> {
-        self.bounded(sent, async |mut conn| {
+        self.script_resent(Resend::Never, invocation).await
+    }
+
+    async fn script_resent<T: FromRedisValue>(
+        &self,
+        resend: Resend,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> Result<T, RedisFailure> {
+        self.bounded(resend, |mut conn| async move {
             invocation.invoke_async(&mut conn).await
         })
         .await
@@ -252,19 +284,19 @@ impl Redis {
     /// Runs a Lua script and then the one-key commands `then`, answering the
     /// script's reply: in one round trip on a single server (a pipeline; the
     /// script is loaded and the pipeline sent again the first time a server
-    /// does not know it); on a cluster, the script, then the commands. The
-    /// script is sent at most once (the cache's writes count with it).
+    /// does not know it); on a cluster, the script, then the commands.
     pub async fn script_then<T: FromRedisValue>(
         &self,
+        resend: Resend,
         invocation: &redis::ScriptInvocation<'_>,
         then: &[Cmd],
     ) -> Result<T, RedisFailure> {
         if self.is_cluster() {
-            let reply = self.script_sent(Sent::Once, invocation).await?;
+            let reply = self.script_resent(resend, invocation).await?;
             self.each::<Value>(then).await?;
             return Ok(reply);
         }
-        self.bounded(Sent::Once, |mut conn| async move {
+        self.bounded(resend, |mut conn| async move {
             let mut pipeline = redis::pipe();
             pipeline.invoke_script(invocation);
             for command in then {
@@ -288,10 +320,10 @@ impl Redis {
 
     /// Runs `call` on a handle of the shared connection, for at most the
     /// Redis timeout; once more on the connection the manager makes anew
-    /// when the first found it dropped, if `sent` allows.
+    /// when the first found it dropped, if `resend` allows.
     async fn bounded<T, Call>(
         &self,
-        sent: Sent,
+        resend: Resend,
         call: impl Fn(Connection) -> Call,
     ) -> Result<T, RedisFailure>
     where
@@ -299,9 +331,7 @@ impl Redis {
     {
         let calls = async {
             match call(self.connection.clone()).await {
-                Err(error)
-                    if sent == Sent::AgainOnANewConnection && error.is_connection_dropped() =>
-                {
+                Err(error) if resend == Resend::OnADroppedConnection && was_dropped(&error) => {
                     call(self.connection.clone()).await
                 }
                 done => done,
@@ -314,9 +344,17 @@ impl Redis {
     }
 }
 
-/// Whether a call found on a dropped connection is sent again.
+/// Whether a call that found its connection dropped is sent again on the
+/// new one (the module's notes say which calls may be).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sent {
-    AgainOnANewConnection,
-    Once,
+pub enum Resend {
+    OnADroppedConnection,
+    Never,
+}
+
+/// A connection that was up and dropped (a restarted or killed Redis), not
+/// one refused (a Redis that is down: sending again would only wait out
+/// the reconnection's back-off).
+fn was_dropped(error: &redis::RedisError) -> bool {
+    error.is_connection_dropped() && !error.is_connection_refusal()
 }

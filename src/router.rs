@@ -215,6 +215,7 @@ fn cors_layer(origins: &[HeaderValue]) -> CorsLayer {
         ])
         .expose_headers([
             header::ETAG,
+            header::LOCATION,
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-data-source"),
             header::HeaderName::from_static("x-request-id"),

@@ -10,7 +10,7 @@ use super::sessions;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ClientAddress, Lenient, Valid};
 use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems, problems};
-use crate::response::{Created, Envelope};
+use crate::response::Envelope;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -25,8 +25,7 @@ problems!(NoSuchSession: "404" => "No live session of this user has this id");
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupBody,
     responses(ReadProblems, BodyProblems, RateLimited, SignupProblems,
-        (status = 201, description = "The new account, with the token of its first session", body = Envelope<SignupView>,
-         headers(("Location" = String, description = "`/api/auth/me`, where its session reads it"))),
+        (status = 201, description = "The new account, with the token of its first session", body = Envelope<SignupView>),
     )
 )]
 pub async fn signup(
@@ -34,7 +33,7 @@ pub async fn signup(
     ClientAddress(address): ClientAddress,
     UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
-) -> AppResult<Created<Envelope<SignupView>>> {
+) -> AppResult<(StatusCode, Envelope<SignupView>)> {
     let counted = service::limit_attempts(
         &state,
         "signup",
@@ -46,10 +45,7 @@ pub async fn signup(
     let account = body.parse()?;
     let signing_up = service::sign_up(&state, account, agent.as_deref());
     let created = counted.attempt(&state, signing_up).await?;
-    Ok(Created::at(
-        "/api/auth/me".to_owned(),
-        Envelope { data: created },
-    ))
+    Ok((StatusCode::CREATED, Envelope { data: created }))
 }
 
 /// Opens a session: answers a bearer token.

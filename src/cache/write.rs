@@ -14,7 +14,7 @@ use super::scripts::{BEGIN_WRITE, FINISH_WRITE, UNCHANGED};
 use super::{Cache, Retirement, fresh_epoch};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
-use crate::redis::{Redis, RedisFailure};
+use crate::redis::{Redis, RedisFailure, Resend};
 use crate::replicas::{self, Lsn};
 
 impl Cache {
@@ -128,7 +128,12 @@ impl Plan {
         invocation
             .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(fresh_epoch());
-        Ok(self.run(redis, invocation).await? == 1)
+        // Sent again on a dropped connection: run twice, it keeps its
+        // in-flight marker until it lapses, which only costs cache hits.
+        Ok(self
+            .run(redis, Resend::OnADroppedConnection, invocation)
+            .await?
+            == 1)
     }
 
     /// `wal`: the primary's WAL position after the commit, when replicas
@@ -152,7 +157,8 @@ impl Plan {
     async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
         invocation.arg(position).arg(self.max_versions);
-        self.run(redis, invocation).await?;
+        // Never sent twice: a second run would take another writer's marker.
+        self.run(redis, Resend::Never, invocation).await?;
         if !redis.replicated(&self.bookkeeping[0]).await? {
             tracing::warn!("a write's cache versions reached no replica in time");
         }
@@ -164,13 +170,14 @@ impl Plan {
     async fn run(
         &self,
         redis: &Redis,
+        resend: Resend,
         mut invocation: redis::ScriptInvocation<'_>,
     ) -> Result<i64, RedisFailure> {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
         redis
-            .script_then::<i64>(&invocation, &self.delete_exact_keys())
+            .script_then::<i64>(resend, &invocation, &self.delete_exact_keys())
             .await
     }
 

@@ -159,19 +159,39 @@ impl JsonDecimal {
         exact_decimal(mantissa, exponent)
             .map(JsonDecimal)
             .ok_or_else(|| {
-                // Past a decimal's 28 whole digits it is too large, not too precise.
-                let whole_digits = whole.trim_start_matches('0').len();
-                let shift = exponent.and_then(|e| e.parse::<i64>().ok()).unwrap_or(0);
-                let magnitude = i64::try_from(whole_digits)
-                    .unwrap_or(i64::MAX)
-                    .saturating_add(shift);
-                if whole_digits > 0 && magnitude > 28 {
+                if whole_digits_of(whole, fraction, exponent) > 28 {
                     format!("{text:?} is out of range")
                 } else {
                     format!("{text:?} has more digits than a decimal keeps exactly")
                 }
             })
     }
+}
+
+/// How many digits the whole part of `whole.fraction` × 10^`exponent` has
+/// (0 or less for a value under 1): past a decimal's 28, a number is too
+/// large, not too precise. An exponent too long to read counts by its sign.
+fn whole_digits_of(whole: &str, fraction: &str, exponent: Option<&str>) -> i64 {
+    let count = |digits: &str| i64::try_from(digits.len()).unwrap_or(i64::MAX);
+    let significant = whole.trim_start_matches('0');
+    let place = if significant.is_empty() {
+        let zeros = fraction.len() - fraction.trim_start_matches('0').len();
+        if zeros == fraction.len() {
+            return 0; // zero
+        }
+        -count(&fraction[..zeros])
+    } else {
+        count(significant)
+    };
+    let shift = match exponent {
+        None => 0,
+        Some(text) => text.parse::<i64>().unwrap_or(if text.starts_with('-') {
+            i64::MIN
+        } else {
+            i64::MAX
+        }),
+    };
+    place.saturating_add(shift)
 }
 
 /// The decimal `mantissa` × 10^`exponent`, or `None` where a decimal would
@@ -241,6 +261,8 @@ mod tests {
     fn a_number_too_large_for_a_decimal_is_out_of_range_not_too_precise() {
         for huge in [
             "1e30",
+            "0.00000001e40",
+            "1e99999999999999999999",
             "100000000000000000000000000000",
             "\"-100000000000000000000000000000\"",
         ] {

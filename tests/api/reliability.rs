@@ -549,6 +549,27 @@ async fn sessions_outlive_a_restart_of_their_redis_as_deployed() {
     assert_eq!(me.json()["data"]["email"], "ray@example.com");
 }
 
+#[tokio::test]
+async fn the_first_write_and_read_after_the_caches_redis_restarts_are_answered() {
+    let mut cache = ThrowawayRedis::start(&[]);
+    let app =
+        TestApp::with_config(|config| config.cache_redis_url = Some(cache.url().into())).await;
+    app.seed().await;
+    let admin = app.sign_in(SEED_ADMIN_EMAIL, SEED_ADMIN_PASSWORD).await;
+    let read = app.anon().get("/api/products/1").await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    cache.restart();
+    // A write retires what it changes in the cache's Redis first.
+    let changed = app
+        .user(&admin)
+        .put("/api/products/1", json!({"price": "15.49"}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let read = app.anon().get("/api/products/1").await;
+    assert_eq!(read.status, StatusCode::OK, "{}", read.text());
+    assert_eq!(read.json()["data"]["price"], "15.49");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redis_killed_or_frozen_under_load_costs_no_500_and_no_stale_read() {
     let mut redis = ThrowawayRedis::start(&[]);

@@ -195,7 +195,8 @@ pub async fn is_open(
 /// Ends the session; false when it was not open.
 pub async fn close(state: &AppState, user_id: i32, jti: &str) -> Result<bool, RedisFailure> {
     let key = session_key(state, user_id, jti);
-    let deleted: i64 = state.redis.query(&redis::Cmd::del(&key)).await?;
+    // Once: a second DEL would answer 0 for the session this one ended.
+    let deleted: i64 = state.redis.query_once(&redis::Cmd::del(&key)).await?;
     revoked_everywhere(state, &[key]).await?;
     state
         .redis

@@ -210,8 +210,12 @@ group_table!(
     ),
     // Its links go with it (no checkout locks them); its products' rows
     // are locked in id order, as a checkout locks them, and their
-    // `updated_at` moved, as a change of their tags moves it.
+    // `updated_at` moved, as a change of their tags moves it. The tag's own
+    // row first, as a category's deletion does: a link being made to it
+    // is waited out and no other is made, so both statements after it find
+    // the same products.
     before_delete: &[
+        "SELECT 1 FROM tags WHERE id = $1 FOR UPDATE",
         "SELECT 1 FROM products WHERE id IN (SELECT product_id FROM product_tags WHERE tag_id = $1) \
          ORDER BY id FOR NO KEY UPDATE",
         "UPDATE products SET updated_at = now() \

@@ -99,8 +99,9 @@ pub(super) async fn with_category_and_tags(
                 .category_id
                 .and_then(|id| categories.get(&id).cloned());
             // A category missing here was deleted after the rows were read,
-            // and its deletion cleared their `category_id`: shown as the
-            // deletion left them, never an id beside a null category.
+            // and its deletion cleared their `category_id`: shown cleared
+            // too (their `updated_at` as read), never an id beside a null
+            // category.
             if category.is_none() {
                 product.category_id = None;
             }
