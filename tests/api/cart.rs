@@ -225,6 +225,23 @@ async fn a_cart_holds_as_many_lines_as_one_order_takes_and_no_more() {
     );
 }
 
+/// Sends every line's add at once; checks that `added` of them were added
+/// (201) and answers the others.
+async fn added_at_once(
+    app: &TestApp,
+    token: &str,
+    lines: impl Iterator<Item = Value>,
+    added: usize,
+) -> Vec<TestResponse> {
+    let answers = futures_util::future::join_all(lines.map(|line| add(app, token, line))).await;
+    let statuses: Vec<StatusCode> = answers.iter().map(|answer| answer.status).collect();
+    let (created, refused): (Vec<_>, Vec<_>) = answers
+        .into_iter()
+        .partition(|answer| answer.status == StatusCode::CREATED);
+    assert_eq!(created.len(), added, "{statuses:?}");
+    refused
+}
+
 #[tokio::test]
 async fn adds_at_once_never_take_a_cart_past_its_bound_on_lines() {
     let app = TestApp::seeded().await;
@@ -237,23 +254,8 @@ async fn adds_at_once_never_take_a_cart_past_its_bound_on_lines() {
     ))
     .await;
     // Twelve new lines at once, for the two places left.
-    let adds =
-        (99..=110).map(|n| add(&app, &token, json!({"product_id": 1000 + n, "quantity": 1})));
-    let answers = futures_util::future::join_all(adds).await;
-    let added = answers
-        .iter()
-        .filter(|answer| answer.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(
-        added,
-        2,
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
-    );
-    for refused in answers
-        .iter()
-        .filter(|answer| answer.status != StatusCode::CREATED)
-    {
+    let lines = (99..=110).map(|n| json!({"product_id": 1000 + n, "quantity": 1}));
+    for refused in added_at_once(&app, &token, lines, 2).await {
         refused.problem(409);
     }
     assert_eq!(app.count("cart_items").await, 100);
@@ -270,24 +272,10 @@ async fn adds_at_once_never_take_a_carts_total_past_the_money_type() {
         thrones.push(app.create_product(product).await);
     }
     // Each line fits alone; any four of them do not.
-    let adds = thrones
+    let lines = thrones
         .iter()
-        .map(|throne| add(&app, &token, json!({"product_id": throne, "quantity": 1})));
-    let answers = futures_util::future::join_all(adds).await;
-    let added = answers
-        .iter()
-        .filter(|answer| answer.status == StatusCode::CREATED)
-        .count();
-    assert_eq!(
-        added,
-        3,
-        "{:?}",
-        answers.iter().map(|a| a.status).collect::<Vec<_>>()
-    );
-    for refused in answers
-        .iter()
-        .filter(|answer| answer.status != StatusCode::CREATED)
-    {
+        .map(|throne| json!({"product_id": throne, "quantity": 1}));
+    for refused in added_at_once(&app, &token, lines, 3).await {
         refused.field_error("quantity");
     }
     let cart = app.user(&token).get("/api/cart").await.json();

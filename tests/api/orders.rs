@@ -1898,6 +1898,44 @@ async fn a_product_deleted_while_a_cart_holding_it_is_ordered_waits_its_turn() {
 /// so neither waits for the other in a circle (it took them in the order
 /// it came across them, and a trigger holding it after the first of them
 /// here made it deadlock with the checkout: one of them was a 503).
+/// The admin's deletion of `category`, in a task of its own.
+fn deleting_category(
+    app: &Arc<TestApp>,
+    category: impl std::fmt::Display + Send + 'static,
+) -> tokio::task::JoinHandle<TestResponse> {
+    let app = app.clone();
+    tokio::spawn(async move {
+        app.admin()
+            .delete(&format!("/api/categories/{category}"))
+            .await
+    })
+}
+
+/// An order of one each of products 4 and 5, in a task of its own.
+fn ordering_4_and_5(app: &Arc<TestApp>, token: &str) -> tokio::task::JoinHandle<TestResponse> {
+    let items =
+        json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
+    ordering(app, token, Some(items), None)
+}
+
+/// A category's deletion and a checkout of two of its products both went
+/// through, and both products lost the category.
+async fn both_went_through(
+    app: &TestApp,
+    deletion: tokio::task::JoinHandle<TestResponse>,
+    checkout: tokio::task::JoinHandle<TestResponse>,
+) {
+    let deleted = deletion.await.unwrap();
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
+    let placed = checkout.await.unwrap();
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    assert_eq!(
+        app.count("products WHERE category_id IS NULL AND id IN (4, 5)")
+            .await,
+        2
+    );
+}
+
 #[tokio::test]
 async fn a_category_deleted_while_a_product_joins_it_and_both_are_ordered_waits_its_turn() {
     use diesel_async::SimpleAsyncConnection;
@@ -1928,19 +1966,10 @@ async fn a_category_deleted_while_a_product_joins_it_and_both_are_ordered_waits_
         ))
         .await
         .unwrap();
-    let deletion = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            app.admin()
-                .delete(&format!("/api/categories/{category}"))
-                .await
-        })
-    };
+    let deletion = deleting_category(&app, category);
     until_one_waits_for_a_lock(&app).await;
     // A checkout of both waits for product 4's row.
-    let items =
-        json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
-    let checkout = ordering(&app, &token, Some(items), None);
+    let checkout = ordering_4_and_5(&app, &token);
     until_waiting_for_locks(&app, 2).await;
     joining.batch_execute("COMMIT").await.unwrap();
     // The deletion reaches its gate; the checkout has product 4 and waits,
@@ -1959,15 +1988,7 @@ async fn a_category_deleted_while_a_product_joins_it_and_both_are_ordered_waits_
     gate.batch_execute("SELECT pg_advisory_unlock(4244)")
         .await
         .unwrap();
-    let deleted = deletion.await.unwrap();
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
-    let placed = checkout.await.unwrap();
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
-    assert_eq!(
-        app.count("products WHERE category_id IS NULL AND id IN (4, 5)")
-            .await,
-        2
-    );
+    both_went_through(&app, deletion, checkout).await;
 }
 
 #[tokio::test]
@@ -1991,29 +2012,12 @@ async fn a_category_deleted_while_two_of_its_products_are_ordered_waits_its_turn
     gate.batch_execute("SELECT pg_advisory_lock(4243)")
         .await
         .unwrap();
-    let deletion = {
-        let app = app.clone();
-        tokio::spawn(async move {
-            app.admin()
-                .delete(&format!("/api/categories/{category}"))
-                .await
-        })
-    };
+    let deletion = deleting_category(&app, category);
     until_one_waits_for_a_lock(&app).await;
-    let items =
-        json!({"items": [{"product_id": 4, "quantity": 1}, {"product_id": 5, "quantity": 1}]});
-    let checkout = ordering(&app, &token, Some(items), None);
+    let checkout = ordering_4_and_5(&app, &token);
     until_waiting_for_locks(&app, 2).await;
     gate.batch_execute("SELECT pg_advisory_unlock(4243)")
         .await
         .unwrap();
-    let deleted = deletion.await.unwrap();
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text());
-    let placed = checkout.await.unwrap();
-    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
-    assert_eq!(
-        app.count("products WHERE category_id IS NULL AND id IN (4, 5)")
-            .await,
-        2
-    );
+    both_went_through(&app, deletion, checkout).await;
 }
