@@ -27,7 +27,13 @@
 //! for what it touched meanwhile, as for any write in flight). Never
 //! sent again: a cache write's finish (run twice, it would take another
 //! writer's marker away), a rate limit's refund (one guess too many), and
-//! a session's end (its answer says whether the session was open).
+//! a session's end (its answer says whether the session was open). A call
+//! that met a refused connection sent nothing, so any call is sent again
+//! then: after an outage the manager hands the next call the refusal it
+//! kept from while Redis was down, and that call must not fail because of
+//! it. (A cache write's finish is also tried again after a pause when it
+//! fails, by `CacheWrite::finish`; after a timeout that hid a finish that
+//! ran, that counts it twice. See docs/cache.md.)
 
 use std::time::Duration;
 
@@ -163,9 +169,12 @@ impl Redis {
         let settings = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
-            // Fail fast and let the next call try again: a request must not
-            // wait out a reconnection back-off.
-            .set_number_of_retries(1)
+            // No retry inside a reconnection: a refused connect fails at
+            // once, and the call that met it is sent once more on the
+            // reconnection it started ([`Redis::bounded`]), so a request
+            // never waits out a back-off while Redis is down, and the first
+            // one after it is back is answered.
+            .set_number_of_retries(0)
             .set_max_delay(timeout);
         let connection = ConnectionManager::new_lazy_with_config(client, settings)
             .map_err(|error| anyhow::anyhow!("cannot set up the Redis connection: {error}"))?;
@@ -331,9 +340,7 @@ impl Redis {
     {
         let calls = async {
             match call(self.connection.clone()).await {
-                Err(error) if resend == Resend::OnADroppedConnection && was_dropped(&error) => {
-                    call(self.connection.clone()).await
-                }
+                Err(error) if sent_again(resend, &error) => call(self.connection.clone()).await,
                 done => done,
             }
         };
@@ -352,9 +359,11 @@ pub enum Resend {
     Never,
 }
 
-/// A connection that was up and dropped (a restarted or killed Redis), not
-/// one refused (a Redis that is down: sending again would only wait out
-/// the reconnection's back-off).
-fn was_dropped(error: &redis::RedisError) -> bool {
-    error.is_connection_dropped() && !error.is_connection_refusal()
+/// Whether a call that failed with `error` goes once more: any call whose
+/// connection was refused (it sent nothing; the manager kept the refusal
+/// from while Redis was down, or Redis is down still and the second try
+/// fails as fast), and a call that may run twice whose connection dropped.
+fn sent_again(resend: Resend, error: &redis::RedisError) -> bool {
+    error.is_connection_refusal()
+        || (resend == Resend::OnADroppedConnection && error.is_connection_dropped())
 }

@@ -550,6 +550,30 @@ async fn sessions_outlive_a_restart_of_their_redis_as_deployed() {
 }
 
 #[tokio::test]
+async fn the_first_request_after_redis_is_back_is_answered_though_requests_failed_meanwhile() {
+    let mut redis = ThrowawayRedis::start_as_deployed("redis-sessions.conf");
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
+    app.quick_account("sky@example.com", Role::Customer).await;
+    let signed_in = app
+        .sign_in("sky@example.com", crate::helpers::TEST_PASSWORD)
+        .await;
+    redis.kill();
+    // While it is down, a signed-in request is told so.
+    let down = app.user(&signed_in).get("/api/auth/me").await;
+    assert_eq!(
+        down.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        down.text()
+    );
+    // The reconnection that request began has failed by now, and is kept.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.start_again();
+    let me = app.user(&signed_in).get("/api/auth/me").await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text());
+}
+
+#[tokio::test]
 async fn the_first_write_and_read_after_the_caches_redis_restarts_are_answered() {
     let mut cache = ThrowawayRedis::start(&[]);
     let app =
