@@ -391,3 +391,30 @@ async fn concurrent_seeds_still_leave_one_copy() {
         json!(hat)
     );
 }
+
+#[tokio::test]
+async fn a_sku_sold_writes_its_product_once() {
+    use diesel::sql_types::BigInt;
+    use diesel_async::{RunQueryDsl, SimpleAsyncConnection};
+    #[derive(diesel::QueryableByName)]
+    struct Updates {
+        #[diesel(sql_type = BigInt)]
+        n_tup_upd: i64,
+    }
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let mut conn = app.db().await;
+    conn.batch_execute("BEGIN; UPDATE skus SET quantity = quantity - 1 WHERE id = 1")
+        .await
+        .unwrap();
+    // The transaction's own counts: the SKU's row, and its product's once.
+    let products: Updates = diesel::sql_query(
+        "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'products'",
+    )
+    .get_result(&mut conn)
+    .await
+    .unwrap();
+    conn.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(products.n_tup_upd, 1);
+    assert_eq!(app.count("products WHERE id = 1 AND stock = 13").await, 1);
+}
