@@ -9,23 +9,12 @@ use crate::state::AppState;
 
 /// Lists every session opened before sessions were listed, so that signing
 /// out everywhere and a password change end them too: one pass over the
-/// sessions' keys (SCAN, in batches) when a server starts, until one pass
-/// has gone through (a marker in Redis says so: every session opened since
-/// is listed when it opens, so no later start walks them all again, two
-/// round trips a session). Idempotent; a session it cannot list now is
-/// listed when it is next used.
+/// sessions' keys (SCAN, in batches) when the server starts. Idempotent;
+/// a session it cannot list now is listed when it is next used.
 pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
     if state.redis.is_cluster() {
         // SCAN walks one node of a cluster; a cluster holds no session from
         // before sessions were listed (those are listed when next used).
-        return Ok(0);
-    }
-    let done = state.config.redis_key("sessions:all-listed".to_owned());
-    if state
-        .redis
-        .query::<bool>(redis::cmd("EXISTS").arg(&done))
-        .await?
-    {
         return Ok(0);
     }
     let pattern = state.config.redis_key("user:token:*".to_owned());
@@ -61,10 +50,6 @@ pub async fn list_unlisted(state: &AppState) -> Result<u64, RedisFailure> {
             listed += 1;
         }
         if next == 0 {
-            state
-                .redis
-                .query::<()>(redis::cmd("SET").arg(&done).arg(1))
-                .await?;
             return Ok(listed);
         }
         cursor = next;
