@@ -28,10 +28,10 @@
 //! sent again: a cache write's finish (run twice, it would take another
 //! writer's marker away), a rate limit's refund (one guess too many), and
 //! a session's end (its answer says whether the session was open). A call
-//! that met a refused connection sent nothing, so any call is sent again
-//! then: after an outage the manager hands the next call the refusal it
-//! kept from while Redis was down, and that call must not fail because of
-//! it. (A cache write's finish is also tried again after a pause when it
+//! that met a refused connection sent nothing, so on a single server any
+//! call is sent again then: after an outage the manager hands the next call
+//! the refusal it kept from while Redis was down, and that call must not
+//! fail because of it ([`Redis::sends_again`]). (A cache write's finish is also tried again after a pause when it
 //! fails, by `CacheWrite::finish`; after a timeout that hid a finish that
 //! ran, that counts it twice. See docs/cache.md.)
 
@@ -340,7 +340,9 @@ impl Redis {
     {
         let calls = async {
             match call(self.connection.clone()).await {
-                Err(error) if sent_again(resend, &error) => call(self.connection.clone()).await,
+                Err(error) if self.sends_again(resend, &error) => {
+                    call(self.connection.clone()).await
+                }
                 done => done,
             }
         };
@@ -359,11 +361,18 @@ pub enum Resend {
     Never,
 }
 
-/// Whether a call that failed with `error` goes once more: any call whose
-/// connection was refused (it sent nothing; the manager kept the refusal
-/// from while Redis was down, or Redis is down still and the second try
-/// fails as fast), and a call that may run twice whose connection dropped.
-fn sent_again(resend: Resend, error: &redis::RedisError) -> bool {
-    error.is_connection_refusal()
-        || (resend == Resend::OnADroppedConnection && error.is_connection_dropped())
+impl Redis {
+    /// Whether a call that failed with `error` goes once more: a call that
+    /// may run twice, after any failure of its connection but a timeout (a
+    /// dropped connection, a refused or unreachable one, a name that did
+    /// not resolve while Redis was away); any call, on a single server,
+    /// after a refused connection (it sent nothing: the manager kept the
+    /// refusal from while Redis was down, or Redis is down still and the
+    /// second try fails as fast). A cluster's client sends again on its
+    /// own, and its refusal may follow a call that ran.
+    fn sends_again(&self, resend: Resend, error: &redis::RedisError) -> bool {
+        let idempotent = resend == Resend::OnADroppedConnection;
+        (idempotent && error.is_io_error() && !error.is_timeout())
+            || (!self.is_cluster() && error.is_connection_refusal())
+    }
 }

@@ -45,10 +45,9 @@ pub const UNCHANGED: &str = "-";
 /// cart and order list ever written; nothing else ever removes one), the
 /// epoch goes with it: every entry is retired at once, as when Redis lost
 /// its data, and the record starts anew (writes in flight keep their
-/// `pending` markers and set their versions again when they finish). So
-/// does `lsn`, which a write whose position was unknown may have left where
-/// no replica reaches: reads stay on the primary until a write records a
-/// position again (read after its commit, so past every write before it).
+/// `pending` markers and set their versions again when they finish). `lsn`
+/// stays: it only ever grows, and a finish retried late could otherwise set
+/// it below an acknowledged write's position.
 /// KEYS: clock, versions, pending (n). ARGV: WAL position, '' or
 /// [`UNCHANGED`]; the most versions kept; namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -68,7 +67,7 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
             if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
         end
         if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
-            redis.call('HDEL', KEYS[1], 'epoch', 'lsn')
+            redis.call('HDEL', KEYS[1], 'epoch')
             redis.call('DEL', KEYS[2])
         end
         return seq

@@ -332,7 +332,7 @@ impl Drop for CacheWrite {
 /// The primary's WAL position now, past the write's commit; with no
 /// replicas, none is needed. When the primary cannot say (it went away
 /// just after the commit), [`Lsn::UNKNOWN`]: no replica is trusted again
-/// until the cache's epoch changes, since nobody knows how far they must
+/// until the cache's Redis loses its data, since nobody knows how far they must
 /// have come.
 async fn wal_position(primary: Option<&Database>) -> Option<Lsn> {
     let primary = primary?;

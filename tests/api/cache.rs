@@ -637,39 +637,6 @@ async fn past_its_bound_the_record_of_versions_starts_anew_with_every_entry_reti
     assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
 }
 
-#[tokio::test]
-async fn a_position_no_replica_reaches_goes_when_the_record_of_versions_starts_anew() {
-    let app = TestApp::with_config(|config| config.cache_limits.max_versions = 2).await;
-    app.seed().await;
-    let app = app.and_admin().await;
-    // What a write whose WAL position could not be learnt leaves behind.
-    let prefix = &app.state.config.redis_key_prefix;
-    let unknown = emporium::replicas::Lsn::UNKNOWN.0;
-    let _: i64 = app
-        .state
-        .cache
-        .redis()
-        .query(
-            redis::cmd("HSET")
-                .arg(format!("{prefix}{{{prefix}cache}}:clock"))
-                .arg("lsn")
-                .arg(unknown),
-        )
-        .await
-        .unwrap();
-    for (id, price) in [(2, "21.00"), (3, "31.00"), (4, "41.00")] {
-        let changed = app
-            .admin()
-            .put(&format!("/api/products/{id}"), json!({"price": price}))
-            .await;
-        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
-    }
-    // The record started anew, and the position went with it: the next
-    // write that learns one records it, and replicas may serve again.
-    let lsn: Option<u64> = app.on_cache_clock("HGET", "lsn").await;
-    assert_ne!(lsn, Some(unknown));
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_read_shows_data_older_than_an_acknowledged_write() {
     let app = Arc::new(TestApp::seeded_with_admin().await);
