@@ -208,22 +208,31 @@ fn memory_advice(holds: Holds, policy: &str, maxmemory: &str) -> Option<&'static
 /// Some of PostgreSQL's errors are told apart by their English text (a lock
 /// timeout, a deadlock, a cancelled statement, a full disk:
 /// `error::database`); in another language they would be 500s, not 503s.
+/// Also warns when autovacuum is off ([`vacuum_advice`]).
 async fn check_message_language(state: &AppState) {
     #[derive(diesel::QueryableByName)]
-    struct Setting {
+    struct Settings {
         #[diesel(sql_type = diesel::sql_types::Text)]
         lc_messages: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        autovacuum: String,
     }
     let Ok(mut conn) = state.db.get().await else {
         return;
     };
-    let Ok(setting) = diesel::sql_query("SELECT current_setting('lc_messages') AS lc_messages")
-        .get_result::<Setting>(&mut *conn)
-        .await
+    let Ok(settings) = diesel::sql_query(
+        "SELECT current_setting('lc_messages') AS lc_messages, \
+                current_setting('autovacuum') AS autovacuum",
+    )
+    .get_result::<Settings>(&mut *conn)
+    .await
     else {
         return;
     };
-    let language = setting.lc_messages;
+    if let Some(advice) = vacuum_advice(&settings.autovacuum) {
+        tracing::warn!(autovacuum = %settings.autovacuum, "{advice}");
+    }
+    let language = settings.lc_messages;
     let english = language.is_empty()
         || ["C", "POSIX"].contains(&language.split('.').next().unwrap_or_default())
         || language.starts_with("en");
@@ -233,6 +242,14 @@ async fn check_message_language(state: &AppState) {
             "PostgreSQL's messages are not in English: lock timeouts, deadlocks, cancelled statements and a full disk will answer 500 instead of 503; set lc_messages = 'C' for this database (ALTER DATABASE ... SET lc_messages = 'C')"
         );
     }
+}
+
+/// What autovacuum being off costs, if it is: every order, cart change and
+/// stock change leaves row versions that nothing then reclaims.
+fn vacuum_advice(autovacuum: &str) -> Option<&'static str> {
+    (autovacuum == "off").then_some(
+        "PostgreSQL runs with autovacuum off: the row versions that orders, carts and stock changes leave are never reclaimed, and tables, indexes and plans drift; turn it on, or VACUUM (ANALYZE) products, skus, cart_items, orders, order_lines and idempotency_keys on a schedule",
+    )
 }
 
 async fn postgres_state(state: &AppState) -> DependencyState {
@@ -274,7 +291,7 @@ async fn redis_state(redis: &crate::redis::Redis) -> DependencyState {
 
 #[cfg(test)]
 mod tests {
-    use super::{Holds, memory_advice};
+    use super::{Holds, memory_advice, vacuum_advice};
 
     #[test]
     fn a_redis_is_told_what_its_memory_settings_put_at_risk() {
@@ -296,5 +313,11 @@ mod tests {
             let advice = memory_advice(Holds::Cache, policy, maxmemory).unwrap();
             assert!(advice.contains(says), "{policy} {maxmemory}: {advice}");
         }
+    }
+
+    #[test]
+    fn a_postgresql_without_autovacuum_is_told_what_it_costs() {
+        assert_eq!(vacuum_advice("on"), None);
+        assert!(vacuum_advice("off").unwrap().contains("VACUUM"));
     }
 }
