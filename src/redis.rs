@@ -31,9 +31,10 @@
 //! that met a refused connection sent nothing, so on a single server any
 //! call is sent again then: after an outage the manager hands the next call
 //! the refusal it kept from while Redis was down, and that call must not
-//! fail because of it ([`Redis::sends_again`]). (A cache write's finish is also tried again after a pause when it
-//! fails, by `CacheWrite::finish`; after a timeout that hid a finish that
-//! ran, that counts it twice. See docs/cache.md.)
+//! fail because of it ([`Redis::sends_again`]). (A cache write's finish
+//! is also tried again after a pause when it fails, by
+//! `CacheWrite::finish`; after a timeout that hid a finish that ran, that
+//! counts it twice. See docs/cache.md.)
 
 use std::time::Duration;
 
