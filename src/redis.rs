@@ -22,19 +22,16 @@
 //! may have run before it did, so a call is sent again only where running
 //! it twice is safe ([`Resend`]): reads, writes that set what they set, a
 //! rate limit's count or a cache admission's (one attempt counted twice
-//! errs by one against the client), and a cache write's begin (run twice,
-//! it keeps its in-flight marker until it lapses: readers skip the cache
-//! for what it touched meanwhile, as for any write in flight). Never
-//! sent again: a cache write's finish (run twice, it would take another
-//! writer's marker away), a rate limit's refund (one guess too many), and
-//! a session's end (its answer says whether the session was open). A call
-//! that met a refused connection sent nothing, so on a single server any
-//! call is sent again then: after an outage the manager hands the next call
-//! the refusal it kept from while Redis was down, and that call must not
-//! fail because of it ([`Redis::sends_again`]). (A cache write's finish
+//! errs by one against the client), and a cache write's begin and finish
+//! (each sets or takes away that write's own marker, whatever else is in
+//! flight). Never sent again: a rate limit's refund (one guess too many)
+//! and a session's end (its answer says whether the session was open). A
+//! call that met a refused connection sent nothing, so on a single server
+//! any call is sent again then: after an outage the manager hands the next
+//! call the refusal it kept from while Redis was down, and that call must
+//! not fail because of it ([`Redis::sends_again`]). (A cache write's finish
 //! is also tried again after a pause when it fails, by
-//! `CacheWrite::finish`; after a timeout that hid a finish that ran, that
-//! counts it twice. See docs/cache.md.)
+//! `CacheWrite::finish`.)
 
 use std::time::Duration;
 

@@ -14,7 +14,7 @@
 //! - A miss loads from PostgreSQL once per process for concurrent identical
 //!   requests (single flight) and stores only if, after the load, nothing it
 //!   shows was written since the lookup and no writer of it is in flight.
-//! - The bookkeeping (`clock`, `versions`, `pending:*`) shares one hash tag,
+//! - The bookkeeping (`clock`, `versions`, `writers:*`) shares one hash tag,
 //!   so each script runs on one server of a Redis Cluster; documents keep
 //!   the key formats of API.md, anywhere. No step needs both at once: a
 //!   write that begins after a reader's lookup has a version newer than the
@@ -183,8 +183,10 @@ impl Cache {
         format!("{}{}", self.prefix, key.key)
     }
 
-    fn pending_key(&self, namespace: &str) -> String {
-        bookkeeping_key(&self.prefix, &format!("pending:{namespace}"))
+    /// The writers of `namespace` in flight (`writers:<namespace>`; the
+    /// `pending:<namespace>` counts of releases before are left to lapse).
+    fn writers_key(&self, namespace: &str) -> String {
+        bookkeeping_key(&self.prefix, &format!("writers:{namespace}"))
     }
 
     /// Answers `key` from Redis when it holds a current copy, else from

@@ -6,35 +6,50 @@
 //!   (a random value, new whenever Redis lost its data) and, with replicas,
 //!   `lsn` (the primary's WAL position after the last acknowledged write);
 //! - `versions`: a hash, namespace -> the `seq` of its last write;
-//! - `pending:<namespace>`: writers of that namespace in flight, with a TTL.
+//! - `writers:<namespace>`: the writers of that namespace in flight, a
+//!   sorted set of write ids, each scored by the time (Redis's clock, in ms)
+//!   its marker lapses. A marker is one write's own: taking it away twice,
+//!   or taking away one never set, touches no other writer's; and one never
+//!   taken away (its writer died) lapses at its own time, however many
+//!   writers come after it.
+
+/// Redis's clock in ms, as a script's local `now`: every node reads the
+/// same clock, whatever theirs say.
+const NOW_MS: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 use std::sync::LazyLock;
 
 /// Before a write's transaction: a new `seq` for every namespace written,
-/// one more writer in flight for each. Answers 1 when the clock holds an
-/// `lsn` (some node reads replicas): then the write must record its WAL
-/// position too, wherever it runs.
-/// KEYS: clock, versions, pending (n). ARGV: pending ttl ms, a fresh epoch,
-/// namespaces (n).
+/// and this write's marker among each one's writers in flight, lapsing
+/// after the marker's life (markers already lapsed go). Answers 1 when the
+/// clock holds an `lsn` (some node reads replicas): then the write must
+/// record its WAL position too, wherever it runs.
+/// KEYS: clock, versions, writers (n). ARGV: marker life in ms, a fresh
+/// epoch, the write's id, namespaces (n).
 pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+    redis::Script::new(&format!(
         r"
+        {NOW_MS}
         redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-        for i = 3, #ARGV do
+        for i = 4, #ARGV do
+            local writers = KEYS[i - 1]
             redis.call('HSET', KEYS[2], ARGV[i], seq)
-            redis.call('INCR', KEYS[i])
-            redis.call('PEXPIRE', KEYS[i], ARGV[1])
+            redis.call('ZREMRANGEBYSCORE', writers, '-inf', now)
+            redis.call('ZADD', writers, now + tonumber(ARGV[1]), ARGV[3])
+            redis.call('PEXPIRE', writers, ARGV[1])
         end
         return redis.call('HEXISTS', KEYS[1], 'lsn')
         ",
-    )
+    ))
 });
 
 /// What [`FINISH_WRITE`] is told of a write that changed nothing.
 pub const UNCHANGED: &str = "-";
 
-/// After the commit (or rollback): a new `seq` again, one writer fewer;
+/// After the commit (or rollback): a new `seq` again, this write's marker
+/// taken away (run twice, or after a begin that never ran, it takes away
+/// nothing else);
 /// and, with replicas, the primary's WAL position after the commit as the
 /// clock's `lsn` (it only moves forward). A write without a position while
 /// the clock holds one (it began before any node recorded one) cannot say
@@ -45,11 +60,12 @@ pub const UNCHANGED: &str = "-";
 /// cart and order list ever written; nothing else ever removes one), the
 /// epoch goes with it: every entry is retired at once, as when Redis lost
 /// its data, and the record starts anew (writes in flight keep their
-/// `pending` markers and set their versions again when they finish). `lsn`
+/// markers and set their versions again when they finish). `lsn`
 /// stays: it only ever grows, and a finish retried late could otherwise set
 /// it below an acknowledged write's position.
-/// KEYS: clock, versions, pending (n). ARGV: WAL position, '' or
-/// [`UNCHANGED`]; the most versions kept; namespaces (n).
+/// Every step is the same when run twice, so a finish may be sent again.
+/// KEYS: clock, versions, writers (n). ARGV: WAL position, '' or
+/// [`UNCHANGED`]; the most versions kept; the write's id; namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         r"
@@ -62,9 +78,9 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
             redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         end
-        for i = 3, #ARGV do
+        for i = 4, #ARGV do
             redis.call('HSET', KEYS[2], ARGV[i], seq)
-            if redis.call('DECR', KEYS[i]) <= 0 then redis.call('DEL', KEYS[i]) end
+            redis.call('ZREM', KEYS[i - 1], ARGV[3])
         end
         if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
             redis.call('HDEL', KEYS[1], 'epoch')
@@ -80,7 +96,7 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// May a document loaded after the lookup that saw (`epoch`, `seq`) be
 /// stored? Only if Redis kept its data since (same epoch), no namespace it
 /// shows was written since (each version at most `seq`), and no writer of
-/// one is in flight. Answers the epoch to store it under, or false.
+/// one is in flight (holds a marker not yet lapsed). Answers the epoch to store it under, or false.
 ///
 /// On a single server the entry's key is passed too, and the script stores
 /// the entry itself when it may (one round trip for the check and the
@@ -90,13 +106,14 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// A lookup that found no epoch (`''`: Redis has no cache bookkeeping yet)
 /// may store only if no write happened since: every write sets the epoch
 /// first, so the epoch being still unset (and set here) says so.
-/// KEYS: clock, versions, pending (n), and to store: the entry's key.
+/// KEYS: clock, versions, writers (n), and to store: the entry's key.
 /// ARGV: epoch or '', seq, a fresh epoch, n, namespaces (n), and to store:
 /// the entry after its clock (`|<shown>|<etag>|<body>`), its TTL in ms,
 /// its hash field or ''.
 pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
-    redis::Script::new(
+    redis::Script::new(&format!(
         r"
+        {NOW_MS}
         local fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if ARGV[1] == '' then
@@ -109,7 +126,7 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         for i = 1, n do
             local version = tonumber(redis.call('HGET', KEYS[2], ARGV[4 + i]) or '0')
             if version > seen then return false end
-            if tonumber(redis.call('GET', KEYS[2 + i]) or '0') > 0 then return false end
+            if redis.call('ZCOUNT', KEYS[2 + i], '(' .. now, '+inf') > 0 then return false end
         end
         if #ARGV > 4 + n then
             local entry = KEYS[3 + n]
@@ -123,5 +140,5 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         return epoch
         ",
-    )
+    ))
 });

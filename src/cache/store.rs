@@ -72,7 +72,7 @@ impl Cache {
         let mut invocation = MAY_STORE.prepare_invoke();
         invocation.key(self.clock_key()).key(self.versions_key());
         for name in &names {
-            invocation.key(self.pending_key(name));
+            invocation.key(self.writers_key(name));
         }
         invocation
             .arg(lookup.epoch.as_deref().unwrap_or(""))

@@ -1,6 +1,7 @@
 //! The write side: a write moves the versions of the namespaces it touches
-//! and counts itself in flight before its transaction, and moves them again
-//! and uncounts itself after the commit (or rollback), in a task that runs
+//! and sets its marker among their writers in flight before its transaction,
+//! and moves them again and takes its marker away after the commit (or
+//! rollback), in a task that runs
 //! to the end even if the request is dropped then; a write dropped before
 //! it finishes, or whose commit's fate is unknown (PostgreSQL lost on the
 //! way), finishes later, once the commit surely landed. Exact keys (a product's
@@ -38,10 +39,11 @@ impl Cache {
             wal: self.primary.clone().filter(|_| self.reads_replicas),
             plan: Arc::new(Plan {
                 bookkeeping: self.bookkeeping.clone(),
-                pending: retired
+                id: fresh_epoch(),
+                writers: retired
                     .namespaces
                     .iter()
-                    .map(|namespace| self.pending_key(namespace.name()))
+                    .map(|namespace| self.writers_key(namespace.name()))
                     .collect(),
                 namespaces: retired
                     .namespaces
@@ -99,7 +101,9 @@ impl Cache {
 struct Plan {
     /// `clock` and `versions`.
     bookkeeping: [String; 2],
-    pending: Vec<String>,
+    /// This write's marker among each namespace's writers in flight.
+    id: String,
+    writers: Vec<String>,
     namespaces: Vec<String>,
     exact_keys: Vec<String>,
     pending_ttl: Duration,
@@ -109,13 +113,13 @@ struct Plan {
 
 impl Plan {
     /// `script` with this write's keys: `clock`, `versions`, then its
-    /// namespaces' pending counts.
+    /// namespaces' writers in flight.
     fn invocation<'s>(&self, script: &'s redis::Script) -> redis::ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
         invocation
             .key(&self.bookkeeping[0])
             .key(&self.bookkeeping[1]);
-        for key in &self.pending {
+        for key in &self.writers {
             invocation.key(key);
         }
         invocation
@@ -127,9 +131,10 @@ impl Plan {
         let mut invocation = self.invocation(&BEGIN_WRITE);
         invocation
             .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
-            .arg(fresh_epoch());
-        // Sent again on a dropped connection: run twice, it keeps its
-        // in-flight marker until it lapses, which only costs cache hits.
+            .arg(fresh_epoch())
+            .arg(&self.id);
+        // Sent again on a dropped connection: run twice, it sets the same
+        // marker again.
         Ok(self
             .run(redis, Resend::OnADroppedConnection, invocation)
             .await?
@@ -156,9 +161,14 @@ impl Plan {
 
     async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
-        invocation.arg(position).arg(self.max_versions);
-        // Never sent twice: a second run would take another writer's marker.
-        self.run(redis, Resend::Never, invocation).await?;
+        invocation
+            .arg(position)
+            .arg(self.max_versions)
+            .arg(&self.id);
+        // Sent again on a dropped connection: run twice, it takes away only
+        // its own marker, and moves the clock once more.
+        self.run(redis, Resend::OnADroppedConnection, invocation)
+            .await?;
         if !redis.replicated(&self.bookkeeping[0]).await? {
             tracing::warn!("a write's cache versions reached no replica in time");
         }

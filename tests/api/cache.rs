@@ -396,6 +396,70 @@ async fn a_load_that_races_a_write_is_never_stored() {
     assert_eq!(source_of(&app.anon().get("/api/products/1").await), "redis");
 }
 
+/// A writer that never finishes (its process died between begin and
+/// finish) keeps readers from storing what it touches only until its own
+/// marker lapses, however many writers of the same document come and go
+/// after it.
+#[tokio::test]
+async fn a_writer_that_never_finishes_holds_the_cache_off_only_until_its_own_marker_lapses() {
+    let app = TestApp::seeded().await;
+    let cache = &app.state.cache;
+    let product = || Retirement::of([catalog_cache::product(1)]);
+    let lost = cache
+        .begin_write_for(product(), Duration::from_secs(1))
+        .await
+        .unwrap();
+    lost.leave_to_lapse();
+    cache.write(product(), async { Ok(()) }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "postgres"
+    );
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "redis",
+        "the lost writer's marker outlived its own life"
+    );
+}
+
+/// A finish that timed out may have run all the same, and is tried again:
+/// every try that reaches Redis must take away only this writer's marker,
+/// never another writer's still in flight.
+#[tokio::test]
+async fn a_finish_tried_again_after_a_timeout_leaves_the_other_writers_in_flight() {
+    let redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| {
+        config.redis_url = redis.url().into();
+        config.cache_redis_url = None;
+        config.redis_timeout = Duration::from_millis(300);
+    })
+    .await;
+    app.seed().await;
+    let cache = &app.state.cache;
+    let product = || Retirement::of([catalog_cache::product(1)]);
+    let still_writing = cache.begin_write(product()).await.unwrap();
+    let done = cache.begin_write(product()).await.unwrap();
+    // Every try times out, and waits in Redis's socket to run on the thaw.
+    redis.freeze();
+    done.finish().await.unwrap();
+    redis.thaw();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..2 {
+        assert_eq!(
+            source_of(&app.anon().get("/api/products/1").await),
+            "postgres",
+            "stored while a writer was in flight"
+        );
+    }
+    still_writing.finish().await.unwrap();
+    assert_eq!(
+        source_of(&app.anon().get("/api/products/1").await),
+        "postgres"
+    );
+    assert_eq!(source_of(&app.anon().get("/api/products/1").await), "redis");
+}
+
 fn source_of(response: &TestResponse) -> &str {
     response.header("x-data-source").unwrap()
 }
