@@ -5,6 +5,7 @@
 
 pub mod arrival;
 pub mod auth;
+pub mod background;
 pub mod cache;
 pub mod cart;
 pub mod catalog;

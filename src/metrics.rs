@@ -33,8 +33,10 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::state::AppState;
 
 /// Latency buckets, in seconds: sub-millisecond cache hits to slow loads.
-const BUCKETS: [f64; 12] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+/// Past 5 s: a full pool's wait, a lock's timeout (10 s) and the request
+/// timeout (15 s by default) each fall in a bucket of their own.
+const BUCKETS: [f64; 15] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 10.0, 15.0, 30.0,
 ];
 
 /// The process's recorder, installed on first use.
@@ -152,28 +154,66 @@ pub fn spawn_upkeep() {
 /// Counts each request by its route template and status class. The label
 /// values are static strings (route templates interned once each, standard
 /// methods and status classes as constants, anything else `other`), so
-/// counting a request allocates nothing for them.
+/// counting a request allocates nothing for them. A request whose client
+/// hung up before its answer (hyper drops it then) is counted as `closed`,
+/// and logged, so that a slow spell clients gave up on still shows.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or("unmatched", |path| route_label(path.as_str()));
-    let method = method_label(request.method());
-    let started = Instant::now();
+    let mut tally = Tally {
+        method: method_label(request.method()),
+        route,
+        started: Instant::now(),
+        answered: false,
+        span: tracing::Span::current(),
+    };
     let response = next.run(request).await;
-    let status = match response.status().as_u16() / 100 {
+    tally.answered = true;
+    tally.count(match response.status().as_u16() / 100 {
         1 => "1xx",
         2 => "2xx",
         3 => "3xx",
         4 => "4xx",
         5 => "5xx",
         _ => "other",
-    };
-    metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status)
-        .increment(1);
-    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    });
     response
+}
+
+/// One request's count, made when it is answered or dropped unanswered.
+struct Tally {
+    method: &'static str,
+    route: &'static str,
+    started: Instant,
+    answered: bool,
+    /// The request's: a drop runs outside it.
+    span: tracing::Span,
+}
+
+impl Tally {
+    fn count(&self, status: &'static str) {
+        let (method, route) = (self.method, self.route);
+        metrics::counter!("http_requests_total", "method" => method, "route" => route, "status" => status)
+            .increment(1);
+        metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.count("closed");
+            self.span.in_scope(|| {
+                tracing::info!(
+                    latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+                    "request closed by the client before its answer"
+                );
+            });
+        }
+    }
 }
 
 /// A route template as a `'static` label: the router's templates are a

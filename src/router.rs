@@ -97,9 +97,17 @@ pub fn build(state: AppState) -> Router {
     // limit), so that those answers are counted too.
     let per_route = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(crate::metrics::track_requests))
-        .layer(CatchPanicLayer::custom(|_| {
-            AppError::Internal(anyhow::anyhow!("a handler panicked")).into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |panic: Box<dyn std::any::Any + Send>| {
+                // Its message goes to the log with the request's id.
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("no message");
+                AppError::Internal(anyhow::anyhow!("a handler panicked: {message}")).into_response()
+            },
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
@@ -133,13 +141,16 @@ pub fn build(state: AppState) -> Router {
                 .config(SwaggerConfig::from("/api/openapi.json").validator_url("none")),
         )
         .fallback(|| async { AppError::not_found("no route matches this path") })
+        // Before the per-route layers, so that a 405 is counted and dressed
+        // as any answer (set after them, it replaced each route's layered
+        // default and went uncounted).
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         // Layered per route, so that they see the matched route template.
         .layer(axum::middleware::from_fn_with_state(
             query_free,
             crate::extract::refuse_query_where_none_is_taken,
         ))
         .layer(per_route)
-        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(around)
         .with_state(state)
 }

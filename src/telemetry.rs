@@ -10,6 +10,7 @@ use axum::extract::Request;
 use axum::http::Response;
 use tracing::Span;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::LogFormat;
@@ -18,12 +19,26 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,diesel_async=warn"));
+    install(
+        format,
+        filter,
+        std::io::stdout,
+        std::io::IsTerminal::is_terminal(&std::io::stdout()),
+    );
+}
+
+/// Installs the global subscriber, writing to `writer` (a test reads the
+/// lines back); `ansi`: colour, only ever on a terminal.
+pub fn install<W>(format: LogFormat, filter: EnvFilter, writer: W, ansi: bool)
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_span_events(FmtSpan::NONE)
         .with_target(false)
-        // Colour only on a terminal: never ANSI codes in a log file.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+        .with_ansi(ansi)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Pretty => builder.try_init(),
         LogFormat::Json => builder
@@ -36,14 +51,17 @@ pub fn init(format: LogFormat) {
 }
 
 /// The span of one request: method, path (see [`logged_path`]) and the
-/// request id (already made sane by [`crate::request_id::assign`]).
+/// request id (already made sane by [`crate::request_id::assign`]). At the
+/// error level, so that it is kept whatever `RUST_LOG` keeps: under `warn`,
+/// an info span would be off, and every warning and error a request logs
+/// would lose its id.
 pub fn request_span(request: &Request) -> Span {
     let request_id = request
         .headers()
         .get("x-request-id")
         .and_then(|value| value.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!(
+    tracing::error_span!(
         "request",
         method = %request.method(),
         path = %logged_path(request.uri().path()),
@@ -51,11 +69,19 @@ pub fn request_span(request: &Request) -> Span {
     )
 }
 
-/// The one line a request's answer writes.
+/// The one line a request's answer writes; for a problem, its type, and
+/// for a 5xx its detail too (what made it: a lock's timeout, a deadlock, a
+/// lost connection), which otherwise only the client would see.
 pub fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
+    let status = response.status();
+    let problem = response.extensions().get::<crate::error::Answered>();
     tracing::info!(
-        status = response.status().as_u16(),
+        status = status.as_u16(),
         latency_ms = latency.as_secs_f64() * 1000.0,
+        problem = problem.map(|answered| answered.slug),
+        detail = problem
+            .filter(|_| status.is_server_error())
+            .map(|answered| answered.detail.as_str()),
         "request finished"
     );
 }

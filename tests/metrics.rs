@@ -84,6 +84,30 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
         slow.anon().send_request(never).await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
+    // A client that hangs up before its answer (its body never comes) is
+    // counted too, as `closed`...
+    let hung_up = axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/signin")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap();
+    let gone = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        app.anon().send_request(hung_up),
+    )
+    .await;
+    assert!(gone.is_err(), "the request was answered");
+    // ...and a method the route does not take.
+    assert_eq!(
+        app.anon()
+            .send(Method::PATCH, "/api/products", None, &[])
+            .await
+            .status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
     let scrape = app.anon().get("/metrics").await;
     // Every series is described.
     let mut typed = 0;
@@ -117,6 +141,14 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     );
     moved(
         "http_requests_total{method=\"POST\",route=\"/api/auth/signin\",status=\"5xx\"}",
+        1.0,
+    );
+    moved(
+        "http_requests_total{method=\"POST\",route=\"/api/auth/signin\",status=\"closed\"}",
+        1.0,
+    );
+    moved(
+        "http_requests_total{method=\"PATCH\",route=\"/api/products\",status=\"4xx\"}",
         1.0,
     );
     moved("signins_total{outcome=\"accepted\"}", 1.0);

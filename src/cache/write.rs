@@ -17,6 +17,7 @@ use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::redis::{Redis, RedisFailure, Resend};
 use crate::replicas::{self, Lsn};
+use tracing::Instrument;
 
 impl Cache {
     /// Retires what `retired` covers before a write; the write must then
@@ -237,7 +238,8 @@ impl CacheWrite {
                 tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
             }
             outcome.is_ok()
-        });
+        }
+        .instrument(tracing::Span::current()));
         match task.await {
             Ok(false) | Err(_) if replicas_read => Err(AppError::unavailable(
                 "the change is saved, but the cache could not record it; retry to confirm",
@@ -273,9 +275,14 @@ impl CacheWrite {
         self.done = true;
         let (redis, plan) = (self.redis.clone(), self.plan.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                let _ = plan.finish_unchanged(&redis).await;
-            });
+            runtime.spawn(
+                async move {
+                    if let Err(failure) = plan.finish_unchanged(&redis).await {
+                        tracing::warn!(error = %failure, "a refused write's marker is left to lapse");
+                    }
+                }
+                .instrument(tracing::Span::current()),
+            );
         }
     }
 
@@ -310,11 +317,17 @@ impl CacheWrite {
     fn spawn_finish(&self, after: Duration) {
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                tokio::time::sleep(after).await;
-                let position = wal_position(wal.as_ref()).await;
-                let _ = plan.finish(&redis, position).await;
-            });
+            runtime.spawn(
+                async move {
+                    tokio::time::sleep(after).await;
+                    let position = wal_position(wal.as_ref()).await;
+                    if let Err(failure) = plan.finish(&redis, position).await {
+                        // With replicas, its WAL position went unrecorded too.
+                        tracing::warn!(error = %failure, "a late write's cache entries not retired; its marker is left to lapse");
+                    }
+                }
+                .instrument(tracing::Span::current()),
+            );
         }
     }
 }

@@ -231,8 +231,20 @@ impl IntoResponse for AppError {
         if let Some(seconds) = self.retry_after_seconds() {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        response.extensions_mut().insert(Answered {
+            slug: self.slug(),
+            detail: problem.detail,
+        });
         response
     }
+}
+
+/// What a problem answer was, for the request's log line
+/// ([`crate::telemetry::log_response`]).
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub slug: &'static str,
+    pub detail: String,
 }
 
 /// Shorthand for handler results.

@@ -13,6 +13,7 @@ use super::models::{Order, OrderLine};
 pub use super::placement::Placement;
 use super::placement::{Wanted, body_of, refuse_short, refuse_unexpected_total, shipping_address};
 use super::queries::{self, PlacedAtOnce};
+use crate::background;
 use crate::cache::{Cache, CacheWrite};
 use crate::config::Config;
 use crate::db;
@@ -45,14 +46,8 @@ pub async fn place(
         // dropped (a client gone, the request timeout), and its cache write
         // must then finish after the commit, not at the drop, and its
         // connection go back idle.
-        let placing = tokio::spawn(place_at_once(
-            state.clone(),
-            user_id,
-            request.clone(),
-            wanted,
-            arrived,
-        ));
-        if let Some(placement) = placing.await.map_err(anyhow::Error::from)?? {
+        let placing = place_at_once(state.clone(), user_id, request.clone(), wanted, arrived);
+        if let Some(placement) = background::to_the_end(placing).await? {
             return Ok(placement);
         }
     }
@@ -353,7 +348,7 @@ async fn durably<T: Send + 'static>(
     let mut conn = state.conn().await?;
     AnsiTransactionManager::begin_transaction(&mut *conn).await?;
     let worked = work(&mut conn, &mut writes).await;
-    let ending = tokio::spawn(async move {
+    background::to_the_end(async move {
         let outcome = match worked {
             Ok(value) => db::commit_and_wait_for_disk(&mut conn)
                 .await
@@ -378,8 +373,8 @@ async fn durably<T: Send + 'static>(
         let value = outcome?;
         finished?;
         Ok(value)
-    });
-    ending.await.map_err(anyhow::Error::from)?
+    })
+    .await
 }
 
 /// What [`durably`] runs: a transaction's work on `conn`, which pushes the
