@@ -48,14 +48,16 @@ pub struct Liveness {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, `degraded` (Redis down) or `unavailable` (PostgreSQL down).
+    /// `ready`, `degraded` (the sessions' Redis or the cache's down: reads
+    /// go on, writes answer 503) or `unavailable` (PostgreSQL down).
     #[schema(example = "ready")]
     status: &'static str,
     postgres: DependencyState,
     redis: DependencyState,
     /// The cache's own Redis, when it has one (`CACHE_REDIS_URL`,
-    /// `CACHE_REDIS_CLUSTER_NODES`); the
-    /// service is ready without it (reads then come from PostgreSQL).
+    /// `CACHE_REDIS_CLUSTER_NODES`); without it the service is degraded:
+    /// reads come from PostgreSQL, and writes answer 503 (nothing could
+    /// retire what they change).
     #[serde(skip_serializing_if = "Option::is_none")]
     cache: Option<DependencyState>,
     /// Each read replica (`DATABASE_REPLICA_URLS`), when there are any: `ok`,
@@ -86,10 +88,13 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         cache_state(&state),
         replica_states(&state)
     );
-    let (status_code, status) = match (postgres, redis) {
-        (DependencyState::Down, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        (DependencyState::Up, DependencyState::Down) => (StatusCode::OK, "degraded"),
-        (DependencyState::Up, DependencyState::Up) => (StatusCode::OK, "ready"),
+    // Either Redis down makes every write a 503 (sessions, or the cache's
+    // retirement before the transaction); reads go on.
+    let a_redis_down = redis == DependencyState::Down || cache == Some(DependencyState::Down);
+    let (status_code, status) = match postgres {
+        DependencyState::Down => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+        DependencyState::Up if a_redis_down => (StatusCode::OK, "degraded"),
+        DependencyState::Up => (StatusCode::OK, "ready"),
     };
     let readiness = Json(Readiness {
         status,
@@ -140,7 +145,7 @@ pub async fn log_dependencies(state: &AppState) {
         ),
         Some(variable) if redis_state(state.cache.redis()).await == DependencyState::Down => {
             tracing::warn!(
-                "the cache's Redis does not answer ({variable}): reads are served from PostgreSQL until it does"
+                "the cache's Redis does not answer ({variable}): reads are served from PostgreSQL, and every write answers 503 (nothing could retire what it changes), until it does"
             );
         }
         Some(variable) => tracing::info!("the cache's Redis answers ({variable})"),
@@ -259,6 +264,12 @@ async fn postgres_state(state: &AppState) -> DependencyState {
     };
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
         Ok(Some(_)) => DependencyState::Up,
+        // Every pooled connection busy (a burst): asked on a connection of
+        // its own, a PostgreSQL that answers is up; one that hangs (all the
+        // pool's connections stuck on it) is not.
+        _ if state.db.is_saturated() && state.db.answers_directly(PROBE_TIMEOUT).await => {
+            DependencyState::Up
+        }
         _ => DependencyState::Down,
     }
 }

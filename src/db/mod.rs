@@ -35,6 +35,9 @@ pub struct Database {
     pool: DbPool,
     failures: Arc<ConnectFailures>,
     connect_timeout: Duration,
+    /// For a connection of its own, outside the pool ([`Database::answers_directly`]).
+    url: Arc<str>,
+    max_size: u32,
 }
 
 impl Database {
@@ -51,6 +54,8 @@ impl Database {
             pool,
             failures,
             connect_timeout: config.database_connect_timeout,
+            url: url.into(),
+            max_size: config.database_pool_size,
         }
     }
 
@@ -94,6 +99,24 @@ impl Database {
     /// The pool's counts, for the metrics.
     pub fn state(&self) -> bb8::State {
         self.pool.state()
+    }
+
+    /// Whether every connection the pool may open is open and in use.
+    pub fn is_saturated(&self) -> bool {
+        let state = self.pool.state();
+        state.idle_connections == 0 && state.connections >= self.max_size
+    }
+
+    /// Whether the server answers `SELECT 1` within `within` on a
+    /// connection of its own, opened and closed outside the pool: for a
+    /// probe that found every pooled connection busy.
+    pub async fn answers_directly(&self, within: Duration) -> bool {
+        use diesel_async::{AsyncConnection, RunQueryDsl};
+        let attempt = async {
+            let mut conn = AsyncPgConnection::establish(&self.url).await.ok()?;
+            diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
+        };
+        matches!(tokio::time::timeout(within, attempt).await, Ok(Some(_)))
     }
 }
 

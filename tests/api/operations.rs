@@ -45,6 +45,41 @@ async fn readiness_says_degraded_without_redis_and_fails_without_postgres() {
     assert!(read.header("retry-after").is_some());
 }
 
+/// Every write begins by retiring what it changes in the cache, so with the
+/// cache's own Redis down every write answers 503: the node is degraded,
+/// though reads go on (from PostgreSQL).
+#[tokio::test]
+async fn readiness_says_degraded_when_the_caches_own_redis_is_down() {
+    let no_cache = TestApp::with_config(|config| {
+        config.cache_redis_url = Some(String::from("redis://127.0.0.1:1").into());
+    })
+    .await;
+    let ready = no_cache.anon().get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(
+        (
+            ready.json()["cache"].as_str(),
+            ready.json()["redis"].as_str()
+        ),
+        (Some("down"), Some("up"))
+    );
+    assert_eq!(ready.json()["status"], "degraded");
+}
+
+/// A pool whose every connection is busy (a burst, checkouts queued on a
+/// hot product) is not a PostgreSQL that is down: readiness must not take
+/// every node out of rotation at the peak.
+#[tokio::test]
+async fn readiness_says_postgres_is_up_while_every_pooled_connection_is_busy() {
+    let app = TestApp::with_config(|config| config.database_pool_size = 2).await;
+    let busy = (app.state.db.get().await.ok(), app.state.db.get().await.ok());
+    assert!(busy.0.is_some() && busy.1.is_some());
+    let ready = app.anon().get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+    assert_eq!(ready.json()["postgres"], "up");
+    drop(busy);
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems() {
     let app = TestApp::spawn().await;
