@@ -1,5 +1,7 @@
 //! Migrations and the seed.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::helpers::{TestApp, database_url};
@@ -54,6 +56,63 @@ async fn nodes_started_together_create_and_migrate_a_new_database_once() {
         .count("__diesel_schema_migrations")
         .await;
     assert_eq!(recorded, i64::try_from(once).unwrap());
+    app.sql(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .await;
+}
+
+/// Compose starts the app with PostgreSQL: a server that refuses
+/// connections for a moment yet (starting, or restarting) is waited for,
+/// and the database is made once it takes them.
+#[tokio::test]
+async fn a_start_waits_for_a_postgresql_that_is_not_up_yet() {
+    let postgres = std::sync::Arc::new(crate::harness::ThrowawayPostgres::start(&[]));
+    postgres.stop();
+    let url = postgres.url("emporium_late");
+    let later = postgres.clone();
+    let starting = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_secs(2));
+        later.start_again();
+    });
+    emporium::db::ensure_database(&url)
+        .await
+        .expect("the start gave up on a server about to take connections");
+    starting.await.unwrap();
+    emporium::db::run_migrations(&url).await.unwrap();
+}
+
+/// A migration that waits for a lock a long transaction holds (an idle one
+/// in someone's psql) gives up, is tried again a few times, and then fails
+/// the start with a message saying so; it never waits as long as that
+/// transaction lives, with every write to the table queued behind it.
+#[tokio::test]
+async fn a_migration_blocked_by_a_long_transaction_gives_up_and_says_why() {
+    let app = TestApp::spawn().await;
+    let fresh = format!("{}_blocked", app.database_name);
+    let url = database_url(&fresh);
+    emporium::db::ensure_database(&url).await.unwrap();
+    let mut holder =
+        <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+            .await
+            .unwrap();
+    diesel_async::SimpleAsyncConnection::batch_execute(
+        &mut holder,
+        "BEGIN; CREATE TABLE categories (id int)",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(60), emporium::db::run_migrations(&url)).await;
+    let error = outcome
+        .expect("the migration waited on and on")
+        .expect_err("the migration went through a held lock");
+    assert!(error.to_string().contains("lock"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(holder);
     app.sql(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
         .await;
 }
