@@ -174,7 +174,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     auth: AuthUser,
 ) -> AppResult<Envelope<Vec<SessionInfoView>>> {
-    let sessions = sessions::list(&state, auth.id()).await?;
+    let sessions = sessions::list(&state, &auth.user).await?;
     let data = sessions
         .into_iter()
         .map(|session| SessionInfoView {

@@ -342,6 +342,15 @@ async fn the_token_of_a_deleted_user_names_no_later_account_given_its_id() {
     .await;
     let (reused, admin_token) = app.quick_account("ava@example.com", Role::Admin).await;
     assert_eq!(reused, id);
+    // Its sessions list shows its own session alone, even before gus's
+    // token is ever presented again.
+    let listed = app.user(&admin_token).get("/api/auth/sessions").await;
+    assert_eq!(
+        listed.json()["data"].as_array().unwrap().len(),
+        1,
+        "{}",
+        listed.text()
+    );
     me(&app, &token).await.problem(401);
     app.client(Some(&token))
         .send_json(Method::POST, "/api/tags", json!({"tag_name": "x"}))

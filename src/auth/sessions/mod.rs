@@ -30,6 +30,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::models::User;
 use crate::jwt::Claims;
 use crate::redis::RedisFailure;
 use crate::state::AppState;
@@ -65,6 +66,11 @@ struct Entry {
     created_at: i64,
     expires_at: i64,
     user_agent: Option<String>,
+    /// The token's `acct`: which account of this id opened it (an id is
+    /// given again after the database was made anew or restored). Lists
+    /// from before it was kept show their entries as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    acct: Option<i64>,
 }
 
 /// One of a user's live sessions.
@@ -97,6 +103,7 @@ pub async fn open(
         created_at: claims.iat,
         expires_at: claims.exp,
         user_agent: user_agent.map(|agent| agent.chars().take(MAX_USER_AGENT_CHARS).collect()),
+        acct: claims.acct,
     };
     let entry = serde_json::to_string(&entry).unwrap_or_default();
     let list = list_key(state, user_id);
@@ -286,8 +293,11 @@ async fn revoked_everywhere(state: &AppState, keys: &[String]) -> Result<(), Red
 }
 
 /// The user's live sessions, newest first. Entries of sessions that
-/// expired are dropped on the way.
-pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisFailure> {
+/// expired, or that an earlier account of the same id opened, are dropped
+/// on the way.
+pub async fn list(state: &AppState, user: &User) -> Result<Vec<Session>, RedisFailure> {
+    let user_id = user.id;
+    let account = user.created_at.timestamp_micros();
     let list = list_key(state, user_id);
     let fields: std::collections::HashMap<String, String> =
         state.redis.query(redis::cmd("HGETALL").arg(&list)).await?;
@@ -308,6 +318,11 @@ pub async fn list(state: &AppState, user_id: i32) -> Result<Vec<Session>, RedisF
     let mut ended = Vec::new();
     let mut sessions = Vec::new();
     for ((jti, entry), open) in listed.drain(..).zip(open) {
+        if entry.acct.is_some_and(|acct| acct != account) {
+            // Its token is refused (`acct`): it is no session of this user.
+            ended.push(jti);
+            continue;
+        }
         if !open {
             // Only an expired entry is tidied away: one whose key is not
             // written yet belongs to a session being opened right now, and
