@@ -164,6 +164,13 @@ impl Replicas {
         None
     }
 
+    /// A read [`Replicas::at_least`] gave a replica failed there and goes
+    /// to the primary after all: counted as the primary's.
+    pub fn fell_back(&self) {
+        self.served.fetch_sub(1, Ordering::Relaxed);
+        self.passed_over.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Each replica's state, measured against the primary's position `now`.
     pub async fn health(&self, now: Option<Lsn>) -> Vec<ReplicaHealth> {
         // Asked at once: a replica that does not answer takes its whole

@@ -136,10 +136,13 @@ impl AppState {
             && let Some(mut conn) = self.replicas.at_least(at).await
         {
             match work(&mut conn).await {
-                // Whatever failed on the replica (a lost connection, a
-                // query cancelled by a conflict with recovery) is read
-                // again on the primary, which answers for itself.
-                Err(error) => {
+                // What failed on the replica as a server fails (a lost
+                // connection, a query cancelled by a conflict with
+                // recovery) is read again on the primary, which answers
+                // for itself. Any other answer (a 404: the replica has
+                // replayed every acknowledged write) is the answer.
+                Err(error) if error.status().is_server_error() => {
+                    self.replicas.fell_back();
                     tracing::info!(error = %error, "a replica failed a read: reading the primary");
                 }
                 done => return done,

@@ -257,3 +257,29 @@ async fn a_write_whose_position_cannot_be_recorded_is_not_acknowledged() {
         "acknowledged with its position unrecorded"
     );
 }
+
+/// A replica that has replayed every acknowledged write answers for itself,
+/// a 404 included: only a failure of the replica's own sends the read to
+/// the primary (which here could not answer at all).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_current_replica_answers_for_a_product_that_does_not_exist() {
+    let primary = ThrowawayPostgres::start(&[]);
+    let (app, _replica) = app_with_replica(&primary, &[]).await;
+    let written = app
+        .admin()
+        .put("/api/products/2", json!({ "price": "31.00" }))
+        .await;
+    assert_eq!(written.status, StatusCode::OK);
+    let (served, passed_over) = app.state.replicas.counts();
+    primary.freeze();
+    let missing = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.anon().get("/api/products/999999"),
+    )
+    .await;
+    primary.thaw();
+    missing
+        .expect("the read went on to the frozen primary")
+        .problem(404);
+    assert_eq!(app.state.replicas.counts(), (served + 1, passed_over));
+}
