@@ -108,6 +108,37 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
             .status,
         StatusCode::METHOD_NOT_ALLOWED
     );
+    // An order whose client hung up while it committed is counted too: it
+    // was placed.
+    let slow = TestApp::seeded().await;
+    let (_, late_token) = slow.quick_account("late@example.com", Role::Customer).await;
+    slow.slow_commits_on("orders", "INSERT").await;
+    let late = slow.user(&late_token);
+    {
+        // The request is driven until its commit sleeps, then dropped.
+        let sending = late.send_json(
+            Method::POST,
+            "/api/orders",
+            json!({"items": [{"product_id": 3, "quantity": 1}]}),
+        );
+        tokio::pin!(sending);
+        tokio::select! {
+            _ = &mut sending => panic!("answered before its commit slept"),
+            () = slow.until_a_commit_sleeps() => {}
+        }
+    }
+    slow.until_counted("orders").await;
+    let placed_before = series(&before, "orders_placed_total");
+    for _ in 0..100 {
+        let now = series(
+            &app.anon().get("/metrics").await.text(),
+            "orders_placed_total",
+        );
+        if now - placed_before >= 2.0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let scrape = app.anon().get("/metrics").await;
     // Every series is described.
     let mut typed = 0;
@@ -153,7 +184,7 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     );
     moved("signins_total{outcome=\"accepted\"}", 1.0);
     moved("signins_total{outcome=\"refused\"}", 1.0);
-    moved("orders_placed_total", 1.0);
+    moved("orders_placed_total", 2.0);
     moved("orders_refused_total{reason=\"stock\"}", 1.0);
     // Per app: this app's cache saw the misses and the hit.
     assert!(series(&after, "cache_misses_total{kind=\"product\"}") >= 3.0);

@@ -54,10 +54,7 @@ pub async fn place_order(
     OrderRequestBody(request): OrderRequestBody,
 ) -> AppResult<Response> {
     let (body, replayed) = match service::place(&state, auth.id(), request, key, arrived).await? {
-        Placement::Placed(body) => {
-            metrics::counter!("orders_placed_total").increment(1);
-            (body, false)
-        }
+        Placement::Placed(body) => (body, false),
         Placement::Replayed(body) => (body, true),
     };
     let mut response = Created::at(OrderView::location_in(&body), body).into_response();

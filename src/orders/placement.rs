@@ -20,6 +20,21 @@ pub enum Placement {
     Replayed(String),
 }
 
+impl Placement {
+    /// Counts a placement once it committed (a replay placed nothing).
+    pub(super) fn count(&self) {
+        if matches!(self, Self::Placed(_)) {
+            Self::count_placed();
+        }
+    }
+
+    /// `orders_placed_total`: orders committed, whether or not anyone
+    /// waited for the answer.
+    pub(super) fn count_placed() {
+        metrics::counter!("orders_placed_total").increment(1);
+    }
+}
+
 /// An order's lines summed by item (in the order rows are locked), checked
 /// to fit, with the quantity each item takes.
 pub(super) struct Wanted {

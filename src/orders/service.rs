@@ -65,6 +65,7 @@ pub async fn place(
             }
             Ok(placement)
         },
+        Placement::count,
     )
     .await
 }
@@ -130,9 +131,13 @@ async fn placed_at_once(
 ) -> AppResult<Option<Placement>> {
     let placed = queries::place_at_once(conn, user_id, address, &wanted.taken).await;
     match placed {
-        Ok(PlacedAtOnce::Placed { order, lines }) => placed_answer(conn, order, lines)
-            .await
-            .map(|body| Some(Placement::Placed(body))),
+        Ok(PlacedAtOnce::Placed { order, lines }) => {
+            // Committed by the call itself.
+            Placement::count_placed();
+            placed_answer(conn, order, lines)
+                .await
+                .map(|body| Some(Placement::Placed(body)))
+        }
         Ok(PlacedAtOnce::WouldEmpty) => Ok(None),
         // Nothing was changed. As a transaction answers: the refusal of
         // the read of what the lines are first, then the call's. (A line
@@ -286,6 +291,7 @@ pub async fn change_status(
             db::hot_write_settings(conn).await?;
             change_in(conn, &state.cache, writes, actor, id, next).await
         },
+        |_| {},
     )
     .await
 }
@@ -340,9 +346,13 @@ async fn change_in(
 /// the commit lands, and a reader could store what it read in between. A
 /// request dropped before that rolls back, as before (its connection,
 /// still in its transaction, is not taken back by the pool).
+///
+/// `committed` is told what committed, in that task (counted even when
+/// nobody waits for the answer any more).
 async fn durably<T: Send + 'static>(
     state: &AppState,
     work: impl for<'c> WriteWork<'c, T> + Send,
+    committed: impl FnOnce(&T) + Send + 'static,
 ) -> AppResult<T> {
     let mut writes = Vec::new();
     let mut conn = state.conn().await?;
@@ -352,7 +362,10 @@ async fn durably<T: Send + 'static>(
         let outcome = match worked {
             Ok(value) => db::commit_and_wait_for_disk(&mut conn)
                 .await
-                .map(|()| value)
+                .map(|()| {
+                    committed(&value);
+                    value
+                })
                 .map_err(AppError::from),
             // As diesel's own `transaction` does: a failed rollback leaves
             // the connection marked broken (the pool drops it), and its
