@@ -42,6 +42,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::telemetry::Throttle;
 
 /// Why a Redis call gave nothing back.
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +59,17 @@ pub enum RedisFailure {
 /// Sessions live in Redis: without it, nobody can be recognised.
 impl From<RedisFailure> for AppError {
     fn from(failure: RedisFailure) -> Self {
-        tracing::warn!(error = %failure, "Redis is unavailable");
+        static WARNINGS: Throttle = Throttle::new();
+        match &failure {
+            RedisFailure::Raced(_) => {
+                tracing::info!(error = %failure, "a session change met another in Redis");
+            }
+            _ => {
+                if let Some(unsaid) = WARNINGS.allow() {
+                    tracing::warn!(error = %failure, unsaid, "Redis is unavailable");
+                }
+            }
+        }
         AppError::unavailable("the session store is unavailable; retry shortly")
     }
 }

@@ -4,6 +4,7 @@
 //! [`log_response`], carries method, path, status, latency and the request id.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::Request;
@@ -118,5 +119,66 @@ mod tests {
         // Never cut inside a character.
         let wide = format!("/{}", "é".repeat(200));
         assert!(logged_path(&wide).ends_with("é... (401 bytes)"));
+    }
+}
+
+/// A warning said at most once an interval: during an outage every request
+/// fails the same way, and each request's own line already carries its 503
+/// and what made it ([`log_response`]), so the cause is said once every
+/// [`Throttle::INTERVAL`] with how many times it went unsaid meanwhile.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    last_ms: AtomicU64,
+    unsaid: AtomicU64,
+}
+
+impl Throttle {
+    pub const INTERVAL: Duration = Duration::from_secs(10);
+
+    pub const fn new() -> Self {
+        Self {
+            last_ms: AtomicU64::new(0),
+            unsaid: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(times unsaid since the last)` when the warning is to be said
+    /// now, else `None` (and it is counted as unsaid).
+    pub fn allow(&self) -> Option<u64> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+            });
+        let last = self.last_ms.load(Ordering::Relaxed);
+        let interval = u64::try_from(Self::INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if now.saturating_sub(last) >= interval
+            && self
+                .last_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.unsaid.swap(0, Ordering::Relaxed))
+        } else {
+            self.unsaid.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod throttle_tests {
+    use super::Throttle;
+
+    #[test]
+    fn a_warning_is_said_once_an_interval_with_the_times_it_went_unsaid() {
+        let throttle = Throttle::new();
+        assert_eq!(throttle.allow(), Some(0));
+        assert_eq!(throttle.allow(), None);
+        assert_eq!(throttle.allow(), None);
+        throttle
+            .last_ms
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(throttle.allow(), Some(2));
     }
 }

@@ -130,4 +130,41 @@ async fn a_requests_lines_carry_its_id_say_what_made_a_5xx_and_which_clients_gav
             .any(|line| line["message"] == "request closed by the client before its answer"),
         "{lines:?}"
     );
+
+    // An outage fails every request the same way: its cause is said once
+    // (every 10 s), while each request's own line says its 503.
+    let no_postgres = TestApp::with_config(|config| {
+        config.database_url = "postgres://postgres@127.0.0.1:1/nothing".to_owned().into();
+        config.database_connect_timeout = Duration::from_millis(300);
+    })
+    .await;
+    for n in 0..6 {
+        let id = format!("log-outage-{n}");
+        let read = no_postgres
+            .anon()
+            .send(
+                Method::GET,
+                "/api/products?limit=3",
+                None,
+                &[("x-request-id", &id)],
+            )
+            .await;
+        assert_eq!(read.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            kept.lines_of(&id)
+                .iter()
+                .any(|line| line["message"] == "request finished" && line["status"] == 503)
+        );
+    }
+    let all = String::from_utf8_lossy(&kept.0.lock().unwrap()).into_owned();
+    for cause in [
+        "no PostgreSQL connection",
+        "cannot open a PostgreSQL connection",
+    ] {
+        let said = all
+            .lines()
+            .filter(|line| line.contains(&format!("\"message\":\"{cause}\"")))
+            .count();
+        assert!(said <= 1, "{cause:?} said {said} times for one outage");
+    }
 }

@@ -31,8 +31,7 @@ pub mod stats;
 mod store;
 mod write;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -46,10 +45,9 @@ use crate::db::Database;
 use crate::error::AppResult;
 use crate::redis::{Redis, RedisFailure};
 use crate::replicas::Lsn;
+use crate::telemetry::Throttle;
 use entry::Header;
 
-/// How often, at most, a Redis failure on the read path is logged.
-const WARNING_INTERVAL: Duration = Duration::from_secs(10);
 /// The window of an open-ended query budget (`CACHE_OPEN_QUERIES_PER_CLIENT` a minute).
 const ADMISSION_WINDOW_MS: u64 = 60_000;
 
@@ -57,14 +55,6 @@ const ADMISSION_WINDOW_MS: u64 = 60_000;
 fn fresh_epoch() -> String {
     let bits = uuid::Uuid::new_v4().as_u128() as u64;
     format!("{bits:016x}")
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
-        })
 }
 
 /// The cache: Redis, the entries' life, the counters, the loads in flight.
@@ -81,7 +71,8 @@ pub struct Cache {
     pending_ttl: Duration,
     stats: CacheStats,
     flights: flight::Flights,
-    last_warning_ms: AtomicU64,
+    /// A Redis failure on the read path is logged at most every 10 s.
+    warnings: Throttle,
     /// The primary, to ask for a write's WAL position (see
     /// `crate::replicas`): every write when this node's replicas serve
     /// misses, else a write that finds positions recorded by another node.
@@ -138,7 +129,7 @@ impl Cache {
             pending_ttl: config.request_timeout * 2 + Duration::from_secs(5),
             stats: CacheStats::default(),
             flights: flight::Flights::default(),
-            last_warning_ms: AtomicU64::new(0),
+            warnings: Throttle::new(),
             primary: None,
             reads_replicas: false,
         }
@@ -383,16 +374,8 @@ impl Cache {
     }
 
     fn warn(&self, failure: &RedisFailure) {
-        let now = now_ms();
-        let last = self.last_warning_ms.load(Ordering::Relaxed);
-        let interval = u64::try_from(WARNING_INTERVAL.as_millis()).unwrap_or(u64::MAX);
-        if now.saturating_sub(last) >= interval
-            && self
-                .last_warning_ms
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(error = %failure, "cache unavailable: serving from PostgreSQL");
+        if let Some(unsaid) = self.warnings.allow() {
+            tracing::warn!(error = %failure, unsaid, "cache unavailable: serving from PostgreSQL");
         }
     }
 }

@@ -147,7 +147,10 @@ struct FailureSink(Arc<ConnectFailures>);
 impl bb8::ErrorSink<diesel_async::pooled_connection::PoolError> for FailureSink {
     fn sink(&self, error: diesel_async::pooled_connection::PoolError) {
         if let diesel_async::pooled_connection::PoolError::ConnectionError(cause) = error {
-            tracing::warn!(error = %cause, "cannot open a PostgreSQL connection");
+            static WARNINGS: crate::telemetry::Throttle = crate::telemetry::Throttle::new();
+            if let Some(unsaid) = WARNINGS.allow() {
+                tracing::warn!(error = %cause, unsaid, "cannot open a PostgreSQL connection");
+            }
             self.0.last_ms.store(now_ms(), Ordering::Relaxed);
             self.0.notify.notify_waiters();
         }

@@ -9,6 +9,7 @@
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 
 use super::AppError;
+use crate::telemetry::Throttle;
 
 /// How a named constraint violation reads to a client.
 enum ConstraintMeaning {
@@ -73,7 +74,10 @@ fn is_the_servers_trouble(message: &str) -> bool {
 impl From<DieselError> for AppError {
     fn from(error: DieselError) -> Self {
         if crate::db::is_connection_lost(&error) {
-            tracing::warn!(error = %error, "lost the PostgreSQL connection");
+            static WARNINGS: Throttle = Throttle::new();
+            if let Some(unsaid) = WARNINGS.allow() {
+                tracing::warn!(error = %error, unsaid, "lost the PostgreSQL connection");
+            }
             return Self::database_unavailable();
         }
         if let DieselError::DatabaseError(kind, info) = &error {
@@ -106,11 +110,17 @@ impl From<DieselError> for AppError {
                 // A server that takes no writes (a primary demoted by a
                 // failover, a standby named as the primary).
                 (DatabaseErrorKind::ReadOnlyTransaction, None) => {
-                    tracing::warn!(error = %error, "PostgreSQL refused a write: read-only");
+                    static WARNINGS: Throttle = Throttle::new();
+                    if let Some(unsaid) = WARNINGS.allow() {
+                        tracing::warn!(error = %error, unsaid, "PostgreSQL refused a write: read-only");
+                    }
                     return Self::unavailable(SERVERS_TROUBLE);
                 }
                 (_, None) if is_the_servers_trouble(info.message()) => {
-                    tracing::error!(error = %error, "PostgreSQL could not run a statement");
+                    static ERRORS: Throttle = Throttle::new();
+                    if let Some(unsaid) = ERRORS.allow() {
+                        tracing::error!(error = %error, unsaid, "PostgreSQL could not run a statement");
+                    }
                     return Self::unavailable(SERVERS_TROUBLE);
                 }
                 _ => {}
@@ -122,7 +132,10 @@ impl From<DieselError> for AppError {
 
 impl From<crate::db::Unavailable> for AppError {
     fn from(error: crate::db::Unavailable) -> Self {
-        tracing::warn!(error = %error, "no PostgreSQL connection");
+        static WARNINGS: Throttle = Throttle::new();
+        if let Some(unsaid) = WARNINGS.allow() {
+            tracing::warn!(error = %error, unsaid, "no PostgreSQL connection");
+        }
         Self::database_unavailable()
     }
 }
