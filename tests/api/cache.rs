@@ -9,6 +9,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use emporium::cache::Retirement;
 use emporium::catalog::cache as catalog_cache;
+use emporium::domain::Role;
 use emporium::response::{Document, Framing};
 use serde_json::{Value, json};
 
@@ -458,6 +459,51 @@ async fn a_finish_tried_again_after_a_timeout_leaves_the_other_writers_in_flight
         "postgres"
     );
     assert_eq!(source_of(&app.anon().get("/api/products/1").await), "redis");
+}
+
+/// A user's cached documents are theirs alone: once the owner's order,
+/// order list and cart are served from Redis, another customer still gets a
+/// 404 for the order and their own (empty) list and cart, and an admin the
+/// admin's rendering.
+#[tokio::test]
+async fn a_users_cached_documents_are_never_served_to_another_user() {
+    let app = TestApp::seeded_with_admin().await;
+    let (_, owner) = app.quick_account("own@example.com", Role::Customer).await;
+    let (_, other) = app.quick_account("oth@example.com", Role::Customer).await;
+    let placed = app
+        .user(&owner)
+        .post(
+            "/api/orders",
+            json!({"items": [{"product_id": 1, "quantity": 1}]}),
+        )
+        .await;
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    let added = app
+        .user(&owner)
+        .post("/api/cart/items", json!({"product_id": 2, "quantity": 1}))
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let order = format!("/api/orders/{id}");
+    for path in [order.as_str(), "/api/orders", "/api/cart"] {
+        app.user(&owner).get(path).await;
+        assert_eq!(
+            source_of(&app.user(&owner).get(path).await),
+            "redis",
+            "{path}"
+        );
+    }
+    app.user(&other).get(&order).await.problem(404);
+    let list = app.user(&other).get("/api/orders").await;
+    assert_eq!(list.json()["total"], 0, "{}", list.text());
+    let cart = app.user(&other).get("/api/cart").await;
+    assert_eq!(cart.json()["data"]["items"], json!([]), "{}", cart.text());
+    let seen_by_admin = app.admin().get(&order).await;
+    assert_eq!(seen_by_admin.status, StatusCode::OK);
+    assert!(
+        seen_by_admin.json()["data"].get("customer").is_some(),
+        "{}",
+        seen_by_admin.text()
+    );
 }
 
 fn source_of(response: &TestResponse) -> &str {
