@@ -4,7 +4,7 @@
 //! its total always fits the money type; a change that takes the cart's
 //! total past it is refused.
 
-use diesel_async::AsyncPgConnection;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 
 use super::cache;
 use super::dto::CartView;
@@ -28,7 +28,6 @@ pub async fn add(
     quantity: Quantity,
 ) -> AppResult<CartView> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
-        queries::lock_cart(conn, user_id).await?;
         let purchasable = purchasable(conn, item).await?;
         let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
         check_line(&purchasable, i64::from(merged))?;
@@ -67,7 +66,6 @@ pub async fn set_quantity(
     quantity: Quantity,
 ) -> AppResult<CartView> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
-        queries::lock_cart(conn, user_id).await?;
         let (item, before) = queries::find_line(conn, user_id, line_id)
             .await?
             .ok_or_else(|| no_line(line_id))?;
@@ -88,7 +86,6 @@ pub async fn set_quantity(
 /// Removes the user's line `line_id`.
 pub async fn remove(state: &AppState, user_id: i32, line_id: i32) -> AppResult<()> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
-        queries::lock_cart(conn, user_id).await?;
         if queries::delete_line(conn, user_id, line_id).await? {
             Ok(())
         } else {
@@ -101,7 +98,6 @@ pub async fn remove(state: &AppState, user_id: i32, line_id: i32) -> AppResult<(
 /// Empties the user's cart.
 pub async fn clear(state: &AppState, user_id: i32) -> AppResult<()> {
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
-        queries::lock_cart(conn, user_id).await?;
         queries::clear(conn, user_id).await?;
         Ok(())
     })
@@ -127,15 +123,26 @@ fn no_line(line_id: i32) -> AppError {
 }
 
 /// Runs `work` in a transaction, with the cart's document retired around
-/// it. Each `work` first takes the cart's lock ([`queries::lock_cart`]).
+/// it, once the transaction holds the cart's lock ([`queries::lock_cart`]):
+/// changes of one cart run one after another.
 async fn in_transaction<T: Send>(
     state: &AppState,
     user_id: i32,
     work: impl for<'c> DbWork<'c, T> + Send,
 ) -> AppResult<T> {
+    // diesel-async's `transaction` takes a closure called once, which may
+    // hold `work` ([`AppState::transaction`] needs one it may call again).
+    let locked = async move {
+        let mut conn = state.conn().await?;
+        conn.transaction::<_, AppError, _>(async move |conn| {
+            queries::lock_cart(conn, user_id).await?;
+            work(conn).await
+        })
+        .await
+    };
     state
         .cache
-        .write(cache::cart_changed(user_id), state.transaction(work))
+        .write(cache::cart_changed(user_id), locked)
         .await
 }
 
