@@ -37,7 +37,10 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
             redis.call('HSET', KEYS[2], ARGV[i], seq)
             redis.call('ZREMRANGEBYSCORE', writers, '-inf', now)
             redis.call('ZADD', writers, now + tonumber(ARGV[1]), ARGV[3])
-            redis.call('PEXPIRE', writers, ARGV[1])
+            -- The set lives as long as its longest marker: a short write
+            -- after a long one (an import's) must not cut the long one's.
+            redis.call('PEXPIRE', writers, ARGV[1], 'NX')
+            redis.call('PEXPIRE', writers, ARGV[1], 'GT')
         end
         return redis.call('HEXISTS', KEYS[1], 'lsn')
         ",

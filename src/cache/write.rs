@@ -212,11 +212,11 @@ pub struct CacheWrite {
 }
 
 impl CacheWrite {
-    /// Retires the entries again and uncounts the writer (tried three
-    /// times). Runs in a task of its own, so it completes even if the
+    /// Retires the entries again and takes the write's marker away (tried
+    /// three times). Runs in a task of its own, so it completes even if the
     /// request is dropped meanwhile. A failure is logged, not returned: the
-    /// entries were retired before the commit, and the in-flight count
-    /// keeps readers from storing until it lapses. With read replicas it is
+    /// entries were retired before the commit, and the marker keeps readers
+    /// from storing until it lapses. With read replicas it is
     /// returned (503): the write's WAL position went unrecorded, so a
     /// replica read could still show what it changed, and the write must
     /// not be acknowledged as if it could not.

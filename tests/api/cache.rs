@@ -398,27 +398,42 @@ async fn a_load_that_races_a_write_is_never_stored() {
 }
 
 /// A writer that never finishes (its process died between begin and
-/// finish) keeps readers from storing what it touches only until its own
-/// marker lapses, however many writers of the same document come and go
-/// after it.
+/// finish) keeps readers from storing what it touches until its own marker
+/// lapses, and only until then, however many writers of the same document
+/// come and go after it: a shorter one does not cut its life, a longer one
+/// does not stretch it.
 #[tokio::test]
 async fn a_writer_that_never_finishes_holds_the_cache_off_only_until_its_own_marker_lapses() {
     let app = TestApp::seeded().await;
     let cache = &app.state.cache;
     let product = || Retirement::of([catalog_cache::product(1)]);
+    let read = async || source_of(&app.anon().get("/api/products/1").await).to_owned();
+    let began = std::time::Instant::now();
     let lost = cache
-        .begin_write_for(product(), Duration::from_secs(1))
+        .begin_write_for(product(), Duration::from_secs(3))
         .await
         .unwrap();
     lost.leave_to_lapse();
-    cache.write(product(), async { Ok(()) }).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(
-        source_of(&app.anon().get("/api/products/1").await),
-        "postgres"
+        (read().await, read().await),
+        ("postgres".into(), "postgres".into())
     );
+    let shorter = cache
+        .begin_write_for(product(), Duration::from_millis(300))
+        .await
+        .unwrap();
+    shorter.finish().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
-        source_of(&app.anon().get("/api/products/1").await),
+        (read().await, read().await),
+        ("postgres".into(), "postgres".into()),
+        "a shorter writer cut the lost one's marker"
+    );
+    cache.write(product(), async { Ok(()) }).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(3300).saturating_sub(began.elapsed())).await;
+    assert_eq!(read().await, "postgres");
+    assert_eq!(
+        read().await,
         "redis",
         "the lost writer's marker outlived its own life"
     );
