@@ -156,7 +156,6 @@ impl Replicas {
         for turn in 0..self.replicas.len() {
             let replica = &self.replicas[(first + turn) % self.replicas.len()];
             if let Some(conn) = replica.caught_up(at, deadline).await {
-                self.served.fetch_add(1, Ordering::Relaxed);
                 return Some(conn);
             }
         }
@@ -164,10 +163,16 @@ impl Replicas {
         None
     }
 
+    /// Counts a read a replica answered ([`Replicas::at_least`] gave it
+    /// one): counted once it answered, so that the exported counter, which
+    /// only grows, never needs taking back.
+    pub fn answered(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A read [`Replicas::at_least`] gave a replica failed there and goes
     /// to the primary after all: counted as the primary's.
     pub fn fell_back(&self) {
-        self.served.fetch_sub(1, Ordering::Relaxed);
         self.passed_over.fetch_add(1, Ordering::Relaxed);
     }
 

@@ -145,7 +145,10 @@ impl AppState {
                     self.replicas.fell_back();
                     tracing::info!(error = %error, "a replica failed a read: reading the primary");
                 }
-                done => return done,
+                done => {
+                    self.replicas.answered();
+                    return done;
+                }
             }
         }
         self.read(work).await

@@ -264,12 +264,27 @@ async fn a_write_whose_position_cannot_be_recorded_is_not_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_current_replica_answers_for_a_product_that_does_not_exist() {
     let primary = ThrowawayPostgres::start(&[]);
-    let (app, _replica) = app_with_replica(&primary, &[]).await;
+    let (app, replica) = app_with_replica(&primary, &[]).await;
     let written = app
         .admin()
         .put("/api/products/2", json!({ "price": "31.00" }))
         .await;
     assert_eq!(written.status, StatusCode::OK);
+    // The replica has replayed the write before the primary freezes (its
+    // WAL sender freezes with it).
+    let at = replicas::primary_position(&mut app.state.db.get().await.unwrap())
+        .await
+        .unwrap();
+    let standby = emporium::db::Database::at(&replica.url("emporium"), &app.state.config);
+    let mut standby = standby.get().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while replicas::replayed(&mut standby).await.unwrap() < at {
+        assert!(
+            Instant::now() < deadline,
+            "the replica never replayed the write"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let (served, passed_over) = app.state.replicas.counts();
     primary.freeze();
     let missing = tokio::time::timeout(
