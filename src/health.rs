@@ -4,7 +4,8 @@
 //! reports each dependency and answers 503 (with `Retry-After`) only when
 //! PostgreSQL is down: with Redis down the service still serves reads (from
 //! PostgreSQL). Both probes run at once and each gives up after
-//! [`PROBE_TIMEOUT`], so the answer comes within half a second whatever is
+//! [`PROBE_TIMEOUT`] (PostgreSQL's, twice when it asks again on a
+//! connection of its own), so the answer comes within a second whatever is
 //! down (a PostgreSQL that does not answer must not hold the probe for the
 //! pool's connect timeout).
 
@@ -257,17 +258,33 @@ fn vacuum_advice(autovacuum: &str) -> Option<&'static str> {
     )
 }
 
+/// How the pool's probe went.
+enum Probe {
+    Answered,
+    Failed,
+    NoConnection,
+}
+
 async fn postgres_state(state: &AppState) -> DependencyState {
     let probe = async {
-        let mut conn = state.db.get().await.ok()?;
-        diesel::sql_query("SELECT 1").execute(&mut *conn).await.ok()
+        let Ok(mut conn) = state.db.get().await else {
+            return Probe::NoConnection;
+        };
+        match diesel::sql_query("SELECT 1").execute(&mut *conn).await {
+            Ok(_) => Probe::Answered,
+            Err(_) => Probe::Failed,
+        }
     };
     match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
-        Ok(Some(_)) => DependencyState::Up,
-        // Every pooled connection busy (a burst): asked on a connection of
-        // its own, a PostgreSQL that answers is up; one that hangs (all the
-        // pool's connections stuck on it) is not.
-        _ if state.db.is_saturated() && state.db.answers_directly(PROBE_TIMEOUT).await => {
+        Ok(Probe::Answered) => DependencyState::Up,
+        // No pooled connection in time while no attempt to open one failed
+        // lately: every pooled connection busy (a burst), or a PostgreSQL
+        // that hangs. Asked on a connection of its own, one that answers
+        // (or is full: it answered "too many clients") is up; one that
+        // hangs is not.
+        Err(_)
+            if !state.db.unreachable_lately() && state.db.answers_directly(PROBE_TIMEOUT).await =>
+        {
             DependencyState::Up
         }
         _ => DependencyState::Down,

@@ -37,7 +37,6 @@ pub struct Database {
     connect_timeout: Duration,
     /// For a connection of its own, outside the pool ([`Database::answers_directly`]).
     url: Arc<str>,
-    max_size: u32,
 }
 
 impl Database {
@@ -55,7 +54,6 @@ impl Database {
             failures,
             connect_timeout: config.database_connect_timeout,
             url: url.into(),
-            max_size: config.database_pool_size,
         }
     }
 
@@ -101,22 +99,27 @@ impl Database {
         self.pool.state()
     }
 
-    /// Whether every connection the pool may open is open and in use.
-    pub fn is_saturated(&self) -> bool {
-        let state = self.pool.state();
-        state.idle_connections == 0 && state.connections >= self.max_size
-    }
-
-    /// Whether the server answers `SELECT 1` within `within` on a
-    /// connection of its own, opened and closed outside the pool: for a
-    /// probe that found every pooled connection busy.
+    /// Whether the server answers within `within` on a connection of its
+    /// own, opened and closed outside the pool: for a probe that found
+    /// every pooled connection busy. A server that refuses the connection
+    /// because every slot is taken ("too many clients", SQLSTATE 53300:
+    /// pools sized to its limit, all busy) answered, and is up.
     pub async fn answers_directly(&self, within: Duration) -> bool {
         use diesel_async::{AsyncConnection, RunQueryDsl};
         let attempt = async {
-            let mut conn = AsyncPgConnection::establish(&self.url).await.ok()?;
-            diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
+            match AsyncPgConnection::establish(&self.url).await {
+                Ok(mut conn) => diesel::sql_query("SELECT 1")
+                    .execute(&mut conn)
+                    .await
+                    .is_ok(),
+                Err(error) => {
+                    let said = error.to_string();
+                    said.contains("too many clients")
+                        || said.contains("connection slots are reserved")
+                }
+            }
         };
-        matches!(tokio::time::timeout(within, attempt).await, Ok(Some(_)))
+        tokio::time::timeout(within, attempt).await.unwrap_or(false)
     }
 }
 

@@ -98,12 +98,21 @@ pub async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
 /// Whether a failed connection says the server is not up yet, rather
 /// than that it refused us: no connection made at all (not listening yet;
 /// diesel-async keeps only tokio-postgres's "error connecting to server",
-/// which a wrong host gives too, after the wait), or starting up (the
-/// image's first boot, a recovery).
+/// which a wrong host gives too, after the wait), or one of SQLSTATE
+/// 57P03's "cannot connect now" (starting up, the image's first boot;
+/// shutting down, a restart; in recovery mode, after a backend crashed;
+/// not yet accepting connections, a standby catching up).
 fn is_not_up_yet(error: &str) -> bool {
-    error.contains("error connecting to server")
-        || error.contains("Connection refused")
-        || error.contains("starting up")
+    [
+        "error connecting to server",
+        "Connection refused",
+        "the database system is starting up",
+        "the database system is shutting down",
+        "the database system is in recovery mode",
+        "not yet accepting connections",
+    ]
+    .iter()
+    .any(|said| error.contains(said))
 }
 
 /// `postgres://u@h:p/name?x` -> (`postgres://u@h:p`, `name`); the query is
