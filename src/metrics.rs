@@ -154,9 +154,10 @@ pub fn spawn_upkeep() {
 /// Counts each request by its route template and status class. The label
 /// values are static strings (route templates interned once each, standard
 /// methods and status classes as constants, anything else `other`), so
-/// counting a request allocates nothing for them. A request whose client
-/// hung up before its answer (hyper drops it then) is counted as `closed`,
-/// and logged, so that a slow spell clients gave up on still shows.
+/// counting a request allocates nothing for them. A request dropped before
+/// its answer (its client hung up, so hyper dropped it; or a stop's drain
+/// ended with it running) is counted as `closed`, and logged, so that a slow
+/// spell clients gave up on still shows.
 pub async fn track_requests(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
@@ -207,9 +208,11 @@ impl Drop for Tally {
         if !self.answered {
             self.count("closed");
             self.span.in_scope(|| {
+                // Its client hung up (or, rarely, the server's drain at a
+                // stop ended with it still running).
                 tracing::info!(
                     latency_ms = self.started.elapsed().as_secs_f64() * 1000.0,
-                    "request closed by the client before its answer"
+                    "request dropped before its answer"
                 );
             });
         }

@@ -60,15 +60,14 @@ pub enum RedisFailure {
 impl From<RedisFailure> for AppError {
     fn from(failure: RedisFailure) -> Self {
         static WARNINGS: Throttle = Throttle::new();
-        match &failure {
-            RedisFailure::Raced(_) => {
-                tracing::info!(error = %failure, "a session change met another in Redis");
-            }
-            _ => {
-                if let Some(unsaid) = WARNINGS.allow() {
-                    tracing::warn!(error = %failure, unsaid, "Redis is unavailable");
-                }
-            }
+        if let RedisFailure::Raced(_) = &failure {
+            tracing::info!(error = %failure, "a session change met another in Redis");
+            return AppError::unavailable(
+                "another change to your sessions came in between; retry shortly",
+            );
+        }
+        if let Some(unsaid) = WARNINGS.allow() {
+            tracing::warn!(error = %failure, unsaid, "Redis is unavailable");
         }
         AppError::unavailable("the session store is unavailable; retry shortly")
     }

@@ -116,7 +116,7 @@ impl Replicas {
             replicas: config
                 .database_replica_urls()
                 .map(|url| Replica {
-                    name: public_name(url),
+                    name: crate::db::public_name(url),
                     db: Database::at(url, config),
                 })
                 .collect(),
@@ -246,13 +246,6 @@ async fn answered<T>(question: impl Future<Output = Option<T>>) -> Option<T> {
         .flatten()
 }
 
-/// `postgres://user:secret@host:5433/db?x` -> `host:5433/db`.
-fn public_name(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
-    rest.split('?').next().unwrap_or(rest).to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,7 +263,7 @@ mod tests {
     #[test]
     fn a_replica_is_named_without_its_credentials() {
         assert_eq!(
-            public_name("postgres://u:secret@127.0.0.1:5433/shop?sslmode=disable"),
+            crate::db::public_name("postgres://u:secret@127.0.0.1:5433/shop?sslmode=disable"),
             "127.0.0.1:5433/shop"
         );
     }

@@ -47,7 +47,10 @@ impl Database {
 
     /// Builds a pool of connections to `url` (the primary or a replica).
     pub fn at(url: &str, config: &Config) -> Self {
-        let failures = Arc::new(ConnectFailures::default());
+        let failures = Arc::new(ConnectFailures {
+            server: public_name(url),
+            ..ConnectFailures::default()
+        });
         let pool = build_pool(url, config, Box::new(FailureSink(failures.clone())));
         Self {
             pool,
@@ -129,11 +132,23 @@ fn now_ms() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-/// When opening a connection last failed, and who waits to hear of it.
+/// A server's URL as logs and `/health/ready` name it, without credentials
+/// or parameters: `postgres://user:secret@host:5433/db?x` -> `host:5433/db`.
+pub fn public_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split('?').next().unwrap_or(rest).to_owned()
+}
+
+/// When opening a connection last failed, and who waits to hear of it;
+/// and the server's name and warnings (each server's own: a replica that
+/// stays down must not hide the primary's outage).
 #[derive(Debug, Default)]
 struct ConnectFailures {
     last_ms: AtomicU64,
     notify: tokio::sync::Notify,
+    server: String,
+    warnings: crate::telemetry::Throttle,
 }
 
 impl ConnectFailures {
@@ -150,9 +165,8 @@ struct FailureSink(Arc<ConnectFailures>);
 impl bb8::ErrorSink<diesel_async::pooled_connection::PoolError> for FailureSink {
     fn sink(&self, error: diesel_async::pooled_connection::PoolError) {
         if let diesel_async::pooled_connection::PoolError::ConnectionError(cause) = error {
-            static WARNINGS: crate::telemetry::Throttle = crate::telemetry::Throttle::new();
-            if let Some(unsaid) = WARNINGS.allow() {
-                tracing::warn!(error = %cause, unsaid, "cannot open a PostgreSQL connection");
+            if let Some(unsaid) = self.0.warnings.allow() {
+                tracing::warn!(error = %cause, server = %self.0.server, unsaid, "cannot open a PostgreSQL connection");
             }
             self.0.last_ms.store(now_ms(), Ordering::Relaxed);
             self.0.notify.notify_waiters();
