@@ -36,7 +36,7 @@ async fn run() -> std::process::ExitCode {
 
 /// mimalloc keeps freed memory for a second (ten for whole arenas) before
 /// giving it back, and lets the kernel back its arenas with 2 MiB pages.
-/// A password hash takes 19 MiB, so after a burst of sign-ins the process
+/// A password hash takes 12 MiB (19 MiB before session 25), so after a burst of sign-ins the process
 /// kept 70-84 MiB resident that way (glibc: 47-56). Purging at once, with
 /// transparent huge pages off for this process (the crate's `no_thp` stops
 /// mimalloc asking for them; `prctl` stops a kernel set to `always`), brings

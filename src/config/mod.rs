@@ -33,7 +33,7 @@
 //! | `HEADER_READ_TIMEOUT_MS` | `5000` | a connection whose request head is not complete after this is closed |
 //! | `MAX_CONNECTIONS` | `1024` | connections served at once; more wait in the accept queue |
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
-//! | `PASSWORD_HASH_SLOTS` | the cores | argon2 hashes at once, 19 MiB each (at least 2: password changes may hold half) |
+//! | `PASSWORD_HASH_SLOTS` | the cores | argon2 hashes at once, 12 MiB each (at least 2: password changes may hold half) |
 //! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
 //! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range) one client (an IPv6 client: its /64) may add to the cache per minute |
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
