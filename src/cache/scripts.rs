@@ -107,8 +107,12 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// stores it after.
 ///
 /// A lookup that found no epoch (`''`: Redis has no cache bookkeeping yet)
-/// may store only if no write happened since: every write sets the epoch
-/// first, so the epoch being still unset (and set here) says so.
+/// may store only if no write happened since. Every write begins by
+/// setting the epoch and moving `seq`, so either says so: the epoch still
+/// unset (and set here), or no `seq` yet (the epoch was set by another
+/// reader's store: documents loaded at once after Redis lost its data all
+/// store, not only the first). After an operator deleted the epoch alone,
+/// `seq` is there, and only the store that sets the new epoch may.
 /// KEYS: clock, versions, writers (n), and to store: the entry's key.
 /// ARGV: epoch or '', seq, a fresh epoch, n, namespaces (n), and to store:
 /// the entry after its clock (`|<shown>|<etag>|<body>`), its TTL in ms,
@@ -120,7 +124,7 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         local fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if ARGV[1] == '' then
-            if not fresh then return false end
+            if not fresh and redis.call('HEXISTS', KEYS[1], 'seq') == 1 then return false end
         elseif epoch ~= ARGV[1] then
             return false
         end
