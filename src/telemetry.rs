@@ -70,12 +70,20 @@ pub fn request_span(request: &Request) -> Span {
     )
 }
 
+/// What a problem answer was (set on it by `AppError`'s answer), for the
+/// request's log line.
+#[derive(Debug, Clone)]
+pub struct Answered {
+    pub slug: &'static str,
+    pub detail: String,
+}
+
 /// The one line a request's answer writes; for a problem, its type, and
 /// for a 5xx its detail too (what made it: a lock's timeout, a deadlock, a
 /// lost connection), which otherwise only the client would see.
 pub fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
     let status = response.status();
-    let problem = response.extensions().get::<crate::error::Answered>();
+    let problem = response.extensions().get::<Answered>();
     tracing::info!(
         status = status.as_u16(),
         latency_ms = latency.as_secs_f64() * 1000.0,

@@ -302,9 +302,13 @@ impl Cache {
             let (entry, clock, versions) = self.redis.pipeline(&pipeline).await?;
             (entry, (clock, versions))
         };
+        let epoch = match epoch {
+            Some(epoch) => epoch,
+            None => self.settle_epoch().await?,
+        };
         Ok(Lookup {
             entry,
-            epoch,
+            epoch: Some(epoch),
             seq: seq.unwrap_or(0),
             lsn: lsn.map(Lsn),
             versions: versions
@@ -312,6 +316,26 @@ impl Cache {
                 .map(Option::unwrap_or_default)
                 .collect(),
         })
+    }
+
+    /// The clock's epoch, set first if it has none (Redis lost its data, or
+    /// an operator deleted it): a lookup always names a concrete epoch, so
+    /// readers that met the loss together store under one epoch, and a
+    /// second loss while they load (a new epoch) keeps them from storing.
+    /// (One more round trip, only after a loss.)
+    async fn settle_epoch(&self) -> Result<String, RedisFailure> {
+        let mut pipeline = redis::pipe();
+        pipeline
+            .cmd("HSETNX")
+            .arg(self.clock_key())
+            .arg("epoch")
+            .arg(fresh_epoch())
+            .ignore()
+            .cmd("HGET")
+            .arg(self.clock_key())
+            .arg("epoch");
+        let (epoch,): (String,) = self.redis.pipeline(&pipeline).await?;
+        Ok(epoch)
     }
 
     /// The entry's ETag and body when it is current: same epoch, and no

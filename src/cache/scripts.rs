@@ -106,13 +106,11 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 /// store); on a cluster the entry lives in another slot, and the caller
 /// stores it after.
 ///
-/// A lookup that found no epoch (`''`: Redis has no cache bookkeeping yet)
-/// may store only if no write happened since. Every write begins by
-/// setting the epoch and moving `seq`, so either says so: the epoch still
-/// unset (and set here), or no `seq` yet (the epoch was set by another
-/// reader's store: documents loaded at once after Redis lost its data all
-/// store, not only the first). After an operator deleted the epoch alone,
-/// `seq` is there, and only the store that sets the new epoch may.
+/// A lookup names the epoch it saw, or set when there was none (see
+/// `Cache::lookup`). A lookup that names none (`''`: a node of a release
+/// before session 25, during a rolling deploy) may store only if no write
+/// happened since: every write sets the epoch first, so the epoch being
+/// still unset (and set here) says so.
 /// KEYS: clock, versions, writers (n), and to store: the entry's key.
 /// ARGV: epoch or '', seq, a fresh epoch, n, namespaces (n), and to store:
 /// the entry after its clock (`|<shown>|<etag>|<body>`), its TTL in ms,
@@ -124,7 +122,7 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         local fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
         if ARGV[1] == '' then
-            if not fresh and redis.call('HEXISTS', KEYS[1], 'seq') == 1 then return false end
+            if not fresh then return false end
         elseif epoch ~= ARGV[1] then
             return false
         end

@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::telemetry::Answered;
+
 const DATABASE_UNAVAILABLE: &str = "the database is unavailable; retry shortly";
 
 /// The media type of every error body.
@@ -237,14 +239,6 @@ impl IntoResponse for AppError {
         });
         response
     }
-}
-
-/// What a problem answer was, for the request's log line
-/// ([`crate::telemetry::log_response`]).
-#[derive(Debug, Clone)]
-pub struct Answered {
-    pub slug: &'static str,
-    pub detail: String,
 }
 
 /// Shorthand for handler results.
