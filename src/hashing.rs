@@ -25,9 +25,10 @@ use tokio::sync::Semaphore;
 /// with 2 passes, in 7 MiB less a hash: two slots at once made a burst of
 /// sign-ins peak past the server's 64 MB target (issue 15). Hashes made
 /// with the earlier settings still verify, at their own cost (the PHC
-/// string carries its settings), until their password changes: remaking
-/// them at sign-in would change the hash under sign-ins of the same
-/// account in flight, which take a changed hash for a changed password.
+/// string carries its settings), and are made anew after the account's
+/// next sign-in ([`is_current`]): until then, such an account's wrong
+/// password takes a little longer than an unknown email's (which is checked
+/// against a hash of the current settings).
 const MEMORY_KIB: u32 = 12 * 1024;
 const PASSES: u32 = 3;
 const LANES: u32 = 1;
@@ -162,6 +163,17 @@ impl Hasher {
     }
 }
 
+/// Whether `hash` was made with the current settings (else the next
+/// sign-in makes it anew).
+pub fn is_current(hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .ok()
+        .and_then(|parsed| Params::try_from(&parsed).ok())
+        .is_some_and(|params| {
+            (params.m_cost(), params.t_cost(), params.p_cost()) == (MEMORY_KIB, PASSES, LANES)
+        })
+}
+
 /// A hash of a random password, made once per process at the real cost.
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
@@ -180,6 +192,25 @@ mod tests {
 
     fn hasher() -> Hasher {
         Hasher::new(2, Duration::from_secs(10))
+    }
+
+    #[tokio::test]
+    async fn only_a_hash_of_the_current_settings_is_current() {
+        let hash = hasher()
+            .hash_password("correct horse".to_owned().into())
+            .await
+            .unwrap();
+        assert!(is_current(&hash));
+        let earlier = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(19 * 1024, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(!is_current(&earlier));
+        assert!(!is_current("not a hash"));
     }
 
     #[tokio::test]

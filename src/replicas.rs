@@ -266,5 +266,9 @@ mod tests {
             crate::db::public_name("postgres://u:secret@127.0.0.1:5433/shop?sslmode=disable"),
             "127.0.0.1:5433/shop"
         );
+        assert_eq!(
+            crate::db::public_name("host=db port=5432 user=u password=secret dbname=shop"),
+            "host=db port=5432 dbname=shop"
+        );
     }
 }

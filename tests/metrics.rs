@@ -28,6 +28,18 @@ fn series(scrape: &str, name_and_labels: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// A sign-in whose body never comes.
+fn sign_in_whose_body_never_comes() -> axum::http::Request<axum::body::Body> {
+    axum::http::Request::builder()
+        .method(Method::POST)
+        .uri("/api/auth/signin")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(
+            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
+        ))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_and_the_domain_events() {
     let app = TestApp::seeded().await;
@@ -72,28 +84,14 @@ async fn metrics_count_requests_by_route_template_and_the_domain_events() {
         config.request_timeout = std::time::Duration::from_millis(200);
     })
     .await;
-    let never = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/auth/signin")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from_stream(
-            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
-        ))
-        .unwrap();
+    let never = sign_in_whose_body_never_comes();
     assert_eq!(
         slow.anon().send_request(never).await.status,
         StatusCode::SERVICE_UNAVAILABLE
     );
     // A client that hangs up before its answer (its body never comes) is
     // counted too, as `closed`...
-    let hung_up = axum::http::Request::builder()
-        .method(Method::POST)
-        .uri("/api/auth/signin")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from_stream(
-            futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>(),
-        ))
-        .unwrap();
+    let hung_up = sign_in_whose_body_never_comes();
     let gone = tokio::time::timeout(
         std::time::Duration::from_millis(200),
         app.anon().send_request(hung_up),

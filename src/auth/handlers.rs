@@ -5,6 +5,7 @@ use super::dto::{
     UserView,
 };
 use super::extract::{AuthUser, UserAgent};
+use super::password;
 use super::service::{self, Uncounted};
 use super::sessions;
 use crate::error::{AppError, AppResult};
@@ -143,11 +144,11 @@ pub async fn change_password(
         Ok(change) => change,
         Err(problem) => {
             return Err(
-                service::current_password_too(&state, &auth.user, sent_current, problem).await,
+                password::current_password_too(&state, &auth.user, sent_current, problem).await,
             );
         }
     };
-    service::change_password(&state, &auth.user, &auth.session.jti, change).await?;
+    password::change_password(&state, &auth.user, &auth.session.jti, change).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -7,6 +7,7 @@ pub mod dto;
 pub mod extract;
 pub mod handlers;
 pub mod models;
+pub mod password;
 pub mod queries;
 pub mod service;
 pub mod sessions;

@@ -83,6 +83,22 @@ pub async fn update_password_hash(
     Ok(updated == 1)
 }
 
+/// Replaces the account's password hash `old` with `new` (the same
+/// password, hashed with the current settings); nothing when the hash is
+/// no longer `old` (the password changed meanwhile).
+pub async fn remake_password_hash(
+    conn: &mut AsyncPgConnection,
+    id: i32,
+    old: &str,
+    new: &str,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id).filter(users::password_hash.eq(old)))
+        .set(users::password_hash.eq(new))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 /// The accounts of `ids` (those that exist).
 pub async fn find_users(conn: &mut AsyncPgConnection, ids: &[i32]) -> QueryResult<Vec<User>> {
     users::table

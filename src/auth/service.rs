@@ -5,16 +5,17 @@
 use diesel_async::AsyncPgConnection;
 use secrecy::ExposeSecret;
 
-use super::domain::{Credentials, NewAccount, PasswordChange};
+use super::domain::{Credentials, NewAccount};
 use super::dto::{SessionView, SignupView};
 use super::models::{NewUser, User};
+use super::password;
 use super::queries;
 use super::sessions;
 use crate::domain::Name;
 use crate::domain::email::MAX_EMAIL_CHARS;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult};
-use crate::hashing::Hasher;
+use crate::hashing::{self, Hasher};
 use crate::rate_limit::{self, Bucket, Decision};
 use crate::state::AppState;
 
@@ -182,9 +183,10 @@ pub async fn sign_in(
             .await?
     };
     let stored_hash = user.as_ref().map(|user| user.password_hash.clone());
+    let password = credentials.password;
     if !state
         .hasher
-        .verify_password(credentials.password, stored_hash)
+        .verify_password(password.clone(), stored_hash)
         .await?
     {
         return Err(refused());
@@ -211,9 +213,23 @@ pub async fn sign_in(
             return Err(error);
         }
     };
-    if now.is_none_or(|user| user.password_hash != checked_hash) {
+    // Changed meanwhile: a password change (the password given no longer
+    // opens it), or another sign-in remaking the same password's hash.
+    let changed = match now {
+        Some(user) if user.password_hash == checked_hash => false,
+        Some(user) => !state
+            .hasher
+            .verify_password(password.clone(), Some(user.password_hash))
+            .await
+            .unwrap_or(false),
+        None => true,
+    };
+    if changed {
         close_it().await?;
         return Err(refused());
+    }
+    if !hashing::is_current(&checked_hash) {
+        password::remake_hash_later(state, user_id, checked_hash, password);
     }
     metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
     Ok(session)
@@ -271,102 +287,4 @@ pub async fn rename(state: &AppState, user_id: i32, name: &Name) -> AppResult<Us
         .write(super::cache::account_changed(), renamed)
         .await?
         .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))
-}
-
-const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
-
-/// A password change's body that broke a rule (`problem`) is also checked
-/// for a wrong `current_password`, so that the 422 names every bad field at
-/// once (API.md); the problem as it was when that cannot be told.
-pub async fn current_password_too(
-    state: &AppState,
-    user: &User,
-    sent_current: Option<String>,
-    problem: AppError,
-) -> AppError {
-    let AppError::Validation(mut errors) = problem else {
-        return problem;
-    };
-    let Some(current) = sent_current.filter(|_| !errors.has("current_password")) else {
-        return AppError::Validation(errors);
-    };
-    // No stored password is this long: wrong without spending a hash.
-    if current.chars().count() > MAX_PASSWORD_CHARS {
-        errors.add("current_password", WRONG_CURRENT_PASSWORD);
-        return AppError::Validation(errors);
-    }
-    match is_current_password(state, user, current.into()).await {
-        Ok(true) => {}
-        Ok(false) => errors.add("current_password", WRONG_CURRENT_PASSWORD),
-        // The hasher busy: the 422 as it was, sure of what it names.
-        Err(error) => tracing::debug!(error = %error, "current password left unchecked"),
-    }
-    AppError::Validation(errors)
-}
-
-async fn is_current_password(
-    state: &AppState,
-    user: &User,
-    current: secrecy::SecretString,
-) -> AppResult<bool> {
-    let stored = Some(user.password_hash.clone());
-    let hasher = state.hasher.for_signed_in();
-    Ok(hasher.verify_password(current, stored).await?)
-}
-
-/// Changes the password after checking the current one (422 naming
-/// `current_password` when it is wrong), and ends every other session of
-/// the user at once: before the change, so that nothing signed in with the
-/// old password outlives it, and again after it, for a sign-in that
-/// checked the old password meanwhile. The calling session stays. The
-/// account's row is locked from the check of the hash to the change, so of
-/// two changes at once the second finds the password changed (422) and
-/// ends no session. When the second ending fails, the password is changed
-/// all the same: the 503 says so, and what is left to do.
-pub async fn change_password(
-    state: &AppState,
-    user: &User,
-    current_session: &str,
-    change: PasswordChange,
-) -> AppResult<()> {
-    if !is_current_password(state, user, change.current).await? {
-        return Err(AppError::validation(
-            "current_password",
-            WRONG_CURRENT_PASSWORD,
-        ));
-    }
-    let hasher = state.hasher.for_signed_in();
-    let new_hash = hasher.hash_password(change.new.into_secret()).await?;
-    let (user_id, checked) = (user.id, user.password_hash.as_str());
-    state
-        .transaction(async |conn: &mut AsyncPgConnection| {
-            match queries::lock_password_hash(conn, user_id).await? {
-                None => Err(AppError::Unauthorized(
-                    "the account no longer exists".into(),
-                )),
-                Some(hash) if hash != checked => Err(AppError::validation(
-                    "current_password",
-                    WRONG_CURRENT_PASSWORD,
-                )),
-                Some(_) => {
-                    sessions::close_all(state, user_id, Some(current_session)).await?;
-                    queries::update_password_hash(conn, user_id, &new_hash).await?;
-                    Ok(())
-                }
-            }
-        })
-        .await?;
-    // Again after the commit: a session signed in with the old password
-    // while the change ran. Should that fail, the password is changed all
-    // the same (a retry would be told it is wrong): the client is told what
-    // is left to do. (Not tried again in the background: that would also
-    // end sessions opened with the new password meanwhile.)
-    if let Err(failure) = sessions::close_all(state, user_id, Some(current_session)).await {
-        tracing::warn!(error = %failure, user_id, "ending the other sessions after a password change failed");
-        return Err(AppError::unavailable(
-            "the password is changed, but not every other session could be ended yet: \
-             sign out everywhere (POST /api/auth/signout-all) once the service answers again",
-        ));
-    }
-    Ok(())
 }

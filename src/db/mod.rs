@@ -135,7 +135,19 @@ fn now_ms() -> u64 {
 /// A server's URL as logs and `/health/ready` name it, without credentials
 /// or parameters: `postgres://user:secret@host:5433/db?x` -> `host:5433/db`.
 pub fn public_name(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let Some((_, rest)) = url.split_once("://") else {
+        // A key/value string (`host=... password=...`): its host, port and
+        // database alone.
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|pair| {
+                ["host=", "port=", "dbname="]
+                    .iter()
+                    .any(|key| pair.starts_with(key))
+            })
+            .collect();
+        return kept.join(" ");
+    };
     let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
     rest.split('?').next().unwrap_or(rest).to_owned()
 }

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod domain;
 pub mod dto;
+mod durable;
 pub mod handlers;
 pub mod models;
 mod placement;

@@ -778,3 +778,59 @@ async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses()
         .await
         .problem(401);
 }
+
+/// A password hashed with the settings before session 25 (19 MiB, 2 passes)
+/// still opens its account, for sign-ins at once too, and is hashed anew
+/// with the current settings after a sign-in: a later wrong password takes
+/// as long as an unknown email's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_hashed_with_earlier_settings_signs_in_and_is_hashed_anew() {
+    use argon2::password_hash::SaltString;
+    use argon2::password_hash::rand_core::OsRng;
+    use argon2::{Algorithm, Argon2, Params, PasswordHasher, Version};
+
+    let app = TestApp::spawn().await;
+    let (id, _) = app.quick_account("old@example.com", Role::Customer).await;
+    let earlier = Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).unwrap(),
+    )
+    .hash_password(TEST_PASSWORD.as_bytes(), &SaltString::generate(&mut OsRng))
+    .unwrap()
+    .to_string();
+    app.sql(&format!(
+        "UPDATE users SET password_hash = '{earlier}' WHERE id = {id}"
+    ))
+    .await;
+    let stored = async || {
+        app.strings(&format!("SELECT password_hash FROM users WHERE id = {id}"))
+            .await
+            .remove(0)
+    };
+    let anyone = app.client(None);
+    let sign_in = || {
+        anyone.send_json(
+            Method::POST,
+            "/api/auth/signin",
+            json!({"email": "old@example.com", "password": TEST_PASSWORD}),
+        )
+    };
+    let at_once = futures_util::future::join_all((0..4).map(|_| sign_in())).await;
+    for answer in &at_once {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while stored().await == earlier {
+        assert!(std::time::Instant::now() < deadline, "never hashed anew");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        stored()
+            .await
+            .starts_with("$argon2id$v=19$m=12288,t=3,p=1$"),
+        "{}",
+        stored().await
+    );
+    assert_eq!(sign_in().await.status, StatusCode::OK);
+}

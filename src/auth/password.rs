@@ -1,0 +1,141 @@
+//! Passwords of accounts that exist: checking the current one, changing
+//! it (which ends the other sessions), and remaking a hash made with
+//! earlier settings after a sign-in.
+
+use diesel_async::AsyncPgConnection;
+use secrecy::SecretString;
+use tracing::Instrument;
+
+use super::domain::PasswordChange;
+use super::models::User;
+use super::queries;
+use super::sessions;
+use crate::domain::password::MAX_PASSWORD_CHARS;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
+
+/// A password change's body that broke a rule (`problem`) is also checked
+/// for a wrong `current_password`, so that the 422 names every bad field at
+/// once (API.md); the problem as it was when that cannot be told.
+pub async fn current_password_too(
+    state: &AppState,
+    user: &User,
+    sent_current: Option<String>,
+    problem: AppError,
+) -> AppError {
+    let AppError::Validation(mut errors) = problem else {
+        return problem;
+    };
+    let Some(current) = sent_current.filter(|_| !errors.has("current_password")) else {
+        return AppError::Validation(errors);
+    };
+    // No stored password is this long: wrong without spending a hash.
+    if current.chars().count() > MAX_PASSWORD_CHARS {
+        errors.add("current_password", WRONG_CURRENT_PASSWORD);
+        return AppError::Validation(errors);
+    }
+    match is_current_password(state, user, current.into()).await {
+        Ok(true) => {}
+        Ok(false) => errors.add("current_password", WRONG_CURRENT_PASSWORD),
+        // The hasher busy: the 422 as it was, sure of what it names.
+        Err(error) => tracing::debug!(error = %error, "current password left unchecked"),
+    }
+    AppError::Validation(errors)
+}
+
+async fn is_current_password(
+    state: &AppState,
+    user: &User,
+    current: secrecy::SecretString,
+) -> AppResult<bool> {
+    let stored = Some(user.password_hash.clone());
+    let hasher = state.hasher.for_signed_in();
+    Ok(hasher.verify_password(current, stored).await?)
+}
+
+/// Changes the password after checking the current one (422 naming
+/// `current_password` when it is wrong), and ends every other session of
+/// the user at once: before the change, so that nothing signed in with the
+/// old password outlives it, and again after it, for a sign-in that
+/// checked the old password meanwhile. The calling session stays. The
+/// account's row is locked from the check of the hash to the change, so of
+/// two changes at once the second finds the password changed (422) and
+/// ends no session. When the second ending fails, the password is changed
+/// all the same: the 503 says so, and what is left to do.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current_session: &str,
+    change: PasswordChange,
+) -> AppResult<()> {
+    if !is_current_password(state, user, change.current).await? {
+        return Err(AppError::validation(
+            "current_password",
+            WRONG_CURRENT_PASSWORD,
+        ));
+    }
+    let hasher = state.hasher.for_signed_in();
+    let new_hash = hasher.hash_password(change.new.into_secret()).await?;
+    let (user_id, checked) = (user.id, user.password_hash.as_str());
+    state
+        .transaction(async |conn: &mut AsyncPgConnection| {
+            match queries::lock_password_hash(conn, user_id).await? {
+                None => Err(AppError::Unauthorized(
+                    "the account no longer exists".into(),
+                )),
+                Some(hash) if hash != checked => Err(AppError::validation(
+                    "current_password",
+                    WRONG_CURRENT_PASSWORD,
+                )),
+                Some(_) => {
+                    sessions::close_all(state, user_id, Some(current_session)).await?;
+                    queries::update_password_hash(conn, user_id, &new_hash).await?;
+                    Ok(())
+                }
+            }
+        })
+        .await?;
+    // Again after the commit: a session signed in with the old password
+    // while the change ran. Should that fail, the password is changed all
+    // the same (a retry would be told it is wrong): the client is told what
+    // is left to do. (Not tried again in the background: that would also
+    // end sessions opened with the new password meanwhile.)
+    if let Err(failure) = sessions::close_all(state, user_id, Some(current_session)).await {
+        tracing::warn!(error = %failure, user_id, "ending the other sessions after a password change failed");
+        return Err(AppError::unavailable(
+            "the password is changed, but not every other session could be ended yet: \
+             sign out everywhere (POST /api/auth/signout-all) once the service answers again",
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes the password anew with the current settings, in the background
+/// (the answer does not wait), and stores it unless the hash changed
+/// meanwhile. A failure leaves the old hash, which still verifies.
+pub(super) fn remake_hash_later(
+    state: &AppState,
+    user_id: i32,
+    old: String,
+    password: SecretString,
+) {
+    let state = state.clone();
+    let remake = async move {
+        let new = state.hasher.hash_password(password).await?;
+        state
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                Ok(queries::remake_password_hash(conn, user_id, &old, &new).await?)
+            })
+            .await
+    };
+    tokio::spawn(
+        async move {
+            if let Err(error) = remake.await {
+                tracing::warn!(error = %error, "a password's hash was not made anew; the old one still verifies");
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+}
