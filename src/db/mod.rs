@@ -115,11 +115,7 @@ impl Database {
                     .execute(&mut conn)
                     .await
                     .is_ok(),
-                Err(error) => {
-                    let said = error.to_string();
-                    said.contains("too many clients")
-                        || said.contains("connection slots are reserved")
-                }
+                Err(error) => is_full(&error.to_string()),
             }
         };
         tokio::time::timeout(within, attempt).await.unwrap_or(false)
@@ -152,6 +148,13 @@ pub fn public_name(url: &str) -> String {
     rest.split('?').next().unwrap_or(rest).to_owned()
 }
 
+/// Whether a refused connection says the server is full (SQLSTATE 53300,
+/// "too many clients" or "remaining connection slots are reserved"; the
+/// English text, which is what a connection sees before its settings).
+fn is_full(said: &str) -> bool {
+    said.contains("too many clients") || said.contains("connection slots are reserved")
+}
+
 /// When opening a connection last failed, and who waits to hear of it;
 /// and the server's name and warnings (each server's own: a replica that
 /// stays down must not hide the primary's outage).
@@ -177,6 +180,13 @@ struct FailureSink(Arc<ConnectFailures>);
 impl bb8::ErrorSink<diesel_async::pooled_connection::PoolError> for FailureSink {
     fn sink(&self, error: diesel_async::pooled_connection::PoolError) {
         if let diesel_async::pooled_connection::PoolError::ConnectionError(cause) = error {
+            if is_full(&cause.to_string()) {
+                // It answered: every slot is taken (pools sized to its
+                // limit). Not an outage: checkouts wait for a pooled
+                // connection to come free, and readiness says up.
+                tracing::debug!(error = %cause, server = %self.0.server, "PostgreSQL is full");
+                return;
+            }
             if let Some(unsaid) = self.0.warnings.allow() {
                 tracing::warn!(error = %cause, server = %self.0.server, unsaid, "cannot open a PostgreSQL connection");
             }

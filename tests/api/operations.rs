@@ -80,6 +80,33 @@ async fn readiness_says_postgres_is_up_while_every_pooled_connection_is_busy() {
     drop(busy);
 }
 
+/// A PostgreSQL whose every connection slot is taken (pools sized to its
+/// limit, all busy) is full, not down: readiness says `up`, and a request
+/// waits for a pooled connection to come free (here, none does: a 503
+/// after the wait) instead of being failed at once.
+#[tokio::test]
+async fn a_postgresql_with_every_slot_taken_is_full_not_down() {
+    use diesel_async::AsyncConnection;
+
+    let postgres = crate::harness::ThrowawayPostgres::start(&["max_connections=6"]);
+    let url = postgres.url("emporium");
+    let app = TestApp::on_database(&url, |config| {
+        config.database_connect_timeout = std::time::Duration::from_millis(1500);
+    })
+    .await;
+    // Every slot taken (the reserved ones too: the tests connect as the
+    // superuser), the app's own pool among them.
+    let mut held = Vec::new();
+    while let Ok(conn) = diesel_async::AsyncPgConnection::establish(&url).await {
+        held.push(conn);
+    }
+    assert!(!held.is_empty());
+    let ready = app.anon().get("/health/ready").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+    assert_eq!(ready.json()["postgres"], "up");
+    drop(held);
+}
+
 #[tokio::test]
 async fn unknown_paths_and_methods_are_problems() {
     let app = TestApp::spawn().await;
