@@ -26,6 +26,7 @@ pub mod document;
 mod entry;
 mod flight;
 pub mod keys;
+mod plan;
 mod scripts;
 pub mod stats;
 mod store;

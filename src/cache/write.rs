@@ -11,11 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::scripts::{BEGIN_WRITE, FINISH_WRITE, UNCHANGED};
+use super::plan::Plan;
 use super::{Cache, Retirement, fresh_epoch};
 use crate::db::Database;
 use crate::error::{AppError, AppResult};
-use crate::redis::{Redis, RedisFailure, Resend};
+use crate::redis::Redis;
 use crate::replicas::{self, Lsn};
 use tracing::Instrument;
 
@@ -98,108 +98,6 @@ impl Cache {
     }
 }
 
-/// The keys and arguments of one write's scripts.
-struct Plan {
-    /// `clock` and `versions`.
-    bookkeeping: [String; 2],
-    /// This write's marker among each namespace's writers in flight.
-    id: String,
-    writers: Vec<String>,
-    namespaces: Vec<String>,
-    exact_keys: Vec<String>,
-    pending_ttl: Duration,
-    /// `CACHE_MAX_VERSIONS`.
-    max_versions: u64,
-}
-
-impl Plan {
-    /// `script` with this write's keys: `clock`, `versions`, then its
-    /// namespaces' writers in flight.
-    fn invocation<'s>(&self, script: &'s redis::Script) -> redis::ScriptInvocation<'s> {
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(&self.bookkeeping[0])
-            .key(&self.bookkeeping[1]);
-        for key in &self.writers {
-            invocation.key(key);
-        }
-        invocation
-    }
-
-    /// Answers whether the clock holds WAL positions (some node reads
-    /// replicas).
-    async fn begin(&self, redis: &Redis) -> Result<bool, RedisFailure> {
-        let mut invocation = self.invocation(&BEGIN_WRITE);
-        invocation
-            .arg(u64::try_from(self.pending_ttl.as_millis()).unwrap_or(u64::MAX))
-            .arg(fresh_epoch())
-            .arg(&self.id);
-        // Sent again on a dropped connection: run twice, it sets the same
-        // marker again.
-        Ok(self
-            .run(redis, Resend::OnADroppedConnection, invocation)
-            .await?
-            == 1)
-    }
-
-    /// `wal`: the primary's WAL position after the commit, when replicas
-    /// read what the cache serves.
-    /// On a Redis Cluster, the new versions are waited for on a replica of
-    /// the bookkeeping's master before the write is acknowledged, so that
-    /// a failover does not roll them back under documents stored since;
-    /// none in time is a warning, not a refusal (docs/scaling.md).
-    async fn finish(&self, redis: &Redis, wal: Option<Lsn>) -> Result<(), RedisFailure> {
-        self.finish_at(redis, wal.map(|lsn| lsn.0.to_string()).unwrap_or_default())
-            .await
-    }
-
-    /// [`Plan::finish`] for a write that changed nothing (its begin
-    /// failed): where writes got to stays as it was, whether or not
-    /// positions are recorded.
-    async fn finish_unchanged(&self, redis: &Redis) -> Result<(), RedisFailure> {
-        self.finish_at(redis, UNCHANGED.to_owned()).await
-    }
-
-    async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
-        let mut invocation = self.invocation(&FINISH_WRITE);
-        invocation
-            .arg(position)
-            .arg(self.max_versions)
-            .arg(&self.id);
-        // Sent again on a dropped connection: run twice, it takes away only
-        // its own marker, and moves the clock once more.
-        self.run(redis, Resend::OnADroppedConnection, invocation)
-            .await?;
-        if !redis.replicated(&self.bookkeeping[0]).await? {
-            tracing::warn!("a write's cache versions reached no replica in time");
-        }
-        Ok(())
-    }
-
-    /// Runs the script with the namespaces as its last arguments, and the
-    /// exact keys' deletions, in one round trip; answers the script's answer.
-    async fn run(
-        &self,
-        redis: &Redis,
-        resend: Resend,
-        mut invocation: redis::ScriptInvocation<'_>,
-    ) -> Result<i64, RedisFailure> {
-        for namespace in &self.namespaces {
-            invocation.arg(namespace);
-        }
-        redis
-            .script_then::<i64>(resend, &invocation, &self.delete_exact_keys())
-            .await
-    }
-
-    /// The documents live under keys of their own (other hash slots on a
-    /// cluster): deleted with plain commands, after the script (in the same
-    /// round trip on a single server).
-    fn delete_exact_keys(&self) -> Vec<redis::Cmd> {
-        self.exact_keys.iter().map(redis::Cmd::del).collect()
-    }
-}
-
 /// A write in progress: finish it after the transaction.
 pub struct CacheWrite {
     redis: Redis,
@@ -224,28 +122,48 @@ impl CacheWrite {
         self.done = true;
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
         let replicas_read = wal.is_some();
-        let task = tokio::spawn(async move {
-            let position = wal_position(wal.as_ref()).await;
-            let mut outcome = plan.finish(&redis, position).await;
-            for pause_ms in [50, 150] {
-                if outcome.is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(pause_ms)).await;
-                outcome = plan.finish(&redis, position).await;
-            }
-            if let Err(failure) = &outcome {
-                tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
-            }
-            outcome.is_ok()
+        let task =
+            tokio::spawn(finish_write(redis, plan, wal).instrument(tracing::Span::current()));
+        acknowledged(task.await.unwrap_or(false), replicas_read)
+    }
+
+    /// [`CacheWrite::finish`] in the task that calls it, for a task that
+    /// runs to its end whatever becomes of the request
+    /// ([`crate::background::to_the_end`]): no second task is needed.
+    async fn finish_here(mut self) -> AppResult<()> {
+        self.done = true;
+        let replicas_read = self.wal.is_some();
+        let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
+        acknowledged(finish_write(redis, plan, wal).await, replicas_read)
+    }
+}
+
+/// A write's finish, tried three times: whether it was recorded.
+async fn finish_write(redis: Redis, plan: Arc<Plan>, wal: Option<Database>) -> bool {
+    let position = wal_position(wal.as_ref()).await;
+    let mut outcome = plan.finish(&redis, position).await;
+    for pause_ms in [50, 150] {
+        if outcome.is_ok() {
+            break;
         }
-        .instrument(tracing::Span::current()));
-        match task.await {
-            Ok(false) | Err(_) if replicas_read => Err(AppError::unavailable(
-                "the change is saved, but the cache could not record it; retry to confirm",
-            )),
-            _ => Ok(()),
-        }
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        outcome = plan.finish(&redis, position).await;
+    }
+    if let Err(failure) = &outcome {
+        tracing::warn!(error = %failure, "cache entries not retired after a write; readers skip the cache until the write's marker lapses");
+    }
+    outcome.is_ok()
+}
+
+/// A finish's answer: a failure is told only when replicas are read (the
+/// write's WAL position went unrecorded).
+fn acknowledged(recorded: bool, replicas_read: bool) -> AppResult<()> {
+    if recorded || !replicas_read {
+        Ok(())
+    } else {
+        Err(AppError::unavailable(
+            "the change is saved, but the cache could not record it; retry to confirm",
+        ))
     }
 }
 
@@ -258,11 +176,31 @@ impl CacheWrite {
         self,
         outcome: &AppResult<T>,
     ) -> impl Future<Output = AppResult<()>> + Send + use<T> {
+        self.finish_after_in(outcome, false)
+    }
+
+    /// [`CacheWrite::finish_after`] for a task that runs to its end
+    /// whatever becomes of the request ([`crate::background::to_the_end`]):
+    /// the finish runs in that task, not in one of its own.
+    pub fn finish_after_to_the_end<T>(
+        self,
+        outcome: &AppResult<T>,
+    ) -> impl Future<Output = AppResult<()>> + Send + use<T> {
+        self.finish_after_in(outcome, true)
+    }
+
+    fn finish_after_in<T>(
+        self,
+        outcome: &AppResult<T>,
+        runs_to_the_end: bool,
+    ) -> impl Future<Output = AppResult<()>> + Send + use<T> {
         let unknown = matches!(outcome, Err(error) if error.is_database_unavailable());
         async move {
             if unknown {
                 self.finish_later();
                 Ok(())
+            } else if runs_to_the_end {
+                self.finish_here().await
             } else {
                 self.finish().await
             }

@@ -54,7 +54,7 @@ pub(super) async fn durably<T: Send + 'static>(
         drop(conn);
         let mut finished = Ok(());
         for write in writes {
-            let result = write.finish_after(&outcome).await;
+            let result = write.finish_after_to_the_end(&outcome).await;
             if finished.is_ok() {
                 finished = result;
             }

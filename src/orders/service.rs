@@ -105,7 +105,7 @@ async fn place_at_once(
         ))
     };
     drop(conn);
-    let finished = write.finish_after(&outcome).await;
+    let finished = write.finish_after_to_the_end(&outcome).await;
     let placement = outcome?;
     finished?;
     Ok(placement)
