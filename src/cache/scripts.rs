@@ -17,6 +17,10 @@
 /// same clock, whatever theirs say.
 const NOW_MS: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
+/// The versions of every namespace written (`ARGV[4..]`) set to `seq`, in
+/// one command.
+const SET_VERSIONS: &str = "local fields = {} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq end if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end";
+
 use std::sync::LazyLock;
 
 /// Before a write's transaction: a new `seq` for every namespace written,
@@ -32,15 +36,16 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         {NOW_MS}
         redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+        {SET_VERSIONS}
         for i = 4, #ARGV do
             local writers = KEYS[i - 1]
-            redis.call('HSET', KEYS[2], ARGV[i], seq)
             redis.call('ZREMRANGEBYSCORE', writers, '-inf', now)
             redis.call('ZADD', writers, now + tonumber(ARGV[1]), ARGV[3])
             -- The set lives as long as its longest marker: a short write
             -- after a long one (an import's) must not cut the long one's.
-            redis.call('PEXPIRE', writers, ARGV[1], 'NX')
-            redis.call('PEXPIRE', writers, ARGV[1], 'GT')
+            if redis.call('PEXPIRE', writers, ARGV[1], 'NX') == 0 then
+                redis.call('PEXPIRE', writers, ARGV[1], 'GT')
+            end
         end
         return redis.call('HEXISTS', KEYS[1], 'lsn')
         ",
@@ -81,8 +86,8 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
             redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         end
+        {SET_VERSIONS}
         for i = 4, #ARGV do
-            redis.call('HSET', KEYS[2], ARGV[i], seq)
             redis.call('ZREM', KEYS[i - 1], ARGV[3])
         end
         if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
@@ -118,9 +123,12 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
 pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         r"
-        {NOW_MS}
-        local fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
         local epoch = redis.call('HGET', KEYS[1], 'epoch')
+        local fresh = false
+        if not epoch then
+            fresh = redis.call('HSETNX', KEYS[1], 'epoch', ARGV[3]) == 1
+            epoch = redis.call('HGET', KEYS[1], 'epoch')
+        end
         if ARGV[1] == '' then
             if not fresh then return false end
         elseif epoch ~= ARGV[1] then
@@ -128,10 +136,19 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         local seen = tonumber(ARGV[2])
         local n = tonumber(ARGV[4])
-        for i = 1, n do
-            local version = tonumber(redis.call('HGET', KEYS[2], ARGV[4 + i]) or '0')
-            if version > seen then return false end
-            if redis.call('ZCOUNT', KEYS[2 + i], '(' .. now, '+inf') > 0 then return false end
+        if n > 0 then
+            local versions = redis.call('HMGET', KEYS[2], unpack(ARGV, 5, 4 + n))
+            for i = 1, n do
+                if tonumber(versions[i] or '0') > seen then return false end
+            end
+            -- A set with no marker left is gone (ZREM of its last member):
+            -- Redis's clock is read only when some writer may be in flight.
+            if redis.call('EXISTS', unpack(KEYS, 3, 2 + n)) > 0 then
+                {NOW_MS}
+                for i = 1, n do
+                    if redis.call('ZCOUNT', KEYS[2 + i], '(' .. now, '+inf') > 0 then return false end
+                end
+            end
         end
         if #ARGV > 4 + n then
             local entry = KEYS[3 + n]
