@@ -39,31 +39,43 @@ pub async fn product_page(
 /// is kept byte for byte. (serde-transcode would re-spell numbers through
 /// serde_json's `arbitrary_precision` marker, and a `Value` would sort keys.)
 fn compact(text: String) -> String {
-    let mut out = Vec::with_capacity(text.len());
-    let mut in_string = false;
-    let mut escaped = false;
-    // Byte by byte: `"`, `\\` and the whitespace are ASCII, and no byte of a
-    // multi-byte UTF-8 character is.
-    for &byte in text.as_bytes() {
-        if in_string {
-            out.push(byte);
-            if escaped {
-                escaped = false;
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
+    let mut bytes = text.into_bytes();
+    let len = bytes.len();
+    let (mut read, mut write) = (0, 0);
+    // In place. `"`, `\\` and the whitespace are ASCII, and no byte of a
+    // multi-byte UTF-8 character is; a string is copied whole, up to its
+    // closing quote (found with `memchr`, past every escape).
+    while read < len {
+        let byte = bytes[read];
+        if byte == b'"' {
+            let mut end = read + 1;
+            while end < len {
+                match memchr::memchr2(b'"', b'\\', &bytes[end..]) {
+                    None => end = len,
+                    Some(at) if bytes[end + at] == b'"' => {
+                        end += at + 1;
+                        break;
+                    }
+                    // A backslash and the byte it escapes.
+                    Some(at) => end += at + 2,
+                }
             }
-        } else if byte == b'"' {
-            in_string = true;
-            out.push(byte);
-        } else if !byte.is_ascii_whitespace() {
-            out.push(byte);
+            let end = end.min(len);
+            bytes.copy_within(read..end, write);
+            write += end - read;
+            read = end;
+        } else {
+            if !byte.is_ascii_whitespace() {
+                bytes[write] = byte;
+                write += 1;
+            }
+            read += 1;
         }
     }
-    // Dropping ASCII bytes from UTF-8 text leaves UTF-8 text; were it not
-    // so, the document as PostgreSQL spelled it is still the same JSON.
-    String::from_utf8(out).unwrap_or(text)
+    bytes.truncate(write);
+    // Dropping ASCII bytes from UTF-8 text leaves UTF-8 text.
+    String::from_utf8(bytes)
+        .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned())
 }
 
 /// One of a product's documents.
@@ -120,5 +132,55 @@ mod tests {
         let before: serde_json::Value = serde_json::from_str(from_postgres).unwrap();
         let after: serde_json::Value = serde_json::from_str(&compacted).unwrap();
         assert_eq!(before, after);
+    }
+
+    #[test]
+    fn text_cut_off_inside_a_string_is_kept_as_it_is() {
+        assert_eq!(compact(r#"{"a" : "b c"#.to_owned()), r#"{"a":"b c"#);
+        assert_eq!(compact(r#"[ "x\"#.to_owned()), r#"["x\"#);
+        assert_eq!(compact(r#"[ "x\" , 1 ]"#.to_owned()), r#"["x\" , 1 ]"#);
+        assert_eq!(compact(r#"[ "x\\" , 1 ]"#.to_owned()), r#"["x\\",1]"#);
+        assert_eq!(compact(String::new()), "");
+    }
+
+    /// The rule, byte by byte: the same answer for any text.
+    fn compacted_byte_by_byte(text: &str) -> String {
+        let (mut out, mut in_string, mut escaped) = (Vec::new(), false, false);
+        for &byte in text.as_bytes() {
+            if in_string {
+                out.push(byte);
+                if escaped {
+                    escaped = false;
+                } else if byte == b'\\' {
+                    escaped = true;
+                } else if byte == b'"' {
+                    in_string = false;
+                }
+            } else if byte == b'"' {
+                in_string = true;
+                out.push(byte);
+            } else if !byte.is_ascii_whitespace() {
+                out.push(byte);
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn any_text_is_compacted_as_the_byte_by_byte_rule_does() {
+        use rand::{Rng, SeedableRng};
+        let pieces = [" ", "\n", "\"", "\\", "a", "é", ":", ",", "{", "1"];
+        let mut rng = rand::rngs::StdRng::seed_from_u64(15);
+        for _ in 0..20_000 {
+            let length = rng.random_range(0..24);
+            let text: String = (0..length)
+                .map(|_| pieces[rng.random_range(0..pieces.len())])
+                .collect();
+            assert_eq!(
+                compact(text.clone()),
+                compacted_byte_by_byte(&text),
+                "{text:?}"
+            );
+        }
     }
 }
