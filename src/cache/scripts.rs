@@ -18,8 +18,12 @@
 const NOW_MS: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 /// The versions of every namespace written (`ARGV[4..]`) set to `seq`, in
-/// one command.
-const SET_VERSIONS: &str = "local fields = {} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq end if #fields > 0 then redis.call('HSET', KEYS[2], unpack(fields)) end";
+/// one command (a command per [`CHUNK`] namespaces).
+const SET_VERSIONS: &str = "local fields = {} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq if #fields >= 2000 or i == #ARGV then redis.call('HSET', KEYS[2], unpack(fields)) fields = {} end end";
+
+/// How many namespaces a script passes to one command: Lua's `unpack`
+/// gives at most 8,000 values (`LUAI_MAXCSTACK`).
+const CHUNK: usize = 1000;
 
 use std::sync::LazyLock;
 
@@ -136,18 +140,25 @@ pub static MAY_STORE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         local seen = tonumber(ARGV[2])
         local n = tonumber(ARGV[4])
-        if n > 0 then
-            local versions = redis.call('HMGET', KEYS[2], unpack(ARGV, 5, 4 + n))
-            for i = 1, n do
+        -- In chunks: Lua's `unpack` gives at most 8,000 values, and a page
+        -- of categories shows up to 10,000 products.
+        local in_flight = false
+        for from = 1, n, {CHUNK} do
+            local to = math.min(from + {CHUNK} - 1, n)
+            local versions = redis.call('HMGET', KEYS[2], unpack(ARGV, 4 + from, 4 + to))
+            for i = 1, #versions do
                 if tonumber(versions[i] or '0') > seen then return false end
             end
             -- A set with no marker left is gone (ZREM of its last member):
             -- Redis's clock is read only when some writer may be in flight.
-            if redis.call('EXISTS', unpack(KEYS, 3, 2 + n)) > 0 then
-                {NOW_MS}
-                for i = 1, n do
-                    if redis.call('ZCOUNT', KEYS[2 + i], '(' .. now, '+inf') > 0 then return false end
-                end
+            if not in_flight then
+                in_flight = redis.call('EXISTS', unpack(KEYS, 2 + from, 2 + to)) > 0
+            end
+        end
+        if in_flight then
+            {NOW_MS}
+            for i = 1, n do
+                if redis.call('ZCOUNT', KEYS[2 + i], '(' .. now, '+inf') > 0 then return false end
             end
         end
         if #ARGV > 4 + n then

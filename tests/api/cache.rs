@@ -1075,3 +1075,48 @@ async fn without_the_versions_a_read_after_another_instances_write_shares_no_old
     assert_eq!(after.json()["data"]["price"], "77.77");
     assert_eq!(before.await.unwrap().status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_page_of_groups_showing_ten_thousand_products_is_cached_and_retired_by_any_of_them() {
+    let app = TestApp::with_admin().await;
+    let mut conn = app.db().await;
+    for statement in [
+        "INSERT INTO categories (category_name) SELECT 'Group ' || n FROM generate_series(1, 100) AS n",
+        "INSERT INTO products (product_name, price, stock, category_id) \
+         SELECT 'Item ' || n, 1, 1, c.id FROM categories c, generate_series(1, 100) AS n",
+    ] {
+        diesel_async::RunQueryDsl::execute(diesel::sql_query(statement), &mut conn)
+            .await
+            .unwrap();
+    }
+    // Every group with its 100 products: the page shows 10,000 of them,
+    // more than one Lua `unpack` gives.
+    let path = "/api/categories?limit=100";
+    let first = app.anon().get(path).await;
+    assert_eq!(source(&first), "postgres");
+    let groups = first.json()["data"].as_array().unwrap().clone();
+    assert_eq!(groups.len(), 100);
+    assert!(
+        groups
+            .iter()
+            .all(|group| group["products"].as_array().unwrap().len() == 100)
+    );
+    assert_eq!(source(&app.anon().get(path).await), "redis");
+    // The last product the page shows, far past the first thousand.
+    let last = groups[99]["products"][99]["id"].as_i64().unwrap();
+    let changed = app
+        .admin()
+        .put(
+            &format!("/api/products/{last}"),
+            json!({"product_name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    let after = app.anon().get(path).await;
+    assert_eq!(source(&after), "postgres");
+    assert_eq!(
+        after.json()["data"][99]["products"][99]["product_name"],
+        "Renamed"
+    );
+    assert_eq!(source(&app.anon().get(path).await), "redis");
+}
