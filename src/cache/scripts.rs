@@ -18,8 +18,14 @@
 const NOW_MS: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
 /// The versions of every namespace written (`ARGV[4..]`) set to `seq`, in
-/// one command (a command per [`CHUNK`] namespaces).
-const SET_VERSIONS: &str = "local fields = {} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq if #fields >= 2000 or i == #ARGV then redis.call('HSET', KEYS[2], unpack(fields)) fields = {} end end";
+/// one command (a command per [`CHUNK`] namespaces: two values each).
+static SET_VERSIONS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "local fields = {{}} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq \
+         if #fields >= {fields} or i == #ARGV then redis.call('HSET', KEYS[2], unpack(fields)) fields = {{}} end end",
+        fields = 2 * CHUNK
+    )
+});
 
 /// How many namespaces a script passes to one command: Lua's `unpack`
 /// gives at most 8,000 values (`LUAI_MAXCSTACK`).
@@ -40,7 +46,7 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         {NOW_MS}
         redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
         local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-        {SET_VERSIONS}
+        {set_versions}
         for i = 4, #ARGV do
             local writers = KEYS[i - 1]
             redis.call('ZREMRANGEBYSCORE', writers, '-inf', now)
@@ -53,6 +59,7 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         return redis.call('HEXISTS', KEYS[1], 'lsn')
         ",
+        set_versions = SET_VERSIONS.as_str(),
     ))
 });
 
@@ -90,7 +97,7 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
             redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         end
-        {SET_VERSIONS}
+        {set_versions}
         for i = 4, #ARGV do
             redis.call('ZREM', KEYS[i - 1], ARGV[3])
         end
@@ -102,6 +109,7 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         ",
         unknown = crate::replicas::Lsn::UNKNOWN.0,
         unchanged = UNCHANGED,
+        set_versions = SET_VERSIONS.as_str(),
     ))
 });
 
