@@ -118,13 +118,11 @@ impl CacheWrite {
     /// returned (503): the write's WAL position went unrecorded, so a
     /// replica read could still show what it changed, and the write must
     /// not be acknowledged as if it could not.
-    pub async fn finish(mut self) -> AppResult<()> {
-        self.done = true;
-        let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
-        let replicas_read = wal.is_some();
-        let task =
-            tokio::spawn(finish_write(redis, plan, wal).instrument(tracing::Span::current()));
-        acknowledged(task.await.unwrap_or(false), replicas_read)
+    pub async fn finish(self) -> AppResult<()> {
+        let replicas_read = self.wal.is_some();
+        let task = tokio::spawn(self.finish_here().instrument(tracing::Span::current()));
+        task.await
+            .unwrap_or_else(|_| acknowledged(false, replicas_read))
     }
 
     /// [`CacheWrite::finish`] in the task that calls it, for a task that
