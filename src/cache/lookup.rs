@@ -21,11 +21,11 @@ pub(super) struct Lookup {
     pub(super) versions: Vec<u64>,
 }
 
-/// The entry, then `HMGET clock epoch seq lsn` and the versions of the
-/// key's own.
+/// The entry, then the versions of the key's own and `HMGET clock epoch
+/// seq lsn`.
 type LookupReply = (
     Option<Vec<u8>>,
-    ((Option<String>, Option<u64>, Option<u64>), Vec<Option<u64>>),
+    (Vec<Option<u64>>, (Option<String>, Option<u64>, Option<u64>)),
 );
 
 impl Cache {
@@ -40,17 +40,21 @@ impl Cache {
         };
         let names: Vec<&str> = key.depends_on.iter().map(Namespace::name).collect();
         // The bookkeeping's reads, after the entry's on a single server (one
-        // pipeline), on their own on a cluster (another slot).
+        // pipeline), on their own on a cluster (another slot). The versions
+        // are read before the clock: when the record of versions starts
+        // anew between the two (a write's finish past its bound deletes
+        // them with the epoch), the clock read after shows another epoch,
+        // and versions read as 0 can never pass for current.
         let bookkeeping = |pipeline: &mut redis::Pipeline| {
+            pipeline.cmd("HMGET").arg(self.versions_key()).arg(&names);
             pipeline
                 .cmd("HMGET")
                 .arg(self.clock_key())
                 .arg("epoch")
                 .arg("seq")
                 .arg("lsn");
-            pipeline.cmd("HMGET").arg(self.versions_key()).arg(&names);
         };
-        let (entry, ((epoch, seq, lsn), versions)): LookupReply = if self.redis.is_cluster() {
+        let (entry, (versions, (epoch, seq, lsn))): LookupReply = if self.redis.is_cluster() {
             let mut clock = redis::pipe();
             bookkeeping(&mut clock);
             tokio::try_join!(self.redis.query(&entry), self.redis.pipeline(&clock))?
@@ -58,8 +62,8 @@ impl Cache {
             let mut pipeline = redis::pipe();
             pipeline.add_command(entry);
             bookkeeping(&mut pipeline);
-            let (entry, clock, versions) = self.redis.pipeline(&pipeline).await?;
-            (entry, (clock, versions))
+            let (entry, versions, clock) = self.redis.pipeline(&pipeline).await?;
+            (entry, (versions, clock))
         };
         let epoch = match epoch {
             Some(epoch) => epoch,
@@ -99,7 +103,10 @@ impl Cache {
 
     /// The entry's ETag and body when it is current: same epoch, and no
     /// namespace it depends on written since it was loaded. The namespaces
-    /// it shows beyond its key's own cost a second round trip.
+    /// it shows beyond its key's own cost a second round trip, which reads
+    /// the epoch again after their versions: a record of versions started
+    /// anew since the lookup reads as versions 0, and only the epoch then
+    /// tells that they are not.
     pub(super) async fn valid_body(
         &self,
         lookup: &mut Lookup,
@@ -116,20 +123,110 @@ impl Cache {
             return Ok(None);
         }
         if !header.shows.is_empty() {
-            let shown: Vec<Option<u64>> = self
-                .redis
-                .query(
-                    redis::cmd("HMGET")
-                        .arg(self.versions_key())
-                        .arg(&header.shows),
-                )
-                .await?;
-            if shown.iter().flatten().any(|version| *version > header.seq) {
+            let mut pipeline = redis::pipe();
+            pipeline
+                .cmd("HMGET")
+                .arg(self.versions_key())
+                .arg(&header.shows)
+                .cmd("HGET")
+                .arg(self.clock_key())
+                .arg("epoch");
+            let (shown, epoch): (Vec<Option<u64>>, Option<String>) =
+                self.redis.pipeline(&pipeline).await?;
+            if epoch.as_deref() != Some(header.epoch)
+                || shown.iter().flatten().any(|version| *version > header.seq)
+            {
                 return Ok(None);
             }
         }
         let (etag, body_at) = (header.etag.to_owned(), header.body_at);
         // The body is a slice of the bytes Redis sent, not a copy.
         Ok(Some((etag, Bytes::from(entry).slice(body_at..))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::cache::{Document, Retirement, Stored};
+    use crate::config::Config;
+    use crate::redis::Redis;
+
+    /// A cache on the test Redis (`TEST_REDIS_URL`) under `prefix`, whose
+    /// record of versions holds at most `max_versions` namespaces.
+    fn cache(prefix: &str, max_versions: &str) -> Cache {
+        let redis_url =
+            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+        let settings = [
+            ("DATABASE_URL", "postgres://127.0.0.1/unused".to_owned()),
+            ("REDIS_URL", redis_url),
+            (
+                "JWT_SECRET",
+                "test-secret-that-is-long-enough-for-hs256".to_owned(),
+            ),
+            ("REDIS_KEY_PREFIX", prefix.to_owned()),
+            ("CACHE_MAX_VERSIONS", max_versions.to_owned()),
+        ];
+        let config = Config::from_source(&|name: &str| {
+            settings
+                .iter()
+                .find(|(setting, _)| *setting == name)
+                .map(|(_, value)| value.clone())
+        })
+        .expect("the test configuration is valid");
+        Cache::new(&config, Redis::cache(&config).expect("a Redis client"))
+    }
+
+    async fn write(cache: &Cache, namespace: &str) {
+        let retired = Retirement::of([Namespace::named(namespace.to_owned())]);
+        let write = cache.begin_write(retired).await.expect("the write began");
+        write.finish().await.expect("the write finished");
+    }
+
+    async fn is_hit(cache: &Cache, key: &CacheKey) -> bool {
+        let mut lookup = cache.lookup(key).await.expect("Redis answers");
+        let body = cache.valid_body(&mut lookup).await.expect("Redis answers");
+        body.is_some()
+    }
+
+    #[tokio::test]
+    async fn a_hit_is_refused_when_the_record_of_versions_starts_anew_between_its_reads() {
+        let prefix = format!("test:{}:", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let reader = cache(&prefix, "250000");
+        // Another node's writes, whose finish takes the record past one.
+        let bounded = cache(&prefix, "1");
+        let key = CacheKey::new(
+            "products:page:1".to_owned(),
+            "products",
+            vec![Namespace::fixed("products")],
+        );
+        // A page that shows product 7, stored and served.
+        let lookup = reader.lookup(&key).await.unwrap();
+        let page = Document::envelope(&json!({"data": [{"id": 7, "stock": 5}]}))
+            .unwrap()
+            .showing([Namespace::named("product:7".to_owned())]);
+        let stored = reader.admit_and_store(&key, &lookup, &page).await.unwrap();
+        assert!(matches!(stored, Stored::Yes));
+        assert!(is_hit(&reader, &key).await);
+        // An order of product 7, acknowledged: the page is retired.
+        write(&reader, "product:7").await;
+        assert!(!is_hit(&reader, &key).await);
+        // A reader's first round trip; then, before it reads the versions of
+        // what the page shows, the record of versions starts anew.
+        let mut lookup = reader.lookup(&key).await.unwrap();
+        write(&bounded, "product:8").await;
+        let served = reader.valid_body(&mut lookup).await.unwrap();
+        let keys: Vec<String> = reader
+            .redis()
+            .query(redis::cmd("KEYS").arg(format!("{prefix}*")))
+            .await
+            .unwrap();
+        let _: Result<(), _> = reader.redis().query(redis::cmd("DEL").arg(&keys)).await;
+        assert!(
+            served.is_none(),
+            "a page older than an acknowledged order was served"
+        );
     }
 }
