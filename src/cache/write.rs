@@ -8,6 +8,7 @@
 //! documents, a cart) are also deleted outright, so that `redis-cli` shows
 //! them gone.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use crate::db::Database;
 use crate::error::{AppError, AppResult};
 use crate::redis::Redis;
 use crate::replicas::{self, Lsn};
+use futures_util::FutureExt;
 use tracing::Instrument;
 
 impl Cache {
@@ -132,7 +134,14 @@ impl CacheWrite {
         self.done = true;
         let replicas_read = self.wal.is_some();
         let (redis, plan, wal) = (self.redis.clone(), self.plan.clone(), self.wal.clone());
-        acknowledged(finish_write(redis, plan, wal).await, replicas_read)
+        // A panic reads as not recorded, as it does in a task of its own:
+        // in the task that also ran an order's commit, it must not turn
+        // the committed order's answer into a 500 (a client would retry).
+        let recorded = AssertUnwindSafe(finish_write(redis, plan, wal))
+            .catch_unwind()
+            .await
+            .unwrap_or(false);
+        acknowledged(recorded, replicas_read)
     }
 }
 
