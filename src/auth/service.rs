@@ -108,7 +108,10 @@ impl Counted {
 
 /// Counts a sign-up or sign-in attempt against the client's address (an
 /// IPv6 address by its /64 network: see [`rate_limit::client_network`]) and
-/// the email; refuses it with 429 past either limit.
+/// the email; refuses it with 429 past either limit. A body without an
+/// email (or a blank one) is counted by its address alone: it opens no
+/// account, and one count of "no email" for every client would turn each
+/// client's 422 into a 429 once any ten had sent one.
 pub async fn limit_attempts(
     state: &AppState,
     action: &str,
@@ -118,26 +121,27 @@ pub async fn limit_attempts(
 ) -> AppResult<Counted> {
     let limits = state.config.auth_rate_limit;
     // The email is hashed so that Redis holds no address in clear.
-    let email_digest = xxhash_rust::xxh3::xxh3_64(email.trim().to_lowercase().as_bytes());
-    let buckets = [
-        Bucket {
-            key: state.config.redis_key(format!(
-                "ratelimit:{action}:address:{}",
-                rate_limit::client_network(address)
-            )),
-            limit: limits.per_address,
-            window: limits.window,
-        },
-        Bucket {
+    let email = email.trim();
+    let email_digest = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
+    let mut buckets = vec![Bucket {
+        key: state.config.redis_key(format!(
+            "ratelimit:{action}:address:{}",
+            rate_limit::client_network(address)
+        )),
+        limit: limits.per_address,
+        window: limits.window,
+    }];
+    if !email.is_empty() {
+        buckets.push(Bucket {
             key: state
                 .config
                 .redis_key(format!("ratelimit:{action}:email:{email_digest:016x}")),
             limit: limits.per_email,
             window: limits.window,
-        },
-    ];
+        });
+    }
     match rate_limit::hit(&state.redis, &buckets).await {
-        Ok(Decision::Allowed) => Ok(Counted(buckets.into())),
+        Ok(Decision::Allowed) => Ok(Counted(buckets)),
         Ok(Decision::Limited {
             retry_after_seconds,
         }) => Err(AppError::RateLimited {
@@ -215,18 +219,28 @@ pub async fn sign_in(
     };
     // Changed meanwhile: a password change (the password given no longer
     // opens it), or another sign-in remaking the same password's hash.
-    let changed = match now {
-        Some(user) if user.password_hash == checked_hash => false,
-        Some(user) => !state
-            .hasher
-            .verify_password(password.clone(), Some(user.password_hash))
-            .await
-            .unwrap_or(false),
-        None => true,
+    let opens_it = match now {
+        Some(user) if user.password_hash == checked_hash => Ok(true),
+        Some(user) => {
+            state
+                .hasher
+                .verify_password(password.clone(), Some(user.password_hash))
+                .await
+        }
+        None => Ok(false),
     };
-    if changed {
-        close_it().await?;
-        return Err(refused());
+    match opens_it {
+        Ok(true) => {}
+        Ok(false) => {
+            close_it().await?;
+            return Err(refused());
+        }
+        // Not checked (every hashing slot busy): a 503 to retry, not a
+        // wrong password; and its session must not live on unheld.
+        Err(error) => {
+            let _ = close_it().await;
+            return Err(error.into());
+        }
     }
     if !hashing::is_current(&checked_hash) {
         password::remake_hash_later(state, user_id, checked_hash, password);
