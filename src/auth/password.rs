@@ -62,46 +62,93 @@ async fn is_current_password(
 /// checked the old password meanwhile. The calling session stays. The
 /// account's row is locked from the check of the hash to the change, so of
 /// two changes at once the second finds the password changed (422) and
-/// ends no session. When the second ending fails, the password is changed
-/// all the same: the 503 says so, and what is left to do.
+/// ends no session. A hash made anew meanwhile (a sign-in of an account
+/// hashed with earlier settings) holds the same password: the current
+/// password is checked against it, and the change goes on. When the second
+/// ending fails, the password is changed all the same: the 503 says so,
+/// and what is left to do.
 pub async fn change_password(
     state: &AppState,
     user: &User,
     current_session: &str,
     change: PasswordChange,
 ) -> AppResult<()> {
-    if !is_current_password(state, user, change.current).await? {
-        return Err(AppError::validation(
-            "current_password",
-            WRONG_CURRENT_PASSWORD,
-        ));
+    let current = change.current;
+    if !is_current_password(state, user, current.clone()).await? {
+        return Err(wrong_current_password());
     }
     let hasher = state.hasher.for_signed_in();
     let new_hash = hasher.hash_password(change.new.into_secret()).await?;
-    let (user_id, checked) = (user.id, user.password_hash.as_str());
+    let (state, user_id) = (state.clone(), user.id);
+    let (current_session, mut checked) = (current_session.to_owned(), user.password_hash.clone());
+    // In a task of its own from here: once the change commits, the second
+    // ending runs even when the request is dropped (its client gone, the
+    // request timeout), or a session signed in with the old password
+    // meanwhile would outlive the change.
+    crate::background::to_the_end(async move {
+        for _ in 0..3 {
+            let Some(now) =
+                change_if_unchanged(&state, user_id, &current_session, &checked, &new_hash).await?
+            else {
+                return end_the_others_again(&state, user_id, &current_session).await;
+            };
+            if !hasher
+                .verify_password(current.clone(), Some(now.clone()))
+                .await?
+            {
+                return Err(wrong_current_password());
+            }
+            checked = now;
+        }
+        Err(AppError::unavailable(
+            "the account's password hash kept changing meanwhile; nothing was changed: retry",
+        ))
+    })
+    .await
+}
+
+fn wrong_current_password() -> AppError {
+    AppError::validation("current_password", WRONG_CURRENT_PASSWORD)
+}
+
+/// Ends the other sessions and stores `new_hash`, in one transaction, when
+/// the account's hash is still `checked`; else changes nothing and answers
+/// the hash it has now.
+async fn change_if_unchanged(
+    state: &AppState,
+    user_id: i32,
+    current_session: &str,
+    checked: &str,
+    new_hash: &str,
+) -> AppResult<Option<String>> {
     state
         .transaction(async |conn: &mut AsyncPgConnection| {
             match queries::lock_password_hash(conn, user_id).await? {
                 None => Err(AppError::Unauthorized(
                     "the account no longer exists".into(),
                 )),
-                Some(hash) if hash != checked => Err(AppError::validation(
-                    "current_password",
-                    WRONG_CURRENT_PASSWORD,
-                )),
+                Some(hash) if hash != checked => Ok(Some(hash)),
                 Some(_) => {
                     sessions::close_all(state, user_id, Some(current_session)).await?;
-                    queries::update_password_hash(conn, user_id, &new_hash).await?;
-                    Ok(())
+                    queries::update_password_hash(conn, user_id, new_hash).await?;
+                    Ok(None)
                 }
             }
         })
-        .await?;
-    // Again after the commit: a session signed in with the old password
-    // while the change ran. Should that fail, the password is changed all
-    // the same (a retry would be told it is wrong): the client is told what
-    // is left to do. (Not tried again in the background: that would also
-    // end sessions opened with the new password meanwhile.)
+        .await
+}
+
+/// The other sessions ended again after the commit: a session signed in
+/// with the old password while the change ran. Should that fail, the
+/// password is changed all the same (a retry would be told it is wrong):
+/// the client is told what is left to do. (Not tried again in the
+/// background: that would also end sessions opened with the new password
+/// meanwhile.)
+async fn end_the_others_again(
+    state: &AppState,
+    user_id: i32,
+    current_session: &str,
+) -> AppResult<()> {
     if let Err(failure) = sessions::close_all(state, user_id, Some(current_session)).await {
         tracing::warn!(error = %failure, user_id, "ending the other sessions after a password change failed");
         return Err(AppError::unavailable(

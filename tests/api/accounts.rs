@@ -252,6 +252,65 @@ async fn a_password_change_that_cannot_end_a_late_session_says_it_is_changed_and
     assert_eq!(status_of_me(&app, &late).await, StatusCode::UNAUTHORIZED);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_session() {
+    use diesel_async::RunQueryDsl;
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let (id, desk) = app.quick_account("lu@example.com", Role::Customer).await;
+    let before = app
+        .strings(&format!("SELECT password_hash FROM users WHERE id = {id}"))
+        .await
+        .remove(0);
+    // The change's commit held until the gate opens.
+    app.at_commits_on(
+        "users",
+        "UPDATE",
+        "held_change",
+        "PERFORM pg_advisory_xact_lock(4243)",
+    )
+    .await;
+    let mut gate = app.db().await;
+    diesel::sql_query("SELECT pg_advisory_lock(4243)")
+        .execute(&mut gate)
+        .await
+        .unwrap();
+    let changing = {
+        let (app, desk) = (app.clone(), desk.clone());
+        tokio::spawn(async move {
+            let body =
+                json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"});
+            app.user(&desk).post("/api/auth/password", body).await
+        })
+    };
+    app.until_counted(
+        "pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'",
+    )
+    .await;
+    // Signed in with the old password while the change commits; then the
+    // changing client leaves, and the commit lands.
+    let late = token_of(&app, "lu@example.com", TEST_PASSWORD, "late").await;
+    changing.abort();
+    diesel::sql_query("SELECT pg_advisory_unlock(4243)")
+        .execute(&mut gate)
+        .await
+        .unwrap();
+    app.until_counted(&format!(
+        "users WHERE id = {id} AND password_hash <> '{before}'"
+    ))
+    .await;
+    // The change's second ending of sessions still ran: the late session,
+    // signed in with a password no longer the account's, is over.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status_of_me(&app, &late).await != StatusCode::UNAUTHORIZED {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a session signed in with the old password outlived the change"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    token_of(&app, "lu@example.com", "a new long password", "x").await;
+}
+
 #[tokio::test]
 async fn of_two_password_changes_at_once_one_wins_and_its_session_lives() {
     let app = TestApp::spawn().await;

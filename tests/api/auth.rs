@@ -962,3 +962,59 @@ async fn a_burst_of_sign_ins_while_the_hash_is_made_anew_is_never_told_the_passw
     }
     assert!(answers.iter().any(|answer| answer.status == StatusCode::OK));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_password_change_goes_on_when_another_sign_in_makes_the_hash_anew_meanwhile() {
+    use diesel_async::SimpleAsyncConnection;
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let (id, token) = app.quick_account("old@example.com", Role::Customer).await;
+    hash_with_earlier_settings(&app, id).await;
+    // The account's row held, so that what comes queues for it in turn.
+    let mut holder = crate::orders::holding(
+        &app,
+        &format!("SELECT 1 FROM users WHERE id = {id} FOR UPDATE"),
+    )
+    .await;
+    let waiting = "pg_stat_activity WHERE datname = current_database() \
+                   AND wait_event_type = 'Lock'";
+    let wait_for = async |waiters: i64| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while app.count(waiting).await < waiters {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never {waiters} waiting"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    // A sign-in elsewhere: its hash made anew (the same password) queues first.
+    let signed_in = sign_in_raw(&app, "old@example.com", TEST_PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.text());
+    wait_for(1).await;
+    // The change, its current password checked against the earlier hash,
+    // queues after it.
+    let changing = {
+        let (app, token) = (app.clone(), token.clone());
+        tokio::spawn(async move {
+            app.user(&token)
+                .post(
+                    "/api/auth/password",
+                    json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"}),
+                )
+                .await
+        })
+    };
+    wait_for(2).await;
+    holder.batch_execute("COMMIT").await.unwrap();
+    // It finds the hash made anew, of the same password: changed, not a 422.
+    let changed = changing.await.unwrap();
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.text());
+    assert_eq!(me(&app, &token).await.status, StatusCode::OK);
+    let other = signed_in.json()["data"]["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(me(&app, &other).await.status, StatusCode::UNAUTHORIZED);
+    let new = sign_in_raw(&app, "old@example.com", "a new long password").await;
+    assert_eq!(new.status, StatusCode::OK, "{}", new.text());
+}
