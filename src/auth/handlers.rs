@@ -6,7 +6,7 @@ use super::dto::{
 };
 use super::extract::{AuthUser, UserAgent};
 use super::password;
-use super::service::{self, Uncounted};
+use super::service;
 use super::sessions;
 use crate::error::{AppError, AppResult};
 use crate::extract::{ClientAddress, Lenient, Valid};
@@ -35,14 +35,8 @@ pub async fn signup(
     UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<SignupView>)> {
-    let counted = service::limit_attempts(
-        &state,
-        "signup",
-        &address,
-        body.0.email_as_sent(),
-        Uncounted::Allowed,
-    )
-    .await?;
+    let counted =
+        service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await?;
     let account = body.parse()?;
     let signing_up = service::sign_up(&state, account, agent.as_deref());
     let created = counted.attempt(&state, signing_up).await?;
@@ -63,19 +57,13 @@ pub async fn signin(
     UserAgent(agent): UserAgent,
     body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    let counted = service::limit_attempts(
-        &state,
-        "signin",
-        &address,
-        body.0.email_as_sent(),
-        Uncounted::Refused,
-    )
-    .await
-    .inspect_err(|error| {
-        if matches!(error, AppError::RateLimited { .. }) {
-            metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
-        }
-    })?;
+    let counted = service::limit_attempts(&state, "signin", &address, body.0.email_as_sent())
+        .await
+        .inspect_err(|error| {
+            if matches!(error, AppError::RateLimited { .. }) {
+                metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
+            }
+        })?;
     let signing_in = service::sign_in(&state, body.parse()?, agent.as_deref());
     let session = counted.attempt(&state, signing_in).await?;
     Ok(Envelope { data: session })

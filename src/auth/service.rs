@@ -71,17 +71,6 @@ impl HashedAccount {
     }
 }
 
-/// What becomes of an attempt that Redis cannot count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uncounted {
-    /// It goes through: sign-up is meant to work without Redis.
-    Allowed,
-    /// A 503 before any hash is spent: a sign-in could not open its session
-    /// anyway, and one let through would be a guess without limit whose
-    /// answer (401 for a wrong password, 503 for the right one) tells.
-    Refused,
-}
-
 /// An attempt counted against its rate limits by [`limit_attempts`].
 pub struct Counted(Vec<Bucket>);
 
@@ -108,7 +97,8 @@ impl Counted {
 
 /// Counts a sign-up or sign-in attempt against the client's address (an
 /// IPv6 address by its /64 network: see [`rate_limit::client_network`]) and
-/// the email; refuses it with 429 past either limit. A body without an
+/// the email; refuses it with 429 past either limit, and with 503 when
+/// Redis cannot count it. A body without an
 /// email (or a blank one) is counted by its address alone: it opens no
 /// account, and one count of "no email" for every client would turn each
 /// client's 422 into a 429 once any ten had sent one.
@@ -117,7 +107,6 @@ pub async fn limit_attempts(
     action: &str,
     address: &str,
     email: &str,
-    uncounted: Uncounted,
 ) -> AppResult<Counted> {
     let limits = state.config.auth_rate_limit;
     // The email is hashed so that Redis holds no address in clear.
@@ -147,11 +136,11 @@ pub async fn limit_attempts(
         }) => Err(AppError::RateLimited {
             retry_after_seconds,
         }),
-        Err(failure) if uncounted == Uncounted::Refused => Err(failure.into()),
-        Err(failure) => {
-            tracing::warn!(error = %failure, "rate limit not counted: Redis is unavailable");
-            Ok(Counted(Vec::new()))
-        }
+        // A 503 before any hash is spent: neither could open its session
+        // anyway, and one let through would be a guess without limit whose
+        // answer tells (a sign-in: 401 for a wrong password, 503 for the
+        // right one; a sign-up: 409 for an email that has an account).
+        Err(failure) => Err(failure.into()),
     }
 }
 

@@ -660,6 +660,10 @@ async fn without_redis_signin_and_signup_are_503_and_leave_nothing_behind() {
         .await
         .unwrap();
     drop(conn);
+    // Nor does a sign-up of its email tell that it exists (a 409): refused
+    // before it is checked, as it could not open a session anyway.
+    let body = json!({"email": "lee@example.com", "password": "long enough", "name": "Lee"});
+    sign_up(&app, body).await.problem(503);
     let response = sign_in_raw(&app, "lee@example.com", "long enough").await;
     response.problem(503);
     assert!(response.header("retry-after").is_some());
