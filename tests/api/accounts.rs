@@ -311,6 +311,41 @@ async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_s
     token_of(&app, "lu@example.com", "a new long password", "x").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn past_the_bound_of_sessions_opening_one_ends_the_oldest() {
+    use emporium::auth::sessions::MAX_SESSIONS_PER_USER;
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_email = 1000;
+        config.auth_rate_limit.per_address = 1000;
+    })
+    .await;
+    let (_, oldest) = app.quick_account("max@example.com", Role::Customer).await;
+    // A second later (`created_at` is in seconds), as many sessions again
+    // as the bound, four sign-ins at a time.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut tokens = Vec::new();
+    for _ in 0..MAX_SESSIONS_PER_USER / 4 {
+        let four = (0..4).map(|_| token_of(&app, "max@example.com", TEST_PASSWORD, "again"));
+        tokens.extend(futures_util::future::join_all(four).await);
+    }
+    // The oldest ended; the bound's worth of the newest live, and listed.
+    assert_eq!(status_of_me(&app, &oldest).await, StatusCode::UNAUTHORIZED);
+    let newest = tokens.last().unwrap();
+    assert_eq!(status_of_me(&app, newest).await, StatusCode::OK);
+    assert_eq!(status_of_me(&app, &tokens[0]).await, StatusCode::OK);
+    assert_eq!(sessions_of(&app, newest).await.len(), MAX_SESSIONS_PER_USER);
+    // A sign-out everywhere still ends all of them.
+    let out = app
+        .user(newest)
+        .request(Method::POST, "/api/auth/signout-all")
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text());
+    assert_eq!(
+        status_of_me(&app, &tokens[0]).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
 #[tokio::test]
 async fn of_two_password_changes_at_once_one_wins_and_its_session_lives() {
     let app = TestApp::spawn().await;

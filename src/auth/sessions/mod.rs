@@ -9,7 +9,8 @@
 //!   at most once a minute by [`is_open`]). It lives as long as the user's
 //!   newest session; entries of sessions that ended are dropped when read,
 //!   and those expired for some minutes a few at a time as sessions open
-//!   (`tidy`).
+//!   (`tidy`). A user keeps at most [`MAX_SESSIONS_PER_USER`] sessions:
+//!   opening one past that ends the oldest (`bound`).
 //!
 //! The two keys of a session live in different hash slots of a Redis
 //! Cluster, so no command or script touches both; the order of the steps
@@ -35,10 +36,12 @@ use crate::jwt::Claims;
 use crate::redis::RedisFailure;
 use crate::state::AppState;
 
+mod bound;
 mod tidy;
 mod touch;
 mod unlisted;
 
+pub use bound::MAX_SESSIONS_PER_USER;
 use touch::{CHECK_AND_TOUCH, TOUCH_LIST, touch_list};
 pub use unlisted::list_unlisted;
 
@@ -161,6 +164,7 @@ pub async fn open(
     if !(state.redis.replicated(&list).await? && state.redis.replicated(&key).await?) {
         tracing::warn!("a new session reached no replica in time; a failover now could lose it");
     }
+    bound::end_the_oldest_past_the_bound(state, user_id, &list, &claims.jti).await;
     Ok(())
 }
 
