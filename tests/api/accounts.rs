@@ -436,6 +436,39 @@ async fn signing_out_everywhere_that_fails_half_way_ends_every_session_when_retr
 }
 
 #[tokio::test]
+async fn a_sign_in_that_fails_after_its_session_was_written_leaves_no_session_behind() {
+    let redis = ThrowawayRedis::start(&[]);
+    let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
+    let (_, desk) = app.quick_account("vi@example.com", Role::Customer).await;
+    // Redis answers no `HMGET`: the last step of opening a session, after
+    // its key was written, fails.
+    redis.refuse("hmget");
+    sign_in(&app, "vi@example.com", TEST_PASSWORD, "failed")
+        .await
+        .problem(503);
+    redis.allow("hmget");
+    // Its token was never handed out: no session of it lives, or is listed.
+    let listed = sessions_of(&app, &desk).await;
+    let agents: Vec<&Value> = listed
+        .iter()
+        .map(|session| &session["user_agent"])
+        .collect();
+    assert_eq!(listed.len(), 1, "{agents:?}");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}user:token:*", app.redis_prefix))
+        .query_async(
+            &mut redis::Client::open(redis.url())
+                .unwrap()
+                .get_multiplexed_async_connection()
+                .await
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+}
+
+#[tokio::test]
 async fn the_sessions_list_names_each_live_session_and_one_can_be_revoked_at_once() {
     let app = TestApp::spawn().await;
     let other_node = app.second_instance();

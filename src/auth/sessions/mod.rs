@@ -134,37 +134,52 @@ pub async fn open(
     state.redis.pipeline::<()>(&listing).await?;
     tidy::forget_some_expired(state, &list, &claims.jti).await;
     let key = session_key(state, user_id, &claims.jti);
-    state
-        .redis
-        .query::<()>(
-            redis::cmd("SET")
-                .arg(&key)
-                .arg(token)
-                .arg("EX")
-                .arg(remaining),
-        )
-        .await?;
+    let written = async {
+        let mut set = redis::cmd("SET");
+        set.arg(&key).arg(token).arg("EX").arg(remaining);
+        state.redis.query::<()>(&set).await?;
+        still_listed(state, &list, &key, &claims.jti).await
+    };
+    if let Err(failure) = written.await {
+        // Its token is never handed out: the session must not live on,
+        // listed, for as long as the token would have (best effort: Redis
+        // may be failing still).
+        let _ = close(state, user_id, &claims.jti).await;
+        return Err(failure);
+    }
+    bound::end_the_oldest_past_the_bound(state, user_id, &list, &claims.jti).await;
+    Ok(())
+}
+
+/// The last steps of [`open`], once the session's key is written: it is
+/// still listed and not closing (else its key is deleted: every session
+/// was ended meanwhile), and on a cluster it reached a replica.
+async fn still_listed(
+    state: &AppState,
+    list: &str,
+    key: &str,
+    jti: &str,
+) -> Result<(), RedisFailure> {
     let (listed, closing): (Option<String>, Option<String>) = state
         .redis
         .query(
             redis::cmd("HMGET")
-                .arg(&list)
-                .arg(&claims.jti)
-                .arg(closing_field(&claims.jti)),
+                .arg(list)
+                .arg(jti)
+                .arg(closing_field(jti)),
         )
         .await?;
     if listed.is_none() || closing.is_some() {
-        state.redis.query::<i64>(&redis::Cmd::del(&key)).await?;
+        state.redis.query::<i64>(&redis::Cmd::del(key)).await?;
         return Err(RedisFailure::Raced(
             "every session of this account was ended while this one opened",
         ));
     }
     // On a cluster, the session and its listing reach a replica before the
     // token is handed out, so that a master's failover keeps both.
-    if !(state.redis.replicated(&list).await? && state.redis.replicated(&key).await?) {
+    if !(state.redis.replicated(list).await? && state.redis.replicated(key).await?) {
         tracing::warn!("a new session reached no replica in time; a failover now could lose it");
     }
-    bound::end_the_oldest_past_the_bound(state, user_id, &list, &claims.jti).await;
     Ok(())
 }
 
