@@ -168,18 +168,10 @@ async fn a_password_change_ends_every_other_session_at_once_on_every_instance() 
     token_of(&app, "cy@example.com", "a new long password", "x").await;
 }
 
-/// Starts a password change of `email`'s account from `token`, and signs in
-/// with the old password while the change's commit is held (a trigger
-/// makes it wait for a lock this test holds until the sign-in is in): the
-/// sign-in checks the old hash and opens a session the change's first
-/// ending of sessions cannot know. Answers the change's answer, once
-/// `meanwhile` has run after that sign-in, and the sign-in's token.
-async fn a_sign_in_during_a_password_change(
-    app: &TestApp,
-    email: &str,
-    token: &str,
-    meanwhile: impl FnOnce(),
-) -> (TestResponse, String) {
+/// Holds every commit that updates `users` until [`let_commits_go`]:
+/// answers the gate, a connection that holds the advisory lock they wait
+/// for.
+async fn holding_user_commits(app: &TestApp) -> diesel_async::AsyncPgConnection {
     use diesel_async::RunQueryDsl;
     app.at_commits_on(
         "users",
@@ -193,6 +185,35 @@ async fn a_sign_in_during_a_password_change(
         .execute(&mut gate)
         .await
         .unwrap();
+    gate
+}
+
+/// Opens the gate of [`holding_user_commits`], once a commit waits at it.
+async fn let_commits_go(app: &TestApp, gate: &mut diesel_async::AsyncPgConnection) {
+    use diesel_async::RunQueryDsl;
+    app.until_counted(
+        "pg_stat_activity WHERE datname = current_database() AND wait_event = 'advisory'",
+    )
+    .await;
+    diesel::sql_query("SELECT pg_advisory_unlock(4242)")
+        .execute(gate)
+        .await
+        .unwrap();
+}
+
+/// Starts a password change of `email`'s account from `token`, and signs in
+/// with the old password while the change's commit is held (a trigger
+/// makes it wait for a lock this test holds until the sign-in is in): the
+/// sign-in checks the old hash and opens a session the change's first
+/// ending of sessions cannot know. Answers the change's answer, once
+/// `meanwhile` has run after that sign-in, and the sign-in's token.
+async fn a_sign_in_during_a_password_change(
+    app: &TestApp,
+    email: &str,
+    token: &str,
+    meanwhile: impl FnOnce(),
+) -> (TestResponse, String) {
+    let mut gate = holding_user_commits(app).await;
     let body = json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"});
     let client = app.user(token);
     let change = client.post("/api/auth/password", body);
@@ -203,10 +224,7 @@ async fn a_sign_in_during_a_password_change(
         .await;
         let late = token_of(app, email, TEST_PASSWORD, "late").await;
         meanwhile();
-        diesel::sql_query("SELECT pg_advisory_unlock(4242)")
-            .execute(&mut gate)
-            .await
-            .unwrap();
+        let_commits_go(app, &mut gate).await;
         late
     };
     tokio::join!(change, late)
@@ -254,7 +272,6 @@ async fn a_password_change_that_cannot_end_a_late_session_says_it_is_changed_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_session() {
-    use diesel_async::RunQueryDsl;
     let app = std::sync::Arc::new(TestApp::spawn().await);
     let (id, desk) = app.quick_account("lu@example.com", Role::Customer).await;
     let before = app
@@ -262,18 +279,7 @@ async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_s
         .await
         .remove(0);
     // The change's commit held until the gate opens.
-    app.at_commits_on(
-        "users",
-        "UPDATE",
-        "held_change",
-        "PERFORM pg_advisory_xact_lock(4243)",
-    )
-    .await;
-    let mut gate = app.db().await;
-    diesel::sql_query("SELECT pg_advisory_lock(4243)")
-        .execute(&mut gate)
-        .await
-        .unwrap();
+    let mut gate = holding_user_commits(&app).await;
     let changing = {
         let (app, desk) = (app.clone(), desk.clone());
         tokio::spawn(async move {
@@ -290,10 +296,7 @@ async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_s
     // changing client leaves, and the commit lands.
     let late = token_of(&app, "lu@example.com", TEST_PASSWORD, "late").await;
     changing.abort();
-    diesel::sql_query("SELECT pg_advisory_unlock(4243)")
-        .execute(&mut gate)
-        .await
-        .unwrap();
+    let_commits_go(&app, &mut gate).await;
     app.until_counted(&format!(
         "users WHERE id = {id} AND password_hash <> '{before}'"
     ))

@@ -882,14 +882,7 @@ async fn a_password_hashed_with_earlier_settings_signs_in_and_is_hashed_anew() {
             .await
             .remove(0)
     };
-    let anyone = app.client(None);
-    let sign_in = || {
-        anyone.send_json(
-            Method::POST,
-            "/api/auth/signin",
-            json!({"email": "old@example.com", "password": TEST_PASSWORD}),
-        )
-    };
+    let sign_in = || sign_in_raw(&app, "old@example.com", TEST_PASSWORD);
     let at_once = futures_util::future::join_all((0..4).map(|_| sign_in())).await;
     for answer in &at_once {
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
@@ -921,14 +914,7 @@ async fn a_burst_of_sign_ins_while_the_hash_is_made_anew_is_never_told_the_passw
     })
     .await;
     let (id, _) = app.quick_account("old@example.com", Role::Customer).await;
-    let anyone = app.client(None);
-    let sign_in = || {
-        anyone.send_json(
-            Method::POST,
-            "/api/auth/signin",
-            json!({"email": "old@example.com", "password": TEST_PASSWORD}),
-        )
-    };
+    let sign_in = || sign_in_raw(&app, "old@example.com", TEST_PASSWORD);
     let mut answers = Vec::new();
     // Four rounds of six clients signing in again and again for a second:
     // in each, some have read the old hash when the one made anew lands,
