@@ -150,34 +150,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::cache::testing::{cache, forget, prefix};
     use crate::cache::{Document, Retirement, Stored};
-    use crate::config::Config;
-    use crate::redis::Redis;
-
-    /// A cache on the test Redis (`TEST_REDIS_URL`) under `prefix`, whose
-    /// record of versions holds at most `max_versions` namespaces.
-    fn cache(prefix: &str, max_versions: &str) -> Cache {
-        let redis_url =
-            std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-        let settings = [
-            ("DATABASE_URL", "postgres://127.0.0.1/unused".to_owned()),
-            ("REDIS_URL", redis_url),
-            (
-                "JWT_SECRET",
-                "test-secret-that-is-long-enough-for-hs256".to_owned(),
-            ),
-            ("REDIS_KEY_PREFIX", prefix.to_owned()),
-            ("CACHE_MAX_VERSIONS", max_versions.to_owned()),
-        ];
-        let config = Config::from_source(&|name: &str| {
-            settings
-                .iter()
-                .find(|(setting, _)| *setting == name)
-                .map(|(_, value)| value.clone())
-        })
-        .expect("the test configuration is valid");
-        Cache::new(&config, Redis::cache(&config).expect("a Redis client"))
-    }
 
     async fn write(cache: &Cache, namespace: &str) {
         let retired = Retirement::of([Namespace::named(namespace.to_owned())]);
@@ -193,7 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_hit_is_refused_when_the_record_of_versions_starts_anew_between_its_reads() {
-        let prefix = format!("test:{}:", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let prefix = prefix();
         let reader = cache(&prefix, "250000");
         // Another node's writes, whose finish takes the record past one.
         let bounded = cache(&prefix, "1");
@@ -218,12 +192,7 @@ mod tests {
         let mut lookup = reader.lookup(&key).await.unwrap();
         write(&bounded, "product:8").await;
         let served = reader.valid_body(&mut lookup).await.unwrap();
-        let keys: Vec<String> = reader
-            .redis()
-            .query(redis::cmd("KEYS").arg(format!("{prefix}*")))
-            .await
-            .unwrap();
-        let _: Result<(), _> = reader.redis().query(redis::cmd("DEL").arg(&keys)).await;
+        forget(&reader, &prefix).await;
         assert!(
             served.is_none(),
             "a page older than an acknowledged order was served"

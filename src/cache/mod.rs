@@ -31,6 +31,8 @@ mod plan;
 mod scripts;
 pub mod stats;
 mod store;
+#[cfg(test)]
+mod testing;
 mod write;
 
 use std::time::Duration;

@@ -3,6 +3,7 @@
 //! again and takes the marker away ([`super::write`] runs them around the
 //! transaction).
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::fresh_epoch;
@@ -22,6 +23,10 @@ pub(super) struct Plan {
     pub(super) pending_ttl: Duration,
     /// `CACHE_MAX_VERSIONS`.
     pub(super) max_versions: u64,
+    /// The epoch and `seq` the begin answered: where the clock holds no
+    /// `lsn`, the finish makes one only from a write begun in this epoch
+    /// (see `FINISH_WRITE`).
+    pub(super) begun: OnceLock<(String, u64)>,
 }
 
 impl Plan {
@@ -38,8 +43,8 @@ impl Plan {
         invocation
     }
 
-    /// Answers whether the clock holds WAL positions (some node reads
-    /// replicas).
+    /// Answers whether the write must record its WAL position (some node
+    /// reads replicas).
     pub(super) async fn begin(&self, redis: &Redis) -> Result<bool, RedisFailure> {
         let mut invocation = self.invocation(&BEGIN_WRITE);
         invocation
@@ -48,10 +53,11 @@ impl Plan {
             .arg(&self.id);
         // Sent again on a dropped connection: run twice, it sets the same
         // marker again.
-        Ok(self
+        let (records, epoch, seq): (i64, String, u64) = self
             .run(redis, Resend::OnADroppedConnection, invocation)
-            .await?
-            == 1)
+            .await?;
+        let _ = self.begun.set((epoch, seq));
+        Ok(records == 1)
     }
 
     /// `wal`: the primary's WAL position after the commit, when replicas
@@ -74,13 +80,16 @@ impl Plan {
 
     async fn finish_at(&self, redis: &Redis, position: String) -> Result<(), RedisFailure> {
         let mut invocation = self.invocation(&FINISH_WRITE);
+        let (epoch, seq) = self.begun.get().cloned().unwrap_or_default();
         invocation
             .arg(position)
             .arg(self.max_versions)
-            .arg(&self.id);
+            .arg(&self.id)
+            .arg(epoch)
+            .arg(seq);
         // Sent again on a dropped connection: run twice, it takes away only
         // its own marker, and moves the clock once more.
-        self.run(redis, Resend::OnADroppedConnection, invocation)
+        self.run::<i64>(redis, Resend::OnADroppedConnection, invocation)
             .await?;
         if !redis.replicated(&self.bookkeeping[0]).await? {
             tracing::warn!("a write's cache versions reached no replica in time");
@@ -90,17 +99,17 @@ impl Plan {
 
     /// Runs the script with the namespaces as its last arguments, and the
     /// exact keys' deletions, in one round trip; answers the script's answer.
-    async fn run(
+    async fn run<T: redis::FromRedisValue>(
         &self,
         redis: &Redis,
         resend: Resend,
         mut invocation: redis::ScriptInvocation<'_>,
-    ) -> Result<i64, RedisFailure> {
+    ) -> Result<T, RedisFailure> {
         for namespace in &self.namespaces {
             invocation.arg(namespace);
         }
         redis
-            .script_then::<i64>(resend, &invocation, &self.delete_exact_keys())
+            .script_then::<T>(resend, &invocation, &self.delete_exact_keys())
             .await
     }
 

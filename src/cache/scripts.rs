@@ -17,15 +17,15 @@
 /// same clock, whatever theirs say.
 const NOW_MS: &str = "local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)";
 
-/// The versions of every namespace written (`ARGV[4..]`) set to `seq`, in
-/// one command (a command per [`CHUNK`] namespaces: two values each).
-static SET_VERSIONS: LazyLock<String> = LazyLock::new(|| {
+/// The versions of every namespace written (`ARGV[first..]`) set to `seq`,
+/// in one command (a command per [`CHUNK`] namespaces: two values each).
+fn set_versions(first: usize) -> String {
     format!(
-        "local fields = {{}} for i = 4, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq \
+        "local fields = {{}} for i = {first}, #ARGV do fields[#fields + 1] = ARGV[i] fields[#fields + 1] = seq \
          if #fields >= {fields} or i == #ARGV then redis.call('HSET', KEYS[2], unpack(fields)) fields = {{}} end end",
         fields = 2 * CHUNK
     )
-});
+}
 
 /// How many namespaces a script passes to one command: Lua's `unpack`
 /// gives at most 8,000 values (`LUAI_MAXCSTACK`).
@@ -35,9 +35,10 @@ use std::sync::LazyLock;
 
 /// Before a write's transaction: a new `seq` for every namespace written,
 /// and this write's marker among each one's writers in flight, lapsing
-/// after the marker's life (markers already lapsed go). Answers 1 when the
-/// clock holds an `lsn` (some node reads replicas): then the write must
-/// record its WAL position too, wherever it runs.
+/// after the marker's life (markers already lapsed go). Answers whether
+/// the write must record its WAL position wherever it runs (1: the clock
+/// holds an `lsn` or a `floor`, so some node reads replicas), and the
+/// epoch and `seq` it began at (for [`FINISH_WRITE`]).
 /// KEYS: clock, versions, writers (n). ARGV: marker life in ms, a fresh
 /// epoch, the write's id, namespaces (n).
 pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
@@ -57,9 +58,12 @@ pub static BEGIN_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
                 redis.call('PEXPIRE', writers, ARGV[1], 'GT')
             end
         end
-        return redis.call('HEXISTS', KEYS[1], 'lsn')
+        local clock = redis.call('HMGET', KEYS[1], 'lsn', 'floor', 'epoch')
+        local records = 0
+        if clock[1] or clock[2] then records = 1 end
+        return {{records, clock[3], seq}}
         ",
-        set_versions = SET_VERSIONS.as_str(),
+        set_versions = set_versions(4),
     ))
 });
 
@@ -75,6 +79,17 @@ pub const UNCHANGED: &str = "-";
 /// how far a replica must have come: no replica is trusted again
 /// ([`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN)).
 /// A write that changed nothing ([`UNCHANGED`]) leaves `lsn` as it is.
+///
+/// Where the clock holds no `lsn` (no node recorded one yet, or Redis lost
+/// its data), a position makes one only if it covers every write
+/// acknowledged so far: its write began in this epoch (a position read
+/// before Redis lost its data may be older than a write acknowledged then),
+/// and no write that recorded no position (`unrecorded`: the `seq` of the
+/// last one's finish) finished since it began (its commit may lie past
+/// this position). Else the position is kept as the clock's `floor`, which
+/// the `lsn` made later starts from; and a write without a position notes
+/// its finish as `unrecorded`.
+///
 /// When `versions` has grown past its bound (a field for every product,
 /// cart and order list ever written; nothing else ever removes one), the
 /// epoch goes with it: every entry is retired at once, as when Redis lost
@@ -84,7 +99,8 @@ pub const UNCHANGED: &str = "-";
 /// it below an acknowledged write's position.
 /// Every step is the same when run twice, so a finish may be sent again.
 /// KEYS: clock, versions, writers (n). ARGV: WAL position, '' or
-/// [`UNCHANGED`]; the most versions kept; the write's id; namespaces (n).
+/// [`UNCHANGED`]; the most versions kept; the write's id; the epoch and
+/// `seq` its begin answered ('' and 0 when unknown); namespaces (n).
 pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(&format!(
         r"
@@ -92,14 +108,30 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         if ARGV[1] == '{unchanged}' then
             -- changed nothing: where writes got to is as it was
         elseif ARGV[1] ~= '' then
-            local known = tonumber(redis.call('HGET', KEYS[1], 'lsn') or '0')
-            if tonumber(ARGV[1]) > known then redis.call('HSET', KEYS[1], 'lsn', ARGV[1]) end
+            local position = tonumber(ARGV[1])
+            local known = redis.call('HGET', KEYS[1], 'lsn')
+            if known then
+                if position > tonumber(known) then redis.call('HSET', KEYS[1], 'lsn', ARGV[1]) end
+            else
+                local floor = redis.call('HGET', KEYS[1], 'floor')
+                if not floor or position > tonumber(floor) then
+                    floor = ARGV[1]
+                    redis.call('HSET', KEYS[1], 'floor', floor)
+                end
+                local unrecorded = tonumber(redis.call('HGET', KEYS[1], 'unrecorded') or '0')
+                if ARGV[4] ~= '' and redis.call('HGET', KEYS[1], 'epoch') == ARGV[4]
+                    and unrecorded < tonumber(ARGV[5]) then
+                    redis.call('HSET', KEYS[1], 'lsn', floor)
+                end
+            end
         elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
             redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
+        else
+            redis.call('HSET', KEYS[1], 'unrecorded', seq)
         end
         {set_versions}
-        for i = 4, #ARGV do
-            redis.call('ZREM', KEYS[i - 1], ARGV[3])
+        for i = 6, #ARGV do
+            redis.call('ZREM', KEYS[i - 3], ARGV[3])
         end
         if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
             redis.call('HDEL', KEYS[1], 'epoch')
@@ -109,7 +141,7 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         ",
         unknown = crate::replicas::Lsn::UNKNOWN.0,
         unchanged = UNCHANGED,
-        set_versions = SET_VERSIONS.as_str(),
+        set_versions = set_versions(6),
     ))
 });
 

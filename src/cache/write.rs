@@ -60,6 +60,7 @@ impl Cache {
                     .collect(),
                 pending_ttl,
                 max_versions: self.limits.max_versions,
+                begun: std::sync::OnceLock::new(),
             }),
             done: false,
         };
@@ -315,3 +316,6 @@ async fn wal_position(primary: Option<&Database>) -> Option<Lsn> {
     tracing::warn!("the WAL position of a write is unknown: catalog reads stay on the primary");
     Some(Lsn::UNKNOWN)
 }
+
+#[cfg(test)]
+mod tests;
