@@ -94,31 +94,49 @@ pub async fn lock_lines(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResu
 
 /// Adds `quantity` of `item` to the user's cart: a new line, or more of the
 /// line already there (one statement, so two concurrent adds of the same
-/// item both count). Returns the line's quantity now, which the caller
-/// checks against what is available (rolling back when it is too much); a
-/// sum past `i32::MAX` is held there, which no stock reaches.
+/// item both count). Returns the line's quantity asked for, which the
+/// caller checks against what is available (rolling back when it is too
+/// much). A sum past `i32::MAX`, more than any stock, is not written: the
+/// sum is answered all the same, for the caller's refusal to name.
 pub async fn add_to_line(
     conn: &mut AsyncPgConnection,
     user_id: i32,
     item: Item,
     quantity: i32,
-) -> QueryResult<i32> {
-    use diesel::dsl::sql;
-    diesel::insert_into(cart_items::table)
-        .values((
-            cart_items::user_id.eq(user_id),
-            cart_items::product_id.eq(item.product_id),
-            cart_items::sku_id.eq(item.sku_id),
-            cart_items::quantity.eq(quantity),
-        ))
-        .on_conflict(diesel::upsert::on_constraint("cart_items_line_key"))
-        .do_update()
-        .set(cart_items::quantity.eq(sql::<Int4>(
-            "LEAST(cart_items.quantity::bigint + EXCLUDED.quantity, 2147483647)::integer",
-        )))
-        .returning(cart_items::quantity)
-        .get_result::<i32>(conn)
-        .await
+) -> QueryResult<i64> {
+    #[derive(QueryableByName)]
+    struct Merged {
+        #[diesel(sql_type = Int4)]
+        quantity: i32,
+    }
+    let added = diesel::sql_query(
+        "INSERT INTO cart_items (user_id, product_id, sku_id, quantity) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT ON CONSTRAINT cart_items_line_key DO UPDATE \
+           SET quantity = cart_items.quantity + EXCLUDED.quantity \
+           WHERE cart_items.quantity::bigint + EXCLUDED.quantity <= 2147483647 \
+         RETURNING quantity",
+    )
+    .bind::<Int4, _>(user_id)
+    .bind::<Int4, _>(item.product_id)
+    .bind::<diesel::sql_types::Nullable<Int4>, _>(item.sku_id)
+    .bind::<Int4, _>(quantity)
+    .get_result::<Merged>(conn)
+    .await
+    .optional()?
+    .map(|merged| merged.quantity);
+    match added {
+        Some(merged) => Ok(i64::from(merged)),
+        None => {
+            let there: i32 = cart_items::table
+                .filter(cart_items::user_id.eq(user_id))
+                .filter(cart_items::product_id.eq(item.product_id))
+                .filter(cart_items::sku_id.is_not_distinct_from(item.sku_id))
+                .select(cart_items::quantity)
+                .first(conn)
+                .await?;
+            Ok(i64::from(there) + i64::from(quantity))
+        }
+    }
 }
 
 pub async fn set_quantity(conn: &mut AsyncPgConnection, id: i32, quantity: i32) -> QueryResult<()> {

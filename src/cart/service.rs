@@ -30,9 +30,9 @@ pub async fn add(
     in_transaction(state, user_id, async |conn: &mut AsyncPgConnection| {
         let purchasable = purchasable(conn, item).await?;
         let merged = queries::add_to_line(conn, user_id, item, quantity.get()).await?;
-        check_line(&purchasable, i64::from(merged))?;
+        check_line(&purchasable, merged)?;
         // A new line is one whose quantity is the one just added.
-        let new_line = merged == quantity.get();
+        let new_line = merged == i64::from(quantity.get());
         let cart = view(conn, user_id).await?;
         if new_line {
             lines_fit_an_order(&cart)?;

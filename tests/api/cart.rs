@@ -445,6 +445,31 @@ async fn more_than_the_stock_is_a_409_naming_the_line_as_checkout_does() {
 }
 
 #[tokio::test]
+async fn a_merged_line_past_the_largest_stock_is_refused_naming_what_it_asks_not_capped() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("max@example.com", Role::Customer).await;
+    // A free sample with the largest stock there can be.
+    app.sql("UPDATE products SET price = 0, stock = 2147483647 WHERE id = 3")
+        .await;
+    let first = add(&app, &token, json!({"product_id": 3, "quantity": 1})).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text());
+    let merged = add(
+        &app,
+        &token,
+        json!({"product_id": 3, "quantity": 2147483647}),
+    )
+    .await;
+    assert_eq!(
+        merged.problem(409)["lines"],
+        json!([{"product_id": 3, "sku_id": null, "requested": 2147483648_i64, "available": 2147483647}])
+    );
+    assert_eq!(
+        cart_of(&app, &token).await.json()["data"]["items"][0]["quantity"],
+        1
+    );
+}
+
+#[tokio::test]
 async fn another_users_line_is_a_404_and_stays_untouched() {
     let app = TestApp::seeded().await;
     let (_, owner) = app.quick_account("fox@example.com", Role::Customer).await;
