@@ -9,9 +9,10 @@ use super::domain::{ValidNewProduct, ValidProductChanges};
 use super::dto::{CreateProductBody, UpdateProductBody};
 use super::models::ProductRecord;
 use super::queries;
+use crate::domain::Stock;
 use crate::domain::{JsonInteger, RowId};
 use crate::error::{AppError, AppResult, FieldErrors};
-use crate::extract::NamesRows;
+use crate::extract::{Lenient, NamesRows};
 use crate::state::AppState;
 
 /// Creates a product and its ProductTag rows, all or nothing.
@@ -44,15 +45,13 @@ pub async fn change_product(
                 queries::lock_product(conn, id)
                     .await?
                     .ok_or_else(|| no_product(id))?;
-                check_references(
-                    conn,
-                    valid.changes.category_id.flatten(),
-                    valid.tag_ids.as_deref(),
-                )
-                .await?;
+                let category_id = valid.changes.category_id.flatten();
+                let tag_ids = valid.tag_ids.as_deref().unwrap_or_default();
+                let mut errors = unknown_references(conn, category_id, tag_ids).await?;
                 if let Some(stock) = valid.changes.stock {
-                    refuse_stock_of_sku_product(conn, id, stock).await?;
+                    errors.add_unnamed(stock_kept_by_skus(conn, id, stock).await?);
                 }
+                errors.into_result(())?;
                 queries::update_product(conn, id, &valid.changes)
                     .await?
                     .ok_or_else(|| no_product(id))?;
@@ -64,6 +63,32 @@ pub async fn change_product(
             }),
         )
         .await
+}
+
+/// [`change_product`] of a body as sent: a 422 names every bad field at
+/// once, a stock set by hand on a product sold by SKU among them.
+pub async fn change_product_as_sent(
+    state: &AppState,
+    id: i32,
+    body: Lenient<UpdateProductBody>,
+) -> AppResult<ProductRecord> {
+    let stock = body.0.stock.and_then(|stock| Stock::parse(stock).ok());
+    let mut errors = match body.parse_naming_rows(state).await {
+        Ok(valid) => return change_product(state, id, valid).await,
+        Err(AppError::Validation(errors)) => errors,
+        Err(refused) => return Err(refused),
+    };
+    if let Some(stock) = stock.filter(|_| !errors.has("stock")) {
+        let refused = state
+            .read_briefly(async |conn: &mut AsyncPgConnection| {
+                Ok(stock_kept_by_skus(conn, id, stock.get()).await?)
+            })
+            .await;
+        if let Some(refused) = refused {
+            errors.add_unnamed(refused);
+        }
+    }
+    Err(AppError::Validation(errors))
 }
 
 /// Deletes product `id` (its ProductTag rows and features go with it; past
@@ -193,20 +218,23 @@ impl NamesRows<AppState> for UpdateProductBody {
     }
 }
 
-/// Refuses a stock set by hand for a product sold by SKU: its stock is the
-/// sum of its SKUs' quantities (API.md), kept by the database as they
-/// change (the inventory's rule); a 422 naming `stock`. The stock it has
+/// A stock set by hand for a product sold by SKU is refused: its stock is
+/// the sum of its SKUs' quantities (API.md), kept by the database as they
+/// change (the inventory's rule); an error naming `stock`. The stock it has
 /// already (a product read and sent back whole) is no change.
-async fn refuse_stock_of_sku_product(
+async fn stock_kept_by_skus(
     conn: &mut AsyncPgConnection,
     id: i32,
     stock: i32,
-) -> AppResult<()> {
-    match queries::stock_kept_by_skus(conn, id).await? {
-        Some(kept) if kept != stock => Err(AppError::validation(
+) -> diesel::QueryResult<FieldErrors> {
+    let mut errors = FieldErrors::new();
+    if let Some(kept) = queries::stock_kept_by_skus(conn, id).await?
+        && kept != stock
+    {
+        errors.add(
             "stock",
             "is the sum of this product's SKUs' quantities: it changes with them",
-        )),
-        _ => Ok(()),
+        );
     }
+    Ok(errors)
 }

@@ -590,6 +590,26 @@ async fn the_stock_of_a_product_sold_by_sku_follows_its_skus_only() {
 }
 
 #[tokio::test]
+async fn a_stock_set_by_hand_on_a_product_sold_by_sku_is_named_with_every_other_bad_field() {
+    let app = TestApp::seeded_with_admin().await;
+    crate::cart::make_sku_product(&app).await;
+    let before = app.admin().get("/api/products/1").await.json()["data"].clone();
+    for (body, other) in [
+        // Another field bad as sent (the body's own checks).
+        (json!({"stock": 1000, "price": -1}), "price"),
+        // A category that names nothing (the store's checks).
+        (json!({"stock": 1000, "category_id": 999999}), "category_id"),
+    ] {
+        let refused = app.admin().put("/api/products/1", body.clone()).await;
+        let errors = refused.problem(422)["errors"].clone();
+        assert!(errors.get("stock").is_some(), "{body}: {errors}");
+        assert!(errors.get(other).is_some(), "{body}: {errors}");
+    }
+    let after = app.admin().get("/api/products/1").await.json()["data"].clone();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
 async fn a_tags_change_racing_the_products_deletion_is_a_404() {
     use diesel_async::SimpleAsyncConnection;
     let app = std::sync::Arc::new(TestApp::seeded_with_admin().await);

@@ -11,7 +11,7 @@ use crate::catalog::dto::{
 };
 use crate::catalog::{cache, listing, queries, service};
 use crate::error::{AppError, AppResult};
-use crate::extract::{ApiQuery, Checked, ClientAddress, ResourceId, path_id};
+use crate::extract::{ApiQuery, Checked, ClientAddress, Lenient, ResourceId, path_id};
 use crate::openapi::{AdminProblems, BodyProblems, QueryProblems, ReadProblems, problems};
 use crate::response::{Created, Document, Envelope, Framing, ListEnvelope, SourcedEnvelope};
 use crate::state::AppState;
@@ -109,9 +109,9 @@ pub async fn update_product(
     State(state): State<AppState>,
     _admin: AdminUser,
     ResourceId(id): ResourceId,
-    Checked(valid): Checked<UpdateProductBody>,
+    body: Lenient<UpdateProductBody>,
 ) -> AppResult<Envelope<ProductView>> {
-    let record = service::change_product(&state, id, valid).await?;
+    let record = service::change_product_as_sent(&state, id, body).await?;
     Ok(Envelope {
         data: record.into(),
     })
