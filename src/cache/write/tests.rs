@@ -37,14 +37,15 @@ async fn a_position_read_before_redis_lost_its_data_never_becomes_where_writes_g
     let acknowledged = begin(&cache, "product:2").await;
     finish_at(acknowledged, Some(200)).await;
     assert_eq!(clock(&cache, "lsn").await, Some(200));
-    // Redis loses its data; then the finish of a write that read its
-    // position (100) before the one acknowledged at 200 lands.
+    // Redis loses its data, and a write begins (a new epoch); then the
+    // finish of a write that read its position (100) before the one
+    // acknowledged at 200 lands.
     forget(&cache, &prefix).await;
+    let after_the_loss = begin(&cache, "product:4").await;
     finish_at(late, Some(100)).await;
     let lsn = clock(&cache, "lsn").await;
     // A later write's position covers both.
-    let next = begin(&cache, "product:3").await;
-    finish_at(next, Some(300)).await;
+    finish_at(after_the_loss, Some(300)).await;
     let then = clock(&cache, "lsn").await;
     forget(&cache, &prefix).await;
     assert_eq!(lsn, None, "a replica at 100 would pass for current");
