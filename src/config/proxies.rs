@@ -43,7 +43,10 @@ impl TrustedProxies {
     /// reading `X-Forwarded-For` from the right (each proxy appends the
     /// address it saw), the first address that is not a trusted proxy. An
     /// entry that is not an address ends the walk at the last good one.
-    pub fn client(&self, peer: IpAddr, forwarded_for: &[&str]) -> IpAddr {
+    /// The headers are read as bytes: a client's own entry that is not
+    /// text (NGINX appends to whatever the client sent, in one header)
+    /// spoils only itself, not the addresses the proxies appended.
+    pub fn client(&self, peer: IpAddr, forwarded_for: &[impl AsRef<[u8]>]) -> IpAddr {
         let peer = peer.to_canonical();
         if !self.trusts(peer) {
             return peer;
@@ -51,18 +54,21 @@ impl TrustedProxies {
         let mut client = peer;
         let hops = forwarded_for
             .iter()
-            .flat_map(|header| header.split(','))
-            .map(str::trim)
+            .flat_map(|header| header.as_ref().split(|byte| *byte == b','))
+            .map(<[u8]>::trim_ascii)
             .collect::<Vec<_>>();
         for hop in hops.into_iter().rev() {
-            match hop.parse::<IpAddr>() {
-                Ok(address) => {
+            match std::str::from_utf8(hop)
+                .ok()
+                .and_then(|hop| hop.parse::<IpAddr>().ok())
+            {
+                Some(address) => {
                     client = address.to_canonical();
                     if !self.trusts(address) {
                         break;
                     }
                 }
-                Err(_) => break,
+                None => break,
             }
         }
         client
@@ -100,10 +106,19 @@ mod tests {
             ip("198.51.100.7")
         );
         // No header, or garbage: the last address believed.
-        assert_eq!(proxies.client(ip("127.0.0.1"), &[]), ip("127.0.0.1"));
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &[] as &[&str]),
+            ip("127.0.0.1")
+        );
         assert_eq!(
             proxies.client(ip("127.0.0.1"), &["nonsense"]),
             ip("127.0.0.1")
+        );
+        // A client's own entry that is not text spoils only itself: the
+        // addresses the proxies appended after it still read.
+        assert_eq!(
+            proxies.client(ip("127.0.0.1"), &[b"\xff\xfe, 198.51.100.7".as_slice()]),
+            ip("198.51.100.7")
         );
         // A dual-stack socket's IPv4 peer is that IPv4 address.
         assert_eq!(

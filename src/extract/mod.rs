@@ -263,11 +263,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
         };
         let client = match parts.extensions.get::<crate::config::TrustedProxies>() {
             Some(proxies) => {
-                let forwarded: Vec<&str> = parts
+                let forwarded: Vec<&[u8]> = parts
                     .headers
                     .get_all("x-forwarded-for")
                     .iter()
-                    .filter_map(|value| value.to_str().ok())
+                    .map(axum::http::HeaderValue::as_bytes)
                     .collect();
                 proxies.client(peer, &forwarded)
             }

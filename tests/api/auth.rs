@@ -819,6 +819,30 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_el
 }
 
 #[tokio::test]
+async fn a_client_whose_own_forwarded_entry_is_not_text_is_still_counted_as_itself() {
+    let app = TestApp::with_config(|config| {
+        config.auth_rate_limit.per_address = 2;
+        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    let attempt = |n: u32| json!({"email": format!("b{n}@example.com"), "password": "wrong-pass"});
+    // What the client sent, then what the proxy appended, in one header.
+    for n in 0..2 {
+        let mut request = forwarded("127.0.0.1", "198.51.100.7", attempt(n));
+        request.headers_mut().insert(
+            "x-forwarded-for",
+            axum::http::HeaderValue::from_bytes(b"\xff\xfe, 198.51.100.7").unwrap(),
+        );
+        app.anon().send_request(request).await.problem(401);
+    }
+    // Counted as 198.51.100.7, not as the proxy: its third attempt is over.
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "198.51.100.7", attempt(9)))
+        .await
+        .problem(429);
+}
+
+#[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses() {
     let app = TestApp::with_config(|config| {
         config.auth_rate_limit.per_address = 2;
