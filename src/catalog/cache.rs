@@ -203,8 +203,11 @@ fn product_list_key(filter: &ProductFilter) -> CacheKey {
             .as_ref()
             .map(Cursor::encode)
             .unwrap_or_default();
+        // The categories again, by name: the list's own part says `any`
+        // for none as for a category called so (`category=Any`).
         let normalized = format!(
-            "{list}:tags={}:q={search}:after={after}",
+            "{list}:categories={}:tags={}:q={search}:after={after}",
+            lowered(&filter.categories),
             lowered(&filter.tags)
         );
         let digest = xxhash_rust::xxh3::xxh3_64(normalized.as_bytes());

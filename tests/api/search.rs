@@ -260,6 +260,17 @@ async fn a_category_called_any_is_not_the_list_of_every_category() {
         names(&get(&app, "/api/products?sortBy=name&order=ASC").await),
         everything
     );
+    // With any other filter too (a search's key): each list its own,
+    // whichever was asked first.
+    app.create_product(json!({"product_name": "Wildcard Two", "price": 5}))
+        .await;
+    for _ in 0..2 {
+        let every = get(&app, "/api/products?q=wildcard&sortBy=name&order=ASC").await;
+        assert_eq!(names(&every), ["Wildcard", "Wildcard Two"], "{every}");
+        let path = "/api/products?q=wildcard&category=Any&sortBy=name&order=ASC";
+        let any = get(&app, path).await;
+        assert_eq!(names(&any), ["Wildcard"], "{any}");
+    }
 }
 
 /// Follows `next` from `first` to the end; every page's rows, in order.
