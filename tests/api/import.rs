@@ -255,6 +255,20 @@ async fn what_a_failed_or_killed_import_left_behind_is_dropped() {
     std::fs::write(dir.0.join("product.csv"), "id,name\n").unwrap();
     let failed = import(&app.state, &dir.0, true).await.unwrap_err();
     assert!(failed.to_string().contains("header"), "{failed}");
+    // Lines that end in CR alone (2 MiB without a line feed): refused by a
+    // line's worth, not read whole and quoted whole.
+    let cr_only = "id,name,slogan,description,category,default_price\r1,Tee,s,d,Shirts,10\r";
+    std::fs::write(dir.0.join("product.csv"), cr_only.repeat(40_000)).unwrap();
+    let failed = import(&app.state, &dir.0, true)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        failed.contains("header"),
+        "{}",
+        &failed[..200.min(failed.len())]
+    );
+    assert!(failed.len() < 1_000, "an error of {} bytes", failed.len());
     assert_same_schema(&schema(&app).await, &migrated);
     assert_eq!(app.count("products").await, 3);
 }

@@ -78,7 +78,15 @@ async fn load_file(
         ..FileReport::default()
     };
     let mut line = Vec::new();
-    reader.read_until(b'\n', &mut line)?;
+    // A line's worth at most, as for the rows: a file with no line feed
+    // (its lines end in CR alone) is not read whole as its header.
+    std::io::Read::take(&mut reader, MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut line)?;
+    if line.len() > MAX_LINE_BYTES {
+        anyhow::bail!(
+            "{file}: the header is longer than {MAX_LINE_BYTES} bytes (do its lines end in CR \
+             alone?), expected {header:?}"
+        );
+    }
     let found = String::from_utf8_lossy(&line)
         .trim()
         .trim_start_matches('\u{feff}')
@@ -89,7 +97,9 @@ async fn load_file(
         .map(|field| field.trim().trim_matches('"').to_owned())
         .collect();
     if found_fields != expected_fields {
-        anyhow::bail!("{file}: the header is {found:?}, expected {header:?}");
+        // Quoted as far as a header would go.
+        let shown: String = found.chars().take(200).collect();
+        anyhow::bail!("{file}: the header is {shown:?}, expected {header:?}");
     }
     let transaction = client.transaction().await?;
     transaction
