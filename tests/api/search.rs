@@ -48,10 +48,15 @@ async fn a_search_finds_words_by_stem_with_typos_and_in_categories_best_first() 
             "{typo}: {found:?}"
         );
     }
-    // A category's name finds its products.
+    // A category's name finds its products; and a word a category's name
+    // holds is no typo of a name's word (`shoes` is not `shorts`).
     assert_eq!(
         names(&get(&app, "/api/products?q=hats").await),
         ["Branded Baseball Hat"]
+    );
+    assert_eq!(
+        names(&get(&app, "/api/products?q=shoes").await),
+        ["Running Sneakers"]
     );
     // Best first: the name match ranks above a description match.
     let wind = names(&get(&app, "/api/products?q=wind").await);

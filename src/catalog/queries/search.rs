@@ -170,7 +170,8 @@ async fn close_spellings(
         .collect())
 }
 
-/// Whether any product's search document holds `word`. Through the GIN
+/// Whether any product's search document, or any category's name, holds
+/// `word`. Through the GIN
 /// index alone: asked as `EXISTS`, PostgreSQL expects a match early in a
 /// sequential scan, and a word that no document holds (a typo, the usual
 /// case here) would read every product (0.5 s at a million); the bitmap of
@@ -186,9 +187,14 @@ async fn in_some_document(conn: &mut AsyncPgConnection, word: &str) -> QueryResu
         diesel::sql_query("SET LOCAL enable_seqscan = off")
             .execute(conn)
             .await?;
+        // A category's name is searched too (API.md): `shoes` is no typo
+        // of `shorts` where a category is called Shoes.
         let answer: Held = diesel::sql_query(
             "SELECT EXISTS (SELECT 1 FROM products p \
-             WHERE p.search_document @@ plainto_tsquery('english', $1)) AS held",
+             WHERE p.search_document @@ plainto_tsquery('english', $1)) \
+             OR EXISTS (SELECT 1 FROM categories c \
+             WHERE to_tsvector('english', c.category_name) @@ plainto_tsquery('english', $1)) \
+             AS held",
         )
         .bind::<Text, _>(&word)
         .get_result(conn)
