@@ -525,6 +525,10 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
         ("/api/orders?sort=id", vec!["sort"]),
         ("/api/categories?page=", vec!["page"]),
         ("/catwalk/products?page=&count=two", vec!["page", "count"]),
+        // Not text once percent-decoded: refused, not read with its bytes
+        // replaced.
+        ("/api/products?q=%FF&category=caf%C3", vec!["q", "category"]),
+        ("/catwalk/products?page=%FE", vec!["page"]),
     ] {
         let response = app.admin().get(path).await;
         let body = response.problem(400);
@@ -535,6 +539,13 @@ async fn every_bad_or_unknown_query_parameter_is_a_400_naming_it() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn a_query_in_percent_encoded_utf8_is_read_as_sent() {
+    let app = TestApp::seeded().await;
+    let cafe = app.anon().get("/api/products?q=caf%C3%A9+cr%C3%A8me").await;
+    assert_eq!(cafe.status, StatusCode::OK, "{}", cafe.text());
 }
 
 #[tokio::test]
