@@ -775,14 +775,22 @@ fn forwarded(peer: &str, forwarded: &str, body: Value) -> Request<Body> {
     request
 }
 
-#[tokio::test]
-async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_else_may_say_so() {
+/// An app behind a proxy at 127.0.0.1 that it trusts, two sign-in attempts
+/// a client; and the `n`th attempt of a client (a wrong password for
+/// `<letter><n>@example.com`).
+async fn behind_a_trusted_proxy(letter: &'static str) -> (TestApp, impl Fn(u32) -> Value) {
     let app = TestApp::with_config(|config| {
         config.auth_rate_limit.per_address = 2;
         config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
     })
     .await;
-    let attempt = |n: u32| json!({"email": format!("p{n}@example.com"), "password": "wrong-pass"});
+    let attempt = move |n: u32| json!({"email": format!("{letter}{n}@example.com"), "password": "wrong-pass"});
+    (app, attempt)
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_else_may_say_so() {
+    let (app, attempt) = behind_a_trusted_proxy("p").await;
     // Two clients behind the proxy: each its own two attempts.
     for client in ["198.51.100.1", "198.51.100.2"] {
         for n in 0..2 {
@@ -820,12 +828,7 @@ async fn behind_a_trusted_proxy_each_client_has_its_own_rate_limit_and_nobody_el
 
 #[tokio::test]
 async fn a_client_whose_own_forwarded_entry_is_not_text_is_still_counted_as_itself() {
-    let app = TestApp::with_config(|config| {
-        config.auth_rate_limit.per_address = 2;
-        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
-    })
-    .await;
-    let attempt = |n: u32| json!({"email": format!("b{n}@example.com"), "password": "wrong-pass"});
+    let (app, attempt) = behind_a_trusted_proxy("b").await;
     // What the client sent, then what the proxy appended, in one header.
     for n in 0..2 {
         let mut request = forwarded("127.0.0.1", "198.51.100.7", attempt(n));
@@ -844,12 +847,7 @@ async fn a_client_whose_own_forwarded_entry_is_not_text_is_still_counted_as_itse
 
 #[tokio::test]
 async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses() {
-    let app = TestApp::with_config(|config| {
-        config.auth_rate_limit.per_address = 2;
-        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
-    })
-    .await;
-    let attempt = |n: u32| json!({"email": format!("v{n}@example.com"), "password": "wrong-pass"});
+    let (app, attempt) = behind_a_trusted_proxy("v").await;
     // A subscriber's /64 holds more addresses than any limit: a new one for
     // each attempt buys nothing.
     for (n, client) in ["2001:db8:1:2::1", "2001:db8:1:2::2"].iter().enumerate() {
