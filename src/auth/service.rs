@@ -234,6 +234,9 @@ pub async fn sign_in(
     if !hashing::is_current(&checked_hash) {
         password::remake_hash_later(state, user_id, checked_hash, password);
     }
+    if let Some(claims) = state.tokens.verify(&session.token) {
+        sessions::keep_within_bound(state, user_id, &claims.jti);
+    }
     metrics::counter!("signins_total", "outcome" => "accepted").increment(1);
     Ok(session)
 }

@@ -1,4 +1,4 @@
-//! The most sessions one user keeps: opening one past the bound ends the
+//! The most sessions one user keeps: a sign-in past the bound ends the
 //! oldest.
 //!
 //! Without a bound, an account signed in again and again (the rate limit
@@ -9,23 +9,34 @@
 //! each within the Redis timeout), until they could no longer end the
 //! sessions of someone who signed in with a stolen password.
 
+use tracing::Instrument;
+
 use super::{Entry, close, is_session_field};
 use crate::state::AppState;
 
 /// The most live sessions a user keeps.
 pub const MAX_SESSIONS_PER_USER: usize = 100;
 
+/// The most sessions one bound's upkeep ends: a list grown past it before
+/// the bound existed is brought back a few sign-ins at a time.
+const MOST_ENDED_AT_ONCE: usize = 100;
+
 /// Ends the user's oldest sessions past [`MAX_SESSIONS_PER_USER`], never
-/// `opening`. Only upkeep: a failure leaves them for a later opening.
-pub(super) async fn end_the_oldest_past_the_bound(
-    state: &AppState,
-    user_id: i32,
-    list: &str,
-    opening: &str,
-) {
-    if let Err(failure) = end_past_the_bound(state, user_id, list, opening).await {
-        tracing::warn!(error = %failure, user_id, "sessions past the bound not ended yet");
-    }
+/// `kept` (the one a sign-in just opened), in the background: called once
+/// the sign-in is sure (a sign-in refused after its session opened must
+/// end no other), and the answer does not wait for it. Only upkeep: a
+/// failure leaves them for a later sign-in.
+pub fn keep_within_bound(state: &AppState, user_id: i32, kept: &str) {
+    let (state, kept) = (state.clone(), kept.to_owned());
+    tokio::spawn(
+        async move {
+            let list = super::list_key(&state, user_id);
+            if let Err(failure) = end_past_the_bound(&state, user_id, &list, &kept).await {
+                tracing::warn!(error = %failure, user_id, "sessions past the bound not ended yet");
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
 }
 
 async fn end_past_the_bound(
@@ -56,7 +67,7 @@ async fn end_past_the_bound(
     for (_, jti) in sessions
         .into_iter()
         .filter(|(_, jti)| *jti != opening)
-        .take(past)
+        .take(past.min(MOST_ENDED_AT_ONCE))
     {
         close(state, user_id, jti).await?;
     }

@@ -10,7 +10,7 @@
 //!   newest session; entries of sessions that ended are dropped when read,
 //!   and those expired for some minutes a few at a time as sessions open
 //!   (`tidy`). A user keeps at most [`MAX_SESSIONS_PER_USER`] sessions:
-//!   opening one past that ends the oldest (`bound`).
+//!   a sign-in past that ends the oldest ([`keep_within_bound`]).
 //!
 //! The two keys of a session live in different hash slots of a Redis
 //! Cluster, so no command or script touches both; the order of the steps
@@ -41,7 +41,7 @@ mod tidy;
 mod touch;
 mod unlisted;
 
-pub use bound::MAX_SESSIONS_PER_USER;
+pub use bound::{MAX_SESSIONS_PER_USER, keep_within_bound};
 use touch::{CHECK_AND_TOUCH, TOUCH_LIST, touch_list};
 pub use unlisted::list_unlisted;
 
@@ -147,7 +147,6 @@ pub async fn open(
         let _ = close(state, user_id, &claims.jti).await;
         return Err(failure);
     }
-    bound::end_the_oldest_past_the_bound(state, user_id, &list, &claims.jti).await;
     Ok(())
 }
 
