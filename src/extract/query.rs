@@ -51,10 +51,12 @@ pub fn any_case_bool<'de, D: serde::Deserializer<'de>>(
 /// each parameter is read alone into `T`, so that its own error (unknown,
 /// or a value that does not parse) is known without the others'.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
-    refuse_what_is_not_text(query)?;
+    let not_text = names_not_text(query);
     let joined = join_repeated(query);
     let query = joined.as_str();
-    if let Ok(value) = serde_urlencoded::from_str::<T>(query) {
+    if not_text.is_empty()
+        && let Ok(value) = serde_urlencoded::from_str::<T>(query)
+    {
         return Ok(value);
     }
     let mut errors = FieldErrors::new();
@@ -76,6 +78,10 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
             .append_pair(&name, &value);
     }
     for (name, mut alone) in by_name {
+        if not_text.contains(&name) {
+            errors.add(name, "is not UTF-8 text once percent-decoded");
+            continue;
+        }
         if let Err(error) = serde_urlencoded::from_str::<T>(&alone.finish()) {
             let message = error.to_string();
             let message = if message.starts_with("unknown field") {
@@ -195,29 +201,29 @@ pub async fn refuse_query_where_none_is_taken(
     }
 }
 
-/// Refuses a name or value that is not UTF-8 once percent-decoded (`%FF`):
-/// read leniently, its bytes would be replaced (`U+FFFD`), a value the
-/// client never sent; API.md makes a value that does not parse a 400.
-fn refuse_what_is_not_text(query: &str) -> Result<(), AppError> {
+/// The names (as read) whose name or value is not UTF-8 once
+/// percent-decoded (`%FF`): read leniently, its bytes would be replaced
+/// (`U+FFFD`), a value the client never sent; API.md makes a value that
+/// does not parse a 400.
+fn names_not_text(query: &str) -> Vec<String> {
     let is_text = |raw: &str| {
         let spaced = raw.replace('+', " ");
         percent_encoding::percent_decode_str(&spaced)
             .decode_utf8()
             .is_ok()
     };
-    let mut errors = FieldErrors::new();
-    for pair in query.split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !is_text(name) || !is_text(value) {
-            let shown = percent_encoding::percent_decode_str(name).decode_utf8_lossy();
-            errors.add(shown, "is not UTF-8 text once percent-decoded");
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::BadQuery(errors))
-    }
+    query
+        .split('&')
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (!is_text(name) || !is_text(value)).then(|| {
+                let spaced = name.replace('+', " ");
+                percent_encoding::percent_decode_str(&spaced)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+        })
+        .collect()
 }
 
 /// Between the values of a repeated parameter once joined: a control
