@@ -36,7 +36,13 @@ pub async fn signup(
     body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<SignupView>)> {
     let counted =
-        service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await?;
+        match service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await {
+            // Uncounted (Redis down), a body that does not parse is still its 422.
+            Err(unavailable @ AppError::Unavailable { .. }) => {
+                return Err(body.parse().err().unwrap_or(unavailable));
+            }
+            counted => counted?,
+        };
     let account = body.parse()?;
     let signing_up = service::sign_up(&state, account, agent.as_deref());
     let created = counted.attempt(&state, signing_up).await?;

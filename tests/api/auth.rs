@@ -641,6 +641,10 @@ async fn without_redis_signin_and_signup_are_503_and_leave_nothing_behind() {
         config.redis_timeout = Duration::from_millis(200);
     })
     .await;
+    // A bad body is its 422 all the same.
+    sign_up(&app, json!({"email": "lee@example.com"}))
+        .await
+        .field_error("password");
     // Sign-up opens a session: without Redis it cannot, and no account is left half-made.
     let body = json!({"email": "lee@example.com", "password": "long enough", "name": "Lee"});
     let refused = sign_up(&app, body).await;
