@@ -32,6 +32,16 @@ async fn status_of_me(app: &TestApp, token: &str) -> StatusCode {
     app.user(token).get("/api/auth/me").await.status
 }
 
+/// Waits until `token`'s session is over (ended by work in the background),
+/// 10 s at most; else fails saying `what`.
+async fn until_ended(app: &TestApp, token: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while status_of_me(app, token).await != StatusCode::UNAUTHORIZED {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn sessions_of(app: &TestApp, token: &str) -> Vec<Value> {
     let listed = app.user(token).get("/api/auth/sessions").await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
@@ -303,14 +313,12 @@ async fn a_password_change_whose_client_leaves_at_its_commit_still_ends_a_late_s
     .await;
     // The change's second ending of sessions still ran: the late session,
     // signed in with a password no longer the account's, is over.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while status_of_me(&app, &late).await != StatusCode::UNAUTHORIZED {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "a session signed in with the old password outlived the change"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    until_ended(
+        &app,
+        &late,
+        "a session signed in with the old password outlived the change",
+    )
+    .await;
     token_of(&app, "lu@example.com", "a new long password", "x").await;
 }
 
@@ -333,14 +341,7 @@ async fn past_the_bound_of_sessions_opening_one_ends_the_oldest() {
     }
     // The oldest ended (in the background, once the sign-in was sure); the
     // bound's worth of the newest live, and listed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while status_of_me(&app, &oldest).await != StatusCode::UNAUTHORIZED {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the oldest session lives on"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    until_ended(&app, &oldest, "the oldest session lives on").await;
     let newest = tokens.last().unwrap();
     assert_eq!(status_of_me(&app, newest).await, StatusCode::OK);
     assert_eq!(status_of_me(&app, &tokens[0]).await, StatusCode::OK);
