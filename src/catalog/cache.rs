@@ -73,21 +73,42 @@ pub fn product_deletions() -> Namespace {
 
 /// `products:<category>:<minPrice>:<maxPrice>:<inStock>:<page>:<limit>:<sortBy>:<order>`,
 /// or, for a list with a search, a tag, several categories or a cursor,
-/// `search:<hash of the normalized query>`. Such a list, or a price range,
-/// is open-ended (any client can ask for endless variants): it is kept
-/// within `client`'s budget.
+/// `search:<hash of the normalized query>`. Such a list is open-ended (any
+/// client can ask for endless variants): it is kept within `client`'s
+/// budget, for an open-ended document's life.
 pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) -> CacheKey {
     let key = product_list_key(filter).on_page(filter.page.page, limits.max_page);
-    if open_ended(filter) {
+    if under_search(filter) {
         key.open_for(client)
-    } else if filter.page.limit != DEFAULT_LIMIT {
-        // With every size, a client could ask for some 18,000 pages of each
-        // category, each up to 100 products (the whole cache): a page of
-        // another size than the default is kept within the budget too.
+    } else if filter.min_price.is_some()
+        || filter.max_price.is_some()
+        || filter.page.limit != DEFAULT_LIMIT
+        || filter.categories.iter().any(|name| !in_lower_case(name))
+    {
+        // A `products:` key lives as API.md says (1800 s). But with every
+        // price, every size and every spelling of a name (`sHiRtS`) a
+        // client could ask for endless pages (the whole cache): a price
+        // range, a page of another size than the default, or a category
+        // not in lower case is kept within the client's budget too.
         key.budgeted_for(client)
     } else {
         key
     }
+}
+
+/// Whether a name is written as its lower case: of a name's many
+/// spellings, the one whose documents are bounded by the catalog.
+fn in_lower_case(name: &Name) -> bool {
+    lower_as_postgres(name.as_str()) == name.as_str()
+}
+
+/// Whether the list is kept under `search:` rather than `products:`: a
+/// search, tags, categories a nine-part key cannot name, or a cursor.
+fn under_search(filter: &ProductFilter) -> bool {
+    filter.search.is_some()
+        || !filter.tags.is_empty()
+        || categories_beyond_the_key(filter)
+        || filter.after.is_some()
 }
 
 /// `products-total:<category>:<inStock>`: how many products a list of one
@@ -113,12 +134,7 @@ pub fn product_total(filter: &ProductFilter) -> Option<CacheKey> {
 /// A list any client can vary without end (a search, a price range, tags,
 /// several categories, a cursor).
 fn open_ended(filter: &ProductFilter) -> bool {
-    filter.search.is_some()
-        || filter.min_price.is_some()
-        || filter.max_price.is_some()
-        || !filter.tags.is_empty()
-        || categories_beyond_the_key(filter)
-        || filter.after.is_some()
+    under_search(filter) || filter.min_price.is_some() || filter.max_price.is_some()
 }
 
 /// Whether the list's categories cannot stand in a nine-part key: more
@@ -133,15 +149,20 @@ fn categories_beyond_the_key(filter: &ProductFilter) -> bool {
             .any(|name| name.as_str().contains(',') || name.as_str().eq_ignore_ascii_case("any"))
 }
 
-/// The parts of a `products:` key after its name, normalized (API.md).
+/// The parts of a `products:` key after its name, normalized as API.md
+/// lists (money, `inStock`, `order`, defaults, `:` and `%` encoded). The
+/// category is kept as sent, as API.md's example key keeps `Shirts`: its
+/// case is not among the normalizations, so `shirts` is a key of its own
+/// (the same products, retired by the same writes).
 fn list_parts(filter: &ProductFilter) -> [String; 8] {
     let any = || "any".to_owned();
-    let categories = lowered(&filter.categories);
     [
-        if categories.is_empty() {
-            any()
-        } else {
-            categories
+        match filter.categories.as_slice() {
+            [] => any(),
+            [one] => key_part(one.as_str()),
+            // Several go under `search:` (`categories_beyond_the_key`);
+            // its hash reads them again, by name.
+            several => lowered(several),
         },
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
@@ -185,11 +206,7 @@ fn list_depends_on(filter: &ProductFilter) -> Vec<Namespace> {
 fn product_list_key(filter: &ProductFilter) -> CacheKey {
     let list = list_parts(filter).join(":");
     let depends_on = list_depends_on(filter);
-    let plain = filter.search.is_none()
-        && filter.tags.is_empty()
-        && !categories_beyond_the_key(filter)
-        && filter.after.is_none();
-    let key = if plain {
+    let key = if !under_search(filter) {
         CacheKey::new(format!("products:{list}"), "products", depends_on)
     } else {
         // The search matches case-insensitively, so its case is no part of the query.

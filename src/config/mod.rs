@@ -35,8 +35,8 @@
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
 //! | `PASSWORD_HASH_SLOTS` | the cores | argon2 hashes at once, 12 MiB each (at least 2: password changes may hold half) |
 //! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
-//! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range) one client (an IPv6 client: its /64) may add to the cache per minute |
-//! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document |
+//! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range, another page size, a category not in lower case) one client (an IPv6 client: its /64) may add to the cache per minute |
+//! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document kept under `search:` |
 //! | `CACHE_MAX_VERSIONS` | `250000` | namespaces (a product, a user's cart...) whose last write the cache records, at most; past it every entry is retired at once and the record starts anew |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
