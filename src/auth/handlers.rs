@@ -9,7 +9,7 @@ use super::password;
 use super::service;
 use super::sessions;
 use crate::error::{AppError, AppResult};
-use crate::extract::{ClientAddress, Lenient, Valid};
+use crate::extract::{ClientAddress, Lenient, ParseBody, Valid};
 use crate::openapi::{BodyProblems, RateLimited, ReadProblems, SessionProblems, problems};
 use crate::response::Envelope;
 use crate::state::AppState;
@@ -35,15 +35,8 @@ pub async fn signup(
     UserAgent(agent): UserAgent,
     body: Lenient<SignupBody>,
 ) -> AppResult<(StatusCode, Envelope<SignupView>)> {
-    let counted =
-        match service::limit_attempts(&state, "signup", &address, body.0.email_as_sent()).await {
-            // Uncounted (Redis down), a body that does not parse is still its 422.
-            Err(unavailable @ AppError::Unavailable { .. }) => {
-                return Err(body.parse().err().unwrap_or(unavailable));
-            }
-            counted => counted?,
-        };
-    let account = body.parse()?;
+    let (counted, account) =
+        counted_and_parsed(&state, "signup", &address, body, SignupBody::email_as_sent).await?;
     let signing_up = service::sign_up(&state, account, agent.as_deref());
     let created = counted.attempt(&state, signing_up).await?;
     Ok((StatusCode::CREATED, Envelope { data: created }))
@@ -63,16 +56,35 @@ pub async fn signin(
     UserAgent(agent): UserAgent,
     body: Lenient<SigninBody>,
 ) -> AppResult<Envelope<SessionView>> {
-    let counted = service::limit_attempts(&state, "signin", &address, body.0.email_as_sent())
-        .await
-        .inspect_err(|error| {
-            if matches!(error, AppError::RateLimited { .. }) {
-                metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
-            }
-        })?;
-    let signing_in = service::sign_in(&state, body.parse()?, agent.as_deref());
+    let (counted, credentials) =
+        counted_and_parsed(&state, "signin", &address, body, SigninBody::email_as_sent)
+            .await
+            .inspect_err(|error| {
+                if matches!(error, AppError::RateLimited { .. }) {
+                    metrics::counter!("signins_total", "outcome" => "rate_limited").increment(1);
+                }
+            })?;
+    let signing_in = service::sign_in(&state, credentials, agent.as_deref());
     let session = counted.attempt(&state, signing_in).await?;
     Ok(Envelope { data: session })
+}
+
+/// The attempt counted against its address and email, then its body
+/// parsed. Uncounted (Redis down: a 503), a body that does not parse is
+/// still its 422, as it would be with Redis up.
+async fn counted_and_parsed<T: ParseBody>(
+    state: &AppState,
+    action: &str,
+    address: &str,
+    body: Lenient<T>,
+    email: fn(&T) -> &str,
+) -> AppResult<(service::Counted, T::Parsed)> {
+    match service::limit_attempts(state, action, address, email(&body.0)).await {
+        Err(unavailable @ AppError::Unavailable { .. }) => {
+            Err(body.parse().err().unwrap_or(unavailable))
+        }
+        counted => Ok((counted?, body.parse()?)),
+    }
 }
 
 /// Ends the session of the token sent; other sessions of the user live on.

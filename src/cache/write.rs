@@ -170,7 +170,9 @@ fn acknowledged(recorded: bool, replicas_read: bool) -> AppResult<()> {
         Ok(())
     } else {
         Err(AppError::unavailable(
-            "the change is saved, but the cache could not record it; retry to confirm",
+            "the change is saved, but the cache could not record it: read what it changed before \
+             sending it again (sent again, a cart add or an order without an Idempotency-Key \
+             would be made twice)",
         ))
     }
 }

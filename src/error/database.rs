@@ -59,16 +59,30 @@ const SERVERS_TROUBLE: &str = "the database could not run the request just now; 
 /// Whether PostgreSQL failed a statement for reasons of its own: a
 /// statement cancelled (`statement_timeout`, an operator's
 /// `pg_cancel_backend`), a disk or memory that ran out (the lock table's
-/// shared memory too: `max_locks_per_transaction`). Matched at the
-/// message's start or end only, where no quoted value of the request can
-/// stand. (In English: `health::log_dependencies` warns at start when
-/// `lc_messages` says otherwise.)
+/// shared memory too: `max_locks_per_transaction`; a parallel query's
+/// shared memory segments; `temp_file_limit`), a disk that failed to read
+/// or write, a page found broken. Matched at the message's start or end
+/// only, where no quoted value of the request can stand. (In English:
+/// `health::log_dependencies` warns at start when `lc_messages` says
+/// otherwise.)
 fn is_the_servers_trouble(message: &str) -> bool {
-    message.starts_with("canceling statement due to")
-        || message.starts_with("could not extend file")
+    const STARTS: [&str; 9] = [
+        "canceling statement due to",
+        "could not extend file",
+        "temporary file size exceeds temp_file_limit",
+        "could not resize shared memory segment",
+        "could not read block",
+        "could not write block",
+        "could not read file",
+        "could not write to file",
+        "invalid page in block",
+    ];
+    STARTS.iter().any(|start| message.starts_with(start))
         || message.ends_with("No space left on device")
+        || message.ends_with("Input/output error")
         || message == "out of memory"
         || message == "out of shared memory"
+        || message == "too many dynamic shared memory segments"
 }
 
 impl From<DieselError> for AppError {

@@ -641,8 +641,12 @@ async fn without_redis_signin_and_signup_are_503_and_leave_nothing_behind() {
         config.redis_timeout = Duration::from_millis(200);
     })
     .await;
-    // A bad body is its 422 all the same.
+    // A bad body is its 422 all the same, on either route.
     sign_up(&app, json!({"email": "lee@example.com"}))
+        .await
+        .field_error("password");
+    app.anon()
+        .post("/api/auth/signin", json!({"email": "lee@example.com"}))
         .await
         .field_error("password");
     // Sign-up opens a session: without Redis it cannot, and no account is left half-made.

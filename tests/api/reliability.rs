@@ -1464,6 +1464,18 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     );
     for _ in 0..8 {
         let me = tokio::time::timeout(Duration::from_secs(3), app.user(&token).get("/api/auth/me"))
+        // A parallel query's shared memory, a sort's temporary files, a
+        // disk that fails, a page found broken.
+        ("53000", "too many dynamic shared memory segments"),
+        (
+            "53400",
+            "temporary file size exceeds temp_file_limit (1024kB)",
+        ),
+        (
+            "58030",
+            "could not read block 0 in file \"base/1/2\": Input/output error",
+        ),
+        ("XX001", "invalid page in block 7 of relation base/1/2"),
             .await
             .expect("a shopper's request waited behind a deep page");
         assert_eq!(me.status, StatusCode::OK, "{}", me.text());
