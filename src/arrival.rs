@@ -1,8 +1,9 @@
-//! Whether a request's body arrived whole: a request cut off by the
-//! timeout while its handler was still reading its body had not been acted
-//! on (a handler that takes a body reads it whole before it acts), so its
-//! 503 can say that nothing was done, where a write cut off later may have
-//! taken effect.
+//! How a request's body arrives. Whether it arrived whole: a request cut
+//! off by the timeout while its handler was still reading its body had not
+//! been acted on (a handler that takes a body reads it whole before it
+//! acts), so its 503 can say that nothing was done, where a write cut off
+//! later may have taken effect. And what bodies being read hold at once
+//! ([`BodyBudget`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -12,6 +13,34 @@ use std::task::{Context, Poll};
 use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use http_body::{Frame, SizeHint};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// The bytes of request bodies received and not yet let go, over every
+/// connection (`BODIES_IN_FLIGHT_BYTES`): a body holds its share from
+/// each frame's arrival until it is dropped, after its handler read it. A
+/// frame past the budget ends its body with [`BodiesInFlightSpent`], a
+/// 503: without it, each of a thousand clients trickling a body just under
+/// the limit held a megabyte until the request timed out.
+#[derive(Debug, Clone)]
+pub struct BodyBudget(Arc<Semaphore>);
+
+impl BodyBudget {
+    /// `bytes` at once, and never less than one body of `body_limit`.
+    pub fn new(bytes: usize, body_limit: usize) -> Self {
+        let bytes = bytes.max(body_limit).min(Semaphore::MAX_PERMITS);
+        Self(Arc::new(Semaphore::new(bytes)))
+    }
+
+    /// What the budget has left.
+    pub fn available(&self) -> usize {
+        self.0.available_permits()
+    }
+}
+
+/// The error that ends a body past the [`BodyBudget`].
+#[derive(Debug, thiserror::Error)]
+#[error("too many request bodies are being received at once")]
+pub struct BodiesInFlightSpent;
 
 /// Whether the request's body was being read, and whether it arrived.
 #[derive(Debug, Clone, Default)]
@@ -37,26 +66,51 @@ impl BodyArrival {
 /// Wraps the body of a request that has one (a length above zero, or
 /// chunks), noting in its extensions when it has arrived. A request
 /// without a body is left as it is (no allocation on a plain GET).
-pub fn watch_body(request: Request) -> Request {
-    let has_body = request
-        .headers()
-        .contains_key(axum::http::header::TRANSFER_ENCODING)
-        || request
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .is_some_and(|length| length.as_bytes() != b"0");
+pub fn watch_body(request: Request, budget: &BodyBudget) -> Request {
+    // hyper's body knows from the head whether one follows (a length above
+    // zero, or chunks); one built in the process, from what it holds.
+    let has_body = !http_body::Body::is_end_stream(request.body());
     if !has_body {
         return request;
     }
     let arrival = BodyArrival::default();
     let (mut parts, body) = request.into_parts();
     parts.extensions.insert(arrival.clone());
-    Request::from_parts(parts, Body::new(Watched { body, arrival }))
+    let watched = Watched {
+        body,
+        arrival,
+        budget: budget.clone(),
+        held: None,
+    };
+    Request::from_parts(parts, Body::new(watched))
 }
 
 struct Watched {
     body: Body,
     arrival: BodyArrival,
+    budget: BodyBudget,
+    /// The budget's bytes this body's frames took, given back with it.
+    held: Option<OwnedSemaphorePermit>,
+}
+
+impl Watched {
+    /// Takes `bytes` of the budget for a frame, or says it is spent.
+    fn take(&mut self, bytes: usize) -> Result<(), BodiesInFlightSpent> {
+        let Ok(bytes) = u32::try_from(bytes) else {
+            return Err(BodiesInFlightSpent);
+        };
+        if bytes == 0 {
+            return Ok(());
+        }
+        let permit = Arc::clone(&self.budget.0)
+            .try_acquire_many_owned(bytes)
+            .map_err(|_| BodiesInFlightSpent)?;
+        match &mut self.held {
+            Some(held) => held.merge(permit),
+            None => self.held = Some(permit),
+        }
+        Ok(())
+    }
 }
 
 impl http_body::Body for Watched {
@@ -69,8 +123,15 @@ impl http_body::Body for Watched {
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
         self.arrival.reading();
         let polled = Pin::new(&mut self.body).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None)) {
-            self.arrival.arrived();
+        match &polled {
+            Poll::Ready(None) => self.arrival.arrived(),
+            Poll::Ready(Some(Ok(frame))) => {
+                let bytes = frame.data_ref().map_or(0, Bytes::len);
+                if let Err(spent) = self.take(bytes) {
+                    return Poll::Ready(Some(Err(axum::Error::new(spent))));
+                }
+            }
+            _ => {}
         }
         polled
     }

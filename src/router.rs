@@ -58,6 +58,7 @@ pub fn build(state: AppState) -> Router {
     let cors_origins = state.config.cors_allowed_origins.clone();
     let request_timeout = state.config.request_timeout;
     let trusted_proxies = state.config.trusted_proxies.clone();
+    let bodies = crate::arrival::BodyBudget::new(state.config.bodies_in_flight_bytes, body_limit);
     // Every middleware but the per-route metrics, in one `layer`: each
     // `Router::layer` wraps every route in one more boxed service, and every
     // request clones each box (an allocation a layer a request; see
@@ -82,12 +83,16 @@ pub fn build(state: AppState) -> Router {
         // (tower's own `map_request`: it calls the service below as it is,
         // where axum's middleware clones it for every request.)
         .map_request(identity_when_refused)
-        .map_request(crate::arrival::watch_body)
+        .map_request(move |request| crate::arrival::watch_body(request, &bodies))
         // Large JSON leaves compressed when the client asks (gzip or br);
-        // small answers are not worth the CPU.
+        // small answers are not worth the CPU, and the largest not worth
+        // the compressor's memory while a slow client reads them.
         .layer(
-            CompressionLayer::new()
-                .compress_when(DefaultPredicate::new().and(SizeAbove::new(1024))),
+            CompressionLayer::new().compress_when(
+                DefaultPredicate::new()
+                    .and(SizeAbove::new(1024))
+                    .and(crate::response::SmallEnoughToCompress),
+            ),
         )
         .layer(axum::middleware::from_fn(dress_answer))
         // (axum's own body limit is off so that one setting rules: below.)

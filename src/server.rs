@@ -25,6 +25,15 @@ use tower::ServiceExt;
 use crate::config::Config;
 use crate::state::AppState;
 
+/// The most a connection's read buffer holds, and so the largest request
+/// head (request line and headers) taken: a larger one is answered 431 (or
+/// 414 for its URI) by hyper. Its default, some 400 KiB, let every one of
+/// `MAX_CONNECTIONS` clients trickling a huge header hold that much until
+/// the header timeout. NGINX takes heads of up to 32 KiB in all (four 8 KiB
+/// buffers, one line each); 16 KiB leaves a URI room for every parameter
+/// API.md takes, and a token.
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// How connections are served.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -132,6 +141,7 @@ pub async fn serve_connections(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(MAX_HEAD_BYTES)
             .serve_connection(
                 TokioIo::new(Box::pin(stream)),
                 TowerToHyperService::new(service),

@@ -23,6 +23,7 @@
 //! | `REDIS_TIMEOUT_MS` | `250` | wait for a Redis connection or reply before giving up on it |
 //! | `REQUEST_TIMEOUT_SECONDS` | `15` | a request still running after this answers 503 |
 //! | `BODY_LIMIT_BYTES` | `1048576` | larger request bodies answer 413 |
+//! | `BODIES_IN_FLIGHT_BYTES` | `16777216` | request bodies' bytes held at once while they arrive, over every connection (at least one body's limit); past it a request answers 503 |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
 //! | `JWT_TTL_SECONDS` | `604800` | life of a session token (7 days) |
 //! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address |
@@ -72,6 +73,7 @@ const DAY_SECONDS: u64 = 24 * 3600;
 const YEAR_SECONDS: u64 = 365 * DAY_SECONDS;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_BODY_LIMIT_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_BODIES_IN_FLIGHT_BYTES: usize = 16 * 1024 * 1024;
 pub const DEFAULT_JWT_TTL_SECONDS: u64 = 7 * 24 * 3600;
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_ADDRESS: u32 = 100;
 pub const DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL: u32 = 10;
@@ -118,6 +120,10 @@ pub struct Config {
     pub redis_timeout: Duration,
     pub request_timeout: Duration,
     pub body_limit_bytes: usize,
+    /// Request bodies' bytes held at once while they arrive, over every
+    /// connection: a thousand clients each trickling a body just under the
+    /// limit would otherwise hold a gigabyte until their requests time out.
+    pub bodies_in_flight_bytes: usize,
     pub log_format: LogFormat,
     pub jwt_ttl: Duration,
     pub auth_rate_limit: RateLimit,
@@ -222,6 +228,8 @@ impl Config {
                 DAY_SECONDS,
             )?),
             body_limit_bytes: reader.positive("BODY_LIMIT_BYTES", DEFAULT_BODY_LIMIT_BYTES)?,
+            bodies_in_flight_bytes: reader
+                .positive("BODIES_IN_FLIGHT_BYTES", DEFAULT_BODIES_IN_FLIGHT_BYTES)?,
             log_format: reader.parsed("LOG_FORMAT", LogFormat::Pretty)?,
             jwt_ttl: Duration::from_secs(reader.up_to(
                 "JWT_TTL_SECONDS",

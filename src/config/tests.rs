@@ -28,6 +28,7 @@ fn defaults_apply_when_only_required_values_are_set() {
     assert_eq!(config.cache_ttl, Duration::from_secs(1800));
     assert_eq!(config.redis_key_prefix, "");
     assert_eq!(config.body_limit_bytes, 1024 * 1024);
+    assert_eq!(config.bodies_in_flight_bytes, 16 * 1024 * 1024);
     assert_eq!(config.log_format, LogFormat::Pretty);
 }
 

@@ -9,7 +9,7 @@ pub use writes::{commit_and_wait_for_disk, hot_write_settings};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
@@ -38,6 +38,10 @@ pub struct Database {
     connect_timeout: Duration,
     /// For a connection of its own, outside the pool ([`Database::answers_directly`]).
     url: Arc<str>,
+    /// The last such probe's answer and when it came: one at a time, and
+    /// every probe waiting takes the answer of the one that ends after it
+    /// asked (a flood of health checks opens one connection, not one each).
+    direct: Arc<tokio::sync::Mutex<Option<(Instant, bool)>>>,
 }
 
 impl Database {
@@ -58,6 +62,7 @@ impl Database {
             failures,
             connect_timeout: config.database_connect_timeout,
             url: url.into(),
+            direct: Arc::default(),
         }
     }
 
@@ -108,18 +113,29 @@ impl Database {
     /// every pooled connection busy. A server that refuses the connection
     /// because every slot is taken ("too many clients", SQLSTATE 53300:
     /// pools sized to its limit, all busy) answered, and is up.
+    /// Probes run one at a time: one that asks while another runs takes
+    /// that one's answer if it comes after it asked, or runs its own.
     pub async fn answers_directly(&self, within: Duration) -> bool {
         use diesel_async::{AsyncConnection, RunQueryDsl};
-        let attempt = async {
-            match AsyncPgConnection::establish(&self.url).await {
+        let asked = Instant::now();
+        let shared = async {
+            let mut last = self.direct.lock().await;
+            if let Some((at, answered)) = *last
+                && at >= asked
+            {
+                return answered;
+            }
+            let answered = match AsyncPgConnection::establish(&self.url).await {
                 Ok(mut conn) => diesel::sql_query("SELECT 1")
                     .execute(&mut conn)
                     .await
                     .is_ok(),
                 Err(error) => is_full(&error.to_string()),
-            }
+            };
+            *last = Some((Instant::now(), answered));
+            answered
         };
-        tokio::time::timeout(within, attempt).await.unwrap_or(false)
+        tokio::time::timeout(within, shared).await.unwrap_or(false)
     }
 }
 

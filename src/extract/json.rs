@@ -31,16 +31,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
 pub fn parse_json_leniently<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<(T, FieldErrors), AppError> {
-    // Syntax first: a truncated document is malformed (400) even when what
-    // came before the cut would already be refused for its shape (422).
-    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
-        // Nesting past serde_json's limit is well-formed but no body of ours.
-        if error.to_string().starts_with("recursion limit exceeded") {
-            AppError::validation("body", "nested too deeply to be a body of this route")
-        } else {
-            json_error(".", &error)
-        }
-    })?;
+    // A body that reads as it is needs no tree (a `Value` costs some twenty
+    // times the body's bytes: 32 for each element, a string for each number).
+    if let Ok(parsed) = serde_json::from_slice::<T>(bytes) {
+        return Ok((parsed, FieldErrors::new()));
+    }
+    // Syntax first, and without a tree: a truncated document is malformed
+    // (400) even when what came before the cut would already be refused
+    // for its shape (422).
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(|error| malformed(&error))?;
+    // The fields are named one by one on a tree of the body: only for a
+    // body of a size some body of ours could have.
+    if values_in(bytes) > MAX_VALUES_NAMED {
+        return Err(AppError::validation(
+            "body",
+            format!("holds more values than any body of this route (at most {MAX_VALUES_NAMED})"),
+        ));
+    }
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|error| malformed(&error))?;
     let mut errors = FieldErrors::new();
     // Elements of a list stood in for by `{}` (see below), by path.
     let mut stood_in: Vec<Vec<String>> = Vec::new();
@@ -98,6 +107,45 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
 
 /// At most this many bad fields are named (each costs a re-read).
 const MAX_FIELD_ERRORS: usize = 32;
+
+/// The most values a body whose fields are named one by one may hold: a
+/// body of ours holds at most a few hundred (100 lines of an order, 100
+/// tags of a product), and a tree of a megabyte of `0,` would hold some
+/// 28 MiB for as long as its fields are read.
+const MAX_VALUES_NAMED: usize = 10_000;
+
+/// Broken JSON is a 400; nesting past serde_json's limit is well-formed
+/// but no body of ours (422).
+fn malformed(error: &serde_json::Error) -> AppError {
+    if error.to_string().starts_with("recursion limit exceeded") {
+        AppError::validation("body", "nested too deeply to be a body of this route")
+    } else {
+        json_error(".", error)
+    }
+}
+
+/// About how many values a well-formed JSON document holds: its
+/// containers and the commas between members or elements, outside strings.
+fn values_in(bytes: &[u8]) -> usize {
+    let (mut values, mut in_string, mut escaped) = (1, false, false);
+    for &byte in bytes {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else {
+            match byte {
+                b'"' => in_string = true,
+                b',' | b'[' | b'{' => values += 1,
+                _ => {}
+            }
+        }
+    }
+    values
+}
 
 fn segment_name(segment: &serde_path_to_error::Segment) -> String {
     use serde_path_to_error::Segment;
@@ -218,5 +266,59 @@ fn strip_position(error: &serde_json::Error) -> String {
     match message.rfind(" at line ") {
         Some(at) => message[..at].to_owned(),
         None => message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: Option<String>,
+    }
+
+    fn named(error: AppError) -> serde_json::Value {
+        match error {
+            AppError::Validation(errors) => serde_json::to_value(&errors).unwrap(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_body_larger_than_any_of_ours_is_refused_without_a_tree_of_it() {
+        // A megabyte of `0,`: a tree of it, to name its fields one by one,
+        // held some 28 MiB.
+        let mut huge = String::from(r#"{"name": "x", "x": ["#);
+        huge.push_str(&"0,".repeat(500_000));
+        huge.push_str("0]}");
+        let errors = named(parse_json_leniently::<Body>(huge.as_bytes()).unwrap_err());
+        assert!(
+            errors["body"][0]
+                .as_str()
+                .is_some_and(|message| message.contains("more values")),
+            "{errors}"
+        );
+        // Within the bound, every bad field is named.
+        let errors = named(parse_json::<Body>(br#"{"name": 1, "x": [0, 0]}"#).unwrap_err());
+        assert!(
+            errors.get("name").is_some() && errors.get("x").is_some(),
+            "{errors}"
+        );
+        // Broken, it is a 400 whatever its size.
+        huge.pop();
+        assert!(matches!(
+            parse_json_leniently::<Body>(huge.as_bytes()),
+            Err(AppError::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn values_are_counted_outside_strings() {
+        assert_eq!(values_in(br#"{"a": "x,y[{\"", "b": [1, 2]}"#), 5);
+        assert_eq!(values_in(b"7"), 1);
     }
 }

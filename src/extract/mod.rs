@@ -174,12 +174,18 @@ pub async fn read_body<S: Send + Sync>(request: Request, _state: &S) -> Result<B
 }
 
 /// A body past the limit (`RequestBodyLimitLayer`'s error, however deep
-/// the bodies around it wrap it) is a 413; anything else, a 400.
+/// the bodies around it wrap it) is a 413; one past what bodies may hold
+/// at once (`BodyBudget`), a 503 to retry; anything else, a 400.
 fn unreadable(error: axum::Error) -> AppError {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&error);
     while let Some(error) = cause {
         if error.is::<http_body_util::LengthLimitError>() {
             return AppError::PayloadTooLarge;
+        }
+        if error.is::<crate::arrival::BodiesInFlightSpent>() {
+            return AppError::unavailable(
+                "too many request bodies are being received at once; nothing was done",
+            );
         }
         cause = error.source();
     }

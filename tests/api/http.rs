@@ -131,6 +131,22 @@ async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
         )
         .await;
     assert!(small.header("content-encoding").is_none());
+    // Nor the largest: a compressor's state lives while a slow client
+    // reads, some 4 MiB for brotli and the Swagger UI's script.
+    for encoding in ["gzip", "br"] {
+        let script = app
+            .anon()
+            .send(
+                Method::GET,
+                "/docs/swagger-ui-bundle.js",
+                None,
+                &[("accept-encoding", encoding)],
+            )
+            .await;
+        assert_eq!(script.status, StatusCode::OK);
+        assert!(script.body.len() as u64 > emporium::response::COMPRESS_AT_MOST_BYTES);
+        assert!(script.header("content-encoding").is_none(), "{encoding}");
+    }
 }
 
 /// A client that refuses unencoded answers and accepts none of ours: the

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use emporium::domain::Role;
 use emporium::health::PROBE_TIMEOUT;
-use emporium::server::ConnectionLimits;
+use emporium::server::{ConnectionLimits, MAX_HEAD_BYTES};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Mutex;
@@ -533,6 +533,46 @@ async fn readiness_answers_in_its_probe_time_whatever_is_down() {
 }
 
 #[tokio::test]
+async fn a_flood_of_readiness_probes_while_the_pool_is_busy_opens_one_connection_at_a_time() {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        count: i64,
+    }
+    let app = TestApp::with_config(|config| config.database_pool_size = 1).await;
+    // The pool's only connection is busy: each probe asks PostgreSQL on a
+    // connection of its own.
+    let held = app.state.db.get().await.unwrap();
+    let mut observer = app.db().await;
+    let anyone = app.anon();
+    let probes = futures_util::future::join_all((0..50).map(|_| anyone.get("/health/ready")));
+    let mut probes = std::pin::pin!(probes);
+    let mut most = 0;
+    let answers = loop {
+        tokio::select! {
+            answers = &mut probes => break answers,
+            counted = diesel::sql_query(
+                "SELECT count(*) AS count FROM pg_stat_activity \
+                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            )
+            .get_result::<Count>(&mut observer) => {
+                most = most.max(counted.unwrap().count);
+            }
+        }
+    };
+    drop(held);
+    for answer in &answers {
+        // PostgreSQL answers: ready, its pool only busy.
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    }
+    // The busy pooled connection and one probe's (each probe opened its
+    // own: 50 at once, against a server's `max_connections` of 100).
+    assert!(most <= 2, "{most} connections at once");
+}
+
+#[tokio::test]
 async fn sessions_outlive_a_restart_of_their_redis_as_deployed() {
     let mut redis = ThrowawayRedis::start_as_deployed("redis-sessions.conf");
     let app = TestApp::with_config(|config| config.redis_url = redis.url().into()).await;
@@ -820,6 +860,116 @@ async fn a_client_that_never_finishes_its_request_head_is_disconnected() {
     // A whole request is still answered.
     let answer = health_on_a_new_connection(server.addr, Duration::from_secs(5), "no answer").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+#[tokio::test]
+async fn a_request_head_too_large_to_hold_is_refused_at_once() {
+    let app = TestApp::spawn().await;
+    let server = TestServer::start(
+        app.router.clone(),
+        limits(Duration::from_secs(5), 100, Duration::from_secs(5)),
+    )
+    .await;
+    let ask = |pad: usize| {
+        format!(
+            "GET /health/live HTTP/1.1\r\nHost: x\r\nX-Pad: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(pad)
+        )
+    };
+    // A head past the buffer's bound is answered 431 and closed (or reset,
+    // if the server closed before it read the rest), long before the
+    // header timeout; it was served whole, held in a buffer of up to
+    // 400 KiB a connection.
+    let started = Instant::now();
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let _ = stream.write_all(ask(100 * 1024).as_bytes()).await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(4), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server must end the connection before its header timeout");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 431") || (read.is_err() && answer.is_empty()),
+        "{answer:.200}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(4));
+    // A head within it (a long token, cookies, a request id) is served.
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(ask(MAX_HEAD_BYTES - 1024).as_bytes())
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.200}");
+}
+
+#[tokio::test]
+async fn bodies_trickled_by_many_clients_hold_no_more_than_their_budget() {
+    // The budget is never below one body's limit: 1 MiB here.
+    let app = TestApp::with_config(|config| config.bodies_in_flight_bytes = 1).await;
+    let server = TestServer::start(
+        app.router.clone(),
+        limits(Duration::from_secs(5), 100, Duration::from_secs(5)),
+    )
+    .await;
+    // A client sends most of a sign-in's body and then no more: its
+    // handler holds what came (700 KB) while it waits for the rest.
+    let mut trickling = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    trickling
+        .write_all(
+            b"POST /api/auth/signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    trickling.write_all(&vec![b' '; 700_000]).await.unwrap();
+    // Another body that would take the held bytes past the budget is
+    // refused, to retry: nothing done, nothing more held.
+    let body = format!(
+        r#"{{"email": "a@example.com", "password": "{}"}}"#,
+        "x".repeat(500_000)
+    );
+    let sign_in = async || {
+        app.anon()
+            .send_raw(
+                Method::POST,
+                "/api/auth/signin",
+                body.clone().into_bytes(),
+                "application/json",
+            )
+            .await
+    };
+    let refused = until(Duration::from_secs(5), async || {
+        let answer = sign_in().await;
+        (answer.status == StatusCode::SERVICE_UNAVAILABLE).then_some(answer)
+    })
+    .await
+    .expect("a body past what bodies may hold at once was read all the same");
+    refused.problem(503);
+    assert!(refused.header("retry-after").is_some());
+    // Once the trickling client leaves, its share comes back.
+    drop(trickling);
+    let answered = until(Duration::from_secs(5), async || {
+        let answer = sign_in().await;
+        (answer.status != StatusCode::SERVICE_UNAVAILABLE).then_some(answer)
+    })
+    .await
+    .expect("the budget did not come back when the client left");
+    assert!(answered.status.is_client_error(), "{}", answered.text());
+}
+
+/// The first answer `attempt` gives within `wait`, tried every 20 ms.
+async fn until<T>(wait: Duration, mut attempt: impl AsyncFnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + wait;
+    loop {
+        if let Some(answer) = attempt().await {
+            return Some(answer);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]
@@ -1314,6 +1464,18 @@ async fn a_statement_postgresql_fails_for_its_own_reasons_is_a_503_to_retry() {
         ),
         // The lock table full (`max_locks_per_transaction`).
         ("53200", "out of shared memory"),
+        // A parallel query's shared memory, a sort's temporary files, a
+        // disk that fails, a page found broken.
+        ("53000", "too many dynamic shared memory segments"),
+        (
+            "53400",
+            "temporary file size exceeds temp_file_limit (1024kB)",
+        ),
+        (
+            "58030",
+            "could not read block 0 in file \"base/1/2\": Input/output error",
+        ),
+        ("XX001", "invalid page in block 7 of relation base/1/2"),
     ] {
         app.sql(&format!(
             "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
@@ -1464,18 +1626,6 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
     );
     for _ in 0..8 {
         let me = tokio::time::timeout(Duration::from_secs(3), app.user(&token).get("/api/auth/me"))
-        // A parallel query's shared memory, a sort's temporary files, a
-        // disk that fails, a page found broken.
-        ("53000", "too many dynamic shared memory segments"),
-        (
-            "53400",
-            "temporary file size exceeds temp_file_limit (1024kB)",
-        ),
-        (
-            "58030",
-            "could not read block 0 in file \"base/1/2\": Input/output error",
-        ),
-        ("XX001", "invalid page in block 7 of relation base/1/2"),
             .await
             .expect("a shopper's request waited behind a deep page");
         assert_eq!(me.status, StatusCode::OK, "{}", me.text());
