@@ -120,7 +120,9 @@ pub fn product_total(filter: &ProductFilter) -> Option<CacheKey> {
     if open_ended(filter) {
         return None;
     }
-    let [category, _, _, in_stock, ..] = list_parts(filter);
+    // Its category in lower case: API.md names no such key, the count is
+    // the same for every spelling, and a name has endless spellings.
+    let [category, _, _, in_stock, ..] = list_parts(filter, Spelling::Lowered);
     Some(
         CacheKey::new(
             format!("products-total:{category}:{in_stock}"),
@@ -149,20 +151,29 @@ fn categories_beyond_the_key(filter: &ProductFilter) -> bool {
             .any(|name| name.as_str().contains(',') || name.as_str().eq_ignore_ascii_case("any"))
 }
 
+/// How a key spells a list's categories.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Spelling {
+    /// As sent: a `products:` key, as API.md's example keeps `Shirts`.
+    AsSent,
+    /// In lower case: where no key shows them (a hash, a count).
+    Lowered,
+}
+
 /// The parts of a `products:` key after its name, normalized as API.md
-/// lists (money, `inStock`, `order`, defaults, `:` and `%` encoded). The
-/// category is kept as sent, as API.md's example key keeps `Shirts`: its
-/// case is not among the normalizations, so `shirts` is a key of its own
-/// (the same products, retired by the same writes).
-fn list_parts(filter: &ProductFilter) -> [String; 8] {
+/// lists (money, `inStock`, `order`, defaults, `:` and `%` encoded). In a
+/// `products:` key the category is kept as sent: its case is not among
+/// API.md's normalizations, so `shirts` is a key of its own (the same
+/// products, retired by the same writes).
+fn list_parts(filter: &ProductFilter, spelling: Spelling) -> [String; 8] {
     let any = || "any".to_owned();
     [
         match filter.categories.as_slice() {
             [] => any(),
-            [one] => key_part(one.as_str()),
-            // Several go under `search:` (`categories_beyond_the_key`);
-            // its hash reads them again, by name.
-            several => lowered(several),
+            [one] if spelling == Spelling::AsSent => key_part(one.as_str()),
+            // Several go under `search:` (`categories_beyond_the_key`),
+            // whose hash reads them again, by name.
+            names => lowered(names),
         },
         filter.min_price.map_or_else(any, |money| money.shortest()),
         filter.max_price.map_or_else(any, |money| money.shortest()),
@@ -204,11 +215,12 @@ fn list_depends_on(filter: &ProductFilter) -> Vec<Namespace> {
 }
 
 fn product_list_key(filter: &ProductFilter) -> CacheKey {
-    let list = list_parts(filter).join(":");
     let depends_on = list_depends_on(filter);
     let key = if !under_search(filter) {
+        let list = list_parts(filter, Spelling::AsSent).join(":");
         CacheKey::new(format!("products:{list}"), "products", depends_on)
     } else {
+        let list = list_parts(filter, Spelling::Lowered).join(":");
         // The search matches case-insensitively, so its case is no part of the query.
         let search = filter
             .search
@@ -379,19 +391,4 @@ pub fn bulk_change() -> Retirement {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn namespace_names_are_stable() {
-        assert_eq!(product(7).name(), "product:7");
-        assert_eq!(products().name(), "products");
-    }
-
-    #[test]
-    fn a_product_change_deletes_its_documents() {
-        let retired = products_changed(&[7]);
-        assert!(retired.keys.contains(&"product:7:styles".to_owned()));
-        assert!(retired.namespaces.contains(&product(7)));
-    }
-}
+mod tests;

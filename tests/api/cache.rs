@@ -203,6 +203,36 @@ async fn equal_queries_share_one_documented_key() {
     );
 }
 
+#[tokio::test]
+async fn every_spelling_of_a_category_shares_its_count_and_its_searches() {
+    let app = TestApp::seeded_with_admin().await;
+    // A `products:` key keeps the name as sent; the count kept apart from
+    // the pages does not (no key of API.md shows it, and a name has
+    // endless spellings).
+    for spelling in ["Shirts", "SHIRTS", "shirts", "sHiRtS"] {
+        app.anon()
+            .get(&format!("/api/products?category={spelling}"))
+            .await;
+    }
+    assert_eq!(
+        keys(&app, "products-total:*").await,
+        ["products-total:shirts:any"]
+    );
+    assert_eq!(keys(&app, "products:*").await.len(), 4);
+    // Nor does a search's hash.
+    let first = app
+        .anon()
+        .get("/api/products?category=Shirts&tag=white")
+        .await;
+    assert_eq!(source(&first), "postgres");
+    let other = app
+        .anon()
+        .get("/api/products?category=SHIRTS&tag=white")
+        .await;
+    assert_eq!(source(&other), "redis");
+    assert_eq!(keys(&app, "search:*").await.len(), 1);
+}
+
 /// Reads every cached route once so that the next read would be a hit.
 async fn warm(app: &TestApp) {
     for path in CACHED_ROUTES {
