@@ -20,7 +20,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// each frame's arrival until it is dropped, after its handler read it. A
 /// frame past the budget ends its body with [`BodiesInFlightSpent`], a
 /// 503: without it, each of a thousand clients trickling a body just under
-/// the limit held a megabyte until the request timed out.
+/// the limit held a megabyte until the request timed out. The first
+/// [`BODY_BYTES_OUTSIDE_THE_BUDGET`] of each body are not counted, so that
+/// a few clients holding the budget with large bodies refuse no everyday
+/// request (a sign-in, a cart line, an order are far smaller).
 #[derive(Debug, Clone)]
 pub struct BodyBudget(Arc<Semaphore>);
 
@@ -36,6 +39,10 @@ impl BodyBudget {
         self.0.available_permits()
     }
 }
+
+/// What each body holds outside the [`BodyBudget`]: at most
+/// `MAX_CONNECTIONS` times this (8 MiB at 1,024) beside the budget.
+pub const BODY_BYTES_OUTSIDE_THE_BUDGET: usize = 8 * 1024;
 
 /// The error that ends a body past the [`BodyBudget`].
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +87,7 @@ pub fn watch_body(request: Request, budget: &BodyBudget) -> Request {
         body,
         arrival,
         budget: budget.clone(),
+        received: 0,
         held: None,
     };
     Request::from_parts(parts, Body::new(watched))
@@ -89,6 +97,8 @@ struct Watched {
     body: Body,
     arrival: BodyArrival,
     budget: BodyBudget,
+    /// The bytes of this body received so far.
+    received: usize,
     /// The budget's bytes this body's frames took, given back with it.
     held: Option<OwnedSemaphorePermit>,
 }
@@ -96,7 +106,9 @@ struct Watched {
 impl Watched {
     /// Takes `bytes` of the budget for a frame, or says it is spent.
     fn take(&mut self, bytes: usize) -> Result<(), BodiesInFlightSpent> {
-        let Ok(bytes) = u32::try_from(bytes) else {
+        let outside = BODY_BYTES_OUTSIDE_THE_BUDGET.saturating_sub(self.received);
+        self.received = self.received.saturating_add(bytes);
+        let Ok(bytes) = u32::try_from(bytes.saturating_sub(outside)) else {
             return Err(BodiesInFlightSpent);
         };
         if bytes == 0 {
@@ -146,5 +158,38 @@ impl http_body::Body for Watched {
 
     fn size_hint(&self) -> SizeHint {
         self.body.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    fn watched(budget: &BodyBudget, size: usize) -> Body {
+        watch_body(Request::new(Body::from(vec![b'x'; size])), budget).into_body()
+    }
+
+    #[tokio::test]
+    async fn a_body_takes_from_the_budget_past_its_first_bytes_while_it_lives() {
+        let budget = BodyBudget::new(1000, 1000);
+        // (As documented: 8 KiB, more than any everyday body.)
+        let outside = 8 * 1024;
+        // An everyday body takes nothing; a larger one, what is past that.
+        let mut held = watched(&budget, outside + 600);
+        held.frame().await.unwrap().unwrap();
+        assert_eq!(budget.available(), 400);
+        assert!(watched(&budget, outside).collect().await.is_ok());
+        assert!(watched(&budget, outside + 400).collect().await.is_ok());
+        // Past what is left, the body ends with the budget's error.
+        let refused = watched(&budget, outside + 401).collect().await.unwrap_err();
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&refused);
+        while let Some(error) = cause.filter(|error| !error.is::<BodiesInFlightSpent>()) {
+            cause = error.source();
+        }
+        assert!(cause.is_some(), "{refused}");
+        // What a body took comes back with it.
+        drop(held);
+        assert_eq!(budget.available(), 1000);
     }
 }

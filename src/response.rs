@@ -154,27 +154,3 @@ impl<T> ListPage<T> {
         }
     }
 }
-
-/// The largest answer compressed. A compressor keeps its state for as long
-/// as its answer is being sent (brotli's for the Swagger UI's 1.5 MB script:
-/// some 4 MiB of tables and window; about half a megabyte for a smaller
-/// answer), and a client that reads slowly holds it: many of them held the
-/// process far past its memory budget. Every JSON answer is far smaller;
-/// the static pages above it go out as they are.
-pub const COMPRESS_AT_MOST_BYTES: u64 = 256 * 1024;
-
-/// tower-http's predicate for answers worth compressing and cheap to hold:
-/// a size known (a streamed answer is streamed because it is large) and at
-/// most [`COMPRESS_AT_MOST_BYTES`].
-#[derive(Debug, Clone, Copy)]
-pub struct SmallEnoughToCompress;
-
-impl tower_http::compression::predicate::Predicate for SmallEnoughToCompress {
-    fn should_compress<B: http_body::Body>(&self, response: &Response<B>) -> bool {
-        response
-            .body()
-            .size_hint()
-            .exact()
-            .is_some_and(|size| size <= COMPRESS_AT_MOST_BYTES)
-    }
-}

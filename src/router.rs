@@ -12,7 +12,9 @@ use axum::routing::get;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::{DefaultPredicate, Predicate, SizeAbove};
+use tower_http::compression::predicate::{
+    DefaultPredicate, NotForContentType, Predicate, SizeAbove,
+};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -85,13 +87,17 @@ pub fn build(state: AppState) -> Router {
         .map_request(identity_when_refused)
         .map_request(move |request| crate::arrival::watch_body(request, &bodies))
         // Large JSON leaves compressed when the client asks (gzip or br);
-        // small answers are not worth the CPU, and the largest not worth
-        // the compressor's memory while a slow client reads them.
+        // small answers are not worth the CPU. Nor are the Swagger UI's
+        // scripts and styles, served from the binary: a compressor's state
+        // lives while a slow client reads (brotli's, for the 1.5 MB script:
+        // some 4 MiB) where the answer costs nothing.
         .layer(
             CompressionLayer::new().compress_when(
                 DefaultPredicate::new()
                     .and(SizeAbove::new(1024))
-                    .and(crate::response::SmallEnoughToCompress),
+                    .and(NotForContentType::const_new("text/javascript"))
+                    .and(NotForContentType::const_new("application/javascript"))
+                    .and(NotForContentType::const_new("text/css")),
             ),
         )
         .layer(axum::middleware::from_fn(dress_answer))

@@ -26,12 +26,13 @@ use crate::config::Config;
 use crate::state::AppState;
 
 /// The most a connection's read buffer holds, and so the largest request
-/// head (request line and headers) taken: a larger one is answered 431 (or
-/// 414 for its URI) by hyper. Its default, some 400 KiB, let every one of
-/// `MAX_CONNECTIONS` clients trickling a huge header hold that much until
-/// the header timeout. NGINX takes heads of up to 32 KiB in all (four 8 KiB
-/// buffers, one line each); 16 KiB leaves a URI room for every parameter
-/// API.md takes, and a token.
+/// head (request line and headers) taken: a larger one, a long URI
+/// included, is answered 431 by hyper. Its default, some 400 KiB, let every
+/// one of `MAX_CONNECTIONS` clients trickling a huge header hold that much
+/// until the header timeout. NGINX takes a request line of at most 8 KiB
+/// and heads of 32 KiB in all (four 8 KiB buffers, one line each); 16 KiB
+/// leaves room for a URI of every parameter API.md takes in ASCII names,
+/// and a token.
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// How connections are served.

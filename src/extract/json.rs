@@ -43,6 +43,13 @@ pub fn parse_json_leniently<T: DeserializeOwned>(
     // The fields are named one by one on a tree of the body: only for a
     // body of a size some body of ours could have.
     if values_in(bytes) > MAX_VALUES_NAMED {
+        // (`IgnoredAny` skips a string's bytes unchecked: not UTF-8 is
+        // still malformed, as the tree would have found.)
+        if std::str::from_utf8(bytes).is_err() {
+            return Err(AppError::BadRequest(
+                "the body is not valid JSON: it is not UTF-8".into(),
+            ));
+        }
         return Err(AppError::validation(
             "body",
             format!("holds more values than any body of this route (at most {MAX_VALUES_NAMED})"),
@@ -308,7 +315,13 @@ mod tests {
             errors.get("name").is_some() && errors.get("x").is_some(),
             "{errors}"
         );
-        // Broken, it is a 400 whatever its size.
+        // Broken, it is a 400 whatever its size: not UTF-8, or cut short.
+        let mut bytes = huge.clone().into_bytes();
+        bytes[10] = 0xFF;
+        assert!(matches!(
+            parse_json_leniently::<Body>(&bytes),
+            Err(AppError::BadRequest(_))
+        ));
         huge.pop();
         assert!(matches!(
             parse_json_leniently::<Body>(huge.as_bytes()),

@@ -567,9 +567,10 @@ async fn a_flood_of_readiness_probes_while_the_pool_is_busy_opens_one_connection
         // PostgreSQL answers: ready, its pool only busy.
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
     }
-    // The busy pooled connection and one probe's (each probe opened its
-    // own: 50 at once, against a server's `max_connections` of 100).
-    assert!(most <= 2, "{most} connections at once");
+    // The busy pooled connection and one probe's (and, for a moment, the
+    // one before it closing): each probe opened its own, 15 or more at
+    // once here, against a server's `max_connections` of 100.
+    assert!((1..=3).contains(&most), "{most} connections at once");
 }
 
 #[tokio::test]
@@ -945,8 +946,24 @@ async fn bodies_trickled_by_many_clients_hold_no_more_than_their_budget() {
     })
     .await
     .expect("a body past what bodies may hold at once was read all the same");
-    refused.problem(503);
+    let problem = refused.problem(503);
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("too many request bodies")),
+        "{problem}"
+    );
     assert!(refused.header("retry-after").is_some());
+    // An everyday body (its first 8 KiB are outside the budget) is still
+    // answered: a client holding the budget refuses nobody's sign-in.
+    let everyday = app
+        .anon()
+        .post(
+            "/api/auth/signin",
+            json!({"email": "a@example.com", "password": "not the password"}),
+        )
+        .await;
+    everyday.problem(401);
     // Once the trickling client leaves, its share comes back.
     drop(trickling);
     let answered = until(Duration::from_secs(5), async || {
