@@ -192,4 +192,21 @@ mod tests {
         drop(held);
         assert_eq!(budget.available(), 1000);
     }
+
+    #[tokio::test]
+    async fn a_body_in_many_frames_has_its_first_bytes_outside_the_budget_once() {
+        let budget = BodyBudget::new(10_000, 10_000);
+        let frames = [5000, 5000, 0, 5000].map(|size| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from(vec![b'x'; size])))
+        });
+        let body = Body::new(http_body_util::StreamBody::new(futures_util::stream::iter(
+            frames,
+        )));
+        let mut body = watch_body(Request::new(body), &budget).into_body();
+        // 8 KiB outside the budget in all, not in each frame.
+        for taken in [0, 1808, 1808, 6808] {
+            body.frame().await.unwrap().unwrap();
+            assert_eq!(10_000 - budget.available(), taken);
+        }
+    }
 }

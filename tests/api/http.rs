@@ -147,6 +147,18 @@ async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
         assert!(script.body.len() > 1_000_000);
         assert!(script.header("content-encoding").is_none(), "{encoding}");
     }
+    // Nor its styles, though smaller than much JSON that is compressed.
+    let styles = app
+        .anon()
+        .send(
+            Method::GET,
+            "/docs/swagger-ui.css",
+            None,
+            &[("accept-encoding", "br")],
+        )
+        .await;
+    assert_eq!(styles.status, StatusCode::OK);
+    assert!(styles.body.len() > 100 * 1024 && styles.header("content-encoding").is_none());
 }
 
 /// A client that refuses unencoded answers and accepts none of ours: the
