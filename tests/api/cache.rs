@@ -233,6 +233,73 @@ async fn every_spelling_of_a_category_shares_its_count_and_its_searches() {
     assert_eq!(keys(&app, "search:*").await.len(), 1);
 }
 
+#[tokio::test]
+async fn a_cancellation_retires_every_document_that_shows_the_stock_it_puts_back() {
+    let app = TestApp::seeded_with_admin().await;
+    let (_, token) = app.quick_account("cal@example.com", Role::Customer).await;
+    let stock = app.anon().get("/api/products/1").await.json()["data"]["stock"]
+        .as_i64()
+        .unwrap();
+    // Every unit is sold: the product is out of stock.
+    let placed = app
+        .user(&token)
+        .post(
+            "/api/orders",
+            json!({"items": [{"product_id": 1, "quantity": stock}]}),
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let id = placed.json()["data"]["id"].as_i64().unwrap();
+    let in_stock = "/api/products?inStock=true&limit=100";
+    let shows_it = |response: &TestResponse| {
+        response.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|product| product["id"] == 1)
+    };
+    // Cached as they are now: the product at 0, absent from what is in
+    // stock, the order placed in the admins' list and the owner's.
+    for _ in 0..2 {
+        assert_eq!(
+            app.anon().get("/api/products/1").await.json()["data"]["stock"],
+            0
+        );
+        assert!(!shows_it(&app.anon().get(in_stock).await));
+        app.admin().get("/api/orders").await;
+        app.user(&token).get("/api/orders").await;
+    }
+    assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
+    assert_eq!(source(&app.admin().get("/api/orders").await), "redis");
+    let cancelled = app
+        .user(&token)
+        .request(
+            axum::http::Method::POST,
+            &format!("/api/orders/{id}/cancel"),
+        )
+        .await;
+    assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
+    // Once answered, no read shows the stock as it was.
+    let detail = app.anon().get("/api/products/1").await;
+    assert_eq!(source(&detail), "postgres");
+    assert_eq!(detail.json()["data"]["stock"], stock);
+    assert!(shows_it(&app.anon().get(in_stock).await));
+    for orders in [
+        app.admin().get("/api/orders").await,
+        app.user(&token).get("/api/orders").await,
+    ] {
+        assert_eq!(source(&orders), "postgres");
+        let listed = orders.json()["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|order| order["id"] == id)
+            .cloned()
+            .unwrap();
+        assert_eq!(listed["status"], "cancelled");
+    }
+}
+
 /// Reads every cached route once so that the next read would be a hit.
 async fn warm(app: &TestApp) {
     for path in CACHED_ROUTES {
