@@ -16,7 +16,7 @@ use super::domain::ProductFilter;
 use crate::cache::{CacheKey, Namespace, Retirement, key_part};
 use crate::config::CacheLimits;
 use crate::domain::pagination::DEFAULT_LIMIT;
-use crate::domain::text::lower_as_postgres;
+use crate::domain::text::{is_lower_as_postgres, lower_as_postgres};
 use crate::domain::{Cursor, Name, Pagination};
 
 /// Every product list (and every Catwalk page of products).
@@ -97,9 +97,10 @@ pub fn product_list(filter: &ProductFilter, limits: &CacheLimits, client: &str) 
 }
 
 /// Whether a name is written as its lower case: of a name's many
-/// spellings, the one whose documents are bounded by the catalog.
+/// spellings, the one whose documents are bounded by the catalog (checked
+/// without making the lower case: a list's read asks).
 fn in_lower_case(name: &Name) -> bool {
-    lower_as_postgres(name.as_str()) == name.as_str()
+    is_lower_as_postgres(name.as_str())
 }
 
 /// Whether the list is kept under `search:` rather than `products:`: a

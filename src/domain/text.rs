@@ -110,17 +110,24 @@ pub fn search_pattern() -> String {
 /// writes a final `Σ` as `ς` (so `ΟΔΟΣ` and `οδος`, two names to
 /// PostgreSQL, would be one to it), and `İ` as two characters.
 pub fn lower_as_postgres(text: &str) -> String {
+    text.chars().map(lower_char).collect()
+}
+
+/// Whether `text` is its own [`lower_as_postgres`], without making it.
+pub fn is_lower_as_postgres(text: &str) -> bool {
     text.chars()
-        .map(|character| {
-            let mut lower = character.to_lowercase();
-            match (lower.next(), lower.next()) {
-                (Some(single), None) => single,
-                // Only `İ` maps to more than one character: its simple mapping.
-                _ if character == '\u{130}' => 'i',
-                _ => character,
-            }
-        })
-        .collect()
+        .all(|character| lower_char(character) == character)
+}
+
+/// One character as PostgreSQL's `lower()` writes it (see [`lower_as_postgres`]).
+fn lower_char(character: char) -> char {
+    let mut lower = character.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(single), None) => single,
+        // Only `İ` maps to more than one character: its simple mapping.
+        _ if character == '\u{130}' => 'i',
+        _ => character,
+    }
 }
 
 /// Optional free text of at most `max_chars` characters once trimmed; blank
@@ -204,6 +211,23 @@ mod tests {
         assert_ne!(lower_as_postgres("ΟΔΟΣ"), lower_as_postgres("οδος"));
         assert_eq!(lower_as_postgres("İstanbul"), "istanbul");
         assert_eq!(lower_as_postgres("ÉTÉ"), "été");
+        // Telling a name in lower case from another agrees with making it.
+        for name in [
+            "shirts",
+            "Shirts",
+            "οδος",
+            "ΟΔΟΣ",
+            "istanbul",
+            "İstanbul",
+            "été",
+            "50%: off",
+        ] {
+            assert_eq!(
+                super::is_lower_as_postgres(name),
+                lower_as_postgres(name) == name,
+                "{name}"
+            );
+        }
     }
 
     use super::*;
