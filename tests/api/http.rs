@@ -96,19 +96,16 @@ async fn a_matching_if_none_match_is_a_304_until_the_data_changes() {
 #[tokio::test]
 async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
     let app = TestApp::seeded().await;
+    let accepting = async |path: &str, encoding: &str| {
+        app.anon()
+            .send(Method::GET, path, None, &[("accept-encoding", encoding)])
+            .await
+    };
     let plain = app.anon().get("/api/categories").await;
     assert!(plain.body.len() > 1024);
     assert!(plain.header("content-encoding").is_none());
     for encoding in ["gzip", "br"] {
-        let compressed = app
-            .anon()
-            .send(
-                Method::GET,
-                "/api/categories",
-                None,
-                &[("accept-encoding", encoding)],
-            )
-            .await;
+        let compressed = accepting("/api/categories", encoding).await;
         assert_eq!(compressed.header("content-encoding"), Some(encoding));
         assert!(compressed.body.len() < plain.body.len());
         if encoding == "gzip" {
@@ -121,42 +118,18 @@ async fn large_json_is_compressed_when_asked_and_small_answers_are_not() {
             assert_eq!(decoded["data"], plain.json()["data"]);
         }
     }
-    let small = app
-        .anon()
-        .send(
-            Method::GET,
-            "/health/live",
-            None,
-            &[("accept-encoding", "gzip")],
-        )
-        .await;
+    let small = accepting("/health/live", "gzip").await;
     assert!(small.header("content-encoding").is_none());
     // Nor the Swagger UI's static script: a compressor's state lives while
     // a slow client reads, some 4 MiB for brotli and that script.
     for encoding in ["gzip", "br"] {
-        let script = app
-            .anon()
-            .send(
-                Method::GET,
-                "/docs/swagger-ui-bundle.js",
-                None,
-                &[("accept-encoding", encoding)],
-            )
-            .await;
+        let script = accepting("/docs/swagger-ui-bundle.js", encoding).await;
         assert_eq!(script.status, StatusCode::OK);
         assert!(script.body.len() > 1_000_000);
         assert!(script.header("content-encoding").is_none(), "{encoding}");
     }
     // Nor its styles, though smaller than much JSON that is compressed.
-    let styles = app
-        .anon()
-        .send(
-            Method::GET,
-            "/docs/swagger-ui.css",
-            None,
-            &[("accept-encoding", "br")],
-        )
-        .await;
+    let styles = accepting("/docs/swagger-ui.css", "br").await;
     assert_eq!(styles.status, StatusCode::OK);
     assert!(styles.body.len() > 100 * 1024 && styles.header("content-encoding").is_none());
 }
