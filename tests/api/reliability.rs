@@ -1575,6 +1575,10 @@ async fn deep_pages_hold_at_most_a_quarter_of_the_pool_and_everyone_else_is_serv
         TestApp::with_config(|config| {
             config.database_pool_size = 8;
             config.database_connect_timeout = Duration::from_secs(3);
+            // Its lock waits (two thirds of it) must outlast the test's own
+            // counting of them on a loaded machine: at 15 s, one reached
+            // its `lock_timeout` in a CI run and the count read 3.
+            config.request_timeout = Duration::from_secs(60);
         })
         .await,
     );
