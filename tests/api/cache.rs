@@ -270,7 +270,9 @@ async fn a_cancellation_retires_every_document_that_shows_the_stock_it_puts_back
         app.user(&token).get("/api/orders").await;
     }
     assert_eq!(source(&app.anon().get("/api/products/1").await), "redis");
+    assert_eq!(source(&app.anon().get(in_stock).await), "redis");
     assert_eq!(source(&app.admin().get("/api/orders").await), "redis");
+    assert_eq!(source(&app.user(&token).get("/api/orders").await), "redis");
     let cancelled = app
         .user(&token)
         .request(

@@ -157,6 +157,7 @@ async fn a_replica_that_is_down_is_skipped_and_readiness_says_so() {
     let (app, replica) = app_with_replica(&primary, &[]).await;
     let ready = replica_readiness_becomes(&app, "ok").await;
     assert_eq!(ready["status"], "ready");
+    a_miss_is_served_by_the_replica(&app).await;
     replica.stop();
     misses_answer_from_the_primary(&app).await;
     let ready = app.anon().get("/health/ready").await;
@@ -179,6 +180,7 @@ async fn a_frozen_replica_is_passed_over_and_readiness_says_it_is_down() {
     let primary = ThrowawayPostgres::start(&[]);
     let (app, replica) = app_with_replica(&primary, &[]).await;
     replica_readiness_becomes(&app, "ok").await;
+    a_miss_is_served_by_the_replica(&app).await;
     // The replica's pool holds open connections when its host goes quiet.
     replica.freeze();
     let thawed = ThawOnDrop(&replica);
@@ -189,16 +191,47 @@ async fn a_frozen_replica_is_passed_over_and_readiness_says_it_is_down() {
     replica_readiness_becomes(&app, "ok").await;
 }
 
-/// Five misses (lists of five sizes), each answered from the primary.
+/// A miss (a list of a size no other read asks for) that the replica
+/// answers (its page, and its count when not cached yet): what a fault then takes away is really on the read path.
+async fn a_miss_is_served_by_the_replica(app: &TestApp) {
+    let (served, _) = app.state.replicas.counts();
+    let answer = app.anon().get("/api/products?limit=7").await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+    assert_eq!(answer.header("x-data-source"), Some("postgres"));
+    assert!(
+        app.state.replicas.counts().0 > served,
+        "the replica did not serve a miss before the fault"
+    );
+}
+
+/// Five misses (lists of five sizes), each answered from the primary, the
+/// replica passed over for each (not waited for: a frozen one costs a read
+/// its checkout wait, not the request's timeout).
 async fn misses_answer_from_the_primary(app: &TestApp) {
+    let (served, passed_over) = app.state.replicas.counts();
     for limit in 1..=5 {
+        let asked = Instant::now();
         let answer = app
             .anon()
             .get(&format!("/api/products?limit={limit}"))
             .await;
         assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
         assert_eq!(answer.header("x-data-source"), Some("postgres"));
+        assert!(
+            asked.elapsed() < Duration::from_secs(3),
+            "a miss waited {:?} for a replica that does not answer",
+            asked.elapsed()
+        );
     }
+    let (served_after, passed_over_after) = app.state.replicas.counts();
+    assert_eq!(
+        served_after, served,
+        "a replica served a read during the fault"
+    );
+    assert!(
+        passed_over_after >= passed_over + 5,
+        "each miss passes the replica over to the primary: {passed_over} -> {passed_over_after}"
+    );
 }
 
 /// Thaws a frozen server when dropped, a failed assertion's unwinding

@@ -230,6 +230,10 @@ async fn soak(seconds: u64, shoppers: u64) {
         books.placed > 0,
         "no order was placed: the books balance trivially"
     );
+    assert!(
+        books.cancelled > 0,
+        "no order was cancelled: the books never saw stock put back"
+    );
     // The books balance: stock plus units sold in orders that stand.
     for (product, start) in starting {
         let (stock, sold) = stock_and_sold(&app, product).await;
