@@ -1,4 +1,4 @@
-//! The command line: `emporium [serve|migrate|seed|create-admin|healthcheck]`.
+//! The command line: `emporium [serve|migrate|seed|create-admin|healthcheck|import-catwalk|generate-catwalk]`.
 
 use clap::{Parser, Subcommand};
 

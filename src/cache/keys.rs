@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 
 /// A family of data whose writes retire every document that shows it
 /// (`product:42`, `categories`). Each has a version in Redis that a write
-/// replaces, and a count of writers in flight.
+/// replaces, and a set of the writers in flight (each a marker that lapses
+/// at its own time).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Namespace(Cow<'static, str>);
 

@@ -69,7 +69,7 @@ pub struct Cache {
     limits: CacheLimits,
     /// How long a writer counts as in flight if it never says it finished:
     /// longer than any request can run, so that no reader that started
-    /// before the commit can still store when the count lapses.
+    /// before the commit can still store when its marker lapses.
     pending_ttl: Duration,
     stats: CacheStats,
     flights: flight::Flights,

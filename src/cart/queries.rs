@@ -11,7 +11,8 @@ use crate::inventory::{Item, StoredLine};
 use crate::schema::cart_items;
 
 /// The class of the advisory locks that stand for a user's cart (class 1
-/// is a product's queue of buyers, in the `place_order` procedure).
+/// is a product's queue of buyers, in `queue_within_deadline`, which
+/// checkout's SQL routines call).
 const CART_LOCK_CLASS: i32 = 2;
 
 /// Takes the lock on the user's cart until the transaction ends, so that

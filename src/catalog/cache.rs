@@ -6,7 +6,8 @@
 //! (one product's documents), `product-embeds` (category and tag names shown
 //! inside product documents), `categories`, `tags`, `catalog` (every product
 //! document, for the bulk writers), `product-deletions` (order documents show
-//! their lines' `product_id`, which a product's deletion sets to null).
+//! their lines' `product_id`, which a product's deletion sets to null),
+//! `in-stock` (which products an `inStock` list holds).
 //!
 //! The catalog also declares the `product:<id>` family of keys that the
 //! Catwalk API renders (`product:<id>` field `catwalk`, `:styles`,

@@ -5,8 +5,8 @@
 //! - [`resolve`] turns requested items (a product, or one SKU of a product
 //!   sold by SKU) into [`Purchasable`]s with today's price and availability.
 //! - Checkout takes stock in the database, in one statement with the order
-//!   it writes (the SQL function `place_order`, through the inventory's
-//!   `take_stock`); [`restore`] puts it back. Both lock products by id, then
+//!   it writes (the SQL routines `place_plain_order` and
+//!   `place_order_with_lines`, through the inventory's `take_stock`); [`restore`] puts it back. Both lock products by id, then
 //!   SKUs by id: every writer of stock takes them in that order, so no two
 //!   can wait on each other in a cycle. (A checkout from the cart locks the
 //!   cart's lines first; deletions of a product or a category take their

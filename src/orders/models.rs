@@ -23,8 +23,8 @@ pub struct Order {
     pub history: serde_json::Value,
 }
 
-/// A line of an order, as read back (checkout writes its lines with the
-/// SQL function `place_order`, see `queries::place`).
+/// A line of an order, as read back (checkout writes its lines in its SQL
+/// routines, see `queries::placing`).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = order_lines, check_for_backend(diesel::pg::Pg))]
 pub struct OrderLine {

@@ -348,7 +348,7 @@ fn line_columns(lines: &[(Item, i32)]) -> (Vec<i32>, Vec<Option<i32>>, Vec<i32>)
     (products, skus, quantities)
 }
 
-/// The short lines `place_order` answers (1-based indexes into `lines`,
+/// The short lines checkout's routine answers (1-based indexes into `lines`,
 /// with what is left of each).
 fn shortages(lines: &[(Item, i32)], short_lines: Vec<i32>, available: Vec<i32>) -> Vec<Shortage> {
     short_lines
@@ -365,7 +365,7 @@ fn shortages(lines: &[(Item, i32)], short_lines: Vec<i32>, available: Vec<i32>) 
         .collect()
 }
 
-/// The order `place_order` wrote, from its answer's columns.
+/// The order checkout's routine wrote, from its answer's columns.
 fn placed_order(
     user_id: i32,
     shipping_address: Option<serde_json::Value>,
@@ -379,7 +379,7 @@ fn placed_order(
     } = written
     else {
         return Err(diesel::result::Error::DeserializationError(
-            "place_order answered neither short lines nor an order".into(),
+            "checkout answered neither short lines nor an order".into(),
         ));
     };
     let order = Order {
