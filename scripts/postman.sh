@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs postman_collection.json with newman (from the npm registry, installed
-# under .tools/) twice, then the README's "Try it" block twice, against one
+# under .tools/) three times (with other clients' writes between the first
+# and the rest), then the README's "Try it" block twice, against one
 # freshly started server on a fresh database and a Redis key prefix of its
 # own; fails if any assertion fails. Everything it
 # made is removed on exit.
@@ -56,17 +57,57 @@ for attempt in $(seq 1 600); do
   sleep 0.1
 done
 
-# A collection is run again and again on one server: twice here, and
-# every assertion must hold both times.
-for run in 1 2; do
-  echo "postman: run $run of the collection"
+api="http://127.0.0.1:$port"
+# Sessions a user holds in Redis: the collection and the README must leave
+# none of their own behind (a user keeps at most 100; past that the oldest,
+# perhaps a person's, would be ended for them).
+live_sessions() {
+  redis-cli -p "${REDIS_PORT:-6379}" --scan --pattern "${REDIS_KEY_PREFIX}user:token:*" | wc -l
+}
+# JSON field $2 of the answer to a curl call given as the remaining words.
+field() {
+  local path=$1; shift
+  curl -sf "$@" | python3 -c "import json, sys; print(json.load(sys.stdin)$path)"
+}
+newman() {
   "$TOOLS/node_modules/.bin/newman" run postman_collection.json \
-    --env-var "baseUrl=http://127.0.0.1:$port" \
-    --color off --reporters cli
+    --env-var "baseUrl=$api" --color off --reporters cli "$@"
+}
+
+# A collection is run again and again on one server, and every assertion
+# must hold each time: once, then (after what other clients do meanwhile)
+# twice in one newman process, as Postman's runner does with iterations.
+sessions_before=$(live_sessions)
+echo "postman: run 1 of the collection"
+newman
+# Meanwhile: a shopper holds an order of the demo shirt (an interrupted
+# run's, or another tester's: the stock is not what was seeded), and an
+# admin adds 25 products (the seeded ones leave the newest-first page).
+customer=$(field "['data']['token']" -X POST "$api/api/auth/signin" -H 'content-type: application/json' \
+  -d "{\"email\": \"$SEED_CUSTOMER_EMAIL\", \"password\": \"$SEED_CUSTOMER_PASSWORD\"}")
+shirt=$(field "['data'][0]['id']" "$api/api/products?q=Plain%20T-Shirt&limit=1")
+field "['data']['id']" -X POST "$api/api/orders" -H "authorization: Bearer $customer" \
+  -H 'content-type: application/json' -d "{\"items\": [{\"product_id\": $shirt, \"quantity\": 3}]}" >/dev/null
+admin=$(field "['data']['token']" -X POST "$api/api/auth/signin" -H 'content-type: application/json' \
+  -d "{\"email\": \"$SEED_ADMIN_EMAIL\", \"password\": \"$SEED_ADMIN_PASSWORD\"}")
+for n in $(seq 1 25); do
+  field "['data']['id']" -X POST "$api/api/products" -H "authorization: Bearer $admin" \
+    -H 'content-type: application/json' -d "{\"product_name\": \"Meanwhile $n\", \"price\": \"3.50\", \"stock\": 0}" >/dev/null
 done
+for token in "$customer" "$admin"; do
+  curl -sf -o /dev/null -X POST "$api/api/auth/signout" -H "authorization: Bearer $token"
+done
+echo "postman: runs 2 and 3 of the collection (one newman process, two iterations)"
+newman --iteration-count 2
 
 # So is the README's "Try it" block, on the same server.
 bash scripts/readme-examples.sh "127.0.0.1:$port"
+sessions_after=$(live_sessions)
+if [ "$sessions_after" != "$sessions_before" ]; then
+  echo "postman: the collection and the README left $((sessions_after - sessions_before)) sessions open" >&2
+  exit 1
+fi
+echo "postman: the runs left no session open"
 
 # The same running server serves the checks of the OpenAPI document: its
 # validity, its rendering in a browser, and the fuzzer (last: as admin it

@@ -29,7 +29,7 @@ block=$(awk '/^## Try it$/ {in_section = 1; next}
 [ -n "$block" ] || { echo "readme: no \"Try it\" block in README.md" >&2; exit 1; }
 grep -q '^API=localhost:3000 ' <<<"$block" || { echo "readme: the block no longer sets API=" >&2; exit 1; }
 block=$(sed -e "s|^API=localhost:3000 |API=$address |" \
-            -e "s|^PREFIX=\$(sed [^)]*)|PREFIX=\"\$REDIS_KEY_PREFIX\"|" <<<"$block")
+            -e "s|^PREFIX=\$(sed [^)]*)|PREFIX=\"\${REDIS_KEY_PREFIX-}\"|" <<<"$block")
 
 for run in 1 2; do
   output=$(bash -euo pipefail -c "$block" 2>&1) || {
@@ -44,12 +44,13 @@ for run in 1 2; do
     echo "readme: run $run answered problems ${problems:-none}; expected exactly one 400 and one 401" >&2
     exit 1
   fi
-  # The three status lines (the product's delete, Ada's sign-out, the
-  # admin's): each a 204, as the block's comments say.
+  # The four status lines (the product's and the category's deletes, Ada's
+  # sign-out everywhere, the admin's sign-out): each a 204, as the block's
+  # comments say.
   no_content=$(grep -cx '204' <<<"$output" || true)
-  if [ "$no_content" != 3 ]; then
+  if [ "$no_content" != 4 ]; then
     printf '%s\n' "$output" >&2
-    echo "readme: run $run printed $no_content lines of 204; expected 3 (a delete and two sign-outs)" >&2
+    echo "readme: run $run printed $no_content lines of 204; expected 4 (two deletes and two sign-outs)" >&2
     exit 1
   fi
   for expected in '"source":"postgres"' 'X-Data-Source: postgres' '"status":"cancelled"' 'user:token:'; do
