@@ -160,6 +160,14 @@ if [ "${1:-}" = "--host-tools" ]; then
   exit 0
 fi
 
+# Sessions live in this Redis: one that keeps no file (as the shared
+# server on these machines) signs everyone out when it restarts.
+if redis_answers && command -v redis-cli >/dev/null 2>&1 &&
+   [ "$(redis-cli -p "$redis_port" CONFIG GET appendonly 2>/dev/null | sed -n 2p)" = no ] &&
+   [ -z "$(redis-cli -p "$redis_port" CONFIG GET save 2>/dev/null | sed -n 2p)" ]; then
+  say "note: the Redis on 127.0.0.1:$redis_port keeps no file (appendonly no, no save): sessions are lost when it restarts; deploy/redis-sessions.conf is the deployed setting"
+fi
+
 if pg_answers && ! pg_trusts; then
   say "warning: PostgreSQL on 127.0.0.1:$pg_port asks the postgres role for a password: DATABASE_URL (.env) and TEST_DATABASE_URL must carry it"
 fi
