@@ -13,8 +13,9 @@
 use axum::extract::OptionalFromRequestParts;
 use axum::http::HeaderName;
 use axum::http::request::Parts;
+use diesel::dsl::{IntervalDsl, now};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Int4, Text};
+use diesel::sql_types::Int4;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::error::AppError;
@@ -74,10 +75,7 @@ pub async fn replay_or_lock(
     digest: &str,
 ) -> Result<Option<String>, AppError> {
     let lock = xxhash_rust::xxh3::xxh3_64(format!("{user_id}:{}", key.0).as_bytes());
-    let waited = diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<BigInt, _>(lock as i64)
-        .execute(conn)
-        .await;
+    let waited = crate::db::locks::lock_until_commit(conn, lock as i64).await;
     match waited {
         // The first request with this key is still being answered, for
         // longer than this one can wait: a 409, and it may be retried.
@@ -89,13 +87,12 @@ pub async fn replay_or_lock(
         waited => waited?,
     };
     // Expired keys are forgotten first, so that they can be used afresh.
-    diesel::sql_query(
-        "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 \
-         AND created_at < now() - make_interval(hours => $3)",
+    diesel::delete(
+        idempotency_keys::table.find((user_id, &key.0)).filter(
+            idempotency_keys::created_at
+                .lt(now.into_sql::<diesel::sql_types::Timestamptz>() - KEPT_HOURS.hours()),
+        ),
     )
-    .bind::<Int4, _>(user_id)
-    .bind::<Text, _>(&key.0)
-    .bind::<Int4, _>(KEPT_HOURS)
     .execute(conn)
     .await?;
     let stored: Option<(String, String)> = idempotency_keys::table

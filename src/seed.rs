@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use diesel::sql_types::BigInt;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 
@@ -154,10 +153,7 @@ async fn demo_group<G: GroupTable>(
 /// Creates whatever part of the demo catalog is missing.
 pub async fn seed_catalog(conn: &mut AsyncPgConnection) -> anyhow::Result<SeedReport> {
     conn.transaction::<_, anyhow::Error, _>(async |conn| {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(SEED_LOCK)
-            .execute(conn)
-            .await?;
+        crate::db::locks::lock_until_commit(conn, SEED_LOCK).await?;
         let mut report = SeedReport::default();
         let mut category_ids = HashMap::new();
         for name in CATEGORIES {

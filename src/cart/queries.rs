@@ -19,12 +19,7 @@ const CART_LOCK_CLASS: i32 = 2;
 /// the user's changes to it run one after another: each checks the bound on
 /// lines and on the total against the cart the one before it left.
 pub async fn lock_cart(conn: &mut AsyncPgConnection, user_id: i32) -> QueryResult<()> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1, $2)")
-        .bind::<Int4, _>(CART_LOCK_CLASS)
-        .bind::<Int4, _>(user_id)
-        .execute(conn)
-        .await
-        .map(|_| ())
+    crate::db::locks::lock_in_class_until_commit(conn, CART_LOCK_CLASS, user_id).await
 }
 
 /// A cart line with today's name, price and stock.

@@ -1,6 +1,7 @@
 //! PostgreSQL: the diesel-async connection pool, and the commit that waits
 //! for the disk. Creating the database and migrating it: [`setup`].
 
+pub mod locks;
 mod setup;
 mod writes;
 

@@ -466,6 +466,33 @@ async fn expired_idempotency_keys_are_forgotten_and_fresh_ones_kept() {
     assert_eq!(app.count("orders").await, 2);
 }
 
+/// A key older than 24 hours is a new key when its user sends it again,
+/// even before the janitor has been round: a new order, not the old answer
+/// and not a refusal of the key's reuse; a key 23 hours old still replays.
+#[tokio::test]
+async fn a_key_sent_again_after_24_hours_places_a_new_order() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("ida@example.com", Role::Customer).await;
+    let first = json!({"items": [{"product_id": 2, "quantity": 1}]});
+    let placed = order(&app, &token, Some(first.clone()), Some("daily")).await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let first_id = placed.json()["data"]["id"].clone();
+    app.sql("UPDATE idempotency_keys SET created_at = now() - interval '23 hours'")
+        .await;
+    let replayed = order(&app, &token, Some(first.clone()), Some("daily")).await;
+    assert_eq!(replayed.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replayed.json()["data"]["id"], first_id);
+    app.sql("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        .await;
+    let other = json!({"items": [{"product_id": 2, "quantity": 2}]});
+    let again = order(&app, &token, Some(other), Some("daily")).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text());
+    assert!(again.header("idempotent-replayed").is_none());
+    assert_ne!(again.json()["data"]["id"], first_id);
+    assert_eq!(app.count("orders").await, 2);
+    assert_eq!(app.count("idempotency_keys").await, 1);
+}
+
 #[tokio::test]
 async fn a_cancellation_never_fails_on_a_stock_that_would_overflow() {
     let app = TestApp::seeded_with_admin().await;
