@@ -25,6 +25,17 @@ if [ ! -x "$TOOLS/node_modules/.bin/newman" ]; then
   npm install --prefix "$TOOLS" --no-audit --no-fund --loglevel=error "newman@$NEWMAN_VERSION" >/dev/null
 fi
 
+# redis-cli counts the sessions the runs leave open.
+if ! command -v redis-cli >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "postman: installing Debian's redis-tools (for redis-cli)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-tools >/dev/null
+  else
+    echo "postman: redis-cli is missing; install redis-tools and rerun" >&2
+    exit 1
+  fi
+fi
+
 cargo build --locked --quiet
 binary=target/debug/emporium
 
@@ -62,12 +73,15 @@ api="http://127.0.0.1:$port"
 # none of their own behind (a user keeps at most 100; past that the oldest,
 # perhaps a person's, would be ended for them).
 live_sessions() {
-  redis-cli -p "${REDIS_PORT:-6379}" --scan --pattern "${REDIS_KEY_PREFIX}user:token:*" | wc -l
+  # (SCAN may return a key twice.)
+  redis-cli -p "${REDIS_PORT:-6379}" --scan --pattern "${REDIS_KEY_PREFIX}user:token:*" | sort -u | wc -l
 }
-# JSON field $2 of the answer to a curl call given as the remaining words.
+# The value at $1 (a Python subscript of the answer, `d`) of the JSON answer to a curl call
+# given as the remaining words; a refusal shows its status and body.
 field() {
-  local path=$1; shift
-  curl -sf "$@" | python3 -c "import json, sys; print(json.load(sys.stdin)$path)"
+  local path=$1 answer; shift
+  answer=$(curl -sS --fail-with-body "$@") || { echo "postman: $* answered $answer" >&2; return 1; }
+  python3 -c "import json, sys; d = json.load(sys.stdin); print(d$path)" <<<"$answer"
 }
 newman() {
   "$TOOLS/node_modules/.bin/newman" run postman_collection.json \
@@ -82,17 +96,18 @@ echo "postman: run 1 of the collection"
 newman
 # Meanwhile: a shopper holds an order of the demo shirt (an interrupted
 # run's, or another tester's: the stock is not what was seeded), and an
-# admin adds 25 products (the seeded ones leave the newest-first page).
+# admin adds 25 products in stock (the seeded ones leave the first page of
+# every list, newest first).
 customer=$(field "['data']['token']" -X POST "$api/api/auth/signin" -H 'content-type: application/json' \
   -d "{\"email\": \"$SEED_CUSTOMER_EMAIL\", \"password\": \"$SEED_CUSTOMER_PASSWORD\"}")
-shirt=$(field "['data'][0]['id']" "$api/api/products?q=Plain%20T-Shirt&limit=1")
+shirt=$(field "['data'][[p['product_name'] for p in d['data']].index('Plain T-Shirt')]['id']" "$api/api/products?category=shirts")
 field "['data']['id']" -X POST "$api/api/orders" -H "authorization: Bearer $customer" \
   -H 'content-type: application/json' -d "{\"items\": [{\"product_id\": $shirt, \"quantity\": 3}]}" >/dev/null
 admin=$(field "['data']['token']" -X POST "$api/api/auth/signin" -H 'content-type: application/json' \
   -d "{\"email\": \"$SEED_ADMIN_EMAIL\", \"password\": \"$SEED_ADMIN_PASSWORD\"}")
 for n in $(seq 1 25); do
   field "['data']['id']" -X POST "$api/api/products" -H "authorization: Bearer $admin" \
-    -H 'content-type: application/json' -d "{\"product_name\": \"Meanwhile $n\", \"price\": \"3.50\", \"stock\": 0}" >/dev/null
+    -H 'content-type: application/json' -d "{\"product_name\": \"Meanwhile $n\", \"price\": \"3.50\", \"stock\": 5}" >/dev/null
 done
 for token in "$customer" "$admin"; do
   curl -sf -o /dev/null -X POST "$api/api/auth/signout" -H "authorization: Bearer $token"

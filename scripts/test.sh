@@ -25,7 +25,7 @@ export TEST_DATABASE_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:${PG
 export TEST_REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${REDIS_PORT:-6379}}
 cargo test --locked --all-targets
 
-step "postman collection twice and the README examples twice (one freshly started server)"
+step "postman collection three times and the README examples twice (one freshly started server)"
 bash scripts/postman.sh
 
 step "two nodes behind NGINX (scripts/cluster.sh): sessions, sign-out, rate limits, stale reads, oversell"

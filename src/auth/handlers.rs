@@ -144,14 +144,20 @@ pub async fn change_password(
     body: Lenient<PasswordBody>,
 ) -> AppResult<StatusCode> {
     // Not rate limited (API.md: sign-up and sign-in only): the caller holds
-    // a live session, and each check waits for one of the hasher's slots.
+    // a live session, and each check waits for one of the hasher's slots;
+    // a session that sends too many wrong current passwords is ended.
     let sent_current = body.0.current_password.clone();
     let change = match body.parse() {
         Ok(change) => change,
         Err(problem) => {
-            return Err(
-                password::current_password_too(&state, &auth.user, sent_current, problem).await,
-            );
+            return Err(password::current_password_too(
+                &state,
+                &auth.user,
+                &auth.session.jti,
+                sent_current,
+                problem,
+            )
+            .await);
         }
     };
     password::change_password(&state, &auth.user, &auth.session.jti, change).await?;

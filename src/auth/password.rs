@@ -12,9 +12,20 @@ use super::queries;
 use super::sessions;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult};
+use crate::rate_limit::{self, Bucket, Decision};
 use crate::state::AppState;
 
 const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
+
+/// Wrong current passwords one session may send within
+/// [`WRONG_CURRENT_PASSWORDS_WINDOW`]; the next one ends the session. A
+/// password change is no sign-in (API.md limits sign-ins only), but without
+/// a bound a stolen token would guess the password at the hasher's speed,
+/// then change it and end every other session, the victim's included.
+pub const MAX_WRONG_CURRENT_PASSWORDS: u32 = 4;
+
+/// How long a session's wrong current passwords are remembered.
+const WRONG_CURRENT_PASSWORDS_WINDOW: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// A password change's body that broke a rule (`problem`) is also checked
 /// for a wrong `current_password`, so that the 422 names every bad field at
@@ -22,6 +33,7 @@ const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
 pub async fn current_password_too(
     state: &AppState,
     user: &User,
+    session: &str,
     sent_current: Option<String>,
     problem: AppError,
 ) -> AppError {
@@ -38,11 +50,43 @@ pub async fn current_password_too(
     }
     match is_current_password(state, user, current.into()).await {
         Ok(true) => {}
-        Ok(false) => errors.add("current_password", WRONG_CURRENT_PASSWORD),
+        Ok(false) => {
+            if let Err(ended) = count_wrong_current_password(state, user.id, session).await {
+                return ended;
+            }
+            errors.add("current_password", WRONG_CURRENT_PASSWORD)
+        }
         // The hasher busy: the 422 as it was, sure of what it names.
         Err(error) => tracing::debug!(error = %error, "current password left unchecked"),
     }
     AppError::Validation(errors)
+}
+
+/// Counts a wrong current password against the session that sent it; past
+/// [`MAX_WRONG_CURRENT_PASSWORDS`] within the window, ends the session (a
+/// 401: sign in again, with the password).
+async fn count_wrong_current_password(
+    state: &AppState,
+    user_id: i32,
+    session: &str,
+) -> AppResult<()> {
+    let bucket = Bucket {
+        key: state
+            .config
+            .redis_key(format!("password-misses:{user_id}:{session}")),
+        limit: MAX_WRONG_CURRENT_PASSWORDS,
+        window: WRONG_CURRENT_PASSWORDS_WINDOW,
+    };
+    match rate_limit::hit(&state.redis, std::slice::from_ref(&bucket)).await? {
+        Decision::Allowed => Ok(()),
+        Decision::Limited { .. } => {
+            sessions::close(state, user_id, session).await?;
+            Err(AppError::Unauthorized(format!(
+                "{} wrong current passwords: this session is ended; sign in again",
+                MAX_WRONG_CURRENT_PASSWORDS + 1
+            )))
+        }
+    }
 }
 
 async fn is_current_password(
@@ -75,6 +119,7 @@ pub async fn change_password(
 ) -> AppResult<()> {
     let current = change.current;
     if !is_current_password(state, user, current.clone()).await? {
+        count_wrong_current_password(state, user.id, current_session).await?;
         return Err(wrong_current_password());
     }
     let hasher = state.hasher.for_signed_in();

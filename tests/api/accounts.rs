@@ -133,6 +133,56 @@ async fn a_password_change_names_a_wrong_current_password_and_a_weak_new_one_at_
     token_of(&app, "di@example.com", TEST_PASSWORD, "x").await;
 }
 
+/// A stolen token cannot guess the password: a session that sends a fifth
+/// wrong current password (with a weak new one or a good one, nothing
+/// changing either way) is ended; the account's other sessions and its
+/// password stay, and its owner signs in again with the password.
+#[tokio::test]
+async fn a_session_that_keeps_sending_wrong_current_passwords_is_ended() {
+    let app = TestApp::spawn().await;
+    let (_, stolen) = app.quick_account("eve@example.com", Role::Customer).await;
+    let owners = token_of(&app, "eve@example.com", TEST_PASSWORD, "phone").await;
+    let guess = async |n: usize| {
+        // Guesses alternate: with a weak new password (nothing would
+        // change) and with a good one.
+        let new = if n.is_multiple_of(2) {
+            "short"
+        } else {
+            "a new long password"
+        };
+        let body = json!({"current_password": format!("guess {n}"), "new_password": new});
+        app.user(&stolen).post("/api/auth/password", body).await
+    };
+    for n in 0..4 {
+        let wrong = guess(n).await;
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            wrong.text()
+        );
+        assert!(
+            wrong.json()["errors"]["current_password"].is_array(),
+            "{}",
+            wrong.text()
+        );
+    }
+    let ended = guess(4).await;
+    ended.problem(401);
+    assert_eq!(status_of_me(&app, &stolen).await, StatusCode::UNAUTHORIZED);
+    // The right password from this token is too late.
+    let late = app
+        .user(&stolen)
+        .post(
+            "/api/auth/password",
+            json!({"current_password": TEST_PASSWORD, "new_password": "a new long password"}),
+        )
+        .await;
+    late.problem(401);
+    assert_eq!(status_of_me(&app, &owners).await, StatusCode::OK);
+    token_of(&app, "eve@example.com", TEST_PASSWORD, "laptop").await;
+}
+
 #[tokio::test]
 async fn a_password_change_ends_every_other_session_at_once_on_every_instance() {
     let app = TestApp::spawn().await;
