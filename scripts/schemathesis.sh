@@ -38,8 +38,10 @@ token() {
 # Operations that end the session they are called with run last, alone.
 # (schemathesis learns a session's id from GET /api/auth/sessions and then
 # ends that session with DELETE /api/auth/sessions/{id}: the run's own.)
+# A password change with a fifth wrong current password ends its session
+# too.
 session_enders=(--exclude-path /api/auth/signout --exclude-path /api/auth/signout-all
-  --exclude-path "/api/auth/sessions/{id}")
+  --exclude-path "/api/auth/sessions/{id}" --exclude-path /api/auth/password)
 
 # One worker: with two threads, Python 3.11's ast module can fail at random
 # inside hypothesis ("AST constructor recursion depth mismatch", CPython
@@ -68,6 +70,7 @@ signout_token=$(token "${customer[@]}")
 # The admin's: the fuzzer may end every session of the account it lists.
 revoke_token=$(token "${admin[@]}")
 signout_all_token=$(token "${customer[@]}")
+password_token=$(token "${customer[@]}")
 
 # A run with a token fuzzes what that account may do only while the token
 # lives: checked after the run.
@@ -95,6 +98,9 @@ still_signed_in "the session-ending run" "$revoke_token"
 run "/api/auth/sessions/{id}, which may end the session it is called with" \
   --include-path /api/auth/sessions --include-path "/api/auth/sessions/{id}" \
   -H "Authorization: Bearer $revoke_token"
+still_signed_in "the password run" "$password_token"
+run "/api/auth/password, which ends its session after five wrong current passwords" \
+  --include-path /api/auth/password -H "Authorization: Bearer $password_token"
 still_signed_in "the sign-out-everywhere run" "$signout_all_token"
 run "/api/auth/signout-all, which ends every session of its user" \
   --include-path /api/auth/signout-all -H "Authorization: Bearer $signout_all_token"
