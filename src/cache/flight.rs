@@ -47,16 +47,26 @@ impl Flights {
                 }
             }
         };
+        // A request dropped before any load ran on its flight (its first
+        // wait for the cell was pending: a busy task's budget spent) and
+        // that no other request shares leaves no flight behind; its name
+        // holds versions that may never come again.
+        let _unshared = UnsharedFlight {
+            flights: self,
+            name: &name,
+            cell: &cell,
+        };
         let mut load = Some(load);
         let mut own_error = None;
-        let (load_slot, error_slot, flight_cell) = (&mut load, &mut own_error, &cell);
+        let (load_slot, error_slot, flight_cell, flight_name) =
+            (&mut load, &mut own_error, &cell, name.as_str());
         let shared = cell
             .get_or_init(|| async move {
                 // Whoever runs the load takes the flight off the board when
                 // done (or dropped), so later requests load afresh.
                 let _leave = LeaveFlight {
                     flights: self,
-                    name: &name,
+                    name: flight_name,
                     cell: flight_cell,
                 };
                 let load = load_slot.take().expect("the load runs once");
@@ -85,6 +95,33 @@ impl Flights {
     }
 }
 
+/// Takes a flight that never began its load off the board when the last
+/// request that holds it (the board's own hold aside) is dropped.
+struct UnsharedFlight<'a> {
+    flights: &'a Flights,
+    name: &'a str,
+    cell: &'a Flight,
+}
+
+impl Drop for UnsharedFlight<'_> {
+    fn drop(&mut self) {
+        if self.cell.initialized() || Arc::strong_count(self.cell) > 2 {
+            return;
+        }
+        let mut flights = self
+            .flights
+            .0
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if flights
+            .get(self.name)
+            .is_some_and(|(_, current)| Arc::ptr_eq(current, self.cell))
+        {
+            flights.remove(self.name);
+        }
+    }
+}
+
 struct LeaveFlight<'a> {
     flights: &'a Flights,
     name: &'a str,
@@ -104,5 +141,71 @@ impl Drop for LeaveFlight<'_> {
         {
             flights.remove(self.name);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::task::Poll;
+
+    use super::*;
+
+    fn on_the_board(flights: &Flights) -> usize {
+        flights.0.lock().unwrap().len()
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_before_its_load_began_leaves_no_flight_behind() {
+        let flights = Flights::default();
+        let counters = KindCounters::default();
+        let mut request = Box::pin(flights.load_once(
+            "product:1@7".into(),
+            None,
+            || async { unreachable!("dropped before it loads") },
+            &counters,
+        ));
+        std::future::poll_fn(|cx| {
+            // The task's budget spent, the wait for the flight's cell is
+            // pending: the flight is on the board, its load not begun.
+            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            assert!(request.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        assert_eq!(on_the_board(&flights), 1);
+        drop(request);
+        assert_eq!(on_the_board(&flights), 0);
+    }
+
+    #[tokio::test]
+    async fn a_flight_shared_by_a_waiting_request_stays_when_another_is_dropped() {
+        let flights = Flights::default();
+        let counters = KindCounters::default();
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let loader = flights.load_once(
+            "product:1@7".into(),
+            None,
+            || async {
+                released.await.ok();
+                Err(AppError::Internal(anyhow::anyhow!("not this time")))
+            },
+            &counters,
+        );
+        let mut loader = Box::pin(loader);
+        assert!(futures_util::poll!(loader.as_mut()).is_pending());
+        let mut waiter = Box::pin(flights.load_once(
+            "product:1@7".into(),
+            None,
+            || async { Err(AppError::Internal(anyhow::anyhow!("its own"))) },
+            &counters,
+        ));
+        assert!(futures_util::poll!(waiter.as_mut()).is_pending());
+        drop(waiter);
+        assert_eq!(on_the_board(&flights), 1, "the loader's flight stays");
+        release.send(()).unwrap();
+        assert!(loader.await.is_err());
+        assert_eq!(on_the_board(&flights), 0);
     }
 }

@@ -135,7 +135,9 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
         end
         if redis.call('HLEN', KEYS[2]) > tonumber(ARGV[2]) then
             redis.call('HDEL', KEYS[1], 'epoch')
-            redis.call('DEL', KEYS[2])
+            -- Freed in the background: some 25 MB at the default bound,
+            -- which a DEL would free while Redis answers no one.
+            redis.call('UNLINK', KEYS[2])
         end
         return seq
         ",
