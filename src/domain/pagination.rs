@@ -7,6 +7,27 @@ use crate::error::FieldErrors;
 pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
+/// Lists stop counting matches here and say so (`total_capped`), so that
+/// no request counts a million rows.
+pub const TOTAL_CAP: i64 = 10_000;
+
+/// How many rows a list matches, counted up to one past [`TOTAL_CAP`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Total {
+    pub total: i64,
+    pub capped: bool,
+}
+
+impl Total {
+    /// From a count of `matched` rows that stopped one past the cap.
+    pub fn of_matched(matched: i64) -> Self {
+        Self {
+            total: matched.min(TOTAL_CAP),
+            capped: matched > TOTAL_CAP,
+        }
+    }
+}
+
 /// A checked page request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Pagination {

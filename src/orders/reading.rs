@@ -87,9 +87,10 @@ pub async fn list(
                 Framing::Envelope,
                 async |conn: &mut AsyncPgConnection| {
                     let (orders, total) = queries::list_orders(conn, &filter, page).await?;
-                    let mut listed = ListPage::from_rows(orders, page, total, |last| {
+                    let mut listed = ListPage::from_rows(orders, page, total.total, |last| {
                         next_url(&asked, page, last.id)
                     });
+                    listed.total_capped = total.capped;
                     let orders = std::mem::take(&mut listed.data);
                     let data = views(conn, orders, for_admin).await?;
                     Document::envelope_of(&listed.with_data(data))

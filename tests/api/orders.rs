@@ -493,6 +493,45 @@ async fn a_key_sent_again_after_24_hours_places_a_new_order() {
     assert_eq!(app.count("idempotency_keys").await, 1);
 }
 
+/// The admins' list of every order counts as the product lists do: up to
+/// 10,000, then says it stopped; a customer's own list is counted exactly.
+#[tokio::test]
+async fn counting_orders_stops_at_ten_thousand() {
+    let app = TestApp::seeded_with_admin().await;
+    let (ivy, token) = app.quick_account("ivy@example.com", Role::Customer).await;
+    app.sql(&format!(
+        "INSERT INTO orders (user_id, status, total) \
+         SELECT {ivy}, 'placed', 1 FROM generate_series(1, 10005)"
+    ))
+    .await;
+    let all = app.admin().get("/api/orders?limit=1").await.json();
+    assert_eq!(
+        (all["total"].clone(), all["total_capped"].clone()),
+        (json!(10000), json!(true)),
+        "{all}"
+    );
+    assert_eq!(all["has_next"], true);
+    let placed = order(
+        &app,
+        &token,
+        Some(json!({"items": [{"product_id": 2, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
+    let (_, other) = app.quick_account("jo@example.com", Role::Customer).await;
+    order(
+        &app,
+        &other,
+        Some(json!({"items": [{"product_id": 2, "quantity": 1}]})),
+        None,
+    )
+    .await;
+    let mine = app.user(&other).get("/api/orders").await.json();
+    assert_eq!(mine["total"], 1, "{mine}");
+    assert!(mine.get("total_capped").is_none(), "{mine}");
+}
+
 #[tokio::test]
 async fn a_cancellation_never_fails_on_a_stock_that_would_overflow() {
     let app = TestApp::seeded_with_admin().await;

@@ -6,10 +6,9 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, BigInt, Double, Int4, Numeric, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde::{Deserialize, Serialize};
 
-use super::TOTAL_CAP;
 use super::products::with_category_and_tags;
+use super::{TOTAL_CAP, Total};
 use crate::catalog::domain::{ProductFilter, SortBy, SortOrder};
 use crate::catalog::models::{Product, ProductRecord};
 use crate::domain::Cursor;
@@ -178,14 +177,6 @@ fn sort_expression(sort_by: SortBy, search: Option<&Search>) -> (String, &'stati
     }
 }
 
-/// How many products a list matches, counted up to one past [`TOTAL_CAP`]
-/// (so no request counts a million rows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Total {
-    pub total: i64,
-    pub capped: bool,
-}
-
 /// How many products match `filter` within `scope` (its page and order
 /// aside).
 pub async fn count_products(
@@ -200,10 +191,7 @@ pub async fn count_products(
     let cap = count.bind(Param::Int(i32::try_from(TOTAL_CAP + 1).unwrap_or(i32::MAX)));
     count.push(&format!(" LIMIT {cap}) matched"));
     let matched = count.query().get_result::<Counted>(conn).await?.total;
-    Ok(Total {
-        total: matched.min(TOTAL_CAP),
-        capped: matched > TOTAL_CAP,
-    })
+    Ok(Total::of_matched(matched))
 }
 
 /// A page of products matching `filter` within `scope`, with how many

@@ -24,5 +24,4 @@ pub use variants::*;
 
 /// At most this many products are embedded in a category or a tag.
 pub const EMBEDDED_PRODUCTS: i64 = 100;
-/// Product lists stop counting matches here (`total_capped`).
-pub const TOTAL_CAP: i64 = 10_000;
+pub use crate::domain::pagination::{TOTAL_CAP, Total};

@@ -10,6 +10,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use super::domain::{OrderFilter, Status};
 use super::models::{Order, OrderLine};
 use crate::domain::Pagination;
+use crate::domain::pagination::{TOTAL_CAP, Total};
 use crate::schema::{order_lines, orders};
 
 mod placing;
@@ -87,7 +88,7 @@ pub async fn list_orders(
     conn: &mut AsyncPgConnection,
     filter: &OrderFilter,
     page: Pagination,
-) -> QueryResult<(Vec<Order>, i64)> {
+) -> QueryResult<(Vec<Order>, Total)> {
     let filtered = || {
         let mut query = orders::table.into_boxed();
         if let Some(user_id) = filter.user_id {
@@ -104,7 +105,9 @@ pub async fn list_orders(
         }
         query
     };
-    let count = filtered().count();
+    // Counted up to one past the cap, as the product lists are: an admin's
+    // list of every order would otherwise count them all on each miss.
+    let counted = filtered().select(orders::id).limit(TOTAL_CAP + 1);
     // One past the limit, to tell whether more follow; after a cursor by
     // id instead of an OFFSET.
     let mut query = filtered()
@@ -116,5 +119,6 @@ pub async fn list_orders(
         None => query.offset(page.offset()),
     };
     let rows = query.load(conn).await?;
-    Ok((rows, count.get_result(conn).await?))
+    let matched = counted.load::<i32>(conn).await?.len() as i64;
+    Ok((rows, Total::of_matched(matched)))
 }
