@@ -75,9 +75,13 @@ pub const UNCHANGED: &str = "-";
 /// nothing else);
 /// and, with replicas, the primary's WAL position after the commit as the
 /// clock's `lsn` (it only moves forward). A write without a position while
-/// the clock holds one (it began before any node recorded one) cannot say
-/// how far a replica must have come: no replica is trusted again
-/// ([`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN)).
+/// the clock holds one (it began before any node recorded one, or the
+/// primary could not say after its commit) cannot say how far a replica
+/// must have come: `lsn` goes (kept as the `floor`) and the finish is noted
+/// as `unrecorded`, so replicas are trusted again only from a position
+/// read by a write begun after it (below). (Until session 29 `lsn` became
+/// [`Lsn::UNKNOWN`](crate::replicas::Lsn::UNKNOWN), for good; a clock an
+/// older node left so still reads that way.)
 /// A write that changed nothing ([`UNCHANGED`]) leaves `lsn` as it is.
 ///
 /// Where the clock holds no `lsn` (no node recorded one yet, or Redis lost
@@ -124,9 +128,20 @@ pub static FINISH_WRITE: LazyLock<redis::Script> = LazyLock::new(|| {
                     redis.call('HSET', KEYS[1], 'lsn', floor)
                 end
             end
-        elseif redis.call('HEXISTS', KEYS[1], 'lsn') == 1 then
-            redis.call('HSET', KEYS[1], 'lsn', '{unknown}')
         else
+            -- No position: nobody knows how far a replica must have come.
+            -- Replica reads stop (no `lsn`) until a write begun after this
+            -- finish makes it anew from its own position, which is past
+            -- this commit; what `lsn` said stays as the floor (a real
+            -- position, so nodes go on recording theirs).
+            local known = redis.call('HGET', KEYS[1], 'lsn')
+            if known then
+                local floor = redis.call('HGET', KEYS[1], 'floor')
+                if tonumber(known) < {unknown} and (not floor or tonumber(known) > tonumber(floor)) then
+                    redis.call('HSET', KEYS[1], 'floor', known)
+                end
+                redis.call('HDEL', KEYS[1], 'lsn')
+            end
             redis.call('HSET', KEYS[1], 'unrecorded', seq)
         end
         {set_versions}

@@ -302,9 +302,8 @@ impl Drop for CacheWrite {
 
 /// The primary's WAL position now, past the write's commit; with no
 /// replicas, none is needed. When the primary cannot say (it went away
-/// just after the commit), [`Lsn::UNKNOWN`]: no replica is trusted again
-/// until the cache's Redis loses its data, since nobody knows how far they must
-/// have come.
+/// just after the commit), none either: the finish then stops replica
+/// reads until a write begun after it records a position (`FINISH_WRITE`).
 async fn wal_position(primary: Option<&Database>) -> Option<Lsn> {
     let primary = primary?;
     for _ in 0..3 {
@@ -315,8 +314,10 @@ async fn wal_position(primary: Option<&Database>) -> Option<Lsn> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tracing::warn!("the WAL position of a write is unknown: catalog reads stay on the primary");
-    Some(Lsn::UNKNOWN)
+    tracing::warn!(
+        "the WAL position of a write is unknown: catalog reads go to the primary until a later write records one"
+    );
+    None
 }
 
 #[cfg(test)]

@@ -75,3 +75,27 @@ async fn a_position_read_before_a_write_that_recorded_none_finished_never_become
     assert_eq!(floor, Some(100));
     assert_eq!(then, Some(100));
 }
+
+#[tokio::test]
+async fn a_write_whose_position_is_unknown_stops_replica_reads_until_a_later_write_records_one() {
+    let prefix = prefix();
+    let cache = cache(&prefix, "250000");
+    finish_at(begin(&cache, "product:1").await, Some(100)).await;
+    assert_eq!(clock(&cache, "lsn").await, Some(100));
+    // A write that began before, and one whose position the primary could
+    // not say (its finish comes first).
+    let concurrent = begin(&cache, "product:2").await;
+    let unknown = begin(&cache, "product:3").await;
+    finish_at(unknown, None).await;
+    let during = clock(&cache, "lsn").await;
+    // The earlier write's position may lie before the unknown commit.
+    finish_at(concurrent, Some(150)).await;
+    let still = clock(&cache, "lsn").await;
+    // A write begun after both: its position is past them.
+    finish_at(begin(&cache, "product:4").await, Some(200)).await;
+    let then = clock(&cache, "lsn").await;
+    forget(&cache, &prefix).await;
+    assert_eq!(during, None, "replica reads stop: no lsn");
+    assert_eq!(still, None, "a replica at 150 would pass for current");
+    assert_eq!(then, Some(200), "replicas are trusted again");
+}
