@@ -51,10 +51,11 @@ impl Flights {
         // wait for the cell was pending: a busy task's budget spent) and
         // that no other request shares leaves no flight behind; its name
         // holds versions that may never come again.
-        let _unshared = UnsharedFlight {
+        let _unshared = OffTheBoard {
             flights: self,
             name: &name,
             cell: &cell,
+            unshared_only: true,
         };
         let mut load = Some(load);
         let mut own_error = None;
@@ -64,10 +65,11 @@ impl Flights {
             .get_or_init(|| async move {
                 // Whoever runs the load takes the flight off the board when
                 // done (or dropped), so later requests load afresh.
-                let _leave = LeaveFlight {
+                let _leave = OffTheBoard {
                     flights: self,
                     name: flight_name,
                     cell: flight_cell,
+                    unshared_only: false,
                 };
                 let load = load_slot.take().expect("the load runs once");
                 match load().await {
@@ -95,41 +97,22 @@ impl Flights {
     }
 }
 
-/// Takes a flight that never began its load off the board when the last
-/// request that holds it (the board's own hold aside) is dropped.
-struct UnsharedFlight<'a> {
+/// Takes a flight off the board when dropped (if the board still holds
+/// this one): always, for the request that ran its load; for any other
+/// request, only when the flight never began its load and no other request
+/// holds it (the board's own hold aside).
+struct OffTheBoard<'a> {
     flights: &'a Flights,
     name: &'a str,
     cell: &'a Flight,
+    unshared_only: bool,
 }
 
-impl Drop for UnsharedFlight<'_> {
+impl Drop for OffTheBoard<'_> {
     fn drop(&mut self) {
-        if self.cell.initialized() || Arc::strong_count(self.cell) > 2 {
+        if self.unshared_only && (self.cell.initialized() || Arc::strong_count(self.cell) > 2) {
             return;
         }
-        let mut flights = self
-            .flights
-            .0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if flights
-            .get(self.name)
-            .is_some_and(|(_, current)| Arc::ptr_eq(current, self.cell))
-        {
-            flights.remove(self.name);
-        }
-    }
-}
-
-struct LeaveFlight<'a> {
-    flights: &'a Flights,
-    name: &'a str,
-    cell: &'a Flight,
-}
-
-impl Drop for LeaveFlight<'_> {
-    fn drop(&mut self) {
         let mut flights = self
             .flights
             .0
