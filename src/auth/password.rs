@@ -48,55 +48,57 @@ pub async fn current_password_too(
         errors.add("current_password", WRONG_CURRENT_PASSWORD);
         return AppError::Validation(errors);
     }
-    match is_current_password(state, user, current.into()).await {
+    match is_current_password(state, user, session, current.into()).await {
         Ok(true) => {}
-        Ok(false) => {
-            if let Err(ended) = count_wrong_current_password(state, user.id, session).await {
-                return ended;
-            }
-            errors.add("current_password", WRONG_CURRENT_PASSWORD)
-        }
-        // The hasher busy: the 422 as it was, sure of what it names.
+        Ok(false) => errors.add("current_password", WRONG_CURRENT_PASSWORD),
+        // Too many guesses: the session is ended.
+        Err(ended @ AppError::Unauthorized(_)) => return ended,
+        // The hasher busy, or Redis unable to count the guess: the 422 as
+        // it was, sure of what it names.
         Err(error) => tracing::debug!(error = %error, "current password left unchecked"),
     }
     AppError::Validation(errors)
 }
 
-/// Counts a wrong current password against the session that sent it; past
-/// [`MAX_WRONG_CURRENT_PASSWORDS`] within the window, ends the session (a
-/// 401: sign in again, with the password).
-async fn count_wrong_current_password(
-    state: &AppState,
-    user_id: i32,
-    session: &str,
-) -> AppResult<()> {
-    let bucket = Bucket {
-        key: state
-            .config
-            .redis_key(format!("password-misses:{user_id}:{session}")),
-        limit: MAX_WRONG_CURRENT_PASSWORDS,
-        window: WRONG_CURRENT_PASSWORDS_WINDOW,
-    };
-    match rate_limit::hit(&state.redis, std::slice::from_ref(&bucket)).await? {
-        Decision::Allowed => Ok(()),
-        Decision::Limited { .. } => {
-            sessions::close(state, user_id, session).await?;
-            Err(AppError::Unauthorized(format!(
-                "{} wrong current passwords: this session is ended; sign in again",
-                MAX_WRONG_CURRENT_PASSWORDS + 1
-            )))
-        }
-    }
-}
-
+/// Whether `current` is the account's password. Each check is counted
+/// against the session that sent it before a hash is spent (so guesses sent
+/// at once are bounded too), and a right one is taken back: past
+/// [`MAX_WRONG_CURRENT_PASSWORDS`] wrong ones within the window the session
+/// is ended (a 401: sign in again, with the password), with no hash.
 async fn is_current_password(
     state: &AppState,
     user: &User,
+    session: &str,
     current: secrecy::SecretString,
 ) -> AppResult<bool> {
+    let guesses = [Bucket {
+        key: state
+            .config
+            .redis_key(format!("password-misses:{}:{session}", user.id)),
+        limit: MAX_WRONG_CURRENT_PASSWORDS,
+        window: WRONG_CURRENT_PASSWORDS_WINDOW,
+    }];
+    if let Decision::Limited { .. } = rate_limit::hit(&state.redis, &guesses).await? {
+        sessions::close(state, user.id, session).await?;
+        return Err(AppError::Unauthorized(format!(
+            "{} wrong current passwords: this session is ended; sign in again",
+            MAX_WRONG_CURRENT_PASSWORDS + 1
+        )));
+    }
     let stored = Some(user.password_hash.clone());
-    let hasher = state.hasher.for_signed_in();
-    Ok(hasher.verify_password(current, stored).await?)
+    let checked = state
+        .hasher
+        .for_signed_in()
+        .verify_password(current, stored)
+        .await;
+    // Counted only when wrong: a right password, or none checked (the
+    // hasher busy), is taken back.
+    if !matches!(checked, Ok(false))
+        && let Err(failure) = rate_limit::take_back(&state.redis, &guesses).await
+    {
+        tracing::warn!(error = %failure, "a current password's check stays counted");
+    }
+    Ok(checked?)
 }
 
 /// Changes the password after checking the current one (422 naming
@@ -118,8 +120,7 @@ pub async fn change_password(
     change: PasswordChange,
 ) -> AppResult<()> {
     let current = change.current;
-    if !is_current_password(state, user, current.clone()).await? {
-        count_wrong_current_password(state, user.id, current_session).await?;
+    if !is_current_password(state, user, current_session, current.clone()).await? {
         return Err(wrong_current_password());
     }
     let hasher = state.hasher.for_signed_in();

@@ -183,6 +183,33 @@ async fn a_session_that_keeps_sending_wrong_current_passwords_is_ended() {
     token_of(&app, "eve@example.com", TEST_PASSWORD, "laptop").await;
 }
 
+/// Guesses sent at once are bounded as well: each is counted before its
+/// hash, so once four are wrong, a right one among the next ones sent
+/// together is refused with the rest and changes nothing.
+#[tokio::test]
+async fn guesses_of_the_current_password_sent_at_once_are_counted_before_they_are_checked() {
+    let app = TestApp::spawn().await;
+    let (_, stolen) = app.quick_account("fay@example.com", Role::Customer).await;
+    let change = |current: &str| {
+        let body = json!({"current_password": current, "new_password": "a new long password"});
+        let client = app.user(&stolen);
+        async move { client.post("/api/auth/password", body).await }
+    };
+    for n in 0..4 {
+        change(&format!("guess {n}"))
+            .await
+            .field_error("current_password");
+    }
+    let mut at_once: Vec<_> = (4..9).map(|n| change(&format!("guess {n}"))).collect();
+    at_once.push(change(TEST_PASSWORD));
+    let answers = futures_util::future::join_all(at_once).await;
+    for answer in &answers {
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.text());
+    }
+    // The password is as it was.
+    token_of(&app, "fay@example.com", TEST_PASSWORD, "phone").await;
+}
+
 #[tokio::test]
 async fn a_password_change_ends_every_other_session_at_once_on_every_instance() {
     let app = TestApp::spawn().await;
