@@ -18,7 +18,8 @@ use crate::state::AppState;
 const WRONG_CURRENT_PASSWORD: &str = "is not the account's password";
 
 /// Wrong current passwords one session may send within
-/// [`WRONG_CURRENT_PASSWORDS_WINDOW`]; the next one ends the session. A
+/// [`WRONG_CURRENT_PASSWORDS_WINDOW`]; the next check (of any password:
+/// it is counted before its hash) ends the session. A
 /// password change is no sign-in (API.md limits sign-ins only), but without
 /// a bound a stolen token would guess the password at the hasher's speed,
 /// then change it and end every other session, the victim's included.

@@ -51,25 +51,24 @@ impl Flights {
         // wait for the cell was pending: a busy task's budget spent) and
         // that no other request shares leaves no flight behind; its name
         // holds versions that may never come again.
-        let _unshared = OffTheBoard {
+        let holding = HoldFlight {
             flights: self,
             name: &name,
-            cell: &cell,
-            unshared_only: true,
+            cell: Some(cell),
         };
+        let cell = holding.cell();
         let mut load = Some(load);
         let mut own_error = None;
         let (load_slot, error_slot, flight_cell, flight_name) =
-            (&mut load, &mut own_error, &cell, name.as_str());
+            (&mut load, &mut own_error, cell, name.as_str());
         let shared = cell
             .get_or_init(|| async move {
                 // Whoever runs the load takes the flight off the board when
                 // done (or dropped), so later requests load afresh.
-                let _leave = OffTheBoard {
+                let _leave = LeaveFlight {
                     flights: self,
                     name: flight_name,
                     cell: flight_cell,
-                    unshared_only: false,
                 };
                 let load = load_slot.take().expect("the load runs once");
                 match load().await {
@@ -97,33 +96,69 @@ impl Flights {
     }
 }
 
-/// Takes a flight off the board when dropped (if the board still holds
-/// this one): always, for the request that ran its load; for any other
-/// request, only when the flight never began its load and no other request
-/// holds it (the board's own hold aside).
-struct OffTheBoard<'a> {
+impl Flights {
+    /// With the board locked: lets go of `let_go` (a request's own hold),
+    /// then takes `name` off the board if the board holds `cell` under it
+    /// and `also` says so of the board's entry.
+    fn take_off(
+        &self,
+        name: &str,
+        cell: *const OnceCell<Option<Document>>,
+        let_go: Option<Flight>,
+        also: impl FnOnce(&Flight) -> bool,
+    ) {
+        let mut flights = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        drop(let_go);
+        if flights
+            .get(name)
+            .is_some_and(|(_, current)| std::ptr::eq(Arc::as_ptr(current), cell) && also(current))
+        {
+            flights.remove(name);
+        }
+    }
+}
+
+/// The loader's: takes its flight off the board when the load is done or
+/// dropped, so later requests load afresh.
+struct LeaveFlight<'a> {
     flights: &'a Flights,
     name: &'a str,
     cell: &'a Flight,
-    unshared_only: bool,
 }
 
-impl Drop for OffTheBoard<'_> {
+impl Drop for LeaveFlight<'_> {
     fn drop(&mut self) {
-        if self.unshared_only && (self.cell.initialized() || Arc::strong_count(self.cell) > 2) {
+        self.flights
+            .take_off(self.name, Arc::as_ptr(self.cell), None, |_| true);
+    }
+}
+
+/// A request's hold on its flight. The last request to let go of a flight
+/// whose load never ran takes it off the board: each lets go with the
+/// board locked, so of two let go at once the second sees itself last.
+struct HoldFlight<'a> {
+    flights: &'a Flights,
+    name: &'a str,
+    cell: Option<Flight>,
+}
+
+impl HoldFlight<'_> {
+    fn cell(&self) -> &Flight {
+        self.cell.as_ref().expect("held until dropped")
+    }
+}
+
+impl Drop for HoldFlight<'_> {
+    fn drop(&mut self) {
+        let Some(cell) = self.cell.take() else {
             return;
-        }
-        let mut flights = self
-            .flights
-            .0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if flights
-            .get(self.name)
-            .is_some_and(|(_, current)| Arc::ptr_eq(current, self.cell))
-        {
-            flights.remove(self.name);
-        }
+        };
+        let (at, loaded) = (Arc::as_ptr(&cell), cell.initialized());
+        // Once this hold is let go, the board's own is the only one left:
+        // nobody else waits on it.
+        self.flights.take_off(self.name, at, Some(cell), |current| {
+            !loaded && Arc::strong_count(current) == 1
+        });
     }
 }
 
@@ -159,6 +194,34 @@ mod tests {
         .await;
         assert_eq!(on_the_board(&flights), 1);
         drop(request);
+        assert_eq!(on_the_board(&flights), 0);
+    }
+
+    #[tokio::test]
+    async fn two_requests_dropped_before_their_flight_loaded_leave_nothing_behind() {
+        let flights = Flights::default();
+        let counters = KindCounters::default();
+        let pending = || {
+            Box::pin(flights.load_once(
+                "product:1@7".into(),
+                None,
+                || async { unreachable!("dropped before it loads") },
+                &counters,
+            ))
+        };
+        let (mut first, mut second) = (pending(), pending());
+        std::future::poll_fn(|cx| {
+            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
+                progress.made_progress();
+            }
+            assert!(first.as_mut().poll(cx).is_pending());
+            assert!(second.as_mut().poll(cx).is_pending());
+            Poll::Ready(())
+        })
+        .await;
+        drop(first);
+        assert_eq!(on_the_board(&flights), 1, "the second still waits on it");
+        drop(second);
         assert_eq!(on_the_board(&flights), 0);
     }
 
