@@ -172,33 +172,11 @@ mod tests {
         flights.0.lock().unwrap().len()
     }
 
+    /// Requests dropped before any load ran on their flight (each one's
+    /// wait for the cell pending: the task's budget spent): the flight
+    /// stays while one still waits on it, and goes with the last.
     #[tokio::test]
-    async fn a_request_dropped_before_its_load_began_leaves_no_flight_behind() {
-        let flights = Flights::default();
-        let counters = KindCounters::default();
-        let mut request = Box::pin(flights.load_once(
-            "product:1@7".into(),
-            None,
-            || async { unreachable!("dropped before it loads") },
-            &counters,
-        ));
-        std::future::poll_fn(|cx| {
-            // The task's budget spent, the wait for the flight's cell is
-            // pending: the flight is on the board, its load not begun.
-            while let Poll::Ready(progress) = tokio::task::coop::poll_proceed(cx) {
-                progress.made_progress();
-            }
-            assert!(request.as_mut().poll(cx).is_pending());
-            Poll::Ready(())
-        })
-        .await;
-        assert_eq!(on_the_board(&flights), 1);
-        drop(request);
-        assert_eq!(on_the_board(&flights), 0);
-    }
-
-    #[tokio::test]
-    async fn two_requests_dropped_before_their_flight_loaded_leave_nothing_behind() {
+    async fn requests_dropped_before_their_flight_loaded_leave_nothing_behind() {
         let flights = Flights::default();
         let counters = KindCounters::default();
         let pending = || {
