@@ -150,14 +150,16 @@ impl HoldFlight<'_> {
 
 impl Drop for HoldFlight<'_> {
     fn drop(&mut self) {
-        let Some(cell) = self.cell.take() else {
+        // A flight that loaded was taken off by its loader: nothing to do,
+        // and no lock to take on every miss.
+        let Some(cell) = self.cell.take().filter(|cell| !cell.initialized()) else {
             return;
         };
-        let (at, loaded) = (Arc::as_ptr(&cell), cell.initialized());
+        let at = Arc::as_ptr(&cell);
         // Once this hold is let go, the board's own is the only one left:
         // nobody else waits on it.
         self.flights.take_off(self.name, at, Some(cell), |current| {
-            !loaded && Arc::strong_count(current) == 1
+            Arc::strong_count(current) == 1
         });
     }
 }
