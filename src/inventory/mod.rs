@@ -4,9 +4,13 @@
 //!
 //! - [`resolve`] turns requested items (a product, or one SKU of a product
 //!   sold by SKU) into [`Purchasable`]s with today's price and availability.
-//! - Checkout takes stock in the database, in one statement with the order
-//!   it writes (the SQL routines `place_plain_order` and
-//!   `place_order_with_lines`, through the inventory's `take_stock`); [`restore`] puts it back. Both lock products by id, then
+//! - Checkout takes stock in the database, in one call with the order it
+//!   writes (the SQL routines `place_plain_order` and
+//!   `place_order_with_lines`, through the inventory's `take_stock`; a plain
+//!   order of products sold without SKUs takes it with one guarded
+//!   decrement in the statement that writes the order: migration
+//!   `a_plain_order_of_products_in_one_statement`); [`restore`] puts it
+//!   back. Both lock products by id, then
 //!   SKUs by id: every writer of stock takes them in that order, so no two
 //!   can wait on each other in a cycle. (A checkout from the cart locks the
 //!   cart's lines first; deletions of a product or a category take their

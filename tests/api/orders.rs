@@ -1371,6 +1371,55 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
 }
 
 #[tokio::test]
+async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_transaction_would()
+{
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (buyer, _) = app.quick_account("oda@example.com", Role::Customer).await;
+    set_stock(&app, 3, 10).await;
+    set_stock(&app, 4, 10).await;
+    let mut conn = app.db().await;
+    let mut call = async |products: Vec<i32>, quantities: Vec<i32>| -> AtOnce {
+        diesel::sql_query(
+            "CALL place_plain_order($1, NULL, $2, array_fill(NULL::int, ARRAY[cardinality($2)]), $3, \
+             NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        )
+        .bind::<diesel::sql_types::Int4, _>(buyer)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(products)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Int4>, _>(quantities)
+        .get_result(&mut conn)
+        .await
+        .unwrap()
+    };
+    // The second line is short, or names a product sold by SKU: the first
+    // line's stock is not taken, and the answer names the line.
+    let short = call(vec![3, 4], vec![1, 11]).await;
+    assert_eq!((short.short_lines, short.order_id), (Some(vec![2]), None));
+    let unbuyable = call(vec![3, 1], vec![1, 1]).await;
+    assert_eq!(
+        (unbuyable.unbuyable, unbuyable.order_id),
+        (Some(true), None)
+    );
+    let missing = call(vec![3, 2_147_483_647], vec![1, 1]).await;
+    assert_eq!(
+        (missing.short_lines, missing.order_id),
+        (Some(vec![2]), None)
+    );
+    assert_eq!((stock_of(&app, 3).await, stock_of(&app, 4).await), (10, 10));
+    assert_eq!(app.count("orders").await, 0);
+    // A product named twice is taken twice, two lines of one order.
+    let twice = call(vec![3, 3], vec![2, 3]).await;
+    assert!(twice.order_id.is_some(), "{twice:?}");
+    assert_eq!(stock_of(&app, 3).await, 5);
+    assert_eq!(app.count("order_lines").await, 2);
+    // Two products: each line as sent, in its order.
+    let both = call(vec![4, 3], vec![1, 2]).await;
+    assert!(both.order_id.is_some(), "{both:?}");
+    assert_eq!((stock_of(&app, 3).await, stock_of(&app, 4).await), (3, 9));
+    assert_eq!(app.count("orders").await, 2);
+}
+
+#[tokio::test]
 async fn a_server_of_the_release_before_still_places_orders_during_a_deploy() {
     let app = TestApp::seeded().await;
     let (buyer, _) = app.quick_account("rui@example.com", Role::Customer).await;
@@ -1409,35 +1458,22 @@ async fn a_server_of_the_release_before_still_places_orders_during_a_deploy() {
     assert_eq!(app.count("order_lines").await, 2);
 }
 
-#[tokio::test]
-async fn a_plain_order_answers_its_lines_as_they_are_stored() {
-    let app = TestApp::seeded().await;
-    crate::cart::make_sku_product(&app).await;
-    let (_, token) = app.quick_account("pia@example.com", Role::Customer).await;
-    // Two lines that name one SKU are one line of the order; a product sold
-    // without SKUs has no style or size.
-    let placed = order(
-        &app,
-        &token,
-        Some(json!({"items": [
-            {"product_id": 3, "quantity": 2},
-            {"product_id": 1, "sku_id": 2, "quantity": 1},
-            {"product_id": 1, "sku_id": 2, "quantity": 2},
-        ]})),
-        None,
-    )
-    .await;
+/// Places `items` for `token`, checks that the order answered is the order
+/// stored, and gives each of its lines as `[product_id, product_name,
+/// sku_id, style_name, size, unit_price, quantity]`, and its total.
+async fn placed_as_stored(app: &TestApp, token: &str, items: Value) -> (Vec<Value>, Value) {
+    let placed = order(app, token, Some(json!({ "items": items })), None).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let answered = placed.json()["data"].clone();
     let id = answered["id"].as_i64().unwrap();
     let stored = app
-        .client(Some(&token))
+        .client(Some(token))
         .request(Method::GET, &format!("/api/orders/{id}"))
         .await
         .json()["data"]
         .clone();
     assert_eq!(answered, stored);
-    let lines: Vec<Value> = answered["items"]
+    let lines = answered["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1453,6 +1489,22 @@ async fn a_plain_order_answers_its_lines_as_they_are_stored() {
             ])
         })
         .collect();
+    (lines, answered["total"].clone())
+}
+
+#[tokio::test]
+async fn a_plain_order_answers_its_lines_as_they_are_stored() {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (_, token) = app.quick_account("pia@example.com", Role::Customer).await;
+    // Two lines that name one SKU are one line of the order; a product sold
+    // without SKUs has no style or size.
+    let items = json!([
+        {"product_id": 3, "quantity": 2},
+        {"product_id": 1, "sku_id": 2, "quantity": 1},
+        {"product_id": 1, "sku_id": 2, "quantity": 2},
+    ]);
+    let (lines, _) = placed_as_stored(&app, &token, items).await;
     assert_eq!(
         lines,
         vec![
@@ -1460,6 +1512,33 @@ async fn a_plain_order_answers_its_lines_as_they_are_stored() {
             json!([3, "Branded Baseball Hat", null, null, null, "22.99", 2]),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_plain_order_of_products_answers_its_lines_as_they_are_stored() {
+    let app = TestApp::seeded().await;
+    let (_, token) = app.quick_account("pim@example.com", Role::Customer).await;
+    let items = json!([
+        {"product_id": 4, "quantity": 1},
+        {"product_id": 3, "quantity": 2},
+    ]);
+    let (lines, total) = placed_as_stored(&app, &token, items).await;
+    assert_eq!(
+        lines,
+        vec![
+            json!([3, "Branded Baseball Hat", null, null, null, "22.99", 2]),
+            json!([
+                4,
+                "Top 40 Music Compilation Vinyl Record",
+                null,
+                null,
+                null,
+                "12.99",
+                1
+            ]),
+        ]
+    );
+    assert_eq!(total, "58.97");
 }
 
 #[tokio::test]
