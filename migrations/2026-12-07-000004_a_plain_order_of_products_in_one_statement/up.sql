@@ -2,29 +2,27 @@
 -- the order and its lines in one statement.
 --
 -- `place_plain_order` (migration lock_waits_end_by_a_deadline) checked that
--- every line names something buyable, locked the products and then the
--- SKUs, read each line's stock for the short ones, took the stock line by
--- line (`take_stock`, a loop of its own), priced and wrote the order, then
--- looked for a product left at zero: about ten statements and two nested
--- PL/pgSQL calls, one of them with a `SET` clause, for a one-line order.
--- PostgreSQL's share of an order was about 0.9 ms of CPU, twice what
--- `pgbench -N` spends on its transaction (`docs/performance.md`, session 30).
+-- every line names something buyable, then called `place_order_with_lines`
+-- (a function with a `SET` clause), which queued for the products
+-- (`queue_within_deadline`), locked the products and then the SKUs, read
+-- each line's stock for the short ones, took the stock line by line
+-- (`take_stock`, a loop of its own), priced and wrote the order, and looked
+-- for a product left at zero: about ten statements in three nested PL/pgSQL
+-- calls for a one-line order. `perf` and `track_functions` put most of
+-- PostgreSQL's time per order there (`docs/performance.md`, session 30).
 --
--- Now, when no line names a SKU, it queues for the products and locks them
--- by id as before, then takes each line with a guarded decrement and writes
--- the order and its lines in one statement. The order is written only when
--- every line was taken: a product with SKUs (it must be bought by SKU), one
--- short of stock, one that does not exist, or one named twice is not taken
--- by the decrement, and the procedure then rolls that attempt back and
--- decides as before, through the same statements as before (the refusals
--- and their precedence are unchanged, at the cost of a second pass for
--- those orders only). An order that takes a product's last unit is rolled
--- back as before (`would_empty`: the server places it in a transaction of
--- its own). Orders that name a SKU go the way they went.
---
--- Measured with `pgbench` alone (c8, one plain line each, the same
--- database, in turn): 2,690-2,853 calls/s against 1,675-2,130 for the
--- procedure before.
+-- Now, when every line names a product and no SKU, the procedure checks
+-- that each is buyable (unchanged: before any lock), queues for the
+-- products and locks them by id as before, and then one statement takes
+-- every line with a guarded decrement and writes the order and its lines,
+-- but only when every line can be taken: each names a different product
+-- that exists and has the quantity. Otherwise that statement writes
+-- nothing, and the statements of before decide in the same transaction,
+-- with the locks already held (a product short of stock, one that does not
+-- exist, one named twice: the refusals and their precedence are theirs).
+-- An order that takes a product's last unit is rolled back as before
+-- (`would_empty`: the server places it in a transaction of its own).
+-- Orders that name a SKU go the way they went.
 --
 -- Its signature and answers are kept: a server of the release before calls
 -- it the same way.
@@ -46,22 +44,39 @@ BEGIN
     -- until its first commit.)
     PERFORM set_config('synchronous_commit', 'off', true),
             set_config('plan_cache_mode', 'force_generic_plan', true);
-    unbuyable := false;
+    unbuyable := EXISTS (
+        SELECT 1 FROM unnest(line_products, line_skus) AS u(product, sku)
+        WHERE CASE WHEN u.sku IS NULL
+                   THEN EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = u.product)
+                   ELSE NOT EXISTS (SELECT 1 FROM sku_offers o
+                                    WHERE o.sku_id = u.sku AND o.product_id = u.product) END);
     would_empty := false;
-    IF cardinality(line_products) > 0 AND cardinality(array_remove(line_skus, NULL)) = 0 THEN
+    IF unbuyable THEN
+        ROLLBACK;
+        RETURN;
+    END IF;
+    IF cardinality(line_products) > 0 AND array_ndims(line_products) = 1
+       AND array_ndims(line_quantities) = 1
+       AND cardinality(line_quantities) = cardinality(line_products)
+       AND NOT EXISTS (SELECT 1 FROM unnest(line_skus) AS s(sku) WHERE s.sku IS NOT NULL) THEN
         -- Products only: in the order every writer of stock takes them.
         PERFORM queue_within_deadline(line_products);
         PERFORM 1 FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id FOR UPDATE;
         WITH wanted AS (
             SELECT u.product, u.quantity, u.n
             FROM unnest(line_products, line_quantities) WITH ORDINALITY AS u(product, quantity, n)
+        ), takeable AS (
+            -- Every line, each a different product that has its quantity
+            -- (the rows are locked: what this reads stays so until the
+            -- commit). Else the statement writes nothing.
+            SELECT count(*) = cardinality(line_products)
+                   AND count(DISTINCT w.product) = count(*) AS every_line
+            FROM wanted w JOIN products p ON p.id = w.product
+            WHERE p.stock >= w.quantity
         ), taken AS (
-            -- (A product named twice is taken once: the order is then
-            -- short of a line, and decided below.)
             UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
             FROM wanted w
-            WHERE p.id = w.product AND p.stock >= w.quantity
-              AND NOT EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = w.product)
+            WHERE p.id = w.product AND (SELECT every_line FROM takeable)
             RETURNING w.n, p.id, p.product_name, p.price, w.quantity, p.stock
         ), placed AS (
             INSERT INTO orders (user_id, total, shipping_address, history)
@@ -85,6 +100,8 @@ BEGIN
               FROM taken) AS per_line
         LEFT JOIN placed ON true;
         IF order_id IS NOT NULL THEN
+            short_lines := '{}';
+            short_available := '{}';
             IF emptied THEN
                 would_empty := true;
                 order_id := NULL;
@@ -107,23 +124,10 @@ BEGIN
             COMMIT;
             RETURN;
         END IF;
-        -- A line was not taken: nothing of this attempt stays, and the
-        -- statements below say which line and why.
-        product_names := NULL;
+        -- Nothing was written: the statements below say which line and
+        -- why (the queue and the rows are held already).
         unit_prices := NULL;
-        ROLLBACK;
-        PERFORM set_config('synchronous_commit', 'off', true),
-                set_config('plan_cache_mode', 'force_generic_plan', true);
-    END IF;
-    unbuyable := EXISTS (
-        SELECT 1 FROM unnest(line_products, line_skus) AS u(product, sku)
-        WHERE CASE WHEN u.sku IS NULL
-                   THEN EXISTS (SELECT 1 FROM sku_offers o WHERE o.product_id = u.product)
-                   ELSE NOT EXISTS (SELECT 1 FROM sku_offers o
-                                    WHERE o.sku_id = u.sku AND o.product_id = u.product) END);
-    IF unbuyable THEN
-        ROLLBACK;
-        RETURN;
+        product_names := NULL;
     END IF;
     SELECT p.short_lines, p.short_available, p.order_id, p.placed_at, p.order_total,
            p.unit_prices, p.emptied, p.product_names, p.style_names, p.sizes

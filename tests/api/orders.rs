@@ -1391,8 +1391,9 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
         .await
         .unwrap()
     };
-    // The second line is short, or names a product sold by SKU: the first
-    // line's stock is not taken, and the answer names the line.
+    // The second line is short, names nothing, or names a product sold by
+    // SKU; or a quantity has no line: the first line's stock is not taken,
+    // and the answer names the line.
     let short = call(vec![3, 4], vec![1, 11]).await;
     assert_eq!((short.short_lines, short.order_id), (Some(vec![2]), None));
     let unbuyable = call(vec![3, 1], vec![1, 1]).await;
@@ -1405,6 +1406,11 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
         (missing.short_lines, missing.order_id),
         (Some(vec![2]), None)
     );
+    let no_line = call(vec![3], vec![1, 5]).await;
+    assert_eq!(
+        (no_line.short_lines, no_line.order_id),
+        (Some(vec![2]), None)
+    );
     assert_eq!((stock_of(&app, 3).await, stock_of(&app, 4).await), (10, 10));
     assert_eq!(app.count("orders").await, 0);
     // A product named twice is taken twice, two lines of one order.
@@ -1412,11 +1418,37 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
     assert!(twice.order_id.is_some(), "{twice:?}");
     assert_eq!(stock_of(&app, 3).await, 5);
     assert_eq!(app.count("order_lines").await, 2);
-    // Two products: each line as sent, in its order.
+    // Two products: each line as sent, in its order, and no line short.
     let both = call(vec![4, 3], vec![1, 2]).await;
-    assert!(both.order_id.is_some(), "{both:?}");
+    assert_eq!(
+        (both.short_lines, both.order_id.is_some()),
+        (Some(vec![]), true)
+    );
     assert_eq!((stock_of(&app, 3).await, stock_of(&app, 4).await), (3, 9));
     assert_eq!(app.count("orders").await, 2);
+}
+
+#[tokio::test]
+async fn an_order_naming_a_product_sold_by_sku_without_its_sku_is_refused_without_waiting_for_the_product()
+ {
+    let app = TestApp::seeded().await;
+    crate::cart::make_sku_product(&app).await;
+    let (buyer, _) = app.quick_account("ode@example.com", Role::Customer).await;
+    // A cancellation of a SKU order holds product 1.
+    let holder = holding_the_row_of(&app, 1).await;
+    let mut conn = app.db().await;
+    let call = diesel::sql_query(
+        "CALL place_plain_order($1, NULL, ARRAY[1], ARRAY[NULL]::int[], ARRAY[1], \
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    )
+    .bind::<diesel::sql_types::Int4, _>(buyer)
+    .get_result::<AtOnce>(&mut conn);
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), call)
+        .await
+        .expect("the refusal waits for nobody")
+        .unwrap();
+    assert_eq!((answered.unbuyable, answered.order_id), (Some(true), None));
+    drop(holder);
 }
 
 #[tokio::test]
