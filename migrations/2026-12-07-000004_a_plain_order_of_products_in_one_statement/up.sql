@@ -13,13 +13,14 @@
 --
 -- Now, when every line names a product and no SKU, the procedure checks
 -- that each is buyable (unchanged: before any lock), queues for the
--- products and locks them by id as before, and then one statement takes
--- every line with a guarded decrement and writes the order and its lines,
--- but only when every line can be taken: each names a different product
--- that exists and has the quantity. Otherwise that statement writes
--- nothing, and the statements of before decide in the same transaction,
--- with the locks already held (a product short of stock, one that does not
--- exist, one named twice: the refusals and their precedence are theirs).
+-- products and locks them by id as before, and then, when the lock took
+-- every line's product, one statement takes every line and writes the
+-- order and its lines, but only when every line can be taken: each names
+-- a different product that has the quantity. Otherwise that statement
+-- writes nothing, and the statements of before decide in the same
+-- transaction, with the locks already held (a product short of stock, one
+-- that does not exist, one named twice: the refusals and their precedence
+-- are theirs).
 -- An order that takes a product's last unit is rolled back as before
 -- (`would_empty`: the server places it in a transaction of its own).
 -- Orders that name a SKU go the way they went.
@@ -37,6 +38,7 @@ CREATE OR REPLACE PROCEDURE place_plain_order(
 LANGUAGE plpgsql AS $$
 DECLARE
     emptied boolean;
+    locked bigint;
     -- (Computed before any lock is held: the check below is one comparison.)
     deadline timestamptz := call_deadline();
 BEGIN
@@ -57,18 +59,24 @@ BEGIN
     END IF;
     IF cardinality(line_products) > 0 AND array_ndims(line_products) = 1
        AND array_ndims(line_quantities) = 1
+       AND array_lower(line_products, 1) = 1 AND array_lower(line_quantities, 1) = 1
        AND cardinality(line_quantities) = cardinality(line_products)
        AND NOT EXISTS (SELECT 1 FROM unnest(line_skus) AS s(sku) WHERE s.sku IS NOT NULL) THEN
         -- Products only: in the order every writer of stock takes them.
         PERFORM queue_within_deadline(line_products);
         PERFORM 1 FROM products p WHERE p.id = ANY(line_products) ORDER BY p.id FOR UPDATE;
+        -- Only rows this lock took: a product committed after it (a new id
+        -- named early) would be read by the statement below unlocked.
+        GET DIAGNOSTICS locked = ROW_COUNT;
+    END IF;
+    IF locked = cardinality(line_products) THEN
         WITH wanted AS (
             SELECT u.product, u.quantity, u.n
             FROM unnest(line_products, line_quantities) WITH ORDINALITY AS u(product, quantity, n)
         ), takeable AS (
             -- Every line, each a different product that has its quantity
-            -- (the rows are locked: what this reads stays so until the
-            -- commit). Else the statement writes nothing.
+            -- (every line's product is locked: what this reads stays so
+            -- until the commit). Else the statement writes nothing.
             SELECT count(*) = cardinality(line_products)
                    AND count(DISTINCT w.product) = count(*) AS every_line
             FROM wanted w JOIN products p ON p.id = w.product
@@ -76,7 +84,7 @@ BEGIN
         ), taken AS (
             UPDATE products p SET stock = p.stock - w.quantity, updated_at = now()
             FROM wanted w
-            WHERE p.id = w.product AND (SELECT every_line FROM takeable)
+            WHERE p.id = w.product AND p.stock >= w.quantity AND (SELECT every_line FROM takeable)
             RETURNING w.n, p.id, p.product_name, p.price, w.quantity, p.stock
         ), placed AS (
             INSERT INTO orders (user_id, total, shipping_address, history)
@@ -123,6 +131,13 @@ BEGIN
                     pg_logical_emit_message(true, 'emporium', 'durable');
             COMMIT;
             RETURN;
+        END IF;
+        IF unit_prices IS NOT NULL THEN
+            -- Some line was taken and no order written (it cannot happen
+            -- with the rows locked): none of it stays.
+            ROLLBACK;
+            PERFORM set_config('synchronous_commit', 'off', true),
+                    set_config('plan_cache_mode', 'force_generic_plan', true);
         END IF;
         -- Nothing was written: the statements below say which line and
         -- why (the queue and the rows are held already).

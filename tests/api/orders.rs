@@ -1370,6 +1370,27 @@ async fn the_order_placed_in_one_call_commits_only_a_whole_order_that_leaves_sto
     assert_eq!(app.count("orders").await, 2);
 }
 
+/// All that `CALL place_plain_order` answers.
+#[derive(diesel::QueryableByName, Debug)]
+struct PlainAnswer {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Int4>>)]
+    short_lines: Option<Vec<i32>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Int4>>)]
+    short_available: Option<Vec<i32>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Int4>)]
+    order_id: Option<i32>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Numeric>>)]
+    unit_prices: Option<Vec<rust_decimal::Decimal>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Bool>)]
+    unbuyable: Option<bool>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>>)]
+    product_names: Option<Vec<Option<String>>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>>)]
+    style_names: Option<Vec<Option<String>>>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Nullable<diesel::sql_types::Text>>>)]
+    sizes: Option<Vec<Option<String>>>,
+}
+
 #[tokio::test]
 async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_transaction_would()
 {
@@ -1379,7 +1400,7 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
     set_stock(&app, 3, 10).await;
     set_stock(&app, 4, 10).await;
     let mut conn = app.db().await;
-    let mut call = async |products: Vec<i32>, quantities: Vec<i32>| -> AtOnce {
+    let mut call = async |products: Vec<i32>, quantities: Vec<i32>| -> PlainAnswer {
         diesel::sql_query(
             "CALL place_plain_order($1, NULL, $2, array_fill(NULL::int, ARRAY[cardinality($2)]), $3, \
              NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
@@ -1393,9 +1414,12 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
     };
     // The second line is short, names nothing, or names a product sold by
     // SKU; or a quantity has no line: the first line's stock is not taken,
-    // and the answer names the line.
+    // and the answer names the line and what is left of it.
     let short = call(vec![3, 4], vec![1, 11]).await;
-    assert_eq!((short.short_lines, short.order_id), (Some(vec![2]), None));
+    assert_eq!(
+        (short.short_lines, short.short_available, short.order_id),
+        (Some(vec![2]), Some(vec![10]), None)
+    );
     let unbuyable = call(vec![3, 1], vec![1, 1]).await;
     assert_eq!(
         (unbuyable.unbuyable, unbuyable.order_id),
@@ -1421,9 +1445,35 @@ async fn an_order_of_products_in_one_call_decides_a_line_it_could_not_take_as_a_
     // Two products: each line as sent, in its order, and no line short.
     let both = call(vec![4, 3], vec![1, 2]).await;
     assert_eq!(
-        (both.short_lines, both.order_id.is_some()),
-        (Some(vec![]), true)
+        (both.short_lines, both.short_available),
+        (Some(vec![]), Some(vec![]))
     );
+    let names = |names: &[&str]| Some(names.iter().map(|name| Some(name.to_string())).collect());
+    assert_eq!(
+        both.product_names,
+        names(&[
+            "Top 40 Music Compilation Vinyl Record",
+            "Branded Baseball Hat"
+        ])
+    );
+    assert_eq!(
+        both.unit_prices,
+        Some(vec![
+            rust_decimal::Decimal::new(1299, 2),
+            rust_decimal::Decimal::new(2299, 2)
+        ])
+    );
+    assert_eq!(
+        (both.style_names, both.sizes),
+        (Some(vec![None, None]), Some(vec![None, None]))
+    );
+    let stored = app
+        .strings(&format!(
+            "SELECT product_id || ' ' || quantity FROM order_lines WHERE order_id = {} ORDER BY id",
+            both.order_id.expect("placed")
+        ))
+        .await;
+    assert_eq!(stored, ["4 1", "3 2"]);
     assert_eq!((stock_of(&app, 3).await, stock_of(&app, 4).await), (3, 9));
     assert_eq!(app.count("orders").await, 2);
 }
