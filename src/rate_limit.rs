@@ -45,20 +45,57 @@ static TAKE_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-/// What a client address is counted as: an IPv4 address itself, an IPv6
-/// address by its /64 network (the block one subscriber is given, RFC 6177,
-/// whose addresses a client may switch between at will; an IPv4-mapped one
-/// as its IPv4 address). Anything else, as sent.
-pub fn client_network(address: &str) -> String {
-    match address.parse::<IpAddr>() {
-        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let [a, b, c, d, ..] = v6.segments();
-                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
-            }
-        },
-        _ => address.to_owned(),
+/// How many subscribers' worth of attempts an IPv6 site (a /48) may make
+/// together: its /64s are counted each on their own, and all of them
+/// together against this many times one's limit, so that a client holding
+/// a routed /48 (65,536 /64s) gets 16 budgets, not 65,536. An organisation
+/// behind one IPv4 address shares a single one.
+pub const SITE_SHARE: u32 = 16;
+
+/// A client address as limits and budgets count it: an IPv4 address
+/// itself; an IPv6 address by its /64 network (the block one subscriber is
+/// given, RFC 6177, whose addresses a client may switch between at will),
+/// and the /48 site around it too ([`SITE_SHARE`]); an IPv4-mapped one as
+/// its IPv4 address. Anything else, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientNetwork {
+    network: String,
+    site: Option<String>,
+}
+
+impl ClientNetwork {
+    pub fn of(address: &str) -> Self {
+        match address.parse::<IpAddr>() {
+            Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => Self::alone(v4.to_string()),
+                None => {
+                    let [a, b, c, d, ..] = v6.segments();
+                    Self {
+                        network: format!("{a:x}:{b:x}:{c:x}:{d:x}::/64"),
+                        site: Some(format!("{a:x}:{b:x}:{c:x}::/48")),
+                    }
+                }
+            },
+            _ => Self::alone(address.to_owned()),
+        }
+    }
+
+    fn alone(network: String) -> Self {
+        Self {
+            network,
+            site: None,
+        }
+    }
+
+    /// The counters an attempt takes from, each named as in a key, with
+    /// its limit when one client may make `limit`: the client's own, and
+    /// its site's.
+    pub fn counted(&self, limit: u32) -> impl Iterator<Item = (&str, u32)> {
+        let site = self
+            .site
+            .as_deref()
+            .map(|site| (site, limit.saturating_mul(SITE_SHARE)));
+        std::iter::once((self.network.as_str(), limit)).chain(site)
     }
 }
 
@@ -145,17 +182,40 @@ pub async fn take_back(redis: &Redis, buckets: &[Bucket]) -> Result<(), RedisFai
 
 #[cfg(test)]
 mod tests {
-    use super::client_network;
+    use super::{ClientNetwork, SITE_SHARE};
+
+    fn counted(address: &str) -> Vec<(String, u32)> {
+        ClientNetwork::of(address)
+            .counted(100)
+            .map(|(name, limit)| (name.to_owned(), limit))
+            .collect()
+    }
 
     #[test]
-    fn an_ipv6_address_counts_as_its_network_and_an_ipv4_one_as_itself() {
-        assert_eq!(client_network("198.51.100.7"), "198.51.100.7");
-        assert_eq!(client_network("2001:db8:1:2::1"), "2001:db8:1:2::/64");
+    fn an_ipv6_address_counts_as_its_network_and_its_site_and_an_ipv4_one_as_itself() {
+        let site = 100 * SITE_SHARE;
+        assert_eq!(counted("198.51.100.7"), [("198.51.100.7".into(), 100)]);
         assert_eq!(
-            client_network("2001:db8:1:2:ffff:ffff:ffff:ffff"),
-            "2001:db8:1:2::/64"
+            counted("2001:db8:1:2::1"),
+            [
+                ("2001:db8:1:2::/64".into(), 100),
+                ("2001:db8:1::/48".into(), site)
+            ]
         );
-        assert_eq!(client_network("::ffff:198.51.100.7"), "198.51.100.7");
-        assert_eq!(client_network("unknown"), "unknown");
+        assert_eq!(
+            counted("2001:db8:1:2:ffff:ffff:ffff:ffff"),
+            counted("2001:db8:1:2::1")
+        );
+        assert_eq!(counted("::ffff:198.51.100.7"), counted("198.51.100.7"));
+        assert_eq!(counted("unknown"), [("unknown".into(), 100)]);
+    }
+
+    #[test]
+    fn a_site_limit_does_not_overflow() {
+        let limits: Vec<u32> = ClientNetwork::of("2001:db8::1")
+            .counted(u32::MAX)
+            .map(|(_, limit)| limit)
+            .collect();
+        assert_eq!(limits, [u32::MAX, u32::MAX]);
     }
 }

@@ -16,7 +16,7 @@ use crate::domain::email::MAX_EMAIL_CHARS;
 use crate::domain::password::MAX_PASSWORD_CHARS;
 use crate::error::{AppError, AppResult};
 use crate::hashing::{self, Hasher};
-use crate::rate_limit::{self, Bucket, Decision};
+use crate::rate_limit::{self, Bucket, ClientNetwork, Decision};
 use crate::state::AppState;
 
 /// Hashes the password and stores the account; 409 when the email is taken.
@@ -96,7 +96,8 @@ impl Counted {
 }
 
 /// Counts a sign-up or sign-in attempt against the client's address (an
-/// IPv6 address by its /64 network: see [`rate_limit::client_network`]) and
+/// IPv6 address by its /64 network and its /48 site: see
+/// [`ClientNetwork`]) and
 /// the email; refuses it with 429 past either limit, and with 503 when
 /// Redis cannot count it. A body without an
 /// email (or a blank one) is counted by its address alone: it opens no
@@ -112,14 +113,16 @@ pub async fn limit_attempts(
     // The email is hashed so that Redis holds no address in clear.
     let email = email.trim();
     let email_digest = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
-    let mut buckets = vec![Bucket {
-        key: state.config.redis_key(format!(
-            "ratelimit:{action}:address:{}",
-            rate_limit::client_network(address)
-        )),
-        limit: limits.per_address,
-        window: limits.window,
-    }];
+    let mut buckets: Vec<Bucket> = ClientNetwork::of(address)
+        .counted(limits.per_address)
+        .map(|(network, limit)| Bucket {
+            key: state
+                .config
+                .redis_key(format!("ratelimit:{action}:address:{network}")),
+            limit,
+            window: limits.window,
+        })
+        .collect();
     if !email.is_empty() {
         buckets.push(Bucket {
             key: state

@@ -6,6 +6,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use crate::rate_limit::ClientNetwork;
+
 /// A family of data whose writes retire every document that shows it
 /// (`product:42`, `categories`). Each has a version in Redis that a write
 /// replaces, and a set of the writers in flight (each a marker that lapses
@@ -40,11 +42,11 @@ pub enum Admission {
     Always,
     /// A document of an open-ended query (a name search, a price range):
     /// kept only within the asking client's budget, and for a short life.
-    Open { client: String },
+    Open { client: ClientNetwork },
     /// A document of something named, in one of very many renderings any
     /// client may ask for (a list page in another size than the default):
     /// kept within the asking client's budget, for a named document's life.
-    Budgeted { client: String },
+    Budgeted { client: ClientNetwork },
     /// Not kept (a page past `CACHE_MAX_PAGE`).
     Never,
 }
@@ -121,8 +123,8 @@ impl CacheKey {
     }
 
     /// The document of an open-ended query asked by `client`, counted
-    /// against its network's budget (an IPv6 client's /64, as sign-ins are:
-    /// a new address for each query buys nothing).
+    /// against its network's budget (an IPv6 client's /64 and its /48, as
+    /// sign-ins are: a new address for each query buys nothing).
     #[must_use]
     pub fn open_for(self, client: &str) -> Self {
         self.counted_for(client, |client| Admission::Open { client })
@@ -136,9 +138,9 @@ impl CacheKey {
     }
 
     /// A document kept (if at all) within `client`'s network's budget.
-    fn counted_for(mut self, client: &str, admission: fn(String) -> Admission) -> Self {
+    fn counted_for(mut self, client: &str, admission: fn(ClientNetwork) -> Admission) -> Self {
         if self.admission == Admission::Always {
-            self.admission = admission(crate::rate_limit::client_network(client));
+            self.admission = admission(ClientNetwork::of(client));
         }
         self
     }

@@ -51,7 +51,7 @@ use crate::telemetry::Throttle;
 use lookup::Lookup;
 
 /// The window of an open-ended query budget (`CACHE_OPEN_QUERIES_PER_CLIENT` a minute).
-const ADMISSION_WINDOW_MS: u64 = 60_000;
+const ADMISSION_WINDOW: Duration = Duration::from_secs(60);
 
 /// A new epoch: 64 random bits in hex.
 fn fresh_epoch() -> String {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use super::keys::{Admission, CacheKey, Namespace};
 use super::scripts::MAY_STORE;
-use super::{ADMISSION_WINDOW_MS, Cache, Document, Lookup, Stored, entry, fresh_epoch};
+use super::{ADMISSION_WINDOW, Cache, Document, Lookup, Stored, entry, fresh_epoch};
+use crate::rate_limit::{self, Bucket, ClientNetwork, Decision};
 use crate::redis::RedisFailure;
 
 impl Cache {
@@ -36,20 +37,19 @@ impl Cache {
         }
     }
 
-    /// Counts one more open-ended document for `client`; false past its budget.
-    async fn admit(&self, client: &str) -> Result<bool, RedisFailure> {
-        let budget = format!("{}cache-admission:{client}", self.prefix);
-        let mut pipeline = redis::pipe();
-        pipeline
-            .cmd("INCR")
-            .arg(&budget)
-            .cmd("PEXPIRE")
-            .arg(&budget)
-            .arg(ADMISSION_WINDOW_MS)
-            .arg("NX")
-            .ignore();
-        let (admitted,): (u64,) = self.redis.pipeline(&pipeline).await?;
-        Ok(admitted <= u64::from(self.limits.open_queries_per_client))
+    /// Counts one more open-ended document for `client` (and its site);
+    /// false past either's budget.
+    async fn admit(&self, client: &ClientNetwork) -> Result<bool, RedisFailure> {
+        let buckets: Vec<Bucket> = client
+            .counted(self.limits.open_queries_per_client)
+            .map(|(network, limit)| Bucket {
+                key: format!("{}cache-admission:{network}", self.prefix),
+                limit,
+                window: ADMISSION_WINDOW,
+            })
+            .collect();
+        let decision = rate_limit::hit(&self.redis, &buckets).await?;
+        Ok(decision == Decision::Allowed)
     }
 
     /// Stores the document when nothing it depends on was written since

@@ -26,7 +26,7 @@
 //! | `BODIES_IN_FLIGHT_BYTES` | `16777216` | request bodies' bytes held at once while they arrive, over every connection (at least one body's limit); past it a request answers 503 |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
 //! | `JWT_TTL_SECONDS` | `604800` | life of a session token (7 days) |
-//! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address |
+//! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address (an IPv6 client: its /64; the /64s of one /48 site together 16 times that) |
 //! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
 //! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins browsers may call from; empty: CORS closed |
@@ -36,7 +36,7 @@
 //! | `PASSWORD_HASH_WAIT_MS` | `3000` | how long a sign-up or sign-in waits for a hashing slot before a 503 |
 //! | `PASSWORD_HASH_SLOTS` | the cores | argon2 hashes at once, 12 MiB each (at least 2: password changes may hold half) |
 //! | `CACHE_MAX_PAGE` | `10` | list pages past this are answered from PostgreSQL and not cached |
-//! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range, another page size, a category not in lower case) one client (an IPv6 client: its /64) may add to the cache per minute |
+//! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range, another page size, a category not in lower case) one client (an IPv6 client: its /64; its /48 site together 16 times that) may add to the cache per minute |
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document kept under `search:` |
 //! | `CACHE_MAX_VERSIONS` | `250000` | namespaces (a product, a user's cart...) whose last write the cache records, at most; past it every entry is retired at once and the record starts anew |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |

@@ -875,6 +875,33 @@ async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses()
         .problem(401);
 }
 
+#[tokio::test]
+async fn the_networks_of_one_ipv6_site_share_sixteen_clients_worth_of_attempts() {
+    let (app, attempt) = behind_a_trusted_proxy("w").await;
+    // A routed /48 holds 65,536 /64s: each is limited on its own (two
+    // attempts here), and all of them together to sixteen times that.
+    for network in 0..16u32 {
+        for n in 0..2 {
+            let client = format!("2001:db8:7:{network:x}::1");
+            app.anon()
+                .send_request(forwarded("127.0.0.1", &client, attempt(2 * network + n)))
+                .await
+                .problem(401);
+        }
+    }
+    let answer = app
+        .anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:7:99::1", attempt(99)))
+        .await;
+    answer.problem(429);
+    assert!(answer.header("retry-after").is_some());
+    // Another site is another client.
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:8:99::1", attempt(99)))
+        .await
+        .problem(401);
+}
+
 /// Gives account `id` a hash of [`TEST_PASSWORD`] made with earlier
 /// settings (19 MiB, two passes), as an account from before they changed
 /// has; answers it.

@@ -512,6 +512,41 @@ async fn an_ipv6_client_s_searches_are_kept_within_one_budget_for_its_whole_netw
 }
 
 #[tokio::test]
+async fn the_networks_of_one_ipv6_site_add_to_the_cache_within_one_budget_for_the_site() {
+    let app = TestApp::with_config(|config| {
+        config.cache_limits.open_queries_per_client = 1;
+        config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
+    })
+    .await;
+    app.seed().await;
+    // Twenty networks of one /48, a search each: the site's budget is
+    // sixteen networks' worth.
+    let searched: Vec<(String, String)> = (0..20)
+        .map(|n| {
+            let client = format!("2001:db8:9:{n:x}::1");
+            (client, format!("/api/products?q=shirt{n}"))
+        })
+        .collect();
+    for (client, search) in &searched {
+        get_from(&app, client, search).await;
+    }
+    let mut kept = 0;
+    for (client, search) in &searched {
+        if get_from(&app, client, search).await["source"] == "redis" {
+            kept += 1;
+        }
+    }
+    assert_eq!(kept, 16, "one site's budget is sixteen documents");
+    // A network of another site has a budget of its own.
+    let other = "/api/products?q=shirt99";
+    get_from(&app, "2001:db8:a:1::1", other).await;
+    assert_eq!(
+        get_from(&app, "2001:db8:a:1::1", other).await["source"],
+        "redis"
+    );
+}
+
+#[tokio::test]
 async fn the_next_link_the_openapi_document_shows_is_one_the_list_takes() {
     let app = TestApp::seeded().await;
     let document = app.client(None).get("/api/openapi.json").await.text();
