@@ -8,7 +8,7 @@
 //! digest) is a 422. Once the write has its answer it calls [`remember`] in
 //! the same transaction, so an answer is stored if and only if the write
 //! committed. Keys are kept for [`KEPT_HOURS`]; the server forgets the
-//! expired ones every hour ([`spawn_janitor`]).
+//! expired ones every hour ([`crate::janitor`]).
 
 use axum::extract::OptionalFromRequestParts;
 use axum::http::HeaderName;
@@ -134,32 +134,6 @@ pub async fn remember(
         .execute(conn)
         .await
         .map(|_| ())
-}
-
-/// How often the server forgets expired keys.
-const JANITOR_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Forgets expired keys every [`JANITOR_INTERVAL`], the first time at a
-/// random moment within it (so that nodes started together do not all
-/// scan the table at once); a key is otherwise forgotten only when its user
-/// sends it again. A failure is logged and tried again at the next round;
-/// several nodes doing it at once only delete the same rows.
-pub fn spawn_janitor(state: crate::state::AppState) {
-    let first =
-        JANITOR_INTERVAL.mul_f64(f64::from(uuid::Uuid::new_v4().as_u128() as u16) / 65536.0);
-    tokio::spawn(async move {
-        let mut rounds =
-            tokio::time::interval_at(tokio::time::Instant::now() + first, JANITOR_INTERVAL);
-        loop {
-            rounds.tick().await;
-            match forget_expired(&state).await {
-                Ok(forgotten) => tracing::debug!(forgotten, "expired idempotency keys forgotten"),
-                Err(error) => {
-                    tracing::warn!(error = %error, "could not forget expired idempotency keys")
-                }
-            }
-        }
-    });
 }
 
 /// Deletes every key older than [`KEPT_HOURS`], in batches (no long

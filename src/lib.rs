@@ -21,6 +21,7 @@ pub mod hashing;
 pub mod health;
 pub mod idempotency;
 pub mod inventory;
+pub mod janitor;
 pub mod jwt;
 pub mod metrics;
 pub mod openapi;

@@ -59,6 +59,8 @@ fn a_malformed_variable_is_named() {
         ("JWT_TTL_SECONDS", "9223372036854775807"),
         ("PASSWORD_HASH_SLOTS", "0"),
         ("PASSWORD_HASH_SLOTS", "100000"),
+        ("UNPAID_ORDER_HOURS", "-1"),
+        ("UNPAID_ORDER_HOURS", "8761"),
     ] {
         let mut pairs = minimal();
         pairs.push((name, value));
@@ -79,6 +81,20 @@ fn a_seed_account_needs_both_variables() {
     assert!(config.seed_customer.is_none());
     assert_eq!(config.jwt_ttl, Duration::from_secs(7 * 24 * 3600));
     assert_eq!(config.auth_rate_limit.per_email, 10);
+}
+
+#[test]
+fn unpaid_orders_are_cancelled_after_a_day_unless_told_otherwise_or_never() {
+    let hours = |value: Option<&'static str>| {
+        let mut pairs = minimal();
+        pairs.extend(value.map(|value| ("UNPAID_ORDER_HOURS", value)));
+        Config::from_source(&source(&pairs))
+            .unwrap()
+            .unpaid_order_life
+    };
+    assert_eq!(hours(None), Some(Duration::from_secs(24 * 3600)));
+    assert_eq!(hours(Some("2")), Some(Duration::from_secs(2 * 3600)));
+    assert_eq!(hours(Some("0")), None);
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod placement;
 pub mod queries;
 pub mod reading;
 pub mod service;
+pub mod unpaid;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

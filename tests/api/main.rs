@@ -22,3 +22,4 @@ mod schema;
 mod search;
 mod soak;
 mod tags;
+mod unpaid;

@@ -11,7 +11,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, TestResponse};
 
-async fn order(app: &TestApp, token: &str, body: Option<Value>, key: Option<&str>) -> TestResponse {
+pub(crate) async fn order(
+    app: &TestApp,
+    token: &str,
+    body: Option<Value>,
+    key: Option<&str>,
+) -> TestResponse {
     let authorization = format!("Bearer {token}");
     let mut headers = vec![("authorization", authorization.as_str())];
     if let Some(key) = key {
@@ -26,7 +31,7 @@ async fn order(app: &TestApp, token: &str, body: Option<Value>, key: Option<&str
         .await
 }
 
-async fn stock_of(app: &TestApp, product_id: i32) -> i64 {
+pub(crate) async fn stock_of(app: &TestApp, product_id: i32) -> i64 {
     #[derive(diesel::QueryableByName)]
     struct Stock {
         #[diesel(sql_type = diesel::sql_types::Int4)]

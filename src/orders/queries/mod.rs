@@ -48,6 +48,29 @@ pub async fn lock_order(conn: &mut AsyncPgConnection, id: i32) -> QueryResult<Op
         .optional()
 }
 
+/// Orders still `placed` that were placed more than `life` ago, with ids
+/// above `after`, at most `limit` of them, by id: (id, owner).
+pub async fn unpaid_for(
+    conn: &mut AsyncPgConnection,
+    life: std::time::Duration,
+    after: i32,
+    limit: i64,
+) -> QueryResult<Vec<(i32, i32)>> {
+    let placed_before =
+        diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now() - make_interval(secs => ")
+            .bind::<diesel::sql_types::Double, _>(life.as_secs_f64())
+            .sql(")");
+    orders::table
+        .filter(orders::status.eq(Status::Placed))
+        .filter(orders::created_at.lt(placed_before))
+        .filter(orders::id.gt(after))
+        .order(orders::id)
+        .select((orders::id, orders::user_id))
+        .limit(limit)
+        .load(conn)
+        .await
+}
+
 pub async fn set_status(
     conn: &mut AsyncPgConnection,
     id: i32,
