@@ -12,9 +12,9 @@ use crate::state::AppState;
 /// How often each job runs.
 pub const INTERVAL: Duration = Duration::from_secs(3600);
 
-/// Runs `job` every [`INTERVAL`] for as long as the server runs; `done`
-/// says what the count it answers is of, in the log.
-pub fn spawn_hourly<F, Fut>(state: AppState, done: &'static str, job: F)
+/// Runs `job` every [`INTERVAL`] for as long as the server runs; `name`
+/// names it in the log, beside the count it answers.
+pub fn spawn_hourly<F, Fut>(state: AppState, name: &'static str, job: F)
 where
     F: Fn(AppState) -> Fut + Send + 'static,
     Fut: Future<Output = Result<usize, AppError>> + Send,
@@ -25,9 +25,9 @@ where
         loop {
             rounds.tick().await;
             match job(state.clone()).await {
-                Ok(0) => tracing::debug!(job = done, count = 0, "janitor round"),
-                Ok(count) => tracing::info!(job = done, count, "janitor round"),
-                Err(error) => tracing::warn!(job = done, error = %error, "janitor round failed"),
+                Ok(0) => tracing::debug!(job = name, count = 0, "janitor round"),
+                Ok(count) => tracing::info!(job = name, count, "janitor round"),
+                Err(error) => tracing::warn!(job = name, error = %error, "janitor round failed"),
             }
         }
     });

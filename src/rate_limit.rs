@@ -18,14 +18,22 @@ static COUNT_IN_WINDOW: LazyLock<redis::Script> = LazyLock::new(|| {
     redis::Script::new(
         r"
         local counts = {}
+        local let_through = true
         for i, key in ipairs(KEYS) do
-            local count = redis.call('INCR', key)
-            local ttl = redis.call('PTTL', key)
-            if ttl < 0 then
-                redis.call('PEXPIRE', key, ARGV[i])
-                ttl = tonumber(ARGV[i])
+            local window = ARGV[3 * i - 2]
+            if ARGV[3 * i] == '1' and not let_through then
+                -- Nested in the bucket before, which refused it: not counted.
+                counts[i] = {0, 0}
+            else
+                local count = redis.call('INCR', key)
+                local ttl = redis.call('PTTL', key)
+                if ttl < 0 then
+                    redis.call('PEXPIRE', key, window)
+                    ttl = tonumber(window)
+                end
+                counts[i] = {count, ttl}
+                let_through = count <= tonumber(ARGV[3 * i - 1])
             end
-            counts[i] = {count, ttl}
         end
         return counts
         ",
@@ -64,6 +72,7 @@ pub struct ClientNetwork {
 }
 
 impl ClientNetwork {
+    /// The client `address` (as [`crate::arrival`] found it) is counted as.
     pub fn of(address: &str) -> Self {
         match address.parse::<IpAddr>() {
             Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
@@ -87,23 +96,42 @@ impl ClientNetwork {
         }
     }
 
-    /// The counters an attempt takes from, each named as in a key, with
-    /// its limit when one client may make `limit`: the client's own, and
-    /// its site's.
-    pub fn counted(&self, limit: u32) -> impl Iterator<Item = (&str, u32)> {
-        let site = self
-            .site
-            .as_deref()
-            .map(|site| (site, limit.saturating_mul(SITE_SHARE)));
-        std::iter::once((self.network.as_str(), limit)).chain(site)
+    /// The buckets an attempt from this client takes from, each kept under
+    /// `key(name)`: the client's own, `limit` a `window`; and an IPv6
+    /// client's site's, [`SITE_SHARE`] times that, which counts only the
+    /// attempts the client's own let through (one /64 that goes on past its
+    /// limit must not use up its neighbours' budget).
+    pub fn buckets(
+        &self,
+        limit: u32,
+        window: Duration,
+        key: impl Fn(&str) -> String,
+    ) -> Vec<Bucket> {
+        let own = Bucket {
+            key: key(&self.network),
+            limit,
+            window,
+            nested: false,
+        };
+        let site = self.site.as_deref().map(|site| Bucket {
+            key: key(site),
+            limit: limit.saturating_mul(SITE_SHARE),
+            window,
+            nested: true,
+        });
+        std::iter::once(own).chain(site).collect()
     }
 }
 
 /// One counter: `key` (already prefixed) may be hit `limit` times per `window`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub key: String,
     pub limit: u32,
     pub window: Duration,
+    /// Counts only the attempts the bucket before it let through (a
+    /// site's, after its network's).
+    pub nested: bool,
 }
 
 /// The outcome of counting one attempt.
@@ -124,20 +152,33 @@ pub async fn hit(redis: &Redis, buckets: &[Bucket]) -> Result<Decision, RedisFai
             let window_ms = u64::try_from(bucket.window.as_millis())
                 .unwrap_or(u64::MAX)
                 .max(1);
-            invocation.key(&bucket.key).arg(window_ms);
+            let nested = if bucket.nested { "1" } else { "0" };
+            invocation
+                .key(&bucket.key)
+                .arg(window_ms)
+                .arg(bucket.limit)
+                .arg(nested);
         }
         invocation
     };
     let counts: Vec<(u64, i64)> = if redis.is_cluster() {
-        let each = buckets.chunks(1).map(|one| async move {
-            let counts: Vec<(u64, i64)> = redis.script(&invocation(one)).await?;
-            Ok::<_, RedisFailure>(counts)
-        });
-        futures_util::future::try_join_all(each)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect()
+        // One call per bucket (each in a slot of its own), in turn: a
+        // nested one only when the one before let the attempt through.
+        let mut counts = Vec::with_capacity(buckets.len());
+        let mut let_through = true;
+        for bucket in buckets {
+            if bucket.nested && !let_through {
+                counts.push((0, 0));
+                continue;
+            }
+            let one: Vec<(u64, i64)> = redis
+                .script(&invocation(std::slice::from_ref(bucket)))
+                .await?;
+            let (count, ttl_ms) = one.first().copied().unwrap_or((0, 0));
+            let_through = count <= u64::from(bucket.limit);
+            counts.push((count, ttl_ms));
+        }
+        counts
     } else {
         redis.script(&invocation(buckets)).await?
     };
@@ -182,39 +223,49 @@ pub async fn take_back(redis: &Redis, buckets: &[Bucket]) -> Result<(), RedisFai
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::{ClientNetwork, SITE_SHARE};
 
-    fn counted(address: &str) -> Vec<(String, u32)> {
+    /// Each bucket's name, limit and whether it is nested.
+    fn buckets(address: &str, limit: u32) -> Vec<(String, u32, bool)> {
         ClientNetwork::of(address)
-            .counted(100)
-            .map(|(name, limit)| (name.to_owned(), limit))
+            .buckets(limit, Duration::from_secs(60), str::to_owned)
+            .into_iter()
+            .map(|bucket| (bucket.key, bucket.limit, bucket.nested))
             .collect()
     }
 
     #[test]
     fn an_ipv6_address_counts_as_its_network_and_its_site_and_an_ipv4_one_as_itself() {
         let site = 100 * SITE_SHARE;
-        assert_eq!(counted("198.51.100.7"), [("198.51.100.7".into(), 100)]);
         assert_eq!(
-            counted("2001:db8:1:2::1"),
+            buckets("198.51.100.7", 100),
+            [("198.51.100.7".into(), 100, false)]
+        );
+        assert_eq!(
+            buckets("2001:db8:1:2::1", 100),
             [
-                ("2001:db8:1:2::/64".into(), 100),
-                ("2001:db8:1::/48".into(), site)
+                ("2001:db8:1:2::/64".into(), 100, false),
+                ("2001:db8:1::/48".into(), site, true)
             ]
         );
         assert_eq!(
-            counted("2001:db8:1:2:ffff:ffff:ffff:ffff"),
-            counted("2001:db8:1:2::1")
+            buckets("2001:db8:1:2:ffff:ffff:ffff:ffff", 100),
+            buckets("2001:db8:1:2::1", 100)
         );
-        assert_eq!(counted("::ffff:198.51.100.7"), counted("198.51.100.7"));
-        assert_eq!(counted("unknown"), [("unknown".into(), 100)]);
+        assert_eq!(
+            buckets("::ffff:198.51.100.7", 100),
+            buckets("198.51.100.7", 100)
+        );
+        assert_eq!(buckets("unknown", 100), [("unknown".into(), 100, false)]);
     }
 
     #[test]
     fn a_site_limit_does_not_overflow() {
-        let limits: Vec<u32> = ClientNetwork::of("2001:db8::1")
-            .counted(u32::MAX)
-            .map(|(_, limit)| limit)
+        let limits: Vec<u32> = buckets("2001:db8::1", u32::MAX)
+            .into_iter()
+            .map(|(_, limit, _)| limit)
             .collect();
         assert_eq!(limits, [u32::MAX, u32::MAX]);
     }

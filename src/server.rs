@@ -86,34 +86,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     state.hasher.warm_up().await;
-    spawn_janitors(&state);
+    let janitors = state.clone();
     let app = crate::router::build(state);
     let listener = TcpListener::bind(bind_addr)
         .await
         .map_err(|error| anyhow::anyhow!("cannot listen on {bind_addr} (BIND_ADDR): {error}"))?;
     tracing::info!(address = %bind_addr, "listening");
     crate::metrics::spawn_upkeep();
+    spawn_janitors(&janitors);
     serve_connections(listener, app, limits, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
 }
 
 /// The hourly jobs ([`crate::janitor`]): expired idempotency keys
-/// forgotten, and (unless `UNPAID_ORDER_HOURS` is 0) orders left unpaid
+/// forgotten, and (when `UNPAID_ORDER_HOURS` is set) orders left unpaid
 /// cancelled.
 fn spawn_janitors(state: &AppState) {
     use crate::janitor::spawn_hourly;
     spawn_hourly(
         state.clone(),
-        "expired idempotency keys forgotten",
+        "expired-idempotency-keys",
         |state| async move { crate::idempotency::forget_expired(&state).await },
     );
     if let Some(life) = state.config.unpaid_order_life {
-        spawn_hourly(
-            state.clone(),
-            "unpaid orders cancelled",
-            move |state| async move { crate::orders::unpaid::cancel_unpaid(&state, life).await },
-        );
+        spawn_hourly(state.clone(), "unpaid-orders", move |state| async move {
+            crate::orders::unpaid::cancel_unpaid(&state, life).await
+        });
     }
 }
 

@@ -78,6 +78,7 @@ async fn is_current_password(
             .redis_key(format!("password-misses:{}:{session}", user.id)),
         limit: MAX_WRONG_CURRENT_PASSWORDS,
         window: WRONG_CURRENT_PASSWORDS_WINDOW,
+        nested: false,
     }];
     if let Decision::Limited { .. } = rate_limit::hit(&state.redis, &guesses).await? {
         sessions::close(state, user.id, session).await?;

@@ -113,16 +113,12 @@ pub async fn limit_attempts(
     // The email is hashed so that Redis holds no address in clear.
     let email = email.trim();
     let email_digest = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
-    let mut buckets: Vec<Bucket> = ClientNetwork::of(address)
-        .counted(limits.per_address)
-        .map(|(network, limit)| Bucket {
-            key: state
+    let mut buckets =
+        ClientNetwork::of(address).buckets(limits.per_address, limits.window, |network| {
+            state
                 .config
-                .redis_key(format!("ratelimit:{action}:address:{network}")),
-            limit,
-            window: limits.window,
-        })
-        .collect();
+                .redis_key(format!("ratelimit:{action}:address:{network}"))
+        });
     if !email.is_empty() {
         buckets.push(Bucket {
             key: state
@@ -130,6 +126,7 @@ pub async fn limit_attempts(
                 .redis_key(format!("ratelimit:{action}:email:{email_digest:016x}")),
             limit: limits.per_email,
             window: limits.window,
+            nested: false,
         });
     }
     match rate_limit::hit(&state.redis, &buckets).await {

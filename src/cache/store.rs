@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::keys::{Admission, CacheKey, Namespace};
 use super::scripts::MAY_STORE;
 use super::{ADMISSION_WINDOW, Cache, Document, Lookup, Stored, entry, fresh_epoch};
-use crate::rate_limit::{self, Bucket, ClientNetwork, Decision};
+use crate::rate_limit::{self, ClientNetwork, Decision};
 use crate::redis::RedisFailure;
 
 impl Cache {
@@ -40,14 +40,10 @@ impl Cache {
     /// Counts one more open-ended document for `client` (and its site);
     /// false past either's budget.
     async fn admit(&self, client: &ClientNetwork) -> Result<bool, RedisFailure> {
-        let buckets: Vec<Bucket> = client
-            .counted(self.limits.open_queries_per_client)
-            .map(|(network, limit)| Bucket {
-                key: format!("{}cache-admission:{network}", self.prefix),
-                limit,
-                window: ADMISSION_WINDOW,
-            })
-            .collect();
+        let budget = self.limits.open_queries_per_client;
+        let buckets = client.buckets(budget, ADMISSION_WINDOW, |network| {
+            format!("{}cache-admission:{network}", self.prefix)
+        });
         let decision = rate_limit::hit(&self.redis, &buckets).await?;
         Ok(decision == Decision::Allowed)
     }

@@ -39,7 +39,7 @@
 //! | `CACHE_OPEN_QUERIES_PER_CLIENT` | `60` | documents of open-ended queries (a name search, a price range, another page size, a category not in lower case) one client (an IPv6 client: its /64; its /48 site together 16 times that) may add to the cache per minute |
 //! | `CACHE_OPEN_QUERY_TTL_SECONDS` | `300` | life of such a document kept under `search:` |
 //! | `CACHE_MAX_VERSIONS` | `250000` | namespaces (a product, a user's cart...) whose last write the cache records, at most; past it every entry is retired at once and the record starts anew |
-//! | `UNPAID_ORDER_HOURS` | `24` | an order still `placed` (unpaid) this long after it was placed is cancelled and its stock goes back (checked every hour); `0`: never |
+//! | `UNPAID_ORDER_HOURS` | `0` | when set, an order still `placed` (unpaid) this many hours after it was placed is cancelled on its owner's behalf and its stock goes back (checked every hour); `0`: never |
 //! | `SEED_ADMIN_EMAIL`, `SEED_ADMIN_PASSWORD` | unset | the demo admin `emporium seed` creates |
 //! | `SEED_CUSTOMER_EMAIL`, `SEED_CUSTOMER_PASSWORD` | unset | the demo customer `emporium seed` creates |
 //!
@@ -87,7 +87,7 @@ pub const DEFAULT_CACHE_OPEN_QUERIES_PER_CLIENT: u32 = 60;
 pub const DEFAULT_CACHE_OPEN_QUERY_TTL_SECONDS: u64 = 300;
 /// About 25 MB of the cache's Redis at most (a hash field a namespace).
 pub const DEFAULT_CACHE_MAX_VERSIONS: u64 = 250_000;
-pub const DEFAULT_UNPAID_ORDER_HOURS: u64 = 24;
+pub const DEFAULT_UNPAID_ORDER_HOURS: u64 = 0;
 /// HS256 wants a key at least as long as its output.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
@@ -146,7 +146,8 @@ pub struct Config {
     /// What one client can make the cache hold.
     pub cache_limits: CacheLimits,
     /// How long an order may stay `placed` (unpaid) before it is cancelled
-    /// and its stock goes back (`orders::unpaid`); `None`: for ever.
+    /// and its stock goes back (`orders::unpaid`); `None` (the default):
+    /// for ever.
     pub unpaid_order_life: Option<Duration>,
 }
 

@@ -84,7 +84,7 @@ fn a_seed_account_needs_both_variables() {
 }
 
 #[test]
-fn unpaid_orders_are_cancelled_after_a_day_unless_told_otherwise_or_never() {
+fn unpaid_orders_are_left_alone_unless_told_after_how_many_hours_to_cancel_them() {
     let hours = |value: Option<&'static str>| {
         let mut pairs = minimal();
         pairs.extend(value.map(|value| ("UNPAID_ORDER_HOURS", value)));
@@ -92,7 +92,8 @@ fn unpaid_orders_are_cancelled_after_a_day_unless_told_otherwise_or_never() {
             .unwrap()
             .unpaid_order_life
     };
-    assert_eq!(hours(None), Some(Duration::from_secs(24 * 3600)));
+    assert_eq!(hours(None), None);
+    assert_eq!(hours(Some("24")), Some(Duration::from_secs(24 * 3600)));
     assert_eq!(hours(Some("2")), Some(Duration::from_secs(2 * 3600)));
     assert_eq!(hours(Some("0")), None);
 }

@@ -1,5 +1,7 @@
-//! Orders left unpaid: an order still `placed` `UNPAID_ORDER_HOURS` after
-//! it was placed is cancelled on its owner's behalf, so that its stock goes
+//! Orders left unpaid: with `UNPAID_ORDER_HOURS` set (it is off unless
+//! set: API.md names only the owner and an admin as those who cancel), an
+//! order still `placed` that long after it was placed is cancelled on its
+//! owner's behalf, so that its stock goes
 //! back on sale instead of being held for good by an order nobody pays for
 //! (a shopper who walked away, or one who orders a product's whole stock to
 //! keep others from buying it). Each is cancelled as its owner would cancel
@@ -18,10 +20,17 @@ use crate::state::AppState;
 /// How many orders one query picks.
 const BATCH: i64 = 100;
 
-/// Cancels every order placed more than `life` ago and still `placed`;
-/// answers how many it cancelled.
+/// Failures in a row that end a round (PostgreSQL or Redis is down, not
+/// one order's lock held too long): the next round tries again.
+const FAILURES_IN_A_ROW: usize = 3;
+
+/// Cancels every order placed more than `life` ago and still `placed`,
+/// each logged; answers how many it cancelled. An order that cannot be
+/// cancelled now (its row held past the lock timeout) is logged and left
+/// to the next round.
 pub async fn cancel_unpaid(state: &AppState, life: Duration) -> AppResult<usize> {
     let mut cancelled = 0;
+    let mut failures = 0;
     let mut after = 0;
     loop {
         let picked = {
@@ -30,10 +39,20 @@ pub async fn cancel_unpaid(state: &AppState, life: Duration) -> AppResult<usize>
         };
         for &(id, owner) in &picked {
             match service::change_status(state, Actor::Owner(owner), id, Status::Cancelled).await {
-                Ok(_) => cancelled += 1,
+                Ok(_) => {
+                    tracing::info!(order_id = id, user_id = owner, "unpaid order cancelled");
+                    cancelled += 1;
+                    failures = 0;
+                }
                 // Paid, cancelled or gone since it was picked.
-                Err(AppError::Conflict { .. } | AppError::NotFound(_)) => {}
-                Err(error) => return Err(error),
+                Err(AppError::Conflict { .. } | AppError::NotFound(_)) => failures = 0,
+                Err(error) => {
+                    tracing::warn!(order_id = id, error = %error, "could not cancel an unpaid order");
+                    failures += 1;
+                    if failures == FAILURES_IN_A_ROW {
+                        return Err(error);
+                    }
+                }
             }
         }
         match picked.last() {

@@ -902,6 +902,25 @@ async fn the_networks_of_one_ipv6_site_share_sixteen_clients_worth_of_attempts()
         .problem(401);
 }
 
+#[tokio::test]
+async fn one_ipv6_network_going_on_past_its_limit_leaves_its_site_to_its_neighbours() {
+    let (app, attempt) = behind_a_trusted_proxy("x").await;
+    // Forty attempts from one /64: two let through, the rest refused; the
+    // refused ones are not counted against the site (32 here).
+    for n in 0..40 {
+        let answer = app
+            .anon()
+            .send_request(forwarded("127.0.0.1", "2001:db8:6:1::1", attempt(n)))
+            .await;
+        answer.problem(if n < 2 { 401 } else { 429 });
+    }
+    // A neighbour in the same /48 still has its attempts.
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:6:2::1", attempt(99)))
+        .await
+        .problem(401);
+}
+
 /// Gives account `id` a hash of [`TEST_PASSWORD`] made with earlier
 /// settings (19 MiB, two passes), as an account from before they changed
 /// has; answers it.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use emporium::config::Config;
 use emporium::domain::Role;
+use emporium::rate_limit::{self, ClientNetwork, Decision};
 use serde_json::json;
 
 use crate::harness::ThrowawayRedisCluster;
@@ -184,6 +185,32 @@ async fn sessions_rate_limits_carts_and_orders_work_on_a_redis_cluster() {
         .send(Method::POST, "/api/orders", None, &idempotent)
         .await;
     assert_eq!(again.json()["data"]["id"], placed.json()["data"]["id"]);
+    // An IPv6 client's /48 counts only what its /64 let through (each
+    // bucket in a slot of its own, a call each).
+    let prefix = &app.state.config.redis_key_prefix;
+    let buckets_of = |address: &str| {
+        ClientNetwork::of(address).buckets(2, Duration::from_secs(60), |name| {
+            format!("{prefix}cluster-limit:{name}")
+        })
+    };
+    let hammering = buckets_of("2001:db8:5:1::1");
+    let mut let_through = 0;
+    for _ in 0..5 {
+        if rate_limit::hit(&app.state.redis, &hammering).await.unwrap() == Decision::Allowed {
+            let_through += 1;
+        }
+    }
+    assert_eq!(let_through, 2);
+    let site: u64 = app
+        .state
+        .redis
+        .query(redis::cmd("GET").arg(&hammering[1].key))
+        .await
+        .unwrap();
+    assert_eq!(
+        site, 2,
+        "the site counts the attempts its network let through"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

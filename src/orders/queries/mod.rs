@@ -56,6 +56,8 @@ pub async fn unpaid_for(
     after: i32,
     limit: i64,
 ) -> QueryResult<Vec<(i32, i32)>> {
+    // PostgreSQL's clock, which set `created_at` (`now()`), not this
+    // node's, which may be off.
     let placed_before =
         diesel::dsl::sql::<diesel::sql_types::Timestamptz>("now() - make_interval(secs => ")
             .bind::<diesel::sql_types::Double, _>(life.as_secs_f64())
