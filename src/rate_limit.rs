@@ -3,7 +3,8 @@
 //! Each bucket is one counter: `INCR` it, give it the window's life on first
 //! use, and refuse once it passes the limit. One Lua script counts every
 //! bucket of an attempt, in one round trip (on a Redis Cluster, where the
-//! buckets live in different slots, one call per bucket, at once). In-process limiters (governor, tower_governor)
+//! buckets live in different slots, one call per bucket, in turn: a nested
+//! bucket only after the one before let the attempt through). In-process limiters (governor, tower_governor)
 //! are well kept but count per instance, which a fleet behind a load
 //! balancer would multiply; the Redis-backed crates we found are not kept up,
 //! and this is twenty lines.
@@ -53,18 +54,19 @@ static TAKE_BACK: LazyLock<redis::Script> = LazyLock::new(|| {
     )
 });
 
-/// How many subscribers' worth of attempts an IPv6 site (a /48) may make
-/// together: its /64s are counted each on their own, and all of them
-/// together against this many times one's limit, so that a client holding
-/// a routed /48 (65,536 /64s) gets 16 budgets, not 65,536. An organisation
-/// behind one IPv4 address shares a single one.
+/// How many clients' worth of open-ended documents an IPv6 site (a /48)
+/// may add to the cache together: its /64s are counted each on their own,
+/// and all of them together against this many times one's budget, so that
+/// a client holding a routed /48 (65,536 /64s) gets 16 budgets, not 65,536.
+/// (Sign-ins have a site limit only when configured:
+/// `AUTH_RATE_LIMIT_PER_SITE`.)
 pub const SITE_SHARE: u32 = 16;
 
 /// A client address as limits and budgets count it: an IPv4 address
 /// itself; an IPv6 address by its /64 network (the block one subscriber is
 /// given, RFC 6177, whose addresses a client may switch between at will),
-/// and the /48 site around it too ([`SITE_SHARE`]); an IPv4-mapped one as
-/// its IPv4 address. Anything else, as sent.
+/// and the /48 site around it too; an IPv4-mapped one as its IPv4 address.
+/// Anything else, as sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientNetwork {
     network: String,
@@ -97,13 +99,14 @@ impl ClientNetwork {
     }
 
     /// The buckets an attempt from this client takes from, each kept under
-    /// `key(name)`: the client's own, `limit` a `window`; and an IPv6
-    /// client's site's, [`SITE_SHARE`] times that, which counts only the
-    /// attempts the client's own let through (one /64 that goes on past its
-    /// limit must not use up its neighbours' budget).
+    /// `key(name)`, each `window` long: the client's own, `limit`; and,
+    /// when `site_limit` is given, an IPv6 client's site's, which counts
+    /// only the attempts the client's own let through (one /64 that goes on
+    /// past its limit must not use up its neighbours' budget).
     pub fn buckets(
         &self,
         limit: u32,
+        site_limit: Option<u32>,
         window: Duration,
         key: impl Fn(&str) -> String,
     ) -> Vec<Bucket> {
@@ -113,12 +116,16 @@ impl ClientNetwork {
             window,
             nested: false,
         };
-        let site = self.site.as_deref().map(|site| Bucket {
-            key: key(site),
-            limit: limit.saturating_mul(SITE_SHARE),
-            window,
-            nested: true,
-        });
+        let site = self
+            .site
+            .as_deref()
+            .zip(site_limit)
+            .map(|(site, limit)| Bucket {
+                key: key(site),
+                limit,
+                window,
+                nested: true,
+            });
         std::iter::once(own).chain(site).collect()
     }
 }
@@ -227,10 +234,12 @@ mod tests {
 
     use super::{ClientNetwork, SITE_SHARE};
 
-    /// Each bucket's name, limit and whether it is nested.
+    /// Each bucket's name, limit and whether it is nested, with a site
+    /// limit of [`SITE_SHARE`] clients.
     fn buckets(address: &str, limit: u32) -> Vec<(String, u32, bool)> {
+        let site = limit.saturating_mul(SITE_SHARE);
         ClientNetwork::of(address)
-            .buckets(limit, Duration::from_secs(60), str::to_owned)
+            .buckets(limit, Some(site), Duration::from_secs(60), str::to_owned)
             .into_iter()
             .map(|bucket| (bucket.key, bucket.limit, bucket.nested))
             .collect()
@@ -259,6 +268,12 @@ mod tests {
             buckets("198.51.100.7", 100)
         );
         assert_eq!(buckets("unknown", 100), [("unknown".into(), 100, false)]);
+        let without_site: Vec<String> = ClientNetwork::of("2001:db8:1:2::1")
+            .buckets(100, None, Duration::from_secs(60), str::to_owned)
+            .into_iter()
+            .map(|bucket| bucket.key)
+            .collect();
+        assert_eq!(without_site, ["2001:db8:1:2::/64"]);
     }
 
     #[test]

@@ -96,8 +96,8 @@ impl Counted {
 }
 
 /// Counts a sign-up or sign-in attempt against the client's address (an
-/// IPv6 address by its /64 network and its /48 site: see
-/// [`ClientNetwork`]) and
+/// IPv6 address by its /64 network, and its /48 site when
+/// `AUTH_RATE_LIMIT_PER_SITE` is set: see [`ClientNetwork`]) and
 /// the email; refuses it with 429 past either limit, and with 503 when
 /// Redis cannot count it. A body without an
 /// email (or a blank one) is counted by its address alone: it opens no
@@ -113,12 +113,16 @@ pub async fn limit_attempts(
     // The email is hashed so that Redis holds no address in clear.
     let email = email.trim();
     let email_digest = xxhash_rust::xxh3::xxh3_64(email.to_lowercase().as_bytes());
-    let mut buckets =
-        ClientNetwork::of(address).buckets(limits.per_address, limits.window, |network| {
+    let mut buckets = ClientNetwork::of(address).buckets(
+        limits.per_address,
+        limits.per_site,
+        limits.window,
+        |network| {
             state
                 .config
                 .redis_key(format!("ratelimit:{action}:address:{network}"))
-        });
+        },
+    );
     if !email.is_empty() {
         buckets.push(Bucket {
             key: state

@@ -41,7 +41,8 @@ impl Cache {
     /// false past either's budget.
     async fn admit(&self, client: &ClientNetwork) -> Result<bool, RedisFailure> {
         let budget = self.limits.open_queries_per_client;
-        let buckets = client.buckets(budget, ADMISSION_WINDOW, |network| {
+        let site = budget.saturating_mul(rate_limit::SITE_SHARE);
+        let buckets = client.buckets(budget, Some(site), ADMISSION_WINDOW, |network| {
             format!("{}cache-admission:{network}", self.prefix)
         });
         let decision = rate_limit::hit(&self.redis, &buckets).await?;

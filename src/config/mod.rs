@@ -26,7 +26,8 @@
 //! | `BODIES_IN_FLIGHT_BYTES` | `16777216` | request bodies' bytes held at once while they arrive, over every connection (at least one body's limit); past it a request answers 503 |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
 //! | `JWT_TTL_SECONDS` | `604800` | life of a session token (7 days) |
-//! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address (an IPv6 client: its /64; the /64s of one /48 site together 16 times that) |
+//! | `AUTH_RATE_LIMIT_PER_ADDRESS` | `100` | sign-up and sign-in attempts per window from one client address (an IPv6 client: its /64) |
+//! | `AUTH_RATE_LIMIT_PER_SITE` | `0` | when set, sign-up and sign-in attempts per window from all the /64s of one IPv6 /48 together, counting only those each /64 let through (a routed /48 is 65,536 /64s); `0`: none, so that every address keeps API.md's 100 whatever its neighbours do |
 //! | `AUTH_RATE_LIMIT_PER_EMAIL` | `10` | sign-up and sign-in attempts per window for one email |
 //! | `AUTH_RATE_LIMIT_WINDOW_SECONDS` | `60` | the rate-limit window |
 //! | `CORS_ALLOWED_ORIGINS` | empty | comma-separated origins browsers may call from; empty: CORS closed |
@@ -247,6 +248,8 @@ impl Config {
                     "AUTH_RATE_LIMIT_PER_ADDRESS",
                     DEFAULT_AUTH_RATE_LIMIT_PER_ADDRESS,
                 )?,
+                per_site: Some(reader.parsed("AUTH_RATE_LIMIT_PER_SITE", 0u32)?)
+                    .filter(|limit| *limit > 0),
                 per_email: reader.positive(
                     "AUTH_RATE_LIMIT_PER_EMAIL",
                     DEFAULT_AUTH_RATE_LIMIT_PER_EMAIL,

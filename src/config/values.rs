@@ -45,6 +45,9 @@ pub struct CacheLimits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimit {
     pub per_address: u32,
+    /// All the /64s of one IPv6 /48 together (`AUTH_RATE_LIMIT_PER_SITE`);
+    /// `None` (the default): no limit but each /64's.
+    pub per_site: Option<u32>,
     pub per_email: u32,
     pub window: Duration,
 }

@@ -47,7 +47,12 @@ pub async fn cancel_unpaid(state: &AppState, life: Duration) -> AppResult<usize>
                 // Paid, cancelled or gone since it was picked.
                 Err(AppError::Conflict { .. } | AppError::NotFound(_)) => failures = 0,
                 Err(error) => {
-                    tracing::warn!(order_id = id, error = %error, "could not cancel an unpaid order");
+                    // Or cancelled it and could not finish its cache write.
+                    tracing::warn!(
+                        order_id = id,
+                        error = %error,
+                        "an unpaid order may not have been cancelled"
+                    );
                     failures += 1;
                     if failures == FAILURES_IN_A_ROW {
                         return Err(error);

@@ -787,8 +787,18 @@ fn forwarded(peer: &str, forwarded: &str, body: Value) -> Request<Body> {
 /// a client; and the `n`th attempt of a client (a wrong password for
 /// `<letter><n>@example.com`).
 async fn behind_a_trusted_proxy(letter: &'static str) -> (TestApp, impl Fn(u32) -> Value) {
+    behind_a_trusted_proxy_with_site_limit(letter, None).await
+}
+
+/// [`behind_a_trusted_proxy`], with `per_site` attempts for all the /64s
+/// of one IPv6 /48 together (`AUTH_RATE_LIMIT_PER_SITE`).
+async fn behind_a_trusted_proxy_with_site_limit(
+    letter: &'static str,
+    per_site: Option<u32>,
+) -> (TestApp, impl Fn(u32) -> Value) {
     let app = TestApp::with_config(|config| {
         config.auth_rate_limit.per_address = 2;
+        config.auth_rate_limit.per_site = per_site;
         config.trusted_proxies = emporium::config::TrustedProxies::parse("127.0.0.1").unwrap();
     })
     .await;
@@ -876,10 +886,10 @@ async fn an_ipv6_client_is_limited_by_its_network_not_by_each_of_its_addresses()
 }
 
 #[tokio::test]
-async fn the_networks_of_one_ipv6_site_share_sixteen_clients_worth_of_attempts() {
-    let (app, attempt) = behind_a_trusted_proxy("w").await;
+async fn with_a_site_limit_the_networks_of_one_ipv6_site_share_it() {
+    let (app, attempt) = behind_a_trusted_proxy_with_site_limit("w", Some(32)).await;
     // A routed /48 holds 65,536 /64s: each is limited on its own (two
-    // attempts here), and all of them together to sixteen times that.
+    // attempts here), and all of them together to 32.
     for network in 0..16u32 {
         for n in 0..2 {
             let client = format!("2001:db8:7:{network:x}::1");
@@ -902,9 +912,30 @@ async fn the_networks_of_one_ipv6_site_share_sixteen_clients_worth_of_attempts()
         .problem(401);
 }
 
+/// API.md: at least the per-address limit from one address, whatever its
+/// neighbours do; so by default (`AUTH_RATE_LIMIT_PER_SITE` unset) a /48
+/// has no limit of its own.
+#[tokio::test]
+async fn without_a_site_limit_each_ipv6_network_keeps_its_attempts_however_many_its_site_made() {
+    let (app, attempt) = behind_a_trusted_proxy("y").await;
+    for network in 0..17u32 {
+        for n in 0..2 {
+            let client = format!("2001:db8:4:{network:x}::1");
+            app.anon()
+                .send_request(forwarded("127.0.0.1", &client, attempt(2 * network + n)))
+                .await
+                .problem(401);
+        }
+    }
+    app.anon()
+        .send_request(forwarded("127.0.0.1", "2001:db8:4:99::1", attempt(99)))
+        .await
+        .problem(401);
+}
+
 #[tokio::test]
 async fn one_ipv6_network_going_on_past_its_limit_leaves_its_site_to_its_neighbours() {
-    let (app, attempt) = behind_a_trusted_proxy("x").await;
+    let (app, attempt) = behind_a_trusted_proxy_with_site_limit("x", Some(32)).await;
     // Forty attempts from one /64: two let through, the rest refused; the
     // refused ones are not counted against the site (32 here).
     for n in 0..40 {

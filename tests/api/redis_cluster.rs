@@ -189,7 +189,7 @@ async fn sessions_rate_limits_carts_and_orders_work_on_a_redis_cluster() {
     // bucket in a slot of its own, a call each).
     let prefix = &app.state.config.redis_key_prefix;
     let buckets_of = |address: &str| {
-        ClientNetwork::of(address).buckets(2, Duration::from_secs(60), |name| {
+        ClientNetwork::of(address).buckets(2, Some(32), Duration::from_secs(60), |name| {
             format!("{prefix}cluster-limit:{name}")
         })
     };
